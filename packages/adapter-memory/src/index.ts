@@ -1,0 +1,1 @@
+// One line per reference adapter, each from src/memory-<port>.ts:

@@ -1,0 +1,9 @@
+export {
+  type ContractHarness,
+  collectBytes,
+  expectErrorCode,
+  sleep,
+  uniqueName,
+  useFreshAdapter,
+} from "./harness.js";
+// One line per port contract, each from src/<port>/index.ts:

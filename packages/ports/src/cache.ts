@@ -1,0 +1,72 @@
+import type { Closeable } from "./resources.js";
+
+export interface CacheSetOptions {
+  /**
+   * Time to live in milliseconds (a positive integer). Absent: the adapter's default TTL, or no
+   * expiry when it has none.
+   */
+  ttlMs?: number;
+}
+
+export interface CacheGetOrSetOptions extends CacheSetOptions {
+  /**
+   * Stale-while-revalidate window in milliseconds. Once the entry is past its TTL but within this
+   * window, `getOrSet` returns the stale value at once and runs one background refresh; a refresh
+   * that fails keeps the stale value until the window ends. Adapters without the capability
+   * (`capabilities.staleWhileRevalidate === false`) treat the option as absent.
+   */
+  staleWhileRevalidateMs?: number;
+  /** Cancels waiting for the loader; the loader itself receives its own signal. */
+  signal?: AbortSignal;
+}
+
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  evictions: number;
+  /** Entries currently held (may count expired entries not yet swept). */
+  size: number;
+}
+
+export interface CacheCapabilities {
+  /** Values survive the process and are shared between processes (Redis). */
+  shared: boolean;
+  /** `staleWhileRevalidateMs` is honoured. */
+  staleWhileRevalidate: boolean;
+}
+
+/** Loads a value on a miss. It receives a signal that fires when the cache is closed. */
+export type CacheLoader<V> = (key: string, signal: AbortSignal) => Promise<V>;
+
+/**
+ * A key-value cache of master data.
+ *
+ * Contract:
+ * - Keys are non-empty strings; an empty key is `INVALID_ARGUMENT`. Values are anything but
+ *   `undefined` (`set` with `undefined` is `INVALID_ARGUMENT`); `null`, `0`, `""` and `false` are
+ *   values and are returned as such. Adapters that serialise (Redis) accept JSON values only and
+ *   say so.
+ * - `get` returns the stored value, or `undefined` when absent or expired. An expired entry is
+ *   never returned by `get`, `has` or `getOrSet`.
+ * - `ttlMs` must be a positive integer, else `INVALID_ARGUMENT`.
+ * - `getOrSet` returns the cached value on a hit. On a miss, concurrent callers for one key within
+ *   one process share one loader call; its value is stored and returned to all of them. A loader
+ *   that throws stores nothing: every waiter gets that error (as thrown), and the next call runs
+ *   the loader again. A loader that returns `undefined` is `INVALID_ARGUMENT`.
+ * - `delete` returns whether an entry was removed. `deletePrefix(p)` removes every key starting
+ *   with `p` and returns how many; an empty prefix is `INVALID_ARGUMENT` (use `clear`).
+ * - `clear` removes every entry of this cache (its namespace, for a shared cache) and nothing else.
+ * - `stats` counts hits and misses of `get` and `getOrSet`, and evictions for capacity.
+ * - A failure of the backend is `UNAVAILABLE` or `TIMEOUT`; after `close()`, every call is `CLOSED`.
+ */
+export interface Cache<V = unknown> extends Closeable {
+  readonly capabilities: CacheCapabilities;
+  get(key: string): Promise<V | undefined>;
+  set(key: string, value: V, options?: CacheSetOptions): Promise<void>;
+  has(key: string): Promise<boolean>;
+  delete(key: string): Promise<boolean>;
+  deletePrefix(prefix: string): Promise<number>;
+  clear(): Promise<void>;
+  getOrSet(key: string, loader: CacheLoader<V>, options?: CacheGetOrSetOptions): Promise<V>;
+  stats(): Promise<CacheStats>;
+}

@@ -1,0 +1,231 @@
+import { InfrastructureError } from "./errors.js";
+import type { Closeable, OperationOptions } from "./resources.js";
+
+const QUERY_MARKER = Symbol.for("@proj/ports.SqlQuery");
+
+type Segment =
+  | { readonly kind: "text"; readonly text: string }
+  | { readonly kind: "value"; readonly value: unknown }
+  | { readonly kind: "identifier"; readonly names: readonly string[] };
+
+/**
+ * A dialect-neutral SQL statement: literal text, bound values and quoted identifiers, kept apart
+ * until an adapter renders it. Build it with the `sql` tag; there is no way to splice a value into
+ * the text, so values are always sent as parameters.
+ */
+export class SqlQuery {
+  readonly [QUERY_MARKER] = true;
+  /** @internal Flattened parts; use `renderSql` to turn them into text and values. */
+  readonly segments: readonly Segment[];
+
+  /** @internal */
+  constructor(segments: readonly Segment[]) {
+    this.segments = segments;
+  }
+
+  static isInstance(value: unknown): value is SqlQuery {
+    return typeof value === "object" && value !== null && QUERY_MARKER in value;
+  }
+}
+
+function appendTo(target: Segment[], value: unknown): void {
+  if (SqlQuery.isInstance(value)) target.push(...value.segments);
+  else target.push({ kind: "value", value });
+}
+
+function template(strings: TemplateStringsArray, ...values: unknown[]): SqlQuery {
+  const segments: Segment[] = [];
+  strings.forEach((text, index) => {
+    if (text.length > 0) segments.push({ kind: "text", text });
+    if (index < values.length) appendTo(segments, values[index]);
+  });
+  return new SqlQuery(segments);
+}
+
+function checkIdentifier(name: string): string {
+  if (typeof name !== "string" || name.length === 0 || name.length > 63 || name.includes("\0")) {
+    throw new InfrastructureError(
+      "INVALID_ARGUMENT",
+      "SQL identifier must be 1 to 63 characters with no NUL",
+    );
+  }
+  return name;
+}
+
+/**
+ * The SQL tag.
+ *
+ * ```ts
+ * sql`SELECT * FROM ${sql.id("tenants")} WHERE slug = ${slug} AND status IN ${sql.in(statuses)}`
+ * ```
+ * - `${value}`: a bound parameter (`$1` on PostgreSQL, `?` on MySQL), whatever the value holds.
+ * - `${sql.id("schema", "table")}`: a quoted, optionally qualified identifier.
+ * - `${otherQuery}`: another `sql` value, inlined with its own parameters.
+ * - `sql.join(parts, separator)`, `sql.in(values)`: lists; `sql.in([])` renders `(NULL)`, which
+ *   matches no row.
+ * - `sql.unsafe(text)`: raw text, for text that is not and never comes from input (DDL keywords).
+ */
+export const sql = Object.assign(template, {
+  id(...names: string[]): SqlQuery {
+    if (names.length === 0)
+      throw new InfrastructureError("INVALID_ARGUMENT", "sql.id needs at least one name");
+    return new SqlQuery([{ kind: "identifier", names: names.map(checkIdentifier) }]);
+  },
+  join(parts: readonly unknown[], separator: SqlQuery = template`, `): SqlQuery {
+    const segments: Segment[] = [];
+    parts.forEach((part, index) => {
+      if (index > 0) segments.push(...separator.segments);
+      appendTo(segments, part);
+    });
+    return new SqlQuery(segments);
+  },
+  in(values: readonly unknown[]): SqlQuery {
+    if (values.length === 0) return template`(NULL)`;
+    return template`(${sql.join(values)})`;
+  },
+  unsafe(text: string): SqlQuery {
+    return new SqlQuery([{ kind: "text", text }]);
+  },
+  empty: new SqlQuery([]),
+});
+
+/** How one SQL dialect writes placeholders and identifiers. */
+export interface SqlDialect {
+  readonly name: "postgres" | "mysql";
+  /** The placeholder for the parameter at a 1-based position. */
+  placeholder(position: number): string;
+  quoteIdentifier(name: string): string;
+}
+
+export const postgresDialect: SqlDialect = {
+  name: "postgres",
+  placeholder: (position) => `$${position}`,
+  quoteIdentifier: (name) => `"${name.replaceAll('"', '""')}"`,
+};
+
+export const mysqlDialect: SqlDialect = {
+  name: "mysql",
+  placeholder: () => "?",
+  quoteIdentifier: (name) => `\`${name.replaceAll("`", "``")}\``,
+};
+
+/** Text and parameter list for a driver. */
+export interface RenderedSql {
+  text: string;
+  values: unknown[];
+}
+
+export function renderSql(query: SqlQuery, dialect: SqlDialect): RenderedSql {
+  let text = "";
+  const values: unknown[] = [];
+  for (const segment of query.segments) {
+    if (segment.kind === "text") text += segment.text;
+    else if (segment.kind === "identifier") text += segment.names.map(dialect.quoteIdentifier).join(".");
+    else {
+      values.push(segment.value);
+      text += dialect.placeholder(values.length);
+    }
+  }
+  return { text, values };
+}
+
+export interface SqlQueryOptions extends OperationOptions {
+  /**
+   * Server-side time limit in milliseconds. Past it the statement is cancelled on the server and
+   * the call rejects with `TIMEOUT`.
+   */
+  timeoutMs?: number;
+}
+
+export interface SqlStreamOptions extends SqlQueryOptions {
+  /** Rows fetched from the server per round trip. Default 500. */
+  batchSize?: number;
+}
+
+export interface SqlInsertManyOptions extends OperationOptions {
+  /** Rows per statement (or per COPY chunk). Default chosen by the adapter. */
+  batchSize?: number;
+}
+
+export interface SqlExecuteResult {
+  /** Rows inserted, updated or deleted. */
+  affectedRows: number;
+}
+
+export type SqlIsolationLevel = "read committed" | "repeatable read" | "serializable";
+
+export interface SqlTransactionOptions extends OperationOptions {
+  isolationLevel?: SqlIsolationLevel;
+  readOnly?: boolean;
+}
+
+/** What can run statements: the database itself, or a transaction. */
+export interface SqlExecutor {
+  /** All rows, as objects keyed by column name. */
+  query<Row = Record<string, unknown>>(query: SqlQuery, options?: SqlQueryOptions): Promise<Row[]>;
+  /** The first row, or `undefined` when there is none. */
+  queryOne<Row = Record<string, unknown>>(
+    query: SqlQuery,
+    options?: SqlQueryOptions,
+  ): Promise<Row | undefined>;
+  /** Runs a statement that returns no rows. */
+  execute(query: SqlQuery, options?: SqlQueryOptions): Promise<SqlExecuteResult>;
+  /**
+   * Rows one at a time, fetched in batches from a server-side cursor, so memory stays bounded
+   * whatever the result size. Leaving the loop early (break, throw, abort) closes the cursor and
+   * releases the connection.
+   */
+  stream<Row = Record<string, unknown>>(query: SqlQuery, options?: SqlStreamOptions): AsyncIterable<Row>;
+  /**
+   * Inserts many rows into `table` (a name, or `[schema, table]`) as fast as the backend allows
+   * (COPY or multi-row INSERT), consuming `rows` with back-pressure. Returns the number inserted.
+   * Atomic: on any failure no row of this call remains (it runs in a transaction of its own, or in
+   * the current one).
+   */
+  insertMany(
+    table: string | readonly [string, string],
+    columns: readonly string[],
+    rows: Iterable<readonly unknown[]> | AsyncIterable<readonly unknown[]>,
+    options?: SqlInsertManyOptions,
+  ): Promise<number>;
+  /**
+   * Runs `work` in a transaction (a savepoint when already inside one). Commits when `work`
+   * resolves; rolls back when it throws or the signal fires, and rethrows. The connection returns
+   * to the pool either way.
+   */
+  transaction<T>(work: (tx: SqlTransaction) => Promise<T>, options?: SqlTransactionOptions): Promise<T>;
+}
+
+/** A transaction. Using it after its `transaction` callback has settled is `CLOSED`. */
+export interface SqlTransaction extends SqlExecutor {
+  readonly dialect: SqlDialect;
+}
+
+export interface SqlDatabaseCapabilities {
+  /** `INSERT ... RETURNING` works (PostgreSQL, MariaDB 10.5+; not MySQL 8). */
+  returning: boolean;
+}
+
+/**
+ * A relational database reached through one pool of connections.
+ *
+ * Contract:
+ * - Statements are `SqlQuery` values (the `sql` tag); values are always bound parameters and
+ *   identifiers always quoted, so input can never change a statement's shape.
+ * - Portable column types round-trip as JS values: INTEGER → number, VARCHAR/TEXT → string,
+ *   BOOLEAN → boolean, NULL → null, TIMESTAMP → Date; BIGINT and DECIMAL come back as strings
+ *   unless the adapter is configured otherwise (no silent precision loss).
+ * - Errors: unique or foreign key violation → `CONFLICT` (details.sqlState); syntax error, unknown
+ *   table or column, bad value → `INVALID_ARGUMENT`; deadlock and serialization failure →
+ *   `CONFLICT` with `retryable: true`; statement timeout → `TIMEOUT`; abort → `CANCELLED`; lost or
+ *   refused connection → `UNAVAILABLE`; no free connection within the pool's acquire timeout →
+ *   `TIMEOUT`. The driver error is `cause`; `details.sqlState` holds the SQLSTATE when known.
+ * - A dropped connection is replaced: the next call after a server restart succeeds.
+ * - `close()` drains the pool; calls after it are `CLOSED`.
+ */
+export interface SqlDatabase extends SqlExecutor, Closeable {
+  readonly dialect: SqlDialect;
+  readonly capabilities: SqlDatabaseCapabilities;
+  /** Round trip to the server: resolves when it answers, else `UNAVAILABLE` / `TIMEOUT`. */
+  ping(options?: OperationOptions): Promise<void>;
+}

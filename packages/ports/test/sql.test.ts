@@ -1,0 +1,65 @@
+import { describe, expect, it } from "vitest";
+import {
+  InfrastructureError,
+  mysqlDialect,
+  postgresDialect,
+  renderSql,
+  SqlQuery,
+  sql,
+} from "../src/index.js";
+
+describe("sql tag", () => {
+  it("binds every interpolated value as a parameter, numbered for PostgreSQL", () => {
+    const slug = "acme'; DROP TABLE tenants; --";
+    const rendered = renderSql(sql`SELECT * FROM t WHERE slug = ${slug} AND n > ${3}`, postgresDialect);
+    expect(rendered).toEqual({ text: "SELECT * FROM t WHERE slug = $1 AND n > $2", values: [slug, 3] });
+  });
+
+  it("renders question marks for MySQL", () => {
+    const rendered = renderSql(sql`UPDATE t SET a = ${1} WHERE b = ${"x"}`, mysqlDialect);
+    expect(rendered).toEqual({ text: "UPDATE t SET a = ? WHERE b = ?", values: [1, "x"] });
+  });
+
+  it("quotes identifiers per dialect, doubling embedded quote characters", () => {
+    const query = sql`SELECT ${sql.id('we"ird`name')} FROM ${sql.id("app", "tenants")}`;
+    expect(renderSql(query, postgresDialect).text).toBe('SELECT "we""ird`name" FROM "app"."tenants"');
+    expect(renderSql(query, mysqlDialect).text).toBe('SELECT `we"ird``name` FROM `app`.`tenants`');
+  });
+
+  it("inlines nested queries and keeps parameter order", () => {
+    const filter = sql`a = ${1} AND b = ${2}`;
+    const rendered = renderSql(sql`SELECT 1 WHERE ${filter} OR c = ${3}`, postgresDialect);
+    expect(rendered).toEqual({ text: "SELECT 1 WHERE a = $1 AND b = $2 OR c = $3", values: [1, 2, 3] });
+  });
+
+  it("expands sql.in to a parameter list and an empty list to (NULL)", () => {
+    expect(renderSql(sql`x IN ${sql.in(["a", "b"])}`, postgresDialect)).toEqual({
+      text: "x IN ($1, $2)",
+      values: ["a", "b"],
+    });
+    expect(renderSql(sql`x IN ${sql.in([])}`, postgresDialect)).toEqual({ text: "x IN (NULL)", values: [] });
+  });
+
+  it("joins parts with a separator", () => {
+    const columns = sql.join(["a", "b"].map((name) => sql.id(name)));
+    expect(renderSql(sql`SELECT ${columns}`, mysqlDialect).text).toBe("SELECT `a`, `b`");
+  });
+
+  it("treats a value that is itself SQL-looking text as a value", () => {
+    const rendered = renderSql(sql`SELECT ${"1; SELECT 2"}`, postgresDialect);
+    expect(rendered.values).toEqual(["1; SELECT 2"]);
+    expect(rendered.text).toBe("SELECT $1");
+  });
+
+  it("rejects empty, over-long and NUL identifiers with INVALID_ARGUMENT", () => {
+    for (const bad of ["", "a".repeat(64), "a\0b"]) {
+      expect(() => sql.id(bad)).toThrowError(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
+    }
+    expect(() => sql.id()).toThrow(InfrastructureError);
+  });
+
+  it("recognises queries by marker", () => {
+    expect(SqlQuery.isInstance(sql`SELECT 1`)).toBe(true);
+    expect(SqlQuery.isInstance({ segments: [] })).toBe(false);
+  });
+});
