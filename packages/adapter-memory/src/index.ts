@@ -1,1 +1,2 @@
 // One line per reference adapter, each from src/memory-<port>.ts:
+export { createMemoryTenantRepository, type MemoryTenantRepositoryOptions } from "./memory-tenant-repository.js";

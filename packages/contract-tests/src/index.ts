@@ -7,3 +7,4 @@ export {
   useFreshAdapter,
 } from "./harness.js";
 // One line per port contract, each from src/<port>/index.ts:
+export { type TenantRepositoryHarness, tenantRepositoryContract } from "./tenants/index.js";
