@@ -6,5 +6,7 @@ export {
   uniqueName,
   useFreshAdapter,
 } from "./harness.js";
+export { type SqlDatabaseHarness, sqlDatabaseContract } from "./sql/index.js";
 // One line per port contract, each from src/<port>/index.ts:
 export { type TenantRepositoryHarness, tenantRepositoryContract } from "./tenants/index.js";
+export { type TokenDecoderHarness, type TokenDecoderSetup, tokenDecoderContract } from "./tokens/index.js";

@@ -1,0 +1,98 @@
+import { type SqlTransaction, sql } from "@proj/ports";
+import { describe, expect, it } from "vitest";
+import { expectErrorCode } from "../harness.js";
+import { createItems, deferred, range, type SqlContractContext } from "./context.js";
+
+export function lifecycleTests({ db, harness }: SqlContractContext): void {
+  describe("pool", () => {
+    it("when every connection is busy, a call waits for one and then runs", async () => {
+      await createItems(db(), [1]);
+      const release = deferred();
+      const holders = range(harness.poolSize).map(() =>
+        db().transaction(async (tx) => {
+          await tx.query(sql`SELECT id FROM items`);
+          await release.promise;
+        }),
+      );
+      const waiting = db().query(sql`SELECT id FROM items`);
+      setTimeout(() => release.resolve(), Math.min(200, harness.acquireTimeoutMs / 4));
+      expect(await waiting).toEqual([{ id: 1 }]);
+      await Promise.all(holders);
+    });
+
+    it("when no connection frees up within the acquire timeout, a call rejects with TIMEOUT", async () => {
+      await createItems(db(), [1]);
+      const release = deferred();
+      const acquired = range(harness.poolSize).map(() => deferred());
+      const holders = acquired.map((ready) =>
+        db().transaction(async (tx) => {
+          await tx.query(sql`SELECT id FROM items`);
+          ready.resolve();
+          await release.promise;
+        }),
+      );
+      await Promise.all(acquired.map((ready) => ready.promise));
+      const error = await expectErrorCode(db().query(sql`SELECT id FROM items`), "TIMEOUT");
+      expect(error.retryable).toBe(true);
+      release.resolve();
+      await Promise.all(holders);
+      expect(await db().query(sql`SELECT id FROM items`)).toEqual([{ id: 1 }]);
+    });
+  });
+
+  describe("ping and close", () => {
+    it("ping resolves while the database answers", async () => {
+      await expect(db().ping()).resolves.toBeUndefined();
+    });
+
+    it("ping with an aborted signal is CANCELLED", async () => {
+      await expectErrorCode(db().ping({ signal: AbortSignal.abort() }), "CANCELLED");
+    });
+
+    it("close is idempotent, and every call after it is CLOSED", async () => {
+      const database = db();
+      await createItems(database, [1]);
+      await database.close();
+      await expect(database.close()).resolves.toBeUndefined();
+      await expectErrorCode(() => database.ping(), "CLOSED");
+      await expectErrorCode(() => database.query(sql`SELECT id FROM items`), "CLOSED");
+      await expectErrorCode(() => database.queryOne(sql`SELECT id FROM items`), "CLOSED");
+      await expectErrorCode(() => database.execute(sql`DELETE FROM items`), "CLOSED");
+      await expectErrorCode(() => database.insertMany("items", ["id", "label"], [[2, "x"]]), "CLOSED");
+      await expectErrorCode(() => database.transaction(async () => undefined), "CLOSED");
+      await expectErrorCode(async () => {
+        for await (const _row of database.stream(sql`SELECT id FROM items`)) {
+          // unreachable: the database is closed
+        }
+      }, "CLOSED");
+    });
+
+    it("close waits for a running transaction's connection, and its later calls are CLOSED", async () => {
+      const database = db();
+      await createItems(database, [1]);
+      const inside = deferred<SqlTransaction>();
+      const proceed = deferred();
+      const work = database.transaction(async (tx) => {
+        inside.resolve(tx);
+        await proceed.promise;
+        return tx.query(sql`SELECT id FROM items`);
+      });
+      await inside.promise;
+      const closing = database.close();
+      proceed.resolve();
+      const settled = await Promise.allSettled([work]);
+      await closing;
+      expect(settled[0]?.status === "fulfilled" || settled[0]?.reason?.code === "CLOSED").toBe(true);
+      await expectErrorCode(() => database.ping(), "CLOSED");
+    });
+
+    it("Symbol.asyncDispose closes the database", async () => {
+      const database = db();
+      {
+        await using disposable = database;
+        await disposable.ping();
+      }
+      await expectErrorCode(() => database.ping(), "CLOSED");
+    });
+  });
+}
