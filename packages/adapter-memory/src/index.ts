@@ -1,2 +1,7 @@
 // One line per reference adapter, each from src/memory-<port>.ts:
 export { createMemoryTenantRepository, type MemoryTenantRepositoryOptions } from "./memory-tenant-repository.js";
+export {
+  createMemoryTokenAuthority,
+  type MemoryTokenAuthority,
+  type MemoryTokenAuthorityOptions,
+} from "./memory-tokens.js";
