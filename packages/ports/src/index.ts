@@ -80,6 +80,7 @@ export {
   type SqlTransactionOptions,
   sql,
 } from "./sql.js";
+export { classifySqlState, type SqlStateClass } from "./sql-errors.js";
 export {
   isValidTenantSlug,
   type ListTenantsOptions,
