@@ -5,3 +5,4 @@ export {
   type MemoryTokenAuthority,
   type MemoryTokenAuthorityOptions,
 } from "./memory-tokens.js";
+export { createMemoryObjectStorage, type MemoryObjectStorageOptions } from "./memory-object-storage.js";

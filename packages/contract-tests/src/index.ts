@@ -10,3 +10,4 @@ export { type SqlDatabaseHarness, sqlDatabaseContract } from "./sql/index.js";
 // One line per port contract, each from src/<port>/index.ts:
 export { type TenantRepositoryHarness, tenantRepositoryContract } from "./tenants/index.js";
 export { type TokenDecoderHarness, type TokenDecoderSetup, tokenDecoderContract } from "./tokens/index.js";
+export { type ObjectStorageHarness, objectStorageContract } from "./object-storage/index.js";

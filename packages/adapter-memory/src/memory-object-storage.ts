@@ -1,0 +1,448 @@
+import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
+import {
+  cancelledError,
+  closedError,
+  type GetObjectOptions,
+  InfrastructureError,
+  isInfrastructureError,
+  type ListObjectsOptions,
+  type ListPageOptions,
+  type ObjectBody,
+  type ObjectInfo,
+  type ObjectStorage,
+  type ObjectStorageCapabilities,
+  type ObjectSummary,
+  type OperationOptions,
+  type Page,
+  type PutObjectOptions,
+  type SignedUrlOptions,
+  throwIfAborted,
+} from "@proj/ports";
+
+export interface MemoryObjectStorageOptions {
+  /** Clock for `lastModified`; tests may pass their own. Default `() => new Date()`. */
+  now?: () => Date;
+  /** Largest body accepted; a bigger put fails with `RESOURCE_EXHAUSTED`. Default: no limit. */
+  maxObjectBytes?: number;
+}
+
+interface StoredObject {
+  bytes: Buffer;
+  contentType: string;
+  cacheControl?: string;
+  metadata: Record<string, string>;
+  etag: string;
+  lastModified: Date;
+}
+
+const CAPABILITIES: ObjectStorageCapabilities = Object.freeze({
+  signedUrls: false,
+  conditionalPut: true,
+  rangeReads: true,
+});
+
+const DEFAULT_CONTENT_TYPE = "application/octet-stream";
+const MAX_KEY_BYTES = 1024;
+const MAX_PAGE_SIZE = 1000;
+/** Size of the chunks `get` streams, so a consumer sees ordinary back-pressured chunks. */
+const READ_CHUNK_BYTES = 64 * 1024;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it rejects
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+const METADATA_KEY = /^[a-z0-9-]+$/;
+const METADATA_VALUE = /^[\x20-\x7e]*$/;
+
+function validateKey(key: unknown): string {
+  if (typeof key !== "string" || key.length === 0) {
+    throw new InfrastructureError("INVALID_ARGUMENT", "object key must be a non-empty string");
+  }
+  if (Buffer.byteLength(key, "utf8") > MAX_KEY_BYTES) {
+    throw new InfrastructureError(
+      "INVALID_ARGUMENT",
+      `object key is longer than ${MAX_KEY_BYTES} UTF-8 bytes`,
+    );
+  }
+  if (CONTROL_CHARACTERS.test(key)) {
+    throw new InfrastructureError(
+      "INVALID_ARGUMENT",
+      `object key ${JSON.stringify(key)} holds a control character`,
+    );
+  }
+  return key;
+}
+
+function validateMetadata(metadata: Record<string, string> | undefined): Record<string, string> {
+  const copy: Record<string, string> = {};
+  for (const [name, value] of Object.entries(metadata ?? {})) {
+    if (!METADATA_KEY.test(name)) {
+      throw new InfrastructureError(
+        "INVALID_ARGUMENT",
+        `metadata key ${JSON.stringify(name)} must be lower-case ASCII letters, digits and "-"`,
+      );
+    }
+    if (typeof value !== "string" || !METADATA_VALUE.test(value)) {
+      throw new InfrastructureError(
+        "INVALID_ARGUMENT",
+        `metadata value of ${JSON.stringify(name)} must be printable ASCII`,
+      );
+    }
+    copy[name] = value;
+  }
+  return copy;
+}
+
+function validatePageSize(pageSize: number | undefined): number {
+  const size = pageSize ?? MAX_PAGE_SIZE;
+  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) {
+    throw new InfrastructureError(
+      "INVALID_ARGUMENT",
+      `list page size must be an integer from 1 to ${MAX_PAGE_SIZE}`,
+    );
+  }
+  return size;
+}
+
+function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+}
+
+function encodeCursor(key: string): string {
+  return Buffer.from(key, "utf8").toString("base64url");
+}
+
+function decodeCursor(cursor: string): string {
+  const key = Buffer.from(cursor, "base64url").toString("utf8");
+  if (key.length === 0 || encodeCursor(key) !== cursor) {
+    throw new InfrastructureError("INVALID_ARGUMENT", "object list cursor is not valid");
+  }
+  return key;
+}
+
+/** Rejects with the cancellation error as soon as `signal` fires, whatever `promise` does. */
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(cancelledError(signal, what));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+/** One iterator over every body shape, with `return()` releasing the source. */
+function bodyIterator(body: ObjectBody): AsyncIterator<Uint8Array | string> {
+  if (typeof body === "string" || body instanceof Uint8Array) {
+    let sent = false;
+    return {
+      next: async () => {
+        if (sent) return { done: true, value: undefined };
+        sent = true;
+        return { done: false, value: body };
+      },
+    };
+  }
+  if (body instanceof ReadableStream) {
+    const reader = (body as ReadableStream<Uint8Array>).getReader();
+    return {
+      next: async () => {
+        const { done, value } = await reader.read();
+        return done ? { done: true, value: undefined } : { done: false, value };
+      },
+      return: async () => {
+        await reader.cancel();
+        return { done: true, value: undefined };
+      },
+    };
+  }
+  return (body as AsyncIterable<Uint8Array | string>)[Symbol.asyncIterator]();
+}
+
+/**
+ * Reads the whole body, honouring `signal` between and during chunk reads. The chunks are copied,
+ * so the caller may reuse its buffers once `put` resolves.
+ */
+async function readBody(body: ObjectBody, signal: AbortSignal | undefined, key: string, limit: number) {
+  const what = `put of object "${key}"`;
+  const iterator = bodyIterator(body);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let finished = false;
+  try {
+    for (;;) {
+      throwIfAborted(signal, what);
+      const next = iterator.next();
+      // A chunk that arrives after cancellation is dropped; its failure must not go unhandled.
+      next.catch(() => undefined);
+      const result = await raceAbort(next, signal, what);
+      if (result.done) break;
+      const chunk =
+        typeof result.value === "string" ? Buffer.from(result.value, "utf8") : Buffer.from(result.value);
+      size += chunk.byteLength;
+      if (size > limit) {
+        throw new InfrastructureError("RESOURCE_EXHAUSTED", `object "${key}" is larger than ${limit} bytes`, {
+          retryable: false,
+          details: { key, limit },
+        });
+      }
+      chunks.push(chunk);
+    }
+    finished = true;
+  } catch (error) {
+    if (isInfrastructureError(error)) throw error;
+    throw new InfrastructureError("INTERNAL", `${what} failed: the body could not be read`, {
+      cause: error,
+      details: { key },
+    });
+  } finally {
+    if (!finished) Promise.resolve(iterator.return?.()).catch(() => undefined);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+function summaryOf(key: string, stored: StoredObject): ObjectSummary {
+  return {
+    key,
+    size: stored.bytes.byteLength,
+    etag: stored.etag,
+    lastModified: new Date(stored.lastModified),
+  };
+}
+
+function infoOf(key: string, stored: StoredObject): ObjectInfo {
+  return {
+    ...summaryOf(key, stored),
+    contentType: stored.contentType,
+    ...(stored.cacheControl === undefined ? {} : { cacheControl: stored.cacheControl }),
+    metadata: { ...stored.metadata },
+  };
+}
+
+/**
+ * An `ObjectStorage` held in memory: the reference the contract suite is proven on, and a faithful
+ * double for unit tests. Bodies are copied on the way in and out, etags are content hashes, keys
+ * list in UTF-8 byte order. It cannot sign URLs (no server answers them).
+ */
+class MemoryObjectStorage implements ObjectStorage {
+  readonly capabilities = CAPABILITIES;
+  readonly #objects = new Map<string, StoredObject>();
+  readonly #now: () => Date;
+  readonly #maxObjectBytes: number;
+  /** Keys in byte order, rebuilt lazily after a write. */
+  #sortedKeys: string[] | undefined;
+  #closed = false;
+
+  constructor(options: MemoryObjectStorageOptions) {
+    this.#now = options.now ?? (() => new Date());
+    this.#maxObjectBytes = options.maxObjectBytes ?? Number.POSITIVE_INFINITY;
+  }
+
+  async put(key: string, body: ObjectBody, options: PutObjectOptions = {}): Promise<ObjectInfo> {
+    this.#check(options.signal, "put object");
+    validateKey(key);
+    const metadata = validateMetadata(options.metadata);
+    if (options.ifNoneMatch !== undefined && options.ifNoneMatch !== "*") {
+      throw new InfrastructureError("INVALID_ARGUMENT", 'ifNoneMatch accepts only "*"');
+    }
+    const bytes = await readBody(body, options.signal, key, this.#maxObjectBytes);
+    this.#check(options.signal, "put object");
+    if (options.ifNoneMatch === "*" && this.#objects.has(key)) {
+      throw new InfrastructureError("CONFLICT", `object "${key}" already exists`, { details: { key } });
+    }
+    const stored: StoredObject = {
+      bytes,
+      contentType: options.contentType ?? DEFAULT_CONTENT_TYPE,
+      ...(options.cacheControl === undefined ? {} : { cacheControl: options.cacheControl }),
+      metadata,
+      etag: createHash("md5").update(bytes).digest("hex"),
+      lastModified: this.#now(),
+    };
+    this.#store(key, stored);
+    return infoOf(key, stored);
+  }
+
+  async get(key: string, options: GetObjectOptions = {}): Promise<{ info: ObjectInfo; body: Readable }> {
+    const { info, bytes } = this.#read(key, options, "get object");
+    const signal = options.signal;
+    const body = Readable.from(chunksOf(bytes), { objectMode: false });
+    if (signal) {
+      const onAbort = () => body.destroy(cancelledError(signal, `get of object "${key}"`));
+      signal.addEventListener("abort", onAbort, { once: true });
+      body.once("close", () => signal.removeEventListener("abort", onAbort));
+    }
+    return { info, body };
+  }
+
+  async getBytes(
+    key: string,
+    options: GetObjectOptions = {},
+  ): Promise<{ info: ObjectInfo; bytes: Uint8Array }> {
+    const { info, bytes } = this.#read(key, options, "get object");
+    return { info, bytes: Buffer.from(bytes) };
+  }
+
+  async head(key: string, options: OperationOptions = {}): Promise<ObjectInfo> {
+    this.#check(options.signal, "head object");
+    return infoOf(key, this.#require(validateKey(key)));
+  }
+
+  async exists(key: string, options: OperationOptions = {}): Promise<boolean> {
+    this.#check(options.signal, "check object");
+    return this.#objects.has(validateKey(key));
+  }
+
+  async delete(key: string, options: OperationOptions = {}): Promise<void> {
+    this.#check(options.signal, "delete object");
+    if (this.#objects.delete(validateKey(key))) this.#sortedKeys = undefined;
+  }
+
+  async deleteMany(keys: Iterable<string>, options: OperationOptions = {}): Promise<void> {
+    this.#check(options.signal, "delete objects");
+    const all = Array.from(keys, validateKey);
+    for (const key of all) this.#objects.delete(key);
+    if (all.length > 0) this.#sortedKeys = undefined;
+  }
+
+  async *list(options: ListObjectsOptions = {}): AsyncIterable<ObjectSummary> {
+    let after: string | undefined;
+    do {
+      const page = await this.listPage({ ...options, ...(after === undefined ? {} : { after }) });
+      yield* page.items;
+      after = page.nextCursor;
+    } while (after !== undefined);
+  }
+
+  async listPage(options: ListPageOptions = {}): Promise<Page<ObjectSummary>> {
+    this.#check(options.signal, "list objects");
+    const pageSize = validatePageSize(options.pageSize);
+    const prefix = options.prefix ?? "";
+    const after = options.after === undefined ? undefined : decodeCursor(options.after);
+    const keys = this.#keysInOrder();
+    // Keys sharing a prefix are contiguous in byte order, so the page is one slice of `keys`.
+    let index =
+      after === undefined || compareKeys(after, prefix) < 0
+        ? lowerBound(keys, prefix, false)
+        : lowerBound(keys, after, true);
+    const items: ObjectSummary[] = [];
+    for (; index < keys.length && items.length < pageSize; index++) {
+      const key = keys[index] as string;
+      if (!key.startsWith(prefix)) break;
+      items.push(summaryOf(key, this.#objects.get(key) as StoredObject));
+    }
+    const more = index < keys.length && (keys[index] as string).startsWith(prefix);
+    const last = items.at(-1);
+    return more && last ? { items, nextCursor: encodeCursor(last.key) } : { items };
+  }
+
+  async copy(sourceKey: string, destinationKey: string, options: OperationOptions = {}): Promise<ObjectInfo> {
+    this.#check(options.signal, "copy object");
+    validateKey(sourceKey);
+    validateKey(destinationKey);
+    const source = this.#require(sourceKey);
+    const copy: StoredObject = {
+      ...source,
+      bytes: Buffer.from(source.bytes),
+      metadata: { ...source.metadata },
+      lastModified: this.#now(),
+    };
+    this.#store(destinationKey, copy);
+    return infoOf(destinationKey, copy);
+  }
+
+  async signedUrl(key: string, _options: SignedUrlOptions): Promise<string> {
+    this.#check(undefined, "sign URL");
+    validateKey(key);
+    throw new InfrastructureError(
+      "NOT_SUPPORTED",
+      "the memory object storage cannot sign URLs: no server answers them",
+      {
+        retryable: false,
+      },
+    );
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#objects.clear();
+    this.#sortedKeys = undefined;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #check(signal: AbortSignal | undefined, what: string): void {
+    if (this.#closed) throw closedError("memory object storage");
+    throwIfAborted(signal, what);
+  }
+
+  #require(key: string): StoredObject {
+    const stored = this.#objects.get(key);
+    if (!stored)
+      throw new InfrastructureError("NOT_FOUND", `object "${key}" does not exist`, { details: { key } });
+    return stored;
+  }
+
+  #read(key: string, options: GetObjectOptions, what: string): { info: ObjectInfo; bytes: Buffer } {
+    this.#check(options.signal, what);
+    const stored = this.#require(validateKey(key));
+    const range = options.range;
+    if (range === undefined) return { info: infoOf(key, stored), bytes: stored.bytes };
+    const size = stored.bytes.byteLength;
+    const end = Math.min(range.end ?? size - 1, size - 1);
+    if (
+      !Number.isInteger(range.start) ||
+      range.start < 0 ||
+      (range.end !== undefined && range.end < range.start)
+    ) {
+      throw new InfrastructureError(
+        "INVALID_ARGUMENT",
+        `range ${JSON.stringify(range)} of object "${key}" is not valid`,
+      );
+    }
+    if (range.start >= size && size > 0) {
+      throw new InfrastructureError(
+        "INVALID_ARGUMENT",
+        `range starts past the end of object "${key}" (${size} bytes)`,
+        {
+          details: { key, size },
+        },
+      );
+    }
+    return { info: infoOf(key, stored), bytes: stored.bytes.subarray(range.start, end + 1) };
+  }
+
+  #store(key: string, stored: StoredObject): void {
+    if (!this.#objects.has(key)) this.#sortedKeys = undefined;
+    this.#objects.set(key, stored);
+  }
+
+  #keysInOrder(): string[] {
+    this.#sortedKeys ??= [...this.#objects.keys()].sort(compareKeys);
+    return this.#sortedKeys;
+  }
+}
+
+/** Index of the first key at or after `target` (strictly after when `exclusive`), by binary search. */
+function lowerBound(keys: readonly string[], target: string, exclusive: boolean): number {
+  let low = 0;
+  let high = keys.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    const order = compareKeys(keys[middle] as string, target);
+    if (order < 0 || (exclusive && order === 0)) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/** Copies out the body in chunks, so the stored bytes never leave the adapter. */
+function* chunksOf(bytes: Buffer): Generator<Buffer> {
+  for (let offset = 0; offset < bytes.byteLength; offset += READ_CHUNK_BYTES) {
+    yield Buffer.from(bytes.subarray(offset, offset + READ_CHUNK_BYTES));
+  }
+}
+
+/** An `ObjectStorage` in memory, for tests and as the contract suite's reference. */
+export function createMemoryObjectStorage(options: MemoryObjectStorageOptions = {}): ObjectStorage {
+  return new MemoryObjectStorage(options);
+}
