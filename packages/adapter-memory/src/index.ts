@@ -6,3 +6,4 @@ export {
   type MemoryTokenAuthorityOptions,
 } from "./memory-tokens.js";
 export { createMemoryObjectStorage, type MemoryObjectStorageOptions } from "./memory-object-storage.js";
+export { createMemoryDocumentDatabase, type MemoryDocumentDatabaseOptions } from "./memory-document-database.js";

@@ -11,3 +11,4 @@ export { type SqlDatabaseHarness, sqlDatabaseContract } from "./sql/index.js";
 export { type TenantRepositoryHarness, tenantRepositoryContract } from "./tenants/index.js";
 export { type TokenDecoderHarness, type TokenDecoderSetup, tokenDecoderContract } from "./tokens/index.js";
 export { type ObjectStorageHarness, objectStorageContract } from "./object-storage/index.js";
+export { type DocumentDatabaseHarness, documentDatabaseContract, INJECTION_VALUES } from "./documents/index.js";

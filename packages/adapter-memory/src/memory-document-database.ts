@@ -1,0 +1,851 @@
+import { randomUUID } from "node:crypto";
+import {
+  closedError,
+  type DocumentCollection,
+  type DocumentData,
+  type DocumentDatabase,
+  type DocumentDatabaseCapabilities,
+  type Filter,
+  type FilterCondition,
+  type FindOptions,
+  type IndexSpec,
+  InfrastructureError,
+  isFilterCondition,
+  type OperationOptions,
+  type Page,
+  type StoredDocument,
+  throwIfAborted,
+  type UpdateSpec,
+} from "@proj/ports";
+
+/**
+ * Semantics follow MongoDB for every type the port allows, so this adapter is a faithful stand-in:
+ * BSON sort order across types (missing = null < numbers < strings < objects < arrays < booleans <
+ * dates), strings in code-point order, type-strict comparisons, a scalar condition matching any
+ * element of an array field, and a document lacking a uniquely indexed field counting as `null`.
+ */
+export interface MemoryDocumentDatabaseOptions {
+  /** Makes ids for documents inserted without one. Default `randomUUID`. */
+  generateId?: () => string;
+}
+
+type Value = null | boolean | number | string | Date | Value[] | { [key: string]: Value };
+type Doc = { [key: string]: Value };
+
+interface IndexState {
+  name: string;
+  paths: string[][];
+  fields: string[];
+  unique: boolean;
+}
+
+interface CollectionState {
+  docs: Map<string, Doc>;
+  indexes: Map<string, IndexState>;
+  /** Bumped on every write; a transaction that copied an older version fails to commit. */
+  version: number;
+}
+
+type Store = Map<string, CollectionState>;
+
+interface TransactionCopy {
+  base: CollectionState | undefined;
+  baseVersion: number;
+  copy: CollectionState;
+  written: boolean;
+}
+
+const COLLECTION_NAME = /^[A-Za-z0-9_.-]{1,120}$/;
+const INDEX_NAME = /^[A-Za-z0-9_.-]{1,120}$/;
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 1000;
+
+function invalid(message: string): InfrastructureError {
+  return new InfrastructureError("INVALID_ARGUMENT", message, { retryable: false });
+}
+
+function conflict(message: string, retryable = false): InfrastructureError {
+  return new InfrastructureError("CONFLICT", message, { retryable });
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Date)
+    return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** Sets an own property even for keys like `__proto__`, which plain assignment would not store. */
+function define(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+function own(target: Record<string, unknown>, key: string): unknown {
+  return Object.hasOwn(target, key) ? target[key] : undefined;
+}
+
+function checkStoredKey(key: string, where: string): void {
+  if (key === "" || key.startsWith("$") || key.includes(".") || key.includes("\0")) {
+    throw invalid(
+      `${where}: field name ${JSON.stringify(key)} may not be empty, start with $, or contain . or NUL`,
+    );
+  }
+}
+
+/** Validates a value on its way in and returns a deep copy that shares nothing with the caller. */
+function copyIn(value: unknown, where: string): Value {
+  if (value === null) return null;
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return value;
+    case "number":
+      if (!Number.isFinite(value)) throw invalid(`${where} is not a finite number`);
+      return value;
+    case "object": {
+      if (value instanceof Date) {
+        if (Number.isNaN(value.getTime())) throw invalid(`${where} is an invalid Date`);
+        return new Date(value.getTime());
+      }
+      if (Array.isArray(value)) {
+        return value.map((item, i) => {
+          if (item === undefined) throw invalid(`${where}[${i}] is undefined`);
+          return copyIn(item, `${where}[${i}]`);
+        });
+      }
+      if (!isPlainObject(value)) throw invalid(`${where} is not a plain object`);
+      const out: Doc = {};
+      for (const [key, item] of Object.entries(value)) {
+        if (item === undefined) continue;
+        checkStoredKey(key, where);
+        define(out, key, copyIn(item, `${where}.${key}`));
+      }
+      return out;
+    }
+    default:
+      throw invalid(`${where} holds a ${typeof value}, which is not a JSON value or Date`);
+  }
+}
+
+function copyOut(value: Value): Value {
+  if (value === null || typeof value !== "object") return value;
+  if (value instanceof Date) return new Date(value.getTime());
+  if (Array.isArray(value)) return value.map(copyOut);
+  const out: Doc = {};
+  for (const [key, item] of Object.entries(value)) define(out, key, copyOut(item));
+  return out;
+}
+
+function parsePath(field: string, where: string): string[] {
+  if (typeof field !== "string" || field.includes("\0"))
+    throw invalid(`${where}: field ${JSON.stringify(field)} is not valid`);
+  const segments = field.split(".");
+  for (const segment of segments) {
+    if (segment === "" || segment.startsWith("$")) {
+      throw invalid(`${where}: field ${JSON.stringify(field)} may not start with $ or have empty segments`);
+    }
+  }
+  return segments;
+}
+
+// ---- ordering and equality (MongoDB's BSON order for the types the port stores) ----
+
+function typeRank(value: Value | undefined): number {
+  if (value === undefined || value === null) return 1;
+  if (typeof value === "number") return 2;
+  if (typeof value === "string") return 3;
+  if (typeof value === "boolean") return 6;
+  if (value instanceof Date) return 7;
+  if (Array.isArray(value)) return 5;
+  return 4;
+}
+
+function compareStrings(a: string, b: string): number {
+  if (a === b) return 0;
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const ca = a.codePointAt(i)!;
+    const cb = b.codePointAt(j)!;
+    if (ca !== cb) return ca < cb ? -1 : 1;
+    i += ca > 0xffff ? 2 : 1;
+    j += cb > 0xffff ? 2 : 1;
+  }
+  return i < a.length ? 1 : j < b.length ? -1 : 0;
+}
+
+function compareValues(a: Value | undefined, b: Value | undefined): number {
+  const rank = typeRank(a) - typeRank(b);
+  if (rank !== 0) return Math.sign(rank);
+  if (a === undefined || a === null || b === undefined || b === null) return 0;
+  if (typeof a === "number" && typeof b === "number") return a < b ? -1 : a > b ? 1 : 0;
+  if (typeof a === "string" && typeof b === "string") return compareStrings(a, b);
+  if (typeof a === "boolean" && typeof b === "boolean") return Number(a) - Number(b);
+  if (a instanceof Date && b instanceof Date) return Math.sign(a.getTime() - b.getTime());
+  if (Array.isArray(a) && Array.isArray(b)) {
+    for (let i = 0; i < Math.min(a.length, b.length); i++) {
+      const c = compareValues(a[i], b[i]);
+      if (c !== 0) return c;
+    }
+    return Math.sign(a.length - b.length);
+  }
+  const ea = Object.entries(a as Doc);
+  const eb = Object.entries(b as Doc);
+  for (let i = 0; i < Math.min(ea.length, eb.length); i++) {
+    const [ka, va] = ea[i]!;
+    const [kb, vb] = eb[i]!;
+    const c = typeRank(va) - typeRank(vb) || compareStrings(ka, kb) || compareValues(va, vb);
+    if (c !== 0) return Math.sign(c);
+  }
+  return Math.sign(ea.length - eb.length);
+}
+
+function equalValues(a: Value | undefined, b: Value | undefined): boolean {
+  return typeRank(a) === typeRank(b) && compareValues(a, b) === 0;
+}
+
+// ---- filters ----
+
+/** Values at a path, stepping into arrays of sub-documents as MongoDB does; `undefined` = missing. */
+function valuesAt(value: Value | undefined, path: readonly string[], depth = 0): (Value | undefined)[] {
+  if (depth === path.length) return [value];
+  if (value === null || value === undefined || typeof value !== "object" || value instanceof Date) {
+    return [undefined];
+  }
+  const segment = path[depth]!;
+  if (Array.isArray(value)) {
+    const found: (Value | undefined)[] = [];
+    if (/^\d+$/.test(segment)) found.push(...valuesAt(value[Number(segment)], path, depth + 1));
+    for (const item of value) {
+      if (isPlainObject(item)) found.push(...valuesAt(item, path, depth));
+    }
+    return found.length > 0 ? found : [undefined];
+  }
+  return valuesAt(own(value, segment) as Value | undefined, path, depth + 1);
+}
+
+/** A leaf array is matched as a whole and element by element. */
+function candidates(doc: Doc, path: readonly string[]): (Value | undefined)[] {
+  const out: (Value | undefined)[] = [];
+  for (const value of valuesAt(doc, path)) {
+    out.push(value);
+    if (Array.isArray(value)) out.push(...value);
+  }
+  return out;
+}
+
+function matchesEqual(found: readonly (Value | undefined)[], expected: Value): boolean {
+  return found.some((value) =>
+    expected === null ? value === null || value === undefined : equalValues(value, expected),
+  );
+}
+
+function matchesOrder(
+  found: readonly (Value | undefined)[],
+  op: "gt" | "gte" | "lt" | "lte",
+  bound: Value,
+): boolean {
+  if (bound === null) return (op === "gte" || op === "lte") && matchesEqual(found, null);
+  return found.some((value) => {
+    if (value === undefined || typeRank(value) !== typeRank(bound) || Array.isArray(value)) return false;
+    const c = compareValues(value, bound);
+    return op === "gt" ? c > 0 : op === "gte" ? c >= 0 : op === "lt" ? c < 0 : c <= 0;
+  });
+}
+
+type Predicate = (doc: Doc) => boolean;
+
+function compileCondition(path: string[], condition: FilterCondition, where: string): Predicate {
+  const { op } = condition;
+  if (op === "in" || op === "nin") {
+    if (!Array.isArray(condition.value)) throw invalid(`${where}: where.${op} needs an array`);
+    const options = condition.value.map((v, i) => copyIn(v, `${where}[${i}]`));
+    const test = (doc: Doc) => {
+      const found = candidates(doc, path);
+      return options.some((option) => matchesEqual(found, option));
+    };
+    return op === "in" ? test : (doc) => !test(doc);
+  }
+  if (Array.isArray(condition.value)) throw invalid(`${where}: where.${op} takes a single value`);
+  const operand = copyIn(condition.value, where);
+  switch (op) {
+    case "eq":
+      return (doc) => matchesEqual(candidates(doc, path), operand);
+    case "ne":
+      return (doc) => !matchesEqual(candidates(doc, path), operand);
+    case "gt":
+    case "gte":
+    case "lt":
+    case "lte":
+      return (doc) => matchesOrder(candidates(doc, path), op, operand);
+    default:
+      throw invalid(`${where}: unknown operator`);
+  }
+}
+
+function compileFilter(filter: Filter | undefined, where: string): Predicate {
+  if (filter === undefined) return () => true;
+  if (!isPlainObject(filter)) throw invalid(`${where}: filter must be a plain object`);
+  const predicates: Predicate[] = [];
+  for (const [field, expected] of Object.entries(filter)) {
+    if (expected === undefined) continue;
+    if (field.startsWith("$"))
+      throw invalid(`${where}: filter field ${JSON.stringify(field)} may not start with $`);
+    const path = parsePath(field, where);
+    if (isFilterCondition(expected)) {
+      predicates.push(compileCondition(path, expected, `${where}.${field}`));
+    } else {
+      const operand = copyIn(expected, `${where}.${field}`);
+      predicates.push((doc) => matchesEqual(candidates(doc, path), operand));
+    }
+  }
+  return (doc) => predicates.every((test) => test(doc));
+}
+
+// ---- sort and cursors ----
+
+interface SortKey {
+  field: string;
+  path: string[];
+  descending: boolean;
+}
+
+function sortKeys(sort: FindOptions["sort"], where: string): SortKey[] {
+  const keys: SortKey[] = [];
+  const seen = new Set<string>();
+  for (const entry of sort ?? []) {
+    if (entry.direction !== "asc" && entry.direction !== "desc") {
+      throw invalid(`${where}: sort direction must be "asc" or "desc"`);
+    }
+    if (seen.has(entry.field)) throw invalid(`${where}: sort names ${entry.field} twice`);
+    seen.add(entry.field);
+    keys.push({
+      field: entry.field,
+      path: parsePath(entry.field, where),
+      descending: entry.direction === "desc",
+    });
+  }
+  if (!seen.has("id")) keys.push({ field: "id", path: ["id"], descending: false });
+  return keys;
+}
+
+function sortValue(doc: Doc, key: SortKey): Value {
+  let value: Value | undefined = doc;
+  for (const segment of key.path) {
+    if (Array.isArray(value) && /^\d+$/.test(segment)) value = value[Number(segment)];
+    else if (isPlainObject(value)) value = own(value, segment) as Value | undefined;
+    else value = undefined;
+  }
+  // As MongoDB: an array sorts by its smallest element ascending, its largest descending.
+  if (Array.isArray(value) && value.length > 0) {
+    return value.reduce((best, item) => {
+      const c = compareValues(item, best);
+      return (key.descending ? c > 0 : c < 0) ? item : best;
+    });
+  }
+  return value ?? null;
+}
+
+function compareTuples(a: readonly Value[], b: readonly Value[], keys: readonly SortKey[]): number {
+  for (let i = 0; i < keys.length; i++) {
+    const c = compareValues(a[i], b[i]);
+    if (c !== 0) return keys[i]!.descending ? -c : c;
+  }
+  return 0;
+}
+
+type CursorValue = { d: number } | { j: Value };
+
+function encodeCursor(keys: readonly SortKey[], tuple: readonly Value[]): string {
+  const v: CursorValue[] = tuple.map((value) =>
+    value instanceof Date ? { d: value.getTime() } : { j: value },
+  );
+  const s = keys.map((key) => `${key.field}:${key.descending ? "desc" : "asc"}`);
+  return Buffer.from(JSON.stringify({ s, v })).toString("base64url");
+}
+
+function decodeCursor(cursor: string, keys: readonly SortKey[]): Value[] {
+  const expected = keys.map((key) => `${key.field}:${key.descending ? "desc" : "asc"}`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+  } catch {
+    throw invalid("find: the cursor is not valid");
+  }
+  if (!isPlainObject(parsed) || !Array.isArray(parsed.s) || !Array.isArray(parsed.v)) {
+    throw invalid("find: the cursor is not valid");
+  }
+  if (parsed.s.length !== expected.length || parsed.s.some((s, i) => s !== expected[i])) {
+    throw invalid("find: the cursor belongs to a different sort");
+  }
+  return parsed.v.map((item: unknown) => {
+    if (isPlainObject(item) && typeof item.d === "number") return new Date(item.d);
+    if (isPlainObject(item) && "j" in item) return copyIn(item.j, "cursor");
+    throw invalid("find: the cursor is not valid");
+  });
+}
+
+function pageLimit(limit: number | undefined): number {
+  const value = limit ?? DEFAULT_LIMIT;
+  if (!Number.isInteger(value) || value < 1 || value > MAX_LIMIT) {
+    throw invalid(`find: limit must be an integer from 1 to ${MAX_LIMIT}`);
+  }
+  return value;
+}
+
+// ---- updates ----
+
+function setPath(doc: Doc, path: readonly string[], value: Value, where: string): void {
+  let target: Value = doc;
+  for (let i = 0; i < path.length; i++) {
+    const segment = path[i]!;
+    const last = i === path.length - 1;
+    if (Array.isArray(target)) {
+      if (!/^\d+$/.test(segment)) throw invalid(`${where}: ${path.join(".")} crosses an array`);
+      const index = Number(segment);
+      while (target.length < index) target.push(null);
+      if (last) target[index] = value;
+      else {
+        if (target[index] === undefined || target[index] === null) target[index] = {};
+        target = target[index]!;
+      }
+    } else if (isPlainObject(target)) {
+      if (last) define(target, segment, value);
+      else {
+        const next = own(target, segment);
+        if (next === undefined || next === null) define(target, segment, {});
+        target = own(target, segment) as Value;
+      }
+    } else {
+      throw invalid(`${where}: ${path.join(".")} crosses a value that is not an object`);
+    }
+  }
+}
+
+function unsetPath(doc: Doc, path: readonly string[]): void {
+  let target: Value | undefined = doc;
+  for (let i = 0; i < path.length - 1; i++) {
+    const segment = path[i]!;
+    if (Array.isArray(target) && /^\d+$/.test(segment)) target = target[Number(segment)];
+    else if (isPlainObject(target)) target = own(target, segment) as Value | undefined;
+    else return;
+  }
+  const last = path[path.length - 1]!;
+  if (Array.isArray(target) && /^\d+$/.test(last)) {
+    // MongoDB keeps array positions: an unset element becomes null.
+    if (Number(last) < target.length) target[Number(last)] = null;
+  } else if (isPlainObject(target)) {
+    delete target[last];
+  }
+}
+
+function getPath(doc: Doc, path: readonly string[]): Value | undefined {
+  let value: Value | undefined = doc;
+  for (const segment of path) {
+    if (Array.isArray(value) && /^\d+$/.test(segment)) value = value[Number(segment)];
+    else if (isPlainObject(value)) value = own(value, segment) as Value | undefined;
+    else return undefined;
+  }
+  return value;
+}
+
+interface CompiledUpdate {
+  apply(doc: Doc): Doc;
+}
+
+function compileUpdate(update: UpdateSpec, where: string): CompiledUpdate {
+  const given: unknown = update;
+  if (!isPlainObject(given)) throw invalid(`${where}: update must be a plain object`);
+  if (update.unset !== undefined && !Array.isArray(update.unset)) throw invalid(`${where}: unset must be an array`);
+  const sets: [string[], Value][] = [];
+  const unsets: string[][] = [];
+  const increments: [string[], number][] = [];
+  const all: { field: string; path: string[] }[] = [];
+  const claim = (field: string) => {
+    const path = parsePath(field, where);
+    if (path[0] === "id" || path[0] === "_id") throw invalid(`${where}: the id cannot be changed`);
+    for (const other of all) {
+      const n = Math.min(other.path.length, path.length);
+      if (other.path.slice(0, n).join("\u0000") === path.slice(0, n).join("\u0000")) {
+        throw invalid(`${where}: ${field} and ${other.field} overlap in one update`);
+      }
+    }
+    all.push({ field, path });
+    return path;
+  };
+  for (const [field, value] of Object.entries(update.set ?? {})) {
+    if (value === undefined) continue;
+    sets.push([claim(field), copyIn(value, `${where}.set.${field}`)]);
+  }
+  for (const field of update.unset ?? []) unsets.push(claim(field));
+  for (const [field, amount] of Object.entries(update.increment ?? {})) {
+    if (typeof amount !== "number" || !Number.isFinite(amount)) {
+      throw invalid(`${where}: increment of ${field} must be a finite number`);
+    }
+    increments.push([claim(field), amount]);
+  }
+  if (all.length === 0) throw invalid(`${where}: the update changes nothing`);
+  return {
+    apply(original) {
+      const doc = copyOut(original) as Doc;
+      for (const [path, value] of sets) setPath(doc, path, copyOut(value), where);
+      for (const path of unsets) unsetPath(doc, path);
+      for (const [path, amount] of increments) {
+        const current = getPath(doc, path);
+        if (current !== undefined && typeof current !== "number") {
+          throw invalid(`${where}: cannot increment ${path.join(".")}, which is not a number`);
+        }
+        setPath(doc, path, (current ?? 0) + amount, where);
+      }
+      return doc;
+    },
+  };
+}
+
+// ---- unique indexes ----
+
+/** Every key a document contributes to an index; an array field contributes one per element. */
+function indexKeys(doc: Doc, index: IndexState): string[] {
+  let keys: Value[][] = [[]];
+  for (const path of index.paths) {
+    const value = path.length === 1 && path[0] === "id" ? (doc.id ?? null) : (getPath(doc, path) ?? null);
+    const parts = Array.isArray(value) && value.length > 0 ? value : [value];
+    keys = keys.flatMap((prefix) => parts.map((part) => [...prefix, part]));
+  }
+  return keys.map((key) => JSON.stringify(key.map(canonical)));
+}
+
+/** A string equal for values MongoDB considers equal (1 and 1.0, key order significant). */
+function canonical(value: Value): unknown {
+  if (value instanceof Date) return { $date: value.getTime() };
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value !== null && typeof value === "object")
+    return Object.entries(value).map(([k, v]) => [k, canonical(v)]);
+  return value;
+}
+
+function findDuplicate(docs: Iterable<Doc>, index: IndexState, skipId?: string): boolean {
+  const seen = new Set<string>();
+  for (const doc of docs) {
+    if (doc.id === skipId) continue;
+    for (const key of new Set(indexKeys(doc, index))) {
+      if (seen.has(key)) return true;
+      seen.add(key);
+    }
+  }
+  return false;
+}
+
+function violatesUnique(
+  state: CollectionState,
+  candidate: Doc,
+  replacingId?: string,
+): IndexState | undefined {
+  for (const index of state.indexes.values()) {
+    if (!index.unique) continue;
+    const mine = new Set(indexKeys(candidate, index));
+    for (const [id, doc] of state.docs) {
+      if (id === replacingId) continue;
+      if (indexKeys(doc, index).some((key) => mine.has(key))) return index;
+    }
+  }
+  return undefined;
+}
+
+// ---- the database ----
+
+function emptyCollection(): CollectionState {
+  return { docs: new Map(), indexes: new Map(), version: 0 };
+}
+
+function cloneCollection(state: CollectionState): CollectionState {
+  return { docs: new Map(state.docs), indexes: new Map(state.indexes), version: state.version };
+}
+
+function checkCollectionName(name: string): void {
+  if (typeof name !== "string" || !COLLECTION_NAME.test(name) || name.startsWith("system.")) {
+    throw invalid(
+      `collection name ${JSON.stringify(name)} must be 1 to 120 letters, digits, _ - or ., not system.*`,
+    );
+  }
+}
+
+/** Where a collection handle reads and writes: the database itself or a transaction's copy. */
+interface Scope {
+  read(name: string): CollectionState | undefined;
+  write(name: string): CollectionState;
+  check(what: string, options?: OperationOptions): void;
+}
+
+class MemoryCollection<T extends DocumentData> implements DocumentCollection<T> {
+  constructor(
+    readonly name: string,
+    private readonly scope: Scope,
+    private readonly generateId: () => string,
+  ) {}
+
+  private what(operation: string): string {
+    return `${operation} on collection ${this.name}`;
+  }
+
+  private prepare(document: unknown, where: string): Doc {
+    if (!isPlainObject(document)) throw invalid(`${where}: a document must be a plain object`);
+    const { id, ...fields } = document;
+    if (id !== undefined && (typeof id !== "string" || id.length === 0)) {
+      throw invalid(`${where}: id must be a non-empty string`);
+    }
+    if (Object.hasOwn(fields, "_id")) throw invalid(`${where}: _id is reserved; give the id as id`);
+    const doc = copyIn(fields, where) as Doc;
+    return { id: id ?? this.generateId(), ...doc };
+  }
+
+  private insertInto(state: CollectionState, doc: Doc, where: string): void {
+    const id = doc.id as string;
+    if (state.docs.has(id)) throw conflict(`${where}: a document with this id exists already`);
+    const index = violatesUnique(state, doc);
+    if (index) throw conflict(`${where}: duplicate value for unique index ${index.name}`);
+    state.docs.set(id, doc);
+    state.version++;
+  }
+
+  async insertOne(document: T & { id?: string }, options?: OperationOptions): Promise<StoredDocument<T>> {
+    const where = this.what("insertOne");
+    this.scope.check(where, options);
+    const doc = this.prepare(document, where);
+    this.insertInto(this.scope.write(this.name), doc, where);
+    return copyOut(doc) as StoredDocument<T>;
+  }
+
+  async insertMany(
+    documents: readonly (T & { id?: string })[],
+    options?: OperationOptions,
+  ): Promise<StoredDocument<T>[]> {
+    const where = this.what("insertMany");
+    this.scope.check(where, options);
+    if (!Array.isArray(documents)) throw invalid(`${where}: documents must be an array`);
+    const docs = documents.map((document, i) => this.prepare(document, `${where} [${i}]`));
+    if (docs.length === 0) return [];
+    const state = this.scope.write(this.name);
+    for (const doc of docs) this.insertInto(state, doc, where);
+    return docs.map((doc) => copyOut(doc) as StoredDocument<T>);
+  }
+
+  async findById(id: string, options?: OperationOptions): Promise<StoredDocument<T> | undefined> {
+    this.scope.check(this.what("findById"), options);
+    const doc = typeof id === "string" ? this.scope.read(this.name)?.docs.get(id) : undefined;
+    return doc === undefined ? undefined : (copyOut(doc) as StoredDocument<T>);
+  }
+
+  private matching(filter: Filter | undefined, where: string): Doc[] {
+    const test = compileFilter(filter, where);
+    const docs = [...(this.scope.read(this.name)?.docs.values() ?? [])];
+    return docs.filter(test).sort((a, b) => compareStrings(a.id as string, b.id as string));
+  }
+
+  async find(filter?: Filter, options: FindOptions = {}): Promise<Page<StoredDocument<T>>> {
+    const where = this.what("find");
+    this.scope.check(where, options);
+    const limit = pageLimit(options.limit);
+    const keys = sortKeys(options.sort, where);
+    const test = compileFilter(filter, where);
+    const after = options.after === undefined ? undefined : decodeCursor(options.after, keys);
+    let rows = [...(this.scope.read(this.name)?.docs.values() ?? [])]
+      .filter(test)
+      .map((doc) => ({ doc, tuple: keys.map((key) => sortValue(doc, key)) }))
+      .sort((a, b) => compareTuples(a.tuple, b.tuple, keys));
+    if (after) rows = rows.filter((row) => compareTuples(row.tuple, after, keys) > 0);
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map((row) => copyOut(row.doc) as StoredDocument<T>),
+      ...(rows.length > limit && last ? { nextCursor: encodeCursor(keys, last.tuple) } : {}),
+    };
+  }
+
+  async updateOne(
+    filter: Filter,
+    update: UpdateSpec,
+    options?: OperationOptions,
+  ): Promise<{ matched: boolean }> {
+    const where = this.what("updateOne");
+    this.scope.check(where, options);
+    const compiled = compileUpdate(update, where);
+    const target = this.matching(filter, where)[0];
+    if (target === undefined) return { matched: false };
+    const next = compiled.apply(target);
+    const state = this.scope.write(this.name);
+    const index = violatesUnique(state, next, target.id as string);
+    if (index) throw conflict(`${where}: duplicate value for unique index ${index.name}`);
+    state.docs.set(target.id as string, next);
+    state.version++;
+    return { matched: true };
+  }
+
+  private remove(filter: Filter, where: string, one: boolean, options?: OperationOptions): number {
+    this.scope.check(where, options);
+    const victims = this.matching(filter, where);
+    const chosen = one ? victims.slice(0, 1) : victims;
+    if (chosen.length === 0) return 0;
+    const state = this.scope.write(this.name);
+    for (const doc of chosen) state.docs.delete(doc.id as string);
+    state.version++;
+    return chosen.length;
+  }
+
+  async deleteOne(filter: Filter, options?: OperationOptions): Promise<number> {
+    return this.remove(filter, this.what("deleteOne"), true, options);
+  }
+
+  async deleteMany(filter: Filter, options?: OperationOptions): Promise<number> {
+    return this.remove(filter, this.what("deleteMany"), false, options);
+  }
+
+  async count(filter?: Filter, options?: OperationOptions): Promise<number> {
+    const where = this.what("count");
+    this.scope.check(where, options);
+    return this.matching(filter, where).length;
+  }
+
+  async ensureIndex(index: IndexSpec, options?: OperationOptions): Promise<void> {
+    const where = this.what("ensureIndex");
+    this.scope.check(where, options);
+    if (!isPlainObject(index) || !Array.isArray(index.fields) || index.fields.length === 0) {
+      throw invalid(`${where}: an index needs at least one field`);
+    }
+    const fields = [...index.fields];
+    if (new Set(fields).size !== fields.length) throw invalid(`${where}: an index names a field twice`);
+    const paths = fields.map((field) => parsePath(field, where));
+    const name = index.name ?? fields.map((field) => `${field}_1`).join("_");
+    if (!INDEX_NAME.test(name)) throw invalid(`${where}: index name ${JSON.stringify(name)} is not valid`);
+    const unique = index.unique === true;
+    const wanted: IndexState = { name, fields, paths, unique };
+    const state = this.scope.write(this.name);
+    for (const existing of state.indexes.values()) {
+      const sameFields = existing.fields.join("\0") === fields.join("\0");
+      if (existing.name === name && sameFields && existing.unique === unique) return;
+      if (existing.name === name || sameFields) {
+        throw conflict(`${where}: index ${existing.name} exists already with a different definition`);
+      }
+    }
+    if (unique && findDuplicate(state.docs.values(), wanted)) {
+      throw conflict(`${where}: existing documents hold duplicate values for unique index ${name}`);
+    }
+    state.indexes.set(name, wanted);
+    state.version++;
+  }
+}
+
+class MemoryDocumentDatabase implements DocumentDatabase {
+  readonly capabilities: DocumentDatabaseCapabilities = { transactions: true };
+  private readonly store: Store = new Map();
+  private closed = false;
+  private readonly scope: Scope;
+
+  constructor(private readonly generateId: () => string) {
+    this.scope = {
+      read: (name) => this.store.get(name),
+      write: (name) => {
+        let state = this.store.get(name);
+        if (state === undefined) {
+          state = emptyCollection();
+          this.store.set(name, state);
+        }
+        return state;
+      },
+      check: (what, options) => this.check(what, options),
+    };
+  }
+
+  private check(what: string, options?: OperationOptions): void {
+    if (this.closed) throw closedError("memory document database");
+    throwIfAborted(options?.signal, what);
+  }
+
+  collection<T extends DocumentData = DocumentData>(name: string): DocumentCollection<T> {
+    checkCollectionName(name);
+    return new MemoryCollection<T>(name, this.scope, this.generateId);
+  }
+
+  async dropCollection(name: string, options?: OperationOptions): Promise<void> {
+    checkCollectionName(name);
+    this.check(`dropCollection ${name}`, options);
+    this.store.delete(name);
+  }
+
+  async transaction<T>(
+    work: (db: Pick<DocumentDatabase, "collection">) => Promise<T>,
+    options?: OperationOptions,
+  ): Promise<T> {
+    this.check("transaction", options);
+    // Copy-on-write: a collection is copied the first time the transaction touches it, so reads see
+    // a stable snapshot plus the transaction's own writes, and nothing leaks out before commit.
+    // Documents are replaced, never mutated in place, so copying the maps suffices.
+    const copies = new Map<string, TransactionCopy>();
+    let finished = false;
+    const touch = (name: string) => {
+      let entry = copies.get(name);
+      if (entry === undefined) {
+        const base = this.store.get(name);
+        entry = {
+          base,
+          baseVersion: base?.version ?? 0,
+          copy: base ? cloneCollection(base) : emptyCollection(),
+          written: false,
+        };
+        copies.set(name, entry);
+      }
+      return entry;
+    };
+    const scope: Scope = {
+      read: (name) => touch(name).copy,
+      write: (name) => {
+        const entry = touch(name);
+        entry.written = true;
+        return entry.copy;
+      },
+      check: (what, opts) => {
+        if (finished) throw closedError("transaction");
+        this.check(what, opts);
+      },
+    };
+    const handle = {
+      collection: <C extends DocumentData = DocumentData>(name: string): DocumentCollection<C> => {
+        checkCollectionName(name);
+        return new MemoryCollection<C>(name, scope, this.generateId);
+      },
+    };
+    try {
+      const result = await work(handle);
+      this.check("transaction commit", options);
+      const written = [...copies].filter(([, entry]) => entry.written);
+      for (const [name, entry] of written) {
+        const current = this.store.get(name);
+        if (current !== entry.base || (current?.version ?? 0) !== entry.baseVersion) {
+          throw conflict(`transaction: collection ${name} was written by another writer meanwhile`, true);
+        }
+      }
+      for (const [name, entry] of written) this.store.set(name, entry.copy);
+      return result;
+    } finally {
+      finished = true;
+    }
+  }
+
+  async ping(options?: OperationOptions): Promise<void> {
+    this.check("ping", options);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.store.clear();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** A `DocumentDatabase` held in memory: the reference for the contract and a faithful test double. */
+export function createMemoryDocumentDatabase(options: MemoryDocumentDatabaseOptions = {}): DocumentDatabase {
+  return new MemoryDocumentDatabase(options.generateId ?? randomUUID);
+}

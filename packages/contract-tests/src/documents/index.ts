@@ -1,0 +1,41 @@
+import type { DocumentDatabase } from "@proj/ports";
+import { describe } from "vitest";
+import { type ContractHarness, useFreshAdapter } from "../harness.js";
+import { crudTests } from "./crud.js";
+import { databaseTests } from "./database.js";
+import { indexTests } from "./indexes.js";
+import { injectionTests } from "./injection.js";
+import { pagingTests } from "./paging.js";
+import { queryTests } from "./query.js";
+import { transactionTests } from "./transactions.js";
+
+export { INJECTION_VALUES } from "./injection.js";
+
+/**
+ * The harness gives a database whose collections are fresh (its own database or collection-name
+ * prefix); `destroy` drops them and closes the adapter.
+ */
+export interface DocumentDatabaseHarness extends ContractHarness<DocumentDatabase> {
+  /**
+   * Gaps of the server under test (not of the adapter), each naming why. The tests that need the
+   * feature are skipped, visibly, rather than passed.
+   */
+  serverGaps?: {
+    /** The server cannot drop a collection (a wire-protocol emulator without the `drop` command). */
+    dropCollection?: string;
+  };
+}
+
+/** Registers the `DocumentDatabase` contract (packages/ports/src/documents.ts) against an adapter. */
+export function documentDatabaseContract(name: string, harness: DocumentDatabaseHarness): void {
+  describe(`${name}: DocumentDatabase contract`, () => {
+    const db = useFreshAdapter(harness);
+    crudTests(db);
+    queryTests(db);
+    pagingTests(db);
+    indexTests(db);
+    injectionTests(db);
+    databaseTests(db, harness.serverGaps ?? {});
+    transactionTests(db);
+  });
+}
