@@ -117,8 +117,9 @@ export function typeTests({ db }: SqlContractContext): void {
     });
 
     it("text keeps multi-byte characters, newlines and long values intact", async () => {
+      // TEXT holds at most 65,535 bytes on MySQL and MariaDB.
       await db().execute(CREATE_TYPED);
-      const body = `ünïcödé ✓ 🐘\n${"x".repeat(100_000)}`;
+      const body = `ünïcödé ✓ 🐘\n${"x".repeat(60_000)}`;
       await db().execute(sql`INSERT INTO typed (id, body) VALUES (${1}, ${body})`);
       const row = await db().queryOne<{ body: string }>(sql`SELECT body FROM typed`);
       expect(row?.body).toBe(body);
