@@ -1,0 +1,350 @@
+import type { KeyObject } from "node:crypto";
+import {
+  cancelledError,
+  closedError,
+  InfrastructureError,
+  isInfrastructureError,
+  type OperationOptions,
+  type Principal,
+  type TokenDecoder,
+  UnauthenticatedError,
+} from "@proj/ports";
+import { type JWTVerifyOptions, jwtVerify } from "jose";
+import { isJwtAlgorithm, type JwtAlgorithm } from "./jwt-algorithms.js";
+import {
+  type CryptoKey,
+  type JwtKeySet,
+  type JwtPublicJwk,
+  prepareStaticKeys,
+  type RemoteJwksOptions,
+  RemoteKeySource,
+  StaticKeyRing,
+} from "./jwt-keys.js";
+import {
+  createClaimMapper,
+  freezePrincipal,
+  type JwtClaimMapping,
+  type JwtPrincipalMapper,
+} from "./jwt-principal.js";
+import { VerifiedTokenCache } from "./jwt-token-cache.js";
+import { extractToken, hasDuplicateMembers, parseJsonObject, refuse, splitToken } from "./jwt-token-text.js";
+import { mapJoseError } from "./map-jose-error.js";
+
+export interface JwtTokenCacheOptions {
+  /** Most verified tokens kept; the least recently used goes first. Default 10 000. */
+  maxEntries?: number;
+  /** Longest an entry is served, whatever the token's `exp`. Default 60 000 (one minute). */
+  maxAgeMs?: number;
+}
+
+export interface JwtTokenDecoderOptions {
+  /** The only algorithms accepted. Required; `none` is never accepted. */
+  algorithms: readonly JwtAlgorithm[];
+  /** Shared secret for HS256/HS384/HS512 (at least as long as the hash: 32, 48, 64 bytes). */
+  secret?: string | Uint8Array;
+  /** Public keys: PEM (SPKI, PKCS#1 or certificate), public JWK, or `KeyObject`. */
+  publicKeys?: readonly (string | JwtPublicJwk | KeyObject)[];
+  /** A JSON Web Key Set held locally; keys for other algorithms or uses are ignored. */
+  jwks?: JwtKeySet;
+  /** A JWKS endpoint (https, or http on a loopback address). Excludes secret, publicKeys and jwks. */
+  jwksUrl?: string | URL;
+  remoteJwks?: RemoteJwksOptions;
+  /** Accepted `iss` values; when set, a token without `iss` is refused. */
+  issuer?: string | readonly string[];
+  /** Accepted `aud` values (one match suffices); when set, a token without `aud` is refused. */
+  audience?: string | readonly string[];
+  /** Refuse tokens without `exp`. Default true. */
+  requireExpiration?: boolean;
+  /** Refuse tokens whose `iat` is older than this; makes `iat` required. */
+  maxTokenAgeSeconds?: number;
+  /** Leeway for `exp`, `nbf` and `iat` against clock skew. Default 0. */
+  clockToleranceSeconds?: number;
+  /** Required `typ` header (`"at+jwt"`, `"JWT"`), compared as media types. Default: not checked. */
+  type?: string;
+  /** Extension header names the caller handles; a `crit` naming anything else is refused. */
+  understoodCriticalHeaders?: readonly string[];
+  /** Longer tokens are refused (`too_large`) before any parsing. Default 8192. */
+  maxTokenBytes?: number;
+  /** Which claims hold the tenant, roles and scopes. */
+  claims?: JwtClaimMapping;
+  /** Replaces the claim mapping entirely. */
+  mapPrincipal?: JwtPrincipalMapper;
+  /** Cache verified tokens (`true` for the defaults). Default off. */
+  cache?: boolean | JwtTokenCacheOptions;
+  /** Clock for time claims; tests may pass their own. Default `() => new Date()`. */
+  now?: () => Date;
+}
+
+/** What `verify` returns: the principal and the token's protected header. */
+export interface VerifiedJwt {
+  principal: Principal;
+  protectedHeader: Readonly<Record<string, unknown>>;
+}
+
+interface Verified extends VerifiedJwt {
+  /** Epoch milliseconds until which the verification may be reused, when the token has an end. */
+  validUntil: number | undefined;
+}
+
+const DEFAULT_MAX_TOKEN_BYTES = 8192;
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
+/** Header parameters that change what the bytes mean; no JWT we accept uses them. */
+const UNSUPPORTED_HEADERS = ["b64", "zip"] as const;
+
+function invalid(message: string): InfrastructureError {
+  return new InfrastructureError("INVALID_ARGUMENT", message);
+}
+
+function checkAlgorithms(algorithms: unknown): JwtAlgorithm[] {
+  if (!Array.isArray(algorithms) || algorithms.length === 0) {
+    throw invalid("algorithms is required: list the algorithms your issuer signs with");
+  }
+  for (const alg of algorithms) {
+    if (!isJwtAlgorithm(alg)) throw invalid(`algorithm ${String(alg)} is not supported`);
+  }
+  return [...new Set(algorithms as JwtAlgorithm[])];
+}
+
+function nonNegative(value: number | undefined, name: string, allowZero: boolean): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
+    throw invalid(`${name} must be a ${allowZero ? "non-negative" : "positive"} number`);
+  }
+  return value;
+}
+
+function jwksEndpoint(value: string | URL): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw invalid("jwksUrl is not a URL");
+  }
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && LOOPBACK.has(url.hostname))) {
+    throw invalid("jwksUrl must use https (plain http only on a loopback address)");
+  }
+  return url;
+}
+
+function raceSignal<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return work;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(cancelledError(signal, "token decode"));
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+/** A `TokenDecoder` over jose: strict JWS compact JWTs, keys imported once, every refusal typed. */
+export class JwtTokenDecoder implements TokenDecoder {
+  readonly #allowed: ReadonlySet<string>;
+  readonly #understoodCritical: ReadonlySet<string>;
+  readonly #limit: number;
+  readonly #tolerance: number;
+  readonly #maxTokenAge: number | undefined;
+  readonly #joseOptions: JWTVerifyOptions;
+  readonly #mapper: JwtPrincipalMapper;
+  readonly #customMapper: boolean;
+  readonly #now: (() => Date) | undefined;
+  readonly #cache: VerifiedTokenCache | undefined;
+  readonly #remote: RemoteKeySource | undefined;
+  readonly #ringReady: Promise<StaticKeyRing> | undefined;
+  #ring: StaticKeyRing | undefined;
+  #closed = false;
+
+  constructor(options: JwtTokenDecoderOptions) {
+    if (typeof options !== "object" || options === null) throw invalid("options are required");
+    const algorithms = checkAlgorithms(options.algorithms);
+    this.#allowed = new Set(algorithms);
+    const critical = options.understoodCriticalHeaders ?? [];
+    this.#understoodCritical = new Set(critical);
+    this.#limit = options.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES;
+    if (!Number.isInteger(this.#limit) || this.#limit <= 0)
+      throw invalid("maxTokenBytes must be a positive integer");
+    this.#tolerance = nonNegative(options.clockToleranceSeconds, "clockToleranceSeconds", true) ?? 0;
+    this.#maxTokenAge = nonNegative(options.maxTokenAgeSeconds, "maxTokenAgeSeconds", false);
+    this.#now = options.now;
+    this.#customMapper = options.mapPrincipal !== undefined;
+    this.#mapper = options.mapPrincipal ?? createClaimMapper(options.claims);
+    this.#joseOptions = {
+      algorithms,
+      clockTolerance: this.#tolerance,
+      requiredClaims: options.requireExpiration === false ? [] : ["exp"],
+      ...(options.issuer === undefined ? {} : { issuer: [options.issuer].flat() }),
+      ...(options.audience === undefined ? {} : { audience: [options.audience].flat() }),
+      ...(this.#maxTokenAge === undefined ? {} : { maxTokenAge: this.#maxTokenAge }),
+      ...(options.type === undefined ? {} : { typ: options.type }),
+      ...(critical.length === 0 ? {} : { crit: Object.fromEntries(critical.map((name) => [name, true])) }),
+    };
+
+    if (options.cache !== undefined && options.cache !== false) {
+      const settings = options.cache === true ? {} : options.cache;
+      const maxEntries = settings.maxEntries ?? 10_000;
+      if (!Number.isInteger(maxEntries) || maxEntries <= 0)
+        throw invalid("cache.maxEntries must be a positive integer");
+      this.#cache = new VerifiedTokenCache(
+        maxEntries,
+        nonNegative(settings.maxAgeMs, "cache.maxAgeMs", false) ?? 60_000,
+      );
+    }
+
+    const hasStatic =
+      options.secret !== undefined || options.publicKeys !== undefined || options.jwks !== undefined;
+    if (options.jwksUrl !== undefined) {
+      if (hasStatic) throw invalid("jwksUrl excludes secret, publicKeys and jwks: configure one key source");
+      if (algorithms.some((alg) => alg.startsWith("HS"))) {
+        throw invalid("a remote JWKS holds public keys only: HS* algorithms cannot be allowed with jwksUrl");
+      }
+      this.#remote = new RemoteKeySource(jwksEndpoint(options.jwksUrl), options.remoteJwks ?? {});
+    } else {
+      if (!hasStatic) throw invalid("no key configured: pass secret, publicKeys, jwks or jwksUrl");
+      const prepared = prepareStaticKeys(options, algorithms);
+      this.#ringReady = StaticKeyRing.import(prepared).then((ring) => {
+        this.#ring = ring;
+        return ring;
+      });
+      // Failures surface on the first decode; this only keeps them from being reported as unhandled.
+      this.#ringReady.catch(() => undefined);
+    }
+  }
+
+  async decode(tokenOrAuthorizationHeader: string, options?: OperationOptions): Promise<Principal> {
+    if (this.#closed) throw closedError("JWT token decoder");
+    const signal = options?.signal;
+    if (signal?.aborted) throw cancelledError(signal, "token decode");
+    const token = extractToken(tokenOrAuthorizationHeader, this.#limit);
+    const cache = this.#cache;
+    if (cache === undefined) return (await this.#verify(token, signal)).principal;
+
+    const key = VerifiedTokenCache.keyOf(token);
+    const now = this.#now === undefined ? Date.now() : this.#now().getTime();
+    const cached = cache.get(key, now);
+    if (cached !== undefined) return cached;
+    const verified = await this.#verify(token, signal);
+    if (verified.validUntil !== undefined && !this.#closed)
+      cache.set(key, verified.principal, verified.validUntil, now);
+    return verified.principal;
+  }
+
+  /** Like `decode`, but also returns the protected header (`kid`, `typ`...), and never uses the cache. */
+  async verify(tokenOrAuthorizationHeader: string, options?: OperationOptions): Promise<VerifiedJwt> {
+    if (this.#closed) throw closedError("JWT token decoder");
+    const signal = options?.signal;
+    if (signal?.aborted) throw cancelledError(signal, "token decode");
+    const { principal, protectedHeader } = await this.#verify(
+      extractToken(tokenOrAuthorizationHeader, this.#limit),
+      signal,
+    );
+    return { principal, protectedHeader };
+  }
+
+  async #verify(token: string, signal: AbortSignal | undefined): Promise<Verified> {
+    const segments = splitToken(token);
+    const header = parseJsonObject(segments.header, "header");
+    const alg = header.alg;
+    if (typeof alg !== "string") refuse("malformed", 'the token header has no "alg"');
+    if (!this.#allowed.has(alg)) refuse("algorithm_not_allowed", "the token algorithm is not allowed");
+    this.#checkHeader(header);
+    if (segments.signature.length === 0) refuse("bad_signature", "the token has no signature");
+    const kid = header.kid;
+    if (kid !== undefined && typeof kid !== "string")
+      refuse("malformed", 'the token "kid" header is not a string');
+
+    const keys = await this.#keysFor(alg, kid, signal);
+    if (keys.length === 0) refuse("unknown_key", "no trusted key matches the token");
+    const joseOptions =
+      this.#now === undefined ? this.#joseOptions : { ...this.#joseOptions, currentDate: this.#now() };
+    let claims: Record<string, unknown> | undefined;
+    for (let index = 0; claims === undefined; index++) {
+      try {
+        claims = (await jwtVerify(token, keys[index] as CryptoKey, joseOptions)).payload;
+      } catch (error) {
+        const mapped = mapJoseError(error);
+        // Several keys may share a kid-less algorithm (rotation): only a bad signature moves on to the next.
+        const tryNext = mapped instanceof UnauthenticatedError && mapped.reason === "bad_signature";
+        if (!tryNext || index === keys.length - 1) throw mapped;
+      }
+    }
+
+    if (hasDuplicateMembers(Buffer.from(segments.payload, "base64url").toString("utf8"))) {
+      refuse("malformed", "the token payload repeats a claim name");
+    }
+    const nowSeconds = (this.#now === undefined ? Date.now() : this.#now().getTime()) / 1000;
+    // jose checks `iat` against the clock only under maxTokenAge; a token from the future is refused always.
+    if (typeof claims.iat === "number" && claims.iat > nowSeconds + this.#tolerance) {
+      refuse("issued_in_future", "the token was issued in the future");
+    }
+    const principal = freezePrincipal(this.#map(claims, header));
+    return { principal, protectedHeader: Object.freeze(header), validUntil: this.#validUntil(claims) };
+  }
+
+  #checkHeader(header: Record<string, unknown>): void {
+    const crit = header.crit;
+    if (crit !== undefined) {
+      if (!Array.isArray(crit) || crit.length === 0)
+        refuse("malformed", 'the token "crit" header is not a list');
+      for (const name of crit) {
+        if (typeof name !== "string" || !this.#understoodCritical.has(name)) {
+          refuse("unsupported_header", "the token marks a header parameter critical that is not understood");
+        }
+      }
+    }
+    for (const name of UNSUPPORTED_HEADERS) {
+      if (header[name] !== undefined)
+        refuse("unsupported_header", `the token uses the "${name}" header parameter`);
+    }
+  }
+
+  async #keysFor(
+    alg: string,
+    kid: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<CryptoKey[]> {
+    if (this.#ring !== undefined) return this.#ring.select(alg, kid);
+    if (this.#remote !== undefined) {
+      return raceSignal(this.#remote.select(kid === undefined ? { alg } : { alg, kid }), signal);
+    }
+    let ring: StaticKeyRing;
+    try {
+      ring = await (this.#ringReady as Promise<StaticKeyRing>);
+    } catch (error) {
+      throw new InfrastructureError("INTERNAL", "the configured verification keys could not be imported", {
+        cause: error,
+      });
+    }
+    return ring.select(alg, kid);
+  }
+
+  #map(claims: Record<string, unknown>, header: Record<string, unknown>): Principal {
+    if (!this.#customMapper) return this.#mapper(claims, header);
+    try {
+      return this.#mapper(claims, header);
+    } catch (error) {
+      if (isInfrastructureError(error)) throw error;
+      throw new InfrastructureError("INTERNAL", "the mapPrincipal option threw", { cause: error });
+    }
+  }
+
+  #validUntil(claims: Record<string, unknown>): number | undefined {
+    if (typeof claims.exp !== "number") return undefined;
+    let until = claims.exp;
+    if (this.#maxTokenAge !== undefined && typeof claims.iat === "number") {
+      until = Math.min(until, claims.iat + this.#maxTokenAge);
+    }
+    return until * 1000;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#cache?.clear();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** Builds a `TokenDecoder` that verifies JWTs with jose. Throws `INVALID_ARGUMENT` on a bad configuration. */
+export function createJwtTokenDecoder(options: JwtTokenDecoderOptions): JwtTokenDecoder {
+  return new JwtTokenDecoder(options);
+}

@@ -1,0 +1,109 @@
+import { createHmac, randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { TokenClaims, TokenIssuer } from "@proj/ports";
+import { exportJWK, exportSPKI, generateKeyPair, type JWK, SignJWT } from "jose";
+import type { JwtPublicJwk } from "../src/index.js";
+
+export type SigningKey = Parameters<SignJWT["sign"]>[0];
+
+export interface KeyPair {
+  alg: string;
+  privateKey: SigningKey;
+  publicPem: string;
+  publicJwk: JwtPublicJwk;
+}
+
+export async function keyPair(
+  alg: "RS256" | "PS256" | "ES256" | "ES384" | "EdDSA",
+  kid?: string,
+): Promise<KeyPair> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+  const exported = await exportJWK(publicKey);
+  const publicJwk: JwtPublicJwk = { ...exported, kty: exported.kty ?? "" };
+  if (kid !== undefined) publicJwk.kid = kid;
+  return { alg, privateKey, publicPem: await exportSPKI(publicKey), publicJwk };
+}
+
+export const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/** A TokenIssuer signing with jose, writing the claims the decoder maps by default. */
+export function joseIssuer(
+  key: SigningKey,
+  alg: string,
+  header: Record<string, unknown> = {},
+  registered: { iss?: string; aud?: string } = {},
+): TokenIssuer {
+  return {
+    async issue(claims: TokenClaims): Promise<string> {
+      const now = nowSeconds();
+      const payload: Record<string, unknown> = {
+        ...claims.extra,
+        ...registered,
+        sub: claims.subject,
+        iat: now,
+        exp: now + (claims.expiresInSeconds ?? 3600),
+      };
+      if (claims.notBeforeInSeconds !== undefined) payload.nbf = now + claims.notBeforeInSeconds;
+      if (claims.tenantId !== undefined) payload.tenant_id = claims.tenantId;
+      if (claims.roles !== undefined) payload.roles = [...claims.roles];
+      if (claims.scopes !== undefined) payload.scope = claims.scopes.join(" ");
+      return new SignJWT(payload).setProtectedHeader({ alg, typ: "JWT", ...header }).sign(key);
+    },
+  };
+}
+
+export const b64 = (value: unknown): string =>
+  Buffer.from(typeof value === "string" ? value : JSON.stringify(value)).toString("base64url");
+
+/** An HS* token over arbitrary header and payload text, for shapes jose refuses to produce. */
+export function hmacToken(
+  secret: string | Uint8Array,
+  header: unknown,
+  payload: unknown,
+  hash = "sha256",
+): string {
+  const input = `${b64(header)}.${b64(payload)}`;
+  return `${input}.${createHmac(hash, secret).update(input).digest("base64url")}`;
+}
+
+export const randomSecret = (bytes = 32) => randomBytes(bytes).toString("base64url");
+
+/** A JWKS endpoint on 127.0.0.1 whose keys the test swaps, counting every request it answers. */
+export class JwksServer {
+  keys: (JWK | JwtPublicJwk)[] = [];
+  requests = 0;
+  readonly paths: string[] = [];
+  #server: Server | undefined;
+  url = "";
+
+  async start(port = 0): Promise<this> {
+    this.#server = createServer((request: IncomingMessage, response: ServerResponse) => {
+      this.requests++;
+      this.paths.push(request.url ?? "");
+      if (request.url?.startsWith("/jwks") !== true) {
+        response.writeHead(404).end();
+        return;
+      }
+      response
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify({ keys: this.keys }));
+    });
+    await new Promise<void>((resolve) => this.#server?.listen(port, "127.0.0.1", resolve));
+    const address = this.#server.address() as AddressInfo;
+    this.url = `http://127.0.0.1:${address.port}`;
+    return this;
+  }
+
+  get port(): number {
+    return Number(new URL(this.url).port);
+  }
+
+  async stop(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    if (server === undefined) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
