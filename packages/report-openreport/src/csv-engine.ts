@@ -1,0 +1,76 @@
+import type { GenerateReportOptions, ReportRow } from "@proj/ports";
+import { type CellPosition, cleanText, toBoolean, toEpochMillis, toNumber, toText } from "./cell-values.js";
+import { CHUNK_CHARS, type RenderStats, type ReportEngine, RowCursor } from "./report-engine.js";
+import type { PlannedColumn, ReportPlan } from "./report-plan.js";
+
+const NEEDS_QUOTES = /[",\r\n]/;
+/** What a spreadsheet would read as the start of a formula (OWASP's CSV injection list). */
+const FORMULA_START = /^[=+\-@\t\r]/;
+const BOM = "\uFEFF";
+
+/** A text field: invalid characters dropped, formula starts neutralised, quoted per RFC 4180. */
+function csvText(text: string): string {
+  let field = cleanText(text);
+  if (FORMULA_START.test(field)) field = `'${field}`;
+  return NEEDS_QUOTES.test(field) ? `"${field.replace(/"/g, '""')}"` : field;
+}
+
+/** ISO 8601 in UTC; a date with no time of day is written as the date alone. */
+function csvDate(millis: number): string {
+  const iso = new Date(millis).toISOString();
+  return iso.endsWith("T00:00:00.000Z") ? iso.slice(0, 10) : iso;
+}
+
+function csvField(value: unknown, column: PlannedColumn, position: CellPosition): string {
+  if (value === null || value === undefined) return "";
+  switch (column.type) {
+    case "string":
+      return csvText(toText(value, column, position));
+    case "boolean":
+      return toBoolean(value, column, position) ? "true" : "false";
+    case "date":
+      return value === "" ? "" : csvDate(toEpochMillis(value, column, position));
+    default:
+      return value === "" ? "" : String(toNumber(value, column, position));
+  }
+}
+
+async function* renderCsv(
+  plan: ReportPlan,
+  stats: RenderStats,
+  options: GenerateReportOptions,
+): AsyncGenerator<Buffer> {
+  const sheet = plan.sheets[0]!;
+  const { columns } = sheet;
+  const cursor = new RowCursor(sheet.name, sheet.rows);
+  const position: CellPosition = { sheet: sheet.name, row: 0 };
+  try {
+    let csv =
+      (options.bom === true ? BOM : "") + columns.map((column) => csvText(column.header)).join(",") + "\r\n";
+    for (;;) {
+      const next = cursor.next();
+      const row: ReportRow | undefined = next instanceof Promise ? await next : next;
+      if (row === undefined) break;
+      position.row = cursor.pulled;
+      let line = csvField(row[columns[0]!.key], columns[0]!, position);
+      for (let i = 1; i < columns.length; i += 1) {
+        const column = columns[i]!;
+        line += `,${csvField(row[column.key], column, position)}`;
+      }
+      csv += `${line}\r\n`;
+      stats.rowCount += 1;
+      if (csv.length >= CHUNK_CHARS) {
+        yield Buffer.from(csv);
+        csv = "";
+      }
+    }
+    if (csv.length > 0) yield Buffer.from(csv);
+    stats.sheetCount = 1;
+  } finally {
+    await cursor.close();
+  }
+}
+
+export function createCsvEngine(): ReportEngine {
+  return { format: "csv", maxSheets: 1, render: renderCsv };
+}

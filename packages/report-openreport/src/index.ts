@@ -1,0 +1,4 @@
+export {
+  createOpenReportGenerator,
+  type OpenReportGeneratorOptions,
+} from "./openreport-report-generator.js";
