@@ -12,3 +12,9 @@ export { type TenantRepositoryHarness, tenantRepositoryContract } from "./tenant
 export { type TokenDecoderHarness, type TokenDecoderSetup, tokenDecoderContract } from "./tokens/index.js";
 export { type ObjectStorageHarness, objectStorageContract } from "./object-storage/index.js";
 export { type DocumentDatabaseHarness, documentDatabaseContract, INJECTION_VALUES } from "./documents/index.js";
+export {
+  type ReadBackCell,
+  type ReadBackSheet,
+  type ReportGeneratorHarness,
+  reportGeneratorContract,
+} from "./reports/index.js";
