@@ -1,0 +1,134 @@
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { cancelledError, InfrastructureError } from "@proj/ports";
+import { from as copyFrom } from "pg-copy-streams";
+import { mapPostgresError } from "./map-postgres-error.js";
+import type { PostgresPoolClient } from "./postgres-pool.js";
+
+function pad(value: number, width = 2): string {
+  return String(value).padStart(width, "0");
+}
+
+/**
+ * Local wall-clock time with its offset, as `pg` itself sends a Date: TIMESTAMP columns then hold
+ * the same wall-clock time that `pg` parses back, and TIMESTAMPTZ the same instant.
+ */
+function formatDate(date: Date): string {
+  const offset = -date.getTimezoneOffset();
+  const sign = offset >= 0 ? "+" : "-";
+  const absolute = Math.abs(offset);
+  return (
+    `${pad(date.getFullYear(), 4)}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}` +
+    `T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}` +
+    `.${pad(date.getMilliseconds(), 3)}${sign}${pad(Math.floor(absolute / 60))}:${pad(absolute % 60)}`
+  );
+}
+
+function arrayLiteral(values: readonly unknown[]): string {
+  const items = values.map((item) => {
+    if (item === null || item === undefined) return "NULL";
+    const text = Array.isArray(item) ? arrayLiteral(item) : toText(item);
+    return Array.isArray(item) ? text : `"${text.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+  });
+  return `{${items.join(",")}}`;
+}
+
+/** A value as PostgreSQL's text input format spells it, before COPY escaping. */
+function toText(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (typeof value === "boolean") return value ? "t" : "f";
+  if (typeof value === "number" || typeof value === "bigint") return String(value);
+  if (value instanceof Date) return formatDate(value);
+  if (Buffer.isBuffer(value)) return `\\x${value.toString("hex")}`;
+  if (Array.isArray(value)) return arrayLiteral(value);
+  return JSON.stringify(value);
+}
+
+/** COPY text format: tab-separated, `\N` for NULL, backslash escapes for the separators. */
+function copyField(value: unknown): string {
+  if (value === null || value === undefined) return "\\N";
+  return toText(value)
+    .replaceAll("\\", "\\\\")
+    .replaceAll("\n", "\\n")
+    .replaceAll("\r", "\\r")
+    .replaceAll("\t", "\\t");
+}
+
+function encodeRow(row: readonly unknown[], columnCount: number, position: number): string {
+  if (row.length !== columnCount) {
+    throw new InfrastructureError(
+      "INVALID_ARGUMENT",
+      `insertMany row ${position} has ${row.length} values for ${columnCount} columns`,
+    );
+  }
+  return `${row.map(copyField).join("\t")}\n`;
+}
+
+async function* copyChunks(
+  rows: Iterable<readonly unknown[]> | AsyncIterable<readonly unknown[]>,
+  columnCount: number,
+  batchSize: number,
+  counter: { rows: number; sourceError?: unknown },
+): AsyncGenerator<string> {
+  const iterator: AsyncIterator<readonly unknown[]> | Iterator<readonly unknown[]> =
+    Symbol.asyncIterator in rows ? rows[Symbol.asyncIterator]() : rows[Symbol.iterator]();
+  let chunk = "";
+  let inChunk = 0;
+  let exhausted = false;
+  try {
+    for (;;) {
+      let next: IteratorResult<readonly unknown[]>;
+      try {
+        next = await iterator.next();
+      } catch (error) {
+        exhausted = true;
+        counter.sourceError = error;
+        throw error;
+      }
+      if (next.done === true) {
+        exhausted = true;
+        break;
+      }
+      counter.rows += 1;
+      chunk += encodeRow(next.value, columnCount, counter.rows);
+      inChunk += 1;
+      if (inChunk >= batchSize) {
+        yield chunk;
+        chunk = "";
+        inChunk = 0;
+      }
+    }
+  } finally {
+    // Stopped early (a COPY failure or an abort): let the caller's generator clean up.
+    if (!exhausted) await iterator.return?.();
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+/**
+ * Streams `rows` into one `COPY ... FROM STDIN`: one statement, so it is atomic on its own, and
+ * `pipeline` pulls the next chunk only when the socket drains. A failing source or an abort destroys
+ * the COPY stream, which sends CopyFail so the server discards every row of it.
+ */
+export async function copyRows(
+  client: PostgresPoolClient,
+  statement: string,
+  columnCount: number,
+  rows: Iterable<readonly unknown[]> | AsyncIterable<readonly unknown[]>,
+  batchSize: number,
+  signal: AbortSignal | undefined,
+  what: string,
+): Promise<number> {
+  const counter: { rows: number; sourceError?: unknown } = { rows: 0 };
+  const copy = client.query(copyFrom(statement));
+  const source = Readable.from(copyChunks(rows, columnCount, batchSize, counter), { objectMode: false });
+  try {
+    await pipeline(source, copy, signal === undefined ? {} : { signal });
+  } catch (error) {
+    if (signal?.aborted) throw cancelledError(signal, what);
+    // The caller's own iterable failed: hand its error back untouched.
+    if (error === counter.sourceError) throw error;
+    throw mapPostgresError(error, what);
+  }
+  return counter.rows;
+}
