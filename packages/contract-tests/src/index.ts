@@ -9,7 +9,12 @@ export {
 export { type SqlDatabaseHarness, sqlDatabaseContract } from "./sql/index.js";
 // One line per port contract, each from src/<port>/index.ts:
 export { type TenantRepositoryHarness, tenantRepositoryContract } from "./tenants/index.js";
-export { type TokenDecoderHarness, type TokenDecoderSetup, tokenDecoderContract } from "./tokens/index.js";
+export {
+  expectRefusal,
+  type TokenDecoderHarness,
+  type TokenDecoderSetup,
+  tokenDecoderContract,
+} from "./tokens/index.js";
 export { type ObjectStorageHarness, objectStorageContract } from "./object-storage/index.js";
 export { type DocumentDatabaseHarness, documentDatabaseContract, INJECTION_VALUES } from "./documents/index.js";
 export {

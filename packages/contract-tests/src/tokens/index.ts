@@ -5,6 +5,8 @@ import { acceptanceTests } from "./acceptance.js";
 import { lifecycleTests } from "./lifecycle.js";
 import { refusalTests } from "./refusals.js";
 
+export { expectRefusal } from "./refusals.js";
+
 /** A decoder under test and the issuers the suite signs its tokens with. */
 export interface TokenDecoderSetup {
   decoder: TokenDecoder;
