@@ -31,12 +31,6 @@ interface Classification {
   retryable?: boolean;
 }
 
-const INTERRUPTED = new Set([
-  1317, // ER_QUERY_INTERRUPTED: KILL QUERY
-  1969, // ER_STATEMENT_TIMEOUT: MariaDB max_statement_time
-  3024, // ER_QUERY_TIMEOUT: MySQL MAX_EXECUTION_TIME
-]);
-
 const BY_ERRNO: ReadonlyMap<number, Classification> = new Map<number, Classification>([
   [1062, { code: "CONFLICT" }], // ER_DUP_ENTRY
   [1022, { code: "CONFLICT" }], // ER_DUP_KEY
@@ -118,10 +112,18 @@ function asDriverError(error: unknown): MysqlDriverError {
   return typeof error === "object" && error !== null ? (error as MysqlDriverError) : {};
 }
 
-/** True when the error means the statement was stopped by a KILL or a server time limit. */
-export function isInterruption(error: unknown): boolean {
-  const { errno } = asDriverError(error);
-  return errno !== undefined && INTERRUPTED.has(errno);
+const SOCKET_CLOSED = new Set(["PROTOCOL_CONNECTION_LOST", "ECONNRESET", "EPIPE"]);
+
+/**
+ * True when the socket was found closed with no answer from the server at all: what a statement
+ * sent on a pooled connection the server had already dropped while it sat idle gets.
+ */
+export function isClosedSocket(error: unknown): boolean {
+  const original = isInfrastructureError(error) ? error.cause : error;
+  const driverError = asDriverError(original);
+  return (
+    driverError.errno === undefined && driverError.code !== undefined && SOCKET_CLOSED.has(driverError.code)
+  );
 }
 
 /** True when the connection the error came from cannot be used again. */

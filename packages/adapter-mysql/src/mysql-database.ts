@@ -12,7 +12,7 @@ import {
 import type { ConnectionOptions, PoolConnection as CorePoolConnection, PoolOptions } from "mysql2";
 import { createPool, type Pool } from "mysql2/promise";
 import { ConnectionGate } from "./connection-gate.js";
-import { mapMysqlError } from "./map-mysql-error.js";
+import { isClosedSocket, mapMysqlError } from "./map-mysql-error.js";
 import {
   type ExecutorRuntime,
   Lease,
@@ -100,6 +100,14 @@ function parseUri(uri: string): ConnectionOptions {
   return options;
 }
 
+async function control(lease: Lease, text: string): Promise<void> {
+  try {
+    await lease.connection.query(text);
+  } catch (error) {
+    throw mapMysqlError(error, { what: `MySQL ${text}` });
+  }
+}
+
 function positive(name: string, value: number | undefined, fallback: number, allowZero = false): number {
   const chosen = value ?? fallback;
   if (!Number.isInteger(chosen) || chosen < (allowZero ? 0 : 1)) {
@@ -126,15 +134,25 @@ class MysqlDatabaseImpl extends MysqlExecutor implements MysqlDatabase {
     this.capabilities = { returning: server.returning };
   }
 
+  /**
+   * A connection the server dropped while idle (restart, KILL, wait_timeout) can still be handed
+   * out before its socket's close is read. The statement then fails without having reached a
+   * server thread, so it is run once more on another connection.
+   */
   protected async withLease<T>(
     signal: AbortSignal | undefined,
     use: (lease: Lease) => Promise<T>,
   ): Promise<T> {
-    const lease = await this.runtime.acquire(signal);
-    try {
-      return await use(lease);
-    } finally {
-      lease.release();
+    for (let attempt = 1; ; attempt += 1) {
+      const lease = await this.runtime.acquire(signal);
+      try {
+        return await use(lease);
+      } catch (error) {
+        if (attempt > 1 || !lease.reused || !isClosedSocket(error)) throw error;
+        lease.destroy();
+      } finally {
+        lease.release();
+      }
     }
   }
 
@@ -153,33 +171,43 @@ class MysqlDatabaseImpl extends MysqlExecutor implements MysqlDatabase {
     if (this.runtime.isClosed()) throw closedError("MySQL database");
     const signal = options?.signal;
     throwIfAborted(signal, "MySQL transaction");
-    const lease = await this.runtime.acquire(signal);
-    const root = { lease, savepoints: 0, endedBy: undefined };
-    const tx = new MysqlTransaction(this.runtime, root);
-    const control = async (text: string) => {
-      try {
-        await lease.connection.query(text);
-      } catch (error) {
-        throw mapMysqlError(error, { what: `MySQL ${text}` });
-      }
-    };
     const characteristics = [
       ...(options?.isolationLevel ? [`ISOLATION LEVEL ${ISOLATION[options.isolationLevel]}`] : []),
       ...(options?.readOnly ? ["READ ONLY"] : []),
     ];
+    const lease = await this.beginOnLease(signal, async (candidate) => {
+      // SET TRANSACTION (without SESSION) applies to the next transaction only.
+      if (characteristics.length > 0)
+        await control(candidate, `SET TRANSACTION ${characteristics.join(", ")}`);
+      await control(candidate, "START TRANSACTION");
+    });
+    const root = { lease, savepoints: 0, endedBy: undefined };
+    const tx = new MysqlTransaction(this.runtime, root);
     try {
       return await runTransaction(this.runtime, root, tx, work, signal, {
-        begin: async () => {
-          // SET TRANSACTION (without SESSION) applies to the next transaction only.
-          if (characteristics.length > 0) await control(`SET TRANSACTION ${characteristics.join(", ")}`);
-          await control("START TRANSACTION");
-        },
-        commit: () => control("COMMIT"),
-        rollback: () => control("ROLLBACK"),
+        commit: () => control(lease, "COMMIT"),
+        rollback: () => control(lease, "ROLLBACK"),
       });
     } finally {
       if (root.endedBy) lease.destroy();
       else lease.release();
+    }
+  }
+
+  /** Like `withLease`, for a transaction that keeps its connection after `begin`. */
+  private async beginOnLease(
+    signal: AbortSignal | undefined,
+    begin: (lease: Lease) => Promise<void>,
+  ): Promise<Lease> {
+    for (let attempt = 1; ; attempt += 1) {
+      const lease = await this.runtime.acquire(signal);
+      try {
+        await begin(lease);
+        return lease;
+      } catch (error) {
+        lease.destroy();
+        if (attempt > 1 || !lease.reused || !isClosedSocket(error)) throw error;
+      }
     }
   }
 
@@ -259,6 +287,7 @@ export async function createMysqlDatabase(options: MysqlDatabaseOptions): Promis
 
   let closed = false;
   const gate = new ConnectionGate(poolSize, acquireTimeoutMs);
+  const used = new WeakSet<object>();
   const runtime: ExecutorRuntime = {
     killer: new StatementKiller(connection),
     statementTimeoutMs,
@@ -267,7 +296,9 @@ export async function createMysqlDatabase(options: MysqlDatabaseOptions): Promis
       await gate.acquire(signal);
       try {
         const leased = await pool.getConnection();
-        return new Lease(leased, () => gate.release());
+        const reused = used.has(leased.connection);
+        used.add(leased.connection);
+        return new Lease(leased, reused, () => gate.release());
       } catch (error) {
         gate.release();
         if (closed) throw closedError("MySQL database");

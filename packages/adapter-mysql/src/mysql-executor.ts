@@ -36,6 +36,8 @@ export class Lease {
 
   constructor(
     readonly connection: PoolConnection,
+    /** It served earlier calls, so the server may have dropped it while it sat idle in the pool. */
+    readonly reused: boolean,
     private readonly onDone: () => void,
   ) {}
 
@@ -372,7 +374,6 @@ interface TransactionRoot {
 }
 
 interface TransactionSteps {
-  begin(): Promise<void>;
   commit(): Promise<void>;
   rollback(): Promise<void>;
 }
@@ -446,11 +447,12 @@ export class MysqlTransaction extends MysqlExecutor implements SqlTransaction {
     const name = `sp_${this.root.savepoints}`;
     const nested = new MysqlTransaction(this.runtime, this.root);
     const control = (text: string) => this.control(text);
-    return runTransaction(this.runtime, this.root, nested, work, options?.signal, {
-      begin: () => control(`SAVEPOINT ${name}`),
-      commit: () => control(`RELEASE SAVEPOINT ${name}`),
-      rollback: () => control(`ROLLBACK TO SAVEPOINT ${name}`),
-    });
+    return control(`SAVEPOINT ${name}`).then(() =>
+      runTransaction(this.runtime, this.root, nested, work, options?.signal, {
+        commit: () => control(`RELEASE SAVEPOINT ${name}`),
+        rollback: () => control(`ROLLBACK TO SAVEPOINT ${name}`),
+      }),
+    );
   }
 
   private async control(text: string): Promise<void> {
@@ -464,7 +466,7 @@ export class MysqlTransaction extends MysqlExecutor implements SqlTransaction {
 }
 
 /**
- * Runs `work` between `begin` and `commit`, rolling back when it throws or `signal` fires. On abort
+ * Runs `work` in a transaction (or savepoint) the caller has begun, then commits, rolling back when it throws or `signal` fires. On abort
  * the caller is answered at once: the running statement is killed, the transaction rolled back,
  * and every later call on `tx` is `CLOSED`.
  */
@@ -477,7 +479,6 @@ export async function runTransaction<T>(
   steps: TransactionSteps,
 ): Promise<T> {
   throwIfAborted(signal, "MySQL transaction");
-  await steps.begin();
   let killing: Promise<void> | undefined;
   let onAbort = () => {};
   const aborted = new Promise<never>((_resolve, reject) => {
