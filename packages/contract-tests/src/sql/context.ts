@@ -16,6 +16,12 @@ export interface SqlDatabaseHarness extends ContractHarness<SqlDatabase> {
    * that leaks connections then fails with `TIMEOUT` instead of hanging.
    */
   readonly acquireTimeoutMs: number;
+  /**
+   * Whether a statement already running on the server can be stopped by `timeoutMs` or an abort.
+   * Default true. An engine that runs statements synchronously in-process (PGlite) cannot; its
+   * tests of stopping a running statement are skipped, visibly.
+   */
+  readonly cancelsRunningStatements?: boolean;
 }
 
 export interface SqlContractContext {
