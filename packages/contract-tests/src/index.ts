@@ -23,3 +23,4 @@ export {
   type ReportGeneratorHarness,
   reportGeneratorContract,
 } from "./reports/index.js";
+export { type LocalFileManagerHarness, localFileManagerContract } from "./local-files/index.js";

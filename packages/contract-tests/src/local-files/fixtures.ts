@@ -1,0 +1,49 @@
+import { promises as fs } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { LocalFileManager } from "@proj/ports";
+import type { ContractHarness } from "../harness.js";
+
+/**
+ * The harness gives a manager over a fresh, empty root folder on the local disk (the suite reads
+ * and arranges files there with `node:fs`). Some tests close the manager themselves, so `destroy`
+ * must also accept an already closed one.
+ */
+export interface LocalFileManagerHarness extends ContractHarness<LocalFileManager> {
+  /**
+   * A manager whose root lies on a file system with no free space, for the `RESOURCE_EXHAUSTED`
+   * test; skipped (visibly) where the environment cannot provide one.
+   */
+  createOnFullDisk?(): Promise<LocalFileManager>;
+}
+
+export type ManagerGetter = () => LocalFileManager;
+
+/** A folder outside every root, for symlink targets; removed by the returned function. */
+export async function outsideFolder(): Promise<{ path: string; remove: () => Promise<void> }> {
+  const path = await fs.mkdtemp(join(tmpdir(), "lfm-outside-"));
+  await fs.writeFile(join(path, "secret.txt"), "outside the root");
+  return { path, remove: () => fs.rm(path, { recursive: true, force: true }) };
+}
+
+/** Every file below `folder` (absolute paths relative to it), found with plain `node:fs`. */
+export async function filesOnDisk(folder: string): Promise<string[]> {
+  const entries = await fs.readdir(folder, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((entry) => !entry.isDirectory())
+    .map((entry) => join(entry.parentPath, entry.name).slice(folder.length + 1))
+    .sort();
+}
+
+/** Sets the modification time of every file below `folder` to `ageMs` ago. */
+export async function ageFiles(folder: string, ageMs: number): Promise<void> {
+  const when = new Date(Date.now() - ageMs);
+  for (const relative of await filesOnDisk(folder)) await fs.utimes(join(folder, relative), when, when);
+}
+
+export async function* chunksThenFailure(chunks: number, size = 64 * 1024): AsyncGenerator<Uint8Array> {
+  for (let i = 0; i < chunks; i++) yield new Uint8Array(size).fill(i & 0xff);
+  throw new Error("the data source broke midway");
+}
+
+export const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
