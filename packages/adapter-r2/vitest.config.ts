@@ -1,3 +1,6 @@
+import { mergeConfig } from "vitest/config";
 import { sharedTestConfig } from "../../vitest.shared";
 
-export default sharedTestConfig;
+// s3rver, the local test server, signs ListObjectsV2 continuation tokens with DES, which Node 20's
+// OpenSSL 3 only provides through its legacy provider.
+export default mergeConfig(sharedTestConfig, { test: { execArgv: ["--openssl-legacy-provider"] } });

@@ -1,0 +1,205 @@
+import { createServer } from "node:net";
+import { Readable } from "node:stream";
+import { ListMultipartUploadsCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { expectErrorCode } from "@proj/contract-tests";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createS3CompatibleObjectStorage, type S3CommonOptions, type S3ObjectStorage } from "../src/index.js";
+import {
+  type Fault,
+  type FaultProxy,
+  isUploadPart,
+  type ProxiedRequest,
+  startFaultProxy,
+} from "./support/fault-proxy.js";
+import { LOCAL_CREDENTIALS, type LocalS3Server, startLocalS3Server } from "./support/local-s3-server.js";
+
+const MIB = 1024 * 1024;
+
+async function* generated(mebibytes: number): AsyncGenerator<Uint8Array> {
+  for (let index = 0; index < mebibytes; index++) yield Buffer.alloc(MIB, index);
+}
+
+let server: LocalS3Server;
+let bucket: string;
+let proxy: FaultProxy | undefined;
+let store: S3ObjectStorage | undefined;
+
+beforeAll(async () => {
+  server = await startLocalS3Server();
+});
+afterAll(async () => {
+  await server?.close();
+});
+beforeEach(async () => {
+  bucket = await server.createBucket();
+});
+afterEach(async () => {
+  await store?.close();
+  await proxy?.close();
+  store = undefined;
+  proxy = undefined;
+  await server.deleteBucket(bucket);
+});
+
+/** A store that talks to the local server through a proxy injecting the faults `decide` picks. */
+async function storeBehind(
+  decide: (request: ProxiedRequest, index: number) => Fault,
+  options: Partial<S3CommonOptions> = {},
+): Promise<{ store: S3ObjectStorage; proxy: FaultProxy }> {
+  proxy = await startFaultProxy(server.endpoint, decide);
+  store = createS3CompatibleObjectStorage({
+    endpoint: proxy.endpoint,
+    forcePathStyle: true,
+    credentials: LOCAL_CREDENTIALS,
+    bucket,
+    maxAttempts: 3,
+    ...options,
+  });
+  return { store, proxy };
+}
+
+async function openUploads(): Promise<string[]> {
+  const listing = await server.admin.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+  return (listing.Uploads ?? []).map((upload) => upload.Key ?? "");
+}
+
+const forward = (): Fault => "forward";
+const unavailable: Fault = { status: 503, code: "SlowDown" };
+
+describe("retries", () => {
+  it("retries throttling answers and succeeds when the server recovers", async () => {
+    const { store, proxy } = await storeBehind((_, index) => (index < 2 ? unavailable : "forward"));
+    await store.put("retried", "made it");
+    const puts = proxy.requests.filter((request) => request.method === "PUT");
+    expect(puts).toHaveLength(3);
+    expect(Buffer.from((await store.getBytes("retried")).bytes).toString()).toBe("made it");
+  });
+
+  it("gives up after maxAttempts with a retryable UNAVAILABLE", async () => {
+    const { store, proxy } = await storeBehind(() => ({ status: 503, code: "ServiceUnavailable" }), {
+      maxAttempts: 3,
+    });
+    const error = await expectErrorCode(store.getBytes("anything"), "UNAVAILABLE");
+    expect(error.retryable).toBe(true);
+    expect(error.details).toMatchObject({ httpStatus: 503 });
+    expect(proxy.requests).toHaveLength(3);
+  });
+
+  it("reports a refused connection as UNAVAILABLE", async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const { port } = closed.address() as { port: number };
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    store = createS3CompatibleObjectStorage({
+      endpoint: `http://127.0.0.1:${port}`,
+      forcePathStyle: true,
+      credentials: LOCAL_CREDENTIALS,
+      bucket,
+      maxAttempts: 2,
+    });
+    await expectErrorCode(store.head("anything"), "UNAVAILABLE");
+  });
+
+  it("reports a server that stops answering as TIMEOUT", async () => {
+    const { store } = await storeBehind(() => "hang", { idleTimeoutMs: 300, maxAttempts: 1 });
+    await expectErrorCode(store.head("anything"), "TIMEOUT");
+  });
+});
+
+describe("multipart uploads under faults", () => {
+  const options = { partSize: 5 * MIB, queueSize: 2 };
+
+  it("retries a part whose connection dropped mid-upload and stores the whole object", async () => {
+    let dropped = 0;
+    const { store, proxy } = await storeBehind((request) => {
+      if (isUploadPart(request) && dropped === 0) {
+        dropped += 1;
+        return "drop";
+      }
+      return "forward";
+    }, options);
+    await store.put("resilient", Readable.from(generated(12)));
+    expect(proxy.requests.filter(isUploadPart).length).toBe(4);
+    expect((await store.head("resilient")).size).toBe(12 * MIB);
+    expect(await openUploads()).toEqual([]);
+  });
+
+  it("fails with UNAVAILABLE and aborts the multipart upload when parts keep failing", async () => {
+    const { store, proxy } = await storeBehind(
+      (request) => (isUploadPart(request) ? "drop" : "forward"),
+      options,
+    );
+    await store.put("doomed", "previous");
+    await expectErrorCode(store.put("doomed", Readable.from(generated(12))), "UNAVAILABLE");
+    expect(
+      proxy.requests.some((request) => request.method === "DELETE" && request.url.includes("uploadId=")),
+    ).toBe(true);
+    expect(await openUploads()).toEqual([]);
+    expect(Buffer.from((await store.getBytes("doomed")).bytes).toString()).toBe("previous");
+  });
+
+  it("aborts the multipart upload when completing it fails", async () => {
+    const { store } = await storeBehind(
+      (request) =>
+        request.method === "POST" && request.url.includes("uploadId=")
+          ? { status: 500, code: "InternalError" }
+          : "forward",
+      options,
+    );
+    await expectErrorCode(store.put("incomplete", Readable.from(generated(12))), "UNAVAILABLE");
+    expect(await openUploads()).toEqual([]);
+    expect(await store.exists("incomplete")).toBe(false);
+  });
+});
+
+describe("batches and checksums on the wire", () => {
+  it("sends deleteMany in batches of at most 1,000 keys", async () => {
+    const keys = Array.from({ length: 1001 }, (_, index) => `bulk/${index}`);
+    await server.admin.send(new PutObjectCommand({ Bucket: bucket, Key: "bulk/1000", Body: "x" }));
+    const { store, proxy } = await storeBehind(forward);
+    await store.deleteMany(keys);
+    const batches = proxy.requests.filter(
+      (request) => request.method === "POST" && request.url.includes("delete"),
+    );
+    expect(batches).toHaveLength(2);
+    expect(await store.exists("bulk/1000")).toBe(false);
+  });
+
+  it("surfaces a per-key failure of DeleteObjects with its code and the failed keys", async () => {
+    const answer = `<?xml version="1.0" encoding="UTF-8"?>
+<DeleteResult><Error><Key>locked</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error></DeleteResult>`;
+    const { store } = await storeBehind((request) =>
+      request.method === "POST" && request.url.includes("delete")
+        ? { status: 200, code: "", body: answer }
+        : "forward",
+    );
+    const error = await expectErrorCode(store.deleteMany(["locked", "free"]), "PERMISSION_DENIED");
+    expect(error.details).toMatchObject({ failedKeys: [{ key: "locked", code: "AccessDenied" }] });
+  });
+
+  it("sends CRC32 checksums with uploads by default", async () => {
+    const { store, proxy } = await storeBehind(forward);
+    await store.put("checked", "with a checksum");
+    const put = proxy.requests.find((request) => request.method === "PUT");
+    expect(put?.headers["x-amz-checksum-crc32"]).toBeDefined();
+    await store.getBytes("checked");
+    const get = proxy.requests.find((request) => request.method === "GET");
+    expect(get?.headers["x-amz-checksum-mode"]).toBe("ENABLED");
+  });
+
+  it("sends no checksum headers with requestChecksumCalculation WHEN_REQUIRED", async () => {
+    const { store, proxy } = await storeBehind(forward, {
+      partSize: 5 * MIB,
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+    });
+    await store.put("plain", "without a checksum");
+    await store.put("plain-streamed", Readable.from(generated(6)), { contentType: "application/x-test" });
+    const uploads = proxy.requests.filter((request) => request.method === "PUT");
+    expect(uploads.length).toBeGreaterThanOrEqual(3);
+    for (const upload of uploads) {
+      expect(Object.keys(upload.headers).filter((name) => name.startsWith("x-amz-checksum-"))).toEqual([]);
+    }
+    expect((await store.head("plain-streamed")).size).toBe(6 * MIB);
+  });
+});

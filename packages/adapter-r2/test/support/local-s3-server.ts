@@ -1,0 +1,157 @@
+import { existsSync } from "node:fs";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectsCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from "@aws-sdk/client-s3";
+import { uniqueName } from "@proj/contract-tests";
+import S3rver from "s3rver";
+
+/** The one key pair s3rver accepts. */
+export const LOCAL_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
+
+export interface LocalS3Server {
+  /** `http://127.0.0.1:<port>`, path-style. */
+  readonly endpoint: string;
+  /** A client for setup and inspection, bypassing the adapter. */
+  readonly admin: S3Client;
+  /** Creates a bucket no other run uses. */
+  createBucket(): Promise<string>;
+  /** Empties and deletes a bucket made by `createBucket`. */
+  deleteBucket(bucket: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * s3rver (a real S3-protocol server over HTTP, files on disk) in this process on 127.0.0.1.
+ *
+ * s3rver 3.7.1 lacks two operations the adapter relies on, so a thin layer in front answers them
+ * from s3rver's own upload folders: `AbortMultipartUpload` (s3rver answers 405) and
+ * `ListMultipartUploads` (s3rver answers 501). Everything else is s3rver's. Its ListObjectsV2
+ * continuation tokens use DES, which Node 20's OpenSSL only offers with `--openssl-legacy-provider`
+ * (set for the test workers in vitest.config.ts).
+ */
+export async function startLocalS3Server(): Promise<LocalS3Server> {
+  const directory = await mkdtemp(join(tmpdir(), "adapter-r2-s3rver-"));
+  const server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory, resetOnClose: true });
+  const { port } = await server.run();
+  const [s3rverHandler] = server.httpServer.listeners("request") as RequestListener[];
+  if (s3rverHandler === undefined) throw new Error("s3rver registered no request handler");
+  server.httpServer.removeAllListeners("request");
+  server.httpServer.on("request", (request: IncomingMessage, response: ServerResponse) => {
+    handleMissingOperations(directory, request, response).then(
+      (handled) => {
+        if (!handled) s3rverHandler(request, response);
+      },
+      (error: unknown) => {
+        response.statusCode = 500;
+        response.end(String(error));
+      },
+    );
+  });
+
+  const endpoint = `http://127.0.0.1:${port}`;
+  const admin = new S3Client({
+    endpoint,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  return {
+    endpoint,
+    admin,
+    async createBucket() {
+      const bucket = uniqueName("r2").replaceAll("_", "-");
+      await admin.send(new CreateBucketCommand({ Bucket: bucket }));
+      return bucket;
+    },
+    async deleteBucket(bucket) {
+      await emptyBucket(admin, bucket);
+      await rm(join(directory, bucket, "._S3rver_uploads"), { recursive: true, force: true });
+      await admin.send(new DeleteBucketCommand({ Bucket: bucket }));
+    },
+    async close() {
+      admin.destroy();
+      await server.close();
+      await rm(directory, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Deletes every object in `bucket`, page by page. */
+export async function emptyBucket(client: S3Client, bucket: string, prefix?: string): Promise<void> {
+  let token: string | undefined;
+  do {
+    const page = await client.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
+    const keys = (page.Contents ?? []).map((entry) => ({ Key: entry.Key }));
+    if (keys.length > 0) {
+      await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token !== undefined);
+}
+
+const UPLOAD_ID = /^[0-9a-f]+$/;
+
+function xml(value: string): string {
+  return value.replace(/[<>&'"]/g, (char) => `&#${char.charCodeAt(0)};`);
+}
+
+function sendXml(response: ServerResponse, status: number, body: string): void {
+  response.writeHead(status, { "content-type": "application/xml" });
+  response.end(`<?xml version="1.0" encoding="UTF-8"?>\n${body}`);
+}
+
+/** Answers the two multipart operations s3rver lacks; returns false for everything else. */
+async function handleMissingOperations(
+  directory: string,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<boolean> {
+  const url = new URL(request.url ?? "/", "http://localhost");
+  const [, bucket = "", ...keyParts] = url.pathname.split("/");
+  const key = keyParts.join("/");
+  const uploadsDir = join(directory, decodeURIComponent(bucket), "._S3rver_uploads");
+
+  if (request.method === "DELETE" && url.searchParams.has("uploadId") && key !== "") {
+    const uploadId = url.searchParams.get("uploadId") ?? "";
+    request.resume();
+    if (!UPLOAD_ID.test(uploadId) || !existsSync(join(uploadsDir, uploadId))) {
+      sendXml(response, 404, `<Error><Code>NoSuchUpload</Code><Message>no such upload</Message></Error>`);
+    } else {
+      await rm(join(uploadsDir, uploadId), { recursive: true, force: true });
+      response.writeHead(204).end();
+    }
+    return true;
+  }
+
+  if (request.method === "GET" && url.searchParams.has("uploads") && key === "") {
+    request.resume();
+    const ids = existsSync(uploadsDir) ? await readdir(uploadsDir) : [];
+    const uploads = await Promise.all(
+      ids
+        .filter((id) => UPLOAD_ID.test(id))
+        .map(async (id) => {
+          const key = await readFile(join(uploadsDir, id, "key"), "utf8");
+          return `<Upload><Key>${xml(key)}</Key><UploadId>${id}</UploadId></Upload>`;
+        }),
+    );
+    sendXml(
+      response,
+      200,
+      `<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>${xml(
+        decodeURIComponent(bucket),
+      )}</Bucket><IsTruncated>false</IsTruncated>${uploads.join("")}</ListMultipartUploadsResult>`,
+    );
+    return true;
+  }
+  return false;
+}
