@@ -1,0 +1,1 @@
+export { createPgliteDatabase, type PgliteDatabase, type PgliteDatabaseOptions } from "./pglite-database.js";

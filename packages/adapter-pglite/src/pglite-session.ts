@@ -1,0 +1,69 @@
+import { cancelledError, InfrastructureError } from "@proj/ports";
+
+/**
+ * The one session of a PGlite instance, handed out in turn. PGlite is a single PostgreSQL backend:
+ * a transaction opened by one caller would swallow the statements of every other, so each call
+ * (a statement, a whole transaction, a whole stream) holds the session until it is done. Waiters
+ * queue in order, and leave the queue on timeout or abort without ever running.
+ */
+export class SessionQueue {
+  #held = false;
+  readonly #waiters: Array<() => void> = [];
+  /** The search path last set on the instance, so it is only set again when it changes. */
+  searchPath: string | undefined;
+  readonly schemasCreated = new Set<string>();
+
+  acquire(signal: AbortSignal | undefined, timeoutMs: number, what: string): Promise<() => void> {
+    if (!this.#held) {
+      this.#held = true;
+      return Promise.resolve(this.#releaser());
+    }
+    return new Promise((resolve, reject) => {
+      const leave = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        const index = this.#waiters.indexOf(grant);
+        if (index >= 0) this.#waiters.splice(index, 1);
+      };
+      const grant = (): void => {
+        leave();
+        resolve(this.#releaser());
+      };
+      const onAbort = (): void => {
+        leave();
+        reject(cancelledError(signal as AbortSignal, what));
+      };
+      const timer = setTimeout(() => {
+        leave();
+        reject(
+          new InfrastructureError("TIMEOUT", `${what}: the PGlite session stayed busy for ${timeoutMs} ms`),
+        );
+      }, timeoutMs);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#waiters.push(grant);
+    });
+  }
+
+  #releaser(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.#waiters.shift();
+      if (next === undefined) this.#held = false;
+      else next();
+    };
+  }
+}
+
+const queues = new WeakMap<object, SessionQueue>();
+
+/** Adapters sharing one PGlite instance share its queue, or their transactions would interleave. */
+export function sessionQueueOf(instance: object): SessionQueue {
+  let queue = queues.get(instance);
+  if (queue === undefined) {
+    queue = new SessionQueue();
+    queues.set(instance, queue);
+  }
+  return queue;
+}
