@@ -92,8 +92,11 @@ function checkStoredKey(key: string, where: string): void {
   }
 }
 
-/** Validates a value on its way in and returns a deep copy that shares nothing with the caller. */
-function copyIn(value: unknown, where: string): Value {
+/**
+ * Validates a value on its way in and returns a deep copy that shares nothing with the caller.
+ * Stored documents may not use `$`/dotted keys; a filter operand may, as it is only ever a value.
+ */
+function copyIn(value: unknown, where: string, anyKeys = false): Value {
   if (value === null) return null;
   switch (typeof value) {
     case "string":
@@ -110,15 +113,17 @@ function copyIn(value: unknown, where: string): Value {
       if (Array.isArray(value)) {
         return value.map((item, i) => {
           if (item === undefined) throw invalid(`${where}[${i}] is undefined`);
-          return copyIn(item, `${where}[${i}]`);
+          return copyIn(item, `${where}[${i}]`, anyKeys);
         });
       }
       if (!isPlainObject(value)) throw invalid(`${where} is not a plain object`);
       const out: Doc = {};
       for (const [key, item] of Object.entries(value)) {
         if (item === undefined) continue;
-        checkStoredKey(key, where);
-        define(out, key, copyIn(item, `${where}.${key}`));
+        if (anyKeys) {
+          if (key.includes("\0")) throw invalid(`${where}: a key contains NUL`);
+        } else checkStoredKey(key, where);
+        define(out, key, copyIn(item, `${where}.${key}`, anyKeys));
       }
       return out;
     }
@@ -259,7 +264,7 @@ function compileCondition(path: string[], condition: FilterCondition, where: str
   const { op } = condition;
   if (op === "in" || op === "nin") {
     if (!Array.isArray(condition.value)) throw invalid(`${where}: where.${op} needs an array`);
-    const options = condition.value.map((v, i) => copyIn(v, `${where}[${i}]`));
+    const options = condition.value.map((v, i) => copyIn(v, `${where}[${i}]`, true));
     const test = (doc: Doc) => {
       const found = candidates(doc, path);
       return options.some((option) => matchesEqual(found, option));
@@ -267,7 +272,7 @@ function compileCondition(path: string[], condition: FilterCondition, where: str
     return op === "in" ? test : (doc) => !test(doc);
   }
   if (Array.isArray(condition.value)) throw invalid(`${where}: where.${op} takes a single value`);
-  const operand = copyIn(condition.value, where);
+  const operand = copyIn(condition.value, where, true);
   switch (op) {
     case "eq":
       return (doc) => matchesEqual(candidates(doc, path), operand);
@@ -295,7 +300,7 @@ function compileFilter(filter: Filter | undefined, where: string): Predicate {
     if (isFilterCondition(expected)) {
       predicates.push(compileCondition(path, expected, `${where}.${field}`));
     } else {
-      const operand = copyIn(expected, `${where}.${field}`);
+      const operand = copyIn(expected, `${where}.${field}`, true);
       predicates.push((doc) => matchesEqual(candidates(doc, path), operand));
     }
   }
@@ -456,7 +461,8 @@ interface CompiledUpdate {
 function compileUpdate(update: UpdateSpec, where: string): CompiledUpdate {
   const given: unknown = update;
   if (!isPlainObject(given)) throw invalid(`${where}: update must be a plain object`);
-  if (update.unset !== undefined && !Array.isArray(update.unset)) throw invalid(`${where}: unset must be an array`);
+  if (update.unset !== undefined && !Array.isArray(update.unset))
+    throw invalid(`${where}: unset must be an array`);
   const sets: [string[], Value][] = [];
   const unsets: string[][] = [];
   const increments: [string[], number][] = [];

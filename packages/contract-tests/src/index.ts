@@ -16,7 +16,6 @@ export {
   tokenDecoderContract,
 } from "./tokens/index.js";
 export { type ObjectStorageHarness, objectStorageContract } from "./object-storage/index.js";
-export { type DocumentDatabaseHarness, documentDatabaseContract, INJECTION_VALUES } from "./documents/index.js";
 export {
   type ReadBackCell,
   type ReadBackSheet,
@@ -24,3 +23,4 @@ export {
   reportGeneratorContract,
 } from "./reports/index.js";
 export { type LocalFileManagerHarness, localFileManagerContract } from "./local-files/index.js";
+export { type DocumentDatabaseHarness, documentDatabaseContract, INJECTION_VALUES } from "./documents/index.js";

@@ -1,12 +1,9 @@
 import { type DocumentDatabase, isInfrastructureError } from "@proj/ports";
 import { describe, expect, it } from "vitest";
 import { expectErrorCode } from "../harness.js";
-import type { DocumentDatabaseHarness } from "./index.js";
+import type { DocumentServerGaps } from "./index.js";
 
-export function databaseTests(
-  db: () => DocumentDatabase,
-  gaps: NonNullable<DocumentDatabaseHarness["serverGaps"]>,
-): void {
+export function databaseTests(db: () => DocumentDatabase, gaps: DocumentServerGaps): void {
   describe("database", () => {
     it("accepts collection names of letters, digits, _, - and . up to 120 characters", async () => {
       for (const name of ["a", "Orders_2024", "with-dash", "dotted.name", "x".repeat(120)]) {

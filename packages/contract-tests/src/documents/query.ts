@@ -96,6 +96,16 @@ export function queryTests(db: () => DocumentDatabase): void {
       expect(await ids(items, { address: {} })).toEqual([]);
     });
 
+    it("treats a plain object shaped like an operator as a value to compare, never as an operator", async () => {
+      expect(await ids(items, { tag: { $gt: "" } })).toEqual([]);
+      expect(await ids(items, { tag: { $ne: null } })).toEqual([]);
+      expect(await ids(items, { v: { $in: [1, 2.5, 10] } })).toEqual([]);
+      expect(await ids(items, { id: { $regex: ".*" } })).toEqual([]);
+      expect(await ids(items, { tag: [{ $exists: true }] })).toEqual([]);
+      expect(await ids(items, { tag: where.in([{ $gt: "" }] as unknown as string[]) })).toEqual([]);
+      expect(await items.count({ "address.city": { $ne: "x" } })).toBe(0);
+    });
+
     it("compares an array value with stored arrays for equality", async () => {
       const lists = db().collection("lists");
       await lists.insertMany([

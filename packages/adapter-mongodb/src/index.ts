@@ -1,0 +1,7 @@
+export { mapMongoError } from "./map-mongodb-error.js";
+export {
+  createMongoDocumentDatabase,
+  type MongoDocumentDatabase,
+  type MongoDocumentDatabaseOptions,
+} from "./mongodb-document-database.js";
+export type { IdMode } from "./mongodb-translate.js";

@@ -1,0 +1,392 @@
+import {
+  type DocumentData,
+  type Filter,
+  type FindOptions,
+  type IndexSpec,
+  InfrastructureError,
+  isFilterCondition,
+  type StoredDocument,
+  type UpdateSpec,
+} from "@proj/ports";
+import { type Document, ObjectId } from "mongodb";
+
+/**
+ * Pure translation between the port and MongoDB's query language. Every user value reaches the
+ * server as the operand of an operator this module chose (`$eq`, `$in`, `$set`...), never as a key,
+ * so a value shaped like `{ "$gt": "" }` stays a value.
+ */
+
+/** How the port's string ids map to `_id`. */
+export type IdMode = "string" | "objectId";
+
+const OBJECT_ID_HEX = /^[0-9a-f]{24}$/;
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 1000;
+
+const OPERATORS = {
+  eq: "$eq",
+  ne: "$ne",
+  gt: "$gt",
+  gte: "$gte",
+  lt: "$lt",
+  lte: "$lte",
+  in: "$in",
+  nin: "$nin",
+} as const;
+
+/** BSON sort order of the types the port stores, after null (which also stands for missing). */
+const TYPE_ORDER = ["number", "string", "object", "array", "bool", "date"] as const;
+
+export function invalid(message: string): InfrastructureError {
+  return new InfrastructureError("INVALID_ARGUMENT", message, { retryable: false });
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Date)
+    return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** Sets an own property even for `__proto__`, which plain assignment would not store. */
+function define(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+function checkStoredKey(key: string, where: string): void {
+  if (key === "" || key.startsWith("$") || key.includes(".") || key.includes("\0")) {
+    throw invalid(
+      `${where}: field name ${JSON.stringify(key)} may not be empty, start with $, or contain . or NUL`,
+    );
+  }
+}
+
+/**
+ * Validates a JSON value or Date and returns a copy built only of plain objects, arrays and scalars.
+ * Stored documents may not use `$`/dotted keys; a filter operand may, as it only ever reaches the
+ * server as the operand of `$eq`/`$in`, where MongoDB reads it literally.
+ */
+export function toBsonValue(value: unknown, where: string, anyKeys = false): unknown {
+  if (value === null) return null;
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return value;
+    case "number":
+      if (!Number.isFinite(value)) throw invalid(`${where} is not a finite number`);
+      return value;
+    case "object": {
+      if (value instanceof Date) {
+        if (Number.isNaN(value.getTime())) throw invalid(`${where} is an invalid Date`);
+        return new Date(value.getTime());
+      }
+      if (Array.isArray(value)) {
+        return value.map((item, i) => {
+          if (item === undefined) throw invalid(`${where}[${i}] is undefined`);
+          return toBsonValue(item, `${where}[${i}]`, anyKeys);
+        });
+      }
+      if (!isPlainObject(value)) throw invalid(`${where} is not a plain object`);
+      const out: Record<string, unknown> = {};
+      for (const [key, item] of Object.entries(value)) {
+        if (item === undefined) continue;
+        if (anyKeys) {
+          if (key.includes("\0")) throw invalid(`${where}: a key contains NUL`);
+        } else checkStoredKey(key, where);
+        define(out, key, toBsonValue(item, `${where}.${key}`, anyKeys));
+      }
+      return out;
+    }
+    default:
+      throw invalid(`${where} holds a ${typeof value}, which is not a JSON value or Date`);
+  }
+}
+
+/** A field path of the port (`address.city`, `id`) as a MongoDB path. */
+export function toPath(field: string, where: string): string {
+  if (typeof field !== "string" || field.includes("\0"))
+    throw invalid(`${where}: field ${JSON.stringify(field)} is not valid`);
+  for (const segment of field.split(".")) {
+    if (segment === "" || segment.startsWith("$")) {
+      throw invalid(`${where}: field ${JSON.stringify(field)} may not start with $ or have empty segments`);
+    }
+  }
+  return field === "id" ? "_id" : field;
+}
+
+// ---- ids and documents ----
+
+export function toMongoId(id: string, mode: IdMode): string | ObjectId {
+  return mode === "objectId" && OBJECT_ID_HEX.test(id) ? ObjectId.createFromHexString(id) : id;
+}
+
+export function fromMongoId(id: unknown): string {
+  if (id instanceof ObjectId) return id.toHexString();
+  if (typeof id === "string") return id;
+  throw new InfrastructureError("INTERNAL", `a stored _id is neither a string nor an ObjectId`);
+}
+
+/** Converts an id operand of a filter; other values stay as they are (and match no id). */
+function idOperand(value: unknown, mode: IdMode): unknown {
+  if (Array.isArray(value)) return value.map((item) => idOperand(item, mode));
+  return typeof value === "string" ? toMongoId(value, mode) : value;
+}
+
+export function toMongoDocument(
+  document: unknown,
+  mode: IdMode,
+  where: string,
+): { _id: string | ObjectId } & Document {
+  if (!isPlainObject(document)) throw invalid(`${where}: a document must be a plain object`);
+  const { id, ...fields } = document;
+  if (id !== undefined && (typeof id !== "string" || id.length === 0)) {
+    throw invalid(`${where}: id must be a non-empty string`);
+  }
+  if (Object.hasOwn(fields, "_id")) throw invalid(`${where}: _id is reserved; give the id as id`);
+  let _id: string | ObjectId;
+  if (id === undefined) _id = mode === "objectId" ? new ObjectId() : new ObjectId().toHexString();
+  else if (mode === "objectId") {
+    if (!OBJECT_ID_HEX.test(id))
+      throw invalid(`${where}: id must be 24 lower-case hex digits in objectId mode`);
+    _id = ObjectId.createFromHexString(id);
+  } else _id = id;
+  const body = toBsonValue(fields, where) as Record<string, unknown>;
+  const out: { _id: string | ObjectId } & Document = { _id };
+  for (const [key, value] of Object.entries(body)) define(out, key, value);
+  return out;
+}
+
+export function fromMongoDocument<T extends DocumentData>(raw: Document): StoredDocument<T> {
+  const out: Record<string, unknown> = { id: fromMongoId(raw._id) };
+  for (const [key, value] of Object.entries(raw)) {
+    if (key !== "_id") define(out, key, value);
+  }
+  return out as StoredDocument<T>;
+}
+
+// ---- filters ----
+
+export function translateFilter(filter: Filter | undefined, mode: IdMode, where: string): Document {
+  if (filter === undefined) return {};
+  if (!isPlainObject(filter)) throw invalid(`${where}: filter must be a plain object`);
+  const clauses: Document[] = [];
+  for (const [field, expected] of Object.entries(filter)) {
+    if (expected === undefined) continue;
+    const path = toPath(field, where);
+    const at = `${where}.${field}`;
+    let operator: string = "$eq";
+    let operand: unknown;
+    if (isFilterCondition(expected)) {
+      const op = OPERATORS[expected.op];
+      if (op === undefined) throw invalid(`${at}: unknown operator`);
+      const isList = expected.op === "in" || expected.op === "nin";
+      if (isList !== Array.isArray(expected.value)) {
+        throw invalid(`${at}: where.${expected.op} ${isList ? "needs an array" : "takes a single value"}`);
+      }
+      operator = op;
+      operand = toBsonValue(expected.value, at, true);
+    } else {
+      operand = toBsonValue(expected, at, true);
+    }
+    clauses.push({ [path]: { [operator]: path === "_id" ? idOperand(operand, mode) : operand } });
+  }
+  if (clauses.length === 0) return {};
+  return clauses.length === 1 ? clauses[0]! : { $and: clauses };
+}
+
+// ---- sort and keyset cursors ----
+
+export interface SortKey {
+  field: string;
+  path: string;
+  descending: boolean;
+}
+
+export function sortKeys(sort: FindOptions["sort"], where: string): SortKey[] {
+  const keys: SortKey[] = [];
+  const seen = new Set<string>();
+  for (const entry of sort ?? []) {
+    if (entry.direction !== "asc" && entry.direction !== "desc") {
+      throw invalid(`${where}: sort direction must be "asc" or "desc"`);
+    }
+    if (seen.has(entry.field)) throw invalid(`${where}: sort names ${entry.field} twice`);
+    seen.add(entry.field);
+    keys.push({
+      field: entry.field,
+      path: toPath(entry.field, where),
+      descending: entry.direction === "desc",
+    });
+  }
+  if (!seen.has("id")) keys.push({ field: "id", path: "_id", descending: false });
+  return keys;
+}
+
+export function mongoSort(keys: readonly SortKey[]): Document {
+  const sort: Document = {};
+  for (const key of keys) sort[key.path] = key.descending ? -1 : 1;
+  return sort;
+}
+
+export function pageLimit(limit: number | undefined): number {
+  const value = limit ?? DEFAULT_LIMIT;
+  if (!Number.isInteger(value) || value < 1 || value > MAX_LIMIT) {
+    throw invalid(`find: limit must be an integer from 1 to ${MAX_LIMIT}`);
+  }
+  return value;
+}
+
+function valueAt(raw: Document, path: string): unknown {
+  let value: unknown = raw;
+  for (const segment of path.split(".")) {
+    if (Array.isArray(value) && /^\d+$/.test(segment)) value = value[Number(segment)];
+    else if (isPlainObject(value)) value = Object.hasOwn(value, segment) ? value[segment] : undefined;
+    else return null;
+  }
+  return value ?? null;
+}
+
+/** The sort values of a returned document, in port terms (ids as strings). */
+export function sortTuple(raw: Document, keys: readonly SortKey[]): unknown[] {
+  return keys.map((key) => (key.path === "_id" ? fromMongoId(raw._id) : valueAt(raw, key.path)));
+}
+
+function signature(keys: readonly SortKey[]): string[] {
+  return keys.map((key) => `${key.field}:${key.descending ? "desc" : "asc"}`);
+}
+
+/** Opaque to callers: base64url JSON of the sort it belongs to and the last document's sort values. */
+export function encodeCursor(keys: readonly SortKey[], tuple: readonly unknown[]): string {
+  const v = tuple.map((value) => (value instanceof Date ? { d: value.getTime() } : { j: value }));
+  return Buffer.from(JSON.stringify({ s: signature(keys), v })).toString("base64url");
+}
+
+export function decodeCursor(cursor: string, keys: readonly SortKey[]): unknown[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(String(cursor), "base64url").toString("utf8"));
+  } catch {
+    throw invalid("find: the cursor is not valid");
+  }
+  if (!isPlainObject(parsed) || !Array.isArray(parsed.s) || !Array.isArray(parsed.v)) {
+    throw invalid("find: the cursor is not valid");
+  }
+  const expected = signature(keys);
+  if (parsed.s.length !== expected.length || parsed.s.some((s, i) => s !== expected[i])) {
+    throw invalid("find: the cursor belongs to a different sort");
+  }
+  if (parsed.v.length !== keys.length) throw invalid("find: the cursor is not valid");
+  return parsed.v.map((item: unknown) => {
+    if (isPlainObject(item) && typeof item.d === "number") return new Date(item.d);
+    if (isPlainObject(item) && "j" in item) return toBsonValue(item.j, "cursor");
+    throw invalid("find: the cursor is not valid");
+  });
+}
+
+function typeName(value: unknown): (typeof TYPE_ORDER)[number] {
+  if (typeof value === "number") return "number";
+  if (typeof value === "string") return "string";
+  if (typeof value === "boolean") return "bool";
+  if (value instanceof Date) return "date";
+  return Array.isArray(value) ? "array" : "object";
+}
+
+/**
+ * Documents that sort strictly after `value` on one field. MongoDB's `$gt`/`$lt` only compare
+ * within a type, so the values of the types that sort after (or, descending, before) are added
+ * with `$type`, and null/missing (first ascending, last descending) explicitly.
+ */
+function afterOnField(path: string, value: unknown, descending: boolean): Document | undefined {
+  if (value === null) return descending ? undefined : { [path]: { $ne: null } };
+  const rank = TYPE_ORDER.indexOf(typeName(value));
+  const others = descending ? TYPE_ORDER.slice(0, rank) : TYPE_ORDER.slice(rank + 1);
+  const parts: Document[] = [{ [path]: { [descending ? "$lt" : "$gt"]: value } }];
+  for (const type of others) parts.push({ [path]: { $type: type } });
+  if (descending) parts.push({ [path]: { $eq: null } });
+  return parts.length === 1 ? parts[0] : { $or: parts };
+}
+
+/** The filter for "after this tuple" in the keys' order: OR over each key of (equal prefix AND after). */
+export function keysetFilter(keys: readonly SortKey[], tuple: readonly unknown[], mode: IdMode): Document {
+  const operand = (key: SortKey, value: unknown) => (key.path === "_id" ? idOperand(value, mode) : value);
+  const branches: Document[] = [];
+  for (let k = 0; k < keys.length; k++) {
+    const key = keys[k]!;
+    const after = afterOnField(key.path, operand(key, tuple[k]), key.descending);
+    if (after === undefined) continue;
+    const equal = keys
+      .slice(0, k)
+      .map((prefix, i) => ({ [prefix.path]: { $eq: operand(prefix, tuple[i]) } }));
+    branches.push(equal.length === 0 ? after : { $and: [...equal, after] });
+  }
+  if (branches.length === 0) return { _id: { $in: [] } };
+  return branches.length === 1 ? branches[0]! : { $or: branches };
+}
+
+// ---- updates and indexes ----
+
+export function translateUpdate(update: UpdateSpec, where: string): Document {
+  const given: unknown = update;
+  if (!isPlainObject(given)) throw invalid(`${where}: update must be a plain object`);
+  if (update.unset !== undefined && !Array.isArray(update.unset))
+    throw invalid(`${where}: unset must be an array`);
+  const claimed: { field: string; segments: string[] }[] = [];
+  const claim = (field: string): string => {
+    const path = toPath(field, where);
+    const segments = field.split(".");
+    if (segments[0] === "id" || segments[0] === "_id") throw invalid(`${where}: the id cannot be changed`);
+    for (const other of claimed) {
+      const n = Math.min(other.segments.length, segments.length);
+      if (other.segments.slice(0, n).join("\0") === segments.slice(0, n).join("\0")) {
+        throw invalid(`${where}: ${field} and ${other.field} overlap in one update`);
+      }
+    }
+    claimed.push({ field, segments });
+    return path;
+  };
+  const $set: Document = {};
+  const $unset: Document = {};
+  const $inc: Document = {};
+  for (const [field, value] of Object.entries(update.set ?? {})) {
+    if (value === undefined) continue;
+    define($set, claim(field), toBsonValue(value, `${where}.set.${field}`));
+  }
+  for (const field of update.unset ?? []) define($unset, claim(field), "");
+  for (const [field, amount] of Object.entries(update.increment ?? {})) {
+    if (typeof amount !== "number" || !Number.isFinite(amount)) {
+      throw invalid(`${where}: increment of ${field} must be a finite number`);
+    }
+    define($inc, claim(field), amount);
+  }
+  if (claimed.length === 0) throw invalid(`${where}: the update changes nothing`);
+  const out: Document = {};
+  if (Object.keys($set).length > 0) out.$set = $set;
+  if (Object.keys($unset).length > 0) out.$unset = $unset;
+  if (Object.keys($inc).length > 0) out.$inc = $inc;
+  return out;
+}
+
+const INDEX_NAME = /^[A-Za-z0-9_.-]{1,120}$/;
+
+export interface MongoIndex {
+  name: string;
+  key: Document;
+  unique: boolean;
+}
+
+export function translateIndex(index: IndexSpec, where: string): MongoIndex {
+  const given: unknown = index;
+  if (!isPlainObject(given) || !Array.isArray(index.fields) || index.fields.length === 0) {
+    throw invalid(`${where}: an index needs at least one field`);
+  }
+  if (new Set(index.fields).size !== index.fields.length)
+    throw invalid(`${where}: an index names a field twice`);
+  const key: Document = {};
+  for (const field of index.fields) key[toPath(field, where)] = 1;
+  const name = index.name ?? index.fields.map((field) => `${field}_1`).join("_");
+  if (!INDEX_NAME.test(name)) throw invalid(`${where}: index name ${JSON.stringify(name)} is not valid`);
+  return { name, key, unique: index.unique === true };
+}
+
+export function sameKey(a: Document, b: Document): boolean {
+  return JSON.stringify(Object.entries(a)) === JSON.stringify(Object.entries(b));
+}
