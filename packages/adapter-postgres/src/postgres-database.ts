@@ -167,10 +167,11 @@ function guarded<T>(
   return { result, settled };
 }
 
-/** BEGIN, SAVEPOINT, COMMIT...: the adapter's own statements, never cancelled. */
-async function runControl(lease: Lease, text: string, what: string): Promise<void> {
+/** BEGIN, SAVEPOINT, COMMIT...: the adapter's own statements, never cancelled. Returns the command tag. */
+async function runControl(lease: Lease, text: string, what: string): Promise<string | undefined> {
   try {
-    await lease.exclusive(() => lease.client.query({ text }));
+    const result = await lease.exclusive(() => lease.client.query({ text }));
+    return result.command;
   } catch (error) {
     throw mapPostgresError(error, what);
   }
@@ -452,7 +453,13 @@ class PostgresPoolDatabase extends PostgresExecutor implements PostgresDatabase 
         throw error;
       }
       tx.settle();
-      await runControl(lease, "COMMIT", "commit");
+      // PostgreSQL answers COMMIT of a failed transaction with ROLLBACK and no error.
+      if ((await runControl(lease, "COMMIT", "commit")) === "ROLLBACK") {
+        throw new InfrastructureError(
+          "INVALID_ARGUMENT",
+          "transaction rolled back at commit: a statement in it failed and its error was caught",
+        );
+      }
       return result;
     } finally {
       lease.release();

@@ -15,6 +15,8 @@ export interface PostgresPool {
 export interface PostgresQueryResult {
   rows: Record<string, unknown>[];
   rowCount: number | null;
+  /** The command tag: `SELECT`, `COMMIT`, or `ROLLBACK` when a COMMIT found the transaction failed. */
+  command?: string;
 }
 
 /** What `client.query` accepts besides text: a cursor, a COPY stream. */

@@ -6,7 +6,10 @@ import { createPostgresDatabase, type PostgresDatabase, type PostgresDatabaseOpt
 export const POSTGRES_URL = process.env.POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 
 /** A connection outside any test schema, for creating and dropping them and for looking on. */
-export const admin: PostgresDatabase = createPostgresDatabase({ connectionString: POSTGRES_URL, poolSize: 3 });
+export const admin: PostgresDatabase = createPostgresDatabase({
+  connectionString: POSTGRES_URL,
+  poolSize: 3,
+});
 
 const schemas = new WeakMap<SqlDatabase, string>();
 
