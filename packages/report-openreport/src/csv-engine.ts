@@ -47,7 +47,10 @@ async function* renderCsv(
   try {
     let csv =
       (options.bom === true ? BOM : "") + columns.map((column) => csvText(column.header)).join(",") + "\r\n";
+    const { signal } = options;
     for (;;) {
+      // The report already failed or was cancelled: nobody reads what would follow.
+      if (signal?.aborted) return;
       const next = cursor.next();
       const row: ReportRow | undefined = next instanceof Promise ? await next : next;
       if (row === undefined) break;

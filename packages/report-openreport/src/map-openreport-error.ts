@@ -46,6 +46,12 @@ export function mapOpenReportError(error: unknown, context: ErrorContext): Infra
       cause: error,
     });
   }
+  if (code === "ENOENT") {
+    return new InfrastructureError("NOT_FOUND", `${context.what}: the output's path does not exist`, {
+      cause: error,
+      retryable: false,
+    });
+  }
   if (typeof code === "string" && OUTPUT_GONE.has(code)) {
     return new InfrastructureError(
       "UNAVAILABLE",

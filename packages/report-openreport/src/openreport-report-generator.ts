@@ -1,4 +1,5 @@
 import type { Writable } from "node:stream";
+import { setImmediate } from "node:timers/promises";
 import {
   cancelledError,
   type GenerateReportOptions,
@@ -49,6 +50,9 @@ function badOption(message: string): InfrastructureError {
   return new InfrastructureError("INVALID_ARGUMENT", message, { retryable: false });
 }
 
+/** Chunks written without a turn of the event loop before we make one (about 1 MB). */
+const CHUNKS_PER_YIELD = 16;
+
 /** Writes `source` to `output` chunk by chunk, waiting for `drain` whenever `write` says so. */
 async function writeAll(
   source: AsyncIterable<Buffer>,
@@ -78,6 +82,7 @@ async function writeAll(
   });
   failure.catch(() => {});
   let bytes = 0;
+  let chunksSinceYield = 0;
   try {
     for (;;) {
       const step = await Promise.race([iterator.next(), failure]);
@@ -86,6 +91,12 @@ async function writeAll(
       bytes += step.value.length;
       if (!output.write(step.value)) {
         await Promise.race([new Promise((resolve) => output.once("drain", resolve)), failure]);
+        chunksSinceYield = 0;
+      } else if (++chunksSinceYield === CHUNKS_PER_YIELD) {
+        // An output that never pushes back (in memory, synchronous) and a synchronous row source
+        // would otherwise hold the event loop for the whole report.
+        chunksSinceYield = 0;
+        await Promise.race([setImmediate(), failure]);
       }
     }
     output.end();
@@ -117,6 +128,11 @@ class OpenReportGenerator implements ReportGenerator {
     const format = options?.format;
     const what = `${String(format)} report`;
     const signal = options?.signal;
+    // Fires on the caller's abort and on any failure, so the engine stops and releases the rows at
+    // once instead of at its next chunk.
+    const stop = new AbortController();
+    const forwardAbort = () => stop.abort(signal?.reason);
+    signal?.addEventListener("abort", forwardAbort, { once: true });
     try {
       if (signal?.aborted) throw cancelledError(signal, `writing the ${what}`);
       const engine = this.engines.get(format);
@@ -129,13 +145,17 @@ class OpenReportGenerator implements ReportGenerator {
       }
       const plan = planReport(definition, engine.maxSheets, engine.format);
       const stats: RenderStats = { rowCount: 0, sheetCount: 0 };
-      const byteSize = await writeAll(engine.render(plan, stats, options), output, signal, what);
+      const rendered = engine.render(plan, stats, { ...options, signal: stop.signal });
+      const byteSize = await writeAll(rendered, output, signal, what);
       return { rowCount: stats.rowCount, byteSize, sheetCount: stats.sheetCount };
     } catch (error) {
+      stop.abort(error);
       // Without an error argument: the caller learns why from our rejection, and an output nobody
       // listens to for `error` must not crash the process.
       if (!output.destroyed) output.destroy();
       throw mapOpenReportError(error, { what, signal });
+    } finally {
+      signal?.removeEventListener("abort", forwardAbort);
     }
   }
 }

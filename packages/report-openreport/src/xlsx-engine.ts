@@ -1,4 +1,4 @@
-import type { ReportRow } from "@proj/ports";
+import type { GenerateReportOptions, ReportRow } from "@proj/ports";
 import {
   type CellPosition,
   cleanText,
@@ -169,6 +169,7 @@ class XlsxRender {
     private readonly plan: ReportPlan,
     private readonly stats: RenderStats,
     private readonly options: XlsxEngineOptions,
+    private readonly signal: AbortSignal | undefined,
   ) {
     this.zip = new ZipStream(options.compressionLevel);
     this.strings = options.sharedStrings ? new SharedStrings() : undefined;
@@ -190,7 +191,7 @@ class XlsxRender {
             lastColumn: columns[columns.length - 1]!.letters,
           };
           const path = `xl/worksheets/sheet${this.written.length + 1}.xml`;
-          yield* this.zip.entry(path, this.sheetXml(sheet, columns, feed, target));
+          yield* this.zip.entry(path, this.sheetXml(sheet, columns, feed, target), this.signal);
           this.written.push(target);
           this.stats.sheetCount += 1;
           if (feed.pending === undefined) break;
@@ -267,7 +268,10 @@ class XlsxRender {
     const limit = this.options.maxRowsPerSheet;
     const { cursor } = feed;
     let r = headerRow;
+    const { signal } = this;
     for (;;) {
+      // The report already failed or was cancelled: nobody reads what would follow.
+      if (signal?.aborted) return;
       let row = feed.pending;
       feed.pending = undefined;
       if (row === undefined) {
@@ -407,6 +411,7 @@ export function createXlsxEngine(options: XlsxEngineOptions): ReportEngine {
   return {
     format: "xlsx",
     maxSheets: Number.POSITIVE_INFINITY,
-    render: (plan, stats) => new XlsxRender(plan, stats, options).render(),
+    render: (plan, stats, request: GenerateReportOptions) =>
+      new XlsxRender(plan, stats, options, request.signal).render(),
   };
 }

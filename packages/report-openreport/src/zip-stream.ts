@@ -46,7 +46,11 @@ export class ZipStream {
    * Yields the bytes of one entry. `content` is pulled only as fast as the caller pulls the
    * compressed bytes, because deflate's buffers are bounded and `Readable.from` holds one chunk.
    */
-  async *entry(name: string, content: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<Buffer> {
+  async *entry(
+    name: string,
+    content: AsyncIterable<Buffer> | Iterable<Buffer>,
+    signal?: AbortSignal,
+  ): AsyncGenerator<Buffer> {
     const nameBytes = Buffer.from(name, "utf8");
     const offset = this.offset;
     const header = Buffer.alloc(30);
@@ -72,10 +76,17 @@ export class ZipStream {
     const deflate = createDeflateRaw({ level: this.level, chunkSize: 64 * 1024 });
     // Errors reach us through `deflate`, which the pipeline destroys with the source's error.
     pipeline(Readable.from(measured(), { highWaterMark: 1 }), deflate, () => {});
+    // Tears the entry down at once when the report stops, rather than when its next chunk is due.
+    const stop = () => deflate.destroy(signal?.reason instanceof Error ? signal.reason : undefined);
+    signal?.addEventListener("abort", stop, { once: true });
     let compressedSize = 0;
-    for await (const chunk of deflate as AsyncIterable<Buffer>) {
-      compressedSize += chunk.length;
-      yield* this.emit(chunk);
+    try {
+      for await (const chunk of deflate as AsyncIterable<Buffer>) {
+        compressedSize += chunk.length;
+        yield* this.emit(chunk);
+      }
+    } finally {
+      signal?.removeEventListener("abort", stop);
     }
 
     const descriptor = Buffer.alloc(16);

@@ -1,0 +1,226 @@
+// 1,000,000 rows x 10 mixed columns to a file, in one process: @proj/report-openreport (XLSX with
+// column formats, and CSV) against a raw exceljs streaming writer (the baseline) and a plain CSV
+// writer (the floor). Run: pnpm --filter @proj/report-openreport bench   (ROWS=100000 for a quick run)
+//
+// Peak RSS per phase: phases run one after another; before each, two forced GCs (--expose-gc) and a
+// short pause give a settled baseline, then RSS is sampled every 10 ms while the phase runs. The peak
+// is the largest sample, and "grew" is peak minus the baseline. The exceljs phases run last because
+// the memory they take is not all handed back to the OS afterwards.
+import { once } from "node:events";
+import { createWriteStream } from "node:fs";
+import { stat, unlink } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import ExcelJS from "exceljs";
+import { createOpenReportGenerator } from "../dist/index.js";
+
+const ROWS = Number(process.env.ROWS ?? 1_000_000);
+const PHASES = (
+  process.env.PHASES ?? "csv-floor,openreport-xlsx,openreport-csv,exceljs-raw,exceljs-styled"
+).split(",");
+
+const COLUMNS = [
+  { header: "Id", key: "id", type: "integer", width: 10 },
+  { header: "Customer", key: "customer", type: "string", width: 24 },
+  { header: "Email", key: "email", type: "string", width: 30 },
+  { header: "Amount", key: "amount", type: "currency", width: 14 },
+  { header: "Discount", key: "discount", type: "percent", width: 10 },
+  { header: "Quantity", key: "quantity", type: "integer", width: 10 },
+  { header: "Unit price", key: "price", type: "number", width: 12 },
+  { header: "Ordered", key: "ordered", type: "date", width: 12 },
+  { header: "Paid", key: "paid", type: "boolean", width: 8 },
+  { header: "Note", key: "note", type: "string", width: 40 },
+];
+const NOTES = [
+  "",
+  "priority",
+  "gift wrap, please",
+  'call "before" delivery',
+  "=not a formula",
+  "Grüße aus Köln",
+];
+const START = Date.UTC(2024, 0, 1);
+
+function* rows() {
+  for (let i = 0; i < ROWS; i += 1) {
+    yield {
+      id: i + 1,
+      customer: `Customer ${(i * 7919) % 100_003}`,
+      email: `user${i % 50_000}@example.com`,
+      amount: ((i * 37) % 1_000_000) / 100,
+      discount: (i % 20) / 100,
+      quantity: (i % 97) + 1,
+      price: ((i * 13) % 10_000) / 100,
+      ordered: new Date(START + (i % 3650) * 86_400_000),
+      paid: i % 3 !== 0,
+      note: i % 5 === 0 ? null : NOTES[i % NOTES.length],
+    };
+  }
+}
+
+async function drained(stream) {
+  if (stream.writableNeedDrain) await once(stream, "drain");
+}
+
+function csvField(value) {
+  if (value === null || value === undefined) return "";
+  if (value instanceof Date) return value.toISOString().slice(0, 10);
+  const text = String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+const writers = {
+  /** The floor: join fields, escape minimally, write with back-pressure. */
+  async "csv-floor"(file) {
+    const out = createWriteStream(file);
+    let chunk = `${COLUMNS.map((c) => c.header).join(",")}\r\n`;
+    for (const row of rows()) {
+      chunk += `${COLUMNS.map((c) => csvField(row[c.key])).join(",")}\r\n`;
+      if (chunk.length > 65_536) {
+        out.write(chunk);
+        chunk = "";
+        await drained(out);
+      }
+    }
+    out.end(chunk);
+    await once(out, "finish");
+  },
+  async "openreport-xlsx"(file) {
+    const generator = createOpenReportGenerator();
+    const definition = { title: "Orders", sheets: [{ name: "Orders", columns: COLUMNS, rows: rows() }] };
+    await generator.generate(definition, createWriteStream(file), { format: "xlsx" });
+  },
+  async "openreport-csv"(file) {
+    const generator = createOpenReportGenerator();
+    const definition = { sheets: [{ name: "Orders", columns: COLUMNS, rows: rows() }] };
+    await generator.generate(definition, createWriteStream(file), { format: "csv" });
+  },
+  /** The baseline: exceljs' streaming writer as the issue measured it (no styles, no shared strings). */
+  async "exceljs-raw"(file) {
+    const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({
+      filename: file,
+      useStyles: false,
+      useSharedStrings: false,
+    });
+    const sheet = workbook.addWorksheet("Orders");
+    sheet.columns = COLUMNS.map((c) => ({ header: c.header, key: c.key, width: c.width }));
+    for (const row of rows()) sheet.addRow(row).commit();
+    sheet.commit();
+    await workbook.commit();
+  },
+  /** exceljs with what openreport writes by default: column number formats and a bold header. */
+  async "exceljs-styled"(file) {
+    const formats = {
+      integer: "0",
+      number: "0.00",
+      currency: "#,##0.00",
+      percent: "0.00%",
+      date: "yyyy-mm-dd",
+    };
+    const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({
+      filename: file,
+      useStyles: true,
+      useSharedStrings: false,
+    });
+    const sheet = workbook.addWorksheet("Orders", { views: [{ state: "frozen", ySplit: 1 }] });
+    sheet.columns = COLUMNS.map((c) => ({
+      header: c.header,
+      key: c.key,
+      width: c.width,
+      style: formats[c.type] ? { numFmt: formats[c.type] } : {},
+    }));
+    sheet.getRow(1).font = { bold: true };
+    for (const row of rows()) sheet.addRow(row).commit();
+    sheet.commit();
+    await workbook.commit();
+  },
+};
+
+async function settle() {
+  for (let i = 0; i < 2; i += 1) {
+    globalThis.gc?.();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+async function runPhase(name) {
+  const file = join(tmpdir(), `report-bench-${process.pid}-${name}.${name.includes("csv") ? "csv" : "xlsx"}`);
+  await settle();
+  const base = process.memoryUsage.rss();
+  let peak = base;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage.rss());
+  }, 10);
+  const started = process.hrtime.bigint();
+  await writers[name](file);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  clearInterval(sampler);
+  peak = Math.max(peak, process.memoryUsage.rss());
+  const { size } = await stat(file);
+  await unlink(file);
+  return {
+    name,
+    seconds,
+    rowsPerSecond: ROWS / seconds,
+    peakMb: peak / 2 ** 20,
+    grewMb: (peak - base) / 2 ** 20,
+    sizeMb: size / 2 ** 20,
+  };
+}
+
+if (typeof globalThis.gc !== "function") console.warn("run with --expose-gc for settled per-phase baselines");
+console.log(`rows=${ROWS} columns=${COLUMNS.length} node=${process.version}`);
+const results = {};
+for (const name of PHASES) {
+  const r = await runPhase(name);
+  results[name] = r;
+  console.log(
+    `${name.padEnd(16)} ${r.seconds.toFixed(2).padStart(7)} s  ${Math.round(r.rowsPerSecond).toLocaleString("en-US").padStart(9)} rows/s  peak RSS ${r.peakMb.toFixed(0).padStart(4)} MB (grew ${r.grewMb.toFixed(0)} MB)  file ${r.sizeMb.toFixed(1)} MB`,
+  );
+}
+const ratio = (label, a, b, key, better) => {
+  if (!results[a] || !results[b]) return;
+  console.log(`ratio ${label}: ${(results[a][key] / results[b][key]).toFixed(2)}x (${better})`);
+};
+ratio(
+  "openreport-xlsx / exceljs-raw throughput",
+  "openreport-xlsx",
+  "exceljs-raw",
+  "rowsPerSecond",
+  "target >= 1.0",
+);
+ratio(
+  "openreport-xlsx / exceljs-styled throughput",
+  "openreport-xlsx",
+  "exceljs-styled",
+  "rowsPerSecond",
+  "higher is better",
+);
+ratio(
+  "openreport-xlsx / exceljs-raw peak RSS",
+  "openreport-xlsx",
+  "exceljs-raw",
+  "peakMb",
+  "lower is better",
+);
+ratio(
+  "openreport-xlsx / csv-floor throughput",
+  "openreport-xlsx",
+  "csv-floor",
+  "rowsPerSecond",
+  "1.0 is the floor",
+);
+ratio(
+  "openreport-csv / csv-floor throughput",
+  "openreport-csv",
+  "csv-floor",
+  "rowsPerSecond",
+  "1.0 is the floor",
+);
+ratio(
+  "openreport-xlsx / exceljs-raw file size",
+  "openreport-xlsx",
+  "exceljs-raw",
+  "sizeMb",
+  "lower is smaller",
+);
