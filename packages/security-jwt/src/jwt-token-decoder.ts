@@ -90,6 +90,8 @@ const DEFAULT_MAX_TOKEN_BYTES = 8192;
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
 /** Header parameters that change what the bytes mean; no JWT we accept uses them. */
 const UNSUPPORTED_HEADERS = ["b64", "zip"] as const;
+/** Distinct token headers remembered; a real issuer has a handful (one per key). */
+const HEADER_CACHE_SIZE = 64;
 
 function invalid(message: string): InfrastructureError {
   return new InfrastructureError("INVALID_ARGUMENT", message);
@@ -149,6 +151,7 @@ export class JwtTokenDecoder implements TokenDecoder {
   readonly #cache: VerifiedTokenCache | undefined;
   readonly #remote: RemoteKeySource | undefined;
   readonly #ringReady: Promise<StaticKeyRing> | undefined;
+  readonly #headers = new Map<string, Readonly<Record<string, unknown>>>();
   #ring: StaticKeyRing | undefined;
   #closed = false;
 
@@ -240,7 +243,7 @@ export class JwtTokenDecoder implements TokenDecoder {
 
   async #verify(token: string, signal: AbortSignal | undefined): Promise<Verified> {
     const segments = splitToken(token);
-    const header = parseJsonObject(segments.header, "header");
+    const header = this.#parseHeader(segments.header);
     const alg = header.alg;
     if (typeof alg !== "string") refuse("malformed", 'the token header has no "alg"');
     if (!this.#allowed.has(alg)) refuse("algorithm_not_allowed", "the token algorithm is not allowed");
@@ -250,7 +253,8 @@ export class JwtTokenDecoder implements TokenDecoder {
     if (kid !== undefined && typeof kid !== "string")
       refuse("malformed", 'the token "kid" header is not a string');
 
-    const keys = await this.#keysFor(alg, kid, signal);
+    const found = this.#keysFor(alg, kid, signal);
+    const keys = Array.isArray(found) ? found : await found;
     if (keys.length === 0) refuse("unknown_key", "no trusted key matches the token");
     const joseOptions =
       this.#now === undefined ? this.#joseOptions : { ...this.#joseOptions, currentDate: this.#now() };
@@ -275,10 +279,23 @@ export class JwtTokenDecoder implements TokenDecoder {
       refuse("issued_in_future", "the token was issued in the future");
     }
     const principal = freezePrincipal(this.#map(claims, header));
-    return { principal, protectedHeader: Object.freeze(header), validUntil: this.#validUntil(claims) };
+    return { principal, protectedHeader: header, validUntil: this.#validUntil(claims) };
   }
 
-  #checkHeader(header: Record<string, unknown>): void {
+  /**
+   * Parsed headers by their encoded text: an issuer sends the same few headers (alg, kid, typ) over
+   * and over, and parsing is a pure function of the text, which the signature check then covers.
+   */
+  #parseHeader(encoded: string): Readonly<Record<string, unknown>> {
+    const known = this.#headers.get(encoded);
+    if (known !== undefined) return known;
+    const header = Object.freeze(parseJsonObject(encoded, "header"));
+    if (this.#headers.size >= HEADER_CACHE_SIZE) this.#headers.clear();
+    this.#headers.set(encoded, header);
+    return header;
+  }
+
+  #checkHeader(header: Readonly<Record<string, unknown>>): void {
     const crit = header.crit;
     if (crit !== undefined) {
       if (!Array.isArray(crit) || crit.length === 0)
@@ -315,7 +332,7 @@ export class JwtTokenDecoder implements TokenDecoder {
     return ring.select(alg, kid);
   }
 
-  #map(claims: Record<string, unknown>, header: Record<string, unknown>): Principal {
+  #map(claims: Record<string, unknown>, header: Readonly<Record<string, unknown>>): Principal {
     if (!this.#customMapper) return this.#mapper(claims, header);
     try {
       return this.#mapper(claims, header);
@@ -337,6 +354,7 @@ export class JwtTokenDecoder implements TokenDecoder {
   async close(): Promise<void> {
     this.#closed = true;
     this.#cache?.clear();
+    this.#headers.clear();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
