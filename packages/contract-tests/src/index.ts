@@ -16,11 +16,12 @@ export {
   tokenDecoderContract,
 } from "./tokens/index.js";
 export { type ObjectStorageHarness, objectStorageContract } from "./object-storage/index.js";
+export { type DocumentDatabaseHarness, documentDatabaseContract, INJECTION_VALUES } from "./documents/index.js";
+export { type CacheHarness, cacheContract } from "./cache/index.js";
+export { type LocalFileManagerHarness, localFileManagerContract } from "./local-files/index.js";
 export {
   type ReadBackCell,
   type ReadBackSheet,
   type ReportGeneratorHarness,
   reportGeneratorContract,
 } from "./reports/index.js";
-export { type LocalFileManagerHarness, localFileManagerContract } from "./local-files/index.js";
-export { type DocumentDatabaseHarness, documentDatabaseContract, INJECTION_VALUES } from "./documents/index.js";

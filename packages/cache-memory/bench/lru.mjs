@@ -1,0 +1,248 @@
+// Mixed workload against lru-cache in one process: node --expose-gc bench/lru.mjs (after `pnpm build`).
+import { LRUCache } from "lru-cache";
+import { createMemoryCache } from "../dist/index.js";
+
+const OPS = 1_000_000;
+const KEYS = 200_000;
+const CAPACITY = 100_000;
+const GET_SHARE = 0.9;
+const ZIPF_S = 0.99;
+const TTL_MS = 60_000;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const SEED = 0x5eed;
+/** BENCH_ONLY="TTL,hits" runs only the contenders whose names contain one of the parts. */
+const ONLY = process.env.BENCH_ONLY?.split(",");
+
+/** mulberry32: a fixed seed makes every run draw the same workload. */
+function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Key indices drawn from a Zipf distribution over `n` keys (inverse CDF by binary search). */
+function zipfIndices(n, count, random) {
+  const cdf = new Float64Array(n);
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    sum += 1 / (i + 1) ** ZIPF_S;
+    cdf[i] = sum;
+  }
+  const out = new Uint32Array(count);
+  for (let j = 0; j < count; j++) {
+    const u = random() * sum;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (cdf[mid] < u) lo = mid + 1;
+      else hi = mid;
+    }
+    out[j] = lo;
+  }
+  // Rank 0 is the hottest key; scatter ranks so hot keys are not also adjacent insertion order.
+  const perm = new Uint32Array(n);
+  for (let i = 0; i < n; i++) perm[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const k = Math.floor(random() * (i + 1));
+    const t = perm[i];
+    perm[i] = perm[k];
+    perm[k] = t;
+  }
+  for (let j = 0; j < count; j++) out[j] = perm[out[j]];
+  return out;
+}
+
+const random = prng(SEED);
+const keys = Array.from({ length: KEYS }, (_, i) => `tenant:${i}:settings`);
+const values = Array.from({ length: KEYS }, (_, i) => ({ id: i, plan: i % 3 === 0 ? "pro" : "free" }));
+const mixedKeys = zipfIndices(KEYS, OPS, random);
+const isGet = new Uint8Array(OPS);
+for (let i = 0; i < OPS; i++) isGet[i] = random() < GET_SHARE ? 1 : 0;
+const hitKeys = zipfIndices(CAPACITY, OPS, random);
+
+function gc() {
+  if (typeof globalThis.gc === "function") {
+    globalThis.gc();
+    globalThis.gc();
+  }
+}
+
+/**
+ * Compiles the loops for one contender with its calls written inline (`c.get(k)`), so every
+ * contender gets call sites of its own: a loop shared between contenders would go polymorphic and
+ * slow down whoever runs later.
+ */
+function compile(get, set) {
+  const mixed = new Function(
+    "c",
+    "keys",
+    "values",
+    "mixedKeys",
+    "isGet",
+    `let gets = 0;
+    let hits = 0;
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < ${OPS}; i++) {
+      const k = mixedKeys[i];
+      if (isGet[i] === 1) {
+        gets++;
+        if (${get("keys[k]")} !== undefined) hits++;
+      } else {
+        ${set("keys[k]", "values[k]")};
+      }
+    }
+    const ns = Number(process.hrtime.bigint() - start);
+    return { opsPerSec: (${OPS} * 1e9) / ns, hitRate: hits / gets };`,
+  );
+  const hitsOnly = new Function(
+    "c",
+    "keys",
+    "hitKeys",
+    `let hits = 0;
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < ${OPS}; i++) if (${get("keys[hitKeys[i]]")} !== undefined) hits++;
+    const ns = Number(process.hrtime.bigint() - start);
+    return { opsPerSec: (${OPS} * 1e9) / ns, hitRate: hits / ${OPS} };`,
+  );
+  const AsyncFunction = (async () => {}).constructor;
+  const mixedAsync = new AsyncFunction(
+    "c",
+    "keys",
+    "values",
+    "mixedKeys",
+    "isGet",
+    `let gets = 0;
+    let hits = 0;
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < ${OPS}; i++) {
+      const k = mixedKeys[i];
+      if (isGet[i] === 1) {
+        gets++;
+        if ((await ${get("keys[k]")}) !== undefined) hits++;
+      } else {
+        await ${set("keys[k]", "values[k]")};
+      }
+    }
+    const ns = Number(process.hrtime.bigint() - start);
+    return { opsPerSec: (${OPS} * 1e9) / ns, hitRate: hits / gets };`,
+  );
+  return {
+    mixed: (c) => mixed(c, keys, values, mixedKeys, isGet),
+    hitsOnly: (c) => hitsOnly(c, keys, hitKeys),
+    mixedAsync: (c) => mixedAsync(c, keys, values, mixedKeys, isGet),
+  };
+}
+
+const plain = () =>
+  compile(
+    (k) => `c.get(${k})`,
+    (k, v) => `c.set(${k}, ${v})`,
+  );
+const sync = () =>
+  compile(
+    (k) => `c.getSync(${k})`,
+    (k, v) => `c.setSync(${k}, ${v})`,
+  );
+
+function prefill(c, setName) {
+  for (let i = 0; i < CAPACITY; i++) c[setName](keys[i], values[i]);
+}
+
+/** Each contender: a fresh cache per round, and the compiled loop it runs on it. */
+const contenders = [
+  { name: "mixed  Map (ceiling, unbounded)", loops: plain(), make: () => new Map(), run: "mixed" },
+  { name: "mixed  lru-cache", loops: plain(), make: () => new LRUCache({ max: CAPACITY }), run: "mixed" },
+  {
+    name: "mixed  cache-memory sync",
+    baseline: "mixed  lru-cache",
+    loops: sync(),
+    make: () => createMemoryCache({ maxEntries: CAPACITY }),
+    run: "mixed",
+  },
+  {
+    name: "mixed  lru-cache, TTL",
+    loops: plain(),
+    make: () => new LRUCache({ max: CAPACITY, ttl: TTL_MS }),
+    run: "mixed",
+  },
+  {
+    name: "mixed  cache-memory sync, TTL",
+    baseline: "mixed  lru-cache, TTL",
+    loops: sync(),
+    make: () => createMemoryCache({ maxEntries: CAPACITY, defaultTtlMs: TTL_MS }),
+    run: "mixed",
+  },
+  {
+    name: "hits   lru-cache, TTL",
+    loops: plain(),
+    make: () => new LRUCache({ max: CAPACITY, ttl: TTL_MS }),
+    prefill: "set",
+    run: "hitsOnly",
+  },
+  {
+    name: "hits   cache-memory sync, TTL",
+    baseline: "hits   lru-cache, TTL",
+    loops: sync(),
+    make: () => createMemoryCache({ maxEntries: CAPACITY, defaultTtlMs: TTL_MS }),
+    prefill: "setSync",
+    run: "hitsOnly",
+  },
+  {
+    name: "mixed  cache-memory async port, TTL",
+    baseline: "mixed  cache-memory sync, TTL",
+    loops: plain(),
+    make: () => createMemoryCache({ maxEntries: CAPACITY, defaultTtlMs: TTL_MS }),
+    run: "mixedAsync",
+  },
+];
+
+gc();
+const baselineHeap = process.memoryUsage().heapUsed;
+const results = new Map(contenders.map((c) => [c.name, []]));
+const heaps = new Map();
+for (let round = 0; round < ROUNDS; round++) {
+  for (const contender of contenders) {
+    if (ONLY !== undefined && !ONLY.some((part) => contender.name.includes(part))) continue;
+    gc();
+    const cache = contender.make();
+    if (contender.prefill) prefill(cache, contender.prefill);
+    results.get(contender.name).push(await contender.loops[contender.run](cache));
+    gc();
+    // Measured while `cache` is still in use below, so it counts.
+    heaps.set(
+      contender.name,
+      Math.max(heaps.get(contender.name) ?? 0, process.memoryUsage().heapUsed - baselineHeap),
+    );
+    if (cache.size === -1) throw new Error("unreachable");
+  }
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const summary = new Map();
+console.log(
+  `${OPS.toLocaleString("en")} ops, ${KEYS.toLocaleString("en")} Zipf(${ZIPF_S}) keys, capacity ` +
+    `${CAPACITY.toLocaleString("en")}, ${GET_SHARE * 100}% get; median of ${ROUNDS} rounds; seed ${SEED}; node ${process.version}`,
+);
+for (const { name } of contenders) {
+  const runs = results.get(name);
+  if (runs.length === 0) continue;
+  const ops = median(runs.map((r) => r.opsPerSec));
+  summary.set(name, ops);
+  const heap =
+    typeof globalThis.gc === "function"
+      ? `${(heaps.get(name) / 2 ** 20).toFixed(1)} MiB`
+      : "n/a (run with --expose-gc)";
+  console.log(
+    `${name.padEnd(38)} ${(ops / 1e6).toFixed(2).padStart(6)} M ops/s  hit rate ${(runs[0].hitRate * 100).toFixed(1)}%  heap after (max) ${heap}`,
+  );
+}
+for (const { name, baseline } of contenders) {
+  if (baseline === undefined || !summary.has(name) || !summary.has(baseline)) continue;
+  console.log(`ratio ${name} / ${baseline}: ${(summary.get(name) / summary.get(baseline)).toFixed(2)}`);
+}

@@ -1,0 +1,365 @@
+import { expectErrorCode } from "@proj/contract-tests";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { createMemoryCache } from "../src/index.js";
+
+describe("expiry with fake timers", () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("returns an entry up to the millisecond before its TTL and never from its TTL on", async () => {
+    const cache = createMemoryCache({ maxEntries: 10 });
+    cache.setSync("k", "v", { ttlMs: 1_000 });
+    vi.advanceTimersByTime(999);
+    expect(cache.getSync("k")).toBe("v");
+    expect(await cache.get("k")).toBe("v");
+    vi.advanceTimersByTime(1);
+    expect(cache.getSync("k")).toBeUndefined();
+    expect(cache.hasSync("k")).toBe(false);
+    expect(await cache.getOrSet("k", async () => "reloaded")).toBe("reloaded");
+  });
+
+  it("applies defaultTtlMs to set and getOrSet without ttlMs", async () => {
+    const cache = createMemoryCache({ maxEntries: 10, defaultTtlMs: 100 });
+    cache.setSync("set", 1);
+    await cache.getOrSet("loaded", async () => 2);
+    cache.setSync("explicit", 3, { ttlMs: 1_000 });
+    vi.advanceTimersByTime(100);
+    expect(cache.getSync("set")).toBeUndefined();
+    expect(cache.getSync("loaded")).toBeUndefined();
+    expect(cache.getSync("explicit")).toBe(3);
+  });
+
+  it("counts a lookup of an expired entry as a miss and does not count it in deletePrefix", async () => {
+    const cache = createMemoryCache({ maxEntries: 10 });
+    cache.setSync("t:1", 1, { ttlMs: 10 });
+    cache.setSync("t:2", 2, { ttlMs: 10 });
+    cache.setSync("t:3", 3);
+    vi.advanceTimersByTime(10);
+    expect(cache.getSync("t:1")).toBeUndefined();
+    expect(cache.statsSync()).toMatchObject({ hits: 0, misses: 1 });
+    expect(cache.deletePrefixSync("t:")).toBe(1);
+    expect(cache.statsSync().size).toBe(0);
+  });
+
+  it("reports delete of an expired entry as false and frees its slot", () => {
+    const cache = createMemoryCache({ maxEntries: 10 });
+    cache.setSync("k", 1, { ttlMs: 10 });
+    vi.advanceTimersByTime(10);
+    expect(cache.deleteSync("k")).toBe(false);
+    expect(cache.statsSync().size).toBe(0);
+  });
+});
+
+describe("the coarse clock", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("rereads the clock within 65 lookups even when no timer can fire", () => {
+    // Only `performance` is faked: real timers cannot fire inside this synchronous loop.
+    vi.useFakeTimers({ toFake: ["performance"] });
+    const cache = createMemoryCache({ maxEntries: 10 });
+    cache.setSync("k", "v", { ttlMs: 5 });
+    vi.advanceTimersByTime(10);
+    let servedAfterExpiry = 0;
+    while (cache.getSync("k") !== undefined) {
+      servedAfterExpiry++;
+      if (servedAfterExpiry > 1_000) break;
+    }
+    expect(servedAfterExpiry).toBeLessThanOrEqual(64);
+  });
+});
+
+describe("least-recently-used eviction", () => {
+  it("evicts the entry used least recently, where get and set count as use and has does not", () => {
+    const cache = createMemoryCache({ maxEntries: 3 });
+    cache.setSync("a", 1);
+    cache.setSync("b", 2);
+    cache.setSync("c", 3);
+    cache.getSync("a");
+    cache.hasSync("b");
+    cache.setSync("d", 4);
+    expect(cache.hasSync("b")).toBe(false);
+    cache.setSync("c", 30);
+    cache.setSync("e", 5);
+    expect(cache.hasSync("a")).toBe(false);
+    expect(["c", "d", "e"].map((k) => cache.getSync(k))).toEqual([30, 4, 5]);
+    expect(cache.statsSync()).toMatchObject({ evictions: 2, size: 3 });
+  });
+
+  it("keeps exact LRU order across the growth of its slot arrays", () => {
+    const max = 5_000;
+    const cache = createMemoryCache<number>({ maxEntries: max });
+    for (let i = 0; i < max; i++) cache.setSync(`k${i}`, i);
+    for (let i = 0; i < max; i += 2) cache.getSync(`k${i}`);
+    for (let i = 0; i < max / 2; i++) cache.setSync(`new${i}`, i);
+    for (let i = 0; i < max; i++) expect(cache.hasSync(`k${i}`), `k${i}`).toBe(i % 2 === 0);
+    expect(cache.statsSync()).toMatchObject({ size: max, evictions: max / 2 });
+  });
+
+  it("stays within maxEntries under a stream of distinct keys and reuses freed slots", () => {
+    const cache = createMemoryCache<number>({ maxEntries: 100 });
+    for (let i = 0; i < 50; i++) cache.setSync(`x${i}`, i);
+    for (let i = 0; i < 50; i += 2) cache.deleteSync(`x${i}`);
+    for (let i = 0; i < 100_000; i++) {
+      cache.setSync(`y${i}`, i);
+      if (i % 7 === 0) cache.deleteSync(`y${i - 3}`);
+    }
+    const stats = cache.statsSync();
+    expect(stats.size).toBeLessThanOrEqual(100);
+    expect(stats.evictions).toBeGreaterThan(80_000);
+    expect(cache.getSync("y99999")).toBe(99_999);
+  });
+
+  it("holds a single entry with maxEntries 1", () => {
+    const cache = createMemoryCache({ maxEntries: 1 });
+    cache.setSync("a", 1);
+    cache.setSync("b", 2);
+    expect(cache.hasSync("a")).toBe(false);
+    expect(cache.getSync("b")).toBe(2);
+    expect(cache.deleteSync("b")).toBe(true);
+    cache.setSync("c", 3);
+    expect(cache.getSync("c")).toBe(3);
+  });
+});
+
+describe("maxBytes", () => {
+  const sizeOf = (value: string) => value.length;
+
+  it("evicts least recently used entries until the total size fits", () => {
+    const cache = createMemoryCache<string>({ maxEntries: 100, maxBytes: 10, sizeOf });
+    cache.setSync("a", "aaaa");
+    cache.setSync("b", "bbbb");
+    cache.getSync("a");
+    cache.setSync("c", "cccc");
+    expect(cache.hasSync("b")).toBe(false);
+    expect(cache.hasSync("a")).toBe(true);
+    cache.setSync("a", "a");
+    cache.setSync("d", "ddddd");
+    expect(cache.hasSync("c")).toBe(true);
+    expect(cache.statsSync()).toMatchObject({ evictions: 1, size: 3 });
+  });
+
+  it("does not store a value larger than maxBytes, and drops the key's previous value", () => {
+    const cache = createMemoryCache<string>({ maxEntries: 100, maxBytes: 10, sizeOf });
+    cache.setSync("keep", "kk");
+    cache.setSync("big", "small");
+    cache.setSync("big", "x".repeat(11));
+    expect(cache.hasSync("big")).toBe(false);
+    expect(cache.getSync("keep")).toBe("kk");
+  });
+
+  it("rejects a sizeOf result that is not a non-negative number with INVALID_ARGUMENT", async () => {
+    const cache = createMemoryCache<string>({ maxEntries: 10, maxBytes: 10, sizeOf: () => Number.NaN });
+    await expectErrorCode(() => cache.setSync("k", "v"), "INVALID_ARGUMENT");
+    expect(cache.hasSync("k")).toBe(false);
+  });
+});
+
+describe("stale-while-revalidate with fake timers", () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("serves the stale value only until the hard max age of TTL plus window", async () => {
+    const cache = createMemoryCache<string>({ maxEntries: 10 });
+    const opts = { ttlMs: 100, staleWhileRevalidateMs: 50 };
+    await cache.getOrSet("k", async () => "v1", opts);
+    vi.advanceTimersByTime(149);
+    let release!: (value: string) => void;
+    const refresh = () =>
+      new Promise<string>((resolve) => {
+        release = resolve;
+      });
+    expect(await cache.getOrSet("k", refresh, opts)).toBe("v1");
+    vi.advanceTimersByTime(1);
+    let settled = false;
+    const pastWindow = cache.getOrSet("k", refresh, opts).finally(() => {
+      settled = true;
+    });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(settled, "past the window the caller must wait for the refresh").toBe(false);
+    release("v2");
+    expect(await pastWindow).toBe("v2");
+  });
+
+  it("keeps the stale value after a failed refresh and reports the failure", async () => {
+    const failures: Array<[unknown, string]> = [];
+    const cache = createMemoryCache<string>({
+      maxEntries: 10,
+      onRefreshError: (error, key) => failures.push([error, key]),
+    });
+    const opts = { ttlMs: 100, staleWhileRevalidateMs: 1_000 };
+    await cache.getOrSet("k", async () => "v1", opts);
+    vi.advanceTimersByTime(200);
+    const boom = new Error("refresh failed");
+    expect(
+      await cache.getOrSet(
+        "k",
+        async () => {
+          throw boom;
+        },
+        opts,
+      ),
+    ).toBe("v1");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(failures).toEqual([[boom, "k"]]);
+    expect(await cache.getOrSet("k", async () => "v2", opts)).toBe("v1");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(await cache.getOrSet("k", async () => "v3", opts)).toBe("v2");
+  });
+
+  it("does not serve an entry stored by set as stale", async () => {
+    const cache = createMemoryCache<string>({ maxEntries: 10 });
+    cache.setSync("k", "v1", { ttlMs: 100 });
+    vi.advanceTimersByTime(150);
+    expect(await cache.getOrSet("k", async () => "v2", { ttlMs: 100, staleWhileRevalidateMs: 1_000 })).toBe(
+      "v2",
+    );
+  });
+
+  it("lets a caller without the option wait for the running refresh instead of starting another", async () => {
+    const cache = createMemoryCache<string>({ maxEntries: 10 });
+    const opts = { ttlMs: 100, staleWhileRevalidateMs: 1_000 };
+    await cache.getOrSet("k", async () => "v1", opts);
+    vi.advanceTimersByTime(150);
+    let release!: (value: string) => void;
+    let calls = 0;
+    const refresh = () => {
+      calls += 1;
+      return new Promise<string>((resolve) => {
+        release = resolve;
+      });
+    };
+    expect(await cache.getOrSet("k", refresh, opts)).toBe("v1");
+    const waiting = cache.getOrSet("k", refresh);
+    release("v2");
+    expect(await waiting).toBe("v2");
+    expect(calls).toBe(1);
+  });
+
+  it("rejects a negative or fractional window with INVALID_ARGUMENT", async () => {
+    const cache = createMemoryCache({ maxEntries: 10 });
+    for (const staleWhileRevalidateMs of [-1, 0.5]) {
+      await expectErrorCode(
+        cache.getOrSet("k", async () => 1, { staleWhileRevalidateMs }),
+        "INVALID_ARGUMENT",
+      );
+    }
+  });
+});
+
+describe("writes that overtake a running load", () => {
+  const slowLoad = () => {
+    let release!: (value: string) => void;
+    const loader = () =>
+      new Promise<string>((resolve) => {
+        release = resolve;
+      });
+    return { loader, release: (value: string) => release(value) };
+  };
+
+  it("keeps a set made while the loader ran, and hands the loader's value to its waiters", async () => {
+    const cache = createMemoryCache<string>({ maxEntries: 10 });
+    const { loader, release } = slowLoad();
+    const waiting = cache.getOrSet("k", loader);
+    cache.setSync("k", "written");
+    release("loaded");
+    expect(await waiting).toBe("loaded");
+    expect(cache.getSync("k")).toBe("written");
+  });
+
+  it.each([
+    ["delete", (cache: ReturnType<typeof createMemoryCache<string>>) => cache.deleteSync("k")],
+    ["deletePrefix", (cache: ReturnType<typeof createMemoryCache<string>>) => cache.deletePrefixSync("k")],
+    ["clear", (cache: ReturnType<typeof createMemoryCache<string>>) => cache.clearSync()],
+  ])("does not let a load resurrect a key removed by %s while it ran", async (_name, remove) => {
+    const cache = createMemoryCache<string>({ maxEntries: 10 });
+    const { loader, release } = slowLoad();
+    const waiting = cache.getOrSet("k", loader);
+    remove(cache);
+    release("stale");
+    expect(await waiting).toBe("stale");
+    expect(cache.hasSync("k")).toBe(false);
+    expect(await cache.getOrSet("k", async () => "fresh")).toBe("fresh");
+  });
+});
+
+describe("values and the clone option", () => {
+  it("returns the stored object itself without clone", () => {
+    const cache = createMemoryCache<{ n: number }>({ maxEntries: 10 });
+    const value = { n: 1 };
+    cache.setSync("k", value);
+    expect(cache.getSync("k")).toBe(value);
+  });
+
+  it("isolates the stored value from mutation of what was passed in and handed out with clone", async () => {
+    const cache = createMemoryCache<{ n: number; list: number[] }>({ maxEntries: 10, clone: true });
+    const value = { n: 1, list: [1] };
+    cache.setSync("k", value);
+    value.n = 2;
+    const got = cache.getSync("k")!;
+    got.list.push(2);
+    expect(cache.getSync("k")).toEqual({ n: 1, list: [1] });
+    const loaded = await cache.getOrSet("l", async () => ({ n: 5, list: [] }));
+    loaded.list.push(9);
+    expect(await cache.getOrSet("l", async () => ({ n: 0, list: [] }))).toEqual({ n: 5, list: [] });
+  });
+
+  it("rejects a value that cannot be cloned with INVALID_ARGUMENT", async () => {
+    const cache = createMemoryCache<unknown>({ maxEntries: 10, clone: true });
+    await expectErrorCode(() => cache.setSync("k", { run: () => 1 }), "INVALID_ARGUMENT");
+    expect(cache.hasSync("k")).toBe(false);
+  });
+});
+
+describe("the synchronous path", () => {
+  it("throws INVALID_ARGUMENT synchronously for an empty key, CLOSED after close", async () => {
+    const cache = createMemoryCache({ maxEntries: 10 });
+    expect(() => cache.getSync("")).toThrow(/non-empty/);
+    await expectErrorCode(() => cache.setSync("", 1), "INVALID_ARGUMENT");
+    await expectErrorCode(() => cache.deletePrefixSync(""), "INVALID_ARGUMENT");
+    await cache.close();
+    for (const call of [
+      () => cache.getSync("k"),
+      () => cache.setSync("k", 1),
+      () => cache.hasSync("k"),
+      () => cache.deleteSync("k"),
+      () => cache.deletePrefixSync("k"),
+      () => cache.clearSync(),
+      () => cache.statsSync(),
+    ]) {
+      await expectErrorCode(call, "CLOSED");
+    }
+  });
+
+  it("shares its entries and counters with the async port methods", async () => {
+    const cache = createMemoryCache({ maxEntries: 10 });
+    cache.setSync("k", 1);
+    expect(await cache.get("k")).toBe(1);
+    await cache.set("j", 2);
+    expect(cache.getSync("j")).toBe(2);
+    expect(await cache.stats()).toEqual(cache.statsSync());
+    expect(cache.statsSync()).toMatchObject({ hits: 2, misses: 0, size: 2 });
+  });
+});
+
+describe("options", () => {
+  it.each([
+    ["maxEntries of 0", { maxEntries: 0 }],
+    ["fractional maxEntries", { maxEntries: 1.5 }],
+    ["maxEntries of 2^32", { maxEntries: 2 ** 32 }],
+    ["maxBytes without sizeOf", { maxEntries: 1, maxBytes: 10 }],
+    ["maxBytes of 0", { maxEntries: 1, maxBytes: 0, sizeOf: () => 1 }],
+    ["a defaultTtlMs of 0", { maxEntries: 1, defaultTtlMs: 0 }],
+  ])("rejects %s with INVALID_ARGUMENT", async (_label, options) => {
+    await expectErrorCode(() => createMemoryCache(options), "INVALID_ARGUMENT");
+  });
+});
