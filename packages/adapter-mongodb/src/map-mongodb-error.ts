@@ -69,6 +69,9 @@ const DRIVER_NAMES: ReadonlyMap<string, ErrorCode> = new Map([
   ["AbortError", "CANCELLED"],
 ]);
 
+/** Throttling is the one resource limit that passes with time; a too-large document never does. */
+const THROTTLED = 16500;
+
 const RETRYABLE_LABELS = ["TransientTransactionError", "RetryableWriteError", "ResetPool"];
 
 interface MongoLikeError {
@@ -122,7 +125,9 @@ export function mapMongoError(error: unknown, what: string): InfrastructureError
     mapped === "CONFLICT"
       ? code === 112 || code === 251 || labels.includes("TransientTransactionError")
       : labels.some((label) => RETRYABLE_LABELS.includes(label)) ||
-        ["TIMEOUT", "UNAVAILABLE"].includes(mapped);
+        code === THROTTLED ||
+        mapped === "TIMEOUT" ||
+        mapped === "UNAVAILABLE";
   const codeName = typeof shaped.codeName === "string" ? shaped.codeName : undefined;
   const reason = codeName ?? (code === undefined ? name : `code ${code}`);
   return new InfrastructureError(mapped, `${what} failed: ${reason}`, {

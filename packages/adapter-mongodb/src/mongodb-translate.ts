@@ -296,6 +296,8 @@ function typeName(value: unknown): (typeof TYPE_ORDER)[number] {
  * with `$type`, and null/missing (first ascending, last descending) explicitly.
  */
 function afterOnField(path: string, value: unknown, descending: boolean): Document | undefined {
+  // Every _id of a collection has one type (the id mode's), so no other type can follow.
+  if (path === "_id") return { _id: { [descending ? "$lt" : "$gt"]: value } };
   if (value === null) return descending ? undefined : { [path]: { $ne: null } };
   const rank = TYPE_ORDER.indexOf(typeName(value));
   const others = descending ? TYPE_ORDER.slice(0, rank) : TYPE_ORDER.slice(rank + 1);
