@@ -3,7 +3,7 @@ import { InfrastructureError } from "@proj/ports";
 const MAX_KEY_BYTES = 1024;
 // C0 controls and DEL: S3 accepts some of them, but they break XML listings and HTTP headers.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 const LONE_SURROGATE = /\p{Surrogate}/u;
 const METADATA_KEY = /^[a-z0-9-]+$/;
 const PRINTABLE_ASCII = /^[\u0020-\u007e]*$/;
