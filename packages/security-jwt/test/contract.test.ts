@@ -1,5 +1,4 @@
 import { tokenDecoderContract } from "@proj/contract-tests";
-import { afterAll } from "vitest";
 import { createJwtTokenDecoder } from "../src/index.js";
 import { JwksServer, joseIssuer, keyPair, randomSecret } from "./support.js";
 
@@ -7,12 +6,7 @@ const maxTokenBytes = 4096;
 // Key generation is slow (RSA above all): one set of keys serves every fresh decoder.
 const rsa = Promise.all([keyPair("RS256"), keyPair("RS256")]);
 const local = Promise.all([keyPair("ES256", "es-1"), keyPair("EdDSA", "ed-1"), keyPair("ES256")]);
-const remote = Promise.all([
-  keyPair("ES384", "remote-1"),
-  keyPair("ES384", "remote-1"),
-  new JwksServer().start(),
-]);
-afterAll(async () => (await remote)[2].stop());
+const remote = Promise.all([keyPair("ES384", "remote-1"), keyPair("ES384", "remote-1")]);
 
 tokenDecoderContract("jwt HS256 secret", {
   create: async () => {
@@ -27,6 +21,7 @@ tokenDecoderContract("jwt HS256 secret", {
 });
 
 tokenDecoderContract("jwt RS256 PEM with issuer, audience and the cache", {
+  capabilities: { issuerAndAudience: true },
   create: async () => {
     const [trusted, other] = await rsa;
     const registered = { iss: "https://id.example", aud: "orders-api" };
@@ -41,6 +36,7 @@ tokenDecoderContract("jwt RS256 PEM with issuer, audience and the cache", {
       }),
       issuer: joseIssuer(trusted.privateKey, "RS256", {}, registered),
       untrustedIssuer: joseIssuer(other.privateKey, "RS256", {}, registered),
+      issuerWith: (changed) => joseIssuer(trusted.privateKey, "RS256", {}, { ...registered, ...changed }),
       maxTokenBytes,
     };
   },
@@ -62,15 +58,22 @@ tokenDecoderContract("jwt ES256 and EdDSA local JWKS", {
   },
 });
 
+const servers = new WeakMap<object, JwksServer>();
 tokenDecoderContract("jwt ES384 remote JWKS", {
+  capabilities: { remoteKeySource: true },
+  destroy: async (setup) => servers.get(setup)?.stop(),
   create: async () => {
-    const [trusted, stranger, server] = await remote;
+    const [trusted, stranger] = await remote;
+    const server = await new JwksServer().start();
     server.keys = [trusted.publicJwk];
-    return {
+    const setup = {
       decoder: createJwtTokenDecoder({ algorithms: ["ES384"], jwksUrl: `${server.url}/jwks`, maxTokenBytes }),
       issuer: joseIssuer(trusted.privateKey, "ES384", { kid: "remote-1" }),
       untrustedIssuer: joseIssuer(stranger.privateKey, "ES384", { kid: "remote-1" }),
+      stopKeySource: () => server.stop(),
       maxTokenBytes,
     };
+    servers.set(setup, server);
+    return setup;
   },
 });
