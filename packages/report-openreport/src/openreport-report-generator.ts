@@ -1,5 +1,4 @@
 import type { Writable } from "node:stream";
-import { setImmediate } from "node:timers/promises";
 import {
   cancelledError,
   type GenerateReportOptions,
@@ -14,6 +13,7 @@ import { createCsvEngine } from "./csv-engine.js";
 import { mapOpenReportError } from "./map-openreport-error.js";
 import type { RenderStats, ReportEngine } from "./report-engine.js";
 import { planReport } from "./report-plan.js";
+import { writeAll } from "./write-output.js";
 import { createXlsxEngine, TITLED_HEADER_ROW } from "./xlsx-engine.js";
 
 export interface OpenReportGeneratorOptions {
@@ -48,67 +48,6 @@ const EXCEL_MAX_ROWS = 1_048_576;
 
 function badOption(message: string): InfrastructureError {
   return new InfrastructureError("INVALID_ARGUMENT", message, { retryable: false });
-}
-
-/** Chunks written without a turn of the event loop before we make one (about 1 MB). */
-const CHUNKS_PER_YIELD = 16;
-
-/** Writes `source` to `output` chunk by chunk, waiting for `drain` whenever `write` says so. */
-async function writeAll(
-  source: AsyncIterable<Buffer>,
-  output: Writable,
-  signal: AbortSignal | undefined,
-  what: string,
-): Promise<number> {
-  const iterator = source[Symbol.asyncIterator]();
-  let stopListening = () => {};
-  // Rejects on the first thing that makes finishing impossible; raced against every wait below.
-  const failure = new Promise<never>((_, reject) => {
-    const onError = (error: Error) => reject(error);
-    const onClose = () => {
-      if (!output.writableFinished) {
-        reject(Object.assign(new Error(`the output closed early`), { code: "ERR_STREAM_PREMATURE_CLOSE" }));
-      }
-    };
-    const onAbort = () => reject(cancelledError(signal!, `writing the ${what}`));
-    output.on("error", onError);
-    output.on("close", onClose);
-    signal?.addEventListener("abort", onAbort, { once: true });
-    stopListening = () => {
-      output.off("error", onError);
-      output.off("close", onClose);
-      signal?.removeEventListener("abort", onAbort);
-    };
-  });
-  failure.catch(() => {});
-  let bytes = 0;
-  let chunksSinceYield = 0;
-  try {
-    for (;;) {
-      const step = await Promise.race([iterator.next(), failure]);
-      if (signal?.aborted) throw cancelledError(signal, `writing the ${what}`);
-      if (step.done) break;
-      bytes += step.value.length;
-      if (!output.write(step.value)) {
-        await Promise.race([new Promise((resolve) => output.once("drain", resolve)), failure]);
-        chunksSinceYield = 0;
-      } else if (++chunksSinceYield === CHUNKS_PER_YIELD) {
-        // An output that never pushes back (in memory, synchronous) and a synchronous row source
-        // would otherwise hold the event loop for the whole report.
-        chunksSinceYield = 0;
-        await Promise.race([setImmediate(), failure]);
-      }
-    }
-    output.end();
-    await Promise.race([new Promise((resolve) => output.once("finish", resolve)), failure]);
-    return bytes;
-  } catch (error) {
-    // Lets the engine close the row iterators it holds; it may still be waiting on one.
-    iterator.return?.(undefined).catch(() => {});
-    throw error;
-  } finally {
-    stopListening();
-  }
 }
 
 class OpenReportGenerator implements ReportGenerator {

@@ -47,7 +47,12 @@ const EXCEL_ESCAPE = /_(?=x[0-9A-Fa-f]{4}_)/g;
 
 /** Text as XML character data: invalid characters dropped, markup and CR escaped. */
 function xmlText(text: string): string {
-  let out = cleanText(text);
+  return escapeXml(cleanText(text));
+}
+
+/** Escapes text already cleaned of characters XML cannot hold. */
+function escapeXml(text: string): string {
+  let out = text;
   if (XML_SPECIAL.test(out)) {
     // CR as a reference, since XML parsers turn a literal CR (or CR LF) into LF.
     out = out.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/\r/g, "&#13;");
@@ -301,10 +306,11 @@ class XlsxRender {
 
   private rowXml(
     row: ReportRow,
-    r: number,
+    rowNumber: number,
     columns: readonly CompiledColumn[],
     position: CellPosition,
   ): string {
+    const r = String(rowNumber);
     let xml = `<row r="${r}">`;
     for (const column of columns) {
       const value = row[column.key];
@@ -315,7 +321,7 @@ class XlsxRender {
           if (text.length > MAX_CELL_TEXT) {
             throw valueError(position, column.planned, value, `is longer than ${MAX_CELL_TEXT} characters`);
           }
-          const escaped = xmlText(text);
+          const escaped = escapeXml(text);
           xml += this.strings
             ? `${column.open}${r}"${column.style} t="s"><v>${this.strings.indexOf(escaped)}</v></c>`
             : `${column.open}${r}"${column.style} t="inlineStr"><is><t xml:space="preserve">${escaped}</t></is></c>`;
