@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { promises as fs } from "node:fs";
+import { promises as fs, type Stats } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { throwIfAborted } from "@proj/ports";
 import { type Body, bodyChunks } from "./body.js";
+import { isMissing } from "./map-local-fs-error.js";
 import { TEMP_PREFIX } from "./paths.js";
 
 export function tempName(): string {
@@ -31,26 +32,30 @@ export async function syncFolder(folder: string): Promise<void> {
 
 /**
  * Streams `body` into a new file at `path` (which must not exist), flushed to disk before it
- * resolves. On any failure the partial file is removed. `onChunk` sees every byte written.
+ * resolves, and returns its stats. On any failure the partial file is removed. `createFolder`
+ * creates a missing folder.
  */
 export async function writeNewFile(
   path: string,
   body: Body,
   signal: AbortSignal | undefined,
   what: string,
-  onChunk?: (chunk: Uint8Array) => void,
-): Promise<number> {
-  const handle = await fs.open(path, "wx");
-  let size = 0;
+  createFolder = false,
+): Promise<Stats> {
+  const handle = await fs.open(path, "wx").catch(async (error: unknown) => {
+    // Creating the folder only when the open finds it missing saves a call per write.
+    if (!createFolder || !isMissing(error)) throw error;
+    await fs.mkdir(dirname(path), { recursive: true });
+    return fs.open(path, "wx");
+  });
   try {
     for await (const chunk of bodyChunks(body, signal, what)) {
-      onChunk?.(chunk);
       await writeFully(handle, chunk);
-      size += chunk.byteLength;
     }
     await handle.sync();
+    const stats = await handle.stat();
     await handle.close();
-    return size;
+    return stats;
   } catch (error) {
     await handle.close().catch(() => undefined);
     await fs.unlink(path).catch(() => undefined);
@@ -62,17 +67,18 @@ export async function writeNewFile(
  * Replaces `target` atomically: the body goes to a temporary file in the same folder, which is
  * flushed and then renamed over the target, and the folder is flushed so the rename survives a
  * crash. Readers see the old file or the whole new one. A failed write removes its temporary file;
- * one left by a crash is removed by the next sweep of the folder.
+ * one left by a crash is removed by the next sweep of the folder. Missing folders are created.
+ * Returns the new file's stats.
  */
 export async function writeAtomically(
   target: string,
   body: Body,
   signal: AbortSignal | undefined,
   what: string,
-): Promise<void> {
+): Promise<Stats> {
   const folder = dirname(target);
   const temp = join(folder, tempName());
-  await writeNewFile(temp, body, signal, what);
+  const stats = await writeNewFile(temp, body, signal, what, true);
   try {
     throwIfAborted(signal, what);
     await fs.rename(temp, target);
@@ -81,4 +87,5 @@ export async function writeAtomically(
     throw error;
   }
   await syncFolder(folder);
+  return stats;
 }

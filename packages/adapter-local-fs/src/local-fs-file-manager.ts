@@ -68,9 +68,7 @@ class LocalFsFileManager implements LocalFileManager {
     const what = `write of file "${path}"`;
     try {
       const target = await this.#resolveSegments(segments, path);
-      await fs.mkdir(join(target, ".."), { recursive: true });
-      await writeAtomically(target, data, options.signal, what);
-      return infoOf(path, await fs.stat(target));
+      return infoOf(path, await writeAtomically(target, data, options.signal, what));
     } catch (error) {
       throw mapLocalFsError(error, what, { path });
     }

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { join, resolve as resolvePath } from "node:path";
@@ -51,9 +51,12 @@ export interface LocalObjectStorage extends ObjectStorage {
 
 /** What the sidecar `<name>~m` holds. Written to a temporary file, then renamed: the commit point. */
 interface Sidecar {
+  /**
+   * Version of the body file, and the object's etag: every put and copy writes a new version, so
+   * the tag changes with the content without hashing whole bodies on the event loop.
+   */
   body: string;
   size: number;
-  etag: string;
   lastModified: number;
   contentType: string;
   cacheControl?: string;
@@ -118,7 +121,7 @@ function infoOf(key: string, sidecar: Sidecar): ObjectInfo {
   return {
     key,
     size: sidecar.size,
-    etag: sidecar.etag,
+    etag: sidecar.body,
     lastModified: new Date(sidecar.lastModified),
     contentType: sidecar.contentType,
     ...(sidecar.cacheControl === undefined ? {} : { cacheControl: sidecar.cacheControl }),
@@ -161,17 +164,12 @@ class LocalFsObjectStorage implements LocalObjectStorage {
       throw new InfrastructureError("INVALID_ARGUMENT", 'ifNoneMatch accepts only "*"');
     }
     try {
-      await fs.mkdir(location.folder, { recursive: true });
       const version = randomBytes(8).toString("hex");
       const bodyPath = join(location.folder, `${location.name}${BODY_MARK}${version}`);
-      const hash = createHash("md5");
-      const size = await writeNewFile(bodyPath, body as Body, options.signal, what, (chunk) =>
-        hash.update(chunk),
-      );
+      const { size } = await writeNewFile(bodyPath, body as Body, options.signal, what, true);
       const sidecar: Sidecar = {
         body: version,
         size,
-        etag: hash.digest("hex"),
         lastModified: Date.now(),
         contentType: options.contentType ?? DEFAULT_CONTENT_TYPE,
         ...(options.cacheControl === undefined ? {} : { cacheControl: options.cacheControl }),
@@ -314,7 +312,7 @@ class LocalFsObjectStorage implements LocalObjectStorage {
         items.push({
           key: found.key,
           size: sidecar.size,
-          etag: sidecar.etag,
+          etag: sidecar.body,
           lastModified: new Date(sidecar.lastModified),
         });
       }
@@ -332,11 +330,10 @@ class LocalFsObjectStorage implements LocalObjectStorage {
     const destination = this.#locate(destinationKey);
     const { sidecar, handle } = await this.#open(source, what);
     try {
-      await fs.mkdir(destination.folder, { recursive: true });
       const version = randomBytes(8).toString("hex");
       const bodyPath = join(destination.folder, `${destination.name}${BODY_MARK}${version}`);
       // The open handle keeps the source body readable even if a put replaces it meanwhile.
-      await writeNewFile(bodyPath, handle.createReadStream({ autoClose: false }), options.signal, what);
+      await writeNewFile(bodyPath, handle.createReadStream({ autoClose: false }), options.signal, what, true);
       const copied: Sidecar = {
         ...sidecar,
         body: version,

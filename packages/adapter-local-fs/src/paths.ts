@@ -1,5 +1,5 @@
 import { promises as fs } from "node:fs";
-import { dirname, join, sep } from "node:path";
+import { join, sep } from "node:path";
 import { InfrastructureError } from "@proj/ports";
 import { isMissing, mapLocalFsError } from "./map-local-fs-error.js";
 
@@ -68,7 +68,8 @@ function isInside(root: string, candidate: string): boolean {
 /**
  * The absolute path for `segments` under `realRoot`, with every existing symlink on the way
  * resolved and required to stay inside the root. A dangling symlink is refused, since writing
- * through it would create its target wherever it points.
+ * through it would create its target wherever it points. Costs one `lstat` per existing segment,
+ * plus a `realpath` per symlink.
  *
  * Checked at call time: a symlink swapped in between this check and the file operation is not
  * caught (the usual check-then-use window; the root should not be writable by untrusted parties).
@@ -78,24 +79,26 @@ export async function resolveInside(
   segments: readonly string[],
   shown: string,
 ): Promise<string> {
-  const lexical = join(realRoot, ...segments);
-  let existing = lexical;
-  const missing: string[] = [];
-  for (;;) {
+  let current = realRoot;
+  for (const [index, segment] of segments.entries()) {
+    const next = join(current, segment);
     try {
-      const real = await fs.realpath(existing);
-      if (!isInside(realRoot, real)) throw invalid(shown, "resolves through a symlink to outside the root");
-      return missing.length === 0 ? real : join(real, ...missing.reverse());
+      const stats = await fs.lstat(next);
+      if (!stats.isSymbolicLink()) {
+        current = next;
+        continue;
+      }
     } catch (error) {
-      if (!isMissing(error)) throw mapLocalFsError(error, `resolve of path "${shown}"`, { path: shown });
-      const dangling = await fs.lstat(existing).then(
-        (stats) => stats.isSymbolicLink(),
-        () => false,
-      );
-      if (dangling) throw invalid(shown, "passes through a dangling symlink");
-      if (existing === realRoot) throw mapLocalFsError(error, "resolve of the root folder");
-      missing.push(existing.slice(dirname(existing).length + 1));
-      existing = dirname(existing);
+      if (isMissing(error)) return join(next, ...segments.slice(index + 1));
+      throw mapLocalFsError(error, `resolve of path "${shown}"`, { path: shown });
     }
+    try {
+      current = await fs.realpath(next);
+    } catch (error) {
+      if (isMissing(error)) throw invalid(shown, "passes through a dangling symlink");
+      throw mapLocalFsError(error, `resolve of path "${shown}"`, { path: shown });
+    }
+    if (!isInside(realRoot, current)) throw invalid(shown, "resolves through a symlink to outside the root");
   }
+  return current;
 }
