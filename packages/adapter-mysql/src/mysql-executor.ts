@@ -80,7 +80,8 @@ export interface ExecutorRuntime {
 interface Statement {
   text: string;
   values: Parameter[];
-  what: string;
+  /** Names the statement in error messages; built only when one is thrown. */
+  what(): string;
 }
 
 function describe(kind: string, text: string): string {
@@ -93,7 +94,7 @@ function prepare(query: SqlQuery, kind: string): Statement {
     throw new InfrastructureError("INVALID_ARGUMENT", "Statements must be built with the sql tag");
   }
   const { text, values } = renderSql(query, mysqlDialect);
-  return { text, values: values.map(toParameter), what: describe(kind, text) };
+  return { text, values: values.map(toParameter), what: () => describe(kind, text) };
 }
 
 function sleep(ms: number): Promise<void> {
@@ -115,7 +116,7 @@ class Supervision {
   constructor(
     private readonly runtime: ExecutorRuntime,
     private readonly lease: Lease,
-    private readonly what: string,
+    private readonly what: () => string,
     private readonly signal: AbortSignal | undefined,
     timeoutMs: number,
     /** Told at once, so a caller reading buffered rows stops without waiting for the server. */
@@ -139,7 +140,7 @@ class Supervision {
    * SLEEP() returns 1 instead of failing, and the deadline has passed either way.
    */
   failure(cause?: unknown): InfrastructureError {
-    return mapMysqlError(cause, { what: this.what, interruption: this.interruption, signal: this.signal });
+    return mapMysqlError(cause, { what: this.what(), interruption: this.interruption, signal: this.signal });
   }
 
   /** Stops the timers; resolves once a KILL in flight has landed, so it cannot hit a later statement. */
@@ -200,7 +201,7 @@ export abstract class MysqlExecutor implements SqlExecutor {
     if (this.runtime.isClosed()) return Promise.reject(closedError("MySQL database"));
     const signal = options?.signal;
     try {
-      throwIfAborted(signal, statement.what);
+      if (signal?.aborted) throwIfAborted(signal, statement.what());
     } catch (error) {
       return Promise.reject(error);
     }
@@ -239,7 +240,7 @@ export abstract class MysqlExecutor implements SqlExecutor {
   private async *streamRows<Row>(statement: Statement, options: SqlStreamOptions): AsyncGenerator<Row> {
     if (this.runtime.isClosed()) throw closedError("MySQL database");
     const { signal } = options;
-    throwIfAborted(signal, statement.what);
+    if (signal?.aborted) throwIfAborted(signal, statement.what());
     // The lease lives as long as the consumer iterates, which `withLease`'s callback cannot express.
     const lease = await this.openStreamLease(signal);
     try {
@@ -341,7 +342,7 @@ export abstract class MysqlExecutor implements SqlExecutor {
         let pending = 0;
         const flush = async () => {
           const text = pending === batchRows ? fullBatchText : textFor(pending);
-          await executor.run({ text, values, what: `MySQL insertMany into ${tableName}` }, { signal });
+          await executor.run({ text, values, what: () => `MySQL insertMany into ${tableName}` }, { signal });
           inserted += pending;
           values = [];
           pending = 0;
