@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { promises as fs } from "node:fs";
+import { constants, type Dirent, promises as fs } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { join, resolve as resolvePath } from "node:path";
 import { Readable } from "node:stream";
@@ -32,6 +32,7 @@ import {
   storedSegments,
   TEMP_MARK,
 } from "./object-keys.js";
+import { resolveInside } from "./paths.js";
 
 export interface LocalObjectStorageOptions {
   /** The folder holding the objects; created when missing. */
@@ -76,6 +77,8 @@ const METADATA_VALUE = /^[\x20-\x7e]*$/;
 /** A reader may find a body already replaced by a concurrent put; it then rereads the sidecar. */
 const READ_ATTEMPTS = 5;
 const DELETE_CONCURRENCY = 16;
+/** Sidecars and bodies are never symlinks; one planted in the folder must not lead outside it. */
+const READ_NO_SYMLINK = constants.O_RDONLY | constants.O_NOFOLLOW;
 
 function validateMetadata(metadata: Record<string, string> | undefined): Record<string, string> {
   const copy: Record<string, string> = {};
@@ -146,6 +149,7 @@ interface OpenObject {
 class LocalFsObjectStorage implements LocalObjectStorage {
   readonly capabilities = CAPABILITIES;
   readonly root: string;
+  #realRoot: Promise<string> | undefined;
   #closed = false;
 
   constructor(options: LocalObjectStorageOptions) {
@@ -158,7 +162,7 @@ class LocalFsObjectStorage implements LocalObjectStorage {
   async put(key: string, body: ObjectBody, options: PutObjectOptions = {}): Promise<ObjectInfo> {
     const what = `put of object "${key}"`;
     this.#check(options.signal, what);
-    const location = this.#locate(key);
+    const location = await this.#locate(key);
     const metadata = validateMetadata(options.metadata);
     if (options.ifNoneMatch !== undefined && options.ifNoneMatch !== "*") {
       throw new InfrastructureError("INVALID_ARGUMENT", 'ifNoneMatch accepts only "*"');
@@ -185,7 +189,7 @@ class LocalFsObjectStorage implements LocalObjectStorage {
   async get(key: string, options: GetObjectOptions = {}): Promise<{ info: ObjectInfo; body: Readable }> {
     const what = `get of object "${key}"`;
     this.#check(options.signal, what);
-    const location = this.#locate(key);
+    const location = await this.#locate(key);
     const { sidecar, handle } = await this.#open(location, what);
     try {
       const span = rangeOf(key, sidecar.size, options.range);
@@ -213,7 +217,7 @@ class LocalFsObjectStorage implements LocalObjectStorage {
   ): Promise<{ info: ObjectInfo; bytes: Uint8Array }> {
     const what = `get of object "${key}"`;
     this.#check(options.signal, what);
-    const location = this.#locate(key);
+    const location = await this.#locate(key);
     const { sidecar, handle } = await this.#open(location, what);
     try {
       const span = rangeOf(key, sidecar.size, options.range) ?? { start: 0, end: sidecar.size - 1 };
@@ -242,7 +246,7 @@ class LocalFsObjectStorage implements LocalObjectStorage {
   async head(key: string, options: OperationOptions = {}): Promise<ObjectInfo> {
     const what = `head of object "${key}"`;
     this.#check(options.signal, what);
-    const sidecar = await this.#readSidecar(this.#locate(key), what);
+    const sidecar = await this.#readSidecar(await this.#locate(key), what);
     if (!sidecar) throw notFound(key);
     return infoOf(key, sidecar);
   }
@@ -250,18 +254,19 @@ class LocalFsObjectStorage implements LocalObjectStorage {
   async exists(key: string, options: OperationOptions = {}): Promise<boolean> {
     const what = `check of object "${key}"`;
     this.#check(options.signal, what);
-    return (await this.#readSidecar(this.#locate(key), what)) !== undefined;
+    return (await this.#readSidecar(await this.#locate(key), what)) !== undefined;
   }
 
   async delete(key: string, options: OperationOptions = {}): Promise<void> {
     const what = `delete of object "${key}"`;
     this.#check(options.signal, what);
-    await this.#delete(this.#locate(key), what);
+    await this.#delete(await this.#locate(key), what);
   }
 
   async deleteMany(keys: Iterable<string>, options: OperationOptions = {}): Promise<void> {
     this.#check(options.signal, "delete of objects");
-    const locations = Array.from(keys, (key) => this.#locate(key));
+    // Every key is checked before the first one is deleted.
+    const locations = await Promise.all(Array.from(keys, (key) => this.#locate(key)));
     let next = 0;
     const workers = Array.from({ length: Math.min(DELETE_CONCURRENCY, locations.length) }, async () => {
       while (next < locations.length) {
@@ -300,7 +305,8 @@ class LocalFsObjectStorage implements LocalObjectStorage {
     const items: ObjectSummary[] = [];
     let more = false;
     try {
-      for await (const found of walkKeys(join(this.root, ...start), startKey, prefix, after)) {
+      const folder = await resolveInside(await this.#realRootPath(), start, prefix);
+      for await (const found of walkKeys(folder, startKey, prefix, after)) {
         throwIfAborted(options.signal, what);
         if (items.length === pageSize) {
           more = true;
@@ -326,8 +332,8 @@ class LocalFsObjectStorage implements LocalObjectStorage {
   async copy(sourceKey: string, destinationKey: string, options: OperationOptions = {}): Promise<ObjectInfo> {
     const what = `copy of object "${sourceKey}" to "${destinationKey}"`;
     this.#check(options.signal, what);
-    const source = this.#locate(sourceKey);
-    const destination = this.#locate(destinationKey);
+    const source = await this.#locate(sourceKey);
+    const destination = await this.#locate(destinationKey);
     const { sidecar, handle } = await this.#open(source, what);
     try {
       const version = randomBytes(8).toString("hex");
@@ -351,7 +357,7 @@ class LocalFsObjectStorage implements LocalObjectStorage {
 
   async signedUrl(key: string, _options: SignedUrlOptions): Promise<string> {
     this.#check(undefined, "signing of a URL");
-    this.#locate(key);
+    storedSegments(key);
     throw new InfrastructureError(
       "NOT_SUPPORTED",
       "the local object storage cannot sign URLs: no server answers them",
@@ -390,11 +396,23 @@ class LocalFsObjectStorage implements LocalObjectStorage {
     throwIfAborted(signal, what);
   }
 
-  #locate(key: string): Location {
+  /** Where `key` lives, after the key checks and with the folder resolved inside the root. */
+  async #locate(key: string): Promise<Location> {
     const segments = storedSegments(key);
     const name = segments.pop() as string;
-    const folder = join(this.root, ...segments);
+    const folder = await resolveInside(await this.#realRootPath(), segments, key);
     return { key, folder, name, sidecar: join(folder, `${name}${SIDECAR_SUFFIX}`) };
+  }
+
+  #realRootPath(): Promise<string> {
+    this.#realRoot ??= (async () => {
+      await fs.mkdir(this.root, { recursive: true });
+      return fs.realpath(this.root);
+    })().catch((error: unknown) => {
+      this.#realRoot = undefined;
+      throw mapLocalFsError(error, "opening of the object folder");
+    });
+    return this.#realRoot;
   }
 
   async #readSidecar(location: Location, what: string): Promise<Sidecar | undefined> {
@@ -413,7 +431,7 @@ class LocalFsObjectStorage implements LocalObjectStorage {
       try {
         const handle = await fs.open(
           join(location.folder, `${location.name}${BODY_MARK}${sidecar.body}`),
-          "r",
+          READ_NO_SYMLINK,
         );
         return { sidecar, handle };
       } catch (error) {
@@ -496,7 +514,7 @@ class LocalFsObjectStorage implements LocalObjectStorage {
 async function readSidecarFile(path: string): Promise<Sidecar | undefined> {
   let text: string;
   try {
-    text = await fs.readFile(path, "utf8");
+    text = await fs.readFile(path, { encoding: "utf8", flag: READ_NO_SYMLINK });
   } catch (error) {
     if (isMissing(error)) return undefined;
     throw error;
@@ -554,22 +572,28 @@ async function* walkKeys(
   prefix: string,
   after: string | undefined,
 ): AsyncGenerator<FoundKey> {
-  let names: string[];
+  let found: Dirent[];
   try {
-    names = await fs.readdir(folder);
+    found = await fs.readdir(folder, { withFileTypes: true });
   } catch (error) {
     if (isMissing(error)) return;
     throw error;
   }
   const entries: Array<{ sortKey: string; stored: string; kind: "object" | "folder" }> = [];
-  for (const stored of names) {
-    if (stored.endsWith(SIDECAR_SUFFIX) && stored.indexOf("~") === stored.length - SIDECAR_SUFFIX.length) {
+  // Symlinks are neither objects nor folders here, so a listing never leaves the root.
+  for (const dirent of found) {
+    const stored = dirent.name;
+    if (
+      dirent.isFile() &&
+      stored.endsWith(SIDECAR_SUFFIX) &&
+      stored.indexOf("~") === stored.length - SIDECAR_SUFFIX.length
+    ) {
       entries.push({
         sortKey: folderKey + decodeSegment(stored.slice(0, -SIDECAR_SUFFIX.length)),
         stored,
         kind: "object",
       });
-    } else if (!stored.includes("~")) {
+    } else if (dirent.isDirectory() && !stored.includes("~")) {
       entries.push({ sortKey: `${folderKey}${decodeSegment(stored)}/`, stored, kind: "folder" });
     }
   }
@@ -585,12 +609,6 @@ async function* walkKeys(
     const inside = entry.sortKey;
     if (!inside.startsWith(prefix) && !prefix.startsWith(inside)) continue;
     if (after !== undefined && !after.startsWith(inside) && compareKeys(inside, after) < 0) continue;
-    try {
-      if (!(await fs.lstat(path)).isDirectory()) continue;
-    } catch (error) {
-      if (isMissing(error)) continue;
-      throw error;
-    }
     yield* walkKeys(path, inside, prefix, after);
   }
 }

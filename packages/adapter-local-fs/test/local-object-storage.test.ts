@@ -135,6 +135,33 @@ describe("local object storage on disk", () => {
     expect(await namesIn(root)).toHaveLength(2);
   });
 
+  it("refuses keys that lead through a symlink to outside the folder, touching nothing there", async () => {
+    const outside = await newTempFolder();
+    try {
+      await fs.writeFile(join(outside, "secret~m"), JSON.stringify({ body: "x", size: 1 }));
+      await fs.symlink(outside, join(root, "escape"));
+      await expectErrorCode(storage.put("escape/new", "x"), "INVALID_ARGUMENT");
+      await expectErrorCode(storage.head("escape/secret"), "INVALID_ARGUMENT");
+      await expectErrorCode(storage.delete("escape/secret"), "INVALID_ARGUMENT");
+      expect(await keys()).toEqual([]);
+      expect(await namesIn(outside)).toEqual(["secret~m"]);
+    } finally {
+      await fs.rm(outside, { recursive: true, force: true });
+    }
+  });
+
+  it("does not follow a sidecar that is a symlink", async () => {
+    const outside = await newTempFolder();
+    try {
+      await fs.writeFile(join(outside, "planted"), JSON.stringify({ body: "x", size: 1, metadata: {} }));
+      await fs.symlink(join(outside, "planted"), join(root, "planted~m"));
+      await expectErrorCode(storage.head("planted"), "INVALID_ARGUMENT");
+      expect(await keys()).toEqual([]);
+    } finally {
+      await fs.rm(outside, { recursive: true, force: true });
+    }
+  });
+
   it("exposes its folder as the escape hatch", () => {
     expect(storage.root).toBe(root);
   });
