@@ -40,12 +40,12 @@ function stringList(claims: Readonly<Record<string, unknown>>, path: readonly st
   return refuse("invalid_claim", `the token "${label(path)}" claim is not a list of strings`);
 }
 
-function deepFreeze<T>(value: T): T {
-  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const member of Object.values(value)) deepFreeze(member);
+function deepFreeze(value: object): void {
+  Object.freeze(value);
+  for (const key in value) {
+    const member = (value as Record<string, unknown>)[key];
+    if (typeof member === "object" && member !== null && !Object.isFrozen(member)) deepFreeze(member);
   }
-  return value;
 }
 
 function epochDate(value: unknown): Date | undefined {

@@ -81,9 +81,11 @@ export interface VerifiedJwt {
   protectedHeader: Readonly<Record<string, unknown>>;
 }
 
-interface Verified extends VerifiedJwt {
+/** What a verification learnt beyond the principal, for the callers that want it. */
+interface VerificationFacts {
+  header?: Readonly<Record<string, unknown>>;
   /** Epoch milliseconds until which the verification may be reused, when the token has an end. */
-  validUntil: number | undefined;
+  validUntil?: number | undefined;
 }
 
 const DEFAULT_MAX_TOKEN_BYTES = 8192;
@@ -211,22 +213,28 @@ export class JwtTokenDecoder implements TokenDecoder {
     }
   }
 
-  async decode(tokenOrAuthorizationHeader: string, options?: OperationOptions): Promise<Principal> {
-    if (this.#closed) throw closedError("JWT token decoder");
-    const signal = options?.signal;
-    if (signal?.aborted) throw cancelledError(signal, "token decode");
-    const token = extractToken(tokenOrAuthorizationHeader, this.#limit);
-    const cache = this.#cache;
-    if (cache === undefined) return (await this.#verify(token, signal)).principal;
+  // Not `async`: the hot path returns #verify's promise as is, without another promise layer.
+  decode(tokenOrAuthorizationHeader: string, options?: OperationOptions): Promise<Principal> {
+    try {
+      if (this.#closed) throw closedError("JWT token decoder");
+      const signal = options?.signal;
+      if (signal?.aborted) throw cancelledError(signal, "token decode");
+      const token = extractToken(tokenOrAuthorizationHeader, this.#limit);
+      const cache = this.#cache;
+      if (cache === undefined) return this.#verify(token, signal);
 
-    const key = VerifiedTokenCache.keyOf(token);
-    const now = this.#now === undefined ? Date.now() : this.#now().getTime();
-    const cached = cache.get(key, now);
-    if (cached !== undefined) return cached;
-    const verified = await this.#verify(token, signal);
-    if (verified.validUntil !== undefined && !this.#closed)
-      cache.set(key, verified.principal, verified.validUntil, now);
-    return verified.principal;
+      const key = VerifiedTokenCache.keyOf(token);
+      const now = this.#now === undefined ? Date.now() : this.#now().getTime();
+      const cached = cache.get(key, now);
+      if (cached !== undefined) return Promise.resolve(cached);
+      const facts: VerificationFacts = {};
+      return this.#verify(token, signal, facts).then((principal) => {
+        if (facts.validUntil !== undefined && !this.#closed) cache.set(key, principal, facts.validUntil, now);
+        return principal;
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Like `decode`, but also returns the protected header (`kid`, `typ`...), and never uses the cache. */
@@ -234,14 +242,20 @@ export class JwtTokenDecoder implements TokenDecoder {
     if (this.#closed) throw closedError("JWT token decoder");
     const signal = options?.signal;
     if (signal?.aborted) throw cancelledError(signal, "token decode");
-    const { principal, protectedHeader } = await this.#verify(
+    const facts: VerificationFacts = {};
+    const principal = await this.#verify(
       extractToken(tokenOrAuthorizationHeader, this.#limit),
       signal,
+      facts,
     );
-    return { principal, protectedHeader };
+    return { principal, protectedHeader: facts.header ?? {} };
   }
 
-  async #verify(token: string, signal: AbortSignal | undefined): Promise<Verified> {
+  async #verify(
+    token: string,
+    signal: AbortSignal | undefined,
+    facts?: VerificationFacts,
+  ): Promise<Principal> {
     const segments = splitToken(token);
     const header = this.#parseHeader(segments.header);
     const alg = header.alg;
@@ -279,7 +293,11 @@ export class JwtTokenDecoder implements TokenDecoder {
       refuse("issued_in_future", "the token was issued in the future");
     }
     const principal = freezePrincipal(this.#map(claims, header));
-    return { principal, protectedHeader: header, validUntil: this.#validUntil(claims) };
+    if (facts !== undefined) {
+      facts.header = header;
+      facts.validUntil = this.#validUntil(claims);
+    }
+    return principal;
   }
 
   /**

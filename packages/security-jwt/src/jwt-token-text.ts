@@ -16,7 +16,8 @@ export function extractToken(input: string, limit: number): string {
   // Checked before anything reads the input, so an oversized header costs nothing to refuse.
   if (input.length > limit + HEADER_SLACK) refuse("too_large", `the token is longer than ${limit} bytes`);
   let token = input.trim();
-  const scheme = BEARER.exec(token);
+  // A bare JWT starts with "ey" (base64url of '{"'): only other values need the scheme regex.
+  const scheme = token.startsWith("ey") ? null : BEARER.exec(token);
   if (scheme !== null) token = token.slice(scheme[0].length);
   if (token.length === 0) refuse("missing", "no bearer token was presented");
   if (token.length > limit) refuse("too_large", `the token is longer than ${limit} bytes`);
@@ -73,7 +74,6 @@ export function parseJsonObject(segment: string, what: string): Record<string, u
   return parsed as Record<string, unknown>;
 }
 
-const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const OPEN_OBJECT = 0x7b;
 const CLOSE_OBJECT = 0x7d;
@@ -91,42 +91,47 @@ export function hasDuplicateMembers(json: string): boolean {
   // small, so a list beats a Set here.
   const open: (string[] | null)[] = [];
   let expectingName = false;
-  const length = json.length;
-  for (let index = 0; index < length; index++) {
-    const code = json.charCodeAt(index);
-    if (code === QUOTE) {
-      let end = index + 1;
-      let escaped = false;
-      while (end < length) {
-        const next = json.charCodeAt(end);
-        if (next === BACKSLASH) {
-          escaped = true;
-          end += 2;
-        } else if (next === QUOTE) break;
-        else end++;
-      }
-      if (expectingName) {
-        const names = open[open.length - 1];
-        // Escapes are resolved so that "sub" and "\u0073ub" count as the same name.
-        const name = escaped
-          ? (JSON.parse(json.slice(index, end + 1)) as string)
-          : json.slice(index + 1, end);
-        if (names?.includes(name)) return true;
-        names?.push(name);
+  let index = 0;
+  for (;;) {
+    // Structure lives between string literals; indexOf jumps over the literals' contents natively.
+    const quote = json.indexOf('"', index);
+    const stop = quote === -1 ? json.length : quote;
+    for (let at = index; at < stop; at++) {
+      const code = json.charCodeAt(at);
+      if (code === OPEN_OBJECT) {
+        open.push([]);
+        expectingName = true;
+      } else if (code === OPEN_ARRAY) {
+        open.push(null);
+      } else if (code === CLOSE_OBJECT || code === CLOSE_ARRAY) {
+        open.pop();
         expectingName = false;
+      } else if (code === COMMA) {
+        expectingName = open[open.length - 1] != null;
       }
-      index = end;
-    } else if (code === OPEN_OBJECT) {
-      open.push([]);
-      expectingName = true;
-    } else if (code === OPEN_ARRAY) {
-      open.push(null);
-    } else if (code === CLOSE_OBJECT || code === CLOSE_ARRAY) {
-      open.pop();
-      expectingName = false;
-    } else if (code === COMMA) {
-      expectingName = open[open.length - 1] != null;
     }
+    if (quote === -1) return false;
+    let end = json.indexOf('"', quote + 1);
+    while (end !== -1 && json.charCodeAt(end - 1) === BACKSLASH && escapedQuote(json, end)) {
+      end = json.indexOf('"', end + 1);
+    }
+    if (end === -1) return false;
+    if (expectingName) {
+      const names = open[open.length - 1];
+      const raw = json.slice(quote + 1, end);
+      // Escapes are resolved so that "sub" and "\u0073ub" count as the same name.
+      const name = raw.includes("\\") ? (JSON.parse(`"${raw}"`) as string) : raw;
+      if (names?.includes(name)) return true;
+      names?.push(name);
+      expectingName = false;
+    }
+    index = end + 1;
   }
-  return false;
+}
+
+/** Whether the quote at `at` is escaped: preceded by an odd number of backslashes. */
+function escapedQuote(json: string, at: number): boolean {
+  let slashes = 0;
+  for (let back = at - 1; json.charCodeAt(back) === BACKSLASH; back--) slashes++;
+  return slashes % 2 === 1;
 }
