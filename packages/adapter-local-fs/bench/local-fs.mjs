@@ -157,7 +157,7 @@ try {
     );
   }
   console.log(
-    `ratio put adapter/raw (the adapter also computes the MD5 etag): ${(best.rawPut.seconds / best.put.seconds).toFixed(3)}`,
+    `ratio put adapter/raw (the adapter also writes and fsyncs the sidecar and the folder): ${(best.rawPut.seconds / best.put.seconds).toFixed(3)}`,
   );
   console.log(`ratio get adapter/raw: ${(best.rawGet.seconds / best.get.seconds).toFixed(3)}`);
   console.log(`peak RSS over the whole run: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);

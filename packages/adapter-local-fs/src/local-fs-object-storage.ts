@@ -120,6 +120,13 @@ function notFound(key: string): InfrastructureError {
   return new InfrastructureError("NOT_FOUND", `object "${key}" does not exist`, { details: { key } });
 }
 
+function conflict(key: string, cause?: unknown): InfrastructureError {
+  return new InfrastructureError("CONFLICT", `object "${key}" already exists`, {
+    ...(cause === undefined ? {} : { cause }),
+    details: { key },
+  });
+}
+
 function infoOf(key: string, sidecar: Sidecar): ObjectInfo {
   return {
     key,
@@ -168,6 +175,10 @@ class LocalFsObjectStorage implements LocalObjectStorage {
       throw new InfrastructureError("INVALID_ARGUMENT", 'ifNoneMatch accepts only "*"');
     }
     try {
+      if (options.ifNoneMatch === "*" && (await readSidecarFile(location.sidecar))) {
+        // Checked again atomically at commit; this only spares writing a body that cannot win.
+        throw conflict(location.key);
+      }
       const version = randomBytes(8).toString("hex");
       const bodyPath = join(location.folder, `${location.name}${BODY_MARK}${version}`);
       const { size } = await writeNewFile(bodyPath, body as Body, options.signal, what, true);
@@ -460,24 +471,23 @@ class LocalFsObjectStorage implements LocalObjectStorage {
     what: string,
   ): Promise<void> {
     const temp = join(location.folder, `${TEMP_MARK}${randomBytes(8).toString("hex")}`);
+    let committed = false;
     try {
-      const previous = await readSidecarFile(location.sidecar);
+      // A damaged previous sidecar is simply replaced; its body is left for `sweep`.
+      const previous = await readSidecarFile(location.sidecar).catch(() => undefined);
       await writeNewFile(temp, JSON.stringify(sidecar), undefined, what);
       throwIfAborted(signal, what);
       if (exclusive) {
         // link() fails when the name exists, so two conditional puts cannot both win.
         await fs.link(temp, location.sidecar).catch((error: unknown) => {
-          if (hasErrno(error, "EEXIST")) {
-            throw new InfrastructureError("CONFLICT", `object "${location.key}" already exists`, {
-              cause: error,
-              details: { key: location.key },
-            });
-          }
+          if (hasErrno(error, "EEXIST")) throw conflict(location.key, error);
           throw error;
         });
+        committed = true;
         await fs.unlink(temp);
       } else {
         await fs.rename(temp, location.sidecar);
+        committed = true;
       }
       await syncFolder(location.folder);
       if (previous && previous.body !== sidecar.body) {
@@ -487,7 +497,8 @@ class LocalFsObjectStorage implements LocalObjectStorage {
       }
     } catch (error) {
       await fs.unlink(temp).catch(() => undefined);
-      await fs.unlink(bodyPath).catch(() => undefined);
+      // Once the sidecar points to the new body, removing it would break the object.
+      if (!committed) await fs.unlink(bodyPath).catch(() => undefined);
       throw error;
     }
   }
