@@ -1,0 +1,407 @@
+import {
+  type Cache,
+  type CacheCapabilities,
+  type CacheGetOrSetOptions,
+  type CacheLoader,
+  type CacheSetOptions,
+  type CacheStats,
+  cancelledError,
+  closedError,
+  InfrastructureError,
+  type JsonValue,
+  throwIfAborted,
+} from "@proj/ports";
+import { Redis, type RedisOptions } from "ioredis";
+import { mapRedisError } from "./map-redis-error.js";
+
+/** Turns values into the strings Redis stores, and back. */
+export interface RedisCacheSerializer<V> {
+  serialize(value: V): string;
+  deserialize(text: string): V;
+}
+
+export interface RedisCacheOptions<V = JsonValue> {
+  /**
+   * This application's part of the keyspace: entries live under `<namespace>:<key>`, and `clear`
+   * removes exactly those. Required, non-empty.
+   */
+  namespace: string;
+  /** `redis://[user:password@]host:port/db`. Default `redis://127.0.0.1:6379`. */
+  url?: string;
+  /** ioredis options, applied over the adapter's defaults (see the README). */
+  redis?: RedisOptions;
+  /** TTL for entries stored without `ttlMs`. Absent: such entries do not expire. */
+  defaultTtlMs?: number;
+  /** Default: JSON, so only JSON values round-trip. */
+  serializer?: RedisCacheSerializer<V>;
+  /** How long one command may take before it fails with `TIMEOUT`. Default 2000. */
+  commandTimeoutMs?: number;
+  /** Keys asked for per SCAN step, and so the most keys per UNLINK, in `deletePrefix` and `clear`. Default 500. */
+  scanCount?: number;
+  /** Told about connection-level errors, which ioredis reports outside any command. */
+  onError?: (error: InfrastructureError) => void;
+}
+
+const CAPABILITIES: CacheCapabilities = Object.freeze({ shared: true, staleWhileRevalidate: false });
+const WHAT = "Redis cache";
+
+const JSON_SERIALIZER: RedisCacheSerializer<never> = {
+  serialize(value) {
+    const text: string | undefined = JSON.stringify(value);
+    if (text === undefined) throw new TypeError(`${typeof value} is not a JSON value`);
+    return text;
+  },
+  deserialize: (text) => JSON.parse(text) as never,
+};
+
+interface Lookup<V> {
+  value: V;
+  hit: boolean;
+}
+
+interface Flight<V> {
+  promise: Promise<Lookup<V>>;
+  /** False once a write overtook the load: its value must not be stored. */
+  current: boolean;
+}
+
+/**
+ * `Cache` over one Redis connection. Values are serialised (JSON by default) under
+ * `<namespace>:<key>`; TTLs are Redis' own (`SET … PX`), so every process sees the same expiry.
+ */
+export class RedisCache<V = JsonValue> implements Cache<V> {
+  readonly capabilities: CacheCapabilities = CAPABILITIES;
+  /** The namespace this cache owns. */
+  readonly namespace: string;
+  /** The underlying ioredis client, for what the port does not cover. Closing the cache quits it. */
+  readonly client: Redis;
+
+  readonly #prefix: string;
+  readonly #defaultTtlMs: number;
+  readonly #serializer: RedisCacheSerializer<V>;
+  readonly #scanCount: number;
+  readonly #flights = new Map<string, Flight<V>>();
+  readonly #lifetime = new AbortController();
+  #closing: Promise<void> | undefined;
+  #hits = 0;
+  #misses = 0;
+
+  constructor(options: RedisCacheOptions<V>) {
+    const { namespace } = options;
+    if (typeof namespace !== "string" || namespace === "")
+      throw invalid("namespace must be a non-empty string");
+    this.namespace = namespace;
+    this.#prefix = `${namespace}:`;
+    this.#defaultTtlMs =
+      options.defaultTtlMs === undefined ? 0 : checkTtl(options.defaultTtlMs, "defaultTtlMs");
+    this.#serializer = options.serializer ?? (JSON_SERIALIZER as RedisCacheSerializer<V>);
+    this.#scanCount = options.scanCount ?? 500;
+    if (!Number.isSafeInteger(this.#scanCount) || this.#scanCount < 1) {
+      throw invalid(`scanCount must be a positive integer, got ${String(options.scanCount)}`);
+    }
+    const commandTimeout = options.commandTimeoutMs ?? 2_000;
+    if (!Number.isSafeInteger(commandTimeout) || commandTimeout < 1) {
+      throw invalid(`commandTimeoutMs must be a positive integer, got ${String(options.commandTimeoutMs)}`);
+    }
+    const defaults: RedisOptions = {
+      connectionName: connectionName(namespace),
+      commandTimeout,
+      connectTimeout: Math.max(commandTimeout, 1_000),
+      // A command waits through one reconnect attempt, then fails as UNAVAILABLE: a cache that is
+      // down should hand control back to the caller's fallback, not hold requests hostage.
+      maxRetriesPerRequest: 1,
+      retryStrategy: (attempt) => Math.min(attempt * 50, 2_000),
+      enableOfflineQueue: true,
+    };
+    this.client = new Redis(options.url ?? "redis://127.0.0.1:6379", { ...defaults, ...options.redis });
+    const onError = options.onError;
+    // Without a listener, ioredis reports every connection error as an unhandled error event.
+    this.client.on("error", (error: unknown) => onError?.(mapRedisError(error, "the Redis connection")));
+  }
+
+  async get(key: string): Promise<V | undefined> {
+    this.#ensureOpen();
+    const full = this.#fullKey(key);
+    const text = await this.#command(`GET of cache key "${key}"`, () => this.client.get(full));
+    if (text === null) {
+      this.#misses++;
+      return undefined;
+    }
+    this.#hits++;
+    return this.#decode(text, key);
+  }
+
+  async set(key: string, value: V, options?: CacheSetOptions): Promise<void> {
+    this.#ensureOpen();
+    const full = this.#fullKey(key);
+    if (value === undefined) throw invalid(`cannot cache undefined under key "${key}"`);
+    const ttlMs = options?.ttlMs === undefined ? this.#defaultTtlMs : checkTtl(options.ttlMs, "ttlMs");
+    const text = this.#encode(value, key);
+    this.#overtakeFlight(key);
+    await this.#write(full, text, ttlMs, key);
+  }
+
+  async has(key: string): Promise<boolean> {
+    this.#ensureOpen();
+    const full = this.#fullKey(key);
+    return (await this.#command(`EXISTS of cache key "${key}"`, () => this.client.exists(full))) === 1;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    this.#ensureOpen();
+    const full = this.#fullKey(key);
+    this.#overtakeFlight(key);
+    return (await this.#command(`UNLINK of cache key "${key}"`, () => this.client.unlink(full))) === 1;
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    this.#ensureOpen();
+    if (typeof prefix !== "string" || prefix === "") {
+      throw invalid("deletePrefix needs a non-empty prefix (use clear to remove everything)");
+    }
+    for (const [key, flight] of this.#flights) {
+      if (key.startsWith(prefix)) {
+        flight.current = false;
+        this.#flights.delete(key);
+      }
+    }
+    return this.#unlinkMatching(`${this.#prefix}${prefix}`, `deletePrefix "${prefix}"`);
+  }
+
+  async clear(): Promise<void> {
+    this.#ensureOpen();
+    this.#dropFlights();
+    await this.#unlinkMatching(this.#prefix, `clear of namespace "${this.namespace}"`);
+  }
+
+  /**
+   * Hits and misses of this instance (other processes keep their own); evictions are always 0,
+   * since Redis does not say which namespace its `maxmemory` evictions hit; size counts the
+   * namespace's keys with SCAN, which walks the whole database.
+   */
+  async stats(): Promise<CacheStats> {
+    this.#ensureOpen();
+    const seen = new Set<string>();
+    await this.#scan(this.#prefix, `stats of namespace "${this.namespace}"`, async (keys) => {
+      for (const key of keys) seen.add(key);
+    });
+    return { hits: this.#hits, misses: this.#misses, evictions: 0, size: seen.size };
+  }
+
+  /**
+   * Concurrent callers for one key share the GET as well as the loader, so a value stored by the
+   * loader between one caller's GET and another's cannot trigger a second load.
+   * `staleWhileRevalidateMs` is ignored (`capabilities.staleWhileRevalidate` is false).
+   */
+  async getOrSet(key: string, loader: CacheLoader<V>, options?: CacheGetOrSetOptions): Promise<V> {
+    this.#ensureOpen();
+    const full = this.#fullKey(key);
+    const ttlMs = options?.ttlMs === undefined ? this.#defaultTtlMs : checkTtl(options.ttlMs, "ttlMs");
+    const signal = options?.signal;
+    throwIfAborted(signal, `getOrSet of cache key "${key}"`);
+    let flight = this.#flights.get(key);
+    if (flight === undefined) {
+      const started: Flight<V> = { promise: Promise.resolve() as Promise<never>, current: true };
+      started.promise = this.#lookupOrLoad(started, key, full, loader, ttlMs);
+      this.#flights.set(key, started);
+      const settle = () => {
+        if (this.#flights.get(key) === started) this.#flights.delete(key);
+      };
+      // Handled here so that a flight every waiter gave up on never surfaces as an unhandled rejection.
+      started.promise.then(settle, settle);
+      flight = started;
+    }
+    const { value, hit } = await (signal === undefined
+      ? flight.promise
+      : waitUnlessAborted(flight.promise, signal, key));
+    if (hit) this.#hits++;
+    else this.#misses++;
+    return value;
+  }
+
+  /** Quits the connection (waiting for replies to commands already sent) and fires loaders' signals. */
+  close(): Promise<void> {
+    if (this.#closing === undefined) {
+      this.#dropFlights();
+      this.#lifetime.abort(closedError(WHAT));
+      this.#closing = this.#quit();
+    }
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #quit(): Promise<void> {
+    const status = this.client.status;
+    if (status === "end") return;
+    // Between reconnect attempts there is no socket left to close, and no "end" event to wait for.
+    if (status === "reconnecting" || status === "close") {
+      this.client.disconnect();
+      return;
+    }
+    // Resolving only once the socket is gone means "closed" holds when close() returns.
+    const ended = new Promise<void>((resolve) => this.client.once("end", () => resolve()));
+    if (status !== "ready") {
+      // QUIT would wait in the offline queue for a connection that may never come.
+      this.client.disconnect();
+    } else {
+      try {
+        await this.client.quit();
+      } catch {
+        this.client.disconnect();
+      }
+    }
+    await ended;
+  }
+
+  async #lookupOrLoad(
+    flight: Flight<V>,
+    key: string,
+    full: string,
+    loader: CacheLoader<V>,
+    ttlMs: number,
+  ): Promise<Lookup<V>> {
+    const text = await this.#command(`GET of cache key "${key}"`, () => this.client.get(full));
+    if (text !== null) return { value: this.#decode(text, key), hit: true };
+    const value = await loader(key, this.#lifetime.signal);
+    if (value === undefined) throw invalid(`the loader for cache key "${key}" returned undefined`);
+    const encoded = this.#encode(value, key);
+    if (flight.current && this.#closing === undefined) await this.#write(full, encoded, ttlMs, key);
+    return { value, hit: false };
+  }
+
+  async #write(full: string, text: string, ttlMs: number, key: string): Promise<void> {
+    await this.#command(`SET of cache key "${key}"`, () =>
+      ttlMs > 0 ? this.client.set(full, text, "PX", ttlMs) : this.client.set(full, text),
+    );
+  }
+
+  async #unlinkMatching(keyPrefix: string, what: string): Promise<number> {
+    let removed = 0;
+    await this.#scan(keyPrefix, what, async (keys) => {
+      // SCAN may repeat a key; UNLINK counts only what it removed, so the total stays exact.
+      removed += await this.#command(what, () => this.client.unlink(...keys));
+    });
+    return removed;
+  }
+
+  /** Walks every key starting with `keyPrefix` with SCAN (never KEYS, which blocks the server). */
+  async #scan(keyPrefix: string, what: string, onPage: (keys: string[]) => Promise<void>): Promise<void> {
+    const pattern = `${escapeGlob(keyPrefix)}*`;
+    let cursor = "0";
+    do {
+      const [next, keys] = await this.#command(what, () =>
+        this.client.scan(cursor, "MATCH", pattern, "COUNT", this.#scanCount),
+      );
+      cursor = next;
+      if (keys.length > 0) await onPage(keys);
+    } while (cursor !== "0");
+  }
+
+  async #command<T>(what: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      throw mapRedisError(error, what);
+    }
+  }
+
+  #encode(value: V, key: string): string {
+    let text: unknown;
+    try {
+      text = this.#serializer.serialize(value);
+    } catch (error) {
+      throw new InfrastructureError(
+        "INVALID_ARGUMENT",
+        `the value for cache key "${key}" cannot be serialised`,
+        {
+          cause: error,
+          retryable: false,
+        },
+      );
+    }
+    if (typeof text !== "string") {
+      throw invalid(`the serializer returned ${typeof text} for cache key "${key}"; expected a string`);
+    }
+    return text;
+  }
+
+  #decode(text: string, key: string): V {
+    try {
+      return this.#serializer.deserialize(text);
+    } catch (error) {
+      throw new InfrastructureError(
+        "INTERNAL",
+        `the stored value of cache key "${key}" cannot be deserialised`,
+        {
+          cause: error,
+          retryable: false,
+        },
+      );
+    }
+  }
+
+  #fullKey(key: string): string {
+    if (typeof key !== "string" || key === "") {
+      throw invalid(`cache keys are non-empty strings, got ${key === "" ? "an empty string" : typeof key}`);
+    }
+    return this.#prefix + key;
+  }
+
+  #ensureOpen(): void {
+    if (this.#closing !== undefined) throw closedError(WHAT);
+  }
+
+  #overtakeFlight(key: string): void {
+    const flight = this.#flights.get(key);
+    if (flight === undefined) return;
+    flight.current = false;
+    this.#flights.delete(key);
+  }
+
+  #dropFlights(): void {
+    for (const flight of this.#flights.values()) flight.current = false;
+    this.#flights.clear();
+  }
+}
+
+function invalid(message: string): InfrastructureError {
+  return new InfrastructureError("INVALID_ARGUMENT", message, { retryable: false });
+}
+
+function checkTtl(ttlMs: number, name: string): number {
+  if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) {
+    throw invalid(`${name} must be a positive integer of milliseconds, got ${String(ttlMs)}`);
+  }
+  return ttlMs;
+}
+
+/** Makes `text` match itself literally in a Redis glob pattern. */
+export function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, "\\$&");
+}
+
+/** CLIENT SETNAME refuses spaces and newlines; the name only has to identify the connection. */
+function connectionName(namespace: string): string {
+  return `proj-cache:${namespace.replace(/[^\w:.-]/g, "_")}`;
+}
+
+/** Resolves with `promise` unless `signal` fires first; the shared flight itself runs on. */
+function waitUnlessAborted<T>(promise: Promise<T>, signal: AbortSignal, key: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(cancelledError(signal, `getOrSet of cache key "${key}"`));
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}

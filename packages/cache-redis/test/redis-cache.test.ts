@@ -1,0 +1,231 @@
+import { expectErrorCode, uniqueName } from "@proj/contract-tests";
+import { type InfrastructureError, isInfrastructureError } from "@proj/ports";
+import { Redis } from "ioredis";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { createRedisCache, type RedisCache } from "../src/index.js";
+import { destroyCache, openCache, REDIS_URL } from "./support/redis.js";
+import { TcpProxy } from "./support/tcp-proxy.js";
+
+let admin: Redis;
+const opened: RedisCache<unknown>[] = [];
+
+function track<V>(cache: RedisCache<V>): RedisCache<V> {
+  opened.push(cache as RedisCache<unknown>);
+  return cache;
+}
+
+beforeAll(() => {
+  admin = new Redis(REDIS_URL);
+});
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((cache) => destroyCache(cache)));
+});
+afterAll(async () => {
+  await admin.quit();
+});
+
+async function eventually(probe: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await probe().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Fails the test if ioredis reports an error event nobody listened to. */
+function watchUnhandledErrors() {
+  const consoleError = vi.spyOn(console, "error");
+  const uncaught: unknown[] = [];
+  const onUncaught = (error: unknown) => uncaught.push(error);
+  process.on("uncaughtException", onUncaught);
+  return () => {
+    process.off("uncaughtException", onUncaught);
+    const unhandled = consoleError.mock.calls.filter((args) => String(args[0]).includes("Unhandled error"));
+    consoleError.mockRestore();
+    expect(unhandled, "ioredis printed an unhandled error event").toEqual([]);
+    expect(uncaught).toEqual([]);
+  };
+}
+
+describe("storage layout", () => {
+  it("stores JSON under <namespace>:<key> with the TTL in Redis", async () => {
+    const cache = track(openCache());
+    await cache.set("tenant:1", { plan: "pro" }, { ttlMs: 60_000 });
+    await cache.set("forever", [1, 2]);
+    expect(await admin.get(`${cache.namespace}:tenant:1`)).toBe('{"plan":"pro"}');
+    const ttl = await admin.pttl(`${cache.namespace}:tenant:1`);
+    expect(ttl).toBeGreaterThan(50_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+    expect(await admin.pttl(`${cache.namespace}:forever`)).toBe(-1);
+  });
+
+  it("uses a custom serializer both ways", async () => {
+    const cache = track(
+      openCache<Date>({
+        serializer: {
+          serialize: (date) => `date:${date.toISOString()}`,
+          deserialize: (text) => new Date(text.slice(5)),
+        },
+      }),
+    );
+    const when = new Date("2026-01-02T03:04:05.000Z");
+    await cache.set("when", when);
+    expect(await admin.get(`${cache.namespace}:when`)).toBe("date:2026-01-02T03:04:05.000Z");
+    expect(await cache.get("when")).toEqual(when);
+  });
+
+  it("rejects a value JSON cannot represent with INVALID_ARGUMENT", async () => {
+    const cache = track(openCache<unknown>());
+    await expectErrorCode(cache.set("big", 10n), "INVALID_ARGUMENT");
+    await expectErrorCode(
+      cache.set("fn", () => 1),
+      "INVALID_ARGUMENT",
+    );
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    await expectErrorCode(cache.set("circular", circular), "INVALID_ARGUMENT");
+    await expectErrorCode(
+      cache.getOrSet("loaded", async () => Symbol("x")),
+      "INVALID_ARGUMENT",
+    );
+    expect(await cache.has("loaded")).toBe(false);
+  });
+
+  it("reports a stored value that does not parse as INTERNAL, naming the key", async () => {
+    const cache = track(openCache());
+    await admin.set(`${cache.namespace}:broken`, "{not json");
+    const error = await expectErrorCode(cache.get("broken"), "INTERNAL");
+    expect(error.message).toContain('"broken"');
+  });
+
+  it("unlinks a prefix over many SCAN steps", async () => {
+    const cache = track(openCache({ scanCount: 7 }));
+    await Promise.all(Array.from({ length: 100 }, (_, i) => cache.set(`t:${i}`, i)));
+    await cache.set("u:1", 1);
+    expect(await cache.deletePrefix("t:")).toBe(100);
+    expect(await admin.exists(`${cache.namespace}:u:1`)).toBe(1);
+  });
+
+  it("names its connection after the namespace", async () => {
+    const cache = track(openCache());
+    await cache.get("warm-up");
+    expect(await cache.client.client("GETNAME")).toBe(`proj-cache:${cache.namespace}`);
+  });
+
+  it("quits its connection on close", async () => {
+    const cache = track(openCache());
+    await cache.get("warm-up");
+    const id = await cache.client.client("ID");
+    await cache.close();
+    expect(cache.client.status).toBe("end");
+    const clients = String(await admin.client("LIST"));
+    expect(clients).not.toMatch(new RegExp(`^id=${id} `, "m"));
+  });
+
+  it("rejects an empty namespace with INVALID_ARGUMENT", async () => {
+    await expectErrorCode(() => createRedisCache({ namespace: "" }), "INVALID_ARGUMENT");
+  });
+});
+
+describe("single-flight", () => {
+  it("shares one GET and one loader between concurrent callers, and counts each caller", async () => {
+    const cache = track(openCache());
+    let loads = 0;
+    const loader = async () => {
+      loads += 1;
+      return "v";
+    };
+    const values = await Promise.all(Array.from({ length: 20 }, () => cache.getOrSet("k", loader)));
+    expect(values).toEqual(Array(20).fill("v"));
+    expect(loads).toBe(1);
+    expect((await cache.stats()).misses).toBe(20);
+  });
+
+  it("does not store a load overtaken by a set from this process", async () => {
+    const cache = track(openCache());
+    let release!: (value: string) => void;
+    const waiting = cache.getOrSet(
+      "k",
+      () =>
+        new Promise<string>((resolve) => {
+          release = resolve;
+        }),
+    );
+    await eventually(async () => release !== undefined, "the loader has started");
+    await cache.set("k", "written");
+    release("loaded");
+    expect(await waiting).toBe("loaded");
+    expect(await cache.get("k")).toBe("written");
+  });
+});
+
+describe("connection faults", () => {
+  it("reconnects after its connection is killed from another client, without an unhandled error", async () => {
+    const check = watchUnhandledErrors();
+    const cache = track(openCache());
+    await cache.set("k", "before");
+    const name = `proj-cache:${cache.namespace}`;
+    const line = String(await admin.client("LIST"))
+      .split("\n")
+      .find((entry) => entry.includes(` name=${name} `));
+    const id = line?.match(/^id=(\d+) /)?.[1];
+    expect(id, `no client named ${name} in CLIENT LIST`).toBeDefined();
+    expect(await admin.client("KILL", "ID", id!)).toBe(1);
+    expect(await cache.get("k")).toBe("before");
+    await cache.set("k", "after");
+    expect(await cache.get("k")).toBe("after");
+    expect(await cache.client.client("ID")).not.toBe(Number(id));
+    check();
+  });
+
+  it("fails with UNAVAILABLE while Redis is down and recovers when it is back on the same port", async () => {
+    const check = watchUnhandledErrors();
+    const proxy = await TcpProxy.start("127.0.0.1", Number(new URL(REDIS_URL).port || 6379));
+    const connectionErrors: InfrastructureError[] = [];
+    const cache = track(
+      openCache({
+        url: proxy.url,
+        onError: (error) => connectionErrors.push(error),
+        commandTimeoutMs: 1_000,
+      }),
+    );
+    try {
+      await cache.set("k", "kept");
+      await proxy.stop();
+      const error = await cache.get("k").then(
+        () => "resolved",
+        (caught: unknown) => (isInfrastructureError(caught) ? caught.code : String(caught)),
+      );
+      expect(["UNAVAILABLE", "TIMEOUT"]).toContain(error);
+      await proxy.restart();
+      await eventually(
+        async () => (await cache.get("k")) === "kept",
+        "the cache reads through the restarted proxy",
+      );
+      expect(connectionErrors.length).toBeGreaterThan(0);
+      expect(connectionErrors.every((e) => e.code === "UNAVAILABLE" || e.code === "TIMEOUT")).toBe(true);
+    } finally {
+      await proxy.stop();
+    }
+    check();
+  });
+
+  it("fails with TIMEOUT when Redis stops answering", async () => {
+    const proxy = await TcpProxy.start("127.0.0.1", Number(new URL(REDIS_URL).port || 6379));
+    const cache = track(openCache({ url: proxy.url, commandTimeoutMs: 200 }));
+    try {
+      await cache.set("k", 1);
+      proxy.stall();
+      await expectErrorCode(cache.get("k"), "TIMEOUT");
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it("fails with UNAVAILABLE when nothing listens, within the command timeout", async () => {
+    const cache = track(openCache({ url: "redis://127.0.0.1:1", namespace: uniqueName("down") }));
+    const started = Date.now();
+    await expectErrorCode(cache.get("k"), "UNAVAILABLE");
+    expect(Date.now() - started).toBeLessThan(2_500);
+  });
+});
