@@ -119,6 +119,8 @@ const SOCKET_CLOSED = new Set(["PROTOCOL_CONNECTION_LOST", "ECONNRESET", "EPIPE"
  * sent on a pooled connection the server had already dropped while it sat idle gets.
  */
 export function isClosedSocket(error: unknown): boolean {
+  // A statement the adapter itself interrupted (timeout, abort) must not be sent again.
+  if (isInfrastructureError(error) && error.code !== "UNAVAILABLE") return false;
   const original = isInfrastructureError(error) ? error.cause : error;
   const driverError = asDriverError(original);
   return (

@@ -102,7 +102,7 @@ function parseUri(uri: string): ConnectionOptions {
 
 async function control(lease: Lease, text: string): Promise<void> {
   try {
-    await lease.connection.query(text);
+    await lease.send(text);
   } catch (error) {
     throw mapMysqlError(error, { what: `MySQL ${text}` });
   }
@@ -215,7 +215,7 @@ class MysqlDatabaseImpl extends MysqlExecutor implements MysqlDatabase {
     if (this.runtime.isClosed()) throw closedError("MySQL database");
     await this.withLease(options?.signal, async (lease) => {
       try {
-        await lease.connection.ping();
+        await lease.ping();
       } catch (error) {
         throw mapMysqlError(error, { what: "MySQL ping" });
       }
@@ -295,10 +295,12 @@ export async function createMysqlDatabase(options: MysqlDatabaseOptions): Promis
     acquire: async (signal) => {
       await gate.acquire(signal);
       try {
-        const leased = await pool.getConnection();
-        const reused = used.has(leased.connection);
-        used.add(leased.connection);
-        return new Lease(leased, reused, () => gate.release());
+        const core = await new Promise<CorePoolConnection>((resolve, reject) =>
+          pool.pool.getConnection((error, connection) => (error ? reject(error) : resolve(connection))),
+        );
+        const reused = used.has(core);
+        used.add(core);
+        return new Lease(core, reused, () => gate.release());
       } catch (error) {
         gate.release();
         if (closed) throw closedError("MySQL database");
@@ -311,7 +313,7 @@ export async function createMysqlDatabase(options: MysqlDatabaseOptions): Promis
   try {
     const lease = await runtime.acquire(undefined);
     try {
-      const [rows] = await lease.connection.query("SELECT VERSION() AS version");
+      const rows = await lease.send("SELECT VERSION() AS version");
       server = describeServer(String((rows as Array<{ version: unknown }>)[0]?.version ?? ""));
     } finally {
       lease.release();

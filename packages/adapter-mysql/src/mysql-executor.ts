@@ -18,7 +18,6 @@ import {
   throwIfAborted,
 } from "@proj/ports";
 import type { PoolConnection as CorePoolConnection, ResultSetHeader } from "mysql2";
-import type { PoolConnection } from "mysql2/promise";
 import { type Interruption, isConnectionLost, mapMysqlError } from "./map-mysql-error.js";
 import type { StatementKiller } from "./mysql-killer.js";
 import { type Parameter, toParameter } from "./mysql-values.js";
@@ -30,33 +29,45 @@ const MAX_PARAMETERS = 65_535;
 const DEFAULT_INSERT_BATCH_ROWS = 1_000;
 const DEFAULT_STREAM_BATCH_ROWS = 500;
 
-/** One pooled connection checked out for a statement, a stream or a transaction. */
+/**
+ * One pooled connection checked out for a statement, a stream or a transaction. It drives mysql2's
+ * callback API directly: one promise per statement, no per-call wrapper objects.
+ */
 export class Lease {
   #done = false;
 
   constructor(
-    readonly connection: PoolConnection,
+    readonly core: CorePoolConnection,
     /** It served earlier calls, so the server may have dropped it while it sat idle in the pool. */
     readonly reused: boolean,
     private readonly onDone: () => void,
   ) {}
 
-  get core(): CorePoolConnection {
-    return this.connection.connection as unknown as CorePoolConnection;
-  }
-
   get threadId(): number {
-    return this.connection.threadId;
+    return this.core.threadId;
   }
 
   get isDone(): boolean {
     return this.#done;
   }
 
+  /** Runs one statement: over the text protocol without parameters, prepared and bound with them. */
+  send(text: string, values: readonly Parameter[] = []): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const done = (error: unknown, result: unknown) => (error ? reject(error) : resolve(result));
+      if (values.length === 0) this.core.query(text, done);
+      else this.core.execute(text, values as Parameter[], done);
+    });
+  }
+
+  ping(): Promise<void> {
+    return new Promise((resolve, reject) => this.core.ping((error) => (error ? reject(error) : resolve())));
+  }
+
   release(): void {
     if (this.#done) return;
     this.#done = true;
-    this.connection.release();
+    this.core.release();
     this.onDone();
   }
 
@@ -64,7 +75,7 @@ export class Lease {
   destroy(): void {
     if (this.#done) return;
     this.#done = true;
-    this.connection.destroy();
+    this.core.destroy();
     this.onDone();
   }
 }
@@ -214,10 +225,7 @@ export abstract class MysqlExecutor implements SqlExecutor {
         options?.timeoutMs ?? this.runtime.statementTimeoutMs,
       );
       try {
-        const [result] =
-          statement.values.length === 0
-            ? await lease.connection.query(statement.text)
-            : await lease.connection.execute(statement.text, statement.values);
+        const result = await lease.send(statement.text, statement.values);
         if (supervision.interruption) throw supervision.failure();
         return result;
       } catch (error) {
@@ -458,7 +466,7 @@ export class MysqlTransaction extends MysqlExecutor implements SqlTransaction {
 
   private async control(text: string): Promise<void> {
     try {
-      await this.root.lease.connection.query(text);
+      await this.root.lease.send(text);
     } catch (error) {
       this.noteFailure(error);
       throw mapMysqlError(error, { what: `MySQL ${text}` });

@@ -1,6 +1,6 @@
 import type { ErrorCode } from "@proj/ports";
 import { describe, expect, it } from "vitest";
-import { mapMysqlError } from "../src/map-mysql-error.js";
+import { isClosedSocket, mapMysqlError } from "../src/map-mysql-error.js";
 
 /** Shaped like the errors mysql2 raises: server errors carry errno and SQLSTATE, socket errors a code. */
 function driverError(fields: { code?: string; errno?: number; sqlState?: string; fatal?: boolean }): Error {
@@ -121,5 +121,20 @@ describe("mapMysqlError", () => {
   it("passes taxonomy errors through unchanged", () => {
     const original = mapMysqlError(driverError({ errno: 1062 }), { what: "first" });
     expect(mapMysqlError(original, { what: "second" })).toBe(original);
+  });
+});
+
+describe("isClosedSocket", () => {
+  const lost = driverError({ code: "PROTOCOL_CONNECTION_LOST", fatal: true });
+
+  it("recognises a socket closed without any answer from the server", () => {
+    expect(isClosedSocket(lost)).toBe(true);
+    expect(isClosedSocket(mapMysqlError(lost, { what: "query" }))).toBe(true);
+  });
+
+  it("never treats a server answer or an interruption by the adapter as a closed socket", () => {
+    expect(isClosedSocket(driverError({ errno: 1927, sqlState: "70100" }))).toBe(false);
+    expect(isClosedSocket(driverError({ code: "ECONNREFUSED", fatal: true }))).toBe(false);
+    expect(isClosedSocket(mapMysqlError(lost, { what: "query", interruption: "timeout" }))).toBe(false);
   });
 });
