@@ -181,7 +181,8 @@ export function putGetTests(storage: StorageGetter, harness: ObjectStorageHarnes
       expect(head.size).toBe(3);
       expect(head.etag).toBe(put.etag);
       expect(head.contentType).toBe("text/plain");
-      expect(Math.abs(head.lastModified.getTime() - put.lastModified.getTime())).toBeLessThan(2000);
+      // put may report the client's clock, head the server's (often truncated to seconds).
+      expect(Math.abs(head.lastModified.getTime() - put.lastModified.getTime())).toBeLessThan(5 * 60_000);
     });
 
     it("rejects get with NOT_FOUND for a missing key before any byte is delivered", async () => {
