@@ -11,6 +11,7 @@ export { type SqlDatabaseHarness, sqlDatabaseContract } from "./sql/index.js";
 export { type TenantRepositoryHarness, tenantRepositoryContract } from "./tenants/index.js";
 export {
   expectRefusal,
+  type TokenDecoderCapabilities,
   type TokenDecoderHarness,
   type TokenDecoderSetup,
   tokenDecoderContract,
