@@ -61,6 +61,18 @@ function escapeXml(text: string): string {
   return out;
 }
 
+/**
+ * A `<t>` element for text already cleaned of characters XML cannot hold. Readers may trim text at
+ * either end unless told to preserve it, so the attribute is added only when there is whitespace to
+ * keep; most cells go without its 21 bytes.
+ */
+function textElement(text: string): string {
+  const escaped = escapeXml(text);
+  return text.length > 0 && (text.charCodeAt(0) <= 32 || text.charCodeAt(text.length - 1) <= 32)
+    ? `<t xml:space="preserve">${escaped}</t>`
+    : `<t>${escaped}</t>`;
+}
+
 function xmlAttr(text: string): string {
   return xmlText(text).replace(/"/g, "&quot;");
 }
@@ -117,20 +129,21 @@ class SharedStrings {
   private readonly index = new Map<string, number>();
   count = 0;
 
-  indexOf(escaped: string): number {
+  /** The index of cleaned `text` in the table, adding it on first sight. */
+  indexOf(text: string): number {
     this.count += 1;
-    let i = this.index.get(escaped);
+    let i = this.index.get(text);
     if (i === undefined) {
       i = this.index.size;
-      this.index.set(escaped, i);
+      this.index.set(text, i);
     }
     return i;
   }
 
   *chunks(): Generator<Buffer> {
     let xml = `${XML_DECL}<sst xmlns="${MAIN_NS}" count="${this.count}" uniqueCount="${this.index.size}">`;
-    for (const escaped of this.index.keys()) {
-      xml += `<si><t xml:space="preserve">${escaped}</t></si>`;
+    for (const text of this.index.keys()) {
+      xml += `<si>${textElement(text)}</si>`;
       if (xml.length >= CHUNK_CHARS) {
         yield Buffer.from(xml);
         xml = "";
@@ -261,11 +274,11 @@ class XlsxRender {
       `<selection pane="bottomLeft" activeCell="A${headerRow + 1}" sqref="A${headerRow + 1}"/></sheetView></sheetViews>` +
       `<sheetFormatPr defaultRowHeight="15"/><cols>${widths}</cols><sheetData>`;
     if (this.plan.title !== undefined) {
-      xml += `<row r="1"><c r="A1" s="${TITLE_STYLE}" t="inlineStr"><is><t xml:space="preserve">${xmlText(this.plan.title)}</t></is></c></row>`;
+      xml += `<row r="1"><c r="A1" s="${TITLE_STYLE}" t="inlineStr"><is>${textElement(cleanText(this.plan.title))}</is></c></row>`;
     }
     xml += `<row r="${headerRow}">`;
     for (const column of columns) {
-      xml += `${column.open}${headerRow}" s="${HEADER_STYLE}" t="inlineStr"><is><t xml:space="preserve">${xmlText(column.planned.header)}</t></is></c>`;
+      xml += `${column.open}${headerRow}" s="${HEADER_STYLE}" t="inlineStr"><is>${textElement(cleanText(column.planned.header))}</is></c>`;
     }
     xml += "</row>";
 
@@ -321,10 +334,9 @@ class XlsxRender {
           if (text.length > MAX_CELL_TEXT) {
             throw valueError(position, column.planned, value, `is longer than ${MAX_CELL_TEXT} characters`);
           }
-          const escaped = escapeXml(text);
           xml += this.strings
-            ? `${column.open}${r}"${column.style} t="s"><v>${this.strings.indexOf(escaped)}</v></c>`
-            : `${column.open}${r}"${column.style} t="inlineStr"><is><t xml:space="preserve">${escaped}</t></is></c>`;
+            ? `${column.open}${r}"${column.style} t="s"><v>${this.strings.indexOf(text)}</v></c>`
+            : `${column.open}${r}"${column.style} t="inlineStr"><is>${textElement(text)}</is></c>`;
           break;
         }
         case "boolean":

@@ -28,6 +28,8 @@ const NAMES = [
   'quote "q"',
   "line\r\nbreak",
   "  padded  ",
+  "ends with CR\r",
+  "\ttab first",
   "Grüße 中 😀",
   null,
 ];
