@@ -174,6 +174,34 @@ describe("MySQL adapter on MariaDB", () => {
     expect(await runningStatements(name)).toEqual([]);
   });
 
+  it("answers an aborted transaction at once, killing its running statement and rolling back", async () => {
+    const single = await createMysqlDatabase({
+      uri: MYSQL_URI,
+      database: name,
+      poolSize: 1,
+      acquireTimeoutMs: 1_000,
+    });
+    try {
+      const controller = new AbortController();
+      const started = Date.now();
+      const outcome = single.transaction(
+        async (tx) => {
+          await tx.execute(sql`INSERT INTO notes (body) VALUES (${"aborted"})`);
+          setTimeout(() => controller.abort(), 200);
+          await tx.query(sql`SELECT SLEEP(${20}) AS slept`);
+        },
+        { signal: controller.signal },
+      );
+      await expectErrorCode(outcome, "CANCELLED");
+      expect(Date.now() - started).toBeLessThan(5_000);
+      // The single connection is back, the insert rolled back, and nothing runs on the server.
+      expect(await single.query(sql`SELECT id FROM notes WHERE body = ${"aborted"}`)).toEqual([]);
+      expect(await runningStatements(name)).toEqual([]);
+    } finally {
+      await single.close();
+    }
+  });
+
   it("stops the statement on the server when a stream is left early, and reuses the connection", async () => {
     const single = await createMysqlDatabase({ uri: MYSQL_URI, database: name, poolSize: 1 });
     try {
