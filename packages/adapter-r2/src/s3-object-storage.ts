@@ -53,11 +53,12 @@ export interface S3CommonOptions {
    */
   keyPrefix?: string;
   /**
-   * Bytes per multipart part for streamed puts, at least 5 MiB. A streamed put buffers at most about
-   * `(queueSize + 1) × partSize` bytes, and objects are limited to `10,000 × partSize`. Default 8 MiB.
+   * Bytes per multipart part for streamed puts and byte arrays larger than this, at least 5 MiB.
+   * A streamed put holds about `(queueSize + 1) × partSize` bytes of parts at a time, and objects
+   * are limited to `10,000 × partSize` (48.8 GiB by default). Default 5 MiB.
    */
   partSize?: number;
-  /** Parts uploaded concurrently by a streamed put. Default 4. */
+  /** Parts uploaded concurrently by one streamed put; more is faster on a fast link and holds more memory. Default 2. */
   queueSize?: number;
   /** Attempts per request, including the first, with jittered backoff on throttling, 5xx and dropped connections. Default 4. */
   maxAttempts?: number;
@@ -118,8 +119,8 @@ class S3BackedObjectStorage implements S3ObjectStorage {
   constructor(endpoint: S3Endpoint, options: S3CommonOptions, conditionalPutDefault: boolean) {
     this.bucket = options.bucket;
     this.keyPrefix = options.keyPrefix ?? "";
-    this.partSize = options.partSize ?? 8 * MIB;
-    this.queueSize = options.queueSize ?? 4;
+    this.partSize = options.partSize ?? MIN_PART_SIZE;
+    this.queueSize = options.queueSize ?? 2;
     if (typeof this.bucket !== "string" || this.bucket.length === 0) {
       throw new InfrastructureError("INVALID_ARGUMENT", "bucket must be a non-empty string");
     }
