@@ -44,10 +44,6 @@ export class VerifiedTokenCache {
     }
   }
 
-  get size(): number {
-    return this.#entries.size;
-  }
-
   clear(): void {
     this.#entries.clear();
   }
