@@ -1,3 +1,4 @@
+import type { ConnectionOptions } from "node:tls";
 import {
   cancelledError,
   closedError,
@@ -33,8 +34,8 @@ export interface PostgresDatabaseOptions {
   user?: string;
   password?: string;
   database?: string;
-  /** Passed to `pg` as is (`true`, or TLS options). */
-  ssl?: pg.PoolConfig["ssl"];
+  /** Passed to `pg` as is: `true`, or TLS options. */
+  ssl?: boolean | ConnectionOptions;
   /**
    * A pool you built yourself (a `pg.Pool` fits). The adapter then leaves its settings alone
    * (`schema`, `int8`, `poolSize`, `acquireTimeoutMs` and `statementTimeoutMs` do not apply) and
@@ -114,7 +115,7 @@ function guarded<T>(
   task: () => Promise<T>,
   limits: Limits,
   what: string,
-  queued = true,
+  queued: boolean,
 ): { result: Promise<T>; settled: Promise<void> } {
   let stopped = false;
   let running = false;
@@ -216,11 +217,22 @@ abstract class PostgresExecutor {
     const { text, values } = renderSql(query, postgresDialect);
     const signal = this.signalFor(options);
     const lease = await this.lease(signal, what);
+    if (signal === undefined && options.timeoutMs === undefined && !lease.shared) {
+      // The hot path: nothing to cancel and nobody to queue behind.
+      try {
+        return await lease.client.query({ text, values });
+      } catch (error) {
+        throw mapPostgresError(error, what);
+      } finally {
+        this.giveBack(lease);
+      }
+    }
     const { result, settled } = guarded(
       lease,
       () => lease.client.query({ text, values }),
       { signal, timeoutMs: options.timeoutMs },
       what,
+      lease.shared,
     );
     void settled.then(() => this.giveBack(lease));
     return result;
@@ -437,6 +449,7 @@ class PostgresPoolDatabase extends PostgresExecutor implements PostgresDatabase 
     const begin = beginStatement(options);
     const lease = await this.lease(options.signal, "transaction");
     try {
+      lease.shared = true;
       await runControl(lease, begin, "begin transaction");
       const tx = new PostgresTransaction(lease, options.signal, 1);
       let result: T;

@@ -11,6 +11,8 @@ export class Lease {
   cancelled = false;
   /** The socket failed while checked out. */
   broken = false;
+  /** A transaction's connection: several calls share it, so statements queue. */
+  shared = false;
   /** An open cursor holds the connection until it closes; statements behind it would wait forever. */
   streaming = false;
   #tail: Promise<void> = Promise.resolve();
