@@ -723,6 +723,8 @@ class MemoryCollection<T extends DocumentData> implements DocumentCollection<T> 
     const paths = fields.map((field) => parsePath(field, where));
     const name = index.name ?? fields.map((field) => `${field}_1`).join("_");
     if (!INDEX_NAME.test(name)) throw invalid(`${where}: index name ${JSON.stringify(name)} is not valid`);
+    // The id is always uniquely indexed, as MongoDB's _id index is.
+    if (fields.length === 1 && fields[0] === "id") return;
     const unique = index.unique === true;
     const wanted: IndexState = { name, fields, paths, unique };
     const state = this.scope.write(this.name);

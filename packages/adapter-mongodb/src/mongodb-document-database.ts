@@ -93,17 +93,17 @@ interface Runner {
 }
 
 class MongoCollection<T extends DocumentData> implements DocumentCollection<T> {
+  private readonly raw: Collection<RawDocument>;
+
   constructor(
     readonly name: string,
     private readonly runner: Runner,
-  ) {}
+  ) {
+    this.raw = runner.collection(name);
+  }
 
   private what(operation: string): string {
     return `${operation} on collection ${this.name}`;
-  }
-
-  private get raw(): Collection<RawDocument> {
-    return this.runner.collection(this.name);
   }
 
   private get session(): { session?: ClientSession } {

@@ -50,7 +50,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 /** Sets an own property even for `__proto__`, which plain assignment would not store. */
 function define(target: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === "__proto__") {
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    target[key] = value;
+  }
 }
 
 function checkStoredKey(key: string, where: string): void {
