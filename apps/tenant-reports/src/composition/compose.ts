@@ -1,0 +1,185 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { createLocalObjectStorage } from "@proj/adapter-local-fs";
+import { createMemoryTokenAuthority } from "@proj/adapter-memory";
+import { createMysqlDatabase } from "@proj/adapter-mysql";
+import { createPgliteDatabase } from "@proj/adapter-pglite";
+import { createPostgresDatabase } from "@proj/adapter-postgres";
+import {
+  createR2ObjectStorage,
+  createS3CompatibleObjectStorage,
+  createS3ObjectStorage,
+} from "@proj/adapter-r2";
+import { createMemoryCache } from "@proj/cache-memory";
+import { createRedisCache } from "@proj/cache-redis";
+import type { Cache, JsonValue, ObjectStorage, SqlDatabase, TokenDecoder, TokenIssuer } from "@proj/ports";
+import { createOpenReportGenerator } from "@proj/report-openreport";
+import { createCachedTenantRepository, createSqlTenantRepository } from "@proj/repository-tenant-postgres";
+import { createJwtTokenDecoder } from "@proj/security-jwt";
+import type { FastifyInstance } from "fastify";
+import { ReportService } from "../application/reports.js";
+import { TenantAdministration } from "../application/tenant-administration.js";
+import { buildHttpServer } from "../http/server.js";
+import { SqlOrderStore } from "../infrastructure/sql-order-store.js";
+import type { CacheConfig, DatabaseConfig, ServiceConfig, StorageConfig, TokenConfig } from "./config.js";
+
+/** The running service: its HTTP server and everything to close on shutdown. */
+export interface ComposedService {
+  readonly http: FastifyInstance;
+  /** In development mode: an issuer the decoder trusts, for the printed tokens and the demo. */
+  readonly devIssuer: TokenIssuer | undefined;
+  readonly description: string;
+  /** Closes the HTTP server, then every adapter, each once, in reverse order of opening. */
+  close(): Promise<void>;
+}
+
+async function openDatabase(config: DatabaseConfig): Promise<SqlDatabase> {
+  switch (config.kind) {
+    case "postgres":
+      return createPostgresDatabase({ connectionString: config.url, applicationName: "tenant-reports" });
+    case "mysql":
+      return createMysqlDatabase({ uri: config.url });
+    case "pglite":
+      if (config.dataDir !== undefined) await mkdir(config.dataDir, { recursive: true });
+      return createPgliteDatabase({ dataDir: config.dataDir ?? "memory://" });
+  }
+}
+
+function openStorage(config: StorageConfig): ObjectStorage {
+  switch (config.kind) {
+    case "local":
+      return createLocalObjectStorage({ root: config.root });
+    case "r2":
+      return createR2ObjectStorage(config);
+    case "s3": {
+      const credentials =
+        config.accessKeyId !== undefined && config.secretAccessKey !== undefined
+          ? { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey }
+          : undefined;
+      if (config.endpoint === undefined) {
+        return createS3ObjectStorage({
+          bucket: config.bucket,
+          region: config.region,
+          ...(credentials ? { credentials } : {}),
+        });
+      }
+      return createS3CompatibleObjectStorage({
+        bucket: config.bucket,
+        endpoint: config.endpoint,
+        region: config.region,
+        forcePathStyle: config.forcePathStyle,
+        credentials,
+        requestChecksumCalculation: config.checksums,
+      });
+    }
+  }
+}
+
+function openCache(config: CacheConfig): Cache<JsonValue> {
+  return config.kind === "memory"
+    ? createMemoryCache<JsonValue>({ maxEntries: config.maxEntries })
+    : createRedisCache<JsonValue>({ url: config.url, namespace: config.namespace });
+}
+
+/** The development key lives in the data folder, made at first start, so tokens survive restarts. */
+async function developmentSecret(keyFile: string): Promise<string> {
+  try {
+    return (await readFile(keyFile, "utf8")).trim();
+  } catch {
+    const secret = randomBytes(32).toString("base64url");
+    await mkdir(dirname(keyFile), { recursive: true });
+    await writeFile(keyFile, `${secret}\n`, { mode: 0o600, flag: "wx" }).catch(async () => undefined);
+    return (await readFile(keyFile, "utf8")).trim();
+  }
+}
+
+async function openTokens(
+  config: TokenConfig,
+): Promise<{ decoder: TokenDecoder; devIssuer: TokenIssuer | undefined }> {
+  switch (config.kind) {
+    case "development": {
+      const secret = await developmentSecret(config.keyFile);
+      const { issuer } = createMemoryTokenAuthority({ secret });
+      return {
+        decoder: createJwtTokenDecoder({ algorithms: ["HS256"], secret, cache: true }),
+        devIssuer: issuer,
+      };
+    }
+    case "secret":
+      return {
+        decoder: createJwtTokenDecoder({
+          algorithms: ["HS256", "HS384", "HS512"],
+          secret: config.secret,
+          ...(config.issuer ? { issuer: config.issuer } : {}),
+          ...(config.audience ? { audience: config.audience } : {}),
+          cache: true,
+        }),
+        devIssuer: undefined,
+      };
+    case "jwks":
+      return {
+        decoder: createJwtTokenDecoder({
+          algorithms: config.algorithms as Parameters<typeof createJwtTokenDecoder>[0]["algorithms"],
+          jwksUrl: config.jwksUrl,
+          ...(config.issuer ? { issuer: config.issuer } : {}),
+          ...(config.audience ? { audience: config.audience } : {}),
+          cache: true,
+        }),
+        devIssuer: undefined,
+      };
+  }
+}
+
+/**
+ * The composition root: the one place that names concrete adapters. Everything else sees ports.
+ * On any failure while opening, what was already opened is closed again.
+ */
+export async function composeService(config: ServiceConfig): Promise<ComposedService> {
+  const opened: { close(): Promise<void> }[] = [];
+  const track = <T extends { close(): Promise<void> }>(resource: T): T => {
+    opened.push(resource);
+    return resource;
+  };
+  const closeAll = async () => {
+    const errors: unknown[] = [];
+    for (const resource of opened.splice(0).reverse())
+      await resource.close().catch((error: unknown) => errors.push(error));
+    if (errors.length > 0) throw new AggregateError(errors, "some adapters failed to close");
+  };
+  try {
+    const db = track(await openDatabase(config.database));
+    const storage = track(openStorage(config.storage));
+    const cache = track(openCache(config.cache));
+    const { decoder, devIssuer } = await openTokens(config.tokens);
+    track(decoder);
+    const tenants = track(
+      createCachedTenantRepository(await createSqlTenantRepository(db), cache, { ttlMs: 30_000 }),
+    );
+    const orders = await SqlOrderStore.open(db);
+    const reports = new ReportService(orders, storage, createOpenReportGenerator(), tenants);
+    const http = buildHttpServer(
+      {
+        decoder,
+        administration: new TenantAdministration(tenants),
+        reports,
+        ...(devIssuer ? { devIssuer } : {}),
+      },
+      { logger: config.logRequests },
+    );
+    const description = `database=${config.database.kind} storage=${config.storage.kind} cache=${config.cache.kind} tokens=${config.tokens.kind}`;
+    let closing: Promise<void> | undefined;
+    return {
+      http,
+      devIssuer,
+      description,
+      close() {
+        closing ??= http.close().then(closeAll);
+        return closing;
+      },
+    };
+  } catch (error) {
+    await closeAll().catch(() => undefined);
+    throw error;
+  }
+}

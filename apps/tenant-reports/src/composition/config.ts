@@ -1,0 +1,190 @@
+import { resolve } from "node:path";
+
+export type DatabaseConfig =
+  | { kind: "pglite"; dataDir: string | undefined }
+  | { kind: "postgres"; url: string }
+  | { kind: "mysql"; url: string };
+
+export type StorageConfig =
+  | { kind: "local"; root: string }
+  | { kind: "r2"; accountId: string; bucket: string; accessKeyId: string; secretAccessKey: string }
+  | {
+      kind: "s3";
+      bucket: string;
+      region: string;
+      endpoint: string | undefined;
+      forcePathStyle: boolean;
+      /** `WHEN_REQUIRED` for endpoints that reject the SDK's default checksum headers. */
+      checksums: "WHEN_SUPPORTED" | "WHEN_REQUIRED";
+      accessKeyId: string | undefined;
+      secretAccessKey: string | undefined;
+    };
+
+export type CacheConfig =
+  | { kind: "memory"; maxEntries: number }
+  | { kind: "redis"; url: string; namespace: string };
+
+export type TokenConfig =
+  | { kind: "development"; keyFile: string }
+  | { kind: "secret"; secret: string; issuer: string | undefined; audience: string | undefined }
+  | {
+      kind: "jwks";
+      jwksUrl: string;
+      algorithms: string[];
+      issuer: string | undefined;
+      audience: string | undefined;
+    };
+
+export interface ServiceConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  database: DatabaseConfig;
+  storage: StorageConfig;
+  cache: CacheConfig;
+  tokens: TokenConfig;
+  logRequests: boolean;
+}
+
+/** Thrown at start when the environment does not describe a runnable service; lists every problem. */
+export class ConfigurationError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigurationError";
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function parseUrl(name: string, value: string, problems: string[]): URL | undefined {
+  try {
+    return new URL(value);
+  } catch {
+    problems.push(`${name} is not a URL`);
+    return undefined;
+  }
+}
+
+function database(env: Env, dataDir: string, problems: string[]): DatabaseConfig {
+  const value = env.DATABASE_URL;
+  if (!value) return { kind: "pglite", dataDir: resolve(dataDir, "pglite") };
+  const url = parseUrl("DATABASE_URL", value, problems);
+  if (url === undefined) return { kind: "pglite", dataDir: undefined };
+  switch (url.protocol) {
+    case "postgres:":
+    case "postgresql:":
+      return { kind: "postgres", url: value };
+    case "mysql:":
+      return { kind: "mysql", url: value };
+    case "pglite:":
+      return {
+        kind: "pglite",
+        dataDir:
+          url.pathname === "" || url.pathname === "/" ? undefined : resolve(decodeURIComponent(url.pathname)),
+      };
+    default:
+      problems.push(`DATABASE_URL must start with postgres://, mysql:// or pglite://, not ${url.protocol}//`);
+      return { kind: "pglite", dataDir: undefined };
+  }
+}
+
+function storage(env: Env, dataDir: string, problems: string[]): StorageConfig {
+  const value = env.STORAGE_URL;
+  if (!value) return { kind: "local", root: resolve(dataDir, "storage") };
+  const url = parseUrl("STORAGE_URL", value, problems);
+  if (url === undefined) return { kind: "local", root: resolve(dataDir, "storage") };
+  const bucket = url.pathname.replace(/^\/+/, "").split("/")[0] ?? "";
+  switch (url.protocol) {
+    case "file:":
+      return { kind: "local", root: resolve(decodeURIComponent(url.pathname)) };
+    case "r2:": {
+      const accessKeyId = env.R2_ACCESS_KEY_ID ?? decodeURIComponent(url.username);
+      const secretAccessKey = env.R2_SECRET_ACCESS_KEY ?? decodeURIComponent(url.password);
+      if (!url.hostname) problems.push("STORAGE_URL r2://ACCOUNT_ID/BUCKET needs the account id");
+      if (!bucket) problems.push("STORAGE_URL r2://ACCOUNT_ID/BUCKET needs the bucket");
+      if (!accessKeyId || !secretAccessKey)
+        problems.push("r2:// storage needs R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY");
+      return { kind: "r2", accountId: url.hostname, bucket, accessKeyId, secretAccessKey };
+    }
+    case "s3:": {
+      // s3://BUCKET?region=eu-west-1, or s3://BUCKET?endpoint=http://127.0.0.1:9000&forcePathStyle=true[&checksums=when_required]
+      const endpoint = url.searchParams.get("endpoint") ?? undefined;
+      if (!url.hostname) problems.push("STORAGE_URL s3://BUCKET needs the bucket");
+      if (endpoint !== undefined) parseUrl("the endpoint= of STORAGE_URL", endpoint, problems);
+      return {
+        kind: "s3",
+        bucket: url.hostname,
+        region: url.searchParams.get("region") ?? env.AWS_REGION ?? "us-east-1",
+        endpoint,
+        forcePathStyle: url.searchParams.get("forcePathStyle") === "true",
+        checksums: url.searchParams.get("checksums") === "when_required" ? "WHEN_REQUIRED" : "WHEN_SUPPORTED",
+        accessKeyId: env.AWS_ACCESS_KEY_ID ?? (url.username ? decodeURIComponent(url.username) : undefined),
+        secretAccessKey:
+          env.AWS_SECRET_ACCESS_KEY ?? (url.password ? decodeURIComponent(url.password) : undefined),
+      };
+    }
+    default:
+      problems.push(`STORAGE_URL must start with r2://, s3:// or file://, not ${url.protocol}//`);
+      return { kind: "local", root: resolve(dataDir, "storage") };
+  }
+}
+
+function cache(env: Env, problems: string[]): CacheConfig {
+  const value = env.CACHE_URL;
+  if (!value) return { kind: "memory", maxEntries: 10_000 };
+  const url = parseUrl("CACHE_URL", value, problems);
+  if (url?.protocol === "redis:" || url?.protocol === "rediss:") {
+    return { kind: "redis", url: value, namespace: env.CACHE_NAMESPACE ?? "tenant-reports" };
+  }
+  if (url !== undefined)
+    problems.push(`CACHE_URL must start with redis:// or rediss://, not ${url.protocol}//`);
+  return { kind: "memory", maxEntries: 10_000 };
+}
+
+function tokens(env: Env, dataDir: string, problems: string[]): TokenConfig {
+  const issuer = env.JWT_ISSUER || undefined;
+  const audience = env.JWT_AUDIENCE || undefined;
+  if (env.JWT_SECRET && env.JWT_JWKS_URL) problems.push("set JWT_SECRET or JWT_JWKS_URL, not both");
+  if (env.JWT_SECRET) {
+    if (Buffer.byteLength(env.JWT_SECRET) < 32) problems.push("JWT_SECRET must be at least 32 bytes");
+    return { kind: "secret", secret: env.JWT_SECRET, issuer, audience };
+  }
+  if (env.JWT_JWKS_URL) {
+    const url = parseUrl("JWT_JWKS_URL", env.JWT_JWKS_URL, problems);
+    if (
+      url !== undefined &&
+      url.protocol !== "https:" &&
+      url.hostname !== "127.0.0.1" &&
+      url.hostname !== "localhost"
+    ) {
+      problems.push("JWT_JWKS_URL must be https:// (plain http only for localhost)");
+    }
+    const algorithms = (env.JWT_ALGORITHMS ?? "RS256,ES256")
+      .split(",")
+      .map((a) => a.trim())
+      .filter(Boolean);
+    return { kind: "jwks", jwksUrl: env.JWT_JWKS_URL, algorithms, issuer, audience };
+  }
+  return { kind: "development", keyFile: resolve(dataDir, "dev-jwt-secret") };
+}
+
+/** Reads and validates the whole configuration, reporting every problem at once. */
+export function loadConfig(env: Env = process.env): ServiceConfig {
+  const problems: string[] = [];
+  const dataDir = resolve(env.DATA_DIR ?? ".data");
+  const port = Number(env.PORT ?? "3000");
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    problems.push("PORT must be an integer from 0 to 65535");
+  const config: ServiceConfig = {
+    host: env.HOST ?? "127.0.0.1",
+    port,
+    dataDir,
+    database: database(env, dataDir, problems),
+    storage: storage(env, dataDir, problems),
+    cache: cache(env, problems),
+    tokens: tokens(env, dataDir, problems),
+    logRequests: env.LOG_REQUESTS === "true",
+  };
+  if (problems.length > 0) throw new ConfigurationError(problems);
+  return config;
+}

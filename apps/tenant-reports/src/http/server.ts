@@ -1,0 +1,208 @@
+import type { Principal, TenantStatus, TokenDecoder, TokenIssuer } from "@proj/ports";
+import { isInfrastructureError, TENANT_STATUSES, UnauthenticatedError } from "@proj/ports";
+import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
+import { requireAdmin } from "../application/access.js";
+import type { ReportService } from "../application/reports.js";
+import type { TenantAdministration } from "../application/tenant-administration.js";
+import { STATUS_BY_CODE } from "./error-status.js";
+
+export interface HttpDependencies {
+  decoder: TokenDecoder;
+  administration: TenantAdministration;
+  reports: ReportService;
+  /** Present only in development mode (no JWT settings): lets an admin mint tenant tokens. */
+  devIssuer?: TokenIssuer;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+const slugSchema = { type: "string", minLength: 3, maxLength: 63 } as const;
+const versionBody = {
+  type: "object",
+  required: ["expectedVersion"],
+  additionalProperties: false,
+  properties: { expectedVersion: { type: "integer", minimum: 1 } },
+} as const;
+
+function principalOf(request: FastifyRequest): Principal {
+  if (request.principal === null) throw new UnauthenticatedError("missing", "no bearer token");
+  return request.principal;
+}
+
+/** Routes, schemas and the error → status mapping; knows ports and use cases, never adapters. */
+export function buildHttpServer(deps: HttpDependencies, options: { logger?: boolean } = {}): FastifyInstance {
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 1_048_576 });
+  app.decorateRequest("principal", null);
+
+  app.addHook("onRequest", async (request) => {
+    if (request.routeOptions.config && (request.routeOptions.config as { public?: boolean }).public) return;
+    const header = request.headers.authorization;
+    request.principal = await deps.decoder.decode(header ?? "");
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    if (isInfrastructureError(error)) {
+      const status = STATUS_BY_CODE[error.code];
+      if (status >= 500) request.log.error({ err: error }, "request failed");
+      if (error.code === "UNAUTHENTICATED") reply.header("www-authenticate", 'Bearer error="invalid_token"');
+      const reason = error instanceof UnauthenticatedError ? error.reason : undefined;
+      return reply
+        .status(status)
+        .send({ error: error.code, message: error.message, ...(reason ? { reason } : {}) });
+    }
+    const validation = (error as { validation?: unknown }).validation;
+    if (validation !== undefined) {
+      return reply.status(400).send({ error: "INVALID_ARGUMENT", message: (error as Error).message });
+    }
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      return reply.status(status).send({ error: "INVALID_ARGUMENT", message: (error as Error).message });
+    }
+    request.log.error({ err: error }, "unexpected error");
+    return reply.status(500).send({ error: "INTERNAL", message: "internal error" });
+  });
+
+  app.get("/health", { config: { public: true } }, async () => ({ status: "ok" }));
+
+  app.post<{ Body: { slug: string; name: string; plan: string; settings?: Record<string, never> } }>(
+    "/tenants",
+    {
+      schema: {
+        body: {
+          type: "object",
+          required: ["slug", "name", "plan"],
+          additionalProperties: false,
+          properties: {
+            slug: slugSchema,
+            name: { type: "string", minLength: 1, maxLength: 200 },
+            plan: { type: "string", minLength: 1, maxLength: 50 },
+            settings: { type: "object" },
+          },
+        },
+      },
+    },
+    async (request, reply) =>
+      reply.status(201).send(await deps.administration.create(principalOf(request), request.body)),
+  );
+
+  app.get<{ Querystring: { status?: TenantStatus; limit?: number; after?: string } }>(
+    "/tenants",
+    {
+      schema: {
+        querystring: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            status: { type: "string", enum: [...TENANT_STATUSES] },
+            limit: { type: "integer", minimum: 1, maximum: 500 },
+            after: { type: "string", maxLength: 500 },
+          },
+        },
+      },
+    },
+    async (request) => deps.administration.list(principalOf(request), request.query),
+  );
+
+  app.get<{ Params: { id: string } }>("/tenants/:id", async (request) =>
+    deps.administration.get(principalOf(request), request.params.id),
+  );
+
+  app.post<{ Params: { id: string }; Body: { expectedVersion: number } }>(
+    "/tenants/:id/suspend",
+    { schema: { body: versionBody } },
+    async (request) =>
+      deps.administration.suspend(principalOf(request), request.params.id, request.body.expectedVersion),
+  );
+
+  app.post<{ Params: { id: string }; Body: { expectedVersion: number } }>(
+    "/tenants/:id/reactivate",
+    { schema: { body: versionBody } },
+    async (request) =>
+      deps.administration.reactivate(principalOf(request), request.params.id, request.body.expectedVersion),
+  );
+
+  app.post<{ Body: { count: number } }>(
+    "/orders/sample",
+    {
+      schema: {
+        body: {
+          type: "object",
+          required: ["count"],
+          additionalProperties: false,
+          properties: { count: { type: "integer", minimum: 1, maximum: 1_000_000 } },
+        },
+      },
+    },
+    async (request, reply) =>
+      reply
+        .status(201)
+        .send({ added: await deps.reports.addSampleOrders(principalOf(request), request.body.count) }),
+  );
+
+  app.post<{ Body: { format?: "xlsx" | "csv" } }>(
+    "/reports",
+    {
+      schema: {
+        body: {
+          type: "object",
+          additionalProperties: false,
+          properties: { format: { type: "string", enum: ["xlsx", "csv"] } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const abort = new AbortController();
+      // The client went away before the answer: stop reading rows and abandon the upload.
+      reply.raw.once("close", () => {
+        if (!reply.raw.writableFinished) abort.abort();
+      });
+      const report = await deps.reports.generate(
+        principalOf(request),
+        request.body?.format ?? "xlsx",
+        abort.signal,
+      );
+      return reply.status(201).send(report);
+    },
+  );
+
+  app.get<{ Params: { id: string } }>("/reports/:id", async (request, reply) => {
+    const download = await deps.reports.download(principalOf(request), request.params.id);
+    if (download.kind === "url") return reply.redirect(download.url, 303);
+    return reply
+      .header("content-type", download.contentType)
+      .header("content-length", download.size)
+      .header("content-disposition", `attachment; filename="${download.fileName}"`)
+      .send(download.body);
+  });
+
+  if (deps.devIssuer !== undefined) {
+    const issuer = deps.devIssuer;
+    app.post<{ Body: { subject: string; tenantId?: string; roles?: string[] } }>(
+      "/dev/tokens",
+      {
+        schema: {
+          body: {
+            type: "object",
+            required: ["subject"],
+            additionalProperties: false,
+            properties: {
+              subject: { type: "string", minLength: 1, maxLength: 200 },
+              tenantId: { type: "string", minLength: 1, maxLength: 100 },
+              roles: { type: "array", items: { type: "string", maxLength: 50 }, maxItems: 20 },
+            },
+          },
+        },
+      },
+      async (request, reply) => {
+        requireAdmin(principalOf(request));
+        return reply.status(201).send({ token: await issuer.issue(request.body) });
+      },
+    );
+  }
+
+  return app;
+}

@@ -1,0 +1,45 @@
+import { composeService } from "./composition/compose.js";
+import { ConfigurationError, loadConfig } from "./composition/config.js";
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const service = await composeService(config);
+  const address = await service.http.listen({ host: config.host, port: config.port });
+  console.log(`tenant-reports listening on ${address} (${service.description})`);
+  if (service.devIssuer !== undefined) {
+    const token = await service.devIssuer.issue({
+      subject: "dev-admin",
+      roles: ["admin"],
+      expiresInSeconds: 12 * 3600,
+    });
+    console.log(
+      "development mode: no JWT settings, so tokens are signed with a key kept in the data folder.",
+    );
+    console.log(`admin token (12 h):\n  ${token}`);
+    console.log(`try:\n  curl -s -H "authorization: Bearer $TOKEN" ${address}/tenants`);
+    console.log(
+      `  curl -s -X POST -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"slug":"acme","name":"Acme","plan":"pro"}' ${address}/tenants`,
+    );
+    console.log("  then `pnpm demo` drives a whole flow (tenant, orders, report, download).");
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: closing`);
+    service.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error("shutdown failed", error);
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGINT", () => stop("SIGINT"));
+  process.once("SIGTERM", () => stop("SIGTERM"));
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof ConfigurationError ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,229 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ComposedService, composeService } from "../../src/composition/compose.js";
+import { loadConfig } from "../../src/composition/config.js";
+
+/** What a composition needs around it: the environment that selects adapters, and its cleanup. */
+export interface Composition {
+  env: Record<string, string>;
+  cleanup(): Promise<void>;
+}
+
+type Caller = (method: string, path: string, body?: unknown) => Promise<Response>;
+
+function caller(base: string, token: string | undefined): Caller {
+  return (method, path, body) =>
+    fetch(`${base}${path}`, {
+      method,
+      headers: {
+        ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      redirect: "follow",
+    });
+}
+
+async function json<T = Record<string, unknown>>(response: Response, status: number): Promise<T> {
+  const text = await response.text();
+  expect(response.status, text).toBe(status);
+  return JSON.parse(text) as T;
+}
+
+/** RFC 4180 records, enough for the reports this service writes. */
+function csvRecords(text: string): string[][] {
+  const records: string[][] = [];
+  let field = "";
+  let record: string[] = [];
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i];
+    if (quoted) {
+      if (char === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (char === '"') quoted = false;
+      else field += char;
+    } else if (char === '"') quoted = true;
+    else if (char === ",") {
+      record.push(field);
+      field = "";
+    } else if (char === "\r" && text[i + 1] === "\n") {
+      record.push(field);
+      records.push(record);
+      record = [];
+      field = "";
+      i++;
+    } else field += char;
+  }
+  if (field !== "" || record.length > 0) records.push([...record, field]);
+  return records;
+}
+
+/**
+ * The end-to-end HTTP suite: the same requests and expectations for every composition, which
+ * differ only in the environment they start from.
+ */
+export function httpSuite(name: string, makeComposition: () => Promise<Composition>): void {
+  describe(`tenant-reports over HTTP: ${name}`, () => {
+    let composition: Composition;
+    let service: ComposedService;
+    let base: string;
+    let admin: Caller;
+    let tenantA: { id: string; version: number };
+    let tenantB: { id: string; version: number };
+    let asA: Caller;
+    let asB: Caller;
+    let reportOfA: { id: string; rowCount: number; byteSize: number };
+
+    beforeAll(async () => {
+      composition = await makeComposition();
+      service = await composeService(loadConfig(composition.env));
+      base = await service.http.listen({ host: "127.0.0.1", port: 0 });
+      const issuer = service.devIssuer;
+      if (issuer === undefined) throw new Error("the e2e suite runs in development token mode");
+      admin = caller(base, await issuer.issue({ subject: "e2e-admin", roles: ["admin"] }));
+    }, 120_000);
+
+    afterAll(async () => {
+      await service?.close();
+      await composition?.cleanup();
+    }, 120_000);
+
+    it("answers /health without a token", async () => {
+      expect(await json(await caller(base, undefined)("GET", "/health"), 200)).toEqual({ status: "ok" });
+    });
+
+    it("refuses requests without a valid token with 401 and a reason", async () => {
+      expect(await json(await caller(base, undefined)("GET", "/tenants"), 401)).toMatchObject({
+        error: "UNAUTHENTICATED",
+        reason: "missing",
+      });
+      expect(await json(await caller(base, "not.a.token")("GET", "/tenants"), 401)).toMatchObject({
+        reason: "malformed",
+      });
+    });
+
+    it("lets an admin create tenants, refusing a taken slug (409) and a bad one (400)", async () => {
+      const a = await json<{ id: string; version: number; status: string }>(
+        await admin("POST", "/tenants", { slug: "acme", name: "Acme", plan: "pro" }),
+        201,
+      );
+      expect(a.status).toBe("active");
+      tenantA = a;
+      tenantB = await json(
+        await admin("POST", "/tenants", { slug: "globex", name: "Globex", plan: "starter" }),
+        201,
+      );
+      expect(
+        await json(await admin("POST", "/tenants", { slug: "acme", name: "Again", plan: "pro" }), 409),
+      ).toMatchObject({ error: "CONFLICT" });
+      expect((await admin("POST", "/tenants", { slug: "Not Valid", name: "x", plan: "pro" })).status).toBe(
+        400,
+      );
+      const page = await json<{ items: { slug: string }[] }>(await admin("GET", "/tenants?limit=10"), 200);
+      expect(page.items.map((t) => t.slug).sort()).toEqual(["acme", "globex"]);
+    });
+
+    it("gives tenants their own tokens, which cannot administer", async () => {
+      const mint = async (tenantId: string) =>
+        (
+          await json<{ token: string }>(
+            await admin("POST", "/dev/tokens", { subject: `user-${tenantId}`, tenantId }),
+            201,
+          )
+        ).token;
+      asA = caller(base, await mint(tenantA.id));
+      asB = caller(base, await mint(tenantB.id));
+      expect(await json(await asA("GET", "/tenants"), 403)).toMatchObject({ error: "PERMISSION_DENIED" });
+      expect(await json(await asA("GET", `/tenants/${tenantA.id}`), 200)).toMatchObject({ slug: "acme" });
+      expect((await asA("GET", `/tenants/${tenantB.id}`)).status).toBe(403);
+    });
+
+    it("loads sample orders into the caller's tenant only", async () => {
+      expect(await json(await asA("POST", "/orders/sample", { count: 1_200 }), 201)).toEqual({
+        added: 1_200,
+      });
+      expect(await json(await asB("POST", "/orders/sample", { count: 37 }), 201)).toEqual({ added: 37 });
+    });
+
+    it("generates an XLSX report of the caller's orders into storage and serves it back", async () => {
+      reportOfA = await json(await asA("POST", "/reports", { format: "xlsx" }), 201);
+      expect(reportOfA).toMatchObject({ format: "xlsx", rowCount: 1_200 });
+      const download = await asA("GET", `/reports/${reportOfA.id}`);
+      expect(download.status).toBe(200);
+      const bytes = Buffer.from(await download.arrayBuffer());
+      expect(bytes.length).toBe(reportOfA.byteSize);
+      expect(bytes.subarray(0, 4).toString("hex")).toBe("504b0304");
+    });
+
+    it("generates a CSV report with exactly the caller tenant's rows", async () => {
+      const report = await json<{ id: string; rowCount: number }>(
+        await asB("POST", "/reports", { format: "csv" }),
+        201,
+      );
+      expect(report.rowCount).toBe(37);
+      const text = await (await asB("GET", `/reports/${report.id}`)).text();
+      const records = csvRecords(text);
+      expect(records[0]).toEqual([
+        "Order",
+        "Reference",
+        "Customer",
+        "Placed",
+        "Quantity",
+        "Unit price",
+        "Discount",
+        "Total",
+        "Paid",
+      ]);
+      expect(records.slice(1)).toHaveLength(37);
+      for (const record of records.slice(1)) expect(record[0]).toMatch(/^\d+$/);
+      // A customer name that looks like a formula stays text.
+      expect(text).not.toMatch(/(^|,)=HYPERLINK/m);
+    });
+
+    it("never lets one tenant reach another's report", async () => {
+      expect(await json(await asB("GET", `/reports/${reportOfA.id}`), 404)).toMatchObject({
+        error: "NOT_FOUND",
+      });
+      expect((await asB("GET", "/reports/not-a-report-id")).status).toBe(404);
+    });
+
+    it("suspends a tenant with optimistic concurrency, and a suspended tenant cannot report", async () => {
+      const current = await json<{ version: number }>(await admin("GET", `/tenants/${tenantB.id}`), 200);
+      expect(
+        await json(
+          await admin("POST", `/tenants/${tenantB.id}/suspend`, { expectedVersion: current.version + 5 }),
+          409,
+        ),
+      ).toMatchObject({
+        error: "CONFLICT",
+      });
+      const suspended = await json<{ status: string; version: number }>(
+        await admin("POST", `/tenants/${tenantB.id}/suspend`, { expectedVersion: current.version }),
+        200,
+      );
+      expect(suspended).toMatchObject({ status: "suspended", version: current.version + 1 });
+      // Read through the cache: the write invalidated it.
+      expect(await json(await asB("GET", `/tenants/${tenantB.id}`), 200)).toMatchObject({
+        status: "suspended",
+      });
+      expect(await json(await asB("POST", "/reports", { format: "csv" }), 403)).toMatchObject({
+        error: "PERMISSION_DENIED",
+      });
+    });
+
+    it("validates request bodies with 400", async () => {
+      expect((await asA("POST", "/reports", { format: "pdf" })).status).toBe(400);
+      expect((await asA("POST", "/orders/sample", { count: 0 })).status).toBe(400);
+    });
+
+    it("shuts down gracefully: close is idempotent and the server stops accepting connections", async () => {
+      const second = await composeService(loadConfig(composition.env));
+      const address = await second.http.listen({ host: "127.0.0.1", port: 0 });
+      expect((await fetch(`${address}/health`)).status).toBe(200);
+      await Promise.all([second.close(), second.close()]);
+      await second.close();
+      await expect(fetch(`${address}/health`)).rejects.toThrow();
+    });
+  });
+}
