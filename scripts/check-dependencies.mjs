@@ -1,0 +1,55 @@
+// Declared dependencies match the source: every package imported from a package's src/ is declared
+// in its dependencies or peerDependencies, every declared runtime dependency is imported, and no
+// package depends on a sibling other than @proj/ports (the contract suite may also use vitest).
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { builtinModules } from "node:module";
+import { join } from "node:path";
+
+const builtins = new Set(builtinModules);
+const IMPORT =
+  /(?:import|export)\s[^"';]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|^import\s+["']([^"']+)["']/gm;
+
+function sourceFiles(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return sourceFiles(path);
+    return /\.(ts|mts|cts)$/.test(name) ? [path] : [];
+  });
+}
+
+function packageName(specifier) {
+  const parts = specifier.split("/");
+  return specifier.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0];
+}
+
+let failures = 0;
+let checked = 0;
+for (const dir of readdirSync("packages")) {
+  const manifest = JSON.parse(readFileSync(join("packages", dir, "package.json"), "utf8"));
+  const declared = new Set([
+    ...Object.keys(manifest.dependencies ?? {}),
+    ...Object.keys(manifest.peerDependencies ?? {}),
+  ]);
+  const imported = new Set();
+  for (const file of sourceFiles(join("packages", dir, "src"))) {
+    for (const match of readFileSync(file, "utf8").matchAll(IMPORT)) {
+      const specifier = match[1] ?? match[2] ?? match[3];
+      if (specifier.startsWith(".") || specifier.startsWith("node:") || builtins.has(specifier)) continue;
+      imported.add(packageName(specifier));
+    }
+  }
+  const problems = [];
+  for (const name of imported)
+    if (!declared.has(name)) problems.push(`imports ${name} but does not declare it`);
+  for (const name of Object.keys(manifest.dependencies ?? {}))
+    if (!imported.has(name)) problems.push(`declares ${name} but never imports it`);
+  const siblings = [...declared].filter((name) => name.startsWith("@proj/") && name !== "@proj/ports");
+  if (siblings.length > 0) problems.push(`depends on sibling packages: ${siblings.join(", ")}`);
+  checked++;
+  if (problems.length > 0) {
+    failures++;
+    for (const problem of problems) console.error(`${manifest.name}: ${problem}`);
+  }
+}
+console.log(`dependency check: ${checked - failures} passed, ${failures} failed`);
+process.exitCode = failures > 0 ? 1 : 0;
