@@ -19,7 +19,12 @@ export async function createTestDatabase(
 ): Promise<PostgresDatabase> {
   const schema = uniqueName("pgt");
   await admin.execute(sql`CREATE SCHEMA ${sql.id(schema)}`);
-  const db = createPostgresDatabase({ connectionString: POSTGRES_URL, schema, ...options });
+  const db = createPostgresDatabase({
+    connectionString: POSTGRES_URL,
+    schema,
+    applicationName: schema,
+    ...options,
+  });
   schemas.set(db, schema);
   return db;
 }
@@ -28,4 +33,13 @@ export async function destroyTestDatabase(db: SqlDatabase): Promise<void> {
   await db.close();
   const schema = schemas.get(db);
   if (schema !== undefined) await admin.execute(sql`DROP SCHEMA ${sql.id(schema)} CASCADE`);
+}
+
+/** Ends every server connection of a test database (its application_name is its schema). */
+export async function terminateConnections(db: SqlDatabase): Promise<void> {
+  const schema = schemas.get(db);
+  if (schema === undefined) throw new Error("not a test database");
+  await admin.query(
+    sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ${schema}`,
+  );
 }

@@ -22,6 +22,16 @@ export interface SqlDatabaseHarness extends ContractHarness<SqlDatabase> {
    * tests of stopping a running statement are skipped, visibly.
    */
   readonly cancelsRunningStatements?: boolean;
+  /**
+   * Ends, on the server, every connection `db`'s pool holds (pg_terminate_backend, KILL), as a
+   * server restart would. Without it the dropped-connection test is skipped, visibly.
+   */
+  terminateConnections?(db: SqlDatabase): Promise<void>;
+  /**
+   * A database configured for a server that refuses connections (a closed port), with a short
+   * acquire timeout. Without it the refused-connection tests are skipped, visibly.
+   */
+  createUnreachable?(): SqlDatabase;
 }
 
 export interface SqlContractContext {

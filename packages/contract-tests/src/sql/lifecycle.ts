@@ -1,6 +1,6 @@
 import { type SqlTransaction, sql } from "@proj/ports";
 import { describe, expect, it } from "vitest";
-import { expectErrorCode } from "../harness.js";
+import { expectErrorCode, sleep } from "../harness.js";
 import { createItems, deferred, range, type SqlContractContext } from "./context.js";
 
 export function lifecycleTests({ db, harness }: SqlContractContext): void {
@@ -38,6 +38,39 @@ export function lifecycleTests({ db, harness }: SqlContractContext): void {
       await Promise.all(holders);
       expect(await db().query(sql`SELECT id FROM items`)).toEqual([{ id: 1 }]);
     });
+  });
+
+  describe("lost and refused connections", () => {
+    it.skipIf(harness.terminateConnections === undefined)(
+      "replaces connections the server dropped: the next calls succeed",
+      async () => {
+        await createItems(db(), [1]);
+        await Promise.all(range(harness.poolSize).map(() => db().query(sql`SELECT id FROM items`)));
+        await harness.terminateConnections!(db());
+        // The pool learns of the dropped sockets from the server's goodbye, which takes a moment.
+        await sleep(300);
+        const rows = await Promise.all(
+          range(harness.poolSize * 2).map(() => db().query(sql`SELECT id FROM items`)),
+        );
+        expect(rows.flat()).toHaveLength(harness.poolSize * 2);
+      },
+    );
+
+    it.skipIf(harness.createUnreachable === undefined)(
+      "a refused connection is UNAVAILABLE for ping and for statements",
+      async () => {
+        const unreachable = harness.createUnreachable!();
+        try {
+          const error = await expectErrorCode(unreachable.ping(), "UNAVAILABLE");
+          expect(error.retryable).toBe(true);
+          expect(error.cause).toBeDefined();
+          await expectErrorCode(unreachable.query(sql`SELECT 1`), "UNAVAILABLE");
+        } finally {
+          await unreachable.close();
+        }
+        await expectErrorCode(() => unreachable.ping(), "CLOSED");
+      },
+    );
   });
 
   describe("ping and close", () => {
