@@ -260,11 +260,19 @@ function matchesOrder(
 
 type Predicate = (doc: Doc) => boolean;
 
+/** Operands of `where` conditions are scalars, as the port types them (eq/ne take any value). */
+function scalar(value: unknown, where: string): Value {
+  if (value !== null && typeof value === "object" && !(value instanceof Date)) {
+    throw invalid(`${where}: a where condition compares with a string, number, boolean, null or Date`);
+  }
+  return copyIn(value, where);
+}
+
 function compileCondition(path: string[], condition: FilterCondition, where: string): Predicate {
   const { op } = condition;
   if (op === "in" || op === "nin") {
     if (!Array.isArray(condition.value)) throw invalid(`${where}: where.${op} needs an array`);
-    const options = condition.value.map((v, i) => copyIn(v, `${where}[${i}]`, true));
+    const options = condition.value.map((v, i) => scalar(v, `${where}[${i}]`));
     const test = (doc: Doc) => {
       const found = candidates(doc, path);
       return options.some((option) => matchesEqual(found, option));
@@ -272,7 +280,8 @@ function compileCondition(path: string[], condition: FilterCondition, where: str
     return op === "in" ? test : (doc) => !test(doc);
   }
   if (Array.isArray(condition.value)) throw invalid(`${where}: where.${op} takes a single value`);
-  const operand = copyIn(condition.value, where, true);
+  const operand =
+    op === "eq" || op === "ne" ? copyIn(condition.value, where, true) : scalar(condition.value, where);
   switch (op) {
     case "eq":
       return (doc) => matchesEqual(candidates(doc, path), operand);

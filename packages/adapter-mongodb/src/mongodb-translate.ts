@@ -188,6 +188,18 @@ export function translateFilter(filter: Filter | undefined, mode: IdMode, where:
         throw invalid(`${at}: where.${expected.op} ${isList ? "needs an array" : "takes a single value"}`);
       }
       operator = op;
+      // Ordering and list operands are scalars, as the port types them; MongoDB itself refuses an
+      // operator-shaped object inside $in ("cannot nest $ under $in").
+      if (expected.op !== "eq" && expected.op !== "ne") {
+        const items: readonly unknown[] = Array.isArray(expected.value) ? expected.value : [expected.value];
+        for (const item of items) {
+          if (item !== null && typeof item === "object" && !(item instanceof Date)) {
+            throw invalid(
+              `${at}: where.${expected.op} compares with strings, numbers, booleans, null or Dates`,
+            );
+          }
+        }
+      }
       operand = toBsonValue(expected.value, at, true);
     } else {
       operand = toBsonValue(expected, at, true);

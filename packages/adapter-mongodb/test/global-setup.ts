@@ -19,11 +19,19 @@ const READY = "JONGODB_URI=";
  */
 async function startJongodb(): Promise<{ url: string; child: ChildProcess }> {
   const require = createRequire(import.meta.url);
-  const binary = join(
-    dirname(require.resolve("@jongodb/memory-server-bin-linux-x64-gnu/package.json")),
-    "bin",
-    "jongodb",
-  );
+  let binary: string;
+  try {
+    binary = join(
+      dirname(require.resolve("@jongodb/memory-server-bin-linux-x64-gnu/package.json")),
+      "bin",
+      "jongodb",
+    );
+  } catch (error) {
+    throw new Error(
+      "adapter-mongodb tests need a server: set MONGODB_URL, or install on linux-x64 (glibc) where jongodb ships",
+      { cause: error },
+    );
+  }
   const child = spawn(binary, ["--host=127.0.0.1", "--port=0"], { stdio: ["ignore", "pipe", "pipe"] });
   const stderr: string[] = [];
   child.stderr?.on("data", (chunk: Buffer) => stderr.push(chunk.toString()));

@@ -156,6 +156,23 @@ describe("connection and capabilities", () => {
     expect(await database.collection("items").findById("late")).toBeUndefined();
   });
 
+  it("rejects with CANCELLED at once when the signal fires while the call is in flight", async () => {
+    const database = await open();
+    const items = database.collection("items");
+    await items.insertOne({ id: "x" });
+    for (const call of [
+      (signal: AbortSignal) => items.find({}, { signal }),
+      (signal: AbortSignal) => items.count({}, { signal }),
+      (signal: AbortSignal) => items.insertOne({ id: "y" }, { signal }),
+    ]) {
+      const controller = new AbortController();
+      const pending = call(controller.signal);
+      controller.abort();
+      await expectErrorCode(pending, "CANCELLED");
+    }
+    expect(await items.findById("x")).toEqual({ id: "x" });
+  });
+
   it.runIf(server.kind === "jongodb")(
     "reports dropCollection as NOT_SUPPORTED where the server lacks drop",
     async () => {

@@ -145,19 +145,6 @@ const probes: Probe[] = [
     jongodb: 0,
   },
   {
-    name: "$in reads operator-shaped objects literally",
-    async run(db, name) {
-      const c = db.collection<Raw>(name);
-      await c.insertMany([
-        { _id: "obj", p: { x: 1 } },
-        { _id: "str", p: "z" },
-      ]);
-      return c.countDocuments({ p: { $in: [{ $gt: "" }, { $ne: null }] } });
-    },
-    mongodb: 0,
-    jongodb: 0,
-  },
-  {
     name: "$gt compares within one type only (type bracketing)",
     async run(db, name) {
       const c = db.collection<Raw>(name);

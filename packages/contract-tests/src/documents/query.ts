@@ -102,7 +102,6 @@ export function queryTests(db: () => DocumentDatabase): void {
       expect(await ids(items, { v: { $in: [1, 2.5, 10] } })).toEqual([]);
       expect(await ids(items, { id: { $regex: ".*" } })).toEqual([]);
       expect(await ids(items, { tag: [{ $exists: true }] })).toEqual([]);
-      expect(await ids(items, { tag: where.in([{ $gt: "" }] as unknown as string[]) })).toEqual([]);
       expect(await items.count({ "address.city": { $ne: "x" } })).toBe(0);
     });
 
@@ -124,6 +123,22 @@ export function queryTests(db: () => DocumentDatabase): void {
       await expectErrorCode(items.deleteMany({ "address.$city": "x" }), "INVALID_ARGUMENT");
       await expectErrorCode(items.updateOne({ $expr: true }, { set: { x: 1 } }), "INVALID_ARGUMENT");
       expect(await items.count()).toBe(7);
+    });
+
+    it("rejects a where condition other than eq/ne comparing with an object or array with INVALID_ARGUMENT", async () => {
+      await expectErrorCode(
+        items.find({ tag: where.in([{ $gt: "" }] as unknown as string[]) }),
+        "INVALID_ARGUMENT",
+      );
+      await expectErrorCode(
+        items.count({ tag: where.nin([["a"]] as unknown as string[]) }),
+        "INVALID_ARGUMENT",
+      );
+      await expectErrorCode(
+        items.find({ v: where.gt({ $gt: "" } as unknown as string) }),
+        "INVALID_ARGUMENT",
+      );
+      expect(await ids(items, { tag: where.ne({ $gt: "" } as unknown as string) })).toHaveLength(7);
     });
 
     it("rejects where.in or where.nin without an array with INVALID_ARGUMENT", () => {
