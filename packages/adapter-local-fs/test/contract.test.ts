@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { localFileManagerContract, objectStorageContract } from "@proj/contract-tests";
 import { createLocalFileManager, createLocalObjectStorage } from "../src/index.js";
+import { canMountTmpfs, mountSmallDisk } from "./helpers.js";
 
 const fresh = () => fs.mkdtemp(join(tmpdir(), "adapter-local-fs-"));
 
@@ -24,4 +25,12 @@ localFileManagerContract("local-fs", {
     await manager.close();
     await fs.rm(manager.root, { recursive: true, force: true });
   },
+  ...(canMountTmpfs
+    ? {
+        smallDisk: async () => {
+          const disk = await mountSmallDisk();
+          return { manager: createLocalFileManager({ root: disk.path }), release: disk.release };
+        },
+      }
+    : {}),
 });

@@ -36,3 +36,31 @@ export async function whileImmutable<T>(folder: string, work: () => Promise<T>):
     await run("chattr", ["-i", folder]);
   }
 }
+
+/** Whether a tmpfs can be mounted here (root with the mount capability); decided once. */
+export const canMountTmpfs: boolean = (() => {
+  if (!isRoot) return false;
+  const folder = mkdtempSync(join(tmpdir(), "local-fs-mount-"));
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", folder], { stdio: "ignore" });
+    execFileSync("umount", [folder], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+})();
+
+/** A real 1 MiB file system (tmpfs) mounted on a fresh folder, and how to unmount and remove it. */
+export async function mountSmallDisk(): Promise<{ path: string; release: () => Promise<void> }> {
+  const path = await newTempFolder();
+  await run("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", path]);
+  return {
+    path,
+    release: async () => {
+      await run("umount", [path]);
+      await fs.rm(path, { recursive: true, force: true });
+    },
+  };
+}

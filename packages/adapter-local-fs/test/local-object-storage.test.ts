@@ -4,7 +4,7 @@ import { expectErrorCode, sleep } from "@proj/contract-tests";
 import { isInfrastructureError } from "@proj/ports";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createLocalObjectStorage, type LocalObjectStorage } from "../src/index.js";
-import { canMakeImmutable, newTempFolder, whileImmutable } from "./helpers.js";
+import { canMakeImmutable, canMountTmpfs, mountSmallDisk, newTempFolder, whileImmutable } from "./helpers.js";
 
 const HOUR = 3_600_000;
 let root: string;
@@ -173,4 +173,24 @@ describe("local object storage on disk", () => {
     });
     expect(await keys()).toEqual([]);
   });
+
+  it.skipIf(!canMountTmpfs)(
+    "maps a full disk to RESOURCE_EXHAUSTED, keeping the previous object and no stray body",
+    async () => {
+      const disk = await mountSmallDisk();
+      const small = createLocalObjectStorage({ root: disk.path });
+      try {
+        await small.put("data/object", "previous");
+        await expectErrorCode(
+          small.put("data/object", new Uint8Array(4 * 1024 * 1024)),
+          "RESOURCE_EXHAUSTED",
+        );
+        expect(Buffer.from((await small.getBytes("data/object")).bytes).toString()).toBe("previous");
+        expect(await namesIn(join(disk.path, "data"))).toHaveLength(2);
+      } finally {
+        await small.close();
+        await disk.release();
+      }
+    },
+  );
 });

@@ -11,10 +11,11 @@ import type { ContractHarness } from "../harness.js";
  */
 export interface LocalFileManagerHarness extends ContractHarness<LocalFileManager> {
   /**
-   * A manager whose root lies on a file system with no free space, for the `RESOURCE_EXHAUSTED`
-   * test; skipped (visibly) where the environment cannot provide one.
+   * A manager whose root lies on a file system too small for a 4 MiB file, for the
+   * `RESOURCE_EXHAUSTED` test, and how to release it after the manager is closed; skipped
+   * (visibly) where the environment cannot provide one.
    */
-  createOnFullDisk?(): Promise<LocalFileManager>;
+  smallDisk?(): Promise<{ manager: LocalFileManager; release(): Promise<void> }>;
 }
 
 export type ManagerGetter = () => LocalFileManager;

@@ -43,18 +43,23 @@ export function lifecycleTests(manager: ManagerGetter, harness: LocalFileManager
       },
     );
 
-    it.skipIf(!harness.createOnFullDisk)(
+    it.skipIf(!harness.smallDisk)(
       "maps a full disk to RESOURCE_EXHAUSTED and leaves no partial file",
       async () => {
-        const full = await (harness.createOnFullDisk as () => Promise<LocalFileManager>)();
+        const { manager: full, release } = await (
+          harness.smallDisk as NonNullable<typeof harness.smallDisk>
+        )();
         try {
+          await full.write("small.txt", "fits");
           await expectErrorCode(
             full.write("big.bin", Buffer.alloc(4 * 1024 * 1024, 1)),
             "RESOURCE_EXHAUSTED",
           );
           expect(await full.exists("big.bin")).toBe(false);
+          expect((await full.list()).map((file) => file.path)).toEqual(["small.txt"]);
         } finally {
           await full.close();
+          await release();
         }
       },
     );
