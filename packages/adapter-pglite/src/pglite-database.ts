@@ -415,7 +415,7 @@ class PgliteSqlDatabase extends PgliteExecutor implements PgliteDatabase {
 
   /** Lets the call holding the session (and those queued before close) finish first. */
   async #drain(): Promise<void> {
-    const done = await this.#queue.acquire(undefined, Number.MAX_SAFE_INTEGER, "close");
+    const done = await this.#queue.acquire(undefined, Number.POSITIVE_INFINITY, "close");
     done();
     if (this.#owns && !this.pglite.closed) await this.pglite.close();
   }

@@ -1,5 +1,7 @@
 import { cancelledError, InfrastructureError } from "@proj/ports";
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * The one session of a PGlite instance, handed out in turn. PGlite is a single PostgreSQL backend:
  * a transaction opened by one caller would swallow the statements of every other, so each call
@@ -13,6 +15,7 @@ export class SessionQueue {
   searchPath: string | undefined;
   readonly schemasCreated = new Set<string>();
 
+  /** `timeoutMs` may be `Infinity`: wait as long as it takes. */
   acquire(signal: AbortSignal | undefined, timeoutMs: number, what: string): Promise<() => void> {
     if (!this.#held) {
       this.#held = true;
@@ -20,7 +23,7 @@ export class SessionQueue {
     }
     return new Promise((resolve, reject) => {
       const leave = (): void => {
-        clearTimeout(timer);
+        if (timer !== undefined) clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
         const index = this.#waiters.indexOf(grant);
         if (index >= 0) this.#waiters.splice(index, 1);
@@ -33,12 +36,19 @@ export class SessionQueue {
         leave();
         reject(cancelledError(signal as AbortSignal, what));
       };
-      const timer = setTimeout(() => {
-        leave();
-        reject(
-          new InfrastructureError("TIMEOUT", `${what}: the PGlite session stayed busy for ${timeoutMs} ms`),
-        );
-      }, timeoutMs);
+      // setTimeout turns delays past 2^31-1 ms into 1 ms, so an unbounded wait sets no timer at all.
+      const timer =
+        timeoutMs <= MAX_TIMER_MS
+          ? setTimeout(() => {
+              leave();
+              reject(
+                new InfrastructureError(
+                  "TIMEOUT",
+                  `${what}: the PGlite session stayed busy for ${timeoutMs} ms`,
+                ),
+              );
+            }, timeoutMs)
+          : undefined;
       signal?.addEventListener("abort", onAbort, { once: true });
       this.#waiters.push(grant);
     });

@@ -109,6 +109,29 @@ describe("one session, shared in turn", () => {
   });
 });
 
+describe("close", () => {
+  it("waits for the transaction holding the session, however long it takes, then refuses calls", async () => {
+    const db = createTestDatabase();
+    const schema = await schemaOf(db);
+    const reader = createPgliteDatabase({ pglite: engine, schema });
+    try {
+      await db.execute(sql`CREATE TABLE items (id INTEGER PRIMARY KEY)`);
+      const work = db.transaction(async (tx) => {
+        await sleep(200);
+        await tx.execute(sql`INSERT INTO items (id) VALUES (${1})`);
+      });
+      await sleep(20);
+      await db.close();
+      await work;
+      await expectErrorCode(() => db.ping(), "CLOSED");
+      expect(await reader.query(sql`SELECT id FROM items`)).toEqual([{ id: 1 }]);
+    } finally {
+      await reader.close();
+      await destroyTestDatabase(db);
+    }
+  });
+});
+
 describe("types and options", () => {
   it("int8 comes back as a string by default, as bigint or number on request", async () => {
     const query = sql`SELECT 9007199254740993::int8 AS big, 5::int8 AS small`;
