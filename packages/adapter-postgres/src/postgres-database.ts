@@ -104,6 +104,7 @@ interface Limits {
 }
 
 const noop = (): void => undefined;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Runs `task` on the lease (through its queue unless the caller already holds it), bounded by the
@@ -151,7 +152,8 @@ function guarded<T>(
       reject(error);
     };
     const onAbort = (): void => stop(cancelledError(signal as AbortSignal, what));
-    if (timeoutMs !== undefined) {
+    // setTimeout turns delays past 2^31-1 ms into 1 ms; a limit that long is no limit.
+    if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
       const limit = new InfrastructureError("TIMEOUT", `${what} exceeded its ${timeoutMs} ms time limit`);
       timer = setTimeout(() => stop(limit), timeoutMs);
     }
