@@ -19,7 +19,7 @@ const admin = createPool({ uri: URI, connectionLimit: 1 });
 await admin.query(`CREATE DATABASE \`${database}\``);
 
 const raw = createPool({ uri: `${URI}/${database}`, connectionLimit: POOL_SIZE, timezone: "Z" });
-const db = await createMysqlDatabase({ uri: URI, database, poolSize: POOL_SIZE });
+const db = createMysqlDatabase({ uri: URI, database, poolSize: POOL_SIZE });
 
 function perSecond(count, ms) {
   return Math.round((count / ms) * 1000);

@@ -62,12 +62,17 @@ export interface MysqlDatabaseOptions {
   idleTimeoutMs?: number;
   /** Prepared statements kept per connection (the server caps them all together). Default 256. */
   maxPreparedStatements?: number;
+  /**
+   * Pins `capabilities.returning`. Without it the adapter reads the server version when it opens
+   * its first connection: until then (before the first call or `ping()`) it reports `false`.
+   */
+  returning?: boolean;
 }
 
 /** The SQL port over MySQL or MariaDB, plus what only this adapter has. */
 export interface MysqlDatabase extends SqlDatabase {
-  /** The server's `VERSION()`, and what the adapter derived from it. */
-  readonly server: ServerInfo;
+  /** The server's `VERSION()` and what the adapter derived from it; known once a connection opened. */
+  readonly server: ServerInfo | undefined;
   /** Escape hatch: the underlying mysql2 promise pool, for what the port does not cover. */
   readonly pool: Pool;
 }
@@ -127,11 +132,20 @@ class MysqlDatabaseImpl extends MysqlExecutor implements MysqlDatabase {
     runtime: ExecutorRuntime,
     readonly pool: Pool,
     private readonly gate: ConnectionGate,
-    readonly server: ServerInfo,
+    private readonly serverInfo: () => ServerInfo | undefined,
+    returning: boolean | undefined,
     private readonly onClose: () => void,
   ) {
     super(runtime);
-    this.capabilities = { returning: server.returning };
+    this.capabilities = {
+      get returning() {
+        return returning ?? serverInfo()?.returning ?? false;
+      },
+    };
+  }
+
+  get server(): ServerInfo | undefined {
+    return this.serverInfo();
   }
 
   /**
@@ -241,10 +255,11 @@ class MysqlDatabaseImpl extends MysqlExecutor implements MysqlDatabase {
 }
 
 /**
- * Opens a pool on MySQL 8 or MariaDB and checks that the server answers (one connection, which
- * also tells the server version and so whether `INSERT ... RETURNING` exists).
+ * A pool on MySQL 8 or MariaDB. Nothing connects until the first call (`ping()` checks that the
+ * server answers); the first connection also reads the server version, which tells whether
+ * `INSERT ... RETURNING` exists.
  */
-export async function createMysqlDatabase(options: MysqlDatabaseOptions): Promise<MysqlDatabase> {
+export function createMysqlDatabase(options: MysqlDatabaseOptions): MysqlDatabase {
   const poolSize = positive("poolSize", options.poolSize, 10);
   const acquireTimeoutMs = positive("acquireTimeoutMs", options.acquireTimeoutMs, 10_000);
   const statementTimeoutMs = positive("statementTimeoutMs", options.statementTimeoutMs, 0, true);
@@ -276,6 +291,7 @@ export async function createMysqlDatabase(options: MysqlDatabaseOptions): Promis
     queueLimit: 0,
   };
   const pool = createPool(poolOptions);
+  let server: ServerInfo | undefined;
   pool.pool.on("connection", (fresh: CorePoolConnection) => {
     // A connection the server drops while idle emits 'error'; mysql2 removes it from the pool,
     // and this listener keeps that from becoming an unhandled 'error' event.
@@ -283,6 +299,13 @@ export async function createMysqlDatabase(options: MysqlDatabaseOptions): Promis
     // TIMESTAMP columns convert through the session time zone: UTC keeps them equal to what was
     // written. Queued before the caller's first statement on this connection.
     fresh.query("SET time_zone = '+00:00'", () => {});
+    // Also queued first, so the capabilities are known when the first call resolves.
+    if (server === undefined) {
+      fresh.query("SELECT VERSION() AS version", (error, rows) => {
+        const version = (rows as Array<{ version?: unknown }> | undefined)?.[0]?.version;
+        if (!error && typeof version === "string") server ??= describeServer(version);
+      });
+    }
   });
 
   let closed = false;
@@ -309,22 +332,14 @@ export async function createMysqlDatabase(options: MysqlDatabaseOptions): Promis
     },
   };
 
-  let server: ServerInfo;
-  try {
-    const lease = await runtime.acquire(undefined);
-    try {
-      const rows = await lease.send("SELECT VERSION() AS version");
-      server = describeServer(String((rows as Array<{ version: unknown }>)[0]?.version ?? ""));
-    } finally {
-      lease.release();
-    }
-  } catch (error) {
-    closed = true;
-    gate.close();
-    await pool.end().catch(() => {});
-    throw mapMysqlError(error, { what: `Connecting to MySQL at ${endpoint}` });
-  }
-  return new MysqlDatabaseImpl(runtime, pool, gate, server, () => {
-    closed = true;
-  });
+  return new MysqlDatabaseImpl(
+    runtime,
+    pool,
+    gate,
+    () => server,
+    options.returning,
+    () => {
+      closed = true;
+    },
+  );
 }

@@ -49,17 +49,34 @@ describe("MySQL adapter on MariaDB", () => {
   });
   afterAll(() => dispose());
 
-  it("detects INSERT ... RETURNING from the server version, and it works", async () => {
-    expect(db.server.flavor).toBe("mariadb");
-    expect(db.capabilities.returning).toBe(true);
-    const rows = await db.query<{ id: number; body: string }>(
-      sql`INSERT INTO notes (body) VALUES (${"returned"}) RETURNING id, body`,
-    );
-    expect(rows).toEqual([{ id: expect.any(Number), body: "returned" }]);
+  it("detects INSERT ... RETURNING from the server version on the first connection, and it works", async () => {
+    const fresh = createMysqlDatabase({ uri: MYSQL_URI, database: name, poolSize: 1 });
+    try {
+      expect([fresh.server, fresh.capabilities.returning]).toEqual([undefined, false]);
+      await fresh.ping();
+      expect(fresh.server?.flavor).toBe("mariadb");
+      expect(fresh.capabilities.returning).toBe(true);
+      const rows = await fresh.query<{ id: number; body: string }>(
+        sql`INSERT INTO notes (body) VALUES (${"returned"}) RETURNING id, body`,
+      );
+      expect(rows).toEqual([{ id: expect.any(Number), body: "returned" }]);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it("lets the returning option pin the capability whatever the server", async () => {
+    const pinned = createMysqlDatabase({ uri: MYSQL_URI, database: name, poolSize: 1, returning: false });
+    try {
+      await pinned.ping();
+      expect(pinned.capabilities.returning).toBe(false);
+    } finally {
+      await pinned.close();
+    }
   });
 
   it("binds database from the option over the one in the uri", async () => {
-    const other = await createMysqlDatabase({ uri: `${MYSQL_URI}/mysql`, database: name, poolSize: 1 });
+    const other = createMysqlDatabase({ uri: `${MYSQL_URI}/mysql`, database: name, poolSize: 1 });
     try {
       expect(await other.queryOne(sql`SELECT DATABASE() AS ns`)).toEqual({ ns: name });
     } finally {
@@ -68,7 +85,7 @@ describe("MySQL adapter on MariaDB", () => {
   });
 
   it("rejects a uri that is not mysql:// with INVALID_ARGUMENT", async () => {
-    await expectErrorCode(createMysqlDatabase({ uri: "postgres://localhost/x" }), "INVALID_ARGUMENT");
+    await expectErrorCode(() => createMysqlDatabase({ uri: "postgres://localhost/x" }), "INVALID_ARGUMENT");
   });
 
   it("reads DATETIME, DATE, JSON and DECIMAL columns as Date, Date, parsed JSON and string", async () => {
@@ -142,7 +159,7 @@ describe("MySQL adapter on MariaDB", () => {
   });
 
   it("applies statementTimeoutMs to every statement that sets no timeoutMs", async () => {
-    const strict = await createMysqlDatabase({
+    const strict = createMysqlDatabase({
       uri: MYSQL_URI,
       database: name,
       poolSize: 1,
@@ -175,7 +192,7 @@ describe("MySQL adapter on MariaDB", () => {
   });
 
   it("answers an aborted transaction at once, killing its running statement and rolling back", async () => {
-    const single = await createMysqlDatabase({
+    const single = createMysqlDatabase({
       uri: MYSQL_URI,
       database: name,
       poolSize: 1,
@@ -203,7 +220,7 @@ describe("MySQL adapter on MariaDB", () => {
   });
 
   it("stops the statement on the server when a stream is left early, and reuses the connection", async () => {
-    const single = await createMysqlDatabase({ uri: MYSQL_URI, database: name, poolSize: 1 });
+    const single = createMysqlDatabase({ uri: MYSQL_URI, database: name, poolSize: 1 });
     try {
       const thread = await single.queryOne<{ id: string }>(sql`SELECT CONNECTION_ID() AS id`);
       let seen = 0;
@@ -220,16 +237,25 @@ describe("MySQL adapter on MariaDB", () => {
     }
   });
 
-  it("reports a server that refuses connections as UNAVAILABLE", async () => {
-    await expectErrorCode(createMysqlDatabase({ uri: "mysql://root@127.0.0.1:1" }), "UNAVAILABLE");
+  it("connects lazily: a server that refuses connections is UNAVAILABLE on use, not on creation", async () => {
+    const unreachable = createMysqlDatabase({ uri: "mysql://root@127.0.0.1:1", acquireTimeoutMs: 1_000 });
+    try {
+      const error = await expectErrorCode(unreachable.ping(), "UNAVAILABLE");
+      expect(error.message).toContain("127.0.0.1:1");
+      await expectErrorCode(unreachable.query(sql`SELECT 1 AS one`), "UNAVAILABLE");
+    } finally {
+      await unreachable.close();
+    }
   });
 
   it("reports an unknown user as PERMISSION_DENIED without echoing the password", async () => {
-    const error = await expectErrorCode(
-      createMysqlDatabase({ uri: "mysql://no_such_user:s3cret-pw@127.0.0.1:3306" }),
-      "PERMISSION_DENIED",
-    );
-    expect(error.message).not.toContain("s3cret-pw");
+    const denied = createMysqlDatabase({ uri: "mysql://no_such_user:s3cret-pw@127.0.0.1:3306" });
+    try {
+      const error = await expectErrorCode(denied.ping(), "PERMISSION_DENIED");
+      expect(error.message).not.toContain("s3cret-pw");
+    } finally {
+      await denied.close();
+    }
   });
 
   it("offers the mysql2 pool as an escape hatch", async () => {

@@ -1,8 +1,10 @@
+import { once } from "node:events";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import { expectErrorCode, sleep } from "@proj/contract-tests";
 import { sql } from "@proj/ports";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { MysqlDatabase } from "../src/index.js";
-import { admin, openScratch } from "./support.js";
+import { createMysqlDatabase, type MysqlDatabase } from "../src/index.js";
+import { admin, createScratchDatabase, openScratch } from "./support.js";
 
 function deferred(): { promise: Promise<void>; resolve(): void } {
   let resolve!: () => void;
@@ -10,6 +12,42 @@ function deferred(): { promise: Promise<void>; resolve(): void } {
     resolve = done;
   });
   return { promise, resolve };
+}
+
+/**
+ * A TCP relay in front of the real server: `stop()` drops every connection and refuses new ones,
+ * as a server restart does, and `start()` brings it back on the same port.
+ */
+class ServerRelay {
+  #server: Server | undefined;
+  readonly #sockets = new Set<Socket>();
+  port = 0;
+
+  async start(): Promise<void> {
+    const server = createServer((client) => {
+      const upstream = connect(3306, "127.0.0.1");
+      for (const socket of [client, upstream]) {
+        this.#sockets.add(socket);
+        socket.on("close", () => this.#sockets.delete(socket));
+        socket.on("error", () => {});
+      }
+      client.pipe(upstream).pipe(client);
+      client.on("close", () => upstream.destroy());
+      upstream.on("close", () => client.destroy());
+    });
+    server.listen(this.port, "127.0.0.1");
+    await once(server, "listening");
+    const address = server.address();
+    if (address && typeof address === "object") this.port = address.port;
+    this.#server = server;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    for (const socket of this.#sockets) socket.destroy();
+    if (server) await new Promise((resolve) => server.close(resolve));
+  }
 }
 
 async function count(db: MysqlDatabase, table: string): Promise<number> {
@@ -167,5 +205,38 @@ describe("MySQL adapter under faults", () => {
     expect(await db.query(sql`SELECT id FROM accounts WHERE id IN ${sql.in(["x) OR (1=1"])}`)).toEqual([]);
     expect(await count(db, "accounts")).toBe(2);
     expect(await count(db, table)).toBe(hostile.length);
+  });
+});
+
+describe("MySQL adapter across a server restart", () => {
+  it("fails with UNAVAILABLE while the server is down, with no unhandled error, and recovers when it is back", async () => {
+    const relay = new ServerRelay();
+    await relay.start();
+    const scratch = await createScratchDatabase();
+    const db = createMysqlDatabase({
+      uri: `mysql://root@127.0.0.1:${relay.port}`,
+      database: scratch.name,
+      poolSize: 3,
+      acquireTimeoutMs: 2_000,
+      connectTimeoutMs: 2_000,
+    });
+    try {
+      await Promise.all([1, 2, 3].map((n) => db.query(sql`SELECT ${n} AS n, SLEEP(${0.05}) AS slept`)));
+      await relay.stop();
+      const error = await expectErrorCode(db.query(sql`SELECT 1 AS one`), "UNAVAILABLE");
+      expect(error.retryable).toBe(true);
+      await expectErrorCode(db.ping(), "UNAVAILABLE");
+      await relay.start();
+      expect(await db.queryOne(sql`SELECT 1 AS one`)).toEqual({ one: 1 });
+      expect(await Promise.all([1, 2, 3].map((n) => db.queryOne(sql`SELECT ${n} AS n`)))).toEqual([
+        { n: 1 },
+        { n: 2 },
+        { n: 3 },
+      ]);
+    } finally {
+      await db.close();
+      await relay.stop();
+      await scratch.drop();
+    }
   });
 });

@@ -30,7 +30,7 @@ export async function openScratch(
   options: Omit<MysqlDatabaseOptions, "uri" | "database"> = {},
 ): Promise<{ db: MysqlDatabase; name: string; dispose(): Promise<void> }> {
   const scratch = await createScratchDatabase();
-  const db = await createMysqlDatabase({ uri: MYSQL_URI, database: scratch.name, ...options });
+  const db = createMysqlDatabase({ uri: MYSQL_URI, database: scratch.name, ...options });
   return {
     db,
     name: scratch.name,
