@@ -67,10 +67,6 @@ export class RowCursor {
     }
   }
 
-  get exhausted(): boolean {
-    return this.done;
-  }
-
   /** The next row, `undefined` at the end; a promise only when the source is asynchronous. */
   next(): ReportRow | undefined | Promise<ReportRow | undefined> {
     let result: IteratorResult<ReportRow> | Promise<IteratorResult<ReportRow>>;

@@ -57,7 +57,7 @@ function invalid(message: string): InfrastructureError {
 }
 
 /** Checks a sheet name against the port's rule and Excel's (no leading or trailing apostrophe). */
-export function sheetNameProblem(name: unknown): string | undefined {
+function sheetNameProblem(name: unknown): string | undefined {
   if (typeof name !== "string" || name.length === 0 || name.length > 31) return "must be 1 to 31 characters";
   if (SHEET_NAME_FORBIDDEN.test(name)) return "must not contain any of []:*?/\\";
   if (name.startsWith("'") || name.endsWith("'")) return "must not start or end with an apostrophe";
