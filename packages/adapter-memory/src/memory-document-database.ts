@@ -150,6 +150,7 @@ function parsePath(field: string, where: string): string[] {
       throw invalid(`${where}: field ${JSON.stringify(field)} may not start with $ or have empty segments`);
     }
   }
+  if (segments[0] === "_id") throw invalid(`${where}: _id is reserved; the document id is id`);
   return segments;
 }
 

@@ -115,6 +115,9 @@ export function toPath(field: string, where: string): string {
       throw invalid(`${where}: field ${JSON.stringify(field)} may not start with $ or have empty segments`);
     }
   }
+  // _id is where the adapter keeps the id; callers name it id, so a field of their own cannot hide there.
+  if (field === "_id" || field.startsWith("_id."))
+    throw invalid(`${where}: _id is reserved; the document id is id`);
   return field === "id" ? "_id" : field;
 }
 

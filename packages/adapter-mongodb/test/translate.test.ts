@@ -62,8 +62,8 @@ describe("translateFilter", () => {
     });
   });
 
-  it("refuses field names that start with $, contain NUL or have empty segments", async () => {
-    for (const field of ["$where", "$or", "a.$b", "a\u0000b", "a..b", ".a", ""]) {
+  it("refuses field names that start with $, contain NUL, have empty segments, or name _id", async () => {
+    for (const field of ["$where", "$or", "a.$b", "a\u0000b", "a..b", ".a", "", "_id", "_id.x"]) {
       await expectErrorCode(() => translateFilter({ [field]: 1 }, "string", "t"), "INVALID_ARGUMENT");
     }
   });

@@ -116,12 +116,17 @@ export function queryTests(db: () => DocumentDatabase): void {
       expect(await ids(lists, { xs: [] })).toEqual([]);
     });
 
-    it("rejects a filter field starting with $ or containing NUL with INVALID_ARGUMENT", async () => {
+    it("rejects a filter field starting with $, containing NUL, or named _id with INVALID_ARGUMENT", async () => {
       await expectErrorCode(items.find({ $where: "1" }), "INVALID_ARGUMENT");
       await expectErrorCode(items.find({ $or: [{ v: 1 }] }), "INVALID_ARGUMENT");
       await expectErrorCode(items.count({ "a\u0000b": 1 }), "INVALID_ARGUMENT");
       await expectErrorCode(items.deleteMany({ "address.$city": "x" }), "INVALID_ARGUMENT");
       await expectErrorCode(items.updateOne({ $expr: true }, { set: { x: 1 } }), "INVALID_ARGUMENT");
+      await expectErrorCode(items.find({ _id: "n1" }), "INVALID_ARGUMENT");
+      await expectErrorCode(
+        items.find({}, { sort: [{ field: "_id", direction: "asc" }] }),
+        "INVALID_ARGUMENT",
+      );
       expect(await items.count()).toBe(7);
     });
 
