@@ -13,14 +13,10 @@ import type { ConnectionOptions, PoolConnection as CorePoolConnection, PoolOptio
 import { createPool, type Pool } from "mysql2/promise";
 import { ConnectionGate } from "./connection-gate.js";
 import { isClosedSocket, mapMysqlError } from "./map-mysql-error.js";
-import {
-  type ExecutorRuntime,
-  Lease,
-  MysqlExecutor,
-  MysqlTransaction,
-  runTransaction,
-} from "./mysql-executor.js";
+import { type ExecutorRuntime, MysqlExecutor } from "./mysql-executor.js";
 import { StatementKiller } from "./mysql-killer.js";
+import { Lease } from "./mysql-lease.js";
+import { MysqlTransaction, runTransaction } from "./mysql-transaction.js";
 import { booleanTypeCast, describeServer, type ServerInfo } from "./mysql-values.js";
 
 /** Settings the adapter owns, because the port's type and time rules depend on them. */

@@ -1,5 +1,4 @@
 import {
-  cancelledError,
   closedError,
   InfrastructureError,
   isInfrastructureError,
@@ -17,68 +16,16 @@ import {
   sql,
   throwIfAborted,
 } from "@proj/ports";
-import type { PoolConnection as CorePoolConnection, ResultSetHeader } from "mysql2";
-import { type Interruption, isConnectionLost, mapMysqlError } from "./map-mysql-error.js";
+import type { ResultSetHeader } from "mysql2";
 import type { StatementKiller } from "./mysql-killer.js";
+import type { Lease } from "./mysql-lease.js";
+import { KILL_GRACE_MS, Supervision } from "./mysql-supervision.js";
 import { type Parameter, toParameter } from "./mysql-values.js";
 
-/** How long a killed statement may take to come back before its socket is destroyed instead. */
-const KILL_GRACE_MS = 2_000;
 /** A prepared statement takes at most 65,535 parameters. */
 const MAX_PARAMETERS = 65_535;
 const DEFAULT_INSERT_BATCH_ROWS = 1_000;
 const DEFAULT_STREAM_BATCH_ROWS = 500;
-
-/**
- * One pooled connection checked out for a statement, a stream or a transaction. It drives mysql2's
- * callback API directly: one promise per statement, no per-call wrapper objects.
- */
-export class Lease {
-  #done = false;
-
-  constructor(
-    readonly core: CorePoolConnection,
-    /** It served earlier calls, so the server may have dropped it while it sat idle in the pool. */
-    readonly reused: boolean,
-    private readonly onDone: () => void,
-  ) {}
-
-  get threadId(): number {
-    return this.core.threadId;
-  }
-
-  get isDone(): boolean {
-    return this.#done;
-  }
-
-  /** Runs one statement: over the text protocol without parameters, prepared and bound with them. */
-  send(text: string, values: readonly Parameter[] = []): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const done = (error: unknown, result: unknown) => (error ? reject(error) : resolve(result));
-      if (values.length === 0) this.core.query(text, done);
-      else this.core.execute(text, values as Parameter[], done);
-    });
-  }
-
-  ping(): Promise<void> {
-    return new Promise((resolve, reject) => this.core.ping((error) => (error ? reject(error) : resolve())));
-  }
-
-  release(): void {
-    if (this.#done) return;
-    this.#done = true;
-    this.core.release();
-    this.onDone();
-  }
-
-  /** Drops the connection instead of returning it: its state is unknown or it is broken. */
-  destroy(): void {
-    if (this.#done) return;
-    this.#done = true;
-    this.core.destroy();
-    this.onDone();
-  }
-}
 
 /** What the database shares with every executor built on it. */
 export interface ExecutorRuntime {
@@ -110,57 +57,6 @@ function prepare(query: SqlQuery, kind: string): Statement {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
-/**
- * Interrupts a statement on the server when its time limit passes or its signal fires: `KILL
- * QUERY` from a side connection, then, if the statement still has not returned, the socket is
- * destroyed so the caller is never left waiting.
- */
-class Supervision {
-  interruption: Interruption | undefined;
-  #killing: Promise<void> | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #fallback: NodeJS.Timeout | undefined;
-  readonly #onAbort = () => this.interrupt("abort");
-
-  constructor(
-    private readonly runtime: ExecutorRuntime,
-    private readonly lease: Lease,
-    private readonly what: () => string,
-    private readonly signal: AbortSignal | undefined,
-    timeoutMs: number,
-    /** Told at once, so a caller reading buffered rows stops without waiting for the server. */
-    private readonly onInterrupt: (error: InfrastructureError) => void = () => {},
-  ) {
-    if (timeoutMs > 0) this.#timer = setTimeout(() => this.interrupt("timeout"), timeoutMs);
-    signal?.addEventListener("abort", this.#onAbort, { once: true });
-  }
-
-  /** `undefined`: the caller left early, so there is nobody to report an error to. */
-  interrupt(why: Interruption | undefined): void {
-    if (this.#killing) return;
-    this.interruption = why;
-    this.#killing = this.runtime.killer.kill(this.lease.threadId);
-    this.#fallback = setTimeout(() => this.lease.destroy(), KILL_GRACE_MS);
-    if (why) this.onInterrupt(this.failure());
-  }
-
-  /**
-   * What the call reports once interrupted, even when the server answered anyway: a KILLed
-   * SLEEP() returns 1 instead of failing, and the deadline has passed either way.
-   */
-  failure(cause?: unknown): InfrastructureError {
-    return mapMysqlError(cause, { what: this.what(), interruption: this.interruption, signal: this.signal });
-  }
-
-  /** Stops the timers; resolves once a KILL in flight has landed, so it cannot hit a later statement. */
-  async settle(): Promise<void> {
-    clearTimeout(this.#timer);
-    this.signal?.removeEventListener("abort", this.#onAbort);
-    if (this.#killing && !this.lease.isDone) await this.#killing;
-    clearTimeout(this.#fallback);
-  }
 }
 
 /**
@@ -373,156 +269,3 @@ export abstract class MysqlExecutor implements SqlExecutor {
     );
   }
 }
-
-/** Shared by a root transaction and its savepoints. */
-interface TransactionRoot {
-  readonly lease: Lease;
-  savepoints: number;
-  /** Set when the server rolled the whole transaction back (deadlock, lost connection). */
-  endedBy: InfrastructureError | undefined;
-}
-
-interface TransactionSteps {
-  commit(): Promise<void>;
-  rollback(): Promise<void>;
-}
-
-const ENDS_TRANSACTION = new Set([
-  1213, // ER_LOCK_DEADLOCK: InnoDB rolls back the whole transaction
-  1927, // ER_CONNECTION_KILLED
-]);
-
-export class MysqlTransaction extends MysqlExecutor implements SqlTransaction {
-  #settled = false;
-
-  constructor(
-    runtime: ExecutorRuntime,
-    private readonly root: TransactionRoot,
-  ) {
-    super(runtime);
-  }
-
-  /** @internal */
-  settle(): void {
-    this.#settled = true;
-  }
-
-  private assertUsable(): void {
-    if (this.#settled || this.runtime.isClosed()) throw closedError("MySQL transaction");
-    const ended = this.root.endedBy;
-    if (ended) {
-      throw new InfrastructureError(
-        ended.code,
-        `The MySQL transaction was already rolled back: ${ended.message}`,
-        {
-          cause: ended,
-          retryable: ended.retryable,
-          details: ended.details,
-        },
-      );
-    }
-  }
-
-  protected override noteFailure(error: unknown): void {
-    const errno = (error as { errno?: number } | null)?.errno;
-    if ((errno !== undefined && ENDS_TRANSACTION.has(errno)) || isConnectionLost(error)) {
-      this.root.endedBy ??= mapMysqlError(error, { what: "MySQL transaction" });
-    }
-  }
-
-  protected withLease<T>(_signal: AbortSignal | undefined, use: (lease: Lease) => Promise<T>): Promise<T> {
-    try {
-      this.assertUsable();
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return use(this.root.lease);
-  }
-
-  protected async openStreamLease(): Promise<Lease> {
-    this.assertUsable();
-    return this.root.lease;
-  }
-
-  protected closeStreamLease(): void {}
-
-  transaction<T>(work: (tx: SqlTransaction) => Promise<T>, options?: SqlTransactionOptions): Promise<T> {
-    try {
-      this.assertUsable();
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    this.root.savepoints += 1;
-    const name = `sp_${this.root.savepoints}`;
-    const nested = new MysqlTransaction(this.runtime, this.root);
-    const control = (text: string) => this.control(text);
-    return control(`SAVEPOINT ${name}`).then(() =>
-      runTransaction(this.runtime, this.root, nested, work, options?.signal, {
-        commit: () => control(`RELEASE SAVEPOINT ${name}`),
-        rollback: () => control(`ROLLBACK TO SAVEPOINT ${name}`),
-      }),
-    );
-  }
-
-  private async control(text: string): Promise<void> {
-    try {
-      await this.root.lease.send(text);
-    } catch (error) {
-      this.noteFailure(error);
-      throw mapMysqlError(error, { what: `MySQL ${text}` });
-    }
-  }
-}
-
-/**
- * Runs `work` in a transaction (or savepoint) the caller has begun, then commits, rolling back when it throws or `signal` fires. On abort
- * the caller is answered at once: the running statement is killed, the transaction rolled back,
- * and every later call on `tx` is `CLOSED`.
- */
-export async function runTransaction<T>(
-  runtime: ExecutorRuntime,
-  root: TransactionRoot,
-  tx: MysqlTransaction,
-  work: (tx: SqlTransaction) => Promise<T>,
-  signal: AbortSignal | undefined,
-  steps: TransactionSteps,
-): Promise<T> {
-  throwIfAborted(signal, "MySQL transaction");
-  let killing: Promise<void> | undefined;
-  let onAbort = () => {};
-  const aborted = new Promise<never>((_resolve, reject) => {
-    onAbort = () => {
-      tx.settle();
-      killing = runtime.killer.kill(root.lease.threadId);
-      reject(cancelledError(signal as AbortSignal, "MySQL transaction"));
-    };
-  });
-  aborted.catch(() => {});
-  signal?.addEventListener("abort", onAbort, { once: true });
-  try {
-    const running = work(tx);
-    running.catch(() => {});
-    const result = await (signal ? Promise.race([running, aborted]) : running);
-    tx.settle();
-    if (root.endedBy) throw root.endedBy;
-    await steps.commit();
-    return result;
-  } catch (error) {
-    tx.settle();
-    if (killing) await killing;
-    if (!root.lease.isDone) {
-      try {
-        await steps.rollback();
-      } catch (rollbackError) {
-        // The state of the transaction is unknown now: later statements on it fail, and the root
-        // drops the connection, which makes the server roll back whatever is left.
-        root.endedBy ??= mapMysqlError(rollbackError, { what: "MySQL rollback" });
-      }
-    }
-    throw error;
-  } finally {
-    signal?.removeEventListener("abort", onAbort);
-  }
-}
-
-export type { TransactionRoot };

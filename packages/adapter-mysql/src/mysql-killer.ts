@@ -16,13 +16,13 @@ export class StatementKiller {
     this.#options = rest;
   }
 
-  /** Interrupts the statement running on `threadId` (`KILL QUERY`), or ends the thread. Never rejects. */
-  kill(threadId: number, scope: "QUERY" | "CONNECTION" = "QUERY"): Promise<void> {
+  /** Interrupts the statement running on `threadId` (`KILL QUERY`). Never rejects. */
+  kill(threadId: number): Promise<void> {
     return new Promise((resolve) => {
       const connection = createConnection(this.#options);
       // Failures are dropped on purpose: the caller falls back to destroying its own socket.
       connection.on("error", () => {});
-      connection.query(`KILL ${scope} ${Number(threadId)}`, () => {
+      connection.query(`KILL QUERY ${Number(threadId)}`, () => {
         connection.destroy();
         resolve();
       });
