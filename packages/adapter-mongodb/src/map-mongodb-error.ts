@@ -45,6 +45,7 @@ const SERVER_CODES: ReadonlyMap<number, ErrorCode> = new Map([
   [59, "NOT_SUPPORTED"], // CommandNotFound
   [115, "NOT_SUPPORTED"], // CommandNotSupported
   [303, "NOT_SUPPORTED"], // ApiNotImplemented
+  [263, "NOT_SUPPORTED"], // OperationNotSupportedInTransaction (listIndexes, createIndexes on a full collection)
   [251, "CONFLICT"], // NoSuchTransaction (aborted by a conflict or a timeout)
 ]);
 

@@ -125,6 +125,12 @@ const cases: { name: string; error: unknown; code: ErrorCode; retryable: boolean
     retryable: false,
   },
   {
+    name: "operation not supported in a transaction",
+    error: serverError(263, "OperationNotSupportedInTransaction"),
+    code: "NOT_SUPPORTED",
+    retryable: false,
+  },
+  {
     name: "command not found",
     error: serverError(59, "CommandNotFound"),
     code: "NOT_SUPPORTED",
