@@ -44,10 +44,12 @@ httpSuite("embedded (PGlite in a data folder, local folder storage, memory cache
   return { env: { DATA_DIR: dataDir }, cleanup: () => rm(dataDir, { recursive: true, force: true }) };
 });
 
-httpSuite("PostgreSQL + S3-protocol server + Redis", async () => {
+httpSuite("PostgreSQL (reads under row-level security) + S3-protocol server + Redis", async () => {
   const database = uniqueName("tr_e2e");
+  const tenantRole = uniqueName("tr_tenant");
   const admin = createPostgresDatabase({ connectionString: POSTGRES_URL, poolSize: 1 });
   await admin.execute(sql`CREATE DATABASE ${sql.id(database)}`);
+  await admin.execute(sql`CREATE ROLE ${sql.id(tenantRole)} NOLOGIN`);
   const storage = await s3Storage();
   const dataDir = await mkdtemp(join(tmpdir(), "tenant-reports-e2e-"));
   const url = new URL(POSTGRES_URL);

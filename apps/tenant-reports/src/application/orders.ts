@@ -21,8 +21,15 @@ export type NewOrder = Omit<Order, "id">;
  * read or write the given tenant's rows.
  */
 export interface OrderStore {
-  /** The tenant's orders in id order, streamed. */
-  ordersOf(tenantId: string, options?: OperationOptions): AsyncIterable<Order>;
+  /**
+   * Hands `work` the tenant's orders in id order, streamed, and resolves with its result. The rows
+   * are only readable while `work` runs (it may hold a transaction open, e.g. for row-level security).
+   */
+  readOrders<T>(
+    tenantId: string,
+    work: (orders: AsyncIterable<Order>) => Promise<T>,
+    options?: OperationOptions,
+  ): Promise<T>;
   /** Adds orders to the tenant; returns how many. */
   add(
     tenantId: string,

@@ -109,7 +109,7 @@ export class ReportService {
     const tenantId = await this.#activeTenant(caller);
     const tenant = await this.tenants.getById(tenantId);
     const id = randomUUID();
-    const definition: ReportDefinition = {
+    const definition = (orders: AsyncIterable<Order>): ReportDefinition => ({
       title: `Orders of ${tenant.name}`,
       sheets: [
         {
@@ -125,20 +125,27 @@ export class ReportService {
             { header: "Total", key: "total", type: "currency", width: 12 },
             { header: "Paid", key: "paid", type: "boolean", width: 8 },
           ],
-          rows: reportRows(this.orders.ordersOf(tenantId, { signal })),
+          rows: reportRows(orders),
         },
       ],
-    };
-    const pipe = new PassThrough();
-    const stored = this.storage.put(reportKey(tenantId, id, format), pipe, {
-      contentType: CONTENT_TYPES[format],
-      signal,
     });
-    const written = this.generator.generate(definition, pipe, { format, signal });
-    // Whichever side fails first tears the pipe down, so the other side fails too instead of waiting.
-    stored.catch((error: unknown) => pipe.destroy(error as Error));
-    written.catch((error: unknown) => pipe.destroy(error as Error));
-    const [result] = await Promise.all([written, stored]);
+    const result = await this.orders.readOrders(
+      tenantId,
+      async (orders) => {
+        const pipe = new PassThrough();
+        const stored = this.storage.put(reportKey(tenantId, id, format), pipe, {
+          contentType: CONTENT_TYPES[format],
+          signal,
+        });
+        const written = this.generator.generate(definition(orders), pipe, { format, signal });
+        // Whichever side fails first tears the pipe down, so the other side fails too instead of waiting.
+        stored.catch((error: unknown) => pipe.destroy(error as Error));
+        written.catch((error: unknown) => pipe.destroy(error as Error));
+        const [report] = await Promise.all([written, stored]);
+        return report;
+      },
+      { signal },
+    );
     return { id, format, rowCount: result.rowCount, byteSize: result.byteSize };
   }
 

@@ -156,7 +156,12 @@ export async function composeService(config: ServiceConfig): Promise<ComposedSer
     const tenants = track(
       createCachedTenantRepository(await createSqlTenantRepository(db), cache, { ttlMs: 30_000 }),
     );
-    const orders = await SqlOrderStore.open(db);
+    const orders = await SqlOrderStore.open(
+      db,
+      config.database.kind === "postgres" && config.database.tenantRole
+        ? { tenantRole: config.database.tenantRole }
+        : {},
+    );
     const reports = new ReportService(orders, storage, createOpenReportGenerator(), tenants);
     const http = buildHttpServer(
       {

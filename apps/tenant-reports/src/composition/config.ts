@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 
 export type DatabaseConfig =
   | { kind: "pglite"; dataDir: string | undefined }
-  | { kind: "postgres"; url: string }
+  | { kind: "postgres"; url: string; tenantRole: string | undefined }
   | { kind: "mysql"; url: string };
 
 export type StorageConfig =
@@ -73,8 +73,10 @@ function database(env: Env, dataDir: string, problems: string[]): DatabaseConfig
   switch (url.protocol) {
     case "postgres:":
     case "postgresql:":
-      return { kind: "postgres", url: value };
+      return { kind: "postgres", url: value, tenantRole: env.DATABASE_TENANT_ROLE || undefined };
     case "mysql:":
+      if (env.DATABASE_TENANT_ROLE)
+        problems.push("DATABASE_TENANT_ROLE needs a postgres:// DATABASE_URL (row-level security)");
       return { kind: "mysql", url: value };
     case "pglite:":
       return {

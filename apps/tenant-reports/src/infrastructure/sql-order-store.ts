@@ -1,4 +1,11 @@
-import { type OperationOptions, type SqlDatabase, sql } from "@proj/ports";
+import {
+  InfrastructureError,
+  type OperationOptions,
+  type SqlDatabase,
+  type SqlExecutor,
+  sql,
+} from "@proj/ports";
+import { runAsTenant } from "@proj/repository-tenant-postgres";
 import type { NewOrder, Order, OrderStore } from "../application/orders.js";
 
 interface OrderRow {
@@ -23,14 +30,27 @@ const COLUMNS = [
   "paid",
 ] as const;
 
+export interface SqlOrderStoreOptions {
+  /**
+   * PostgreSQL only: a database role without BYPASSRLS that reads run as, under the `orders`
+   * row-level-security policy (`@proj/repository-tenant-postgres`'s `runAsTenant`). The store grants
+   * it SELECT on `orders`. Absent: reads rely on the WHERE clause alone.
+   */
+  tenantRole?: string;
+}
+
 /**
  * The `orders` table over the SqlDatabase port, on PostgreSQL, PGlite or MySQL alike. Every
  * statement is scoped by `tenant_id`; the tenant comes from the caller's token, never the request.
+ * On PostgreSQL a row-level-security policy guards the table as well, for reads made as `tenantRole`.
  */
 export class SqlOrderStore implements OrderStore {
-  private constructor(private readonly db: SqlDatabase) {}
+  private constructor(
+    private readonly db: SqlDatabase,
+    private readonly tenantRole: string | undefined,
+  ) {}
 
-  static async open(db: SqlDatabase): Promise<SqlOrderStore> {
+  static async open(db: SqlDatabase, options: SqlOrderStoreOptions = {}): Promise<SqlOrderStore> {
     const id =
       db.dialect.name === "mysql"
         ? sql.unsafe("BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY")
@@ -60,11 +80,47 @@ export class SqlOrderStore implements OrderStore {
         sql`CREATE INDEX IF NOT EXISTS ${index} ON ${sql.id("orders")} (${sql.id("tenant_id")}, ${sql.id("id")})`,
       );
     }
-    return new SqlOrderStore(db);
+    if (db.dialect.name === "postgres") await SqlOrderStore.#protect(db, options.tenantRole);
+    else if (options.tenantRole !== undefined) {
+      throw new InfrastructureError(
+        "INVALID_ARGUMENT",
+        "a tenant role needs PostgreSQL (row-level security)",
+      );
+    }
+    return new SqlOrderStore(db, options.tenantRole);
   }
 
-  async *ordersOf(tenantId: string, options: OperationOptions = {}): AsyncIterable<Order> {
-    const rows = this.db.stream<OrderRow>(
+  /**
+   * ENABLE (not FORCE) row-level security: the owner, which writes orders with COPY (not allowed
+   * under a policy), is exempt; the tenant role sees only the rows of the tenant set by runAsTenant.
+   */
+  static async #protect(db: SqlDatabase, tenantRole: string | undefined): Promise<void> {
+    await db.execute(sql`ALTER TABLE ${sql.id("orders")} ENABLE ROW LEVEL SECURITY`);
+    const policy = await db.queryOne(
+      sql`SELECT 1 AS present FROM pg_policies WHERE schemaname = current_schema() AND tablename = ${"orders"} AND policyname = ${"orders_tenant_isolation"}`,
+    );
+    if (policy === undefined) {
+      await db.execute(sql`CREATE POLICY ${sql.id("orders_tenant_isolation")} ON ${sql.id("orders")}
+        USING (${sql.id("tenant_id")} = current_setting('app.tenant_id', true))`);
+    }
+    if (tenantRole !== undefined)
+      await db.execute(sql`GRANT SELECT ON ${sql.id("orders")} TO ${sql.id(tenantRole)}`);
+  }
+
+  readOrders<T>(
+    tenantId: string,
+    work: (orders: AsyncIterable<Order>) => Promise<T>,
+    options: OperationOptions = {},
+  ): Promise<T> {
+    if (this.tenantRole === undefined) return work(this.#rows(this.db, tenantId, options));
+    return runAsTenant(this.db, tenantId, (tx) => work(this.#rows(tx, tenantId, options)), {
+      role: this.tenantRole,
+      ...options,
+    });
+  }
+
+  async *#rows(executor: SqlExecutor, tenantId: string, options: OperationOptions): AsyncIterable<Order> {
+    const rows = executor.stream<OrderRow>(
       sql`SELECT ${sql.join(["id", "reference", "customer", "placed_at", "quantity", "unit_price", "discount", "paid"].map((c) => sql.id(c)))}
           FROM ${sql.id("orders")} WHERE ${sql.id("tenant_id")} = ${tenantId} ORDER BY ${sql.id("id")}`,
       { signal: options.signal, batchSize: 1000 },
