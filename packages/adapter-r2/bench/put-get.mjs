@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 
 const MIB = 1024 * 1024;
 const OBJECT_MIB = Number(process.env.BENCH_MIB ?? 256);
-const ROUNDS = Number(process.env.ROUNDS ?? 4);
+const ROUNDS = Number(process.env.ROUNDS ?? 6);
 // The adapter's defaults; PART_MIB and QUEUE_SIZE try others (for both contenders).
 const PART_SIZE = Number(process.env.PART_MIB ?? 5) * MIB;
 const QUEUE_SIZE = Number(process.env.QUEUE_SIZE ?? 2);
@@ -126,37 +126,47 @@ async function main() {
     `baseline RSS after loading the SDK and warming up: ${(process.memoryUsage.rss() / MIB).toFixed(0)} MiB`,
   );
   console.log(
-    `${OBJECT_MIB} MiB object, part size ${PART_SIZE / MIB} MiB, queue size ${QUEUE_SIZE}, ${ROUNDS} round(s), best of rounds (throughput), worst of rounds (RSS)`,
+    `${OBJECT_MIB} MiB object, part size ${PART_SIZE / MIB} MiB, queue size ${QUEUE_SIZE}, ${ROUNDS} round(s), median of rounds (throughput), worst of rounds (RSS)`,
   );
-  const best = {};
+  const runs = {};
   for (let round = 0; round < ROUNDS; round++) {
-    // Alternate who goes first, so neither always inherits the other's heap.
+    // Alternate who goes first, so neither always inherits the other's heap or a quieter moment.
     const order = Object.entries(contenders);
     if (round % 2 === 1) order.reverse();
     for (const [name, contender] of order) {
       for (const operation of ["put", "get"]) {
-        const key = `bench/${name.replace(" ", "-")}`;
-        const result = await measure(() => contender[operation](key));
         const id = `${operation} ${name}`;
-        const previous = best[id];
-        best[id] = {
-          mbPerSecond: Math.max(previous?.mbPerSecond ?? 0, result.mbPerSecond),
-          peakMiB: Math.max(previous?.peakMiB ?? 0, result.peakMiB),
-          growthMiB: Math.max(previous?.growthMiB ?? 0, result.growthMiB),
-        };
+        const result = await measure(() => contender[operation](`bench/${name.replace(" ", "-")}`));
+        (runs[id] ??= []).push(result);
       }
     }
   }
-  for (const [id, { mbPerSecond, peakMiB, growthMiB }] of Object.entries(best)) {
+  const median = (values) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const middle = sorted.length >> 1;
+    return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+  };
+  const summary = {};
+  for (const [id, results] of Object.entries(runs)) {
+    const speeds = results.map((result) => result.mbPerSecond);
+    summary[id] = {
+      mbPerSecond: median(speeds),
+      peakMiB: Math.max(...results.map((result) => result.peakMiB)),
+      growthMiB: Math.max(...results.map((result) => result.growthMiB)),
+    };
     console.log(
-      `${id.padEnd(12)} ${mbPerSecond.toFixed(1).padStart(8)} MB/s   peak RSS ${peakMiB.toFixed(0)} MiB (+${growthMiB.toFixed(0)} MiB during the run)`,
+      `${id.padEnd(12)} median ${summary[id].mbPerSecond.toFixed(1).padStart(6)} MB/s (rounds: ${speeds
+        .map((speed) => speed.toFixed(0))
+        .join(
+          ", ",
+        )})   peak RSS ${summary[id].peakMiB.toFixed(0)} MiB (+${summary[id].growthMiB.toFixed(0)} MiB during the run)`,
     );
   }
   for (const operation of ["put", "get"]) {
-    const ratio = best[`${operation} adapter`].mbPerSecond / best[`${operation} raw SDK`].mbPerSecond;
-    console.log(`ratio ${operation} adapter/raw SDK throughput: ${ratio.toFixed(2)} (target >= 0.95)`);
+    const ratio = summary[`${operation} adapter`].mbPerSecond / summary[`${operation} raw SDK`].mbPerSecond;
+    console.log(`ratio ${operation} adapter/raw SDK median throughput: ${ratio.toFixed(2)} (target >= 0.95)`);
   }
-  const adapterPeak = Math.max(best["put adapter"].peakMiB, best["get adapter"].peakMiB);
+  const adapterPeak = Math.max(summary["put adapter"].peakMiB, summary["get adapter"].peakMiB);
   console.log(`adapter peak RSS: ${adapterPeak.toFixed(0)} MiB (target < 128 MiB)`);
 
   await store.deleteMany(["bench/raw-SDK", "bench/adapter", "bench/warm-up"]);

@@ -179,7 +179,8 @@ class S3BackedObjectStorage implements S3ObjectStorage {
       } else {
         await this.upload(params, bytes, signal, what);
       }
-      return await this.headStored(key, signal);
+      // The object is stored: a cancel arriving now must not report a put that happened as failed.
+      return await this.headStored(key, undefined);
     } catch (error) {
       throw mapS3Error(error, what, signal);
     }
@@ -237,6 +238,7 @@ class S3BackedObjectStorage implements S3ObjectStorage {
     if (signal) {
       // The SDK aborts the socket; the body should fail with the taxonomy error, not a raw AbortError.
       const onAbort = () => body.destroy(cancelledError(signal, what));
+      if (signal.aborted) onAbort();
       signal.addEventListener("abort", onAbort, { once: true });
       body.once("close", () => signal.removeEventListener("abort", onAbort));
     }
@@ -251,9 +253,7 @@ class S3BackedObjectStorage implements S3ObjectStorage {
     const output = await this.getObject(key, options, what);
     const body = output.Body as Readable;
     try {
-      const chunks: Buffer[] = [];
-      for await (const chunk of body) chunks.push(chunk as Buffer);
-      return { info: this.infoFrom(key, output), bytes: new Uint8Array(Buffer.concat(chunks)) };
+      return { info: this.infoFrom(key, output), bytes: await readAll(body, output.ContentLength) };
     } catch (error) {
       throw mapS3Error(error, what, options.signal);
     }
@@ -427,7 +427,8 @@ class S3BackedObjectStorage implements S3ObjectStorage {
         }),
         { abortSignal: options.signal },
       );
-      return await this.headStored(destinationKey, options.signal);
+      // As for put: the copy exists now, whatever the signal does next.
+      return await this.headStored(destinationKey, undefined);
     } catch (error) {
       throw mapS3Error(error, what, options.signal);
     }
@@ -538,6 +539,27 @@ async function* untilAborted(
     // Tells the source to stop (a Node stream is destroyed) without waiting for it to settle.
     iterator.return?.().catch(() => {});
   }
+}
+
+/** Reads `body` into one array of its own, sized up front when the length is known. */
+async function readAll(body: Readable, length: number | undefined): Promise<Uint8Array> {
+  if (length === undefined) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of body) chunks.push(chunk as Buffer);
+    return new Uint8Array(Buffer.concat(chunks));
+  }
+  const bytes = new Uint8Array(length);
+  let offset = 0;
+  for await (const chunk of body) {
+    const part = chunk as Buffer;
+    if (offset + part.byteLength > length)
+      throw new InfrastructureError("INTERNAL", "the body ran past its Content-Length");
+    bytes.set(part, offset);
+    offset += part.byteLength;
+  }
+  if (offset !== length)
+    throw new InfrastructureError("UNAVAILABLE", "the body ended before its Content-Length");
+  return bytes;
 }
 
 /** `x-amz-copy-source` is a URL path: each segment encoded, the slashes kept. */

@@ -177,11 +177,17 @@ describe("batches and checksums on the wire", () => {
     expect(error.details).toMatchObject({ failedKeys: [{ key: "locked", code: "AccessDenied" }] });
   });
 
-  it("sends CRC32 checksums with uploads by default", async () => {
-    const { store, proxy } = await storeBehind(forward);
+  it("sends CRC32 checksums with uploads by default, as headers and never as aws-chunked trailers", async () => {
+    const { store, proxy } = await storeBehind(forward, { partSize: 5 * MIB });
     await store.put("checked", "with a checksum");
-    const put = proxy.requests.find((request) => request.method === "PUT");
-    expect(put?.headers["x-amz-checksum-crc32"]).toBeDefined();
+    await store.put("checked-streamed", Readable.from(generated(6)));
+    const uploads = proxy.requests.filter((request) => request.method === "PUT");
+    expect(uploads).toHaveLength(3);
+    for (const upload of uploads) {
+      expect(upload.headers["x-amz-checksum-crc32"]).toBeDefined();
+      expect(upload.headers["content-encoding"] ?? "").not.toContain("aws-chunked");
+      expect(upload.headers["x-amz-content-sha256"] ?? "").not.toMatch(/^STREAMING-/);
+    }
     await store.getBytes("checked");
     const get = proxy.requests.find((request) => request.method === "GET");
     expect(get?.headers["x-amz-checksum-mode"]).toBe("ENABLED");
