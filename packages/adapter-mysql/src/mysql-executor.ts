@@ -134,14 +134,15 @@ export abstract class MysqlExecutor implements SqlExecutor {
     });
   }
 
+  /** Nothing runs, and nothing fails, until the caller starts iterating. */
   stream<Row = Record<string, unknown>>(query: SqlQuery, options?: SqlStreamOptions): AsyncIterable<Row> {
-    const statement = prepare(query, "stream");
     return {
-      [Symbol.asyncIterator]: () => this.streamRows<Row>(statement, options ?? {})[Symbol.asyncIterator](),
+      [Symbol.asyncIterator]: () => this.streamRows<Row>(query, options ?? {})[Symbol.asyncIterator](),
     };
   }
 
-  private async *streamRows<Row>(statement: Statement, options: SqlStreamOptions): AsyncGenerator<Row> {
+  private async *streamRows<Row>(query: SqlQuery, options: SqlStreamOptions): AsyncGenerator<Row> {
+    const statement = prepare(query, "stream");
     if (this.runtime.isClosed()) throw closedError("MySQL database");
     const { signal } = options;
     if (signal?.aborted) throwIfAborted(signal, statement.what());

@@ -1,5 +1,5 @@
 import { expectErrorCode, sleep } from "@proj/contract-tests";
-import { type SqlIsolationLevel, sql } from "@proj/ports";
+import { type SqlIsolationLevel, type SqlQuery, sql } from "@proj/ports";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMysqlDatabase, type MysqlDatabase } from "../src/index.js";
 import { describeServer } from "../src/mysql-values.js";
@@ -111,6 +111,17 @@ describe("MySQL adapter on MariaDB", () => {
       sql`SELECT ${[1, 2]} AS list, ${{ body: "x" }} AS doc, ${undefined} AS none`,
     );
     expect(row).toEqual({ list: "[1,2]", doc: '{"body":"x"}', none: null });
+  });
+
+  it("refuses a plain string as a statement with INVALID_ARGUMENT, for queries and streams alike", async () => {
+    const text = "SELECT 1" as unknown as SqlQuery;
+    await expectErrorCode(db.query(text), "INVALID_ARGUMENT");
+    const rows = db.stream(text);
+    await expectErrorCode(async () => {
+      for await (const _row of rows) {
+        // unreachable: the statement is refused before anything runs
+      }
+    }, "INVALID_ARGUMENT");
   });
 
   it("rejects a value that cannot be a parameter with INVALID_ARGUMENT", async () => {
