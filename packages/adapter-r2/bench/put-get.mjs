@@ -137,7 +137,7 @@ async function main() {
       for (const operation of ["put", "get"]) {
         const id = `${operation} ${name}`;
         const result = await measure(() => contender[operation](`bench/${name.replace(" ", "-")}`));
-        (runs[id] ??= []).push(result);
+        runs[id] = [...(runs[id] ?? []), result];
       }
     }
   }
