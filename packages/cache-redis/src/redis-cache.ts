@@ -122,7 +122,7 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
   async get(key: string): Promise<V | undefined> {
     this.#ensureOpen();
     const full = this.#fullKey(key);
-    const text = await this.#command(`GET of cache key "${key}"`, () => this.client.get(full));
+    const text = await this.#keyCommand(this.client.get(full), "GET", key);
     if (text === null) {
       this.#misses++;
       return undefined;
@@ -144,14 +144,14 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
   async has(key: string): Promise<boolean> {
     this.#ensureOpen();
     const full = this.#fullKey(key);
-    return (await this.#command(`EXISTS of cache key "${key}"`, () => this.client.exists(full))) === 1;
+    return (await this.#keyCommand(this.client.exists(full), "EXISTS", key)) === 1;
   }
 
   async delete(key: string): Promise<boolean> {
     this.#ensureOpen();
     const full = this.#fullKey(key);
     this.#overtakeFlight(key);
-    return (await this.#command(`UNLINK of cache key "${key}"`, () => this.client.unlink(full))) === 1;
+    return (await this.#keyCommand(this.client.unlink(full), "UNLINK", key)) === 1;
   }
 
   async deletePrefix(prefix: string): Promise<number> {
@@ -263,7 +263,7 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
     loader: CacheLoader<V>,
     ttlMs: number,
   ): Promise<Lookup<V>> {
-    const text = await this.#command(`GET of cache key "${key}"`, () => this.client.get(full));
+    const text = await this.#keyCommand(this.client.get(full), "GET", key);
     if (text !== null) return { value: this.#decode(text, key), hit: true };
     const value = await loader(key, this.#lifetime.signal);
     if (value === undefined) throw invalid(`the loader for cache key "${key}" returned undefined`);
@@ -273,8 +273,10 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
   }
 
   async #write(full: string, text: string, ttlMs: number, key: string): Promise<void> {
-    await this.#command(`SET of cache key "${key}"`, () =>
+    await this.#keyCommand(
       ttlMs > 0 ? this.client.set(full, text, "PX", ttlMs) : this.client.set(full, text),
+      "SET",
+      key,
     );
   }
 
@@ -306,6 +308,13 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
     } catch (error) {
       throw mapRedisError(error, what);
     }
+  }
+
+  /** The per-key path: no extra async frame, and the error message is only built on failure. */
+  #keyCommand<T>(pending: Promise<T>, command: string, key: string): Promise<T> {
+    return pending.catch((error: unknown) => {
+      throw mapRedisError(error, `${command} of cache key "${key}"`);
+    });
   }
 
   #encode(value: V, key: string): string {
