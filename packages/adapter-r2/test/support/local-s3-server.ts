@@ -39,6 +39,9 @@ export interface LocalS3Server {
  *   `Range: bytes=0-0` returns the whole object: `fixStoreDefects` corrects both in its store;
  * - its ListObjectsV2 continuation tokens use DES, which Node 20's OpenSSL only offers with
  *   `--openssl-legacy-provider` (set for the test workers in vitest.config.ts).
+ * Left as they are: it checks the access key id and presigned URLs (signature and expiry) but not
+ * the signature of header-signed requests, and its `DeleteObjects` fails on a numeric key such as
+ * "0" (its XML parser makes it a number).
  */
 export async function startLocalS3Server(): Promise<LocalS3Server> {
   const directory = await mkdtemp(join(tmpdir(), "adapter-r2-s3rver-"));

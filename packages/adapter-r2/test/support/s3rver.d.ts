@@ -46,3 +46,21 @@ declare module "s3rver" {
     httpServer: Server;
   }
 }
+
+// The maintained fork, used where SigV4 signatures must really be checked.
+declare module "@20minutes/s3rver" {
+  interface ForkOptions {
+    address?: string;
+    port?: number;
+    silent?: boolean;
+    directory: string;
+    resetOnClose?: boolean;
+    configureBuckets?: { name: string }[];
+  }
+
+  export default class S3rver {
+    constructor(options: ForkOptions);
+    run(): Promise<{ address: string; port: number }>;
+    close(): Promise<void>;
+  }
+}
