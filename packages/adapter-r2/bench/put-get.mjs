@@ -54,12 +54,16 @@ async function measure(work) {
     peak = Math.max(peak, process.memoryUsage.rss());
   }, 5);
   const started = process.hrtime.bigint();
+  const cpuBefore = process.cpuUsage();
   await work();
+  const cpu = process.cpuUsage(cpuBefore);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage.rss());
   return {
     mbPerSecond: (OBJECT_MIB * MIB) / 1e6 / seconds,
+    // This process's CPU time: what the client side costs, far less disturbed by other load than wall time.
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
     peakMiB: peak / MIB,
     growthMiB: (peak - before) / MIB,
   };
@@ -151,6 +155,7 @@ async function main() {
     const speeds = results.map((result) => result.mbPerSecond);
     summary[id] = {
       mbPerSecond: median(speeds),
+      cpuSeconds: median(results.map((result) => result.cpuSeconds)),
       peakMiB: Math.max(...results.map((result) => result.peakMiB)),
       growthMiB: Math.max(...results.map((result) => result.growthMiB)),
     };
@@ -159,12 +164,16 @@ async function main() {
         .map((speed) => speed.toFixed(0))
         .join(
           ", ",
-        )})   peak RSS ${summary[id].peakMiB.toFixed(0)} MiB (+${summary[id].growthMiB.toFixed(0)} MiB during the run)`,
+        )})   client CPU ${summary[id].cpuSeconds.toFixed(2)} s   peak RSS ${summary[id].peakMiB.toFixed(0)} MiB (+${summary[id].growthMiB.toFixed(0)} MiB during the run)`,
     );
   }
   for (const operation of ["put", "get"]) {
     const ratio = summary[`${operation} adapter`].mbPerSecond / summary[`${operation} raw SDK`].mbPerSecond;
     console.log(`ratio ${operation} adapter/raw SDK median throughput: ${ratio.toFixed(2)} (target >= 0.95)`);
+    const cpuRatio = summary[`${operation} raw SDK`].cpuSeconds / summary[`${operation} adapter`].cpuSeconds;
+    console.log(
+      `ratio ${operation} raw SDK/adapter median client CPU: ${cpuRatio.toFixed(2)} (1 = same cost)`,
+    );
   }
   const adapterPeak = Math.max(summary["put adapter"].peakMiB, summary["get adapter"].peakMiB);
   console.log(`adapter peak RSS: ${adapterPeak.toFixed(0)} MiB (target < 128 MiB)`);
