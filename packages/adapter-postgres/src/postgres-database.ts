@@ -173,7 +173,7 @@ function guarded<T>(
 /** BEGIN, SAVEPOINT, COMMIT...: the adapter's own statements, never cancelled. Returns the command tag. */
 async function runControl(lease: Lease, text: string, what: string): Promise<string | undefined> {
   try {
-    const result = await lease.exclusive(() => lease.client.query({ text }));
+    const result = await lease.exclusive(() => lease.client.query(text));
     return result.command;
   } catch (error) {
     throw mapPostgresError(error, what);
@@ -196,22 +196,19 @@ abstract class PostgresExecutor {
     options?: SqlTransactionOptions,
   ): Promise<T>;
 
-  async query<Row = Record<string, unknown>>(query: SqlQuery, options: SqlQueryOptions = {}): Promise<Row[]> {
-    const result = await this.#run(query, options, "query");
-    return result.rows as Row[];
+  query<Row = Record<string, unknown>>(query: SqlQuery, options: SqlQueryOptions = {}): Promise<Row[]> {
+    return this.#run(query, options, "query").then((result) => result.rows as Row[]);
   }
 
-  async queryOne<Row = Record<string, unknown>>(
+  queryOne<Row = Record<string, unknown>>(
     query: SqlQuery,
     options: SqlQueryOptions = {},
   ): Promise<Row | undefined> {
-    const result = await this.#run(query, options, "query");
-    return result.rows[0] as Row | undefined;
+    return this.#run(query, options, "query").then((result) => result.rows[0] as Row | undefined);
   }
 
-  async execute(query: SqlQuery, options: SqlQueryOptions = {}): Promise<SqlExecuteResult> {
-    const result = await this.#run(query, options, "execute");
-    return { affectedRows: result.rowCount ?? 0 };
+  execute(query: SqlQuery, options: SqlQueryOptions = {}): Promise<SqlExecuteResult> {
+    return this.#run(query, options, "execute").then((result) => ({ affectedRows: result.rowCount ?? 0 }));
   }
 
   async #run(query: SqlQuery, options: SqlQueryOptions, what: string) {
@@ -222,7 +219,7 @@ abstract class PostgresExecutor {
     if (signal === undefined && options.timeoutMs === undefined && !lease.shared) {
       // The hot path: nothing to cancel and nobody to queue behind.
       try {
-        return await lease.client.query({ text, values });
+        return await lease.client.query(text, values);
       } catch (error) {
         throw mapPostgresError(error, what);
       } finally {
@@ -231,7 +228,7 @@ abstract class PostgresExecutor {
     }
     const { result, settled } = guarded(
       lease,
-      () => lease.client.query({ text, values }),
+      () => lease.client.query(text, values),
       { signal, timeoutMs: options.timeoutMs },
       what,
       lease.shared,
@@ -409,14 +406,16 @@ class PostgresPoolDatabase extends PostgresExecutor implements PostgresDatabase 
     return options?.signal;
   }
 
-  protected async lease(signal: AbortSignal | undefined, what: string): Promise<Lease> {
+  protected lease(signal: AbortSignal | undefined, what: string): Promise<Lease> {
     const connecting = this.pool.connect();
     if (signal === undefined) {
-      try {
-        return new Lease(await connecting);
-      } catch (error) {
-        throw mapPostgresError(error, `${what} (acquiring a connection)`);
-      }
+      // Plain `then` rather than an async function: one promise fewer on every statement.
+      return connecting.then(
+        (client) => new Lease(client),
+        (error: unknown) => {
+          throw mapPostgresError(error, `${what} (acquiring a connection)`);
+        },
+      );
     }
     return new Promise<Lease>((resolve, reject) => {
       const onAbort = (): void => reject(cancelledError(signal, what));

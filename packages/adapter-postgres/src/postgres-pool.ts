@@ -25,7 +25,7 @@ export interface PostgresSubmittable {
 }
 
 export interface PostgresPoolClient {
-  query(config: { text: string; values?: unknown[] }): Promise<PostgresQueryResult>;
+  query(text: string, values?: unknown[]): Promise<PostgresQueryResult>;
   query<T extends PostgresSubmittable>(submittable: T): T;
   release(destroy?: Error | boolean): void;
   on(event: "error", listener: (error: Error) => void): unknown;
