@@ -362,10 +362,7 @@ class PgliteSqlDatabase extends PgliteExecutor implements PgliteDatabase {
     const schema = this.#schema;
     if (schema === undefined || this.#queue.searchPath === schema) return;
     const name = postgresDialect.quoteIdentifier(schema);
-    if (!this.#queue.schemasCreated.has(schema)) {
-      await this.pglite.query(`CREATE SCHEMA IF NOT EXISTS ${name}`);
-      this.#queue.schemasCreated.add(schema);
-    }
+    await this.pglite.query(`CREATE SCHEMA IF NOT EXISTS ${name}`);
     await this.pglite.query(`SET search_path TO ${name}`);
     this.#queue.searchPath = schema;
   }

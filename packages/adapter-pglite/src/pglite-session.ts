@@ -11,9 +11,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export class SessionQueue {
   #held = false;
   readonly #waiters: Array<() => void> = [];
-  /** The search path last set on the instance, so it is only set again when it changes. */
+  /** The schema last put on the instance's search path, so it is only set again when it changes. */
   searchPath: string | undefined;
-  readonly schemasCreated = new Set<string>();
 
   /** `timeoutMs` may be `Infinity`: wait as long as it takes. */
   acquire(signal: AbortSignal | undefined, timeoutMs: number, what: string): Promise<() => void> {
