@@ -73,7 +73,7 @@ httpSuite("PostgreSQL (reads under row-level security) + S3-protocol server + Re
 
 httpSuite("MySQL (MariaDB) + S3-protocol server + memory cache", async () => {
   const database = uniqueName("tr_e2e");
-  const admin = await createMysqlDatabase({ uri: MYSQL_URL, poolSize: 1 });
+  const admin = createMysqlDatabase({ uri: MYSQL_URL, poolSize: 1 });
   await admin.execute(sql`CREATE DATABASE ${sql.id(database)}`);
   const storage = await s3Storage();
   const dataDir = await mkdtemp(join(tmpdir(), "tenant-reports-e2e-"));

@@ -1,9 +1,14 @@
-// One line per reference adapter, each from src/memory-<port>.ts:
-export { createMemoryTenantRepository, type MemoryTenantRepositoryOptions } from "./memory-tenant-repository.js";
+export {
+  createMemoryDocumentDatabase,
+  type MemoryDocumentDatabaseOptions,
+} from "./memory-document-database.js";
+export { createMemoryObjectStorage, type MemoryObjectStorageOptions } from "./memory-object-storage.js";
+export {
+  createMemoryTenantRepository,
+  type MemoryTenantRepositoryOptions,
+} from "./memory-tenant-repository.js";
 export {
   createMemoryTokenAuthority,
   type MemoryTokenAuthority,
   type MemoryTokenAuthorityOptions,
 } from "./memory-tokens.js";
-export { createMemoryObjectStorage, type MemoryObjectStorageOptions } from "./memory-object-storage.js";
-export { createMemoryDocumentDatabase, type MemoryDocumentDatabaseOptions } from "./memory-document-database.js";

@@ -1,3 +1,9 @@
+export { type CacheHarness, cacheContract } from "./cache/index.js";
+export {
+  type DocumentDatabaseHarness,
+  documentDatabaseContract,
+  INJECTION_VALUES,
+} from "./documents/index.js";
 export {
   type ContractHarness,
   collectBytes,
@@ -6,8 +12,15 @@ export {
   uniqueName,
   useFreshAdapter,
 } from "./harness.js";
+export { type LocalFileManagerHarness, localFileManagerContract } from "./local-files/index.js";
+export { type ObjectStorageHarness, objectStorageContract } from "./object-storage/index.js";
+export {
+  type ReadBackCell,
+  type ReadBackSheet,
+  type ReportGeneratorHarness,
+  reportGeneratorContract,
+} from "./reports/index.js";
 export { type SqlDatabaseHarness, sqlDatabaseContract } from "./sql/index.js";
-// One line per port contract, each from src/<port>/index.ts:
 export { type TenantRepositoryHarness, tenantRepositoryContract } from "./tenants/index.js";
 export {
   expectRefusal,
@@ -16,13 +29,3 @@ export {
   type TokenDecoderSetup,
   tokenDecoderContract,
 } from "./tokens/index.js";
-export { type ObjectStorageHarness, objectStorageContract } from "./object-storage/index.js";
-export { type DocumentDatabaseHarness, documentDatabaseContract, INJECTION_VALUES } from "./documents/index.js";
-export { type CacheHarness, cacheContract } from "./cache/index.js";
-export { type LocalFileManagerHarness, localFileManagerContract } from "./local-files/index.js";
-export {
-  type ReadBackCell,
-  type ReadBackSheet,
-  type ReportGeneratorHarness,
-  reportGeneratorContract,
-} from "./reports/index.js";

@@ -87,25 +87,16 @@ function pglite(): Backend {
 }
 
 function mysql(): Backend {
-  let admin: Promise<SqlDatabase> | undefined;
-  const adminDb = () => {
-    admin ??= createMysqlDatabase({ uri: MYSQL_URL, poolSize: 2 });
-    return admin;
-  };
+  const admin = createMysqlDatabase({ uri: MYSQL_URL, poolSize: 2 });
   return {
     name: "MySQL (MariaDB)",
     rowLevelSecurity: false,
     async open(poolSize = 5) {
       const database = uniqueName("tenants");
-      await (await adminDb()).execute(sql`CREATE DATABASE ${sql.id(database)}`);
+      await admin.execute(sql`CREATE DATABASE ${sql.id(database)}`);
       const opened: SqlDatabase[] = [];
       const connect = async (size = poolSize) => {
-        const db = await createMysqlDatabase({
-          uri: MYSQL_URL,
-          database,
-          poolSize: size,
-          acquireTimeoutMs: 5_000,
-        });
+        const db = createMysqlDatabase({ uri: MYSQL_URL, database, poolSize: size, acquireTimeoutMs: 5_000 });
         opened.push(db);
         return db;
       };
@@ -114,13 +105,11 @@ function mysql(): Backend {
         connect,
         async drop() {
           for (const db of opened) await db.close();
-          await (await adminDb()).execute(sql`DROP DATABASE IF EXISTS ${sql.id(database)}`);
+          await admin.execute(sql`DROP DATABASE IF EXISTS ${sql.id(database)}`);
         },
       };
     },
-    async shutdown() {
-      if (admin) await (await admin).close();
-    },
+    shutdown: () => admin.close(),
   };
 }
 
