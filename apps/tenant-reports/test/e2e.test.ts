@@ -58,6 +58,7 @@ httpSuite("PostgreSQL (reads under row-level security) + S3-protocol server + Re
     env: {
       DATA_DIR: dataDir,
       DATABASE_URL: url.toString(),
+      DATABASE_TENANT_ROLE: tenantRole,
       CACHE_URL: REDIS_URL,
       CACHE_NAMESPACE: uniqueName("tr"),
       ...storage.env,
@@ -65,6 +66,7 @@ httpSuite("PostgreSQL (reads under row-level security) + S3-protocol server + Re
     async cleanup() {
       await storage.cleanup();
       await admin.execute(sql`DROP DATABASE IF EXISTS ${sql.id(database)} WITH (FORCE)`);
+      await admin.execute(sql`DROP ROLE IF EXISTS ${sql.id(tenantRole)}`);
       await admin.close();
       await rm(dataDir, { recursive: true, force: true });
     },

@@ -22,7 +22,7 @@ export type ErrorCode =
   | "CANCELLED"
   /** The backend could not be reached or refused service; trying again later may succeed. */
   | "UNAVAILABLE"
-  /** A limit was hit (pool exhausted, disk full, throttled, object too large). */
+  /** A limit was hit (disk full, throttled, object too large). A pool wait that runs out is `TIMEOUT`. */
   | "RESOURCE_EXHAUSTED"
   /** The adapter does not implement this optional capability. */
   | "NOT_SUPPORTED"
@@ -58,7 +58,10 @@ const MARKER = Symbol.for("@proj/ports.InfrastructureError");
 export interface InfrastructureErrorOptions {
   /** The driver's error (or whatever was caught). */
   cause?: unknown;
-  /** Whether the same call may succeed if tried again. Defaults from the code. */
+  /**
+   * Whether the same call may succeed if tried again. Defaults from the code. A retry is only safe
+   * for idempotent operations: a write that timed out may have happened.
+   */
   retryable?: boolean;
   /** Machine-readable facts about the failure (SQLSTATE, HTTP status, the key). Never secrets. */
   details?: Readonly<Record<string, unknown>>;
@@ -124,6 +127,15 @@ export class UnauthenticatedError extends InfrastructureError {
     });
     this.name = "UnauthenticatedError";
     this.reason = reason;
+  }
+
+  /** Like `instanceof UnauthenticatedError`, across duplicate installed copies of this package. */
+  static override isInstance(error: unknown): error is UnauthenticatedError {
+    return (
+      InfrastructureError.isInstance(error) &&
+      error.code === "UNAUTHENTICATED" &&
+      typeof (error as { reason?: unknown }).reason === "string"
+    );
   }
 }
 

@@ -19,7 +19,8 @@ const BY_CODE: Readonly<Record<string, SqlStateClass>> = {
   "23001": { code: "CONFLICT", retryable: false },
   "28P01": { code: "UNAUTHENTICATED", retryable: false },
   "42501": { code: "PERMISSION_DENIED", retryable: false },
-  "40003": { code: "UNAVAILABLE", retryable: true },
+  // Statement completion unknown: the write may have committed, so a blind retry could repeat it.
+  "40003": { code: "UNAVAILABLE", retryable: false },
   "55P03": { code: "CONFLICT", retryable: true },
   "55006": { code: "CONFLICT", retryable: true },
   "57014": { code: "TIMEOUT", retryable: true },

@@ -79,3 +79,11 @@ describe("filter conditions", () => {
     expect(() => where.in("x" as never)).toThrowError(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
   });
 });
+
+describe("UnauthenticatedError.isInstance", () => {
+  it("recognises only UNAUTHENTICATED errors that carry a reason", () => {
+    expect(UnauthenticatedError.isInstance(new UnauthenticatedError("expired", "x"))).toBe(true);
+    expect(UnauthenticatedError.isInstance(new InfrastructureError("UNAUTHENTICATED", "database password rejected"))).toBe(false);
+    expect(UnauthenticatedError.isInstance(new InfrastructureError("NOT_FOUND", "x"))).toBe(false);
+  });
+});

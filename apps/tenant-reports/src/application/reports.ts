@@ -7,6 +7,7 @@ import {
   type ReportDefinition,
   type ReportFormat,
   type ReportGenerator,
+  type Tenant,
   type TenantRepository,
 } from "@proj/ports";
 import { callerTenantId } from "./access.js";
@@ -36,6 +37,25 @@ function reportKey(tenantId: string, id: string, format: ReportFormat): string {
   return `tenants/${tenantId}/reports/${id}.${format}`;
 }
 
+/** A decimal string as an integer count of 1/10^scale units, exactly (no float on the way). */
+function scaled(decimal: string, scale: number): bigint {
+  const [whole = "0", fraction = ""] = decimal.split(".");
+  const sign = whole.startsWith("-") ? -1n : 1n;
+  return (
+    sign *
+    (BigInt(whole.replace("-", "")) * 10n ** BigInt(scale) +
+      BigInt(fraction.padEnd(scale, "0").slice(0, scale) || "0"))
+  );
+}
+
+/** quantity × unit price × (1 − discount), rounded half up to the cent, computed in integers. */
+function lineTotal(order: Order): string {
+  const tenThousandths =
+    BigInt(order.quantity) * scaled(order.unitPrice, 2) * (10_000n - scaled(order.discount, 4));
+  const cents = (tenThousandths + 5_000n) / 10_000n;
+  return `${cents / 100n}.${String(cents % 100n).padStart(2, "0")}`;
+}
+
 async function* reportRows(orders: AsyncIterable<Order>) {
   for await (const order of orders) {
     yield {
@@ -44,9 +64,9 @@ async function* reportRows(orders: AsyncIterable<Order>) {
       customer: order.customer,
       placedAt: order.placedAt,
       quantity: order.quantity,
-      unitPrice: Number(order.unitPrice),
-      discount: Number(order.discount),
-      total: Math.round(order.quantity * Number(order.unitPrice) * (1 - Number(order.discount)) * 100) / 100,
+      unitPrice: order.unitPrice,
+      discount: order.discount,
+      total: lineTotal(order),
       paid: order.paid,
     };
   }
@@ -94,7 +114,7 @@ export class ReportService {
 
   /** Adds generated sample orders to the caller's tenant (for demos and load tests). */
   async addSampleOrders(caller: Principal, count: number): Promise<number> {
-    const tenantId = await this.#activeTenant(caller);
+    const tenantId = (await this.#activeTenant(caller)).id;
     if (!Number.isInteger(count) || count < 1 || count > MAX_SAMPLE_ORDERS) {
       throw new InfrastructureError(
         "INVALID_ARGUMENT",
@@ -106,8 +126,8 @@ export class ReportService {
 
   /** Streams the caller tenant's orders as a report straight into object storage. */
   async generate(caller: Principal, format: ReportFormat, signal?: AbortSignal): Promise<GeneratedReport> {
-    const tenantId = await this.#activeTenant(caller);
-    const tenant = await this.tenants.getById(tenantId);
+    const tenant = await this.#activeTenant(caller);
+    const tenantId = tenant.id;
     const id = randomUUID();
     const definition = (orders: AsyncIterable<Order>): ReportDefinition => ({
       title: `Orders of ${tenant.name}`,
@@ -141,8 +161,11 @@ export class ReportService {
         // Whichever side fails first tears the pipe down, so the other side fails too instead of waiting.
         stored.catch((error: unknown) => pipe.destroy(error as Error));
         written.catch((error: unknown) => pipe.destroy(error as Error));
-        const [report] = await Promise.all([written, stored]);
-        return report;
+        // Both sides settle before the rows' transaction ends: no cursor or upload outlives the call.
+        const [report, upload] = await Promise.allSettled([written, stored]);
+        if (report.status === "rejected") throw report.reason;
+        if (upload.status === "rejected") throw upload.reason;
+        return report.value;
       },
       { signal },
     );
@@ -174,12 +197,12 @@ export class ReportService {
     throw new InfrastructureError("NOT_FOUND", "no such report");
   }
 
-  async #activeTenant(caller: Principal): Promise<string> {
+  async #activeTenant(caller: Principal): Promise<Tenant> {
     const tenantId = callerTenantId(caller);
     const tenant = await this.tenants.getById(tenantId);
     if (tenant.status !== "active") {
       throw new InfrastructureError("PERMISSION_DENIED", `tenant ${tenant.slug} is ${tenant.status}`);
     }
-    return tenantId;
+    return tenant;
   }
 }

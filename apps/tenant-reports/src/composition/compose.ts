@@ -15,7 +15,11 @@ import { createMemoryCache } from "@proj/cache-memory";
 import { createRedisCache } from "@proj/cache-redis";
 import type { Cache, JsonValue, ObjectStorage, SqlDatabase, TokenDecoder, TokenIssuer } from "@proj/ports";
 import { createOpenReportGenerator } from "@proj/report-openreport";
-import { createCachedTenantRepository, createSqlTenantRepository } from "@proj/repository-tenant-postgres";
+import {
+  createCachedTenantRepository,
+  createSqlTenantRepository,
+  runAsTenant,
+} from "@proj/repository-tenant-postgres";
 import { createJwtTokenDecoder } from "@proj/security-jwt";
 import type { FastifyInstance } from "fastify";
 import { ReportService } from "../application/reports.js";
@@ -109,7 +113,10 @@ async function openTokens(
     case "secret":
       return {
         decoder: createJwtTokenDecoder({
-          algorithms: ["HS256", "HS384", "HS512"],
+          // RFC 7518: an HMAC key at least as long as the hash; allow only what the secret can carry.
+          algorithms: (["HS256", "HS384", "HS512"] as const).filter(
+            (_, i) => Buffer.byteLength(config.secret) >= [32, 48, 64][i]!,
+          ),
           secret: config.secret,
           ...(config.issuer ? { issuer: config.issuer } : {}),
           ...(config.audience ? { audience: config.audience } : {}),
@@ -120,10 +127,10 @@ async function openTokens(
     case "jwks":
       return {
         decoder: createJwtTokenDecoder({
-          algorithms: config.algorithms as Parameters<typeof createJwtTokenDecoder>[0]["algorithms"],
+          algorithms: config.algorithms,
           jwksUrl: config.jwksUrl,
-          ...(config.issuer ? { issuer: config.issuer } : {}),
-          ...(config.audience ? { audience: config.audience } : {}),
+          issuer: config.issuer,
+          audience: config.audience,
           cache: true,
         }),
         devIssuer: undefined,
@@ -156,11 +163,18 @@ export async function composeService(config: ServiceConfig): Promise<ComposedSer
     const tenants = track(
       createCachedTenantRepository(await createSqlTenantRepository(db), cache, { ttlMs: 30_000 }),
     );
-    const orders = await SqlOrderStore.open(
-      db,
-      config.database.kind === "postgres" && config.database.tenantRole
-        ? { tenantRole: config.database.tenantRole }
-        : {},
+    const tenantRole = config.database.kind === "postgres" ? config.database.tenantRole : undefined;
+    const orders = track(
+      await SqlOrderStore.open(
+        db,
+        tenantRole === undefined
+          ? {}
+          : {
+              tenantRole,
+              scope: (tenantId, work, options) =>
+                runAsTenant(db, tenantId, work, { ...options, role: tenantRole }),
+            },
+      ),
     );
     const reports = new ReportService(orders, storage, createOpenReportGenerator(), tenants);
     const http = buildHttpServer(

@@ -27,13 +27,21 @@ export type CacheConfig =
 export type TokenConfig =
   | { kind: "development"; keyFile: string }
   | { kind: "secret"; secret: string; issuer: string | undefined; audience: string | undefined }
-  | {
-      kind: "jwks";
-      jwksUrl: string;
-      algorithms: string[];
-      issuer: string | undefined;
-      audience: string | undefined;
-    };
+  | { kind: "jwks"; jwksUrl: string; algorithms: JwksAlgorithm[]; issuer: string; audience: string };
+
+const JWKS_ALGORITHMS = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+] as const;
+type JwksAlgorithm = (typeof JWKS_ALGORITHMS)[number];
 
 export interface ServiceConfig {
   host: string;
@@ -165,7 +173,23 @@ function tokens(env: Env, dataDir: string, problems: string[]): TokenConfig {
       .split(",")
       .map((a) => a.trim())
       .filter(Boolean);
-    return { kind: "jwks", jwksUrl: env.JWT_JWKS_URL, algorithms, issuer, audience };
+    const unknown = algorithms.filter((a) => !(JWKS_ALGORITHMS as readonly string[]).includes(a));
+    if (unknown.length > 0)
+      problems.push(`JWT_ALGORITHMS may hold only ${JWKS_ALGORITHMS.join(", ")}; not ${unknown.join(", ")}`);
+    // A key set of a shared identity provider signs tokens for other applications too.
+    if (!issuer || !audience) problems.push("JWT_JWKS_URL needs JWT_ISSUER and JWT_AUDIENCE");
+    return {
+      kind: "jwks",
+      jwksUrl: env.JWT_JWKS_URL,
+      algorithms: algorithms as JwksAlgorithm[],
+      issuer: issuer ?? "",
+      audience: audience ?? "",
+    };
+  }
+  if (env.NODE_ENV === "production") {
+    problems.push(
+      "NODE_ENV=production needs JWT_SECRET or JWT_JWKS_URL: development tokens are refused in production",
+    );
   }
   return { kind: "development", keyFile: resolve(dataDir, "dev-jwt-secret") };
 }

@@ -46,13 +46,22 @@ export function buildHttpServer(deps: HttpDependencies, options: { logger?: bool
 
   app.setErrorHandler((error, request, reply) => {
     if (isInfrastructureError(error)) {
-      const status = STATUS_BY_CODE[error.code];
-      if (status >= 500) request.log.error({ err: error }, "request failed");
-      if (error.code === "UNAUTHENTICATED") reply.header("www-authenticate", 'Bearer error="invalid_token"');
-      const reason = error instanceof UnauthenticatedError ? error.reason : undefined;
-      return reply
-        .status(status)
-        .send({ error: error.code, message: error.message, ...(reason ? { reason } : {}) });
+      // UNAUTHENTICATED from a backend (a rejected database password) is the server's problem.
+      const callerToken = UnauthenticatedError.isInstance(error);
+      const status = error.code === "UNAUTHENTICATED" && !callerToken ? 500 : STATUS_BY_CODE[error.code];
+      if (status >= 500) {
+        // Backend messages name endpoints, tables and buckets: log them, never send them.
+        request.log.error({ err: error }, "request failed");
+        return reply
+          .status(status)
+          .send({ error: error.code, message: "the service could not complete the request" });
+      }
+      if (callerToken) reply.header("www-authenticate", 'Bearer error="invalid_token"');
+      return reply.status(status).send({
+        error: error.code,
+        message: error.message,
+        ...(callerToken ? { reason: error.reason } : {}),
+      });
     }
     const validation = (error as { validation?: unknown }).validation;
     if (validation !== undefined) {
@@ -125,24 +134,6 @@ export function buildHttpServer(deps: HttpDependencies, options: { logger?: bool
       deps.administration.reactivate(principalOf(request), request.params.id, request.body.expectedVersion),
   );
 
-  app.post<{ Body: { count: number } }>(
-    "/orders/sample",
-    {
-      schema: {
-        body: {
-          type: "object",
-          required: ["count"],
-          additionalProperties: false,
-          properties: { count: { type: "integer", minimum: 1, maximum: 1_000_000 } },
-        },
-      },
-    },
-    async (request, reply) =>
-      reply
-        .status(201)
-        .send({ added: await deps.reports.addSampleOrders(principalOf(request), request.body.count) }),
-  );
-
   app.post<{ Body: { format?: "xlsx" | "csv" } }>(
     "/reports",
     {
@@ -180,6 +171,25 @@ export function buildHttpServer(deps: HttpDependencies, options: { logger?: bool
   });
 
   if (deps.devIssuer !== undefined) {
+    // Development only: sample data for demos and load tests.
+    app.post<{ Body: { count: number } }>(
+      "/orders/sample",
+      {
+        schema: {
+          body: {
+            type: "object",
+            required: ["count"],
+            additionalProperties: false,
+            properties: { count: { type: "integer", minimum: 1, maximum: 1_000_000 } },
+          },
+        },
+      },
+      async (request, reply) =>
+        reply
+          .status(201)
+          .send({ added: await deps.reports.addSampleOrders(principalOf(request), request.body.count) }),
+    );
+
     const issuer = deps.devIssuer;
     app.post<{ Body: { subject: string; tenantId?: string; roles?: string[] } }>(
       "/dev/tokens",

@@ -5,7 +5,6 @@ import {
   type SqlExecutor,
   sql,
 } from "@proj/ports";
-import { runAsTenant } from "@proj/repository-tenant-postgres";
 import type { NewOrder, Order, OrderStore } from "../application/orders.js";
 
 interface OrderRow {
@@ -30,13 +29,24 @@ const COLUMNS = [
   "paid",
 ] as const;
 
+/**
+ * Runs `work` with an executor whose reads only see `tenantId`'s rows (e.g. a transaction under a
+ * row-level-security policy). Supplied by the composition root, which knows how.
+ */
+export type TenantScope = <T>(
+  tenantId: string,
+  work: (executor: SqlExecutor) => Promise<T>,
+  options: OperationOptions,
+) => Promise<T>;
+
 export interface SqlOrderStoreOptions {
   /**
-   * PostgreSQL only: a database role without BYPASSRLS that reads run as, under the `orders`
-   * row-level-security policy (`@proj/repository-tenant-postgres`'s `runAsTenant`). The store grants
-   * it SELECT on `orders`. Absent: reads rely on the WHERE clause alone.
+   * PostgreSQL only: the role reads run as under the `orders` row-level-security policy; the store
+   * grants it SELECT on `orders`. Give it together with `scope`.
    */
   tenantRole?: string;
+  /** How reads are scoped to one tenant beyond the WHERE clause. Absent: the WHERE clause alone. */
+  scope?: TenantScope;
 }
 
 /**
@@ -47,7 +57,7 @@ export interface SqlOrderStoreOptions {
 export class SqlOrderStore implements OrderStore {
   private constructor(
     private readonly db: SqlDatabase,
-    private readonly tenantRole: string | undefined,
+    private readonly scope: TenantScope | undefined,
   ) {}
 
   static async open(db: SqlDatabase, options: SqlOrderStoreOptions = {}): Promise<SqlOrderStore> {
@@ -55,12 +65,14 @@ export class SqlOrderStore implements OrderStore {
       db.dialect.name === "mysql"
         ? sql.unsafe("BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY")
         : sql.unsafe("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY");
+    // An instant, not a wall-clock reading: independent of the server's and the process's zone.
+    const timestamp = db.dialect.name === "mysql" ? sql.unsafe("DATETIME(3)") : sql.unsafe("TIMESTAMPTZ");
     await db.execute(sql`CREATE TABLE IF NOT EXISTS ${sql.id("orders")} (
       ${sql.id("id")} ${id},
       ${sql.id("tenant_id")} VARCHAR(64) NOT NULL,
       ${sql.id("reference")} VARCHAR(40) NOT NULL,
       ${sql.id("customer")} VARCHAR(200) NOT NULL,
-      ${sql.id("placed_at")} TIMESTAMP NOT NULL,
+      ${sql.id("placed_at")} ${timestamp} NOT NULL,
       ${sql.id("quantity")} INTEGER NOT NULL,
       ${sql.id("unit_price")} DECIMAL(12, 2) NOT NULL,
       ${sql.id("discount")} DECIMAL(5, 4) NOT NULL,
@@ -87,7 +99,7 @@ export class SqlOrderStore implements OrderStore {
         "a tenant role needs PostgreSQL (row-level security)",
       );
     }
-    return new SqlOrderStore(db, options.tenantRole);
+    return new SqlOrderStore(db, options.scope);
   }
 
   /**
@@ -112,14 +124,27 @@ export class SqlOrderStore implements OrderStore {
     work: (orders: AsyncIterable<Order>) => Promise<T>,
     options: OperationOptions = {},
   ): Promise<T> {
-    if (this.tenantRole === undefined) return work(this.#rows(this.db, tenantId, options));
-    return runAsTenant(this.db, tenantId, (tx) => work(this.#rows(tx, tenantId, options)), {
-      role: this.tenantRole,
-      ...options,
-    });
+    const read = (executor: SqlExecutor) =>
+      SqlOrderStore.#closingAfter(this.#rows(executor, tenantId, options), work);
+    return this.scope === undefined ? read(this.db) : this.scope(tenantId, read, options);
   }
 
-  async *#rows(executor: SqlExecutor, tenantId: string, options: OperationOptions): AsyncIterable<Order> {
+  /**
+   * Runs `work` over `rows` and closes the row stream before settling, whatever `work` did with it,
+   * so its cursor is released before the transaction or connection around it ends.
+   */
+  static async #closingAfter<T>(
+    rows: AsyncGenerator<Order>,
+    work: (orders: AsyncIterable<Order>) => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await work(rows);
+    } finally {
+      await rows.return(undefined);
+    }
+  }
+
+  async *#rows(executor: SqlExecutor, tenantId: string, options: OperationOptions): AsyncGenerator<Order> {
     const rows = executor.stream<OrderRow>(
       sql`SELECT ${sql.join(["id", "reference", "customer", "placed_at", "quantity", "unit_price", "discount", "paid"].map((c) => sql.id(c)))}
           FROM ${sql.id("orders")} WHERE ${sql.id("tenant_id")} = ${tenantId} ORDER BY ${sql.id("id")}`,
@@ -161,7 +186,6 @@ export class SqlOrderStore implements OrderStore {
     return this.db.insertMany("orders", COLUMNS, rows(), { signal: options.signal });
   }
 
-  async close(): Promise<void> {
-    await this.db.close();
-  }
+  /** The database belongs to whoever opened it; the store holds nothing of its own. */
+  async close(): Promise<void> {}
 }
