@@ -20,6 +20,11 @@ export interface CachedTenantRepositoryOptions {
   keyPrefix?: string;
   /** Close the wrapped repository when this one closes (default true). The cache is the caller's. */
   closeInner?: boolean;
+  /**
+   * Told when the cache fails to drop an entry after a write. The write's own outcome is returned
+   * regardless; the stale entry lives until its TTL. Default: ignored.
+   */
+  onInvalidationError?: (error: unknown, key: string) => void;
 }
 
 /** The cached form: JSON only, so any `Cache` adapter (memory or Redis) can hold it. */
@@ -62,7 +67,8 @@ class CachedTenantRepository implements TenantRepository {
     this.#prefix = options.keyPrefix ?? "tenant:";
   }
 
-  create(tenant: NewTenant, options?: OperationOptions): Promise<Tenant> {
+  async create(tenant: NewTenant, options?: OperationOptions): Promise<Tenant> {
+    if (this.#closed) throw closedError("cached tenant repository");
     return this.inner.create(tenant, options);
   }
 
@@ -97,7 +103,8 @@ class CachedTenantRepository implements TenantRepository {
     }
   }
 
-  list(options?: ListTenantsOptions): Promise<Page<Tenant>> {
+  async list(options?: ListTenantsOptions): Promise<Page<Tenant>> {
+    if (this.#closed) throw closedError("cached tenant repository");
     return this.inner.list(options);
   }
 
@@ -135,10 +142,12 @@ class CachedTenantRepository implements TenantRepository {
 
   /** Drops the entry even when the write fails: a CONFLICT means the cached copy is stale. */
   async #invalidating<T>(id: string, write: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw closedError("cached tenant repository");
     try {
       return await write();
     } finally {
-      await this.cache.delete(this.#idKey(id));
+      const key = this.#idKey(id);
+      await this.cache.delete(key).catch((error: unknown) => this.options.onInvalidationError?.(error, key));
     }
   }
 

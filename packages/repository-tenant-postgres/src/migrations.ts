@@ -42,9 +42,11 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
             sql`CREATE INDEX tenants_status_created_idx ON tenants (status, created_at, id)`,
           ]
         : [
-            sql`CREATE TABLE tenants (
+            // IF NOT EXISTS: MySQL commits DDL at once, so a crash before the migration is recorded
+            // must not block the next start. ascii_bin: slugs compare byte for byte, as on PostgreSQL.
+            sql`CREATE TABLE IF NOT EXISTS tenants (
               id CHAR(36) NOT NULL PRIMARY KEY,
-              slug VARCHAR(63) NOT NULL UNIQUE,
+              slug VARCHAR(63) CHARACTER SET ascii COLLATE ascii_bin NOT NULL UNIQUE,
               name VARCHAR(200) NOT NULL,
               status VARCHAR(16) NOT NULL CHECK (status IN ('active', 'suspended', 'deleted')),
               plan VARCHAR(50) NOT NULL,
@@ -79,7 +81,7 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
                   WITH CHECK (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid)`,
           ]
         : [
-            sql`CREATE TABLE tenant_notes (
+            sql`CREATE TABLE IF NOT EXISTS tenant_notes (
               id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
               tenant_id CHAR(36) NOT NULL,
               body TEXT NOT NULL,
@@ -126,7 +128,7 @@ export async function migrateTenantSchema(
       await tx.execute(sql`CREATE TABLE IF NOT EXISTS ${sql.id(MIGRATIONS_TABLE)} (
         version INTEGER PRIMARY KEY,
         name VARCHAR(200) NOT NULL,
-        applied_at TIMESTAMP NOT NULL
+        applied_at ${dialect.name === "postgres" ? sql.unsafe("TIMESTAMPTZ") : sql.unsafe("DATETIME(3)")} NOT NULL
       )`);
       const rows = await tx.query<{ version: number }>(sql`SELECT version FROM ${sql.id(MIGRATIONS_TABLE)}`);
       const applied = new Set(rows.map((row) => Number(row.version)));

@@ -156,7 +156,11 @@ class SqlTenantRepository implements TenantRepository {
 
   async getBySlug(slug: string, options?: OperationOptions): Promise<Tenant> {
     this.#open();
-    const tenant = await this.#select(this.db, sql`slug = ${slug}`, options);
+    // An invalid slug names no tenant; checking here also keeps collation quirks (case, trailing
+    // spaces) from matching on one backend and not another.
+    const tenant = isValidTenantSlug(slug)
+      ? await this.#select(this.db, sql`slug = ${slug}`, options)
+      : undefined;
     if (tenant === undefined) throw new InfrastructureError("NOT_FOUND", `no tenant with slug "${slug}"`);
     return tenant;
   }

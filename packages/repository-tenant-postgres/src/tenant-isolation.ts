@@ -18,6 +18,7 @@ export interface RunAsTenantOptions extends SqlTransactionOptions {
 
 /**
  * Runs `work` in a transaction in which PostgreSQL row-level-security policies see `tenantId`
+ * (rejecting with `PERMISSION_DENIED` when the role in effect bypasses policies)
  * (`set_config('app.tenant_id', id, true)`). The setting is transaction-local: it ends with the
  * transaction, commit or rollback, so the next user of the pooled connection never inherits it.
  * PostgreSQL and PGlite only: MySQL has no row-level security (`NOT_SUPPORTED`).
@@ -35,6 +36,16 @@ export async function runAsTenant<T>(
   const { role, ...transactionOptions } = options;
   return db.transaction(async (tx) => {
     if (role !== undefined) await tx.execute(sql`SET LOCAL ROLE ${sql.id(role)}`);
+    // Policies never apply to superusers or BYPASSRLS roles: refuse rather than isolate nothing.
+    const bypass = await tx.queryOne<{ bypass: boolean }>(
+      sql`SELECT (rolsuper OR rolbypassrls) AS bypass FROM pg_roles WHERE rolname = current_user`,
+    );
+    if (bypass?.bypass !== false) {
+      throw new InfrastructureError(
+        "PERMISSION_DENIED",
+        "row-level security does not apply to the current database role (superuser or BYPASSRLS): pass `role`",
+      );
+    }
     await tx.execute(sql`SELECT set_config('app.tenant_id', ${tenantId}, true)`);
     return work(tx);
   }, transactionOptions);

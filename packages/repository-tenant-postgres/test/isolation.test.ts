@@ -97,7 +97,8 @@ for (const makeBackend of [BACKENDS.postgres!, BACKENDS.pglite!]) {
       } catch (error) {
         caught = error;
       }
-      expect(isInfrastructureError(caught)).toBe(true);
+      // The policy's WITH CHECK refuses the row: SQLSTATE 42501.
+      expect(isInfrastructureError(caught, "PERMISSION_DENIED")).toBe(true);
       expect((await notesAs(namespace.db, globex)).some((n) => n.body === "smuggled")).toBe(false);
     });
 
@@ -122,11 +123,22 @@ for (const makeBackend of [BACKENDS.postgres!, BACKENDS.pglite!]) {
       expect(await setting()).toBe("");
       expect(await roleNow()).toBe(loginRole);
       await expect(
-        runAsTenant(single, globex.id, async () => {
-          throw new Error("work failed");
-        }),
+        runAsTenant(
+          single,
+          globex.id,
+          async () => {
+            throw new Error("work failed");
+          },
+          { role },
+        ),
       ).rejects.toThrow("work failed");
       expect(await setting()).toBe("");
+    });
+
+    it("refuses to run without a role when the login role bypasses row-level security", async () => {
+      await expect(runAsTenant(namespace.db, acme.id, async () => 1)).rejects.toMatchObject({
+        code: "PERMISSION_DENIED",
+      });
     });
 
     it("rejects a tenant id that is not a UUID", async () => {

@@ -33,7 +33,7 @@ for (const makeBackend of Object.values(BACKENDS)) {
       namespace = await backend.open();
       const processes = await Promise.all([namespace.connect(2), namespace.connect(2), namespace.connect(2)]);
       const results = await Promise.all(processes.map((db) => migrateTenantSchema(db)));
-      expect(results.flat().sort()).toEqual(TENANT_MIGRATIONS.map((m) => m.version));
+      expect(results.flat().sort((a, b) => a - b)).toEqual(TENANT_MIGRATIONS.map((m) => m.version));
       expect(await recorded(namespace.db)).toEqual(TENANT_MIGRATIONS.map((m) => m.version));
     });
   });

@@ -50,6 +50,13 @@ export function crudTests(repository: () => TenantRepository): void {
       await expectErrorCode(repository().getBySlug("nobody-here"), "NOT_FOUND");
     });
 
+    it("matches slugs exactly: another case or a trailing space names no tenant", async () => {
+      await repository().create(newTenant("exact"));
+      for (const variant of ["EXACT", "exact ", " exact", "Exact"]) {
+        await expectErrorCode(repository().getBySlug(variant), "NOT_FOUND");
+      }
+    });
+
     it("returns copies: mutating a returned tenant changes nothing stored", async () => {
       const created = await repository().create(newTenant("copies", { settings: { list: [1] } }));
       created.name = "changed";
