@@ -15,7 +15,7 @@ async function main(): Promise<void> {
     console.log(
       "development mode: no JWT settings, so tokens are signed with a key kept in the data folder.",
     );
-    console.log(`admin token (12 h):\n  ${token}`);
+    console.log(`admin token (12 h), for the commands below:\n  export TOKEN=${token}`);
     console.log(`try:\n  curl -s -H "authorization: Bearer $TOKEN" ${address}/tenants`);
     console.log(
       `  curl -s -X POST -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"slug":"acme","name":"Acme","plan":"pro"}' ${address}/tenants`,
