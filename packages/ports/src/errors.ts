@@ -159,6 +159,25 @@ export function throwIfAborted(signal: AbortSignal | undefined, what: string): v
   if (signal?.aborted) throw cancelledError(signal, what);
 }
 
+/**
+ * Settles like `promise`, except that it rejects with the cancellation error as soon as `signal`
+ * fires, even while `promise` is still pending (a stalled stream read, a slow driver call). The
+ * abandoned `promise` keeps running; its late rejection is swallowed, since the caller already has
+ * its answer.
+ */
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(cancelledError(signal, what));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(cancelledError(signal, what));
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
 /** The error every adapter throws when used after `close()`. */
 export function closedError(what: string): InfrastructureError {
   return new InfrastructureError("CLOSED", `${what} is closed`, { retryable: false });

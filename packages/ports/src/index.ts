@@ -24,6 +24,7 @@ export {
   where,
 } from "./documents.js";
 export {
+  abortable,
   cancelledError,
   closedError,
   ERROR_CODES,
@@ -48,6 +49,17 @@ export type {
   PutObjectOptions,
   SignedUrlOptions,
 } from "./object-storage.js";
+export {
+  compareObjectKeys,
+  MAX_LIST_PAGE_SIZE,
+  MAX_OBJECT_KEY_BYTES,
+  type ObjectBodySource,
+  objectBodyChunks,
+  utf8ByteLength,
+  validateListPageSize,
+  validateObjectKey,
+  validateObjectMetadata,
+} from "./object-storage-rules.js";
 export type {
   GenerateReportOptions,
   ReportColumn,

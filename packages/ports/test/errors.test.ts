@@ -83,7 +83,11 @@ describe("filter conditions", () => {
 describe("UnauthenticatedError.isInstance", () => {
   it("recognises only UNAUTHENTICATED errors that carry a reason", () => {
     expect(UnauthenticatedError.isInstance(new UnauthenticatedError("expired", "x"))).toBe(true);
-    expect(UnauthenticatedError.isInstance(new InfrastructureError("UNAUTHENTICATED", "database password rejected"))).toBe(false);
+    expect(
+      UnauthenticatedError.isInstance(
+        new InfrastructureError("UNAUTHENTICATED", "database password rejected"),
+      ),
+    ).toBe(false);
     expect(UnauthenticatedError.isInstance(new InfrastructureError("NOT_FOUND", "x"))).toBe(false);
   });
 });
