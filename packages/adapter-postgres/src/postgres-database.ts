@@ -24,7 +24,13 @@ import { mapPostgresError } from "./map-postgres-error.js";
 import { sendCancelRequest } from "./postgres-cancel.js";
 import { copyRows } from "./postgres-copy.js";
 import { Lease } from "./postgres-lease.js";
-import { type Int8Mode, type PostgresPool, poolTypes, searchPathOption } from "./postgres-pool.js";
+import {
+  type Int8Mode,
+  type PostgresPool,
+  type PostgresQueryResult,
+  poolTypes,
+  searchPathOption,
+} from "./postgres-pool.js";
 
 export interface PostgresDatabaseOptions {
   /** `postgres://user:password@host:port/database?...`. Ignored when `pool` is given. */
@@ -191,6 +197,17 @@ abstract class PostgresExecutor {
   protected abstract lease(signal: AbortSignal | undefined, what: string): Promise<Lease>;
   /** ...given back once it is free again. */
   protected abstract giveBack(lease: Lease): void;
+  /**
+   * A statement with nothing to cancel, run the cheapest way the executor knows; `undefined` when it
+   * knows none better than a lease.
+   */
+  protected plainQuery(
+    _text: string,
+    _values: unknown[],
+    _what: string,
+  ): Promise<PostgresQueryResult> | undefined {
+    return undefined;
+  }
   abstract transaction<T>(
     work: (tx: SqlTransaction) => Promise<T>,
     options?: SqlTransactionOptions,
@@ -215,6 +232,10 @@ abstract class PostgresExecutor {
     this.check(options, what);
     const { text, values } = renderSql(query, postgresDialect);
     const signal = this.signalFor(options);
+    if (signal === undefined && options.timeoutMs === undefined) {
+      const plain = this.plainQuery(text, values, what);
+      if (plain !== undefined) return plain;
+    }
     const lease = await this.lease(signal, what);
     if (signal === undefined && options.timeoutMs === undefined && !lease.shared) {
       // The hot path: nothing to cancel and nobody to queue behind.
@@ -436,6 +457,44 @@ class PostgresPoolDatabase extends PostgresExecutor implements PostgresDatabase 
 
   protected giveBack(lease: Lease): void {
     lease.release();
+  }
+
+  /**
+   * The hot path on a pool this adapter made (a real `pg.Pool`): pg's callback API, one promise per
+   * statement instead of four, and no lease object. Same error listener and destroy-on-failure as a
+   * lease.
+   */
+  protected override plainQuery(
+    text: string,
+    values: unknown[],
+    what: string,
+  ): Promise<PostgresQueryResult> | undefined {
+    if (!this.#ownsPool) return undefined;
+    const pool = this.pool as unknown as pg.Pool;
+    return new Promise<PostgresQueryResult>((resolve, reject) => {
+      pool.connect((connectError, client, release) => {
+        if (connectError !== undefined && connectError !== null) {
+          reject(mapPostgresError(connectError, `${what} (acquiring a connection)`));
+          return;
+        }
+        if (client === undefined) {
+          reject(new InfrastructureError("INTERNAL", `${what}: the pool returned no connection`));
+          return;
+        }
+        let broken = false;
+        // A checked-out pg client has no 'error' listener: a dropped socket would crash the process.
+        const onError = (): void => {
+          broken = true;
+        };
+        client.on("error", onError);
+        client.query(text, values, (queryError: Error | null, result: pg.QueryResult) => {
+          client.removeListener("error", onError);
+          release(broken);
+          if (queryError !== null && queryError !== undefined) reject(mapPostgresError(queryError, what));
+          else resolve(result);
+        });
+      });
+    });
   }
 
   async ping(options: OperationOptions = {}): Promise<void> {

@@ -38,7 +38,7 @@ function postgres(): Backend {
           connectionString: POSTGRES_URL,
           schema,
           poolSize: size,
-          acquireTimeoutMs: 5_000,
+          acquireTimeoutMs: 30_000,
         });
         opened.push(db);
         return db;
@@ -66,7 +66,7 @@ function pglite(): Backend {
       const schema = uniqueName("tenants");
       const opened: SqlDatabase[] = [];
       const connect = async () => {
-        const db = createPgliteDatabase({ pglite: engine, schema, acquireTimeoutMs: 10_000 });
+        const db = createPgliteDatabase({ pglite: engine, schema, acquireTimeoutMs: 30_000 });
         opened.push(db);
         return db;
       };
@@ -96,7 +96,12 @@ function mysql(): Backend {
       await admin.execute(sql`CREATE DATABASE ${sql.id(database)}`);
       const opened: SqlDatabase[] = [];
       const connect = async (size = poolSize) => {
-        const db = createMysqlDatabase({ uri: MYSQL_URL, database, poolSize: size, acquireTimeoutMs: 5_000 });
+        const db = createMysqlDatabase({
+          uri: MYSQL_URL,
+          database,
+          poolSize: size,
+          acquireTimeoutMs: 30_000,
+        });
         opened.push(db);
         return db;
       };

@@ -11,7 +11,12 @@ export interface Composition {
   cleanup(): Promise<void>;
 }
 
-type Caller = (method: string, path: string, body?: unknown, redirect?: "follow" | "manual") => Promise<Response>;
+type Caller = (
+  method: string,
+  path: string,
+  body?: unknown,
+  redirect?: "follow" | "manual",
+) => Promise<Response>;
 
 function caller(base: string, token: string | undefined): Caller {
   return (method, path, body, redirect = "follow") =>
