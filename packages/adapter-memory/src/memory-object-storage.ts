@@ -3,6 +3,7 @@ import { Readable } from "node:stream";
 import {
   cancelledError,
   closedError,
+  compareObjectKeys,
   type GetObjectOptions,
   InfrastructureError,
   isInfrastructureError,
@@ -14,10 +15,14 @@ import {
   type ObjectStorageCapabilities,
   type ObjectSummary,
   type OperationOptions,
+  objectBodyChunks,
   type Page,
   type PutObjectOptions,
   type SignedUrlOptions,
   throwIfAborted,
+  validateListPageSize,
+  validateObjectKey,
+  validateObjectMetadata,
 } from "@proj/ports";
 
 export interface MemoryObjectStorageOptions {
@@ -43,67 +48,13 @@ const CAPABILITIES: ObjectStorageCapabilities = Object.freeze({
 });
 
 const DEFAULT_CONTENT_TYPE = "application/octet-stream";
-const MAX_KEY_BYTES = 1024;
-const MAX_PAGE_SIZE = 1000;
 /** Size of the chunks `get` streams, so a consumer sees ordinary back-pressured chunks. */
 const READ_CHUNK_BYTES = 64 * 1024;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it rejects
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
-const METADATA_KEY = /^[a-z0-9-]+$/;
-const METADATA_VALUE = /^[\x20-\x7e]*$/;
 
-function validateKey(key: unknown): string {
-  if (typeof key !== "string" || key.length === 0) {
-    throw new InfrastructureError("INVALID_ARGUMENT", "object key must be a non-empty string");
-  }
-  if (Buffer.byteLength(key, "utf8") > MAX_KEY_BYTES) {
-    throw new InfrastructureError(
-      "INVALID_ARGUMENT",
-      `object key is longer than ${MAX_KEY_BYTES} UTF-8 bytes`,
-    );
-  }
-  if (CONTROL_CHARACTERS.test(key)) {
-    throw new InfrastructureError(
-      "INVALID_ARGUMENT",
-      `object key ${JSON.stringify(key)} holds a control character`,
-    );
-  }
+/** `validateObjectKey` that hands the key back, for use inside expressions. */
+function validateKey(key: string): string {
+  validateObjectKey(key);
   return key;
-}
-
-function validateMetadata(metadata: Record<string, string> | undefined): Record<string, string> {
-  const copy: Record<string, string> = {};
-  for (const [name, value] of Object.entries(metadata ?? {})) {
-    if (!METADATA_KEY.test(name)) {
-      throw new InfrastructureError(
-        "INVALID_ARGUMENT",
-        `metadata key ${JSON.stringify(name)} must be lower-case ASCII letters, digits and "-"`,
-      );
-    }
-    if (typeof value !== "string" || !METADATA_VALUE.test(value)) {
-      throw new InfrastructureError(
-        "INVALID_ARGUMENT",
-        `metadata value of ${JSON.stringify(name)} must be printable ASCII`,
-      );
-    }
-    copy[name] = value;
-  }
-  return copy;
-}
-
-function validatePageSize(pageSize: number | undefined): number {
-  const size = pageSize ?? MAX_PAGE_SIZE;
-  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) {
-    throw new InfrastructureError(
-      "INVALID_ARGUMENT",
-      `list page size must be an integer from 1 to ${MAX_PAGE_SIZE}`,
-    );
-  }
-  return size;
-}
-
-function compareKeys(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
 }
 
 function encodeCursor(key: string): string {
@@ -118,65 +69,17 @@ function decodeCursor(cursor: string): string {
   return key;
 }
 
-/** Rejects with the cancellation error as soon as `signal` fires, whatever `promise` does. */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
-  if (!signal) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(cancelledError(signal, what));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
-}
-
-/** One iterator over every body shape, with `return()` releasing the source. */
-function bodyIterator(body: ObjectBody): AsyncIterator<Uint8Array | string> {
-  if (typeof body === "string" || body instanceof Uint8Array) {
-    let sent = false;
-    return {
-      next: async () => {
-        if (sent) return { done: true, value: undefined };
-        sent = true;
-        return { done: false, value: body };
-      },
-    };
-  }
-  if (body instanceof ReadableStream) {
-    const reader = (body as ReadableStream<Uint8Array>).getReader();
-    return {
-      next: async () => {
-        const { done, value } = await reader.read();
-        return done ? { done: true, value: undefined } : { done: false, value };
-      },
-      return: async () => {
-        await reader.cancel();
-        return { done: true, value: undefined };
-      },
-    };
-  }
-  return (body as AsyncIterable<Uint8Array | string>)[Symbol.asyncIterator]();
-}
-
 /**
  * Reads the whole body, honouring `signal` between and during chunk reads. The chunks are copied,
  * so the caller may reuse its buffers once `put` resolves.
  */
 async function readBody(body: ObjectBody, signal: AbortSignal | undefined, key: string, limit: number) {
   const what = `put of object "${key}"`;
-  const iterator = bodyIterator(body);
   const chunks: Buffer[] = [];
   let size = 0;
-  let finished = false;
   try {
-    for (;;) {
-      throwIfAborted(signal, what);
-      const next = iterator.next();
-      // A chunk that arrives after cancellation is dropped; its failure must not go unhandled.
-      next.catch(() => undefined);
-      const result = await raceAbort(next, signal, what);
-      if (result.done) break;
-      const chunk =
-        typeof result.value === "string" ? Buffer.from(result.value, "utf8") : Buffer.from(result.value);
+    for await (const value of objectBodyChunks(body, signal, what)) {
+      const chunk = Buffer.from(value);
       size += chunk.byteLength;
       if (size > limit) {
         throw new InfrastructureError("RESOURCE_EXHAUSTED", `object "${key}" is larger than ${limit} bytes`, {
@@ -186,15 +89,12 @@ async function readBody(body: ObjectBody, signal: AbortSignal | undefined, key: 
       }
       chunks.push(chunk);
     }
-    finished = true;
   } catch (error) {
     if (isInfrastructureError(error)) throw error;
     throw new InfrastructureError("INTERNAL", `${what} failed: the body could not be read`, {
       cause: error,
       details: { key },
     });
-  } finally {
-    if (!finished) Promise.resolve(iterator.return?.()).catch(() => undefined);
   }
   return Buffer.concat(chunks, size);
 }
@@ -239,7 +139,7 @@ class MemoryObjectStorage implements ObjectStorage {
   async put(key: string, body: ObjectBody, options: PutObjectOptions = {}): Promise<ObjectInfo> {
     this.#check(options.signal, "put object");
     validateKey(key);
-    const metadata = validateMetadata(options.metadata);
+    const metadata = validateObjectMetadata(options.metadata);
     if (options.ifNoneMatch !== undefined && options.ifNoneMatch !== "*") {
       throw new InfrastructureError("INVALID_ARGUMENT", 'ifNoneMatch accepts only "*"');
     }
@@ -313,13 +213,13 @@ class MemoryObjectStorage implements ObjectStorage {
 
   async listPage(options: ListPageOptions = {}): Promise<Page<ObjectSummary>> {
     this.#check(options.signal, "list objects");
-    const pageSize = validatePageSize(options.pageSize);
+    const pageSize = validateListPageSize(options.pageSize);
     const prefix = options.prefix ?? "";
     const after = options.after === undefined ? undefined : decodeCursor(options.after);
     const keys = this.#keysInOrder();
     // Keys sharing a prefix are contiguous in byte order, so the page is one slice of `keys`.
     let index =
-      after === undefined || compareKeys(after, prefix) < 0
+      after === undefined || compareObjectKeys(after, prefix) < 0
         ? lowerBound(keys, prefix, false)
         : lowerBound(keys, after, true);
     const items: ObjectSummary[] = [];
@@ -335,8 +235,8 @@ class MemoryObjectStorage implements ObjectStorage {
 
   async copy(sourceKey: string, destinationKey: string, options: OperationOptions = {}): Promise<ObjectInfo> {
     this.#check(options.signal, "copy object");
-    validateKey(sourceKey);
-    validateKey(destinationKey);
+    validateObjectKey(sourceKey, "source key");
+    validateObjectKey(destinationKey, "destination key");
     const source = this.#require(sourceKey);
     const copy: StoredObject = {
       ...source,
@@ -417,7 +317,7 @@ class MemoryObjectStorage implements ObjectStorage {
   }
 
   #keysInOrder(): string[] {
-    this.#sortedKeys ??= [...this.#objects.keys()].sort(compareKeys);
+    this.#sortedKeys ??= [...this.#objects.keys()].sort(compareObjectKeys);
     return this.#sortedKeys;
   }
 }
@@ -428,7 +328,7 @@ function lowerBound(keys: readonly string[], target: string, exclusive: boolean)
   let high = keys.length;
   while (low < high) {
     const middle = (low + high) >>> 1;
-    const order = compareKeys(keys[middle] as string, target);
+    const order = compareObjectKeys(keys[middle] as string, target);
     if (order < 0 || (exclusive && order === 0)) low = middle + 1;
     else high = middle;
   }
