@@ -2,8 +2,7 @@ import { randomBytes } from "node:crypto";
 import { promises as fs, type Stats } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { throwIfAborted } from "@proj/ports";
-import { type Body, bodyChunks } from "./body.js";
+import { type ObjectBodySource, objectBodyChunks, throwIfAborted } from "@proj/ports";
 import { isMissing } from "./map-local-fs-error.js";
 import { TEMP_PREFIX } from "./paths.js";
 
@@ -37,7 +36,7 @@ export async function syncFolder(folder: string): Promise<void> {
  */
 export async function writeNewFile(
   path: string,
-  body: Body,
+  body: ObjectBodySource,
   signal: AbortSignal | undefined,
   what: string,
   createFolder = false,
@@ -49,7 +48,7 @@ export async function writeNewFile(
     return fs.open(path, "wx");
   });
   try {
-    for await (const chunk of bodyChunks(body, signal, what)) {
+    for await (const chunk of objectBodyChunks(body, signal, what)) {
       await writeFully(handle, chunk);
     }
     await handle.sync();
@@ -72,7 +71,7 @@ export async function writeNewFile(
  */
 export async function writeAtomically(
   target: string,
-  body: Body,
+  body: ObjectBodySource,
   signal: AbortSignal | undefined,
   what: string,
 ): Promise<Stats> {

@@ -6,6 +6,7 @@ import { Readable } from "node:stream";
 import {
   cancelledError,
   closedError,
+  compareObjectKeys,
   type GetObjectOptions,
   InfrastructureError,
   type ListObjectsOptions,
@@ -20,9 +21,10 @@ import {
   type PutObjectOptions,
   type SignedUrlOptions,
   throwIfAborted,
+  validateListPageSize,
+  validateObjectMetadata,
 } from "@proj/ports";
 import { syncFolder, writeNewFile } from "./atomic-write.js";
-import type { Body } from "./body.js";
 import { hasErrno, isMissing, mapLocalFsError } from "./map-local-fs-error.js";
 import {
   BODY_MARK,
@@ -71,38 +73,11 @@ const CAPABILITIES: ObjectStorageCapabilities = Object.freeze({
 });
 
 const DEFAULT_CONTENT_TYPE = "application/octet-stream";
-const MAX_PAGE_SIZE = 1000;
-const METADATA_KEY = /^[a-z0-9-]+$/;
-const METADATA_VALUE = /^[\x20-\x7e]*$/;
 /** A reader may find a body already replaced by a concurrent put; it then rereads the sidecar. */
 const READ_ATTEMPTS = 5;
 const DELETE_CONCURRENCY = 16;
 /** Sidecars and bodies are never symlinks; one planted in the folder must not lead outside it. */
 const READ_NO_SYMLINK = constants.O_RDONLY | constants.O_NOFOLLOW;
-
-function validateMetadata(metadata: Record<string, string> | undefined): Record<string, string> {
-  const copy: Record<string, string> = {};
-  for (const [name, value] of Object.entries(metadata ?? {})) {
-    if (!METADATA_KEY.test(name)) {
-      throw new InfrastructureError(
-        "INVALID_ARGUMENT",
-        `metadata key ${JSON.stringify(name)} must be lower-case ASCII letters, digits and "-"`,
-      );
-    }
-    if (typeof value !== "string" || !METADATA_VALUE.test(value)) {
-      throw new InfrastructureError(
-        "INVALID_ARGUMENT",
-        `metadata value of ${JSON.stringify(name)} must be printable ASCII`,
-      );
-    }
-    copy[name] = value;
-  }
-  return copy;
-}
-
-function compareKeys(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
-}
 
 function encodeCursor(key: string): string {
   return Buffer.from(key, "utf8").toString("base64url");
@@ -170,7 +145,7 @@ class LocalFsObjectStorage implements LocalObjectStorage {
     const what = `put of object "${key}"`;
     this.#check(options.signal, what);
     const location = await this.#locate(key);
-    const metadata = validateMetadata(options.metadata);
+    const metadata = validateObjectMetadata(options.metadata);
     if (options.ifNoneMatch !== undefined && options.ifNoneMatch !== "*") {
       throw new InfrastructureError("INVALID_ARGUMENT", 'ifNoneMatch accepts only "*"');
     }
@@ -181,7 +156,7 @@ class LocalFsObjectStorage implements LocalObjectStorage {
       }
       const version = randomBytes(8).toString("hex");
       const bodyPath = join(location.folder, `${location.name}${BODY_MARK}${version}`);
-      const { size } = await writeNewFile(bodyPath, body as Body, options.signal, what, true);
+      const { size } = await writeNewFile(bodyPath, body, options.signal, what, true);
       const sidecar: Sidecar = {
         body: version,
         size,
@@ -301,13 +276,7 @@ class LocalFsObjectStorage implements LocalObjectStorage {
   async listPage(options: ListPageOptions = {}): Promise<Page<ObjectSummary>> {
     const what = "list of objects";
     this.#check(options.signal, what);
-    const pageSize = options.pageSize ?? MAX_PAGE_SIZE;
-    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
-      throw new InfrastructureError(
-        "INVALID_ARGUMENT",
-        `list page size must be an integer from 1 to ${MAX_PAGE_SIZE}`,
-      );
-    }
+    const pageSize = validateListPageSize(options.pageSize);
     const prefix = options.prefix ?? "";
     const after = options.after === undefined ? undefined : decodeCursor(options.after);
     const start = prefixFolder(prefix);
@@ -608,18 +577,18 @@ async function* walkKeys(
       entries.push({ sortKey: `${folderKey}${decodeSegment(stored)}/`, stored, kind: "folder" });
     }
   }
-  entries.sort((a, b) => compareKeys(a.sortKey, b.sortKey));
+  entries.sort((a, b) => compareObjectKeys(a.sortKey, b.sortKey));
   for (const entry of entries) {
     const path = join(folder, entry.stored);
     if (entry.kind === "object") {
       if (!entry.sortKey.startsWith(prefix)) continue;
-      if (after !== undefined && compareKeys(entry.sortKey, after) <= 0) continue;
+      if (after !== undefined && compareObjectKeys(entry.sortKey, after) <= 0) continue;
       yield { key: entry.sortKey, sidecar: path };
       continue;
     }
     const inside = entry.sortKey;
     if (!inside.startsWith(prefix) && !prefix.startsWith(inside)) continue;
-    if (after !== undefined && !after.startsWith(inside) && compareKeys(inside, after) < 0) continue;
+    if (after !== undefined && !after.startsWith(inside) && compareObjectKeys(inside, after) < 0) continue;
     yield* walkKeys(path, inside, prefix, after);
   }
 }

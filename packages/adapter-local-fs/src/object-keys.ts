@@ -1,4 +1,4 @@
-import { InfrastructureError } from "@proj/ports";
+import { InfrastructureError, validateObjectKey } from "@proj/ports";
 
 /**
  * How keys map to files, reversibly and without escaping the root:
@@ -17,10 +17,7 @@ export const SIDECAR_SUFFIX = "~m";
 export const BODY_MARK = "~d-";
 export const TEMP_MARK = "~t-";
 
-const MAX_KEY_BYTES = 1024;
 const MAX_SEGMENT_BYTES = 200;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it rejects
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 const ENCODED_SEPARATOR = /%(2f|5c)/i;
 
 function invalid(key: string, why: string): InfrastructureError {
@@ -40,10 +37,7 @@ export function decodeSegment(stored: string): string {
 
 /** Checks a key against the contract and this adapter's rules, and returns its stored segments. */
 export function storedSegments(key: unknown): string[] {
-  if (typeof key !== "string" || key.length === 0) throw invalid(String(key), "must be a non-empty string");
-  if (Buffer.byteLength(key, "utf8") > MAX_KEY_BYTES)
-    throw invalid(key, `is longer than ${MAX_KEY_BYTES} UTF-8 bytes`);
-  if (CONTROL_CHARACTERS.test(key)) throw invalid(key, "holds a control character");
+  validateObjectKey(key);
   if (key.includes("\\")) throw invalid(key, "holds a backslash, which this adapter refuses");
   if (ENCODED_SEPARATOR.test(key))
     throw invalid(key, "holds a percent-encoded separator, which this adapter refuses");
