@@ -30,13 +30,16 @@ import {
   type ObjectStorageCapabilities,
   type ObjectSummary,
   type OperationOptions,
+  objectBodyChunks,
   type Page,
   type PutObjectOptions,
   type SignedUrlOptions,
   throwIfAborted,
+  validateListPageSize,
+  validateObjectMetadata,
 } from "@proj/ports";
 import { mapS3Error } from "./map-s3-error.js";
-import { rangeHeader, validateExpiry, validateKey, validateMetadata, validatePageSize } from "./validate.js";
+import { rangeHeader, validateExpiry, validateKey } from "./validate.js";
 
 const MIB = 1024 * 1024;
 /** S3's floor for every part but the last. */
@@ -158,7 +161,7 @@ class S3BackedObjectStorage implements S3ObjectStorage {
     const what = `put of "${key}"`;
     this.ensureOpen(what);
     validateKey(key, this.keyPrefix);
-    validateMetadata(options.metadata);
+    validateObjectMetadata(options.metadata);
     if (options.ifNoneMatch !== undefined && !this.capabilities.conditionalPut) {
       throw new InfrastructureError("NOT_SUPPORTED", "this endpoint is not configured for conditional puts");
     }
@@ -383,7 +386,7 @@ class S3BackedObjectStorage implements S3ObjectStorage {
   async listPage(options: ListPageOptions = {}): Promise<Page<ObjectSummary>> {
     const what = `list of "${options.prefix ?? ""}"`;
     this.ensureOpen(what);
-    const pageSize = validatePageSize(options.pageSize);
+    const pageSize = validateListPageSize(options.pageSize);
     throwIfAborted(options.signal, what);
     try {
       const output = await this.client.send(
@@ -504,41 +507,12 @@ function toReadable(
   signal: AbortSignal | undefined,
   what: string,
 ): Readable {
-  if (signal !== undefined) return Readable.from(untilAborted(body, signal, what));
+  // Destroying a Node stream waits for the chunk it is reading; a cancelled put must not.
+  if (signal !== undefined) return Readable.from(objectBodyChunks(body, signal, what));
   if (body instanceof Readable) return body;
   if (body instanceof ReadableStream)
     return Readable.fromWeb(body as import("node:stream/web").ReadableStream);
   return Readable.from(body);
-}
-
-/**
- * Yields `source`'s chunks until `signal` fires, then throws at once, even while the source is
- * still working on its next chunk (destroying a Node stream waits for that chunk to arrive).
- */
-async function* untilAborted(
-  source: AsyncIterable<Uint8Array>,
-  signal: AbortSignal,
-  what: string,
-): AsyncGenerator<Uint8Array> {
-  const iterator = source[Symbol.asyncIterator]();
-  let onAbort: () => void = () => {};
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(cancelledError(signal, what));
-  });
-  aborted.catch(() => {});
-  if (signal.aborted) onAbort();
-  else signal.addEventListener("abort", onAbort, { once: true });
-  try {
-    while (true) {
-      const step = await Promise.race([iterator.next(), aborted]);
-      if (step.done) return;
-      yield step.value;
-    }
-  } finally {
-    signal.removeEventListener("abort", onAbort);
-    // Tells the source to stop (a Node stream is destroyed) without waiting for it to settle.
-    iterator.return?.().catch(() => {});
-  }
 }
 
 /** Reads `body` into one array of its own, sized up front when the length is known. */

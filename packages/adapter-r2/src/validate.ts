@@ -1,48 +1,24 @@
-import { InfrastructureError } from "@proj/ports";
+import { InfrastructureError, MAX_OBJECT_KEY_BYTES, utf8ByteLength, validateObjectKey } from "@proj/ports";
 
-const MAX_KEY_BYTES = 1024;
-// C0 controls and DEL: S3 accepts some of them, but they break XML listings and HTTP headers.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 const LONE_SURROGATE = /\p{Surrogate}/u;
-const METADATA_KEY = /^[a-z0-9-]+$/;
-const PRINTABLE_ASCII = /^[\u0020-\u007e]*$/;
 const MAX_SIGNED_URL_SECONDS = 604_800;
 
 function invalid(message: string, details: Record<string, unknown> = {}): InfrastructureError {
   return new InfrastructureError("INVALID_ARGUMENT", message, { retryable: false, details });
 }
 
-/** Throws `INVALID_ARGUMENT` unless `key` is a key the port allows; `prefix` counts toward the limit. */
+/**
+ * Throws `INVALID_ARGUMENT` unless `key` is a key the port allows and S3 stores unchanged: the
+ * bucket's limit applies to `prefix` + `key`, and UTF-8 cannot carry a lone surrogate.
+ */
 export function validateKey(key: unknown, prefix = ""): asserts key is string {
-  if (typeof key !== "string" || key.length === 0) throw invalid("object key must be a non-empty string");
-  if (CONTROL_CHARACTERS.test(key)) throw invalid("object key contains a NUL or control character");
-  if (Buffer.byteLength(prefix + key, "utf8") > MAX_KEY_BYTES) {
-    throw invalid(`object key is longer than ${MAX_KEY_BYTES} UTF-8 bytes`);
+  validateObjectKey(key);
+  if (prefix !== "" && utf8ByteLength(prefix + key) > MAX_OBJECT_KEY_BYTES) {
+    throw invalid(`object key with the key prefix is longer than ${MAX_OBJECT_KEY_BYTES} UTF-8 bytes`, {
+      key,
+    });
   }
-  // Lone surrogates cannot be encoded as UTF-8, so S3 would store a different key.
-  if (LONE_SURROGATE.test(key)) throw invalid("object key is not well-formed unicode");
-}
-
-/** Throws `INVALID_ARGUMENT` for metadata the port does not allow. */
-export function validateMetadata(metadata: Record<string, string> | undefined): void {
-  if (metadata === undefined) return;
-  for (const [name, value] of Object.entries(metadata)) {
-    if (!METADATA_KEY.test(name)) {
-      throw invalid(`metadata key "${name}" must be lower-case ASCII letters, digits and "-"`);
-    }
-    if (typeof value !== "string" || !PRINTABLE_ASCII.test(value)) {
-      throw invalid(`metadata value for "${name}" must be printable ASCII`);
-    }
-  }
-}
-
-export function validatePageSize(pageSize: number | undefined): number {
-  if (pageSize === undefined) return 1000;
-  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) {
-    throw invalid("pageSize must be an integer from 1 to 1000", { pageSize });
-  }
-  return pageSize;
+  if (LONE_SURROGATE.test(key)) throw invalid("object key is not well-formed unicode", { key });
 }
 
 export function validateExpiry(seconds: number): void {
