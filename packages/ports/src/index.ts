@@ -24,6 +24,15 @@ export {
   where,
 } from "./documents.js";
 export {
+  copyDocumentValue,
+  DEFAULT_FIND_LIMIT,
+  MAX_FIND_LIMIT,
+  parseFieldPath,
+  splitDocumentId,
+  validateCollectionName,
+  validateFindLimit,
+} from "./documents-rules.js";
+export {
   abortable,
   cancelledError,
   closedError,

@@ -1,0 +1,142 @@
+import { describe, expect, it } from "vitest";
+import {
+  copyDocumentValue,
+  isInfrastructureError,
+  parseFieldPath,
+  splitDocumentId,
+  validateCollectionName,
+  validateFindLimit,
+} from "../src/index.js";
+
+function codeOf(action: () => unknown): string | undefined {
+  try {
+    action();
+    return undefined;
+  } catch (error) {
+    return isInfrastructureError(error) ? error.code : "not a taxonomy error";
+  }
+}
+
+describe("validateCollectionName", () => {
+  const cases: [name: unknown, code: string | undefined][] = [
+    ["orders", undefined],
+    ["tenant-1.orders_v2", undefined],
+    ["x".repeat(120), undefined],
+    ["", "INVALID_ARGUMENT"],
+    ["x".repeat(121), "INVALID_ARGUMENT"],
+    ["system.users", "INVALID_ARGUMENT"],
+    ["a b", "INVALID_ARGUMENT"],
+    ["a$b", "INVALID_ARGUMENT"],
+    [42, "INVALID_ARGUMENT"],
+  ];
+  for (const [name, code] of cases) {
+    it(`${code === undefined ? "accepts" : "refuses"} ${JSON.stringify(name)?.slice(0, 20)}`, () => {
+      expect(codeOf(() => validateCollectionName(name))).toBe(code);
+    });
+  }
+});
+
+describe("validateFindLimit", () => {
+  const cases: [limit: number | undefined, expected: number | string][] = [
+    [undefined, 100],
+    [1, 1],
+    [1000, 1000],
+    [0, "INVALID_ARGUMENT"],
+    [1001, "INVALID_ARGUMENT"],
+    [1.5, "INVALID_ARGUMENT"],
+  ];
+  for (const [limit, expected] of cases) {
+    it(`gives ${expected} for a limit of ${limit}`, () => {
+      if (typeof expected === "number") expect(validateFindLimit(limit)).toBe(expected);
+      else expect(codeOf(() => validateFindLimit(limit))).toBe(expected);
+    });
+  }
+});
+
+describe("splitDocumentId", () => {
+  it("splits a given id from the fields", () => {
+    expect(splitDocumentId({ id: "a1", name: "x" }, "insertOne")).toEqual({
+      id: "a1",
+      fields: { name: "x" },
+    });
+    expect(splitDocumentId({ name: "x" }, "insertOne")).toEqual({ id: undefined, fields: { name: "x" } });
+  });
+
+  const refused: [label: string, document: unknown][] = [
+    ["an empty id", { id: "" }],
+    ["a numeric id", { id: 7 }],
+    ["an array", [{ id: "a" }]],
+    ["a class instance", new Map()],
+    ["null", null],
+  ];
+  for (const [label, document] of refused) {
+    it(`refuses ${label}`, () => {
+      expect(codeOf(() => splitDocumentId(document, "insertOne"))).toBe("INVALID_ARGUMENT");
+    });
+  }
+});
+
+describe("parseFieldPath", () => {
+  const cases: [field: unknown, expected: string[] | string][] = [
+    ["name", ["name"]],
+    ["address.city", ["address", "city"]],
+    ["tags.0", ["tags", "0"]],
+    ["", "INVALID_ARGUMENT"],
+    ["a..b", "INVALID_ARGUMENT"],
+    ["a.", "INVALID_ARGUMENT"],
+    ["$where", "INVALID_ARGUMENT"],
+    ["a.$b", "INVALID_ARGUMENT"],
+    ["a\0b", "INVALID_ARGUMENT"],
+    [7, "INVALID_ARGUMENT"],
+  ];
+  for (const [field, expected] of cases) {
+    it(`gives ${JSON.stringify(expected)} for the field ${JSON.stringify(field)}`, () => {
+      if (Array.isArray(expected)) expect(parseFieldPath(field, "find")).toEqual(expected);
+      else expect(codeOf(() => parseFieldPath(field, "find"))).toBe(expected);
+    });
+  }
+});
+
+describe("copyDocumentValue", () => {
+  it("returns a deep copy that shares nothing with the input, dropping undefined fields", () => {
+    const input = { a: [1, { b: "x" }], when: new Date(5), gone: undefined, nested: { n: null } };
+    const copy = copyDocumentValue(input, "doc") as typeof input;
+    expect(copy).toEqual({ a: [1, { b: "x" }], when: new Date(5), nested: { n: null } });
+    expect(Object.hasOwn(copy, "gone")).toBe(false);
+    expect(copy.a).not.toBe(input.a);
+    expect(copy.a[1]).not.toBe(input.a[1]);
+    expect(copy.when).not.toBe(input.when);
+  });
+
+  it("keeps a __proto__ field as an own field, without changing the prototype", () => {
+    const input = JSON.parse('{"__proto__": {"polluted": true}}') as unknown;
+    const copy = copyDocumentValue(input, "doc") as Record<string, unknown>;
+    expect(Object.hasOwn(copy, "__proto__")).toBe(true);
+    expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+    expect((copy as { polluted?: unknown }).polluted).toBeUndefined();
+  });
+
+  const refused: [label: string, value: unknown][] = [
+    ["NaN", { n: Number.NaN }],
+    ["Infinity", { n: Number.POSITIVE_INFINITY }],
+    ["an invalid Date", { d: new Date(Number.NaN) }],
+    ["an undefined array item", { a: [1, undefined] }],
+    ["a class instance", { m: new Map() }],
+    ["a function", { f: () => 1 }],
+    ["a bigint", { b: 1n }],
+    ["a field starting with $", { $set: 1 }],
+    ["a dotted field", { "a.b": 1 }],
+    ["an empty field name", { "": 1 }],
+    ["a NUL in a nested field name", { a: { "x\0": 1 } }],
+  ];
+  for (const [label, value] of refused) {
+    it(`refuses ${label}`, () => {
+      expect(codeOf(() => copyDocumentValue(value, "doc"))).toBe("INVALID_ARGUMENT");
+    });
+  }
+
+  it("accepts $ and dotted names in a filter operand, but still no NUL", () => {
+    expect(copyDocumentValue({ $gt: 1, "a.b": 2 }, "filter", true)).toEqual({ $gt: 1, "a.b": 2 });
+    expect(codeOf(() => copyDocumentValue({ "a\0": 1 }, "filter", true))).toBe("INVALID_ARGUMENT");
+  });
+});
