@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import {
   closedError,
+  copyDocumentValue,
   type DocumentCollection,
   type DocumentData,
   type DocumentDatabase,
@@ -13,9 +14,13 @@ import {
   isFilterCondition,
   type OperationOptions,
   type Page,
+  parseFieldPath,
   type StoredDocument,
+  splitDocumentId,
   throwIfAborted,
   type UpdateSpec,
+  validateCollectionName,
+  validateFindLimit,
 } from "@proj/ports";
 
 /**
@@ -55,10 +60,7 @@ interface TransactionCopy {
   written: boolean;
 }
 
-const COLLECTION_NAME = /^[A-Za-z0-9_.-]{1,120}$/;
 const INDEX_NAME = /^[A-Za-z0-9_.-]{1,120}$/;
-const DEFAULT_LIMIT = 100;
-const MAX_LIMIT = 1000;
 
 function invalid(message: string): InfrastructureError {
   return new InfrastructureError("INVALID_ARGUMENT", message, { retryable: false });
@@ -84,52 +86,9 @@ function own(target: Record<string, unknown>, key: string): unknown {
   return Object.hasOwn(target, key) ? target[key] : undefined;
 }
 
-function checkStoredKey(key: string, where: string): void {
-  if (key === "" || key.startsWith("$") || key.includes(".") || key.includes("\0")) {
-    throw invalid(
-      `${where}: field name ${JSON.stringify(key)} may not be empty, start with $, or contain . or NUL`,
-    );
-  }
-}
-
-/**
- * Validates a value on its way in and returns a deep copy that shares nothing with the caller.
- * Stored documents may not use `$`/dotted keys; a filter operand may, as it is only ever a value.
- */
+/** A value on its way in, checked and copied by the port's rules. */
 function copyIn(value: unknown, where: string, anyKeys = false): Value {
-  if (value === null) return null;
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-      return value;
-    case "number":
-      if (!Number.isFinite(value)) throw invalid(`${where} is not a finite number`);
-      return value;
-    case "object": {
-      if (value instanceof Date) {
-        if (Number.isNaN(value.getTime())) throw invalid(`${where} is an invalid Date`);
-        return new Date(value.getTime());
-      }
-      if (Array.isArray(value)) {
-        return value.map((item, i) => {
-          if (item === undefined) throw invalid(`${where}[${i}] is undefined`);
-          return copyIn(item, `${where}[${i}]`, anyKeys);
-        });
-      }
-      if (!isPlainObject(value)) throw invalid(`${where} is not a plain object`);
-      const out: Doc = {};
-      for (const [key, item] of Object.entries(value)) {
-        if (item === undefined) continue;
-        if (anyKeys) {
-          if (key.includes("\0")) throw invalid(`${where}: a key contains NUL`);
-        } else checkStoredKey(key, where);
-        define(out, key, copyIn(item, `${where}.${key}`, anyKeys));
-      }
-      return out;
-    }
-    default:
-      throw invalid(`${where} holds a ${typeof value}, which is not a JSON value or Date`);
-  }
+  return copyDocumentValue(value, where, anyKeys) as Value;
 }
 
 function copyOut(value: Value): Value {
@@ -142,14 +101,8 @@ function copyOut(value: Value): Value {
 }
 
 function parsePath(field: string, where: string): string[] {
-  if (typeof field !== "string" || field.includes("\0"))
-    throw invalid(`${where}: field ${JSON.stringify(field)} is not valid`);
-  const segments = field.split(".");
-  for (const segment of segments) {
-    if (segment === "" || segment.startsWith("$")) {
-      throw invalid(`${where}: field ${JSON.stringify(field)} may not start with $ or have empty segments`);
-    }
-  }
+  const segments = parseFieldPath(field, where);
+  // Reserved as in MongoDB, where the id lives in _id, so this stays a faithful stand-in.
   if (segments[0] === "_id") throw invalid(`${where}: _id is reserved; the document id is id`);
   return segments;
 }
@@ -400,14 +353,6 @@ function decodeCursor(cursor: string, keys: readonly SortKey[]): Value[] {
   });
 }
 
-function pageLimit(limit: number | undefined): number {
-  const value = limit ?? DEFAULT_LIMIT;
-  if (!Number.isInteger(value) || value < 1 || value > MAX_LIMIT) {
-    throw invalid(`find: limit must be an integer from 1 to ${MAX_LIMIT}`);
-  }
-  return value;
-}
-
 // ---- updates ----
 
 function setPath(doc: Doc, path: readonly string[], value: Value, where: string): void {
@@ -578,14 +523,6 @@ function cloneCollection(state: CollectionState): CollectionState {
   return { docs: new Map(state.docs), indexes: new Map(state.indexes), version: state.version };
 }
 
-function checkCollectionName(name: string): void {
-  if (typeof name !== "string" || !COLLECTION_NAME.test(name) || name.startsWith("system.")) {
-    throw invalid(
-      `collection name ${JSON.stringify(name)} must be 1 to 120 letters, digits, _ - or ., not system.*`,
-    );
-  }
-}
-
 /** Where a collection handle reads and writes: the database itself or a transaction's copy. */
 interface Scope {
   read(name: string): CollectionState | undefined;
@@ -605,11 +542,7 @@ class MemoryCollection<T extends DocumentData> implements DocumentCollection<T> 
   }
 
   private prepare(document: unknown, where: string): Doc {
-    if (!isPlainObject(document)) throw invalid(`${where}: a document must be a plain object`);
-    const { id, ...fields } = document;
-    if (id !== undefined && (typeof id !== "string" || id.length === 0)) {
-      throw invalid(`${where}: id must be a non-empty string`);
-    }
+    const { id, fields } = splitDocumentId(document, where);
     if (Object.hasOwn(fields, "_id")) throw invalid(`${where}: _id is reserved; give the id as id`);
     const doc = copyIn(fields, where) as Doc;
     return { id: id ?? this.generateId(), ...doc };
@@ -661,7 +594,7 @@ class MemoryCollection<T extends DocumentData> implements DocumentCollection<T> 
   async find(filter?: Filter, options: FindOptions = {}): Promise<Page<StoredDocument<T>>> {
     const where = this.what("find");
     this.scope.check(where, options);
-    const limit = pageLimit(options.limit);
+    const limit = validateFindLimit(options.limit);
     const keys = sortKeys(options.sort, where);
     const test = compileFilter(filter, where);
     const after = options.after === undefined ? undefined : decodeCursor(options.after, keys);
@@ -780,12 +713,12 @@ class MemoryDocumentDatabase implements DocumentDatabase {
   }
 
   collection<T extends DocumentData = DocumentData>(name: string): DocumentCollection<T> {
-    checkCollectionName(name);
+    validateCollectionName(name);
     return new MemoryCollection<T>(name, this.scope, this.generateId);
   }
 
   async dropCollection(name: string, options?: OperationOptions): Promise<void> {
-    checkCollectionName(name);
+    validateCollectionName(name);
     this.check(`dropCollection ${name}`, options);
     this.store.delete(name);
   }
@@ -828,7 +761,7 @@ class MemoryDocumentDatabase implements DocumentDatabase {
     };
     const handle = {
       collection: <C extends DocumentData = DocumentData>(name: string): DocumentCollection<C> => {
-        checkCollectionName(name);
+        validateCollectionName(name);
         return new MemoryCollection<C>(name, scope, this.generateId);
       },
     };
