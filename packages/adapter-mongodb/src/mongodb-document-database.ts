@@ -14,6 +14,8 @@ import {
   type StoredDocument,
   throwIfAborted,
   type UpdateSpec,
+  validateCollectionName,
+  validateFindLimit,
 } from "@proj/ports";
 import {
   type ClientSession,
@@ -33,7 +35,6 @@ import {
   invalid,
   keysetFilter,
   mongoSort,
-  pageLimit,
   sameKey,
   sortKeys,
   sortTuple,
@@ -70,16 +71,7 @@ export interface MongoDocumentDatabase extends DocumentDatabase {
   readonly db: Db;
 }
 
-const COLLECTION_NAME = /^[A-Za-z0-9_.-]{1,120}$/;
 const DATABASE_NAME = /^[A-Za-z0-9_-]{1,63}$/;
-
-function checkCollectionName(name: string): void {
-  if (typeof name !== "string" || !COLLECTION_NAME.test(name) || name.startsWith("system.")) {
-    throw invalid(
-      `collection name ${JSON.stringify(name)} must be 1 to 120 letters, digits, _ - or ., not system.*`,
-    );
-  }
-}
 
 /** A stored document as the driver sees it. */
 type RawDocument = { _id: string | ObjectId } & Document;
@@ -151,7 +143,7 @@ class MongoCollection<T extends DocumentData> implements DocumentCollection<T> {
   async find(filter?: Filter, options: FindOptions = {}): Promise<Page<StoredDocument<T>>> {
     const where = this.what("find");
     return this.runner.run(where, options, async () => {
-      const limit = pageLimit(options.limit);
+      const limit = validateFindLimit(options.limit);
       const keys = sortKeys(options.sort, where);
       let query = translateFilter(filter, this.runner.idMode, where);
       if (options.after !== undefined) {
@@ -309,12 +301,12 @@ class MongoDatabase implements MongoDocumentDatabase {
   }
 
   collection<T extends DocumentData = DocumentData>(name: string): DocumentCollection<T> {
-    checkCollectionName(name);
+    validateCollectionName(name);
     return new MongoCollection<T>(name, this.runner);
   }
 
   async dropCollection(name: string, options?: OperationOptions): Promise<void> {
-    checkCollectionName(name);
+    validateCollectionName(name);
     await this.run(`dropCollection ${name}`, options, async () => {
       try {
         await this.db.dropCollection(name);
@@ -342,7 +334,7 @@ class MongoDatabase implements MongoDocumentDatabase {
     const runner = this.makeRunner(session, () => finished);
     const handle = {
       collection: <C extends DocumentData = DocumentData>(name: string): DocumentCollection<C> => {
-        checkCollectionName(name);
+        validateCollectionName(name);
         return new MongoCollection<C>(name, runner);
       },
     };

@@ -1,11 +1,14 @@
 import {
+  copyDocumentValue,
   type DocumentData,
   type Filter,
   type FindOptions,
   type IndexSpec,
   InfrastructureError,
   isFilterCondition,
+  parseFieldPath,
   type StoredDocument,
+  splitDocumentId,
   type UpdateSpec,
 } from "@proj/ports";
 import { type Document, ObjectId } from "mongodb";
@@ -20,8 +23,6 @@ import { type Document, ObjectId } from "mongodb";
 export type IdMode = "string" | "objectId";
 
 const OBJECT_ID_HEX = /^[0-9a-f]{24}$/;
-const DEFAULT_LIMIT = 100;
-const MAX_LIMIT = 1000;
 
 const OPERATORS = {
   eq: "$eq",
@@ -57,64 +58,9 @@ function define(target: Record<string, unknown>, key: string, value: unknown): v
   }
 }
 
-function checkStoredKey(key: string, where: string): void {
-  if (key === "" || key.startsWith("$") || key.includes(".") || key.includes("\0")) {
-    throw invalid(
-      `${where}: field name ${JSON.stringify(key)} may not be empty, start with $, or contain . or NUL`,
-    );
-  }
-}
-
-/**
- * Validates a JSON value or Date and returns a copy built only of plain objects, arrays and scalars.
- * Stored documents may not use `$`/dotted keys; a filter operand may, as it only ever reaches the
- * server as the operand of `$eq`/`$in`, where MongoDB reads it literally.
- */
-export function toBsonValue(value: unknown, where: string, anyKeys = false): unknown {
-  if (value === null) return null;
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-      return value;
-    case "number":
-      if (!Number.isFinite(value)) throw invalid(`${where} is not a finite number`);
-      return value;
-    case "object": {
-      if (value instanceof Date) {
-        if (Number.isNaN(value.getTime())) throw invalid(`${where} is an invalid Date`);
-        return new Date(value.getTime());
-      }
-      if (Array.isArray(value)) {
-        return value.map((item, i) => {
-          if (item === undefined) throw invalid(`${where}[${i}] is undefined`);
-          return toBsonValue(item, `${where}[${i}]`, anyKeys);
-        });
-      }
-      if (!isPlainObject(value)) throw invalid(`${where} is not a plain object`);
-      const out: Record<string, unknown> = {};
-      for (const [key, item] of Object.entries(value)) {
-        if (item === undefined) continue;
-        if (anyKeys) {
-          if (key.includes("\0")) throw invalid(`${where}: a key contains NUL`);
-        } else checkStoredKey(key, where);
-        define(out, key, toBsonValue(item, `${where}.${key}`, anyKeys));
-      }
-      return out;
-    }
-    default:
-      throw invalid(`${where} holds a ${typeof value}, which is not a JSON value or Date`);
-  }
-}
-
 /** A field path of the port (`address.city`, `id`) as a MongoDB path. */
 export function toPath(field: string, where: string): string {
-  if (typeof field !== "string" || field.includes("\0"))
-    throw invalid(`${where}: field ${JSON.stringify(field)} is not valid`);
-  for (const segment of field.split(".")) {
-    if (segment === "" || segment.startsWith("$")) {
-      throw invalid(`${where}: field ${JSON.stringify(field)} may not start with $ or have empty segments`);
-    }
-  }
+  parseFieldPath(field, where);
   // _id is where the adapter keeps the id; callers name it id, so a field of their own cannot hide there.
   if (field === "_id" || field.startsWith("_id."))
     throw invalid(`${where}: _id is reserved; the document id is id`);
@@ -144,11 +90,7 @@ export function toMongoDocument(
   mode: IdMode,
   where: string,
 ): { _id: string | ObjectId } & Document {
-  if (!isPlainObject(document)) throw invalid(`${where}: a document must be a plain object`);
-  const { id, ...fields } = document;
-  if (id !== undefined && (typeof id !== "string" || id.length === 0)) {
-    throw invalid(`${where}: id must be a non-empty string`);
-  }
+  const { id, fields } = splitDocumentId(document, where);
   if (Object.hasOwn(fields, "_id")) throw invalid(`${where}: _id is reserved; give the id as id`);
   let _id: string | ObjectId;
   if (id === undefined) _id = mode === "objectId" ? new ObjectId() : new ObjectId().toHexString();
@@ -157,7 +99,7 @@ export function toMongoDocument(
       throw invalid(`${where}: id must be 24 lower-case hex digits in objectId mode`);
     _id = ObjectId.createFromHexString(id);
   } else _id = id;
-  const body = toBsonValue(fields, where) as Record<string, unknown>;
+  const body = copyDocumentValue(fields, where) as Record<string, unknown>;
   const out: { _id: string | ObjectId } & Document = { _id };
   for (const [key, value] of Object.entries(body)) define(out, key, value);
   return out;
@@ -182,6 +124,8 @@ export function translateFilter(filter: Filter | undefined, mode: IdMode, where:
     const path = toPath(field, where);
     const at = `${where}.${field}`;
     let operator: string = "$eq";
+    // Operands may hold `$` and dotted keys: they reach the server only as the operand of the
+    // operator chosen here, where MongoDB reads them literally.
     let operand: unknown;
     if (isFilterCondition(expected)) {
       const op = OPERATORS[expected.op];
@@ -203,9 +147,9 @@ export function translateFilter(filter: Filter | undefined, mode: IdMode, where:
           }
         }
       }
-      operand = toBsonValue(expected.value, at, true);
+      operand = copyDocumentValue(expected.value, at, true);
     } else {
-      operand = toBsonValue(expected, at, true);
+      operand = copyDocumentValue(expected, at, true);
     }
     clauses.push({ [path]: { [operator]: path === "_id" ? idOperand(operand, mode) : operand } });
   }
@@ -244,14 +188,6 @@ export function mongoSort(keys: readonly SortKey[]): Document {
   const sort: Document = {};
   for (const key of keys) sort[key.path] = key.descending ? -1 : 1;
   return sort;
-}
-
-export function pageLimit(limit: number | undefined): number {
-  const value = limit ?? DEFAULT_LIMIT;
-  if (!Number.isInteger(value) || value < 1 || value > MAX_LIMIT) {
-    throw invalid(`find: limit must be an integer from 1 to ${MAX_LIMIT}`);
-  }
-  return value;
 }
 
 function valueAt(raw: Document, path: string): unknown {
@@ -296,7 +232,7 @@ export function decodeCursor(cursor: string, keys: readonly SortKey[]): unknown[
   if (parsed.v.length !== keys.length) throw invalid("find: the cursor is not valid");
   return parsed.v.map((item: unknown) => {
     if (isPlainObject(item) && typeof item.d === "number") return new Date(item.d);
-    if (isPlainObject(item) && "j" in item) return toBsonValue(item.j, "cursor");
+    if (isPlainObject(item) && "j" in item) return copyDocumentValue(item.j, "cursor");
     throw invalid("find: the cursor is not valid");
   });
 }
@@ -369,7 +305,7 @@ export function translateUpdate(update: UpdateSpec, where: string): Document {
   const $inc: Document = {};
   for (const [field, value] of Object.entries(update.set ?? {})) {
     if (value === undefined) continue;
-    define($set, claim(field), toBsonValue(value, `${where}.set.${field}`));
+    define($set, claim(field), copyDocumentValue(value, `${where}.set.${field}`));
   }
   for (const field of update.unset ?? []) define($unset, claim(field), "");
   for (const [field, amount] of Object.entries(update.increment ?? {})) {
