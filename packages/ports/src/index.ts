@@ -60,11 +60,15 @@ export type {
 } from "./object-storage.js";
 export {
   compareObjectKeys,
+  destroyOnAbort,
+  listAllPages,
   MAX_LIST_PAGE_SIZE,
   MAX_OBJECT_KEY_BYTES,
   type ObjectBodySource,
   objectBodyChunks,
+  resolveByteRange,
   utf8ByteLength,
+  validateByteRange,
   validateListPageSize,
   validateObjectKey,
   validateObjectMetadata,

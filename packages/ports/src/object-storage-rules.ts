@@ -1,5 +1,13 @@
-import { abortable, InfrastructureError, throwIfAborted } from "./errors.js";
-import type { ObjectBody } from "./object-storage.js";
+import type { Readable } from "node:stream";
+import { abortable, cancelledError, InfrastructureError, throwIfAborted } from "./errors.js";
+import type {
+  GetObjectOptions,
+  ListObjectsOptions,
+  ListPageOptions,
+  ObjectBody,
+  ObjectSummary,
+} from "./object-storage.js";
+import type { Page } from "./resources.js";
 
 /**
  * The `ObjectStorage` contract's own rules as code, so every adapter applies the same ones with the
@@ -168,4 +176,78 @@ export async function* objectBodyChunks(
   } finally {
     if (!finished) Promise.resolve(iterator.return?.()).catch(() => undefined);
   }
+}
+
+/**
+ * Checks a `range` option's shape: `start` a non-negative integer, `end` absent or an integer not
+ * below `start`; `INVALID_ARGUMENT` otherwise. For adapters that let the server apply the range.
+ */
+export function validateByteRange(range: GetObjectOptions["range"], key: string): void {
+  if (range === undefined) return;
+  const { start, end } = range;
+  if (
+    !Number.isSafeInteger(start) ||
+    start < 0 ||
+    (end !== undefined && (!Number.isSafeInteger(end) || end < start))
+  ) {
+    throw invalid(`range ${JSON.stringify(range)} of object ${JSON.stringify(key)} is not valid`, { key });
+  }
+}
+
+/**
+ * The inclusive byte span a `range` selects in an object of `size` bytes, with `end` clamped to the
+ * last byte, or `undefined` without a range. A range starting past the end of a non-empty object
+ * is `INVALID_ARGUMENT`; on an empty object the span is empty (`end < start`).
+ */
+export function resolveByteRange(
+  range: GetObjectOptions["range"],
+  size: number,
+  key: string,
+): { start: number; end: number } | undefined {
+  if (range === undefined) return undefined;
+  validateByteRange(range, key);
+  if (range.start >= size && size > 0) {
+    throw invalid(`range starts past the end of object ${JSON.stringify(key)} (${size} bytes)`, {
+      key,
+      size,
+    });
+  }
+  return { start: range.start, end: Math.min(range.end ?? size - 1, size - 1) };
+}
+
+/**
+ * `list` as the contract defines it: every page of `listPage` in turn, fetched only when the
+ * consumer reaches it.
+ */
+export async function* listAllPages(
+  listPage: (options: ListPageOptions) => Promise<Page<ObjectSummary>>,
+  options: ListObjectsOptions = {},
+): AsyncGenerator<ObjectSummary, void, undefined> {
+  let after: string | undefined;
+  do {
+    const page = await listPage({ ...options, ...(after === undefined ? {} : { after }) });
+    yield* page.items;
+    after = page.nextCursor;
+  } while (after !== undefined);
+}
+
+/**
+ * Makes the body stream `get` returns fail with the cancellation error when `signal` fires (now,
+ * if it already has), instead of the raw error the source would give or none at all. The listener
+ * goes when the stream closes. Returns `body`.
+ */
+export function destroyOnAbort<T extends Readable>(
+  body: T,
+  signal: AbortSignal | undefined,
+  what: string,
+): T {
+  if (!signal) return body;
+  const onAbort = () => body.destroy(cancelledError(signal, what));
+  if (signal.aborted) {
+    onAbort();
+    return body;
+  }
+  signal.addEventListener("abort", onAbort, { once: true });
+  body.once("close", () => signal.removeEventListener("abort", onAbort));
+  return body;
 }

@@ -1,12 +1,19 @@
+import { getEventListeners } from "node:events";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import {
   abortable,
   compareObjectKeys,
+  destroyOnAbort,
   isInfrastructureError,
+  listAllPages,
   type ObjectBodySource,
+  type ObjectSummary,
   objectBodyChunks,
+  type Page,
+  resolveByteRange,
   utf8ByteLength,
+  validateByteRange,
   validateListPageSize,
   validateObjectKey,
   validateObjectMetadata,
@@ -242,5 +249,106 @@ describe("objectBodyChunks", () => {
       code: "CANCELLED",
     });
     expect(pulled).toBe(false);
+  });
+});
+
+describe("resolveByteRange", () => {
+  const cases: [
+    label: string,
+    range: { start: number; end?: number } | undefined,
+    size: number,
+    expected: unknown,
+  ][] = [
+    ["no range", undefined, 10, undefined],
+    ["a range inside the object", { start: 2, end: 4 }, 10, { start: 2, end: 4 }],
+    ["an open end", { start: 3 }, 10, { start: 3, end: 9 }],
+    ["an end past the object, clamped", { start: 3, end: 99 }, 10, { start: 3, end: 9 }],
+    ["the last byte", { start: 9, end: 9 }, 10, { start: 9, end: 9 }],
+    ["any range of an empty object, empty", { start: 0 }, 0, { start: 0, end: -1 }],
+    ["a start past the end", { start: 10 }, 10, "INVALID_ARGUMENT"],
+    ["an end before the start", { start: 5, end: 2 }, 10, "INVALID_ARGUMENT"],
+    ["a negative start", { start: -1 }, 10, "INVALID_ARGUMENT"],
+    ["a fractional start", { start: 1.5 }, 10, "INVALID_ARGUMENT"],
+    ["a fractional end", { start: 1, end: 2.5 }, 10, "INVALID_ARGUMENT"],
+  ];
+  for (const [label, range, size, expected] of cases) {
+    it(`resolves ${label}`, () => {
+      if (typeof expected === "string")
+        expect(codeOf(() => resolveByteRange(range, size, "k"))).toBe(expected);
+      else expect(resolveByteRange(range, size, "k")).toEqual(expected);
+    });
+  }
+
+  it("checks only the shape without a size", () => {
+    expect(codeOf(() => validateByteRange({ start: 10 ** 12 }, "k"))).toBeUndefined();
+    expect(codeOf(() => validateByteRange({ start: 2, end: 1 }, "k"))).toBe("INVALID_ARGUMENT");
+  });
+});
+
+describe("listAllPages", () => {
+  function summary(key: string): ObjectSummary {
+    return { key, size: 0, etag: key, lastModified: new Date(0) };
+  }
+
+  it("yields every page in turn, passing the cursor and the caller's options on", async () => {
+    const calls: unknown[] = [];
+    const pages: Record<string, Page<ObjectSummary>> = {
+      first: { items: [summary("a"), summary("b")], nextCursor: "c1" },
+      c1: { items: [summary("c")], nextCursor: "c2" },
+      c2: { items: [] },
+    };
+    const keys: string[] = [];
+    for await (const item of listAllPages(
+      async (options) => {
+        calls.push(options);
+        return pages[options.after ?? "first"] as Page<ObjectSummary>;
+      },
+      { prefix: "p/", pageSize: 2 },
+    )) {
+      keys.push(item.key);
+    }
+    expect(keys).toEqual(["a", "b", "c"]);
+    expect(calls).toEqual([
+      { prefix: "p/", pageSize: 2 },
+      { prefix: "p/", pageSize: 2, after: "c1" },
+      { prefix: "p/", pageSize: 2, after: "c2" },
+    ]);
+  });
+
+  it("fetches the next page only when the consumer reaches it", async () => {
+    let calls = 0;
+    const listing = listAllPages(async () => {
+      calls += 1;
+      return { items: [summary(`k${calls}`)], nextCursor: "more" };
+    });
+    for await (const _item of listing) break;
+    expect(calls).toBe(1);
+  });
+});
+
+describe("destroyOnAbort", () => {
+  it("fails the stream with CANCELLED when the signal fires", async () => {
+    const controller = new AbortController();
+    const body = destroyOnAbort(new Readable({ read() {} }), controller.signal, "get of x");
+    const failed = new Promise((resolve) => body.once("error", resolve));
+    controller.abort();
+    expect(await failed).toMatchObject({ code: "CANCELLED", message: "get of x was cancelled" });
+  });
+
+  it("fails the stream at once for a signal that already fired", async () => {
+    const body = destroyOnAbort(new Readable({ read() {} }), AbortSignal.abort(), "get of x");
+    const error = await new Promise((resolve) => body.once("error", resolve));
+    expect(isInfrastructureError(error, "CANCELLED")).toBe(true);
+  });
+
+  it("stops listening once the stream closes", async () => {
+    const controller = new AbortController();
+    const body = destroyOnAbort(Readable.from(["a"]), controller.signal, "get");
+    expect(getEventListeners(controller.signal, "abort")).toHaveLength(1);
+    for await (const _chunk of body) {
+      // drain to the end, which closes the stream
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(getEventListeners(controller.signal, "abort")).toHaveLength(0);
   });
 });
