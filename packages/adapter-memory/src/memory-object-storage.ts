@@ -1,14 +1,15 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import {
-  cancelledError,
   closedError,
   compareObjectKeys,
+  destroyOnAbort,
   type GetObjectOptions,
   InfrastructureError,
   isInfrastructureError,
   type ListObjectsOptions,
   type ListPageOptions,
+  listAllPages,
   type ObjectBody,
   type ObjectInfo,
   type ObjectStorage,
@@ -18,6 +19,7 @@ import {
   objectBodyChunks,
   type Page,
   type PutObjectOptions,
+  resolveByteRange,
   type SignedUrlOptions,
   throwIfAborted,
   validateListPageSize,
@@ -162,13 +164,11 @@ class MemoryObjectStorage implements ObjectStorage {
 
   async get(key: string, options: GetObjectOptions = {}): Promise<{ info: ObjectInfo; body: Readable }> {
     const { info, bytes } = this.#read(key, options, "get object");
-    const signal = options.signal;
-    const body = Readable.from(chunksOf(bytes), { objectMode: false });
-    if (signal) {
-      const onAbort = () => body.destroy(cancelledError(signal, `get of object "${key}"`));
-      signal.addEventListener("abort", onAbort, { once: true });
-      body.once("close", () => signal.removeEventListener("abort", onAbort));
-    }
+    const body = destroyOnAbort(
+      Readable.from(chunksOf(bytes), { objectMode: false }),
+      options.signal,
+      `get of object "${key}"`,
+    );
     return { info, body };
   }
 
@@ -202,13 +202,8 @@ class MemoryObjectStorage implements ObjectStorage {
     if (all.length > 0) this.#sortedKeys = undefined;
   }
 
-  async *list(options: ListObjectsOptions = {}): AsyncIterable<ObjectSummary> {
-    let after: string | undefined;
-    do {
-      const page = await this.listPage({ ...options, ...(after === undefined ? {} : { after }) });
-      yield* page.items;
-      after = page.nextCursor;
-    } while (after !== undefined);
+  list(options: ListObjectsOptions = {}): AsyncIterable<ObjectSummary> {
+    return listAllPages((page) => this.listPage(page), options);
   }
 
   async listPage(options: ListPageOptions = {}): Promise<Page<ObjectSummary>> {
@@ -285,30 +280,9 @@ class MemoryObjectStorage implements ObjectStorage {
   #read(key: string, options: GetObjectOptions, what: string): { info: ObjectInfo; bytes: Buffer } {
     this.#check(options.signal, what);
     const stored = this.#require(validateKey(key));
-    const range = options.range;
-    if (range === undefined) return { info: infoOf(key, stored), bytes: stored.bytes };
-    const size = stored.bytes.byteLength;
-    const end = Math.min(range.end ?? size - 1, size - 1);
-    if (
-      !Number.isInteger(range.start) ||
-      range.start < 0 ||
-      (range.end !== undefined && range.end < range.start)
-    ) {
-      throw new InfrastructureError(
-        "INVALID_ARGUMENT",
-        `range ${JSON.stringify(range)} of object "${key}" is not valid`,
-      );
-    }
-    if (range.start >= size && size > 0) {
-      throw new InfrastructureError(
-        "INVALID_ARGUMENT",
-        `range starts past the end of object "${key}" (${size} bytes)`,
-        {
-          details: { key, size },
-        },
-      );
-    }
-    return { info: infoOf(key, stored), bytes: stored.bytes.subarray(range.start, end + 1) };
+    const span = resolveByteRange(options.range, stored.bytes.byteLength, key);
+    const bytes = span ? stored.bytes.subarray(span.start, span.end + 1) : stored.bytes;
+    return { info: infoOf(key, stored), bytes };
   }
 
   #store(key: string, stored: StoredObject): void {
