@@ -4,13 +4,14 @@ import type { FileHandle } from "node:fs/promises";
 import { join, resolve as resolvePath } from "node:path";
 import { Readable } from "node:stream";
 import {
-  cancelledError,
   closedError,
   compareObjectKeys,
+  destroyOnAbort,
   type GetObjectOptions,
   InfrastructureError,
   type ListObjectsOptions,
   type ListPageOptions,
+  listAllPages,
   type ObjectBody,
   type ObjectInfo,
   type ObjectStorage,
@@ -19,6 +20,7 @@ import {
   type OperationOptions,
   type Page,
   type PutObjectOptions,
+  resolveByteRange,
   type SignedUrlOptions,
   throwIfAborted,
   validateListPageSize,
@@ -178,19 +180,13 @@ class LocalFsObjectStorage implements LocalObjectStorage {
     const location = await this.#locate(key);
     const { sidecar, handle } = await this.#open(location, what);
     try {
-      const span = rangeOf(key, sidecar.size, options.range);
+      const span = resolveByteRange(options.range, sidecar.size, key);
       if (span && span.end < span.start) {
         await handle.close();
         return { info: infoOf(key, sidecar), body: Readable.from([]) };
       }
       const body = handle.createReadStream({ ...span, highWaterMark: 64 * 1024 });
-      const signal = options.signal;
-      if (signal) {
-        const onAbort = () => body.destroy(cancelledError(signal, what));
-        signal.addEventListener("abort", onAbort, { once: true });
-        body.once("close", () => signal.removeEventListener("abort", onAbort));
-      }
-      return { info: infoOf(key, sidecar), body };
+      return { info: infoOf(key, sidecar), body: destroyOnAbort(body, options.signal, what) };
     } catch (error) {
       await handle.close().catch(() => undefined);
       throw mapLocalFsError(error, what, { key });
@@ -206,7 +202,7 @@ class LocalFsObjectStorage implements LocalObjectStorage {
     const location = await this.#locate(key);
     const { sidecar, handle } = await this.#open(location, what);
     try {
-      const span = rangeOf(key, sidecar.size, options.range) ?? { start: 0, end: sidecar.size - 1 };
+      const span = resolveByteRange(options.range, sidecar.size, key) ?? { start: 0, end: sidecar.size - 1 };
       const bytes = Buffer.alloc(Math.max(0, span.end - span.start + 1));
       let filled = 0;
       while (filled < bytes.byteLength) {
@@ -264,13 +260,8 @@ class LocalFsObjectStorage implements LocalObjectStorage {
     await Promise.all(workers);
   }
 
-  async *list(options: ListObjectsOptions = {}): AsyncIterable<ObjectSummary> {
-    let after: string | undefined;
-    do {
-      const page = await this.listPage({ ...options, ...(after === undefined ? {} : { after }) });
-      yield* page.items;
-      after = page.nextCursor;
-    } while (after !== undefined);
+  list(options: ListObjectsOptions = {}): AsyncIterable<ObjectSummary> {
+    return listAllPages((page) => this.listPage(page), options);
   }
 
   async listPage(options: ListPageOptions = {}): Promise<Page<ObjectSummary>> {
@@ -504,35 +495,6 @@ async function readSidecarFile(path: string): Promise<Sidecar | undefined> {
   } catch (error) {
     throw new InfrastructureError("INTERNAL", `the sidecar ${path} is damaged`, { cause: error });
   }
-}
-
-function rangeOf(
-  key: string,
-  size: number,
-  range: GetObjectOptions["range"],
-): { start: number; end: number } | undefined {
-  if (range === undefined) return undefined;
-  const { start, end } = range;
-  if (
-    !Number.isInteger(start) ||
-    start < 0 ||
-    (end !== undefined && (!Number.isInteger(end) || end < start))
-  ) {
-    throw new InfrastructureError(
-      "INVALID_ARGUMENT",
-      `range ${JSON.stringify(range)} of object "${key}" is not valid`,
-    );
-  }
-  if (start >= size && size > 0) {
-    throw new InfrastructureError(
-      "INVALID_ARGUMENT",
-      `range starts past the end of object "${key}" (${size} bytes)`,
-      {
-        details: { key, size },
-      },
-    );
-  }
-  return { start, end: Math.min(end ?? size - 1, size - 1) };
 }
 
 interface FoundKey {
