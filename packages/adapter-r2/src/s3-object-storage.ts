@@ -17,13 +17,14 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import {
-  cancelledError,
   closedError,
+  destroyOnAbort,
   type GetObjectOptions,
   InfrastructureError,
   isInfrastructureError,
   type ListObjectsOptions,
   type ListPageOptions,
+  listAllPages,
   type ObjectBody,
   type ObjectInfo,
   type ObjectStorage,
@@ -236,15 +237,8 @@ class S3BackedObjectStorage implements S3ObjectStorage {
   async get(key: string, options: GetObjectOptions = {}): Promise<{ info: ObjectInfo; body: Readable }> {
     const what = `get of "${key}"`;
     const output = await this.getObject(key, options, what);
-    const body = output.Body as Readable;
-    const { signal } = options;
-    if (signal) {
-      // The SDK aborts the socket; the body should fail with the taxonomy error, not a raw AbortError.
-      const onAbort = () => body.destroy(cancelledError(signal, what));
-      if (signal.aborted) onAbort();
-      signal.addEventListener("abort", onAbort, { once: true });
-      body.once("close", () => signal.removeEventListener("abort", onAbort));
-    }
+    // The SDK aborts the socket; the body should fail with the taxonomy error, not a raw AbortError.
+    const body = destroyOnAbort(output.Body as Readable, options.signal, what);
     return { info: this.infoFrom(key, output), body };
   }
 
@@ -269,7 +263,7 @@ class S3BackedObjectStorage implements S3ObjectStorage {
   ): Promise<GetObjectCommandOutput> {
     this.ensureOpen(what);
     validateKey(key, this.keyPrefix);
-    const range = rangeHeader(options.range);
+    const range = rangeHeader(options.range, key);
     throwIfAborted(options.signal, what);
     try {
       return await this.client.send(
@@ -374,13 +368,8 @@ class S3BackedObjectStorage implements S3ObjectStorage {
     }
   }
 
-  async *list(options: ListObjectsOptions = {}): AsyncIterable<ObjectSummary> {
-    let after: string | undefined;
-    do {
-      const page = await this.listPage({ ...options, ...(after !== undefined ? { after } : {}) });
-      yield* page.items;
-      after = page.nextCursor;
-    } while (after !== undefined);
+  list(options: ListObjectsOptions = {}): AsyncIterable<ObjectSummary> {
+    return listAllPages((page) => this.listPage(page), options);
   }
 
   async listPage(options: ListPageOptions = {}): Promise<Page<ObjectSummary>> {

@@ -1,4 +1,11 @@
-import { InfrastructureError, MAX_OBJECT_KEY_BYTES, utf8ByteLength, validateObjectKey } from "@proj/ports";
+import {
+  type GetObjectOptions,
+  InfrastructureError,
+  MAX_OBJECT_KEY_BYTES,
+  utf8ByteLength,
+  validateByteRange,
+  validateObjectKey,
+} from "@proj/ports";
 
 const LONE_SURROGATE = /\p{Surrogate}/u;
 const MAX_SIGNED_URL_SECONDS = 604_800;
@@ -29,14 +36,9 @@ export function validateExpiry(seconds: number): void {
   }
 }
 
-/** The HTTP `Range` header for an inclusive byte range. */
-export function rangeHeader(range: { start: number; end?: number } | undefined): string | undefined {
+/** The HTTP `Range` header for an inclusive byte range; the server clamps the end. */
+export function rangeHeader(range: GetObjectOptions["range"], key: string): string | undefined {
+  validateByteRange(range, key);
   if (range === undefined) return undefined;
-  const { start, end } = range;
-  if (!Number.isSafeInteger(start) || start < 0) throw invalid("range.start must be a non-negative integer");
-  if (end === undefined) return `bytes=${start}-`;
-  if (!Number.isSafeInteger(end) || end < start) {
-    throw invalid("range.end must be an integer not smaller than range.start");
-  }
-  return `bytes=${start}-${end}`;
+  return range.end === undefined ? `bytes=${range.start}-` : `bytes=${range.start}-${range.end}`;
 }
