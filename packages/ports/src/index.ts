@@ -91,6 +91,7 @@ export {
   postgresDialect,
   type RenderedSql,
   renderSql,
+  SQL_ISOLATION_LEVELS,
   type SqlDatabase,
   type SqlDatabaseCapabilities,
   type SqlDialect,
@@ -104,6 +105,7 @@ export {
   type SqlTransaction,
   type SqlTransactionOptions,
   sql,
+  sqlIsolationLevel,
 } from "./sql.js";
 export { classifySqlState, type SqlStateClass } from "./sql-errors.js";
 export {

@@ -154,6 +154,27 @@ export interface SqlExecuteResult {
 
 export type SqlIsolationLevel = "read committed" | "repeatable read" | "serializable";
 
+/** Every isolation level the port offers. */
+export const SQL_ISOLATION_LEVELS: readonly SqlIsolationLevel[] = [
+  "read committed",
+  "repeatable read",
+  "serializable",
+];
+
+/**
+ * The standard SQL words for an isolation level (`"READ COMMITTED"`), as both PostgreSQL and MySQL
+ * take them after `ISOLATION LEVEL`; `INVALID_ARGUMENT` for a level the port does not offer.
+ */
+export function sqlIsolationLevel(level: SqlIsolationLevel): string {
+  const normalised = typeof level === "string" ? level.toLowerCase() : level;
+  if (!SQL_ISOLATION_LEVELS.includes(normalised as SqlIsolationLevel)) {
+    throw new InfrastructureError("INVALID_ARGUMENT", `unknown isolation level ${String(level)}`, {
+      retryable: false,
+    });
+  }
+  return normalised.toUpperCase();
+}
+
 export interface SqlTransactionOptions extends OperationOptions {
   isolationLevel?: SqlIsolationLevel;
   readOnly?: boolean;

@@ -1,11 +1,15 @@
 import { describe, expect, it } from "vitest";
 import {
   InfrastructureError,
+  isInfrastructureError,
   mysqlDialect,
   postgresDialect,
   renderSql,
+  SQL_ISOLATION_LEVELS,
+  type SqlIsolationLevel,
   SqlQuery,
   sql,
+  sqlIsolationLevel,
 } from "../src/index.js";
 
 describe("sql tag", () => {
@@ -61,5 +65,36 @@ describe("sql tag", () => {
   it("recognises queries by marker", () => {
     expect(SqlQuery.isInstance(sql`SELECT 1`)).toBe(true);
     expect(SqlQuery.isInstance({ segments: [] })).toBe(false);
+  });
+});
+
+describe("sqlIsolationLevel", () => {
+  const cases: [level: string, expected: string][] = [
+    ["read committed", "READ COMMITTED"],
+    ["repeatable read", "REPEATABLE READ"],
+    ["serializable", "SERIALIZABLE"],
+    ["SERIALIZABLE", "SERIALIZABLE"],
+    ["read uncommitted", "INVALID_ARGUMENT"],
+    ["serializable; DROP TABLE t", "INVALID_ARGUMENT"],
+    ["", "INVALID_ARGUMENT"],
+  ];
+  for (const [level, expected] of cases) {
+    it(`gives ${expected} for ${JSON.stringify(level)}`, () => {
+      const run = () => sqlIsolationLevel(level as SqlIsolationLevel);
+      if (expected === "INVALID_ARGUMENT") {
+        expect(() => run()).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
+      } else expect(run()).toBe(expected);
+    });
+  }
+
+  it("accepts every level the port lists, and refuses a non-string", () => {
+    for (const level of SQL_ISOLATION_LEVELS) expect(sqlIsolationLevel(level)).toBe(level.toUpperCase());
+    let error: unknown;
+    try {
+      sqlIsolationLevel(3 as unknown as SqlIsolationLevel);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(isInfrastructureError(error, "INVALID_ARGUMENT")).toBe(true);
   });
 });
