@@ -16,6 +16,7 @@ import {
   type SqlTransaction,
   type SqlTransactionOptions,
   sql,
+  sqlIsolationLevel,
   throwIfAborted,
 } from "@proj/ports";
 import { mapPgliteError } from "./map-pglite-error.js";
@@ -51,7 +52,6 @@ const DEFAULT_BATCH = 500;
 /** PostgreSQL's bind message counts parameters in 16 bits. */
 const MAX_PARAMETERS = 65_535;
 const INT8 = 20;
-const ISOLATION_LEVELS = new Set(["READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"]);
 
 let cursorCount = 0;
 
@@ -64,11 +64,7 @@ function assertPositive(name: string, value: number | undefined): void {
 function beginStatement(options: SqlTransactionOptions): string {
   const parts = ["BEGIN"];
   if (options.isolationLevel !== undefined) {
-    const level = options.isolationLevel.toUpperCase();
-    if (!ISOLATION_LEVELS.has(level)) {
-      throw new InfrastructureError("INVALID_ARGUMENT", `unknown isolation level ${options.isolationLevel}`);
-    }
-    parts.push(`ISOLATION LEVEL ${level}`);
+    parts.push(`ISOLATION LEVEL ${sqlIsolationLevel(options.isolationLevel)}`);
   }
   if (options.readOnly === true) parts.push("READ ONLY");
   return parts.join(" ");

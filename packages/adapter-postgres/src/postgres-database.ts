@@ -16,6 +16,7 @@ import {
   type SqlTransaction,
   type SqlTransactionOptions,
   sql,
+  sqlIsolationLevel,
   throwIfAborted,
 } from "@proj/ports";
 import pg from "pg";
@@ -89,16 +90,10 @@ function describeTarget(table: string | readonly [string, string]): string {
   return typeof table === "string" ? table : table.join(".");
 }
 
-const ISOLATION_LEVELS = new Set(["READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"]);
-
 function beginStatement(options: SqlTransactionOptions): string {
   const parts = ["BEGIN"];
   if (options.isolationLevel !== undefined) {
-    const level = options.isolationLevel.toUpperCase();
-    if (!ISOLATION_LEVELS.has(level)) {
-      throw new InfrastructureError("INVALID_ARGUMENT", `unknown isolation level ${options.isolationLevel}`);
-    }
-    parts.push(`ISOLATION LEVEL ${level}`);
+    parts.push(`ISOLATION LEVEL ${sqlIsolationLevel(options.isolationLevel)}`);
   }
   if (options.readOnly === true) parts.push("READ ONLY");
   return parts.join(" ");
