@@ -1,3 +1,4 @@
+import type { FindOptions } from "./documents.js";
 import { InfrastructureError } from "./errors.js";
 
 /**
@@ -133,4 +134,76 @@ export function copyDocumentValue(value: unknown, where: string, anyKeys = false
     default:
       throw invalid(`${where} holds a ${typeof value}, which is not a JSON value or Date`);
   }
+}
+
+/** One field of a `find` sort, checked. */
+export interface DocumentSortKey {
+  field: string;
+  descending: boolean;
+}
+
+/**
+ * The sort of a `find` as the contract defines it: each field once, `asc` or `desc`
+ * (`INVALID_ARGUMENT` otherwise), then `id` ascending as the tie-breaker unless the sort names it.
+ * Field paths are the caller's to check, as adapters map them differently.
+ */
+export function documentSortKeys(sort: FindOptions["sort"], where: string): DocumentSortKey[] {
+  const keys: DocumentSortKey[] = [];
+  const seen = new Set<string>();
+  for (const entry of sort ?? []) {
+    if (entry.direction !== "asc" && entry.direction !== "desc") {
+      throw invalid(`${where}: sort direction must be "asc" or "desc"`);
+    }
+    if (seen.has(entry.field)) throw invalid(`${where}: sort names ${entry.field} twice`);
+    seen.add(entry.field);
+    keys.push({ field: entry.field, descending: entry.direction === "desc" });
+  }
+  if (!seen.has("id")) keys.push({ field: "id", descending: false });
+  return keys;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+function signature(keys: readonly DocumentSortKey[]): string[] {
+  return keys.map((key) => `${key.field}:${key.descending ? "desc" : "asc"}`);
+}
+
+/**
+ * A keyset cursor for `find`: base64url JSON of the sort it belongs to and the last document's
+ * sort values (Dates kept as Dates). Opaque to callers; `decodeFindCursor` reads it back.
+ */
+export function encodeFindCursor(keys: readonly DocumentSortKey[], values: readonly unknown[]): string {
+  const v = values.map((value) => (value instanceof Date ? { d: value.getTime() } : { j: value }));
+  let binary = "";
+  for (const byte of encoder.encode(JSON.stringify({ s: signature(keys), v })))
+    binary += String.fromCharCode(byte);
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+/**
+ * The sort values an `encodeFindCursor` cursor holds, checked like any filter value.
+ * `INVALID_ARGUMENT` for a cursor that is damaged or belongs to a different sort.
+ */
+export function decodeFindCursor(cursor: unknown, keys: readonly DocumentSortKey[]): unknown[] {
+  let parsed: unknown;
+  try {
+    const binary = atob(String(cursor).replaceAll("-", "+").replaceAll("_", "/"));
+    parsed = JSON.parse(decoder.decode(Uint8Array.from(binary, (character) => character.charCodeAt(0))));
+  } catch {
+    throw invalid("find: the cursor is not valid");
+  }
+  if (!isPlainObject(parsed) || !Array.isArray(parsed.s) || !Array.isArray(parsed.v)) {
+    throw invalid("find: the cursor is not valid");
+  }
+  const expected = signature(keys);
+  if (parsed.s.length !== expected.length || parsed.s.some((s, i) => s !== expected[i])) {
+    throw invalid("find: the cursor belongs to a different sort");
+  }
+  if (parsed.v.length !== keys.length) throw invalid("find: the cursor is not valid");
+  return parsed.v.map((item: unknown) => {
+    if (isPlainObject(item) && typeof item.d === "number") return new Date(item.d);
+    if (isPlainObject(item) && "j" in item) return copyDocumentValue(item.j, "cursor");
+    throw invalid("find: the cursor is not valid");
+  });
 }

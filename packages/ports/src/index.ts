@@ -26,6 +26,10 @@ export {
 export {
   copyDocumentValue,
   DEFAULT_FIND_LIMIT,
+  type DocumentSortKey,
+  decodeFindCursor,
+  documentSortKeys,
+  encodeFindCursor,
   MAX_FIND_LIMIT,
   parseFieldPath,
   splitDocumentId,

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import {
   copyDocumentValue,
+  decodeFindCursor,
+  documentSortKeys,
+  encodeFindCursor,
   isInfrastructureError,
   parseFieldPath,
   splitDocumentId,
@@ -139,4 +142,79 @@ describe("copyDocumentValue", () => {
     expect(copyDocumentValue({ $gt: 1, "a.b": 2 }, "filter", true)).toEqual({ $gt: 1, "a.b": 2 });
     expect(codeOf(() => copyDocumentValue({ "a\0": 1 }, "filter", true))).toBe("INVALID_ARGUMENT");
   });
+});
+
+describe("documentSortKeys", () => {
+  it("keeps the given order and appends id ascending as the tie-breaker", () => {
+    expect(
+      documentSortKeys(
+        [
+          { field: "age", direction: "desc" },
+          { field: "name", direction: "asc" },
+        ],
+        "find",
+      ),
+    ).toEqual([
+      { field: "age", descending: true },
+      { field: "name", descending: false },
+      { field: "id", descending: false },
+    ]);
+    expect(documentSortKeys(undefined, "find")).toEqual([{ field: "id", descending: false }]);
+  });
+
+  it("does not append id when the sort names it", () => {
+    expect(documentSortKeys([{ field: "id", direction: "desc" }], "find")).toEqual([
+      { field: "id", descending: true },
+    ]);
+  });
+
+  const refused: [label: string, sort: unknown][] = [
+    [
+      "a field named twice",
+      [
+        { field: "a", direction: "asc" },
+        { field: "a", direction: "desc" },
+      ],
+    ],
+    ["an unknown direction", [{ field: "a", direction: "up" }]],
+  ];
+  for (const [label, sort] of refused) {
+    it(`refuses ${label}`, () => {
+      expect(codeOf(() => documentSortKeys(sort as never, "find"))).toBe("INVALID_ARGUMENT");
+    });
+  }
+});
+
+describe("find cursors", () => {
+  const keys = documentSortKeys(
+    [
+      { field: "name", direction: "asc" },
+      { field: "at", direction: "desc" },
+    ],
+    "find",
+  );
+
+  it("round-trips the sort values, Dates and unicode included", () => {
+    const values = ["Zoë 😀", new Date(1_700_000_000_000), "id-1"];
+    const cursor = encodeFindCursor(keys, values);
+    expect(cursor).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(decodeFindCursor(cursor, keys)).toEqual(values);
+  });
+
+  it("refuses a cursor from a different sort", () => {
+    const other = documentSortKeys([{ field: "name", direction: "desc" }], "find");
+    const cursor = encodeFindCursor(other, ["a", "id-1"]);
+    expect(() => decodeFindCursor(cursor, keys)).toThrow(/different sort/);
+  });
+
+  for (const [label, cursor] of [
+    ["not base64", "!!!"],
+    ["not JSON", btoa("nope")],
+    ["the wrong shape", btoa(JSON.stringify({ s: [], x: 1 }))],
+    ["truncated", encodeFindCursor(keys, ["a", new Date(0), "id"]).slice(0, -4)],
+  ] as const) {
+    it(`refuses a cursor that is ${label}`, () => {
+      expect(codeOf(() => decodeFindCursor(cursor, keys))).toBe("INVALID_ARGUMENT");
+    });
+  }
 });
