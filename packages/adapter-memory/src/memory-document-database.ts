@@ -6,6 +6,10 @@ import {
   type DocumentData,
   type DocumentDatabase,
   type DocumentDatabaseCapabilities,
+  type DocumentSortKey,
+  decodeFindCursor,
+  documentSortKeys,
+  encodeFindCursor,
   type Filter,
   type FilterCondition,
   type FindOptions,
@@ -272,29 +276,12 @@ function compileFilter(filter: Filter | undefined, where: string): Predicate {
 
 // ---- sort and cursors ----
 
-interface SortKey {
-  field: string;
+interface SortKey extends DocumentSortKey {
   path: string[];
-  descending: boolean;
 }
 
 function sortKeys(sort: FindOptions["sort"], where: string): SortKey[] {
-  const keys: SortKey[] = [];
-  const seen = new Set<string>();
-  for (const entry of sort ?? []) {
-    if (entry.direction !== "asc" && entry.direction !== "desc") {
-      throw invalid(`${where}: sort direction must be "asc" or "desc"`);
-    }
-    if (seen.has(entry.field)) throw invalid(`${where}: sort names ${entry.field} twice`);
-    seen.add(entry.field);
-    keys.push({
-      field: entry.field,
-      path: parsePath(entry.field, where),
-      descending: entry.direction === "desc",
-    });
-  }
-  if (!seen.has("id")) keys.push({ field: "id", path: ["id"], descending: false });
-  return keys;
+  return documentSortKeys(sort, where).map((key) => ({ ...key, path: parsePath(key.field, where) }));
 }
 
 function sortValue(doc: Doc, key: SortKey): Value {
@@ -320,37 +307,6 @@ function compareTuples(a: readonly Value[], b: readonly Value[], keys: readonly 
     if (c !== 0) return keys[i]!.descending ? -c : c;
   }
   return 0;
-}
-
-type CursorValue = { d: number } | { j: Value };
-
-function encodeCursor(keys: readonly SortKey[], tuple: readonly Value[]): string {
-  const v: CursorValue[] = tuple.map((value) =>
-    value instanceof Date ? { d: value.getTime() } : { j: value },
-  );
-  const s = keys.map((key) => `${key.field}:${key.descending ? "desc" : "asc"}`);
-  return Buffer.from(JSON.stringify({ s, v })).toString("base64url");
-}
-
-function decodeCursor(cursor: string, keys: readonly SortKey[]): Value[] {
-  const expected = keys.map((key) => `${key.field}:${key.descending ? "desc" : "asc"}`);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-  } catch {
-    throw invalid("find: the cursor is not valid");
-  }
-  if (!isPlainObject(parsed) || !Array.isArray(parsed.s) || !Array.isArray(parsed.v)) {
-    throw invalid("find: the cursor is not valid");
-  }
-  if (parsed.s.length !== expected.length || parsed.s.some((s, i) => s !== expected[i])) {
-    throw invalid("find: the cursor belongs to a different sort");
-  }
-  return parsed.v.map((item: unknown) => {
-    if (isPlainObject(item) && typeof item.d === "number") return new Date(item.d);
-    if (isPlainObject(item) && "j" in item) return copyIn(item.j, "cursor");
-    throw invalid("find: the cursor is not valid");
-  });
 }
 
 // ---- updates ----
@@ -597,7 +553,8 @@ class MemoryCollection<T extends DocumentData> implements DocumentCollection<T> 
     const limit = validateFindLimit(options.limit);
     const keys = sortKeys(options.sort, where);
     const test = compileFilter(filter, where);
-    const after = options.after === undefined ? undefined : decodeCursor(options.after, keys);
+    const after =
+      options.after === undefined ? undefined : (decodeFindCursor(options.after, keys) as Value[]);
     let rows = [...(this.scope.read(this.name)?.docs.values() ?? [])]
       .filter(test)
       .map((doc) => ({ doc, tuple: keys.map((key) => sortValue(doc, key)) }))
@@ -607,7 +564,7 @@ class MemoryCollection<T extends DocumentData> implements DocumentCollection<T> 
     const last = page[page.length - 1];
     return {
       items: page.map((row) => copyOut(row.doc) as StoredDocument<T>),
-      ...(rows.length > limit && last ? { nextCursor: encodeCursor(keys, last.tuple) } : {}),
+      ...(rows.length > limit && last ? { nextCursor: encodeFindCursor(keys, last.tuple) } : {}),
     };
   }
 
