@@ -5,6 +5,8 @@ import {
   type DocumentData,
   type DocumentDatabase,
   type DocumentDatabaseCapabilities,
+  decodeFindCursor,
+  encodeFindCursor,
   type Filter,
   type FindOptions,
   type IndexSpec,
@@ -28,8 +30,6 @@ import {
 } from "mongodb";
 import { mapMongoError } from "./map-mongodb-error.js";
 import {
-  decodeCursor,
-  encodeCursor,
   fromMongoDocument,
   type IdMode,
   invalid,
@@ -147,7 +147,7 @@ class MongoCollection<T extends DocumentData> implements DocumentCollection<T> {
       const keys = sortKeys(options.sort, where);
       let query = translateFilter(filter, this.runner.idMode, where);
       if (options.after !== undefined) {
-        const after = keysetFilter(keys, decodeCursor(options.after, keys), this.runner.idMode);
+        const after = keysetFilter(keys, decodeFindCursor(options.after, keys), this.runner.idMode);
         query = Object.keys(query).length === 0 ? after : { $and: [query, after] };
       }
       const rows = await this.raw
@@ -162,7 +162,7 @@ class MongoCollection<T extends DocumentData> implements DocumentCollection<T> {
       const last = page[page.length - 1];
       return {
         items: page.map((raw) => fromMongoDocument<T>(raw)),
-        ...(rows.length > limit && last ? { nextCursor: encodeCursor(keys, sortTuple(last, keys)) } : {}),
+        ...(rows.length > limit && last ? { nextCursor: encodeFindCursor(keys, sortTuple(last, keys)) } : {}),
       };
     });
   }

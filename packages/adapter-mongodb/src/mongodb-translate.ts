@@ -1,6 +1,8 @@
 import {
   copyDocumentValue,
   type DocumentData,
+  type DocumentSortKey,
+  documentSortKeys,
   type Filter,
   type FindOptions,
   type IndexSpec,
@@ -159,29 +161,13 @@ export function translateFilter(filter: Filter | undefined, mode: IdMode, where:
 
 // ---- sort and keyset cursors ----
 
-export interface SortKey {
-  field: string;
+export interface SortKey extends DocumentSortKey {
+  /** The MongoDB path: `id` is `_id`. */
   path: string;
-  descending: boolean;
 }
 
 export function sortKeys(sort: FindOptions["sort"], where: string): SortKey[] {
-  const keys: SortKey[] = [];
-  const seen = new Set<string>();
-  for (const entry of sort ?? []) {
-    if (entry.direction !== "asc" && entry.direction !== "desc") {
-      throw invalid(`${where}: sort direction must be "asc" or "desc"`);
-    }
-    if (seen.has(entry.field)) throw invalid(`${where}: sort names ${entry.field} twice`);
-    seen.add(entry.field);
-    keys.push({
-      field: entry.field,
-      path: toPath(entry.field, where),
-      descending: entry.direction === "desc",
-    });
-  }
-  if (!seen.has("id")) keys.push({ field: "id", path: "_id", descending: false });
-  return keys;
+  return documentSortKeys(sort, where).map((key) => ({ ...key, path: toPath(key.field, where) }));
 }
 
 export function mongoSort(keys: readonly SortKey[]): Document {
@@ -203,38 +189,6 @@ function valueAt(raw: Document, path: string): unknown {
 /** The sort values of a returned document, in port terms (ids as strings). */
 export function sortTuple(raw: Document, keys: readonly SortKey[]): unknown[] {
   return keys.map((key) => (key.path === "_id" ? fromMongoId(raw._id) : valueAt(raw, key.path)));
-}
-
-function signature(keys: readonly SortKey[]): string[] {
-  return keys.map((key) => `${key.field}:${key.descending ? "desc" : "asc"}`);
-}
-
-/** Opaque to callers: base64url JSON of the sort it belongs to and the last document's sort values. */
-export function encodeCursor(keys: readonly SortKey[], tuple: readonly unknown[]): string {
-  const v = tuple.map((value) => (value instanceof Date ? { d: value.getTime() } : { j: value }));
-  return Buffer.from(JSON.stringify({ s: signature(keys), v })).toString("base64url");
-}
-
-export function decodeCursor(cursor: string, keys: readonly SortKey[]): unknown[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(String(cursor), "base64url").toString("utf8"));
-  } catch {
-    throw invalid("find: the cursor is not valid");
-  }
-  if (!isPlainObject(parsed) || !Array.isArray(parsed.s) || !Array.isArray(parsed.v)) {
-    throw invalid("find: the cursor is not valid");
-  }
-  const expected = signature(keys);
-  if (parsed.s.length !== expected.length || parsed.s.some((s, i) => s !== expected[i])) {
-    throw invalid("find: the cursor belongs to a different sort");
-  }
-  if (parsed.v.length !== keys.length) throw invalid("find: the cursor is not valid");
-  return parsed.v.map((item: unknown) => {
-    if (isPlainObject(item) && typeof item.d === "number") return new Date(item.d);
-    if (isPlainObject(item) && "j" in item) return copyDocumentValue(item.j, "cursor");
-    throw invalid("find: the cursor is not valid");
-  });
 }
 
 function typeName(value: unknown): (typeof TYPE_ORDER)[number] {
