@@ -1,3 +1,4 @@
+import { fromBase64Url, toBase64Url } from "./base64url.js";
 import type { FindOptions } from "./documents.js";
 import { InfrastructureError } from "./errors.js";
 
@@ -162,9 +163,6 @@ export function documentSortKeys(sort: FindOptions["sort"], where: string): Docu
   return keys;
 }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
-
 function signature(keys: readonly DocumentSortKey[]): string[] {
   return keys.map((key) => `${key.field}:${key.descending ? "desc" : "asc"}`);
 }
@@ -175,10 +173,7 @@ function signature(keys: readonly DocumentSortKey[]): string[] {
  */
 export function encodeFindCursor(keys: readonly DocumentSortKey[], values: readonly unknown[]): string {
   const v = values.map((value) => (value instanceof Date ? { d: value.getTime() } : { j: value }));
-  let binary = "";
-  for (const byte of encoder.encode(JSON.stringify({ s: signature(keys), v })))
-    binary += String.fromCharCode(byte);
-  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+  return toBase64Url(JSON.stringify({ s: signature(keys), v }));
 }
 
 /**
@@ -188,8 +183,7 @@ export function encodeFindCursor(keys: readonly DocumentSortKey[], values: reado
 export function decodeFindCursor(cursor: unknown, keys: readonly DocumentSortKey[]): unknown[] {
   let parsed: unknown;
   try {
-    const binary = atob(String(cursor).replaceAll("-", "+").replaceAll("_", "/"));
-    parsed = JSON.parse(decoder.decode(Uint8Array.from(binary, (character) => character.charCodeAt(0))));
+    parsed = JSON.parse(fromBase64Url(String(cursor)));
   } catch {
     throw invalid("find: the cursor is not valid");
   }

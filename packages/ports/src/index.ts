@@ -64,7 +64,9 @@ export type {
 } from "./object-storage.js";
 export {
   compareObjectKeys,
+  decodeKeyCursor,
   destroyOnAbort,
+  encodeKeyCursor,
   listAllPages,
   MAX_LIST_PAGE_SIZE,
   MAX_OBJECT_KEY_BYTES,

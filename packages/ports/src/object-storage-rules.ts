@@ -1,4 +1,5 @@
 import type { Readable } from "node:stream";
+import { fromBase64Url, toBase64Url } from "./base64url.js";
 import { abortable, cancelledError, InfrastructureError, throwIfAborted } from "./errors.js";
 import type {
   GetObjectOptions,
@@ -250,4 +251,23 @@ export function destroyOnAbort<T extends Readable>(
   signal.addEventListener("abort", onAbort, { once: true });
   body.once("close", () => signal.removeEventListener("abort", onAbort));
   return body;
+}
+
+/**
+ * A `listPage` cursor for adapters that resume a listing after a key: the key in base64url.
+ * `decodeKeyCursor` gives the key back, or `INVALID_ARGUMENT` for anything it did not make.
+ */
+export function encodeKeyCursor(key: string): string {
+  return toBase64Url(key);
+}
+
+export function decodeKeyCursor(cursor: unknown): string {
+  let key: string;
+  try {
+    key = fromBase64Url(String(cursor));
+  } catch {
+    key = "";
+  }
+  if (key.length === 0 || encodeKeyCursor(key) !== cursor) throw invalid("object list cursor is not valid");
+  return key;
 }

@@ -4,7 +4,9 @@ import { describe, expect, it } from "vitest";
 import {
   abortable,
   compareObjectKeys,
+  decodeKeyCursor,
   destroyOnAbort,
+  encodeKeyCursor,
   isInfrastructureError,
   listAllPages,
   type ObjectBodySource,
@@ -351,4 +353,30 @@ describe("destroyOnAbort", () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(getEventListeners(controller.signal, "abort")).toHaveLength(0);
   });
+});
+
+describe("key cursors", () => {
+  for (const key of ["a", "photos/2024/a b.jpg", "日本/😀", "k".repeat(1024)]) {
+    it(`round-trips ${JSON.stringify(key.slice(0, 20))} through a URL-safe cursor`, () => {
+      const cursor = encodeKeyCursor(key);
+      expect(cursor).toMatch(/^[A-Za-z0-9_-]+$/);
+      expect(decodeKeyCursor(cursor)).toBe(key);
+    });
+  }
+
+  it("encodes like Buffer's base64url, so cursors from earlier versions still work", () => {
+    expect(encodeKeyCursor("日本/😀 ~?")).toBe(Buffer.from("日本/😀 ~?", "utf8").toString("base64url"));
+  });
+
+  for (const [label, cursor] of [
+    ["empty", ""],
+    ["not base64url", "a+b/"],
+    ["padded", `${encodeKeyCursor("ab")}==`],
+    ["not UTF-8", Buffer.from([0xff, 0xfe]).toString("base64url")],
+    ["not a string", 42],
+  ] as const) {
+    it(`refuses a cursor that is ${label}`, () => {
+      expect(codeOf(() => decodeKeyCursor(cursor))).toBe("INVALID_ARGUMENT");
+    });
+  }
 });
