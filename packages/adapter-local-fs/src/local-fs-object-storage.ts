@@ -6,7 +6,9 @@ import { Readable } from "node:stream";
 import {
   closedError,
   compareObjectKeys,
+  decodeKeyCursor,
   destroyOnAbort,
+  encodeKeyCursor,
   type GetObjectOptions,
   InfrastructureError,
   type ListObjectsOptions,
@@ -80,18 +82,6 @@ const READ_ATTEMPTS = 5;
 const DELETE_CONCURRENCY = 16;
 /** Sidecars and bodies are never symlinks; one planted in the folder must not lead outside it. */
 const READ_NO_SYMLINK = constants.O_RDONLY | constants.O_NOFOLLOW;
-
-function encodeCursor(key: string): string {
-  return Buffer.from(key, "utf8").toString("base64url");
-}
-
-function decodeCursor(cursor: string): string {
-  const key = Buffer.from(cursor, "base64url").toString("utf8");
-  if (key.length === 0 || encodeCursor(key) !== cursor) {
-    throw new InfrastructureError("INVALID_ARGUMENT", "object list cursor is not valid");
-  }
-  return key;
-}
 
 function notFound(key: string): InfrastructureError {
   return new InfrastructureError("NOT_FOUND", `object "${key}" does not exist`, { details: { key } });
@@ -269,7 +259,7 @@ class LocalFsObjectStorage implements LocalObjectStorage {
     this.#check(options.signal, what);
     const pageSize = validateListPageSize(options.pageSize);
     const prefix = options.prefix ?? "";
-    const after = options.after === undefined ? undefined : decodeCursor(options.after);
+    const after = options.after === undefined ? undefined : decodeKeyCursor(options.after);
     const start = prefixFolder(prefix);
     if (start === undefined) return { items: [] };
     const startKey = start.length === 0 ? "" : `${start.map(decodeSegment).join("/")}/`;
@@ -297,7 +287,7 @@ class LocalFsObjectStorage implements LocalObjectStorage {
       throw mapLocalFsError(error, what, { prefix });
     }
     const last = items.at(-1);
-    return more && last ? { items, nextCursor: encodeCursor(last.key) } : { items };
+    return more && last ? { items, nextCursor: encodeKeyCursor(last.key) } : { items };
   }
 
   async copy(sourceKey: string, destinationKey: string, options: OperationOptions = {}): Promise<ObjectInfo> {

@@ -3,7 +3,9 @@ import { Readable } from "node:stream";
 import {
   closedError,
   compareObjectKeys,
+  decodeKeyCursor,
   destroyOnAbort,
+  encodeKeyCursor,
   type GetObjectOptions,
   InfrastructureError,
   isInfrastructureError,
@@ -56,18 +58,6 @@ const READ_CHUNK_BYTES = 64 * 1024;
 /** `validateObjectKey` that hands the key back, for use inside expressions. */
 function validateKey(key: string): string {
   validateObjectKey(key);
-  return key;
-}
-
-function encodeCursor(key: string): string {
-  return Buffer.from(key, "utf8").toString("base64url");
-}
-
-function decodeCursor(cursor: string): string {
-  const key = Buffer.from(cursor, "base64url").toString("utf8");
-  if (key.length === 0 || encodeCursor(key) !== cursor) {
-    throw new InfrastructureError("INVALID_ARGUMENT", "object list cursor is not valid");
-  }
   return key;
 }
 
@@ -210,7 +200,7 @@ class MemoryObjectStorage implements ObjectStorage {
     this.#check(options.signal, "list objects");
     const pageSize = validateListPageSize(options.pageSize);
     const prefix = options.prefix ?? "";
-    const after = options.after === undefined ? undefined : decodeCursor(options.after);
+    const after = options.after === undefined ? undefined : decodeKeyCursor(options.after);
     const keys = this.#keysInOrder();
     // Keys sharing a prefix are contiguous in byte order, so the page is one slice of `keys`.
     let index =
@@ -225,7 +215,7 @@ class MemoryObjectStorage implements ObjectStorage {
     }
     const more = index < keys.length && (keys[index] as string).startsWith(prefix);
     const last = items.at(-1);
-    return more && last ? { items, nextCursor: encodeCursor(last.key) } : { items };
+    return more && last ? { items, nextCursor: encodeKeyCursor(last.key) } : { items };
   }
 
   async copy(sourceKey: string, destinationKey: string, options: OperationOptions = {}): Promise<ObjectInfo> {
