@@ -1,4 +1,5 @@
 import {
+  abortable,
   cancelledError,
   closedError,
   type DocumentCollection,
@@ -245,23 +246,6 @@ class MongoCollection<T extends DocumentData> implements DocumentCollection<T> {
   }
 }
 
-function raceAbort<T>(work: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(cancelledError(signal, what));
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
 class MongoDatabase implements MongoDocumentDatabase {
   private closed = false;
   private readonly runner: Runner;
@@ -292,7 +276,7 @@ class MongoDatabase implements MongoDocumentDatabase {
     const signal = options?.signal;
     throwIfAborted(signal, what);
     try {
-      return await (signal ? raceAbort(work(), signal, what) : work());
+      return await abortable(work(), signal, what);
     } catch (error) {
       if (signal?.aborted) throw cancelledError(signal, what);
       if (this.closed) throw closedError(`MongoDB database ${this.db.databaseName}`);
