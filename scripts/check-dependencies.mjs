@@ -1,6 +1,8 @@
 // Declared dependencies match the source: every package imported from a package's src/ is declared
 // in its dependencies or peerDependencies, every declared runtime dependency is imported, and no
 // package depends on a sibling other than @proj/ports (the contract suite may also use vitest).
+// In apps, only the composition root may import concrete adapters: application/ and
+// infrastructure/ see @proj/ports alone, http/ also its web framework.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { join } from "node:path";
@@ -17,6 +19,20 @@ function sourceFiles(dir) {
   });
 }
 
+function importsOf(file) {
+  // Comments may quote import-looking text; drop them first.
+  const text = readFileSync(file, "utf8")
+    .replace(/\/\*[\s\S]*?\*\//g, "")
+    .replace(/^\s*\/\/.*$/gm, "");
+  const found = [];
+  for (const match of text.matchAll(IMPORT)) {
+    const specifier = match[1] ?? match[2] ?? match[3];
+    if (specifier.startsWith(".") || specifier.startsWith("node:") || builtins.has(specifier)) continue;
+    found.push(packageName(specifier));
+  }
+  return found;
+}
+
 function packageName(specifier) {
   const parts = specifier.split("/");
   return specifier.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0];
@@ -31,13 +47,8 @@ for (const dir of readdirSync("packages")) {
     ...Object.keys(manifest.peerDependencies ?? {}),
   ]);
   const imported = new Set();
-  for (const file of sourceFiles(join("packages", dir, "src"))) {
-    for (const match of readFileSync(file, "utf8").matchAll(IMPORT)) {
-      const specifier = match[1] ?? match[2] ?? match[3];
-      if (specifier.startsWith(".") || specifier.startsWith("node:") || builtins.has(specifier)) continue;
-      imported.add(packageName(specifier));
-    }
-  }
+  for (const file of sourceFiles(join("packages", dir, "src")))
+    for (const name of importsOf(file)) imported.add(name);
   const problems = [];
   for (const name of imported)
     if (!declared.has(name)) problems.push(`imports ${name} but does not declare it`);
@@ -49,6 +60,33 @@ for (const dir of readdirSync("packages")) {
   if (problems.length > 0) {
     failures++;
     for (const problem of problems) console.error(`${manifest.name}: ${problem}`);
+  }
+}
+const LAYERS = {
+  application: ["@proj/ports"],
+  infrastructure: ["@proj/ports"],
+  http: ["@proj/ports", "fastify"],
+};
+for (const app of readdirSync("apps")) {
+  for (const [layer, allowed] of Object.entries(LAYERS)) {
+    const dir = join("apps", app, "src", layer);
+    let files;
+    try {
+      files = sourceFiles(dir);
+    } catch {
+      continue;
+    }
+    checked++;
+    const outside = files.flatMap((file) =>
+      importsOf(file)
+        .filter((name) => !allowed.includes(name))
+        .map((name) => `${file} imports ${name}`),
+    );
+    if (outside.length > 0) {
+      failures++;
+      for (const line of outside)
+        console.error(`${app}: the ${layer} layer may import only ${allowed.join(", ")}: ${line}`);
+    }
   }
 }
 console.log(`dependency check: ${checked - failures} passed, ${failures} failed`);

@@ -1,8 +1,8 @@
 // Proves a service can install just what it needs: packs @proj/ports and @proj/adapter-memory,
-// installs the tarballs with plain npm into a fresh project outside the workspace, and uses them
-// from both ESM and CommonJS.
+// installs the tarballs with plain npm into a fresh project outside the workspace, uses them from
+// both ESM and CommonJS, and type-checks code against their packed declarations (.d.ts and .d.cts).
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -16,13 +16,13 @@ try {
   for (const name of packages)
     run("pnpm", ["--filter", name, "pack", "--pack-destination", tarballs], process.cwd());
   const app = join(work, "app");
-  run("mkdir", ["-p", app]);
+  mkdirSync(app, { recursive: true });
   writeFileSync(
     join(app, "package.json"),
     JSON.stringify({ name: "consumer", version: "1.0.0", private: true }),
   );
   const files = readdirSync(tarballs).map((file) => join(tarballs, file));
-  run("npm", ["install", "--no-audit", "--no-fund", "--ignore-scripts", ...files], app);
+  run("npm", ["install", "--no-audit", "--no-fund", "--ignore-scripts", ...files, "@types/node@20"], app);
 
   const scenario = (load) => `
 ${load}
@@ -56,7 +56,48 @@ const { isInfrastructureError, postgresDialect, renderSql, sql } = require("@pro
     if (output !== expected) throw new Error(`${file} printed ${output}, expected ${expected}`);
     console.log(`consumer ${file}: ok`);
   }
-  console.log("consumer test: 2 passed, 0 failed");
+
+  // Types, as a consumer's compiler sees them in each module system.
+  const typed = `
+const repo: TenantRepository = createMemoryTenantRepository();
+const tenant: Promise<Tenant> = repo.create({ slug: "typed-co", name: "Typed", plan: "pro" });
+const query: SqlQuery = sql\`SELECT \${1}\`;
+export const checks = [tenant, query, isInfrastructureError(new Error("x"), "NOT_FOUND")];
+`;
+  writeFileSync(
+    join(app, "typed.mts"),
+    `import { createMemoryTenantRepository } from "@proj/adapter-memory";
+import { isInfrastructureError, type SqlQuery, sql, type Tenant, type TenantRepository } from "@proj/ports";${typed}`,
+  );
+  writeFileSync(
+    join(app, "typed.cts"),
+    `import { createMemoryTenantRepository } from "@proj/adapter-memory";
+import { isInfrastructureError, type SqlQuery, sql, type Tenant, type TenantRepository } from "@proj/ports";${typed}`,
+  );
+  const tsc = join(process.cwd(), "node_modules", "typescript", "bin", "tsc");
+  run(
+    "node",
+    [
+      tsc,
+      "--noEmit",
+      "--strict",
+      "--module",
+      "node16",
+      "--moduleResolution",
+      "node16",
+      "--target",
+      "es2022",
+      "--lib",
+      "es2023,esnext.disposable",
+      "--types",
+      "node",
+      "typed.mts",
+      "typed.cts",
+    ],
+    app,
+  );
+  console.log("consumer typed.mts, typed.cts: ok");
+  console.log("consumer test: 3 passed, 0 failed");
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

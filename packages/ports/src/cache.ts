@@ -52,7 +52,9 @@ export type CacheLoader<V> = (key: string, signal: AbortSignal) => Promise<V>;
  * - `getOrSet` returns the cached value on a hit. On a miss, concurrent callers for one key within
  *   one process share one loader call; its value is stored and returned to all of them. A loader
  *   that throws stores nothing: every waiter gets that error (as thrown), and the next call runs
- *   the loader again. A loader that returns `undefined` is `INVALID_ARGUMENT`.
+ *   the loader again. A loader that returns `undefined` is `INVALID_ARGUMENT`. A `set`, `delete`,
+ *   `deletePrefix` or `clear` of the key while its load runs wins: the load's value is returned to
+ *   its waiters but not stored (so a cache-aside reader never re-stores what a writer invalidated).
  * - `delete` returns whether an entry was removed. `deletePrefix(p)` removes every key starting
  *   with `p` and returns how many; an empty prefix is `INVALID_ARGUMENT` (use `clear`).
  * - `clear` removes every entry of this cache (its namespace, for a shared cache) and nothing else.

@@ -4,7 +4,7 @@
  * Contract: `close()` releases every resource and resolves once they are released; it is idempotent
  * (a second call resolves and does nothing). After `close()`, every other method fails with a
  * `CLOSED` error rather than hanging or reopening. `Symbol.asyncDispose` calls `close()`, so
- * `await using store = createX(...)` works.
+ * `await using store = createX(...)` works where the runtime or a transpiler supports it.
  */
 export interface Closeable {
   close(): Promise<void>;

@@ -62,7 +62,8 @@ function checkIdentifier(name: string): string {
  * - `${sql.id("schema", "table")}`: a quoted, optionally qualified identifier.
  * - `${otherQuery}`: another `sql` value, inlined with its own parameters.
  * - `sql.join(parts, separator)`, `sql.in(values)`: lists; `sql.in([])` renders `(NULL)`, which
- *   matches no row.
+ *   matches no row with `IN` — and no row with `NOT IN` either, so skip a `NOT IN` filter yourself
+ *   when its list is empty.
  * - `sql.unsafe(text)`: raw text, for text that is not and never comes from input (DDL keywords).
  */
 export const sql = Object.assign(template, {
@@ -148,7 +149,7 @@ export interface SqlInsertManyOptions extends OperationOptions {
 }
 
 export interface SqlExecuteResult {
-  /** Rows inserted, updated or deleted. */
+  /** Rows inserted, updated or deleted (on MySQL: rows changed, not rows matched). */
   affectedRows: number;
 }
 
@@ -212,7 +213,8 @@ export interface SqlExecutor {
   /**
    * Runs `work` in a transaction (a savepoint when already inside one). Commits when `work`
    * resolves; rolls back when it throws or the signal fires, and rethrows. The connection returns
-   * to the pool either way.
+   * to the pool either way. A nested (savepoint) transaction keeps the outer one's isolation level
+   * and read-only mode; its own are ignored.
    */
   transaction<T>(work: (tx: SqlTransaction) => Promise<T>, options?: SqlTransactionOptions): Promise<T>;
 }

@@ -30,6 +30,22 @@ export function getOrSetTests(cache: () => Cache): void {
       expect(await cache().get("k")).toBe("loaded once");
     });
 
+    it("does not store a load that a delete or set overtook: the later write wins", async () => {
+      const overtakenByDelete = deferred<string>();
+      const deleted = cache().getOrSet("overtaken-by-delete", () => overtakenByDelete.promise);
+      await cache().delete("overtaken-by-delete");
+      overtakenByDelete.resolve("stale");
+      expect(await deleted).toBe("stale");
+      expect(await cache().get("overtaken-by-delete")).toBeUndefined();
+
+      const overtakenBySet = deferred<string>();
+      const set = cache().getOrSet("overtaken-by-set", () => overtakenBySet.promise);
+      await cache().set("overtaken-by-set", "fresh");
+      overtakenBySet.resolve("stale");
+      await set;
+      expect(await cache().get("overtaken-by-set")).toBe("fresh");
+    });
+
     it("runs separate loaders for different keys", async () => {
       const loaded: string[] = [];
       const loader = async (key: string) => {
