@@ -72,4 +72,19 @@ describe("SqlOrderStore on PostgreSQL with a tenant role", () => {
   it("opens twice without failing (the policy and grant are idempotent)", async () => {
     await expect(SqlOrderStore.open(db, { tenantRole: role })).resolves.toBeInstanceOf(SqlOrderStore);
   });
+
+  it("sets up an empty schema once when several instances start at the same time", async () => {
+    const fresh = uniqueName("orders_race");
+    await admin.execute(sql`CREATE SCHEMA ${sql.id(fresh)}`);
+    const instances = [1, 2, 3].map(() =>
+      createPostgresDatabase({ connectionString: POSTGRES_URL, schema: fresh, poolSize: 1 }),
+    );
+    try {
+      const stores = await Promise.all(instances.map((instance) => SqlOrderStore.open(instance)));
+      expect(stores).toHaveLength(3);
+    } finally {
+      for (const instance of instances) await instance.close();
+      await admin.execute(sql`DROP SCHEMA ${sql.id(fresh)} CASCADE`);
+    }
+  });
 });

@@ -39,6 +39,37 @@ export type TenantScope = <T>(
   options: OperationOptions,
 ) => Promise<T>;
 
+const SCHEMA_LOCK = "tenant-reports.orders-schema";
+const MYSQL_LOCK_SECONDS = 60;
+
+/**
+ * Runs the schema statements of one process at a time (PostgreSQL: an advisory lock held by the
+ * transaction; MySQL: GET_LOCK), so instances starting together do not race on CREATE statements.
+ */
+function withSchemaLock(db: SqlDatabase, work: (tx: SqlExecutor) => Promise<void>): Promise<void> {
+  return db.transaction(async (tx) => {
+    if (db.dialect.name === "postgres") {
+      await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${SCHEMA_LOCK}))`);
+      await work(tx);
+      return;
+    }
+    const row = await tx.queryOne<{ got: unknown }>(
+      sql`SELECT GET_LOCK(${SCHEMA_LOCK}, ${MYSQL_LOCK_SECONDS}) AS got`,
+    );
+    if (Number(row?.got) !== 1) {
+      throw new InfrastructureError(
+        "TIMEOUT",
+        `could not take the orders schema lock within ${MYSQL_LOCK_SECONDS} s`,
+      );
+    }
+    try {
+      await work(tx);
+    } finally {
+      await tx.execute(sql`SELECT RELEASE_LOCK(${SCHEMA_LOCK})`);
+    }
+  });
+}
+
 export interface SqlOrderStoreOptions {
   /**
    * PostgreSQL only: the role reads run as under the `orders` row-level-security policy; the store
@@ -67,7 +98,14 @@ export class SqlOrderStore implements OrderStore {
         : sql.unsafe("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY");
     // An instant, not a wall-clock reading: independent of the server's and the process's zone.
     const timestamp = db.dialect.name === "mysql" ? sql.unsafe("DATETIME(3)") : sql.unsafe("TIMESTAMPTZ");
-    await db.execute(sql`CREATE TABLE IF NOT EXISTS ${sql.id("orders")} (
+    if (db.dialect.name !== "postgres" && options.tenantRole !== undefined) {
+      throw new InfrastructureError(
+        "INVALID_ARGUMENT",
+        "a tenant role needs PostgreSQL (row-level security)",
+      );
+    }
+    await withSchemaLock(db, async (tx) => {
+      await tx.execute(sql`CREATE TABLE IF NOT EXISTS ${sql.id("orders")} (
       ${sql.id("id")} ${id},
       ${sql.id("tenant_id")} VARCHAR(64) NOT NULL,
       ${sql.id("reference")} VARCHAR(40) NOT NULL,
@@ -78,27 +116,23 @@ export class SqlOrderStore implements OrderStore {
       ${sql.id("discount")} DECIMAL(5, 4) NOT NULL,
       ${sql.id("paid")} BOOLEAN NOT NULL
     )`);
-    const index = sql.id("orders_tenant_id_idx");
-    if (db.dialect.name === "mysql") {
-      const existing = await db.queryOne(
-        sql`SELECT 1 AS present FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = ${"orders"} AND index_name = ${"orders_tenant_id_idx"}`,
-      );
-      if (existing === undefined)
-        await db.execute(
-          sql`CREATE INDEX ${index} ON ${sql.id("orders")} (${sql.id("tenant_id")}, ${sql.id("id")})`,
+      const index = sql.id("orders_tenant_id_idx");
+      if (db.dialect.name === "mysql") {
+        const existing = await tx.queryOne(
+          sql`SELECT 1 AS present FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = ${"orders"} AND index_name = ${"orders_tenant_id_idx"}`,
         );
-    } else {
-      await db.execute(
-        sql`CREATE INDEX IF NOT EXISTS ${index} ON ${sql.id("orders")} (${sql.id("tenant_id")}, ${sql.id("id")})`,
-      );
-    }
-    if (db.dialect.name === "postgres") await SqlOrderStore.#protect(db, options.tenantRole);
-    else if (options.tenantRole !== undefined) {
-      throw new InfrastructureError(
-        "INVALID_ARGUMENT",
-        "a tenant role needs PostgreSQL (row-level security)",
-      );
-    }
+        if (existing === undefined) {
+          await tx.execute(
+            sql`CREATE INDEX ${index} ON ${sql.id("orders")} (${sql.id("tenant_id")}, ${sql.id("id")})`,
+          );
+        }
+      } else {
+        await tx.execute(
+          sql`CREATE INDEX IF NOT EXISTS ${index} ON ${sql.id("orders")} (${sql.id("tenant_id")}, ${sql.id("id")})`,
+        );
+        await SqlOrderStore.#protect(tx, options.tenantRole);
+      }
+    });
     return new SqlOrderStore(db, options.scope);
   }
 
@@ -106,7 +140,7 @@ export class SqlOrderStore implements OrderStore {
    * ENABLE (not FORCE) row-level security: the owner, which writes orders with COPY (not allowed
    * under a policy), is exempt; the tenant role sees only the rows of the tenant set by runAsTenant.
    */
-  static async #protect(db: SqlDatabase, tenantRole: string | undefined): Promise<void> {
+  static async #protect(db: SqlExecutor, tenantRole: string | undefined): Promise<void> {
     await db.execute(sql`ALTER TABLE ${sql.id("orders")} ENABLE ROW LEVEL SECURITY`);
     const policy = await db.queryOne(
       sql`SELECT 1 AS present FROM pg_policies WHERE schemaname = current_schema() AND tablename = ${"orders"} AND policyname = ${"orders_tenant_isolation"}`,
