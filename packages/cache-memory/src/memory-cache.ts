@@ -1,11 +1,11 @@
 import {
+  abortable,
   type Cache,
   type CacheCapabilities,
   type CacheGetOrSetOptions,
   type CacheLoader,
   type CacheSetOptions,
   type CacheStats,
-  cancelledError,
   closedError,
   InfrastructureError,
   throwIfAborted,
@@ -278,7 +278,7 @@ export class MemoryCache<V = unknown> implements Cache<V> {
     }
     this.misses++;
     const flight = this.flights.get(key) ?? this.startFlight(key, loader, ttlMs, swrMs, false);
-    const shared = signal === undefined ? flight.promise : waitUnlessAborted(flight.promise, signal, key);
+    const shared = abortable(flight.promise, signal, `getOrSet of cache key "${key}"`);
     return this.clone ? shared.then((value) => this.copy(value, key)) : shared;
   }
 
@@ -549,22 +549,4 @@ function checkWindow(windowMs: number | undefined): number {
     throw invalid(`staleWhileRevalidateMs must be a non-negative integer, got ${String(windowMs)}`);
   }
   return windowMs;
-}
-
-/** Resolves with `promise` unless `signal` fires first; the shared flight itself runs on. */
-function waitUnlessAborted<V>(promise: Promise<V>, signal: AbortSignal, key: string): Promise<V> {
-  return new Promise<V>((resolve, reject) => {
-    const onAbort = () => reject(cancelledError(signal, `getOrSet of cache key "${key}"`));
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
 }

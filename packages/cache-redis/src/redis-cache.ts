@@ -1,11 +1,11 @@
 import {
+  abortable,
   type Cache,
   type CacheCapabilities,
   type CacheGetOrSetOptions,
   type CacheLoader,
   type CacheSetOptions,
   type CacheStats,
-  cancelledError,
   closedError,
   InfrastructureError,
   type JsonValue,
@@ -211,9 +211,7 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
       started.promise.then(settle, settle);
       flight = started;
     }
-    const { value, hit } = await (signal === undefined
-      ? flight.promise
-      : waitUnlessAborted(flight.promise, signal, key));
+    const { value, hit } = await abortable(flight.promise, signal, `getOrSet of cache key "${key}"`);
     if (hit) this.#hits++;
     else this.#misses++;
     return value;
@@ -395,22 +393,4 @@ export function escapeGlob(text: string): string {
 /** CLIENT SETNAME refuses spaces and newlines; the name only has to identify the connection. */
 function connectionName(namespace: string): string {
   return `proj-cache:${namespace.replace(/[^\w:.-]/g, "_")}`;
-}
-
-/** Resolves with `promise` unless `signal` fires first; the shared flight itself runs on. */
-function waitUnlessAborted<T>(promise: Promise<T>, signal: AbortSignal, key: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(cancelledError(signal, `getOrSet of cache key "${key}"`));
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
 }
