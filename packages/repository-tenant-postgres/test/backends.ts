@@ -11,7 +11,6 @@ export const MYSQL_URL = process.env.MYSQL_URL ?? "mysql://root@127.0.0.1:3306/t
 /** A SQL backend the repository runs on: each `open()` gives a fresh, empty namespace. */
 export interface Backend {
   name: string;
-  rowLevelSecurity: boolean;
   /** A database over a fresh namespace, and a `connect` for more pools onto the same namespace. */
   open(poolSize?: number): Promise<Namespace>;
   /** Ends what the backend holds for the whole file. */
@@ -20,38 +19,58 @@ export interface Backend {
 
 export interface Namespace {
   db: SqlDatabase;
-  connect(poolSize?: number): Promise<SqlDatabase>;
+  connect(poolSize?: number): SqlDatabase;
   drop(): Promise<void>;
+}
+
+const POOL_WAIT_MS = 30_000;
+
+/**
+ * A namespace made by `create`, whose pools come from `connect` and are all closed before `remove`
+ * drops it.
+ */
+async function namespace(
+  name: string,
+  create: (name: string) => Promise<unknown>,
+  connect: (name: string, poolSize: number) => SqlDatabase,
+  remove: (name: string) => Promise<unknown>,
+  defaultPoolSize: number,
+): Promise<Namespace> {
+  await create(name);
+  const opened: SqlDatabase[] = [];
+  const open = (poolSize = defaultPoolSize) => {
+    const db = connect(name, poolSize);
+    opened.push(db);
+    return db;
+  };
+  return {
+    db: open(),
+    connect: open,
+    async drop() {
+      for (const db of opened) await db.close();
+      await remove(name);
+    },
+  };
 }
 
 function postgres(): Backend {
   const admin = createPostgresDatabase({ connectionString: POSTGRES_URL, poolSize: 2 });
   return {
     name: "PostgreSQL",
-    rowLevelSecurity: true,
-    async open(poolSize = 5) {
-      const schema = uniqueName("tenants");
-      await admin.execute(sql`CREATE SCHEMA ${sql.id(schema)}`);
-      const opened: SqlDatabase[] = [];
-      const connect = async (size = poolSize) => {
-        const db = createPostgresDatabase({
-          connectionString: POSTGRES_URL,
-          schema,
-          poolSize: size,
-          acquireTimeoutMs: 30_000,
-        });
-        opened.push(db);
-        return db;
-      };
-      return {
-        db: await connect(),
-        connect,
-        async drop() {
-          for (const db of opened) await db.close();
-          await admin.execute(sql`DROP SCHEMA ${sql.id(schema)} CASCADE`);
-        },
-      };
-    },
+    open: (poolSize = 5) =>
+      namespace(
+        uniqueName("tenants"),
+        (schema) => admin.execute(sql`CREATE SCHEMA ${sql.id(schema)}`),
+        (schema, size) =>
+          createPostgresDatabase({
+            connectionString: POSTGRES_URL,
+            schema,
+            poolSize: size,
+            acquireTimeoutMs: POOL_WAIT_MS,
+          }),
+        (schema) => admin.execute(sql`DROP SCHEMA ${sql.id(schema)} CASCADE`),
+        poolSize,
+      ),
     shutdown: () => admin.close(),
   };
 }
@@ -61,24 +80,15 @@ function pglite(): Backend {
   const admin = createPgliteDatabase({ pglite: engine });
   return {
     name: "PGlite",
-    rowLevelSecurity: true,
-    async open() {
-      const schema = uniqueName("tenants");
-      const opened: SqlDatabase[] = [];
-      const connect = async () => {
-        const db = createPgliteDatabase({ pglite: engine, schema, acquireTimeoutMs: 30_000 });
-        opened.push(db);
-        return db;
-      };
-      return {
-        db: await connect(),
-        connect,
-        async drop() {
-          for (const db of opened) await db.close();
-          await admin.execute(sql`DROP SCHEMA IF EXISTS ${sql.id(schema)} CASCADE`);
-        },
-      };
-    },
+    // One engine, one session: the pool size does not apply; the adapter creates the schema.
+    open: () =>
+      namespace(
+        uniqueName("tenants"),
+        async () => undefined,
+        (schema) => createPgliteDatabase({ pglite: engine, schema, acquireTimeoutMs: POOL_WAIT_MS }),
+        (schema) => admin.execute(sql`DROP SCHEMA IF EXISTS ${sql.id(schema)} CASCADE`),
+        1,
+      ),
     async shutdown() {
       await admin.close();
       await engine.close();
@@ -90,30 +100,15 @@ function mysql(): Backend {
   const admin = createMysqlDatabase({ uri: MYSQL_URL, poolSize: 2 });
   return {
     name: "MySQL (MariaDB)",
-    rowLevelSecurity: false,
-    async open(poolSize = 5) {
-      const database = uniqueName("tenants");
-      await admin.execute(sql`CREATE DATABASE ${sql.id(database)}`);
-      const opened: SqlDatabase[] = [];
-      const connect = async (size = poolSize) => {
-        const db = createMysqlDatabase({
-          uri: MYSQL_URL,
-          database,
-          poolSize: size,
-          acquireTimeoutMs: 30_000,
-        });
-        opened.push(db);
-        return db;
-      };
-      return {
-        db: await connect(),
-        connect,
-        async drop() {
-          for (const db of opened) await db.close();
-          await admin.execute(sql`DROP DATABASE IF EXISTS ${sql.id(database)}`);
-        },
-      };
-    },
+    open: (poolSize = 5) =>
+      namespace(
+        uniqueName("tenants"),
+        (database) => admin.execute(sql`CREATE DATABASE ${sql.id(database)}`),
+        (database, size) =>
+          createMysqlDatabase({ uri: MYSQL_URL, database, poolSize: size, acquireTimeoutMs: POOL_WAIT_MS }),
+        (database) => admin.execute(sql`DROP DATABASE IF EXISTS ${sql.id(database)}`),
+        poolSize,
+      ),
     shutdown: () => admin.close(),
   };
 }

@@ -54,7 +54,7 @@ for (const makeBackend of [BACKENDS.postgres!, BACKENDS.pglite!]) {
           { role },
         );
       }
-      single = await namespace.connect(1);
+      single = namespace.connect(1);
     });
 
     afterAll(async () => {

@@ -31,7 +31,7 @@ for (const makeBackend of Object.values(BACKENDS)) {
 
     it("applies each migration exactly once when several processes start at the same time", async () => {
       namespace = await backend.open();
-      const processes = await Promise.all([namespace.connect(2), namespace.connect(2), namespace.connect(2)]);
+      const processes = [namespace.connect(2), namespace.connect(2), namespace.connect(2)];
       const results = await Promise.all(processes.map((db) => migrateTenantSchema(db)));
       expect(results.flat().sort((a, b) => a - b)).toEqual(TENANT_MIGRATIONS.map((m) => m.version));
       expect(await recorded(namespace.db)).toEqual(TENANT_MIGRATIONS.map((m) => m.version));
