@@ -4,6 +4,13 @@ export {
   documentDatabaseContract,
   INJECTION_VALUES,
 } from "./documents/index.js";
+export { type FaultMode, FaultProxy, type FaultProxyOptions, startFaultProxy } from "./faults/fault-proxy.js";
+export {
+  expectFailsWithin,
+  expectRecoversWithin,
+  expectSettlesWithin,
+  type Settled,
+} from "./faults/settle.js";
 export {
   type ContractHarness,
   collectBytes,

@@ -178,6 +178,35 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefine
   });
 }
 
+/**
+ * Whether a failed call's effect on the backend is known. `"unknown"` means the request may have
+ * been carried out (a write sent whose reply was lost, a `COMMIT` whose answer never came): the
+ * caller must check before doing it again. Such an error is never `retryable`.
+ */
+export type OperationOutcome = "unknown";
+
+/**
+ * The error for a call whose request reached (or may have reached) the backend but whose answer
+ * was lost: `code` says how it ended (`TIMEOUT` when a deadline ran out, `UNAVAILABLE` when the
+ * connection broke), `details.outcome` is `"unknown"` and `retryable` is false, on every adapter.
+ */
+export function outcomeUnknownError(
+  code: "TIMEOUT" | "UNAVAILABLE" | "CANCELLED",
+  message: string,
+  options: Omit<InfrastructureErrorOptions, "retryable"> = {},
+): InfrastructureError {
+  return new InfrastructureError(code, message, {
+    ...options,
+    retryable: false,
+    details: { ...options.details, outcome: "unknown" satisfies OperationOutcome },
+  });
+}
+
+/** True for a taxonomy error whose effect on the backend cannot be known (see `outcomeUnknownError`). */
+export function isOutcomeUnknown(error: unknown): error is InfrastructureError {
+  return InfrastructureError.isInstance(error) && error.details.outcome === "unknown";
+}
+
 /** The error every adapter throws when used after `close()`. */
 export function closedError(what: string): InfrastructureError {
   return new InfrastructureError("CLOSED", `${what} is closed`, { retryable: false });

@@ -4,7 +4,9 @@ import {
   ERROR_CODES,
   InfrastructureError,
   isInfrastructureError,
+  isOutcomeUnknown,
   isValidTenantSlug,
+  outcomeUnknownError,
   throwIfAborted,
   UnauthenticatedError,
   where,
@@ -89,5 +91,23 @@ describe("UnauthenticatedError.isInstance", () => {
       ),
     ).toBe(false);
     expect(UnauthenticatedError.isInstance(new InfrastructureError("NOT_FOUND", "x"))).toBe(false);
+  });
+});
+
+describe("outcomeUnknownError", () => {
+  it("marks the outcome unknown and is never retryable, whatever the code", () => {
+    for (const code of ["TIMEOUT", "UNAVAILABLE", "CANCELLED"] as const) {
+      const error = outcomeUnknownError(code, "COMMIT reply lost", { details: { sqlState: "08006" } });
+      expect(error.code).toBe(code);
+      expect(error.retryable).toBe(false);
+      expect(error.details).toEqual({ sqlState: "08006", outcome: "unknown" });
+      expect(isOutcomeUnknown(error)).toBe(true);
+    }
+  });
+
+  it("is false for errors whose outcome is known and for foreign values", () => {
+    expect(isOutcomeUnknown(new InfrastructureError("TIMEOUT", "pool wait"))).toBe(false);
+    expect(isOutcomeUnknown(new Error("x"))).toBe(false);
+    expect(isOutcomeUnknown({ details: { outcome: "unknown" } })).toBe(false);
   });
 });
