@@ -16,16 +16,9 @@ const BOUND_PATHS = process.platform === "linux" && existsSync("/proc/self/fd");
 const FOLDER = constants.O_RDONLY | constants.O_DIRECTORY;
 const FOLDER_NO_FOLLOW = FOLDER | constants.O_NOFOLLOW;
 /** A FIFO planted where a file is expected must not block the open. */
-export const READ_FOLLOW = constants.O_RDONLY | constants.O_NONBLOCK;
+const READ_FOLLOW = constants.O_RDONLY | constants.O_NONBLOCK;
 export const READ_NO_FOLLOW = READ_FOLLOW | constants.O_NOFOLLOW;
 const CREATE_ATTEMPTS = 3;
-
-export function refused(shown: string, why: string, subject = "path"): InfrastructureError {
-  return new InfrastructureError("INVALID_ARGUMENT", `${subject} ${JSON.stringify(shown)} ${why}`, {
-    retryable: false,
-    details: subject === "path" ? { path: shown } : { key: shown },
-  });
-}
 
 /** A folder held open: names inside it are reached through the descriptor, never by re-walking a path. */
 export class OpenFolder {
@@ -74,7 +67,7 @@ export class Confinement {
     this.#subject = subject;
   }
 
-  isInside(candidate: string): boolean {
+  #isInside(candidate: string): boolean {
     return (
       candidate === this.realRoot ||
       candidate.startsWith(this.realRoot.endsWith(sep) ? this.realRoot : this.realRoot + sep)
@@ -82,13 +75,16 @@ export class Confinement {
   }
 
   /** The segments of `real` (inside the root) relative to the root. */
-  segmentsOf(real: string): string[] {
+  #segmentsOf(real: string): string[] {
     const inside = relative(this.realRoot, real);
     return inside === "" ? [] : inside.split(sep);
   }
 
   refused(shown: string, why: string): InfrastructureError {
-    return refused(shown, why, this.#subject);
+    return new InfrastructureError("INVALID_ARGUMENT", `${this.#subject} ${JSON.stringify(shown)} ${why}`, {
+      retryable: false,
+      details: this.#details(shown),
+    });
   }
 
   async #verified(handle: FileHandle, openedAs: string, shown: string): Promise<string> {
@@ -99,7 +95,7 @@ export class Confinement {
       await handle.close().catch(() => undefined);
       throw mapLocalFsError(error, `check of ${this.#subject} "${shown}"`, this.#details(shown));
     }
-    if (this.isInside(real)) return real;
+    if (this.#isInside(real)) return real;
     await handle.close().catch(() => undefined);
     throw this.refused(shown, "resolves through a symlink to outside the root");
   }
@@ -219,7 +215,7 @@ export class Confinement {
     } finally {
       await handle.close().catch(() => undefined);
     }
-    const segments = this.segmentsOf(real);
+    const segments = this.#segmentsOf(real);
     const last = segments.pop();
     if (last === undefined) throw this.refused(shown, "is the root folder");
     const target = await this.openFolder(segments, shown, false);

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { promises as fs, type Stats } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve as resolvePath, sep } from "node:path";
 import type { Readable } from "node:stream";
 import {
@@ -14,7 +15,14 @@ import {
   throwIfAborted,
 } from "@proj/ports";
 import { TEMP_FILE_NAME, writeAtomically } from "./atomic-write.js";
-import { Confinement, entriesOf, type OpenFolder, openSubfolder, removeTree } from "./confined-folder.js";
+import {
+  Confinement,
+  entriesOf,
+  isSymlink,
+  type OpenFolder,
+  openSubfolder,
+  removeTree,
+} from "./confined-folder.js";
 import { isMissing, mapLocalFsError } from "./map-local-fs-error.js";
 import { checkRelativePath, isUsablePath } from "./paths.js";
 
@@ -115,7 +123,7 @@ class LocalFsFileManager implements LocalFileManager {
       let target = name;
       try {
         // A symlink in the root is followed to where it leads (inside the root, or refused).
-        if (await isLink(folder.entry(name))) {
+        if (await isSymlink(folder.entry(name))) {
           const resolved = await confinement.followLink(folder, name, path);
           await folder.close();
           folder = resolved.folder;
@@ -390,7 +398,7 @@ class LocalFsFileManager implements LocalFileManager {
   }
 
   /** Opens a file for reading, following a symlink only to a file inside the root. */
-  async #openFile(segments: string[], name: string, path: string, what: string) {
+  async #openFile(segments: string[], name: string, path: string, what: string): Promise<FileHandle> {
     const confinement = await this.#rootConfinement();
     const folder = await confinement.openFolder(segments, path, false);
     if (!folder) throw notFound(path);
@@ -433,13 +441,6 @@ class LocalFsFileManager implements LocalFileManager {
       await folder.close();
     }
   }
-}
-
-async function isLink(path: string): Promise<boolean> {
-  return fs.lstat(path).then(
-    (stats) => stats.isSymbolicLink(),
-    () => false,
-  );
 }
 
 /**
