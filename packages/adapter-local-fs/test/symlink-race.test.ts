@@ -204,3 +204,56 @@ describe("a folder swapped for a symlink to outside while calls run", () => {
     expect({ outsideReads, written, deleted }).toEqual({ outsideReads: 0, written: 0, deleted: 0 });
   });
 });
+
+describe("a file swapped for a symlink to an outside file while calls run", () => {
+  it("lets no file manager read, write or delete reach the outside file", { timeout: 120_000 }, async () => {
+    const file = join(root, "swapped.txt");
+    const parked = join(root, "parked.txt");
+    const link = join(root, "link.txt");
+    const target = join(outside, "target.txt");
+    await fs.writeFile(file, "inside");
+    await fs.writeFile(target, OUTSIDE_MARK);
+    const before = await filesBelow(outside);
+    let running = true;
+    let swaps = 0;
+    const swapper = (async () => {
+      while (running) {
+        // A write or delete may have replaced or removed the file meanwhile: start from a real file.
+        await fs.rm(parked, { force: true });
+        await fs.rename(file, parked).catch(() => fs.writeFile(parked, "inside"));
+        await fs.rm(link, { force: true });
+        await fs.symlink(target, link);
+        await fs.rename(link, file);
+        swaps++;
+        await new Promise((resolve) => setImmediate(resolve));
+        await fs.rename(parked, file);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    const manager = createLocalFileManager({ root });
+    let outsideReads = 0;
+    let succeeded = 0;
+    const foreign = await runCalls(CALLS, async (index) => {
+      if (index % 3 === 0) await manager.write("swapped.txt", "written");
+      else if (index % 3 === 1) {
+        if (Buffer.from(await manager.read("swapped.txt")).toString() === OUTSIDE_MARK) outsideReads++;
+      } else await manager.delete("swapped.txt");
+      succeeded++;
+    });
+    running = false;
+    await swapper;
+    await manager.close();
+    const { written, deleted } = changes(before, await filesBelow(outside));
+    const overwritten = (await fs.readFile(target, "utf8")) === OUTSIDE_MARK ? 0 : 1;
+    report("swapped file", swaps, succeeded, outsideReads, written + overwritten, deleted);
+    expect(swaps).toBeGreaterThan(10);
+    expect(succeeded).toBeGreaterThan(CALLS / 10);
+    expect(foreign).toEqual([]);
+    expect({ outsideReads, written, deleted, overwritten }).toEqual({
+      outsideReads: 0,
+      written: 0,
+      deleted: 0,
+      overwritten: 0,
+    });
+  });
+});
