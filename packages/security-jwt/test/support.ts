@@ -72,6 +72,10 @@ export const randomSecret = (bytes = 32) => randomBytes(bytes).toString("base64u
 /** A JWKS endpoint on 127.0.0.1 whose keys the test swaps, counting every request it answers. */
 export class JwksServer {
   keys: (JWK | JwtPublicJwk)[] = [];
+  /** Answered instead of the key set while set: a failing endpoint. */
+  failWith: number | undefined;
+  /** Added to the key set as an unknown member, to make the answer this many bytes larger. */
+  paddingBytes = 0;
   requests = 0;
   readonly paths: string[] = [];
   #server: Server | undefined;
@@ -85,9 +89,14 @@ export class JwksServer {
         response.writeHead(404).end();
         return;
       }
+      if (this.failWith !== undefined) {
+        response.writeHead(this.failWith).end();
+        return;
+      }
+      const padding = this.paddingBytes > 0 ? { padding: "x".repeat(this.paddingBytes) } : {};
       response
         .writeHead(200, { "content-type": "application/json" })
-        .end(JSON.stringify({ keys: this.keys }));
+        .end(JSON.stringify({ keys: this.keys, ...padding }));
     });
     await new Promise<void>((resolve) => this.#server?.listen(port, "127.0.0.1", resolve));
     const address = this.#server.address() as AddressInfo;
