@@ -67,10 +67,10 @@ export function hmacToken(
   return `${input}.${createHmac(hash, secret).update(input).digest("base64url")}`;
 }
 
-const WEBCRYPTO_SIGNING: Record<string, AlgorithmIdentifier | EcdsaParams> = {
+const WEBCRYPTO_SIGNING: Record<string, Parameters<typeof webcrypto.subtle.sign>[0]> = {
   RS256: { name: "RSASSA-PKCS1-v1_5" },
-  ES256: { name: "ECDSA", hash: "SHA-256" } as EcdsaParams,
-  ES384: { name: "ECDSA", hash: "SHA-384" } as EcdsaParams,
+  ES256: { name: "ECDSA", hash: "SHA-256" },
+  ES384: { name: "ECDSA", hash: "SHA-384" },
   EdDSA: { name: "Ed25519" },
 };
 
