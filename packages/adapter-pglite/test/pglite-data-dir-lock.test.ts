@@ -92,24 +92,6 @@ describe("one process per data folder", () => {
   );
 
   it(
-    "after close the folder opens again, with its data",
-    async () => {
-      const dataDir = await folder();
-      const first = createPgliteDatabase({ dataDir });
-      await first.execute(sql`CREATE TABLE kept (id INTEGER PRIMARY KEY)`);
-      await first.execute(sql`INSERT INTO kept (id) VALUES (${7})`);
-      await first.close();
-      const second = createPgliteDatabase({ dataDir });
-      try {
-        expect(await second.query(sql`SELECT id FROM kept`)).toEqual([{ id: 7 }]);
-      } finally {
-        await second.close();
-      }
-    },
-    2 * ENGINE_START,
-  );
-
-  it(
     "another process cannot open a folder this process holds: CONFLICT naming this pid",
     async () => {
       const dataDir = await folder();
