@@ -40,6 +40,7 @@ import {
   validateObjectMetadata,
 } from "@proj/ports";
 import { startDeadline, validateTimeout } from "./deadline.js";
+import { Janitor } from "./janitor.js";
 import { mapS3Error } from "./map-s3-error.js";
 import { type UploadContext, uploadClient } from "./s3-upload-client.js";
 import { rangeHeader, validateExpiry, validateKey } from "./validate.js";
@@ -51,6 +52,8 @@ const DELETE_BATCH = 1000;
 const DEFAULT_CONTENT_TYPE = "application/octet-stream";
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_IDLE_TIMEOUT_MS = 15_000;
+/** How long an abort that could not reach the server is retried in the background. */
+const CLEANUP_GIVE_UP_MS = 10 * 60_000;
 
 /** What every factory accepts besides where the bucket lives. */
 export interface S3CommonOptions {
@@ -206,6 +209,7 @@ class S3BackedObjectStorage implements S3ObjectStorage {
       timeoutMs: this.timeoutMs,
       bucket: this.bucket,
       inflight: new Map(),
+      janitor: new Janitor(this.timeoutMs, CLEANUP_GIVE_UP_MS),
     };
   }
 
@@ -262,7 +266,7 @@ class S3BackedObjectStorage implements S3ObjectStorage {
         await this.upload(uploader.client, params, bytes, signal, what);
       }
     } catch (error) {
-      throw mapS3Error(error, what, signal);
+      throw uploader.withLeftovers(mapS3Error(error, what, signal));
     } finally {
       uploader.release();
     }
@@ -520,6 +524,7 @@ class S3BackedObjectStorage implements S3ObjectStorage {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.uploads.janitor.close();
     this.client.destroy();
     this.uploads.onceClient.destroy();
     this.presigner.destroy();

@@ -13,10 +13,14 @@ import {
 } from "@aws-sdk/client-s3";
 import { InfrastructureError, isInfrastructureError, outcomeUnknownError } from "@proj/ports";
 import { startDeadline, withDeadline } from "./deadline.js";
+import type { Janitor } from "./janitor.js";
 import { mapS3Error } from "./map-s3-error.js";
 import { isWorthRetrying, requestOutcome } from "./request-outcome.js";
 
 type S3Send = S3Client["send"];
+
+const LEFT_BEHIND =
+  "a multipart upload could not be aborted in time; it is aborted in the background once the server answers";
 
 /** What the store lends one put: its clients, its deadlines and the uploads it has in flight. */
 export interface UploadContext {
@@ -29,6 +33,8 @@ export interface UploadContext {
   readonly bucket: string;
   /** Multipart uploads this store started and has not finished, by full key. */
   readonly inflight: Map<string, Set<string>>;
+  /** Retries in the background the clean-up that could not reach the server in time. */
+  readonly janitor: Janitor;
 }
 
 /**
@@ -78,18 +84,34 @@ export function uploadClient(
   key: string,
   caller: AbortSignal | undefined,
   what: string,
-): { client: S3Client; release(): void } {
+): {
+  client: S3Client;
+  release(): void;
+  /** `error`, saying so when the upload's abort was left to the background. */
+  withLeftovers(error: InfrastructureError): InfrastructureError;
+} {
   const view: S3Client = Object.create(context.client);
   let failed: InfrastructureError | undefined;
+  let abortLeftForLater = false;
   let created: string | undefined;
   const send = async (command: Parameters<S3Send>[0]) => {
     if (command instanceof AbortMultipartUploadCommand) {
-      // The abort must reach the server even after the put's signal fired.
-      return await withDeadline(context.timeoutMs, undefined, `${what}: aborting the upload`, (signal) =>
-        context.client.send(command, { abortSignal: signal }),
-      ).catch((error: unknown) => {
-        throw mapS3Error(error, `${what}: aborting the upload`);
-      });
+      // The abort must reach the server even after the put's signal fired. When it cannot, the
+      // put still reports why it failed, and the abort goes on in the background.
+      const abort = (signal: AbortSignal) =>
+        context.client.send(command, { abortSignal: signal }).then(
+          () => undefined,
+          (error: unknown) => {
+            if (!isInfrastructureError(mapS3Error(error, what), "NOT_FOUND")) throw error;
+          },
+        );
+      return await withDeadline(context.timeoutMs, undefined, `${what}: aborting the upload`, abort).catch(
+        () => {
+          context.janitor.later(`${what}: aborting the upload`, abort);
+          abortLeftForLater = true;
+          return {};
+        },
+      );
     }
     if (command instanceof UploadPartCommand && failed !== undefined) throw failed;
     const deadline = startDeadline(context.timeoutMs, caller, what);
@@ -125,7 +147,18 @@ export function uploadClient(
     }
   };
   view.send = send as S3Send;
-  return { client: view, release: () => releaseUpload(context, key, created) };
+  return {
+    client: view,
+    release: () => releaseUpload(context, key, created),
+    withLeftovers: (error) =>
+      abortLeftForLater && error.details.leftBehind === undefined
+        ? new InfrastructureError(error.code, error.message, {
+            cause: error.cause,
+            retryable: error.retryable,
+            details: { ...error.details, leftBehind: LEFT_BEHIND },
+          })
+        : error,
+  };
 }
 
 /** The mapped error, or an outcome-unknown one when the request may have been carried out. */
@@ -153,15 +186,17 @@ async function createUpload(
   } catch (error) {
     const mapped = mapS3Error(error, what, signal);
     if (requestOutcome(error) !== "unknown") throw mapped;
-    const cleaned = await abortStrayUploads(context, key, what).then(
+    const cleanUp = (signal: AbortSignal) => abortStrayUploads(context, key, signal);
+    const cleaned = await withDeadline(context.timeoutMs, undefined, `${what}: cleaning up`, cleanUp).then(
       () => true,
       () => false,
     );
     if (cleaned) throw mapped;
+    context.janitor.later(`${what}: cleaning up`, cleanUp);
     throw new InfrastructureError(mapped.code, mapped.message, {
       cause: error,
       retryable: mapped.retryable,
-      details: { ...mapped.details, leftBehind: "a multipart upload may remain under this key" },
+      details: { ...mapped.details, leftBehind: LEFT_BEHIND },
     });
   }
   const uploadId = output.UploadId ?? "";
@@ -179,39 +214,27 @@ function releaseUpload(context: UploadContext, key: string, uploadId: string | u
   if (mine.size === 0) context.inflight.delete(key);
 }
 
-/** Aborts every multipart upload of exactly `key` that no put of this store owns, within one deadline. */
-async function abortStrayUploads(context: UploadContext, key: string, what: string): Promise<void> {
-  await withDeadline(context.timeoutMs, undefined, `${what}: cleaning up`, async (signal) => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const listing = await context.client.send(
-          new ListMultipartUploadsCommand({ Bucket: context.bucket, Prefix: key }),
-          { abortSignal: signal },
-        );
-        const mine = context.inflight.get(key);
-        for (const upload of listing.Uploads ?? []) {
-          if (upload.Key !== key || upload.UploadId === undefined || mine?.has(upload.UploadId)) continue;
-          await context.client
-            .send(
-              new AbortMultipartUploadCommand({
-                Bucket: context.bucket,
-                Key: key,
-                UploadId: upload.UploadId,
-              }),
-              { abortSignal: signal },
-            )
-            .catch((error: unknown) => {
-              // Gone already (completed or aborted by its owner) is what we wanted.
-              if (!isInfrastructureError(mapS3Error(error, what), "NOT_FOUND")) throw error;
-            });
-        }
-        return;
-      } catch (error) {
-        if (signal.aborted) throw error;
-        await pause(backoffMs(attempt), signal);
-      }
-    }
-  });
+/** Aborts every multipart upload of exactly `key` that no put of this store owns. */
+async function abortStrayUploads(context: UploadContext, key: string, signal: AbortSignal): Promise<void> {
+  const listing = await context.client.send(
+    new ListMultipartUploadsCommand({ Bucket: context.bucket, Prefix: key }),
+    { abortSignal: signal },
+  );
+  const mine = context.inflight.get(key);
+  for (const upload of listing.Uploads ?? []) {
+    if (upload.Key !== key || upload.UploadId === undefined || mine?.has(upload.UploadId)) continue;
+    await context.client
+      .send(
+        new AbortMultipartUploadCommand({ Bucket: context.bucket, Key: key, UploadId: upload.UploadId }),
+        {
+          abortSignal: signal,
+        },
+      )
+      .catch((error: unknown) => {
+        // Gone already (completed or aborted by its owner) is what was wanted.
+        if (!isInfrastructureError(mapS3Error(error, "aborting a stray upload"), "NOT_FOUND")) throw error;
+      });
+  }
 }
 
 /**
