@@ -103,7 +103,13 @@ ceph-mon "${conf[@]}" -i a --mkfs --monmap "$dir/monmap" --keyring /dev/null
 ceph-mon "${conf[@]}" -i a
 wait_until "the monitor" timeout 5 ceph "${conf[@]}" mon stat
 
-osd_id=$(timeout 30 ceph "${conf[@]}" osd create)
+# A monitor that has just formed its quorum may still refuse commands (EPERM) for a moment.
+wait_until "the monitor's commands" timeout 10 ceph "${conf[@]}" osd stat
+osd_id=""
+until osd_id=$(timeout 10 ceph "${conf[@]}" osd create 2>/dev/null); do
+  [ "$SECONDS" -lt "$deadline" ] || { echo "radosgw: could not register the OSD" >&2; exit 1; }
+  sleep 1
+done
 ceph "${conf[@]}" osd crush add "osd.$osd_id" 1 root=default host=localhost >/dev/null
 ceph-osd "${conf[@]}" -i "$osd_id" --mkfs >/dev/null 2>&1
 ceph-osd "${conf[@]}" -i "$osd_id"
