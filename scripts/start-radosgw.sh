@@ -36,13 +36,22 @@ wait_until() { # what, command...
   done
 }
 
-if answers && [ -f "$dir/ceph.conf" ]; then
+if answers; then
+  if [ ! -f "$dir/ceph.conf" ]; then
+    echo "radosgw: something that is not this script's gateway answers on 127.0.0.1:$port" >&2
+    exit 1
+  fi
   ensure_user
   echo "RADOS Gateway answers on 127.0.0.1:$port (reused)"
   exit 0
 fi
 
-if ! command -v radosgw >/dev/null || ! command -v ceph-osd >/dev/null || ! command -v ceph-mon >/dev/null; then
+if ! command -v radosgw >/dev/null || ! command -v ceph-osd >/dev/null || ! command -v ceph-mon >/dev/null \
+  || ! command -v curl >/dev/null; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "radosgw: Ceph is not installed; as root: apt-get install radosgw ceph-mon ceph-osd curl" >&2
+    exit 1
+  fi
   echo "installing Ceph (radosgw, ceph-mon, ceph-osd) from Debian's packages"
   apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
@@ -99,8 +108,9 @@ EOF
 
 conf=(-c "$dir/ceph.conf")
 monmaptool --create --clobber --addv a "[v1:127.0.0.1:${RGW_MON_PORT:-6799}]" --fsid "$fsid" "$dir/monmap" >/dev/null
+# The daemons log to $dir/log; what they print on start is noise there too.
 ceph-mon "${conf[@]}" -i a --mkfs --monmap "$dir/monmap" --keyring /dev/null
-ceph-mon "${conf[@]}" -i a
+ceph-mon "${conf[@]}" -i a 2>>"$dir/log/start.log"
 wait_until "the monitor" timeout 5 ceph "${conf[@]}" mon stat
 
 # A monitor that has just formed its quorum may still refuse commands (EPERM) for a moment.
@@ -110,12 +120,12 @@ until osd_id=$(timeout 10 ceph "${conf[@]}" osd create 2>/dev/null); do
   [ "$SECONDS" -lt "$deadline" ] || { echo "radosgw: could not register the OSD" >&2; exit 1; }
   sleep 1
 done
-ceph "${conf[@]}" osd crush add "osd.$osd_id" 1 root=default host=localhost >/dev/null
+ceph "${conf[@]}" osd crush add "osd.$osd_id" 1 root=default host=localhost >/dev/null 2>&1
 ceph-osd "${conf[@]}" -i "$osd_id" --mkfs >/dev/null 2>&1
-ceph-osd "${conf[@]}" -i "$osd_id"
+ceph-osd "${conf[@]}" -i "$osd_id" 2>>"$dir/log/start.log"
 wait_until "the OSD" bash -c "ceph ${conf[*]} osd stat | grep -q '1 up'"
 
-radosgw "${conf[@]}" -n client.rgw
+radosgw "${conf[@]}" -n client.rgw 2>>"$dir/log/start.log"
 wait_until "the gateway" answers
 ensure_user
 echo "RADOS Gateway answers on 127.0.0.1:$port (started in ${SECONDS}s)"

@@ -1,6 +1,5 @@
 import { Readable } from "node:stream";
 import {
-  AbortMultipartUploadCommand,
   CopyObjectCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
