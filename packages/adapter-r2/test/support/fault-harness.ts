@@ -8,7 +8,7 @@ import {
 } from "../../src/index.js";
 
 /** Short deadlines so every fault case settles in seconds; the bounds below follow from them. */
-export const FAULT_TIMEOUTS = { timeoutMs: 3_000, idleTimeoutMs: 1_000, maxAttempts: 3 } as const;
+export const FAULT_TIMEOUTS = { timeoutMs: 4_000, idleTimeoutMs: 1_500, maxAttempts: 3 } as const;
 
 /** What the fault suite needs of an S3 server: where it is, how to sign, how to make and drop buckets. */
 export interface FaultServer {
