@@ -135,7 +135,7 @@ export function uploadClient(
     } catch (error) {
       const mapped = mapS3Error(error, what, deadline.signal);
       if (command instanceof CompleteMultipartUploadCommand && requestOutcome(error) === "unknown") {
-        return await settleCompletion(context, key, command, mapped, what);
+        return await settleCompletion(context, key, command, mapped, caller, what);
       }
       if (command instanceof PutObjectCommand && command.input.IfNoneMatch !== undefined) {
         throw ambiguous(error, mapped, `${what}: the conditional write may or may not have been stored`);
@@ -239,7 +239,7 @@ async function abortStrayUploads(context: UploadContext, key: string, signal: Ab
 
 /**
  * After a lost `CompleteMultipartUpload` reply: asks the server whether the upload still exists.
- * Still there: the completion did not happen, so it is sent again. Gone while the object exists:
+ * Still there: the completion did not happen, so it is sent again (unless the put was cancelled). Gone while the object exists:
  * it completed (only this put knows the upload id). No answer within the deadline: the outcome is
  * unknown, and the put says so.
  */
@@ -248,6 +248,7 @@ async function settleCompletion(
   key: string,
   command: CompleteMultipartUploadCommand,
   original: InfrastructureError,
+  caller: AbortSignal | undefined,
   what: string,
 ): Promise<CompleteMultipartUploadCommandOutput> {
   const { UploadId } = command.input;
@@ -276,9 +277,12 @@ async function settleCompletion(
             );
             return { $metadata: head.$metadata, ETag: head.ETag, Bucket: context.bucket, Key: key };
           }
+          // Not completed, and the caller gave up: the upload is aborted instead.
+          if (caller?.aborted) throw original;
           return await sendOnce(context, signal, (client, options) => client.send(command, options));
         } catch (error) {
-          if (signal.aborted || (requestOutcome(error) !== "unknown" && !isNotFound(error))) throw error;
+          if (error === original || signal.aborted) throw error;
+          if (requestOutcome(error) !== "unknown" && !isNotFound(error)) throw error;
           if (isNotFound(error) && (error as { name?: string }).name !== "NoSuchUpload") throw error;
           await pause(backoffMs(attempt), signal);
         }
@@ -286,7 +290,7 @@ async function settleCompletion(
     });
   } catch (error) {
     // The upload is gone and so is the object: something else aborted it; nothing was stored.
-    if (isNotFound(error)) throw original;
+    if (error === original || isNotFound(error)) throw original;
     if (requestOutcome(error) !== "unknown") throw mapS3Error(error, what);
     throw outcomeUnknownError(
       original.code === "TIMEOUT" ? "TIMEOUT" : "UNAVAILABLE",

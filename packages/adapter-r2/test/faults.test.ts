@@ -278,6 +278,23 @@ describe("lost replies", () => {
     expect(await openUploads()).toEqual([]);
   });
 
+  it("does not complete an upload after the put was cancelled while its completion went unanswered", async () => {
+    const cancel = new AbortController();
+    const { store, proxy } = await storeBehind((request) => {
+      if (!isComplete(request)) return "forward";
+      if (cancel.signal.aborted) return "forward";
+      cancel.abort();
+      return "hang";
+    }, options);
+    await expectErrorCode(
+      store.put("cancelled", Readable.from(generated(12)), { signal: cancel.signal }),
+      "CANCELLED",
+    );
+    expect(proxy.requests.filter(isComplete)).toHaveLength(1);
+    expect(await store.exists("cancelled")).toBe(false);
+    expect(await openUploads()).toEqual([]);
+  });
+
   it("aborts the upload a lost CreateMultipartUpload reply created and never creates a second", async () => {
     const { store, proxy } = await storeBehind(
       (request) => (isCreate(request) ? "lose-reply" : "forward"),
