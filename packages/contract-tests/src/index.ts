@@ -5,6 +5,7 @@ export {
   INJECTION_VALUES,
 } from "./documents/index.js";
 export { type FaultMode, FaultProxy, type FaultProxyOptions, startFaultProxy } from "./faults/fault-proxy.js";
+export { type ObjectStorageFaultHarness, objectStorageFaultContract } from "./faults/object-storage.js";
 export {
   expectFailsWithin,
   expectRecoversWithin,
