@@ -6,6 +6,7 @@ export type {
   CacheSetOptions,
   CacheStats,
 } from "./cache.js";
+export { validateCacheKey } from "./cache-rules.js";
 export {
   type ComparisonOperator,
   type DocumentCollection,
