@@ -4,6 +4,7 @@ import { useFreshAdapter } from "../harness.js";
 import { basicTests } from "./basic.js";
 import { getOrSetTests } from "./get-or-set.js";
 import type { CacheHarness } from "./harness.js";
+import { hostileInputTests } from "./hostile-input.js";
 import { invalidationTests } from "./invalidation.js";
 import { lifecycleTests } from "./lifecycle.js";
 import { staleWhileRevalidateTests } from "./stale-while-revalidate.js";
@@ -26,5 +27,6 @@ export function cacheContract(name: string, harness: CacheHarness): void {
     staleWhileRevalidateTests(cache, harness);
     invalidationTests(cache, harness);
     statsTests(cache, harness);
+    hostileInputTests(cache, harness);
   });
 }
