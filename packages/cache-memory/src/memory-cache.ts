@@ -9,8 +9,8 @@ import {
   closedError,
   InfrastructureError,
   throwIfAborted,
+  validateCacheKey,
 } from "@proj/ports";
-import { coarseNow, preciseNow } from "./coarse-clock.js";
 import { mapMemoryError } from "./map-memory-error.js";
 
 export interface MemoryCacheOptions<V = unknown> {
@@ -131,7 +131,7 @@ export class MemoryCache<V = unknown> implements Cache<V> {
     const expiresAt = this.expiresAt;
     if (expiresAt !== null) {
       const at = expiresAt[slot]!;
-      if (at !== 0 && at <= coarseNow()) return this.expiredHit(slot);
+      if (at !== 0 && at <= now()) return this.expiredHit(slot);
     }
     this.touch(slot);
     this.hits++;
@@ -141,7 +141,7 @@ export class MemoryCache<V = unknown> implements Cache<V> {
   /** Stores `value` under `key`, replacing any entry and its TTL, and drops an in-flight load of it. */
   setSync(key: string, value: V, options?: CacheSetOptions): void {
     if (this.closed) throw closedError(WHAT);
-    if (typeof key !== "string" || key === "") throw invalidKey(key);
+    validateCacheKey(key);
     if (value === undefined) throw invalid(`cannot cache undefined under key "${key}"`);
     const ttlMs = options?.ttlMs === undefined ? this.defaultTtlMs : checkTtl(options.ttlMs, "ttlMs");
     if (this.flights.size !== 0) this.overtakeFlight(key);
@@ -153,10 +153,10 @@ export class MemoryCache<V = unknown> implements Cache<V> {
     if (this.closed) throw closedError(WHAT);
     const slot = this.slotOf.get(key);
     if (slot === undefined) {
-      if (typeof key !== "string" || key === "") throw invalidKey(key);
+      validateCacheKey(key);
       return false;
     }
-    if (this.isExpired(slot, coarseNow())) {
+    if (this.isExpired(slot, now())) {
       this.expire(slot);
       return false;
     }
@@ -166,11 +166,11 @@ export class MemoryCache<V = unknown> implements Cache<V> {
   /** Removes the entry under `key`; true when a live entry was removed. */
   deleteSync(key: string): boolean {
     if (this.closed) throw closedError(WHAT);
-    if (typeof key !== "string" || key === "") throw invalidKey(key);
+    validateCacheKey(key);
     if (this.flights.size !== 0) this.overtakeFlight(key);
     const slot = this.slotOf.get(key);
     if (slot === undefined) return false;
-    const live = !this.isExpired(slot, coarseNow());
+    const live = !this.isExpired(slot, now());
     this.remove(slot);
     return live;
   }
@@ -181,18 +181,19 @@ export class MemoryCache<V = unknown> implements Cache<V> {
     if (typeof prefix !== "string" || prefix === "") {
       throw invalid("deletePrefix needs a non-empty prefix (use clear to remove everything)");
     }
+    validateCacheKey(prefix, "prefix");
     for (const [key, flight] of this.flights) {
       if (key.startsWith(prefix)) {
         flight.current = false;
         this.flights.delete(key);
       }
     }
-    const now = coarseNow();
+    const at = now();
     let removed = 0;
     // A full scan keeps the hot path free of any prefix index; invalidation is the rare operation.
     for (const [key, slot] of this.slotOf) {
       if (!key.startsWith(prefix)) continue;
-      if (!this.isExpired(slot, now)) removed++;
+      if (!this.isExpired(slot, at)) removed++;
       this.remove(slot);
     }
     return removed;
@@ -252,7 +253,7 @@ export class MemoryCache<V = unknown> implements Cache<V> {
 
   async getOrSet(key: string, loader: CacheLoader<V>, options?: CacheGetOrSetOptions): Promise<V> {
     if (this.closed) throw closedError(WHAT);
-    if (typeof key !== "string" || key === "") throw invalidKey(key);
+    validateCacheKey(key);
     const ttlMs = options?.ttlMs === undefined ? this.defaultTtlMs : checkTtl(options.ttlMs, "ttlMs");
     const swrMs = checkWindow(options?.staleWhileRevalidateMs);
     const signal = options?.signal;
@@ -260,15 +261,15 @@ export class MemoryCache<V = unknown> implements Cache<V> {
 
     const slot = this.slotOf.get(key);
     if (slot !== undefined) {
-      const now = coarseNow();
       const at = this.expiresAt === null ? 0 : this.expiresAt[slot]!;
-      if (at === 0 || at > now) {
+      const checkedAt = at === 0 ? 0 : now();
+      if (at === 0 || at > checkedAt) {
         this.touch(slot);
         this.hits++;
         return this.read(slot, key);
       }
       const keptUntil = this.staleUntil === null ? 0 : this.staleUntil[slot]!;
-      if (swrMs > 0 && now < Math.min(at + swrMs, keptUntil)) {
+      if (swrMs > 0 && checkedAt < Math.min(at + swrMs, keptUntil)) {
         this.touch(slot);
         this.hits++;
         if (!this.flights.has(key)) this.startFlight(key, loader, ttlMs, swrMs, true);
@@ -296,7 +297,8 @@ export class MemoryCache<V = unknown> implements Cache<V> {
   }
 
   private miss(key: string): undefined {
-    if (typeof key !== "string" || key === "") throw invalidKey(key);
+    // Only a key that fails the rule is never stored, so checking it on a miss alone costs hits nothing.
+    validateCacheKey(key);
     this.misses++;
     return undefined;
   }
@@ -384,7 +386,7 @@ export class MemoryCache<V = unknown> implements Cache<V> {
     }
     this.values[slot] = stored;
     if (ttlMs > 0) {
-      const at = preciseNow() + ttlMs;
+      const at = now() + ttlMs;
       (this.expiresAt ?? this.addExpiryColumn())[slot] = at;
       if (swrMs > 0) (this.staleUntil ?? this.addStaleColumn())[slot] = at + swrMs;
       else if (this.staleUntil !== null) this.staleUntil[slot] = 0;
@@ -487,7 +489,7 @@ export class MemoryCache<V = unknown> implements Cache<V> {
 
   /** Drops an expired entry, unless a stale-while-revalidate window still keeps it for getOrSet. */
   private expire(slot: number): void {
-    if (this.staleUntil !== null && this.staleUntil[slot]! > coarseNow()) return;
+    if (this.staleUntil !== null && this.staleUntil[slot]! > now()) return;
     this.remove(slot);
   }
 
@@ -532,8 +534,13 @@ function invalid(message: string): InfrastructureError {
   return new InfrastructureError("INVALID_ARGUMENT", message, { retryable: false });
 }
 
-function invalidKey(key: unknown): InfrastructureError {
-  return invalid(`cache keys are non-empty strings, got ${key === "" ? "an empty string" : typeof key}`);
+/**
+ * Read on every lookup of an entry with a TTL: a sample reused across lookups goes stale inside
+ * long synchronous work, where no timer can retire it. `performance` is looked up on each call so
+ * fake timers that replace it (vitest's default) steer expiry too.
+ */
+function now(): number {
+  return performance.now();
 }
 
 function checkTtl(ttlMs: number, name: string): number {
