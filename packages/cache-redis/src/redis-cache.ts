@@ -10,9 +10,11 @@ import {
   InfrastructureError,
   type JsonValue,
   throwIfAborted,
+  validateCacheKey,
 } from "@proj/ports";
 import { Redis, type RedisOptions } from "ioredis";
 import { mapRedisError } from "./map-redis-error.js";
+import { fromJson, toStrictJson } from "./redis-json.js";
 
 /** Turns values into the strings Redis stores, and back. */
 export interface RedisCacheSerializer<V> {
@@ -23,7 +25,8 @@ export interface RedisCacheSerializer<V> {
 export interface RedisCacheOptions<V = JsonValue> {
   /**
    * This application's part of the keyspace: entries live under `<namespace>:<key>`, and `clear`
-   * removes exactly those. Required, non-empty.
+   * removes exactly those. Required, non-empty, well-formed Unicode. `%` and `:` in it are stored
+   * as `%25` and `%3A`, so no namespace's keys fall under another's (`P` and `P:sub`).
    */
   namespace: string;
   /** `redis://[user:password@]host:port/db`. Default `redis://127.0.0.1:6379`. */
@@ -32,7 +35,7 @@ export interface RedisCacheOptions<V = JsonValue> {
   redis?: RedisOptions;
   /** TTL for entries stored without `ttlMs`. Absent: such entries do not expire. */
   defaultTtlMs?: number;
-  /** Default: JSON, so only JSON values round-trip. */
+  /** Default: strict JSON, which refuses any value that would not come back equal (`-0` is kept). */
   serializer?: RedisCacheSerializer<V>;
   /** How long one command may take before it fails with `TIMEOUT`. Default 2000. */
   commandTimeoutMs?: number;
@@ -46,12 +49,8 @@ const CAPABILITIES: CacheCapabilities = Object.freeze({ shared: true, staleWhile
 const WHAT = "Redis cache";
 
 const JSON_SERIALIZER: RedisCacheSerializer<never> = {
-  serialize(value) {
-    const text: string | undefined = JSON.stringify(value);
-    if (text === undefined) throw new TypeError(`${typeof value} is not a JSON value`);
-    return text;
-  },
-  deserialize: (text) => JSON.parse(text) as never,
+  serialize: toStrictJson,
+  deserialize: (text) => fromJson(text) as never,
 };
 
 interface Lookup<V> {
@@ -88,10 +87,9 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
 
   constructor(options: RedisCacheOptions<V>) {
     const { namespace } = options;
-    if (typeof namespace !== "string" || namespace === "")
-      throw invalid("namespace must be a non-empty string");
+    validateCacheKey(namespace, "namespace");
     this.namespace = namespace;
-    this.#prefix = `${namespace}:`;
+    this.#prefix = `${encodeNamespace(namespace)}:`;
     this.#defaultTtlMs =
       options.defaultTtlMs === undefined ? 0 : checkTtl(options.defaultTtlMs, "defaultTtlMs");
     this.#serializer = options.serializer ?? (JSON_SERIALIZER as RedisCacheSerializer<V>);
@@ -159,6 +157,7 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
     if (typeof prefix !== "string" || prefix === "") {
       throw invalid("deletePrefix needs a non-empty prefix (use clear to remove everything)");
     }
+    validateCacheKey(prefix, "prefix");
     for (const [key, flight] of this.#flights) {
       if (key.startsWith(prefix)) {
         flight.current = false;
@@ -351,9 +350,7 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
   }
 
   #fullKey(key: string): string {
-    if (typeof key !== "string" || key === "") {
-      throw invalid(`cache keys are non-empty strings, got ${key === "" ? "an empty string" : typeof key}`);
-    }
+    validateCacheKey(key);
     return this.#prefix + key;
   }
 
@@ -383,6 +380,14 @@ function checkTtl(ttlMs: number, name: string): number {
     throw invalid(`${name} must be a positive integer of milliseconds, got ${String(ttlMs)}`);
   }
   return ttlMs;
+}
+
+/**
+ * Escapes the separator (and the escape character itself), so the key prefix `<encoded>:` of one
+ * namespace can never begin the keys of another: the first unescaped `:` ends the namespace.
+ */
+function encodeNamespace(namespace: string): string {
+  return namespace.replace(/[%:]/g, (character) => (character === "%" ? "%25" : "%3A"));
 }
 
 /** Makes `text` match itself literally in a Redis glob pattern. */
