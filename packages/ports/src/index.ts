@@ -1,5 +1,6 @@
 export type {
   Cache,
+  CacheCallOptions,
   CacheCapabilities,
   CacheGetOrSetOptions,
   CacheLoader,
