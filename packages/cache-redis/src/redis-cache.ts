@@ -280,7 +280,7 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
     }
     // Resolving only once the socket is gone means "closed" holds when close() returns.
     const ended = new Promise<void>((resolve) => this.client.once("end", () => resolve()));
-    if (status === "ready") {
+    if (status === "ready" && this.client.stream.writable) {
       // QUIT lets the replies to commands already sent arrive first; a silent connection would
       // never answer it, so it gets the command deadline like any other command.
       await this.#calls
