@@ -1,6 +1,7 @@
 import {
   abortable,
   type Cache,
+  type CacheCallOptions,
   type CacheCapabilities,
   type CacheGetOrSetOptions,
   type CacheLoader,
@@ -8,7 +9,7 @@ import {
   type CacheStats,
   closedError,
   InfrastructureError,
-  throwIfAborted,
+  validateCacheCallOptions,
   validateCacheKey,
 } from "@proj/ports";
 import { mapMemoryError } from "./map-memory-error.js";
@@ -214,8 +215,9 @@ export class MemoryCache<V = unknown> implements Cache<V> {
 
   // `get` and `set` build their promise by hand: an async function costs measurably more per call,
   // and these two are the port's hot pair.
-  get(key: string): Promise<V | undefined> {
+  get(key: string, options?: CacheCallOptions): Promise<V | undefined> {
     try {
+      if (options !== undefined) this.checkCall(options, "get", key);
       return Promise.resolve(this.getSync(key));
     } catch (error) {
       return Promise.reject(error);
@@ -224,6 +226,7 @@ export class MemoryCache<V = unknown> implements Cache<V> {
 
   set(key: string, value: V, options?: CacheSetOptions): Promise<void> {
     try {
+      if (options !== undefined) this.checkCall(options, "set", key);
       this.setSync(key, value, options);
       return RESOLVED;
     } catch (error) {
@@ -231,23 +234,28 @@ export class MemoryCache<V = unknown> implements Cache<V> {
     }
   }
 
-  async has(key: string): Promise<boolean> {
+  async has(key: string, options?: CacheCallOptions): Promise<boolean> {
+    if (options !== undefined) this.checkCall(options, "has", key);
     return this.hasSync(key);
   }
 
-  async delete(key: string): Promise<boolean> {
+  async delete(key: string, options?: CacheCallOptions): Promise<boolean> {
+    if (options !== undefined) this.checkCall(options, "delete", key);
     return this.deleteSync(key);
   }
 
-  async deletePrefix(prefix: string): Promise<number> {
+  async deletePrefix(prefix: string, options?: CacheCallOptions): Promise<number> {
+    if (options !== undefined) this.checkCall(options, "deletePrefix", prefix);
     return this.deletePrefixSync(prefix);
   }
 
-  async clear(): Promise<void> {
+  async clear(options?: CacheCallOptions): Promise<void> {
+    if (options !== undefined) this.checkCall(options, "clear");
     this.clearSync();
   }
 
-  async stats(): Promise<CacheStats> {
+  async stats(options?: CacheCallOptions): Promise<CacheStats> {
+    if (options !== undefined) this.checkCall(options, "stats");
     return this.statsSync();
   }
 
@@ -257,7 +265,7 @@ export class MemoryCache<V = unknown> implements Cache<V> {
     const ttlMs = options?.ttlMs === undefined ? this.defaultTtlMs : checkTtl(options.ttlMs, "ttlMs");
     const swrMs = checkWindow(options?.staleWhileRevalidateMs);
     const signal = options?.signal;
-    throwIfAborted(signal, `getOrSet of cache key "${key}"`);
+    if (options !== undefined) this.checkCall(options, "getOrSet", key);
 
     const slot = this.slotOf.get(key);
     if (slot !== undefined) {
@@ -294,6 +302,17 @@ export class MemoryCache<V = unknown> implements Cache<V> {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  /**
+   * The port's rules for per-call options, so a call refused on Redis is refused here too. There is
+   * no I/O to bound, so a valid `timeoutMs` changes nothing.
+   */
+  private checkCall(options: CacheCallOptions, method: string, key?: string): void {
+    if (this.closed) throw closedError(WHAT);
+    if (options.timeoutMs === undefined && options.signal === undefined) return;
+    if (key !== undefined) validateCacheKey(key, method === "deletePrefix" ? "prefix" : "cache key");
+    validateCacheCallOptions(options, 0, key === undefined ? method : `${method} of cache key "${key}"`);
   }
 
   private miss(key: string): undefined {

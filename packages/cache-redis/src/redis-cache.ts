@@ -10,7 +10,7 @@ import {
   closedError,
   InfrastructureError,
   type JsonValue,
-  throwIfAborted,
+  validateCacheCallOptions,
   validateCacheKey,
 } from "@proj/ports";
 import { Redis, type RedisOptions } from "ioredis";
@@ -131,8 +131,13 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
   async get(key: string, options?: CacheCallOptions): Promise<V | undefined> {
     this.#ensureOpen();
     const full = this.#fullKey(key);
-    const text = await this.#keyCommand("GET", key, false, this.#deadline(options), options?.signal, () =>
-      this.client.get(full),
+    const text = await this.#keyCommand(
+      "GET",
+      key,
+      false,
+      this.#deadline(options, "GET", key),
+      options?.signal,
+      () => this.client.get(full),
     );
     if (text === null) {
       this.#misses++;
@@ -147,7 +152,7 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
     const full = this.#fullKey(key);
     if (value === undefined) throw invalid(`cannot cache undefined under key "${key}"`);
     const ttlMs = options?.ttlMs === undefined ? this.#defaultTtlMs : checkTtl(options.ttlMs, "ttlMs");
-    const deadline = this.#deadline(options);
+    const deadline = this.#deadline(options, "SET", key);
     const text = this.#encode(value, key);
     this.#overtakeFlight(key);
     await this.#write(full, text, ttlMs, key, deadline, options?.signal);
@@ -156,8 +161,13 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
   async has(key: string, options?: CacheCallOptions): Promise<boolean> {
     this.#ensureOpen();
     const full = this.#fullKey(key);
-    const found = await this.#keyCommand("EXISTS", key, false, this.#deadline(options), options?.signal, () =>
-      this.client.exists(full),
+    const found = await this.#keyCommand(
+      "EXISTS",
+      key,
+      false,
+      this.#deadline(options, "EXISTS", key),
+      options?.signal,
+      () => this.client.exists(full),
     );
     return found === 1;
   }
@@ -165,7 +175,7 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
   async delete(key: string, options?: CacheCallOptions): Promise<boolean> {
     this.#ensureOpen();
     const full = this.#fullKey(key);
-    const deadline = this.#deadline(options);
+    const deadline = this.#deadline(options, "UNLINK", key);
     this.#overtakeFlight(key);
     const removed = await this.#keyCommand("UNLINK", key, true, deadline, options?.signal, () =>
       this.client.unlink(full),
@@ -179,7 +189,7 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
       throw invalid("deletePrefix needs a non-empty prefix (use clear to remove everything)");
     }
     validateCacheKey(prefix, "prefix");
-    const deadline = this.#deadline(options, this.#scanTimeoutMs);
+    const deadline = this.#walkDeadline(options, `deletePrefix "${prefix}"`);
     for (const [key, flight] of this.#flights) {
       if (key.startsWith(prefix)) {
         flight.current = false;
@@ -196,7 +206,7 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
 
   async clear(options?: CacheCallOptions): Promise<void> {
     this.#ensureOpen();
-    const deadline = this.#deadline(options, this.#scanTimeoutMs);
+    const deadline = this.#walkDeadline(options, `clear of namespace "${this.namespace}"`);
     this.#dropFlights();
     await this.#unlinkMatching(
       this.#prefix,
@@ -213,7 +223,7 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
    */
   async stats(options?: CacheCallOptions): Promise<CacheStats> {
     this.#ensureOpen();
-    const deadline = this.#deadline(options, this.#scanTimeoutMs);
+    const deadline = this.#walkDeadline(options, `stats of namespace "${this.namespace}"`);
     const seen = new Set<string>();
     const what = `stats of namespace "${this.namespace}"`;
     await this.#scan(this.#prefix, what, deadline, options?.signal, async (keys) => {
@@ -232,11 +242,10 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
     const full = this.#fullKey(key);
     const ttlMs = options?.ttlMs === undefined ? this.#defaultTtlMs : checkTtl(options.ttlMs, "ttlMs");
     const timeoutMs =
-      options?.timeoutMs === undefined
+      options === undefined
         ? this.#commandTimeoutMs
-        : checkTimeout(options.timeoutMs, "timeoutMs");
+        : validateCacheCallOptions(options, this.#commandTimeoutMs, `getOrSet of cache key "${key}"`);
     const signal = options?.signal;
-    throwIfAborted(signal, `getOrSet of cache key "${key}"`);
     let flight = this.#flights.get(key);
     if (flight === undefined) {
       const started: Flight<V> = { promise: Promise.resolve() as Promise<never>, current: true };
@@ -390,9 +399,17 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
     return this.#calls.run(() => `${command} of cache key "${key}"`, write, deadline, signal, send);
   }
 
-  #deadline(options: CacheCallOptions | undefined, fallbackMs = this.#commandTimeoutMs): Deadline {
-    const timeoutMs = options?.timeoutMs;
-    return startDeadline(timeoutMs === undefined ? fallbackMs : checkTimeout(timeoutMs, "timeoutMs"));
+  /** The deadline of a call on one key; the message is built only when the call passes options. */
+  #deadline(options: CacheCallOptions | undefined, command: string, key: string): Deadline {
+    if (options === undefined) return startDeadline(this.#commandTimeoutMs);
+    return startDeadline(
+      validateCacheCallOptions(options, this.#commandTimeoutMs, `${command} of cache key "${key}"`),
+    );
+  }
+
+  #walkDeadline(options: CacheCallOptions | undefined, what: string): Deadline {
+    if (options === undefined) return startDeadline(this.#scanTimeoutMs);
+    return startDeadline(validateCacheCallOptions(options, this.#scanTimeoutMs, what));
   }
 
   #encode(value: V, key: string): string {

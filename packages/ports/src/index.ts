@@ -7,7 +7,7 @@ export type {
   CacheSetOptions,
   CacheStats,
 } from "./cache.js";
-export { validateCacheKey } from "./cache-rules.js";
+export { validateCacheCallOptions, validateCacheKey } from "./cache-rules.js";
 export {
   type ComparisonOperator,
   type DocumentCollection,

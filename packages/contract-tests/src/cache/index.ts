@@ -2,6 +2,7 @@ import type { Cache } from "@proj/ports";
 import { describe } from "vitest";
 import { useFreshAdapter } from "../harness.js";
 import { basicTests } from "./basic.js";
+import { callOptionsTests } from "./call-options.js";
 import { getOrSetTests } from "./get-or-set.js";
 import type { CacheHarness } from "./harness.js";
 import { hostileInputTests } from "./hostile-input.js";
@@ -28,5 +29,6 @@ export function cacheContract(name: string, harness: CacheHarness): void {
     invalidationTests(cache, harness);
     statsTests(cache, harness);
     hostileInputTests(cache, harness);
+    callOptionsTests(cache);
   });
 }
