@@ -133,6 +133,25 @@ describe("a silent (half-open) connection", () => {
   });
 });
 
+describe("close during a fault", () => {
+  it("fails a call waiting for a connection with CLOSED at once, and ends the client", async () => {
+    const proxy = await TcpProxy.start("127.0.0.1", REDIS_PORT);
+    proxies.push(proxy);
+    proxy.silence();
+    const cache = openCache<unknown>({ url: proxy.url, commandTimeoutMs: 10_000 });
+    opened.push(cache);
+    const waiting = cache.get("k").then(
+      () => "resolved",
+      (error: unknown) => error,
+    );
+    const started = performance.now();
+    await cache.close();
+    await expectErrorCode(Promise.reject(await waiting), "CLOSED");
+    expect(performance.now() - started).toBeLessThan(SLACK_MS);
+    expect(cache.client.status).toBe("end");
+  });
+});
+
 describe("an outage", () => {
   it("fails calls fast with UNAVAILABLE, reconnects with backoff instead of a loop, and recovers", async () => {
     const { proxy, cache } = await throughProxy({ commandTimeoutMs: 1_000 });
