@@ -1,11 +1,13 @@
 export type {
   Cache,
+  CacheCallOptions,
   CacheCapabilities,
   CacheGetOrSetOptions,
   CacheLoader,
   CacheSetOptions,
   CacheStats,
 } from "./cache.js";
+export { validateCacheCallOptions, validateCacheKey } from "./cache-rules.js";
 export {
   type ComparisonOperator,
   type DocumentCollection,
