@@ -4,6 +4,7 @@ export {
   documentDatabaseContract,
   INJECTION_VALUES,
 } from "./documents/index.js";
+export { type CacheFaultHarness, cacheFaultContract } from "./faults/cache.js";
 export { type FaultMode, FaultProxy, type FaultProxyOptions, startFaultProxy } from "./faults/fault-proxy.js";
 export { type ObjectStorageFaultHarness, objectStorageFaultContract } from "./faults/object-storage.js";
 export {
