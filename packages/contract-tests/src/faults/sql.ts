@@ -361,6 +361,28 @@ export function sqlFaultContract(name: string, harness: SqlFaultHarness): void {
     );
 
     it(
+      "half-open in the middle of insertMany: TIMEOUT within the bound, and no row of the call remains",
+      async () => {
+        const { proxy, subject, db } = current();
+        async function* rows() {
+          for (let id = 1; id <= 2_000; id += 1) {
+            if (id === 501) await proxy.set("silent");
+            yield [id, `item ${id}`] as const;
+          }
+        }
+        await expectFailsWithin(
+          db.insertMany(TABLE, ["id", "label"], rows(), { batchSize: 100 }),
+          callBound,
+          "TIMEOUT",
+          "an insertMany whose connection went silent midway",
+        );
+        await expectHealed();
+        expect(await subject.countRows(TABLE)).toBe(0);
+      },
+      testTimeout,
+    );
+
+    it(
       "reset mid-request: UNAVAILABLE within the bound, and the half-sent INSERT never ran",
       async () => {
         const { proxy, subject, db } = current();
