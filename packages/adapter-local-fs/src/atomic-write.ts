@@ -1,10 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { promises as fs, type Stats } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
-import { dirname, join } from "node:path";
 import { type ObjectBodySource, objectBodyChunks, throwIfAborted } from "@proj/ports";
-import { isMissing } from "./map-local-fs-error.js";
+import type { OpenFolder } from "./confined-folder.js";
 import { TEMP_PREFIX } from "./paths.js";
+
+/** What `write` names its temporary files; `sweep` reclaims exactly these and nothing else. */
+export const TEMP_FILE_NAME = /^\.~tmp-[0-9a-f]{16}$/;
 
 export function tempName(): string {
   return `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`;
@@ -19,34 +21,20 @@ async function writeFully(handle: FileHandle, chunk: Uint8Array): Promise<void> 
   }
 }
 
-/** Makes a rename or a new entry in `folder` survive a crash. */
-export async function syncFolder(folder: string): Promise<void> {
-  const handle = await fs.open(folder, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 /**
- * Streams `body` into a new file at `path` (which must not exist), flushed to disk before it
- * resolves, and returns its stats. On any failure the partial file is removed. `createFolder`
- * creates a missing folder.
+ * Streams `body` into a new file `name` of a checked folder (it must not exist: an exclusive create
+ * never follows a symlink), flushed to disk before it resolves, and returns its stats. On any
+ * failure the partial file is removed.
  */
 export async function writeNewFile(
-  path: string,
+  folder: OpenFolder,
+  name: string,
   body: ObjectBodySource,
   signal: AbortSignal | undefined,
   what: string,
-  createFolder = false,
 ): Promise<Stats> {
-  const handle = await fs.open(path, "wx").catch(async (error: unknown) => {
-    // Creating the folder only when the open finds it missing saves a call per write.
-    if (!createFolder || !isMissing(error)) throw error;
-    await fs.mkdir(dirname(path), { recursive: true });
-    return fs.open(path, "wx");
-  });
+  const path = folder.entry(name);
+  const handle = await fs.open(path, "wx");
   try {
     for await (const chunk of objectBodyChunks(body, signal, what)) {
       await writeFully(handle, chunk);
@@ -63,28 +51,27 @@ export async function writeNewFile(
 }
 
 /**
- * Replaces `target` atomically: the body goes to a temporary file in the same folder, which is
- * flushed and then renamed over the target, and the folder is flushed so the rename survives a
- * crash. Readers see the old file or the whole new one. A failed write removes its temporary file;
- * one left by a crash is removed by the next sweep of the folder. Missing folders are created.
- * Returns the new file's stats.
+ * Replaces `name` in a checked folder atomically: the body goes to a temporary file in the same
+ * folder, which is flushed and then renamed over the name, and the folder is flushed so the rename
+ * survives a crash. Readers see the old file or the whole new one. A failed write removes its
+ * temporary file; one left by a crash is reclaimed by `sweep`. Returns the new file's stats.
  */
 export async function writeAtomically(
-  target: string,
+  folder: OpenFolder,
+  name: string,
   body: ObjectBodySource,
   signal: AbortSignal | undefined,
   what: string,
 ): Promise<Stats> {
-  const folder = dirname(target);
-  const temp = join(folder, tempName());
-  const stats = await writeNewFile(temp, body, signal, what, true);
+  const temp = tempName();
+  const stats = await writeNewFile(folder, temp, body, signal, what);
   try {
     throwIfAborted(signal, what);
-    await fs.rename(temp, target);
+    await fs.rename(folder.entry(temp), folder.entry(name));
   } catch (error) {
-    await fs.unlink(temp).catch(() => undefined);
+    await fs.unlink(folder.entry(temp)).catch(() => undefined);
     throw error;
   }
-  await syncFolder(folder);
+  await folder.handle.sync();
   return stats;
 }

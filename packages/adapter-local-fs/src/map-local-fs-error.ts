@@ -24,6 +24,30 @@ const CODES: Readonly<Record<string, ErrorCode>> = {
   ETIMEDOUT: "TIMEOUT",
 };
 
+/** What each errno means, so a message never ends in a bare code. */
+const REASONS: Readonly<Record<string, string>> = {
+  ENOENT: "no such file or folder",
+  ENOTDIR: "a file is where a folder is expected",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EROFS: "the file system is read-only",
+  ENOSPC: "no space left on the disk",
+  EDQUOT: "the disk quota is exhausted",
+  EFBIG: "the file is too large",
+  EMFILE: "too many open files in this process",
+  ENFILE: "too many open files on this system",
+  EEXIST: "it already exists",
+  ENOTEMPTY: "the folder is not empty",
+  EISDIR: "a folder is where a file is expected",
+  ENAMETOOLONG: "a name is too long",
+  ELOOP: "a symlink is in the way (a symlink loop, or a symlink where none is followed)",
+  EINVAL: "the file system refused the arguments",
+  EBUSY: "the file or folder is busy",
+  EAGAIN: "the resource is temporarily unavailable",
+  EIO: "an input/output error occurred",
+  ETIMEDOUT: "the operation timed out",
+};
+
 /** A full disk or too many open files may clear; a missing quota or a full disk usually does not soon. */
 const RETRYABLE = new Set(["EBUSY", "EAGAIN", "EIO", "ETIMEDOUT", "EMFILE", "ENFILE"]);
 
@@ -45,7 +69,14 @@ export function mapLocalFsError(
   if (isInfrastructureError(error)) return error;
   const errno = errnoOf(error);
   const code = (errno && CODES[errno]) || "INTERNAL";
-  const reason = errno ?? (error instanceof Error ? error.message : String(error));
+  const reason =
+    errno === undefined
+      ? error instanceof Error
+        ? error.message
+        : String(error)
+      : REASONS[errno] === undefined
+        ? errno
+        : `${REASONS[errno]} (${errno})`;
   return new InfrastructureError(code, `${what} failed: ${reason}`, {
     cause: error,
     retryable: errno !== undefined && RETRYABLE.has(errno),

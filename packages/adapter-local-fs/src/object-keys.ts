@@ -60,9 +60,36 @@ export function storedSegments(key: unknown): string[] {
 export function prefixFolder(prefix: string): string[] | undefined {
   const cut = prefix.lastIndexOf("/");
   if (cut < 0) return [];
-  const folders = prefix.slice(0, cut).split("/");
-  if (folders.some((segment) => segment === "" || segment === "." || segment === "..")) return undefined;
-  const stored = folders.map(encodeSegment);
+  const folders = prefix.slice(0, cut);
+  if (folders.includes("\\") || ENCODED_SEPARATOR.test(folders)) return undefined;
+  const segments = folders.split("/");
+  if (segments.some((segment) => segment === "" || segment === "." || segment === "..")) return undefined;
+  const stored = segments.map(encodeSegment);
   if (stored.some((segment) => Buffer.byteLength(segment, "utf8") > MAX_SEGMENT_BYTES)) return undefined;
   return stored;
+}
+
+/**
+ * The segment a name found on disk stands for, or undefined unless a caller's key could have
+ * produced exactly that name: names that are not are neither listed nor acted on.
+ */
+export function segmentOfStoredName(stored: string): string | undefined {
+  if (stored.includes("~")) return undefined;
+  const segment = decodeSegment(stored);
+  if (encodeSegment(segment) !== stored) return undefined;
+  if (segment === "." || segment === ".." || segment.includes("\\") || ENCODED_SEPARATOR.test(segment)) {
+    return undefined;
+  }
+  if (Buffer.byteLength(stored, "utf8") > MAX_SEGMENT_BYTES) return undefined;
+  return segment;
+}
+
+/** Whether `key` (built from names found on disk) is one a caller could pass. */
+export function isUsableKey(key: string): boolean {
+  try {
+    storedSegments(key);
+    return true;
+  } catch {
+    return false;
+  }
 }

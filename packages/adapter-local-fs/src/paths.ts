@@ -1,7 +1,4 @@
-import { promises as fs } from "node:fs";
-import { join, sep } from "node:path";
 import { InfrastructureError } from "@proj/ports";
-import { isMissing, mapLocalFsError } from "./map-local-fs-error.js";
 
 /** Temporary files of in-flight writes start with this; such names are reserved. */
 export const TEMP_PREFIX = ".~tmp-";
@@ -61,44 +58,12 @@ export function checkRelativePath(path: unknown): string[] {
   return segments;
 }
 
-function isInside(root: string, candidate: string): boolean {
-  return candidate === root || candidate.startsWith(root.endsWith(sep) ? root : root + sep);
-}
-
-/**
- * The absolute path for `segments` under `realRoot`, with every existing symlink on the way
- * resolved and required to stay inside the root. A dangling symlink is refused, since writing
- * through it would create its target wherever it points. Costs one `lstat` per existing segment,
- * plus a `realpath` per symlink.
- *
- * Checked at call time: a symlink swapped in between this check and the file operation is not
- * caught (the usual check-then-use window; the root should not be writable by untrusted parties).
- */
-export async function resolveInside(
-  realRoot: string,
-  segments: readonly string[],
-  shown: string,
-): Promise<string> {
-  let current = realRoot;
-  for (const [index, segment] of segments.entries()) {
-    const next = join(current, segment);
-    try {
-      const stats = await fs.lstat(next);
-      if (!stats.isSymbolicLink()) {
-        current = next;
-        continue;
-      }
-    } catch (error) {
-      if (isMissing(error)) return join(next, ...segments.slice(index + 1));
-      throw mapLocalFsError(error, `resolve of path "${shown}"`, { path: shown });
-    }
-    try {
-      current = await fs.realpath(next);
-    } catch (error) {
-      if (isMissing(error)) throw invalid(shown, "passes through a dangling symlink");
-      throw mapLocalFsError(error, `resolve of path "${shown}"`, { path: shown });
-    }
-    if (!isInside(realRoot, current)) throw invalid(shown, "resolves through a symlink to outside the root");
+/** Whether a name found on disk is one a caller could have given; names that are not are left alone. */
+export function isUsablePath(path: string): boolean {
+  try {
+    checkRelativePath(path);
+    return true;
+  } catch {
+    return false;
   }
-  return current;
 }

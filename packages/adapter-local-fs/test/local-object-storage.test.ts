@@ -83,7 +83,7 @@ describe("local object storage on disk", () => {
     const strays = [
       join(root, "~t-00000000000000aa"),
       join(root, "live~d-00000000000000bb"),
-      join(root, "sub", "gone~d-cc"),
+      join(root, "sub", "gone~d-00000000000000cc"),
     ];
     for (const stray of strays) await fs.writeFile(stray, "stray");
     const fresh = join(root, "~t-00000000000000dd");

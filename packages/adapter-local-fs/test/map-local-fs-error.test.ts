@@ -39,10 +39,18 @@ describe("mapLocalFsError", () => {
       expect(mapped.retryable).toBe(retryable);
       expect(mapped.cause).toBe(cause);
       expect(mapped.details).toEqual({ path: "a/b.txt", errno });
-      expect(mapped.message).toBe(`write of file "a/b.txt" failed: ${errno}`);
+      expect(mapped.message.startsWith('write of file "a/b.txt" failed: ')).toBe(true);
+      expect(mapped.message.endsWith(code === "INTERNAL" ? ` ${errno}` : ` (${errno})`)).toBe(true);
       expect(mapped.message).not.toContain("/secret");
     });
   }
+
+  it("says in words what ELOOP means instead of surfacing the bare code", () => {
+    const mapped = mapLocalFsError(fsError("ELOOP"), 'read of file "loop/x"');
+    expect(mapped.code).toBe("INVALID_ARGUMENT");
+    expect(mapped.message).toContain("symlink");
+    expect(mapped.message).not.toMatch(/failed: ELOOP$/);
+  });
 
   it("passes a taxonomy error through unchanged", () => {
     const original = new InfrastructureError("CANCELLED", "write was cancelled");

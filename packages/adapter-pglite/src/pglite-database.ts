@@ -20,6 +20,7 @@ import {
   throwIfAborted,
 } from "@proj/ports";
 import { mapPgliteError } from "./map-pglite-error.js";
+import { type DataDirLock, lockDataDir } from "./pglite-data-dir-lock.js";
 import { type SessionQueue, sessionQueueOf } from "./pglite-session.js";
 
 export interface PgliteDatabaseOptions {
@@ -316,10 +317,12 @@ class PgliteSqlDatabase extends PgliteExecutor implements PgliteDatabase {
   readonly #queue: SessionQueue;
   readonly #schema: string | undefined;
   readonly #acquireTimeoutMs: number;
+  readonly #lock: DataDirLock | undefined;
   #closing: Promise<void> | undefined;
 
-  constructor(pglite: PGlite, owns: boolean, options: PgliteDatabaseOptions) {
+  constructor(pglite: PGlite, owns: boolean, options: PgliteDatabaseOptions, lock?: DataDirLock) {
     super(queryOptions(options.int8));
+    this.#lock = lock;
     this.pglite = pglite;
     this.#owns = owns;
     this.#queue = sessionQueueOf(pglite);
@@ -410,7 +413,11 @@ class PgliteSqlDatabase extends PgliteExecutor implements PgliteDatabase {
   async #drain(): Promise<void> {
     const done = await this.#queue.acquire(undefined, Number.POSITIVE_INFINITY, "close");
     done();
-    if (this.#owns && !this.pglite.closed) await this.pglite.close();
+    try {
+      if (this.#owns && !this.pglite.closed) await this.pglite.close();
+    } finally {
+      this.#lock?.release();
+    }
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -418,12 +425,31 @@ class PgliteSqlDatabase extends PgliteExecutor implements PgliteDatabase {
   }
 }
 
+/** The folder a `dataDir` names on disk, or `undefined` for an in-memory database. */
+function folderOf(dataDir: string | undefined): string | undefined {
+  if (dataDir === undefined || dataDir === "" || dataDir.startsWith("memory://")) return undefined;
+  return dataDir.startsWith("file://") ? dataDir.slice("file://".length) : dataDir;
+}
+
 /**
  * Opens a `SqlDatabase` on an embedded PGlite (PostgreSQL compiled to WebAssembly), in memory or
  * in a data folder. The engine starts in the background; the first call waits for it.
+ *
+ * A data folder is locked for as long as the adapter is open: a second opener, in this process or
+ * another, throws `CONFLICT` at once (naming the folder and the holder's pid) instead of starting a
+ * second engine on the same files.
  */
 export function createPgliteDatabase(options: PgliteDatabaseOptions = {}): PgliteDatabase {
   assertPositive("acquireTimeoutMs", options.acquireTimeoutMs);
   if (options.pglite !== undefined) return new PgliteSqlDatabase(options.pglite, false, options);
-  return new PgliteSqlDatabase(new PGlite(options.dataDir ?? "memory://"), true, options);
+  const folder = folderOf(options.dataDir);
+  const lock = folder === undefined ? undefined : lockDataDir(folder);
+  let pglite: PGlite;
+  try {
+    pglite = new PGlite(options.dataDir ?? "memory://");
+  } catch (error) {
+    lock?.release();
+    throw mapPgliteError(error, "open PGlite");
+  }
+  return new PgliteSqlDatabase(pglite, true, options, lock);
 }

@@ -6,6 +6,9 @@ import { createPgliteDatabase, type PgliteDatabase, type PgliteDatabaseOptions }
 /** One engine for the whole file: starting PGlite takes a while, a schema per test does not. */
 export const engine = new PGlite("memory://");
 
+/** How long a setup may wait for the engine to start on a loaded machine. */
+export const ENGINE_START_MS = 120_000;
+
 const admin = createPgliteDatabase({ pglite: engine });
 const schemas = new WeakMap<SqlDatabase, string>();
 

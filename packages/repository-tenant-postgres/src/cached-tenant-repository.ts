@@ -25,6 +25,12 @@ export interface CachedTenantRepositoryOptions {
    * regardless; the stale entry lives until its TTL. Default: ignored.
    */
   onInvalidationError?: (error: unknown, key: string) => void;
+  /**
+   * Told when the cache fails during a read (Redis down or too slow). The read does not fail: it is
+   * answered from the wrapped repository instead. Wire it to a log or a metric, or an outage of the
+   * cache goes unnoticed. Default: ignored.
+   */
+  onCacheReadError?: (error: unknown, key: string) => void;
 }
 
 /** The cached form: JSON only, so any `Cache` adapter (memory or Redis) can hold it. */
@@ -74,31 +80,32 @@ class CachedTenantRepository implements TenantRepository {
 
   async getById(id: string, options?: OperationOptions): Promise<Tenant> {
     if (this.#closed) throw closedError("cached tenant repository");
-    const cached = await this.cache.getOrSet(
+    return this.#readThrough(
       this.#idKey(id),
-      async () => toCached(await this.inner.getById(id, options)),
-      {
-        ttlMs: this.#ttlMs,
-      },
+      () => this.inner.getById(id, options),
+      toCached,
+      fromCached,
+      options,
     );
-    return fromCached(cached);
   }
 
   /** Slugs never change, so the cache maps slug → id, and the tenant itself lives under its id. */
   async getBySlug(slug: string, options?: OperationOptions): Promise<Tenant> {
     if (this.#closed) throw closedError("cached tenant repository");
     const slugKey = this.#slugKey(slug);
-    const id = await this.cache.getOrSet(
+    const id = await this.#readThrough(
       slugKey,
       async () => (await this.inner.getBySlug(slug, options)).id,
-      { ttlMs: this.#ttlMs },
+      (value) => value,
+      (value) => value as string,
+      options,
     );
     try {
-      return await this.getById(id as string, options);
+      return await this.getById(id, options);
     } catch (error) {
       // The tenant the slug pointed to was deleted; the slug may belong to a newer tenant now.
       if (!isInfrastructureError(error, "NOT_FOUND")) throw error;
-      await this.cache.delete(slugKey);
+      await this.cache.delete(slugKey).catch((failure: unknown) => this.#readFailed(failure, slugKey));
       return this.inner.getBySlug(slug, options);
     }
   }
@@ -148,6 +155,52 @@ class CachedTenantRepository implements TenantRepository {
     } finally {
       const key = this.#idKey(id);
       await this.cache.delete(key).catch((error: unknown) => this.options.onInvalidationError?.(error, key));
+    }
+  }
+
+  /**
+   * Cache-aside read that never fails because of the cache: a cache error (down, timed out, closed
+   * under us) is reported and the value comes from the source instead. Errors of the source itself,
+   * and a cancellation by the caller, pass through unchanged.
+   */
+  async #readThrough<T>(
+    key: string,
+    load: () => Promise<T>,
+    encode: (value: T) => JsonValue,
+    decode: (cached: JsonValue) => T,
+    options: OperationOptions | undefined,
+  ): Promise<T> {
+    let loaded: { value: T } | undefined;
+    let sourceFailure: { error: unknown } | undefined;
+    try {
+      const cached = await this.cache.getOrSet(
+        key,
+        async () => {
+          try {
+            loaded = { value: await load() };
+          } catch (error) {
+            sourceFailure = { error };
+            throw error;
+          }
+          return encode(loaded.value);
+        },
+        { ttlMs: this.#ttlMs, ...(options?.signal === undefined ? {} : { signal: options.signal }) },
+      );
+      return decode(cached);
+    } catch (error) {
+      if (sourceFailure !== undefined) throw sourceFailure.error;
+      if (options?.signal?.aborted === true) throw error;
+      this.#readFailed(error, key);
+      // The source answered before the cache failed to store it: no need to ask it twice.
+      return loaded === undefined ? load() : loaded.value;
+    }
+  }
+
+  #readFailed(error: unknown, key: string): void {
+    try {
+      this.options.onCacheReadError?.(error, key);
+    } catch {
+      // A failing report must not turn the fallback into a failed read.
     }
   }
 

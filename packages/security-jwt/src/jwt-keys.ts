@@ -1,8 +1,7 @@
 import { createPublicKey, type KeyObject, type JsonWebKey as NodeJsonWebKey, webcrypto } from "node:crypto";
 import { InfrastructureError } from "@proj/ports";
-import { createRemoteJWKSet, errors, importJWK, type JWK, type JWSHeaderParameters } from "jose";
+import { importJWK, type JWK } from "jose";
 import { ALGORITHMS, type JwtAlgorithm } from "./jwt-algorithms.js";
-import { mapJwksError } from "./map-jose-error.js";
 
 /** A public JSON Web Key, typed structurally so callers need no `jose` import. */
 export interface JwtPublicJwk {
@@ -27,6 +26,15 @@ export interface RemoteJwksOptions {
   timeoutMs?: number;
   /** Extra request headers (an API key, for instance). */
   headers?: Record<string, string>;
+  /** A larger key set answer is refused (`UNAVAILABLE`) without being read further. Default 262 144 (256 KiB). */
+  maxResponseBytes?: number;
+  /**
+   * After a failed fetch, decodes fail at once (`UNAVAILABLE`) for this long before the next fetch;
+   * doubled (with jitter) after each further failure. Default 1 000.
+   */
+  backoffMs?: number;
+  /** Longest wait between fetches of a failing endpoint. Default 60 000. */
+  maxBackoffMs?: number;
 }
 
 /** Key material checked and assigned to algorithms, ready to import. */
@@ -146,11 +154,38 @@ export function prepareStaticKeys(
   }
   if (sources.jwks !== undefined) {
     if (!Array.isArray(sources.jwks.keys)) throw invalid("jwks must be a JSON Web Key Set ({ keys: [...] })");
-    // A published key set also holds keys for other algorithms and uses: those are skipped, not errors.
-    for (const [index, jwk] of sources.jwks.keys.entries()) {
-      const label = `jwks.keys[${index}]${typeof jwk.kid === "string" ? ` (kid ${jwk.kid})` : ""}`;
+    prepared.push(...prepareKeySet(sources.jwks.keys, allowed, "jwks", true));
+  }
+  for (const alg of allowed) {
+    if (!prepared.some((key) => key.algorithms.includes(alg))) {
+      throw invalid(`no configured key can verify ${alg}; remove it from algorithms or add a key`);
+    }
+  }
+  return prepared;
+}
+
+/**
+ * The usable keys of a JSON Web Key Set. A published set also holds keys for other algorithms and
+ * uses, or too weak for them (a 1024-bit RSA key): those are skipped, never an end to the search.
+ * A configured set (`strict`) still fails on a key that is broken or private; a fetched one skips it.
+ */
+function prepareKeySet(
+  keys: readonly JwtPublicJwk[],
+  allowed: readonly JwtAlgorithm[],
+  name: string,
+  strict: boolean,
+): PreparedKey[] {
+  const prepared: PreparedKey[] = [];
+  for (const [index, jwk] of keys.entries()) {
+    if (typeof jwk !== "object" || jwk === null) {
+      if (strict) throw invalid(`${name}.keys[${index}] is not a JSON Web Key`);
+      continue;
+    }
+    const label = `${name}.keys[${index}]${typeof jwk.kid === "string" ? ` (kid ${jwk.kid})` : ""}`;
+    try {
       if (jwk.kty === "oct") {
-        if (typeof jwk.k !== "string" || (jwk.use !== undefined && jwk.use !== "sig")) continue;
+        // A key set fetched over the network never holds shared secrets we would trust.
+        if (!strict || typeof jwk.k !== "string" || (jwk.use !== undefined && jwk.use !== "sig")) continue;
         const secret = Buffer.from(jwk.k, "base64url");
         const algorithms = secretAlgorithms(label, secret, allowed).filter(
           (alg) => jwk.alg === undefined || jwk.alg === alg,
@@ -160,11 +195,8 @@ export function prepareStaticKeys(
       }
       const entry = preparePublicKey(label, jwk, allowed);
       if (entry.algorithms.length > 0) prepared.push(entry);
-    }
-  }
-  for (const alg of allowed) {
-    if (!prepared.some((key) => key.algorithms.includes(alg))) {
-      throw invalid(`no configured key can verify ${alg}; remove it from algorithms or add a key`);
+    } catch (error) {
+      if (strict) throw error;
     }
   }
   return prepared;
@@ -219,36 +251,182 @@ export class StaticKeyRing {
   }
 }
 
-/** A JWKS endpoint, fetched with jose's cache, `kid` refresh and cooldown; its failures are UNAVAILABLE. */
+const DEFAULT_MAX_RESPONSE_BYTES = 262_144;
+
+function positive(value: number | undefined, name: string, fallback: number, allowZero = false): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
+    throw invalid(`remoteJwks.${name} must be a ${allowZero ? "non-negative" : "positive"} number`);
+  }
+  return value;
+}
+
+/** Why one fetch of the key set failed, for the `UNAVAILABLE` error and its details. */
+class KeySetFetchError extends Error {
+  constructor(
+    readonly kind: "timeout" | "status" | "too_large" | "not_a_key_set" | "network",
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** Reads at most `limit` bytes of a body; more fails without reading the rest. */
+async function readCapped(response: Response, limit: number): Promise<string> {
+  const declared = Number(response.headers.get("content-length"));
+  if (Number.isFinite(declared) && declared > limit) {
+    await response.body?.cancel();
+    throw new KeySetFetchError("too_large", `answered more than ${limit} bytes`);
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      throw new KeySetFetchError("too_large", `answered more than ${limit} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/**
+ * A JWKS endpoint: one fetch at a time (concurrent decodes share it), keys kept `cacheMaxAgeMs`,
+ * an unknown `kid` refetches at most once per `cooldownMs`, and a failing endpoint is asked again
+ * only after a back-off that grows with each failure: in between, decodes fail `UNAVAILABLE` at once.
+ */
 export class RemoteKeySource {
   readonly endpoint: string;
-  readonly #resolve: ReturnType<typeof createRemoteJWKSet>;
+  readonly #url: URL;
+  readonly #allowed: readonly JwtAlgorithm[];
+  readonly #headers: Record<string, string>;
+  readonly #maxAgeMs: number;
+  readonly #cooldownMs: number;
+  readonly #timeoutMs: number;
+  readonly #maxResponseBytes: number;
+  readonly #backoffMs: number;
+  readonly #maxBackoffMs: number;
+  #ring: StaticKeyRing | undefined;
+  #kids: ReadonlySet<string> = new Set();
+  #fetchedAt = Number.NEGATIVE_INFINITY;
+  #loading: Promise<void> | undefined;
+  #failures = 0;
+  #retryAt = 0;
+  #lastFailure: InfrastructureError | undefined;
 
-  constructor(url: URL, options: RemoteJwksOptions) {
+  constructor(url: URL, allowed: readonly JwtAlgorithm[], options: RemoteJwksOptions) {
     // The origin and path name the endpoint in errors; a query string may carry credentials.
     this.endpoint = `${url.origin}${url.pathname}`;
+    this.#url = url;
+    this.#allowed = allowed;
+    this.#headers = { accept: "application/json", ...options.headers };
+    this.#maxAgeMs = positive(options.cacheMaxAgeMs, "cacheMaxAgeMs", 600_000);
+    this.#cooldownMs = positive(options.cooldownMs, "cooldownMs", 30_000, true);
+    this.#timeoutMs = positive(options.timeoutMs, "timeoutMs", 5_000);
+    this.#maxResponseBytes = positive(
+      options.maxResponseBytes,
+      "maxResponseBytes",
+      DEFAULT_MAX_RESPONSE_BYTES,
+    );
+    this.#backoffMs = positive(options.backoffMs, "backoffMs", 1_000, true);
+    this.#maxBackoffMs = Math.max(
+      this.#backoffMs,
+      positive(options.maxBackoffMs, "maxBackoffMs", 60_000, true),
+    );
+  }
+
+  /** The keys that may verify a token with this `alg` and `kid`; `UNAVAILABLE` when the set cannot be had. */
+  async select(alg: string, kid: string | undefined): Promise<CryptoKey[]> {
+    if (this.#ring === undefined || Date.now() - this.#fetchedAt >= this.#maxAgeMs) await this.#refresh();
+    let keys = (this.#ring as StaticKeyRing).select(alg, kid);
+    const unseenKid = kid !== undefined && !this.#kids.has(kid);
+    if (keys.length === 0 && unseenKid && Date.now() - this.#fetchedAt >= this.#cooldownMs) {
+      await this.#refresh();
+      keys = (this.#ring as StaticKeyRing).select(alg, kid);
+    }
+    return keys;
+  }
+
+  #refresh(): Promise<void> {
+    this.#loading ??= this.#load().finally(() => {
+      this.#loading = undefined;
+    });
+    return this.#loading;
+  }
+
+  async #load(): Promise<void> {
+    if (this.#lastFailure !== undefined && Date.now() < this.#retryAt) {
+      throw new InfrastructureError(
+        "UNAVAILABLE",
+        `the JWKS endpoint ${this.endpoint} failed; it is asked again in ${Math.ceil(this.#retryAt - Date.now())} ms`,
+        { cause: this.#lastFailure, details: { ...this.#lastFailure.details, backoff: true } },
+      );
+    }
     try {
-      this.#resolve = createRemoteJWKSet(url, {
-        cacheMaxAge: options.cacheMaxAgeMs ?? 600_000,
-        cooldownDuration: options.cooldownMs ?? 30_000,
-        timeoutDuration: options.timeoutMs ?? 5_000,
-        ...(options.headers === undefined ? {} : { headers: options.headers }),
-      });
+      const keys = await this.#fetch();
+      const ring = await StaticKeyRing.import(
+        prepareKeySet(keys, this.#allowed, "the fetched key set", false),
+      );
+      this.#ring = ring;
+      this.#kids = new Set(keys.flatMap((key) => (typeof key?.kid === "string" ? [key.kid] : [])));
+      this.#fetchedAt = Date.now();
+      this.#failures = 0;
+      this.#lastFailure = undefined;
     } catch (error) {
-      throw invalid(`the JWKS options for ${this.endpoint} are invalid`, error);
+      this.#failures += 1;
+      const ceiling = Math.min(this.#maxBackoffMs, this.#backoffMs * 2 ** (this.#failures - 1));
+      // Equal jitter: instances that saw the same outage do not come back in step.
+      this.#retryAt = Date.now() + ceiling / 2 + Math.random() * (ceiling / 2);
+      this.#lastFailure = this.#unavailable(error);
+      throw this.#lastFailure;
     }
   }
 
-  async select(header: JWSHeaderParameters): Promise<CryptoKey[]> {
+  async #fetch(): Promise<JwtPublicJwk[]> {
+    let response: Response;
+    const timeout = AbortSignal.timeout(this.#timeoutMs);
     try {
-      return [await this.#resolve(header)];
+      response = await fetch(this.#url, { headers: this.#headers, redirect: "manual", signal: timeout });
     } catch (error) {
-      if (error instanceof errors.JWKSMultipleMatchingKeys) {
-        const keys: CryptoKey[] = [];
-        for await (const key of error) keys.push(key);
-        return keys;
-      }
-      throw mapJwksError(error, this.endpoint);
+      if (timeout.aborted) throw new KeySetFetchError("timeout", "did not answer in time", { cause: error });
+      throw new KeySetFetchError("network", "could not be reached", { cause: error });
     }
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      throw new KeySetFetchError("status", `answered HTTP ${response.status}`);
+    }
+    let text: string;
+    try {
+      text = await readCapped(response, this.#maxResponseBytes);
+    } catch (error) {
+      if (error instanceof KeySetFetchError) throw error;
+      if (timeout.aborted) throw new KeySetFetchError("timeout", "did not answer in time", { cause: error });
+      throw new KeySetFetchError("network", "broke off its answer", { cause: error });
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (error) {
+      throw new KeySetFetchError("not_a_key_set", "answered something that is not JSON", { cause: error });
+    }
+    const keys = (body as { keys?: unknown } | null)?.keys;
+    if (typeof body !== "object" || body === null || !Array.isArray(keys)) {
+      throw new KeySetFetchError("not_a_key_set", "answered something that is not a JSON Web Key Set");
+    }
+    return keys as JwtPublicJwk[];
+  }
+
+  #unavailable(error: unknown): InfrastructureError {
+    const kind = error instanceof KeySetFetchError ? error.kind : "network";
+    const what = error instanceof KeySetFetchError ? error.message : "failed";
+    return new InfrastructureError("UNAVAILABLE", `the JWKS endpoint ${this.endpoint} ${what}`, {
+      cause: error,
+      details: { endpoint: this.endpoint, failure: kind, consecutiveFailures: this.#failures },
+    });
   }
 }

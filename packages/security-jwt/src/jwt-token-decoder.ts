@@ -94,6 +94,9 @@ const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
 const UNSUPPORTED_HEADERS = ["b64", "zip"] as const;
 /** Distinct token headers remembered; a real issuer has a handful (one per key). */
 const HEADER_CACHE_SIZE = 64;
+const TIME_CLAIMS = ["exp", "nbf", "iat"] as const;
+/** 9999-12-31T23:59:59Z: a time claim beyond it (or Infinity, which `1e400` parses to) is no time. */
+const MAX_EPOCH_SECONDS = 253_402_300_799;
 
 function invalid(message: string): InfrastructureError {
   return new InfrastructureError("INVALID_ARGUMENT", message);
@@ -200,7 +203,7 @@ export class JwtTokenDecoder implements TokenDecoder {
       if (algorithms.some((alg) => alg.startsWith("HS"))) {
         throw invalid("a remote JWKS holds public keys only: HS* algorithms cannot be allowed with jwksUrl");
       }
-      this.#remote = new RemoteKeySource(jwksEndpoint(options.jwksUrl), options.remoteJwks ?? {});
+      this.#remote = new RemoteKeySource(jwksEndpoint(options.jwksUrl), algorithms, options.remoteJwks ?? {});
     } else {
       if (!hasStatic) throw invalid("no key configured: pass secret, publicKeys, jwks or jwksUrl");
       const prepared = prepareStaticKeys(options, algorithms);
@@ -273,17 +276,29 @@ export class JwtTokenDecoder implements TokenDecoder {
     const joseOptions =
       this.#now === undefined ? this.#joseOptions : { ...this.#joseOptions, currentDate: this.#now() };
     let claims: Record<string, unknown> | undefined;
+    let badSignature: InfrastructureError | undefined;
     for (let index = 0; claims === undefined; index++) {
       try {
         claims = (await jwtVerify(token, keys[index] as CryptoKey, joseOptions)).payload;
       } catch (error) {
         const mapped = mapJoseError(error);
-        // Several keys may share a kid-less algorithm (rotation): only a bad signature moves on to the next.
-        const tryNext = mapped instanceof UnauthenticatedError && mapped.reason === "bad_signature";
-        if (!tryNext || index === keys.length - 1) throw mapped;
+        // Several keys may share a kid-less algorithm or a kid (rotation): a key that cannot serve the
+        // token (unknown_key) or whose signature does not match moves on to the next. Anything else
+        // is about the token itself, which another key would not change.
+        const reason = mapped instanceof UnauthenticatedError ? mapped.reason : undefined;
+        if (reason === "bad_signature") badSignature = mapped;
+        const tryNext = reason === "bad_signature" || reason === "unknown_key";
+        if (!tryNext) throw mapped;
+        if (index === keys.length - 1) throw badSignature ?? mapped;
       }
     }
 
+    for (const name of TIME_CLAIMS) {
+      const value = claims[name];
+      if (value !== undefined && !(typeof value === "number" && value >= 0 && value <= MAX_EPOCH_SECONDS)) {
+        refuse("invalid_claim", `the token "${name}" claim is not a time from 1970 to 9999`);
+      }
+    }
     if (hasDuplicateMembers(Buffer.from(segments.payload, "base64url").toString("utf8"))) {
       refuse("malformed", "the token payload repeats a claim name");
     }
@@ -309,7 +324,9 @@ export class JwtTokenDecoder implements TokenDecoder {
     if (known !== undefined) return known;
     const header = Object.freeze(parseJsonObject(encoded, "header"));
     if (this.#headers.size >= HEADER_CACHE_SIZE) this.#headers.clear();
-    this.#headers.set(encoded, header);
+    // `encoded` is a slice of the bearer string, and a slice keeps its whole parent alive: the
+    // key is a copy, so no token outlives its request here.
+    this.#headers.set(Buffer.from(encoded, "latin1").toString("latin1"), header);
     return header;
   }
 
@@ -337,7 +354,7 @@ export class JwtTokenDecoder implements TokenDecoder {
   ): Promise<CryptoKey[]> {
     if (this.#ring !== undefined) return this.#ring.select(alg, kid);
     if (this.#remote !== undefined) {
-      return raceSignal(this.#remote.select(kid === undefined ? { alg } : { alg, kid }), signal);
+      return raceSignal(this.#remote.select(alg, kid), signal);
     }
     let ring: StaticKeyRing;
     try {

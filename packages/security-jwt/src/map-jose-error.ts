@@ -90,27 +90,3 @@ export function mapJoseError(error: unknown): InfrastructureError {
       });
   }
 }
-
-/**
- * Classifies an error from the remote key set. Not finding the token's `kid` is the token's fault;
- * anything else (refused connection, timeout, a non-200 answer, a body that is no key set) is the key
- * source's, and must never turn into an acceptance or a client error.
- */
-export function mapJwksError(error: unknown, endpoint: string): InfrastructureError {
-  if (isInfrastructureError(error)) return error;
-  const code = joseShape(error)?.code;
-  if (code === "ERR_JWKS_NO_MATCHING_KEY" || code === "ERR_JWKS_MULTIPLE_MATCHING_KEYS") {
-    return refusal("unknown_key", "no key in the key set matches the token", error);
-  }
-  if (code === "ERR_JOSE_NOT_SUPPORTED") {
-    return refusal("unknown_key", "the key set holds no key for the token algorithm", error);
-  }
-  const timedOut = code === "ERR_JWKS_TIMEOUT";
-  return new InfrastructureError(
-    "UNAVAILABLE",
-    timedOut
-      ? `the JWKS endpoint ${endpoint} did not answer in time`
-      : `the JWKS endpoint ${endpoint} failed`,
-    { cause: error, details: { endpoint, ...(code === undefined ? {} : { joseCode: code }) } },
-  );
-}

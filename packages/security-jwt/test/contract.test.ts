@@ -1,6 +1,6 @@
 import { tokenDecoderContract } from "@proj/contract-tests";
 import { createJwtTokenDecoder } from "../src/index.js";
-import { JwksServer, joseIssuer, keyPair, randomSecret } from "./support.js";
+import { JwksServer, joseIssuer, keyPair, randomSecret, rawSigner } from "./support.js";
 
 const maxTokenBytes = 4096;
 // Key generation is slow (RSA above all): one set of keys serves every fresh decoder.
@@ -8,12 +8,23 @@ const rsa = Promise.all([keyPair("RS256"), keyPair("RS256")]);
 const local = Promise.all([keyPair("ES256", "es-1"), keyPair("EdDSA", "ed-1"), keyPair("ES256")]);
 const remote = Promise.all([keyPair("ES384", "remote-1"), keyPair("ES384", "remote-1")]);
 
-tokenDecoderContract("jwt HS256 secret", {
+const maxTokenAgeSeconds = 3600;
+
+tokenDecoderContract("jwt HS256 secret with typ and maximum age", {
+  capabilities: { signsRawTokens: true, checksType: true, maxTokenAge: true },
   create: async () => {
     const secret = randomSecret();
     return {
-      decoder: createJwtTokenDecoder({ algorithms: ["HS256"], secret, maxTokenBytes }),
+      decoder: createJwtTokenDecoder({
+        algorithms: ["HS256"],
+        secret,
+        type: "JWT",
+        maxTokenAgeSeconds,
+        maxTokenBytes,
+      }),
       issuer: joseIssuer(new TextEncoder().encode(secret), "HS256"),
+      signRaw: rawSigner(new TextEncoder().encode(secret), "HS256"),
+      maxTokenAgeSeconds,
       untrustedIssuer: joseIssuer(new TextEncoder().encode(randomSecret()), "HS256"),
       maxTokenBytes,
     };
@@ -21,7 +32,7 @@ tokenDecoderContract("jwt HS256 secret", {
 });
 
 tokenDecoderContract("jwt RS256 PEM with issuer, audience and the cache", {
-  capabilities: { issuerAndAudience: true },
+  capabilities: { issuerAndAudience: true, signsRawTokens: true },
   create: async () => {
     const [trusted, other] = await rsa;
     const registered = { iss: "https://id.example", aud: "orders-api" };
@@ -37,12 +48,14 @@ tokenDecoderContract("jwt RS256 PEM with issuer, audience and the cache", {
       issuer: joseIssuer(trusted.privateKey, "RS256", {}, registered),
       untrustedIssuer: joseIssuer(other.privateKey, "RS256", {}, registered),
       issuerWith: (changed) => joseIssuer(trusted.privateKey, "RS256", {}, { ...registered, ...changed }),
+      signRaw: rawSigner(trusted.privateKey, "RS256", {}, registered),
       maxTokenBytes,
     };
   },
 });
 
 tokenDecoderContract("jwt ES256 and EdDSA local JWKS", {
+  capabilities: { signsRawTokens: true, keyIds: true },
   create: async () => {
     const [es, ed, stranger] = await local;
     return {
@@ -52,6 +65,7 @@ tokenDecoderContract("jwt ES256 and EdDSA local JWKS", {
         maxTokenBytes,
       }),
       issuer: joseIssuer(es.privateKey, "ES256", { kid: "es-1" }),
+      signRaw: rawSigner(es.privateKey, "ES256", { kid: "es-1" }),
       untrustedIssuer: joseIssuer(stranger.privateKey, "ES256", { kid: "es-1" }),
       maxTokenBytes,
     };
@@ -60,7 +74,7 @@ tokenDecoderContract("jwt ES256 and EdDSA local JWKS", {
 
 const servers = new WeakMap<object, JwksServer>();
 tokenDecoderContract("jwt ES384 remote JWKS", {
-  capabilities: { remoteKeySource: true },
+  capabilities: { remoteKeySource: true, signsRawTokens: true, keyIds: true },
   destroy: async (setup) => servers.get(setup)?.stop(),
   create: async () => {
     const [trusted, stranger] = await remote;
@@ -69,6 +83,7 @@ tokenDecoderContract("jwt ES384 remote JWKS", {
     const setup = {
       decoder: createJwtTokenDecoder({ algorithms: ["ES384"], jwksUrl: `${server.url}/jwks`, maxTokenBytes }),
       issuer: joseIssuer(trusted.privateKey, "ES384", { kid: "remote-1" }),
+      signRaw: rawSigner(trusted.privateKey, "ES384", { kid: "remote-1" }),
       untrustedIssuer: joseIssuer(stranger.privateKey, "ES384", { kid: "remote-1" }),
       stopKeySource: () => server.stop(),
       maxTokenBytes,

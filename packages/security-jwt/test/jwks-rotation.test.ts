@@ -1,8 +1,9 @@
+import { generateKeyPairSync } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { expectErrorCode, expectRefusal, sleep } from "@proj/contract-tests";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createJwtTokenDecoder, type JwtTokenDecoder } from "../src/index.js";
+import { createJwtTokenDecoder, type JwtPublicJwk, type JwtTokenDecoder } from "../src/index.js";
 import { JwksServer, joseIssuer, type KeyPair, keyPair } from "./support.js";
 
 let first: KeyPair;
@@ -107,7 +108,7 @@ describe("remote JWKS rotation", () => {
   it("turns UNAVAILABLE when the cached keys age out while the endpoint is down, and recovers after", async () => {
     const server = await serve([first]);
     const port = server.port;
-    const decoder = decoderFor(server, { cacheMaxAgeMs: 100, cooldownMs: 0 });
+    const decoder = decoderFor(server, { cacheMaxAgeMs: 100, cooldownMs: 0, backoffMs: 0 });
     const token = await tokenOf(first, "cached");
     expect((await decoder.decode(token)).subject).toBe("cached");
     await server.stop();
@@ -142,5 +143,95 @@ describe("remote JWKS rotation", () => {
     const pending = decoder.decode(token, { signal: controller.signal });
     controller.abort();
     await expectErrorCode(pending, "CANCELLED");
+  });
+});
+
+/** The public JWK of an RSA key too short for RS256 (jose refuses to verify with it). */
+function weakRsaJwk(kid?: string): JwtPublicJwk {
+  const { publicKey } = generateKeyPairSync("rsa", { modulusLength: 1024 });
+  const jwk = publicKey.export({ format: "jwk" }) as JwtPublicJwk;
+  return kid === undefined ? jwk : { ...jwk, kid };
+}
+
+describe("remote JWKS: unusable keys are skipped", () => {
+  let rsa: KeyPair;
+  beforeAll(async () => {
+    rsa = await keyPair("RS256");
+  });
+
+  function rsaDecoder(server: JwksServer) {
+    const decoder = createJwtTokenDecoder({ algorithms: ["RS256"], jwksUrl: `${server.url}/jwks` });
+    cleanup.push(() => decoder.close());
+    return decoder;
+  }
+
+  it("a 1024-bit RSA key listed first does not end the search: the later key verifies a kid-less token", async () => {
+    const server = await serve([]);
+    server.keys = [weakRsaJwk(), rsa.publicJwk];
+    const token = await joseIssuer(rsa.privateKey, "RS256").issue({ subject: "later-key" });
+    expect((await rsaDecoder(server).decode(token)).subject).toBe("later-key");
+  });
+
+  it("a repeated kid whose first key is unusable still finds the usable one", async () => {
+    const server = await serve([]);
+    server.keys = [weakRsaJwk("shared"), { ...rsa.publicJwk, kid: "shared" }];
+    const token = await joseIssuer(rsa.privateKey, "RS256", { kid: "shared" }).issue({ subject: "same-kid" });
+    expect((await rsaDecoder(server).decode(token)).subject).toBe("same-kid");
+  });
+
+  it("a key set with only unusable keys refuses with unknown_key", async () => {
+    const server = await serve([]);
+    server.keys = [weakRsaJwk()];
+    const token = await joseIssuer(rsa.privateKey, "RS256").issue({ subject: "nobody" });
+    await expectRefusal(rsaDecoder(server).decode(token), "unknown_key", token);
+  });
+});
+
+describe("remote JWKS: a failing endpoint", () => {
+  it("is asked again only after a back-off, not once per request, and is used again once it recovers", async () => {
+    const server = await serve([first]);
+    server.failWith = 503;
+    const decoder = decoderFor(server, { backoffMs: 400, maxBackoffMs: 400 });
+    const token = await tokenOf(first, "patient");
+    for (let index = 0; index < 20; index++) {
+      const error = await expectErrorCode(decoder.decode(token), "UNAVAILABLE");
+      expect(error.message).toContain("127.0.0.1");
+    }
+    expect(server.requests).toBe(1);
+
+    server.failWith = undefined;
+    await sleep(500);
+    expect((await decoder.decode(token)).subject).toBe("patient");
+    expect(server.requests).toBe(2);
+  });
+
+  it("grows the back-off with consecutive failures", async () => {
+    const server = await serve([first]);
+    server.failWith = 500;
+    const decoder = decoderFor(server, { backoffMs: 300, maxBackoffMs: 10_000 });
+    const token = await tokenOf(first, "growing");
+    await expectErrorCode(decoder.decode(token), "UNAVAILABLE");
+    await sleep(400);
+    await expectErrorCode(decoder.decode(token), "UNAVAILABLE");
+    expect(server.requests).toBe(2);
+    // The second back-off is at least 300 ms (half of 600 ms, with jitter): an immediate retry is not sent.
+    await expectErrorCode(decoder.decode(token), "UNAVAILABLE");
+    expect(server.requests).toBe(2);
+  });
+
+  it("refuses a key set answer larger than maxResponseBytes, with or without a content-length", async () => {
+    const server = await serve([first]);
+    server.paddingBytes = 2_000_000;
+    const token = await tokenOf(first, "bloated");
+    const capped = decoderFor(server, {});
+    const error = await expectErrorCode(capped.decode(token), "UNAVAILABLE");
+    expect(error.message).toContain("more than 262144 bytes");
+    expect(error.details).toMatchObject({ failure: "too_large" });
+
+    server.paddingBytes = 2_000;
+    const small = decoderFor(server, { maxResponseBytes: 1_000 });
+    await expectErrorCode(small.decode(token), "UNAVAILABLE");
+    const roomy = decoderFor(server, { maxResponseBytes: 100_000 });
+    expect((await roomy.decode(token)).subject).toBe("bloated");
   });
 });

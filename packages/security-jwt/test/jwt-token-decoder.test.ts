@@ -1,4 +1,6 @@
 import { generateKeyPairSync, KeyObject, sign, type webcrypto } from "node:crypto";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { expectErrorCode, expectRefusal } from "@proj/contract-tests";
 import { UnauthenticatedError } from "@proj/ports";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -135,6 +137,29 @@ describe("algorithms and keys", () => {
 });
 
 describe("claims", () => {
+  it.each([
+    ["exp", "1e400"],
+    ["exp", "1e300"],
+    ["exp", "253402300800"],
+    ["nbf", "-1e400"],
+    ["nbf", "-5"],
+    ["iat", "-1e400"],
+    ["iat", "-5"],
+  ])("refuses %s = %s: a time claim must be a finite time from 1970 to 9999", async (name, literal) => {
+    const now = nowSeconds();
+    const times: Record<string, string> = {
+      exp: String(now + 600),
+      nbf: String(now - 60),
+      iat: String(now - 60),
+    };
+    times[name] = literal;
+    // Raw JSON text: JSON.stringify cannot write 1e400 (it would be Infinity, then null).
+    const payload = `{"sub":"u","exp":${times.exp},"nbf":${times.nbf},"iat":${times.iat}}`;
+    const token = hs(payload);
+    const error = await expectRefusal(decoder().decode(token), "invalid_claim", token);
+    expect(error.message).toContain(`"${name}"`);
+  });
+
   it("applies the clock tolerance to exp, nbf and iat", async () => {
     const lenient = decoder({ clockToleranceSeconds: 30 });
     const now = nowSeconds();
@@ -216,6 +241,32 @@ describe("claims", () => {
     const verified = await decoder().verify(`Bearer ${hs(claims(), { kid: "k", typ: "JWT" })}`);
     expect(verified.protectedHeader).toEqual({ alg: "HS256", kid: "k", typ: "JWT" });
     expect(verified.principal.subject).toBe("u");
+  });
+});
+
+describe("memory", () => {
+  it("keeps no bearer token alive through the header cache: its keys are copies, not slices", async () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const tokenBytes = 1_000_000;
+    const tokens = 24;
+    const retaining = decoder({ maxTokenBytes: 2 * tokenBytes });
+    const decodeLargeTokens = async () => {
+      for (let index = 0; index < tokens; index++) {
+        // A distinct header per token, so each one lands in the header cache; the payload makes it large.
+        const header = b64({ alg: "HS256", kid: `k${index}` });
+        const token = `Bearer ${header}.${b64({ sub: "u", pad: "x".repeat(tokenBytes - 200) })}.c2ln`;
+        await expectRefusal(retaining.decode(token), "bad_signature");
+      }
+    };
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    await decodeLargeTokens();
+    gc();
+    const retained = process.memoryUsage().heapUsed - before;
+    // Slices would keep 24 tokens of ~1.3 MB alive (over 30 MB); copies keep a few kilobytes of headers.
+    expect(retained).toBeLessThan(8_000_000);
+    await retaining.close();
   });
 });
 

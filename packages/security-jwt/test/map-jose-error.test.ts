@@ -1,7 +1,7 @@
 import { InfrastructureError, UnauthenticatedError } from "@proj/ports";
 import { errors } from "jose";
 import { describe, expect, it } from "vitest";
-import { mapJoseError, mapJwksError } from "../src/map-jose-error.js";
+import { mapJoseError } from "../src/map-jose-error.js";
 
 const claims = { sub: "secret-subject-value" };
 const claimFailure = (claim: string, reason: string) =>
@@ -57,26 +57,5 @@ describe("mapJoseError", () => {
   it("passes taxonomy errors through untouched", () => {
     const original = new InfrastructureError("UNAVAILABLE", "down");
     expect(mapJoseError(original)).toBe(original);
-  });
-});
-
-describe("mapJwksError", () => {
-  const endpoint = "https://id.example/jwks";
-  it.each([
-    ["ERR_JWKS_NO_MATCHING_KEY", new errors.JWKSNoMatchingKey(), "UNAUTHENTICATED"],
-    ["ERR_JOSE_NOT_SUPPORTED", new errors.JOSENotSupported("x"), "UNAUTHENTICATED"],
-    ["ERR_JWKS_TIMEOUT", new errors.JWKSTimeout(), "UNAVAILABLE"],
-    ["ERR_JWKS_INVALID", new errors.JWKSInvalid("x"), "UNAVAILABLE"],
-    ["a non-200 answer (ERR_JOSE_GENERIC)", new errors.JOSEError("Expected 200 OK"), "UNAVAILABLE"],
-    ["a refused connection", new TypeError("fetch failed"), "UNAVAILABLE"],
-  ])("maps %s to %s", (_name, error, code) => {
-    const mapped = mapJwksError(error, endpoint);
-    expect(mapped.code).toBe(code);
-    expect(mapped.cause).toBe(error);
-    if (code === "UNAVAILABLE") {
-      expect(mapped.retryable).toBe(true);
-      expect(mapped.message).toContain(endpoint);
-      expect(mapped.details.endpoint).toBe(endpoint);
-    }
   });
 });

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from "node:crypto";
+import { createHmac, randomBytes, webcrypto } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { TokenClaims, TokenIssuer } from "@proj/ports";
@@ -67,11 +67,51 @@ export function hmacToken(
   return `${input}.${createHmac(hash, secret).update(input).digest("base64url")}`;
 }
 
+const WEBCRYPTO_SIGNING: Record<string, Parameters<typeof webcrypto.subtle.sign>[0]> = {
+  RS256: { name: "RSASSA-PKCS1-v1_5" },
+  ES256: { name: "ECDSA", hash: "SHA-256" },
+  ES384: { name: "ECDSA", hash: "SHA-384" },
+  EdDSA: { name: "Ed25519" },
+};
+
+/**
+ * The contract's `signRaw`: signs exactly the given claims (plus `registered` unless overridden)
+ * under `{ alg, typ: "JWT", ...baseHeader, ...header }`, with no check of what they say, so the suite
+ * can present tokens jose would refuse to build (a `crit` it does not know, a numeric `sub`).
+ */
+export function rawSigner(
+  key: SigningKey,
+  alg: string,
+  baseHeader: Record<string, unknown> = {},
+  registered: Record<string, unknown> = {},
+) {
+  return async (claims: Record<string, unknown>, header: Record<string, unknown> = {}): Promise<string> => {
+    const input = `${b64({ alg, typ: "JWT", ...baseHeader, ...header })}.${b64({ ...registered, ...claims })}`;
+    if (key instanceof Uint8Array) {
+      return `${input}.${createHmac(`sha${alg.slice(2)}`, key)
+        .update(input)
+        .digest("base64url")}`;
+    }
+    const algorithm = WEBCRYPTO_SIGNING[alg];
+    if (algorithm === undefined) throw new Error(`rawSigner does not sign ${alg}`);
+    const signature = await webcrypto.subtle.sign(
+      algorithm,
+      key as webcrypto.CryptoKey,
+      new TextEncoder().encode(input),
+    );
+    return `${input}.${Buffer.from(signature).toString("base64url")}`;
+  };
+}
+
 export const randomSecret = (bytes = 32) => randomBytes(bytes).toString("base64url");
 
 /** A JWKS endpoint on 127.0.0.1 whose keys the test swaps, counting every request it answers. */
 export class JwksServer {
   keys: (JWK | JwtPublicJwk)[] = [];
+  /** Answered instead of the key set while set: a failing endpoint. */
+  failWith: number | undefined;
+  /** Added to the key set as an unknown member, to make the answer this many bytes larger. */
+  paddingBytes = 0;
   requests = 0;
   readonly paths: string[] = [];
   #server: Server | undefined;
@@ -85,9 +125,14 @@ export class JwksServer {
         response.writeHead(404).end();
         return;
       }
+      if (this.failWith !== undefined) {
+        response.writeHead(this.failWith).end();
+        return;
+      }
+      const padding = this.paddingBytes > 0 ? { padding: "x".repeat(this.paddingBytes) } : {};
       response
         .writeHead(200, { "content-type": "application/json" })
-        .end(JSON.stringify({ keys: this.keys }));
+        .end(JSON.stringify({ keys: this.keys, ...padding }));
     });
     await new Promise<void>((resolve) => this.#server?.listen(port, "127.0.0.1", resolve));
     const address = this.#server.address() as AddressInfo;

@@ -11,6 +11,7 @@ import {
   type TenantRepository,
 } from "@proj/ports";
 import { callerTenantId } from "./access.js";
+import { lineTotal } from "./money.js";
 import type { NewOrder, Order, OrderStore } from "./orders.js";
 
 const CONTENT_TYPES: Record<ReportFormat, string> = {
@@ -35,25 +36,6 @@ export type ReportDownload =
 
 function reportKey(tenantId: string, id: string, format: ReportFormat): string {
   return `tenants/${tenantId}/reports/${id}.${format}`;
-}
-
-/** A decimal string as an integer count of 1/10^scale units, exactly (no float on the way). */
-function scaled(decimal: string, scale: number): bigint {
-  const [whole = "0", fraction = ""] = decimal.split(".");
-  const sign = whole.startsWith("-") ? -1n : 1n;
-  return (
-    sign *
-    (BigInt(whole.replace("-", "")) * 10n ** BigInt(scale) +
-      BigInt(fraction.padEnd(scale, "0").slice(0, scale) || "0"))
-  );
-}
-
-/** quantity × unit price × (1 − discount), rounded half up to the cent, computed in integers. */
-function lineTotal(order: Order): string {
-  const tenThousandths =
-    BigInt(order.quantity) * scaled(order.unitPrice, 2) * (10_000n - scaled(order.discount, 4));
-  const cents = (tenThousandths + 5_000n) / 10_000n;
-  return `${cents / 100n}.${String(cents % 100n).padStart(2, "0")}`;
 }
 
 async function* reportRows(orders: AsyncIterable<Order>) {

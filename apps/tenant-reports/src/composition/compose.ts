@@ -5,7 +5,15 @@ import { createLocalObjectStorage } from "@proj/adapter-local-fs";
 import { createMemoryTokenAuthority } from "@proj/adapter-memory";
 import { createPgliteDatabase } from "@proj/adapter-pglite";
 import { createMemoryCache } from "@proj/cache-memory";
-import type { Cache, JsonValue, ObjectStorage, SqlDatabase, TokenDecoder, TokenIssuer } from "@proj/ports";
+import {
+  type Cache,
+  isInfrastructureError,
+  type JsonValue,
+  type ObjectStorage,
+  type SqlDatabase,
+  type TokenDecoder,
+  type TokenIssuer,
+} from "@proj/ports";
 import { createOpenReportGenerator } from "@proj/report-openreport";
 import {
   createCachedTenantRepository,
@@ -111,6 +119,26 @@ async function developmentSecret(keyFile: string): Promise<string> {
   }
 }
 
+/** A cache outage shows in the log once per minute, not once per request. */
+function throttledCacheWarning(consequence: string): (error: unknown) => void {
+  let lastAt = Number.NEGATIVE_INFINITY;
+  let since = 0;
+  return (error) => {
+    since += 1;
+    const now = Date.now();
+    if (now - lastAt < 60_000) return;
+    const code = isInfrastructureError(error) ? error.code : "INTERNAL";
+    console.warn(`tenant cache failed (${code}, ${since} time(s) since the last warning): ${consequence}`);
+    lastAt = now;
+    since = 0;
+  };
+}
+
+/** A token issuer the development-mode decoder trusts, for a demo driving a service that already runs. */
+export async function openDevelopmentIssuer(keyFile: string): Promise<TokenIssuer> {
+  return createMemoryTokenAuthority({ secret: await developmentSecret(keyFile) }).issuer;
+}
+
 async function openTokens(
   config: TokenConfig,
 ): Promise<{ decoder: TokenDecoder; devIssuer: TokenIssuer | undefined }> {
@@ -174,7 +202,11 @@ export async function composeService(config: ServiceConfig): Promise<ComposedSer
     const { decoder, devIssuer } = await openTokens(config.tokens);
     track(decoder);
     const tenants = track(
-      createCachedTenantRepository(await createSqlTenantRepository(db), cache, { ttlMs: 30_000 }),
+      createCachedTenantRepository(await createSqlTenantRepository(db), cache, {
+        ttlMs: 30_000,
+        onCacheReadError: throttledCacheWarning("tenant reads are answered by the database"),
+        onInvalidationError: throttledCacheWarning("a tenant entry may stay stale until its TTL"),
+      }),
     );
     const tenantRole = config.database.kind === "postgres" ? config.database.tenantRole : undefined;
     const orders = track(

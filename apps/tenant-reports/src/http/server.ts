@@ -4,7 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import { requireAdmin } from "../application/access.js";
 import type { ReportService } from "../application/reports.js";
 import type { TenantAdministration } from "../application/tenant-administration.js";
-import { STATUS_BY_CODE } from "./error-status.js";
+import { CLIENT_MESSAGE_BY_CODE, STATUS_BY_CODE } from "./error-status.js";
 
 export interface HttpDependencies {
   decoder: TokenDecoder;
@@ -35,7 +35,13 @@ function principalOf(request: FastifyRequest): Principal {
 
 /** Routes, schemas and the error → status mapping; knows ports and use cases, never adapters. */
 export function buildHttpServer(deps: HttpDependencies, options: { logger?: boolean } = {}): FastifyInstance {
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 1_048_576 });
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: 1_048_576,
+    // Fastify's default strips unknown properties and answers 201: a `tenantId` slipped into a body
+    // must be refused (400), never silently dropped. `additionalProperties: false` then means it.
+    ajv: { customOptions: { removeAdditional: false } },
+  });
   app.decorateRequest("principal", null);
 
   app.addHook("onRequest", async (request) => {
@@ -49,17 +55,18 @@ export function buildHttpServer(deps: HttpDependencies, options: { logger?: bool
       // UNAUTHENTICATED from a backend (a rejected database password) is the server's problem.
       const callerToken = UnauthenticatedError.isInstance(error);
       const status = error.code === "UNAUTHENTICATED" && !callerToken ? 500 : STATUS_BY_CODE[error.code];
+      // Backend messages name endpoints, tables and buckets, and MySQL's carry SQL text: log them,
+      // never send them, whatever the status.
       if (status >= 500) {
-        // Backend messages name endpoints, tables and buckets: log them, never send them.
         request.log.error({ err: error }, "request failed");
-        return reply
-          .status(status)
-          .send({ error: error.code, message: "the service could not complete the request" });
+        return reply.status(status).send({ error: error.code, message: CLIENT_MESSAGE_BY_CODE[error.code] });
       }
+      request.log.info({ err: error }, "request refused");
       if (callerToken) reply.header("www-authenticate", 'Bearer error="invalid_token"');
       return reply.status(status).send({
         error: error.code,
-        message: error.message,
+        message: CLIENT_MESSAGE_BY_CODE[error.code],
+        // A token refusal's reason is one of a fixed list of words, safe to send.
         ...(callerToken ? { reason: error.reason } : {}),
       });
     }
@@ -74,6 +81,10 @@ export function buildHttpServer(deps: HttpDependencies, options: { logger?: bool
     request.log.error({ err: error }, "unexpected error");
     return reply.status(500).send({ error: "INTERNAL", message: "internal error" });
   });
+
+  app.setNotFoundHandler((_request, reply) =>
+    reply.status(404).send({ error: "NOT_FOUND", message: "no such route" }),
+  );
 
   app.get("/health", { config: { public: true } }, async () => ({ status: "ok" }));
 

@@ -227,6 +227,62 @@ export function httpSuite(name: string, makeComposition: () => Promise<Compositi
       });
     });
 
+    it("refuses unknown body properties with 400 instead of dropping them", async () => {
+      const smuggled = await json(
+        await asA("POST", "/reports", { format: "csv", tenantId: tenantB.id }),
+        400,
+      );
+      expect(smuggled).toMatchObject({ error: "INVALID_ARGUMENT" });
+      expect(
+        await json(
+          await admin("POST", "/tenants", { slug: "extra-prop", name: "X", plan: "pro", id: "mine" }),
+          400,
+        ),
+      ).toMatchObject({ error: "INVALID_ARGUMENT" });
+      expect(
+        await json(
+          await admin("POST", "/dev/tokens", { subject: "s", tenantId: tenantA.id, admin: true }),
+          400,
+        ),
+      ).toMatchObject({ error: "INVALID_ARGUMENT" });
+      const page = await json<{ items: { slug: string }[] }>(await admin("GET", "/tenants?limit=10"), 200);
+      expect(page.items.map((t) => t.slug)).not.toContain("extra-prop");
+    });
+
+    it("answers unknown routes with 404 in the app's error shape", async () => {
+      for (const [method, path] of [
+        ["GET", "/no-such-route"],
+        ["POST", `/tenants/${tenantA.id}/archive`],
+        ["DELETE", "/reports"],
+      ] as const) {
+        const body = await json(await admin(method, path), 404);
+        expect(body).toEqual({ error: "NOT_FOUND", message: expect.any(String) });
+      }
+    });
+
+    it("sends the code and a generic message for refusals, never the backend's own text", async () => {
+      const backendText = /duplicate|constraint|unique|tenants|slug|uuid|syntax|select|insert|acme|sql/i;
+      const taken = await json<{ error: string; message: string }>(
+        await admin("POST", "/tenants", { slug: "acme", name: "Again", plan: "pro" }),
+        409,
+      );
+      expect(taken.error).toBe("CONFLICT");
+      expect(taken.message).not.toMatch(backendText);
+      for (const id of ["not-a-uuid", "00000000-0000-4000-8000-000000000000"]) {
+        const response = await admin("GET", `/tenants/${id}`);
+        const body = (await response.json()) as { error: string; message: string };
+        expect(response.status, JSON.stringify(body)).toBeLessThan(500);
+        expect(body.message).not.toMatch(backendText);
+        expect(body.message).not.toContain(id);
+      }
+      const stale = await json<{ message: string }>(
+        await admin("POST", `/tenants/${tenantA.id}/suspend`, { expectedVersion: 999 }),
+        409,
+      );
+      expect(stale.message).not.toMatch(backendText);
+      expect(stale.message).not.toContain(tenantA.id);
+    });
+
     it("validates request bodies with 400", async () => {
       expect((await asA("POST", "/reports", { format: "pdf" })).status).toBe(400);
       expect((await asA("POST", "/orders/sample", { count: 0 })).status).toBe(400);

@@ -2,7 +2,13 @@ import { promises as fs } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { expectErrorCode, sleep } from "../harness.js";
-import { ageFiles, chunksThenFailure, filesOnDisk, type ManagerGetter } from "./fixtures.js";
+import {
+  ageFiles,
+  chunksThenFailure,
+  expectSourceFailure,
+  filesOnDisk,
+  type ManagerGetter,
+} from "./fixtures.js";
 
 const HOUR = 3_600_000;
 
@@ -53,13 +59,8 @@ export function atomicTests(manager: ManagerGetter): void {
     it("keeps the old file when a write fails midway, and leaves no temporary file after a sweep", async () => {
       const root = manager().root;
       await manager().write("kept/data.bin", "old content");
-      let failure: unknown;
-      try {
-        await manager().write("kept/data.bin", chunksThenFailure(8));
-      } catch (error) {
-        failure = error;
-      }
-      expect(failure).toBeDefined();
+      const broken = new Error("the data source broke midway");
+      await expectSourceFailure(manager().write("kept/data.bin", chunksThenFailure(8, broken)), broken);
       expect(Buffer.from(await manager().read("kept/data.bin")).toString()).toBe("old content");
 
       // Age everything left in the folder, then make the old file fresh again: a sweep must leave
@@ -74,7 +75,8 @@ export function atomicTests(manager: ManagerGetter): void {
     });
 
     it("leaves no file when a first write fails midway", async () => {
-      await expect(manager().write("never/data.bin", chunksThenFailure(4))).rejects.toBeDefined();
+      const broken = new Error("the data source broke before the end");
+      await expectSourceFailure(manager().write("never/data.bin", chunksThenFailure(4, broken)), broken);
       expect(await manager().exists("never/data.bin")).toBe(false);
       await ageFiles(manager().root, 2 * HOUR);
       await manager().sweep({ olderThanMs: HOUR, path: "never" });

@@ -1,7 +1,8 @@
 import { promises as fs } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { LocalFileManager } from "@proj/ports";
+import { type InfrastructureError, isInfrastructureError, type LocalFileManager } from "@proj/ports";
+import { expect } from "vitest";
 import type { ContractHarness } from "../harness.js";
 
 /**
@@ -42,9 +43,41 @@ export async function ageFiles(folder: string, ageMs: number): Promise<void> {
   for (const relative of await filesOnDisk(folder)) await fs.utimes(join(folder, relative), when, when);
 }
 
-export async function* chunksThenFailure(chunks: number, size = 64 * 1024): AsyncGenerator<Uint8Array> {
+/** A data source that yields `chunks` chunks, then throws `failure`. */
+export async function* chunksThenFailure(
+  chunks: number,
+  failure: Error = new Error("the data source broke midway"),
+  size = 64 * 1024,
+): AsyncGenerator<Uint8Array> {
   for (let i = 0; i < chunks; i++) yield new Uint8Array(size).fill(i & 0xff);
-  throw new Error("the data source broke midway");
+  throw failure;
+}
+
+/**
+ * Checks that `action` rejects the way a write whose data source failed must: with a taxonomy
+ * error (never the source's raw error, nor a resolve), whose `cause` chain keeps `sourceError` so
+ * the real reason is not lost.
+ */
+export async function expectSourceFailure(action: Promise<unknown>, sourceError: Error): Promise<void> {
+  let failure: unknown;
+  let rejected = false;
+  try {
+    await action;
+  } catch (error) {
+    rejected = true;
+    failure = error;
+  }
+  expect(rejected, "the write resolved although its data source failed").toBe(true);
+  expect(isInfrastructureError(failure), `expected an InfrastructureError, got ${String(failure)}`).toBe(
+    true,
+  );
+  expect((failure as InfrastructureError).code).not.toBe("NOT_FOUND");
+  const causes: unknown[] = [];
+  for (let cause: unknown = failure; cause !== undefined && causes.length < 10; ) {
+    causes.push(cause);
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  expect(causes, "the data source's error is missing from the cause chain").toContain(sourceError);
 }
 
 export const isRoot = typeof process.getuid === "function" && process.getuid() === 0;

@@ -37,12 +37,30 @@ export function acceptanceTests(setup: () => TokenDecoderSetup): void {
       expect([...principal.scopes]).toEqual([]);
     });
 
-    it("reports issuedAt no later than now when the token carries it", async () => {
-      const principal = await setup().decoder.decode(await setup().issuer.issue({ subject: "iat" }));
-      if (principal.issuedAt !== undefined) {
-        expect(principal.issuedAt.getTime()).toBeLessThanOrEqual(Date.now());
+    it("reports issuedAt and expiresAt exactly as the token's iat and exp, and neither when it has none", async () => {
+      const token = await setup().issuer.issue({ subject: "iat" });
+      const principal = await setup().decoder.decode(token);
+      // What the token itself says, read from its payload, not from what the decoder chose to return.
+      const [, payload = ""] = token.split(".");
+      const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as Record<
+        string,
+        unknown
+      >;
+      for (const [claim, reported] of [
+        ["iat", principal.issuedAt],
+        ["exp", principal.expiresAt],
+      ] as const) {
+        const value = claims[claim];
+        if (typeof value === "number") {
+          expect(reported, `the token has ${claim}`).toBeInstanceOf(Date);
+          expect((reported as Date).getTime()).toBe(value * 1000);
+        } else {
+          expect(reported, `the token has no ${claim}`).toBeUndefined();
+        }
       }
       expect(principal.expiresAt?.getTime()).toBeGreaterThan(Date.now());
+      if (principal.issuedAt !== undefined)
+        expect(principal.issuedAt.getTime()).toBeLessThanOrEqual(Date.now());
     });
 
     it("accepts a token that becomes valid in the past", async () => {

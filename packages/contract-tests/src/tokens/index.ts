@@ -24,6 +24,14 @@ export interface TokenDecoderSetup {
   issuerWith?(registered: { iss?: string; aud?: string }): TokenIssuer;
   /** With `capabilities.remoteKeySource`: makes the key source unreachable (stops the JWKS server). */
   stopKeySource?(): Promise<void>;
+  /**
+   * With `capabilities.signsRawTokens`: a token signed with the trusted key over exactly `claims`
+   * (plus the `iss`/`aud` the decoder expects, when the claims name none), under the trusted header
+   * (`alg`, `kid`, `typ`) with `header`'s members added or replacing them.
+   */
+  signRaw?(claims: Record<string, unknown>, header?: Record<string, unknown>): Promise<string>;
+  /** With `capabilities.maxTokenAge`: the age (from `iat`) beyond which the decoder refuses a token. */
+  maxTokenAgeSeconds?: number;
 }
 
 export interface TokenDecoderCapabilities {
@@ -31,6 +39,18 @@ export interface TokenDecoderCapabilities {
   issuerAndAudience?: boolean;
   /** The decoder fetches its keys (remote JWKS), and `stopKeySource` is provided. */
   remoteKeySource?: boolean;
+  /**
+   * `signRaw` is provided, so the suite can sign claims and headers no `TokenIssuer` writes (an `iat`
+   * in the future, a missing `sub`, a `crit` header). Without it the refusals that need such tokens
+   * are skipped.
+   */
+  signsRawTokens?: boolean;
+  /** The decoder requires one `typ` header and the trusted one carries it (needs `signsRawTokens`). */
+  checksType?: boolean;
+  /** The decoder refuses tokens older than `maxTokenAgeSeconds` (needs `signsRawTokens`). */
+  maxTokenAge?: boolean;
+  /** The trusted keys carry key ids, so a token naming another `kid` has no key (needs `signsRawTokens`). */
+  keyIds?: boolean;
 }
 
 export interface TokenDecoderHarness {
@@ -59,7 +79,7 @@ export function tokenDecoderContract(name: string, harness: TokenDecoderHarness)
     });
     const capabilities = harness.capabilities ?? {};
     acceptanceTests(setup);
-    refusalTests(setup);
+    refusalTests(setup, capabilities);
     configuredChecksTests(setup, capabilities);
     lifecycleTests(setup);
   });

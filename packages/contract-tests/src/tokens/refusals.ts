@@ -1,6 +1,6 @@
 import { isInfrastructureError, type TokenFailureReason, UnauthenticatedError } from "@proj/ports";
 import { describe, expect, it } from "vitest";
-import type { TokenDecoderSetup } from "./index.js";
+import type { TokenDecoderCapabilities, TokenDecoderSetup } from "./index.js";
 
 /**
  * Asserts that decoding `input` is refused as UNAUTHENTICATED for one of `reasons`, and that neither
@@ -40,8 +40,138 @@ function reencode(segment: string, change: (value: Record<string, unknown>) => v
   return Buffer.from(JSON.stringify(value)).toString("base64url");
 }
 
-export function refusalTests(setup: () => TokenDecoderSetup): void {
+/**
+ * Where the suite exercises each refusal reason of the port. Typed over every reason, so a reason
+ * added to the port does not compile here until a test holds decoders to it.
+ */
+export const REFUSAL_REASON_TESTS: Readonly<Record<TokenFailureReason, string>> = {
+  missing: "refuses empty input, blank input and a bare Bearer scheme as missing",
+  malformed: "refuses structurally broken input as malformed",
+  too_large: "refuses a token over the size limit as too_large",
+  algorithm_not_allowed: 'refuses alg "none" (unsigned, or with a signature) as algorithm_not_allowed',
+  bad_signature: "refuses a token whose payload was changed after signing as bad_signature",
+  unknown_key: "refuses a token naming a key id the decoder does not know as unknown_key",
+  expired: "refuses an expired token as expired",
+  not_yet_valid: "refuses a token whose validity starts in the future as not_yet_valid",
+  issued_in_future: "refuses a token issued in the future as issued_in_future",
+  too_old: "refuses a token older than the maximum age as too_old",
+  wrong_issuer: "refuses a token from another issuer as wrong_issuer",
+  wrong_audience: "refuses a token for another audience as wrong_audience",
+  wrong_type: "refuses a token of another typ as wrong_type",
+  missing_claim: 'refuses a signed token without "sub" as missing_claim',
+  invalid_claim: "refuses a signed token whose claims have the wrong types as invalid_claim",
+  unsupported_header:
+    "refuses a signed token with a crit header it does not understand as unsupported_header",
+};
+
+function needs<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`the harness declares the capability but provides no ${what}`);
+  return value;
+}
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/** Refusals of tokens only a raw signer can make: claims and headers a `TokenIssuer` never writes. */
+function signedRefusalTests(setup: () => TokenDecoderSetup, capabilities: TokenDecoderCapabilities): void {
+  const raw = !capabilities.signsRawTokens;
+  const sign = (claims: Record<string, unknown>, header?: Record<string, unknown>) => {
+    const current = setup();
+    return needs(current.signRaw, "signRaw").call(current, claims, header);
+  };
+
+  it.skipIf(raw)(
+    "accepts a raw-signed token with ordinary claims, reporting its iat and exp (the signer is trusted)",
+    async () => {
+      const issuedAt = nowSeconds() - 5;
+      const token = await sign({ sub: "raw", iat: issuedAt, exp: issuedAt + 600 });
+      const principal = await setup().decoder.decode(token);
+      expect(principal.subject).toBe("raw");
+      expect(principal.issuedAt?.getTime()).toBe(issuedAt * 1000);
+      expect(principal.expiresAt?.getTime()).toBe((issuedAt + 600) * 1000);
+    },
+  );
+
+  it.skipIf(raw)(REFUSAL_REASON_TESTS.issued_in_future, async () => {
+    const token = await sign({ sub: "future", iat: nowSeconds() + 600, exp: nowSeconds() + 1200 });
+    await expectRefusal(setup().decoder.decode(token), "issued_in_future", token);
+  });
+
+  it.skipIf(raw)(REFUSAL_REASON_TESTS.missing_claim, async () => {
+    const token = await sign({ iat: nowSeconds(), exp: nowSeconds() + 600, tenant_id: "t" });
+    await expectRefusal(setup().decoder.decode(token), "missing_claim", token);
+  });
+
+  it.skipIf(raw)(REFUSAL_REASON_TESTS.invalid_claim, async () => {
+    const now = nowSeconds();
+    for (const claims of [
+      { sub: 42, iat: now, exp: now + 600 },
+      { sub: "", iat: now, exp: now + 600 },
+      { sub: "typed", iat: now, exp: "in ten minutes" },
+      { sub: "typed", iat: now, exp: now + 600, nbf: "now" },
+    ]) {
+      const token = await sign(claims);
+      await expectRefusal(setup().decoder.decode(token), "invalid_claim", token);
+    }
+  });
+
+  it.skipIf(raw)(REFUSAL_REASON_TESTS.unsupported_header, async () => {
+    const token = await sign(
+      { sub: "crit", iat: nowSeconds(), exp: nowSeconds() + 600 },
+      { crit: ["urn:example:not-understood"], "urn:example:not-understood": true },
+    );
+    await expectRefusal(setup().decoder.decode(token), "unsupported_header", token);
+  });
+
+  it.skipIf(raw || !capabilities.checksType)(REFUSAL_REASON_TESTS.wrong_type, async () => {
+    const token = await sign(
+      { sub: "typed", iat: nowSeconds(), exp: nowSeconds() + 600 },
+      { typ: "unexpected+jwt" },
+    );
+    await expectRefusal(setup().decoder.decode(token), "wrong_type", token);
+  });
+
+  it.skipIf(raw || !capabilities.maxTokenAge)(REFUSAL_REASON_TESTS.too_old, async () => {
+    const maxAge = needs(setup().maxTokenAgeSeconds, "maxTokenAgeSeconds");
+    const issuedAt = nowSeconds() - maxAge - 120;
+    const token = await sign({ sub: "old", iat: issuedAt, exp: nowSeconds() + 600 });
+    await expectRefusal(setup().decoder.decode(token), "too_old", token);
+    const fresh = await sign({ sub: "young", iat: nowSeconds() - 1, exp: nowSeconds() + 600 });
+    expect((await setup().decoder.decode(fresh)).subject).toBe("young");
+  });
+
+  it.skipIf(raw || !capabilities.keyIds)(REFUSAL_REASON_TESTS.unknown_key, async () => {
+    const token = await sign(
+      { sub: "stranger", iat: nowSeconds(), exp: nowSeconds() + 600 },
+      { kid: `no-such-key-${Math.random().toString(36).slice(2)}` },
+    );
+    await expectRefusal(setup().decoder.decode(token), "unknown_key", token);
+  });
+}
+
+export function refusalTests(
+  setup: () => TokenDecoderSetup,
+  capabilities: TokenDecoderCapabilities = {},
+): void {
   describe("refusals", () => {
+    it(REFUSAL_REASON_TESTS.algorithm_not_allowed, async () => {
+      const token = await setup().issuer.issue({ subject: "unsigned", roles: ["admin"] });
+      const [, payload = "", signature = ""] = token.split(".");
+      for (const alg of ["none", "None", "NONE", "nOnE"]) {
+        const header = Buffer.from(JSON.stringify({ alg, typ: "JWT" })).toString("base64url");
+        const signed = `${header}.${payload}.${signature}`;
+        await expectRefusal(setup().decoder.decode(signed), "algorithm_not_allowed", signed);
+        // Without a signature some decoders see the missing segment first: still refused.
+        const unsigned = `${header}.${payload}.`;
+        await expectRefusal(
+          setup().decoder.decode(unsigned),
+          ["algorithm_not_allowed", "malformed"],
+          unsigned,
+        );
+      }
+    });
+
+    signedRefusalTests(setup, capabilities);
+
     it("refuses empty input, blank input and a bare Bearer scheme as missing", async () => {
       for (const input of ["", "   ", "Bearer", "Bearer   ", "bearer \t"]) {
         await expectRefusal(setup().decoder.decode(input), "missing", input);

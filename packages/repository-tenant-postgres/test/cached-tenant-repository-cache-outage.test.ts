@@ -1,0 +1,94 @@
+import { createMemoryTenantRepository } from "@proj/adapter-memory";
+import { createRedisCache } from "@proj/cache-redis";
+import { uniqueName } from "@proj/contract-tests";
+import type { Cache, JsonValue, TenantRepository } from "@proj/ports";
+import { afterEach, describe, expect, it } from "vitest";
+// The cache-redis tests' own relay, so "Redis" can go down without touching the shared server.
+import { TcpProxy } from "../../cache-redis/test/support/tcp-proxy.js";
+import { createCachedTenantRepository } from "../src/index.js";
+
+const REDIS_HOST = "127.0.0.1";
+const REDIS_PORT = 6379;
+
+interface Outage {
+  proxy: TcpProxy;
+  cache: Cache<JsonValue>;
+  source: TenantRepository;
+  repository: TenantRepository;
+  reports: { error: unknown; key: string }[];
+}
+
+const opened: Outage[] = [];
+
+async function cachedOverRedis(commandTimeoutMs = 500): Promise<Outage> {
+  const proxy = await TcpProxy.start(REDIS_HOST, REDIS_PORT);
+  const namespace = uniqueName("tenant_outage");
+  const cache = createRedisCache<JsonValue>({ url: proxy.url, namespace, commandTimeoutMs });
+  const source = createMemoryTenantRepository();
+  const reports: { error: unknown; key: string }[] = [];
+  const repository = createCachedTenantRepository(source, cache, {
+    onCacheReadError: (error, key) => reports.push({ error, key }),
+  });
+  const outage = { proxy, cache, source, repository, reports };
+  opened.push(outage);
+  return outage;
+}
+
+afterEach(async () => {
+  for (const { proxy, cache, repository } of opened.splice(0)) {
+    await proxy.restart().catch(() => undefined);
+    await cache.clear().catch(() => undefined);
+    await repository.close();
+    await cache.close();
+    await proxy.stop();
+  }
+});
+
+describe("cached tenant repository during a cache outage", () => {
+  it("answers reads by id and slug from the source when Redis is down, and reports the cache failure", async () => {
+    const { proxy, repository, reports } = await cachedOverRedis();
+    const created = await repository.create({ slug: "outage", name: "Outage Ltd", plan: "pro" });
+    expect((await repository.getById(created.id)).name).toBe("Outage Ltd");
+    expect(reports).toEqual([]);
+
+    await proxy.stop();
+    expect(await repository.getById(created.id)).toEqual(created);
+    expect((await repository.getBySlug("outage")).id).toBe(created.id);
+    expect(reports.length).toBeGreaterThanOrEqual(2);
+    for (const report of reports)
+      expect(report.error).toMatchObject({ code: expect.stringMatching(/UNAVAILABLE|TIMEOUT/) });
+    expect(reports.map((report) => report.key)).toContain(`tenant:id:${created.id}`);
+    expect(reports.map((report) => report.key)).toContain("tenant:slug:outage");
+  });
+
+  it("answers from the source when Redis stops answering (command timeout)", async () => {
+    const { proxy, repository, reports } = await cachedOverRedis(200);
+    const created = await repository.create({ slug: "stalled", name: "Stalled", plan: "pro" });
+    await repository.getById(created.id);
+    proxy.stall();
+    expect((await repository.getById(created.id)).slug).toBe("stalled");
+    expect(reports.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it("keeps serving reads through an outage and uses the cache again once Redis is back", async () => {
+    const { proxy, repository, source, cache } = await cachedOverRedis();
+    const created = await repository.create({ slug: "back", name: "Before", plan: "pro" });
+    await proxy.stop();
+    await source.update(created.id, { name: "During" }, created.version);
+    expect((await repository.getById(created.id)).name).toBe("During");
+    await proxy.restart();
+    expect((await repository.getById(created.id)).name).toBe("During");
+    expect(await cache.has(`tenant:id:${created.id}`)).toBe(true);
+  });
+
+  it("still fails with the source's own error, e.g. NOT_FOUND, when the source refuses", async () => {
+    const { proxy, repository } = await cachedOverRedis();
+    await expect(repository.getById("00000000-0000-4000-8000-000000000000")).rejects.toMatchObject({
+      code: "NOT_FOUND",
+    });
+    await proxy.stop();
+    await expect(repository.getById("00000000-0000-4000-8000-000000000000")).rejects.toMatchObject({
+      code: "NOT_FOUND",
+    });
+  });
+});
