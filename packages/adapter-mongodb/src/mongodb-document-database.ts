@@ -6,7 +6,6 @@ import {
   type DocumentData,
   type DocumentDatabase,
   type DocumentDatabaseCapabilities,
-  decodeFindCursor,
   encodeFindCursor,
   type Filter,
   type FindOptions,
@@ -14,11 +13,11 @@ import {
   InfrastructureError,
   type OperationOptions,
   type Page,
+  prepareFind,
   type StoredDocument,
   throwIfAborted,
   type UpdateSpec,
   validateCollectionName,
-  validateFindLimit,
 } from "@proj/ports";
 import {
   type ClientSession,
@@ -36,11 +35,13 @@ import {
   invalid,
   keysetFilter,
   mongoSort,
+  OBJECT_ID_HEX,
   sameKey,
-  sortKeys,
   sortTuple,
   toMongoDocument,
   toMongoId,
+  toSortKeys,
+  translateClauses,
   translateFilter,
   translateIndex,
   translateUpdate,
@@ -144,11 +145,16 @@ class MongoCollection<T extends DocumentData> implements DocumentCollection<T> {
   async find(filter?: Filter, options: FindOptions = {}): Promise<Page<StoredDocument<T>>> {
     const where = this.what("find");
     return this.runner.run(where, options, async () => {
-      const limit = validateFindLimit(options.limit);
-      const keys = sortKeys(options.sort, where);
-      let query = translateFilter(filter, this.runner.idMode, where);
-      if (options.after !== undefined) {
-        const after = keysetFilter(keys, decodeFindCursor(options.after, keys), this.runner.idMode);
+      const plan = prepareFind(filter, options, where);
+      const { limit } = plan;
+      const keys = toSortKeys(plan.keys, where);
+      let query = translateClauses(plan.clauses, this.runner.idMode, where);
+      if (plan.after !== undefined) {
+        const idAt = keys.findIndex((key) => key.path === "_id");
+        if (this.runner.idMode === "objectId" && !OBJECT_ID_HEX.test(plan.after[idAt] as string)) {
+          throw invalid(`${where}: the cursor's id is not an ObjectId's hex`);
+        }
+        const after = keysetFilter(keys, plan.after, this.runner.idMode);
         query = Object.keys(query).length === 0 ? after : { $and: [query, after] };
       }
       const rows = await this.raw
@@ -176,7 +182,7 @@ class MongoCollection<T extends DocumentData> implements DocumentCollection<T> {
     const where = this.what("updateOne");
     return this.runner.run(where, options, async () => {
       const changes = translateUpdate(update, where);
-      const query = translateFilter(filter, this.runner.idMode, where);
+      const query = translateFilter(filter, this.runner.idMode, where, true);
       // findOneAndUpdate takes a sort on every server version; updateOne only from MongoDB 8.0.
       const before = await this.raw.findOneAndUpdate(query, changes, {
         sort: { _id: 1 },
@@ -190,7 +196,7 @@ class MongoCollection<T extends DocumentData> implements DocumentCollection<T> {
   async deleteOne(filter: Filter, options?: OperationOptions): Promise<number> {
     const where = this.what("deleteOne");
     return this.runner.run(where, options, async () => {
-      const query = translateFilter(filter, this.runner.idMode, where);
+      const query = translateFilter(filter, this.runner.idMode, where, true);
       return (await this.raw.deleteOne(query, this.session)).deletedCount;
     });
   }
@@ -198,7 +204,7 @@ class MongoCollection<T extends DocumentData> implements DocumentCollection<T> {
   async deleteMany(filter: Filter, options?: OperationOptions): Promise<number> {
     const where = this.what("deleteMany");
     return this.runner.run(where, options, async () => {
-      const query = translateFilter(filter, this.runner.idMode, where);
+      const query = translateFilter(filter, this.runner.idMode, where, true);
       return (await this.raw.deleteMany(query, this.session)).deletedCount;
     });
   }
