@@ -369,6 +369,7 @@ describe("prepareUpdate", () => {
     ["an unknown part", { set: { a: 1 }, $set: { admin: true } }],
     ["a _bsontype key in a value", { set: { a: { _bsontype: "Code" } } }],
     ["a value nested too deep for its path", { set: { "a.b": nest(98, 1) } }],
+    // biome-ignore lint/suspicious/noSparseArray: the hole is the case
     ["a sparse unset list", { unset: [, "a"] }],
     ["a change of the id", { set: { id: "x" } }],
     ["overlapping paths", { set: { a: 1 }, unset: ["a.b"] }],
