@@ -9,6 +9,7 @@ import {
   encodeFindCursor,
   type Filter,
   type FindOptions,
+  hasLoneSurrogate,
   type IndexSpec,
   InfrastructureError,
   type OperationOptions,
@@ -63,7 +64,10 @@ export interface MongoDocumentDatabaseOptions {
    * replica-set member or a `mongos` has them, a standalone server does not.
    */
   transactions?: boolean;
-  /** Passed to `MongoClient` (pool size, TLS, timeouts...). `ignoreUndefined` is always on. */
+  /**
+   * Passed to `MongoClient` (pool size, TLS, timeouts...). `ignoreUndefined` is always on and
+   * `fieldsAsRaw` always empty (documents are decoded whole).
+   */
   clientOptions?: MongoClientOptions;
 }
 
@@ -133,7 +137,8 @@ class MongoCollection<T extends DocumentData> implements DocumentCollection<T> {
 
   async findById(id: string, options?: OperationOptions): Promise<StoredDocument<T> | undefined> {
     return this.runner.run(this.what("findById"), options, async () => {
-      if (typeof id !== "string") return undefined;
+      // No stored id holds a lone surrogate; sent as U+FFFD it would find another document.
+      if (typeof id !== "string" || hasLoneSurrogate(id)) return undefined;
       const raw = await this.raw.findOne(
         { _id: { $eq: toMongoId(id, this.runner.idMode) } },
         { ...this.session, ...(options?.signal ? { signal: options.signal } : {}) },
@@ -386,7 +391,14 @@ export async function createMongoDocumentDatabase(
   const what = `connect to MongoDB database ${options.database}`;
   let client: MongoClient;
   try {
-    client = new MongoClient(options.url, { ...options.clientOptions, ignoreUndefined: true });
+    client = new MongoClient(options.url, {
+      ...options.clientOptions,
+      ignoreUndefined: true,
+      // The driver's default `{}` is looked up by field name, so a field named after an inherited
+      // property (`__proto__`, `constructor`, `toString`) holding documents in an array came back
+      // as raw BSON buffers. A table without a prototype has no such names.
+      fieldsAsRaw: Object.create(null),
+    });
   } catch (error) {
     throw mapMongoError(error, what);
   }

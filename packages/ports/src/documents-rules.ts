@@ -22,6 +22,14 @@ export const MAX_DOCUMENT_DEPTH = 100;
 
 const COLLECTION_NAME = /^[A-Za-z0-9_.-]{1,120}$/;
 
+/** A UTF-16 surrogate without its partner: BSON stores it as U+FFFD, so the value would change. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Whether `text` holds a UTF-16 surrogate without its partner, which no adapter stores unchanged. */
+export function hasLoneSurrogate(text: string): boolean {
+  return LONE_SURROGATE.test(text);
+}
+
 function invalid(message: string): InfrastructureError {
   return new InfrastructureError("INVALID_ARGUMENT", message, { retryable: false });
 }
@@ -71,19 +79,19 @@ export function splitDocumentId(
 ): { id: string | undefined; fields: Record<string, unknown> } {
   if (!isPlainObject(document)) throw invalid(`${where}: a document must be a plain object`);
   const { id, ...fields } = document;
-  if (id !== undefined && (typeof id !== "string" || id.length === 0)) {
-    throw invalid(`${where}: id must be a non-empty string`);
+  if (id !== undefined && (typeof id !== "string" || id.length === 0 || LONE_SURROGATE.test(id))) {
+    throw invalid(`${where}: id must be a non-empty string of well-formed UTF-16`);
   }
   return { id, fields };
 }
 
 /**
  * The segments of a field path (`address.city` → `["address", "city"]`), `INVALID_ARGUMENT` for a
- * path with NUL, an empty segment, a segment starting with `$`, or more than `MAX_DOCUMENT_DEPTH`
- * segments (no stored document reaches deeper).
+ * path with NUL, an empty segment, a segment starting with `$` or named `_bsontype`, or more than
+ * `MAX_DOCUMENT_DEPTH` segments (no stored document reaches deeper).
  */
 export function parseFieldPath(field: unknown, where: string): string[] {
-  if (typeof field !== "string" || field.includes("\0"))
+  if (typeof field !== "string" || field.includes("\0") || LONE_SURROGATE.test(field))
     throw invalid(`${where}: field ${JSON.stringify(field)} is not valid`);
   const segments = field.split(".");
   if (segments.length > MAX_DOCUMENT_DEPTH) {
@@ -93,6 +101,8 @@ export function parseFieldPath(field: unknown, where: string): string[] {
     if (segment === "" || segment.startsWith("$")) {
       throw invalid(`${where}: field ${JSON.stringify(field)} may not start with $ or have empty segments`);
     }
+    // No stored document holds it, and as a query key BSON encoders would read it as a type tag.
+    if (segment === "_bsontype") throw invalid(`${where}: the field name _bsontype is reserved by BSON`);
   }
   return segments;
 }
@@ -112,6 +122,8 @@ function checkStoredFieldName(key: string, where: string): void {
  * - `undefined` anywhere (an object field or an array item): a missing request field must never
  *   silently become "no condition" or "no field";
  * - a key named `_bsontype`, which BSON encoders read as a type tag;
+ * - a string or key holding a lone UTF-16 surrogate, which BSON would store as U+FFFD (so what is
+ *   read back, or matched, would differ from what was given);
  * - nesting deeper than `MAX_DOCUMENT_DEPTH`: `level` is the level the value sits at, 1 for a
  *   document itself, so a value stored at a path of `k` segments sits at level `k + 1`.
  * Stored field names may not be empty, start with `$`, or hold `.` or NUL; with `anyKeys` (a filter
@@ -121,6 +133,8 @@ export function copyDocumentValue(value: unknown, where: string, anyKeys = false
   if (value === null) return null;
   switch (typeof value) {
     case "string":
+      if (LONE_SURROGATE.test(value)) throw invalid(`${where} holds a lone UTF-16 surrogate`);
+      return value;
     case "boolean":
       return value;
     case "number":
@@ -148,6 +162,7 @@ export function copyDocumentValue(value: unknown, where: string, anyKeys = false
       const out: Record<string, unknown> = {};
       for (const [key, item] of Object.entries(value)) {
         if (key === "_bsontype") throw invalid(`${where}: the field name _bsontype is reserved by BSON`);
+        if (LONE_SURROGATE.test(key)) throw invalid(`${where}: a field name holds a lone UTF-16 surrogate`);
         if (anyKeys) {
           if (key.includes("\0")) throw invalid(`${where}: a key contains NUL`);
         } else checkStoredFieldName(key, where);

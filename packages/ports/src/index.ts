@@ -33,6 +33,7 @@ export {
   encodeFindCursor,
   type FilterClause,
   type FindPlan,
+  hasLoneSurrogate,
   isComparisonOperator,
   MAX_DOCUMENT_BYTES,
   MAX_DOCUMENT_DEPTH,

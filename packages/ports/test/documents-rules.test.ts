@@ -93,6 +93,7 @@ describe("splitDocumentId", () => {
 
   const refused: [label: string, document: unknown][] = [
     ["an empty id", { id: "" }],
+    ["an id with a lone surrogate", { id: "k\ud800" }],
     ["a numeric id", { id: 7 }],
     ["an array", [{ id: "a" }]],
     ["a class instance", new Map()],
@@ -116,6 +117,9 @@ describe("parseFieldPath", () => {
     ["$where", "INVALID_ARGUMENT"],
     ["a.$b", "INVALID_ARGUMENT"],
     ["a\0b", "INVALID_ARGUMENT"],
+    ["_bsontype", "INVALID_ARGUMENT"],
+    ["a\ud800", "INVALID_ARGUMENT"],
+    ["a._bsontype.b", "INVALID_ARGUMENT"],
     [7, "INVALID_ARGUMENT"],
   ];
   for (const [field, expected] of cases) {
@@ -155,6 +159,8 @@ describe("copyDocumentValue", () => {
     ["a sparse array", { a: [1, , 3] }],
     ["a _bsontype key", { a: { _bsontype: "ObjectId", id: "x" } }],
     ["a top-level _bsontype key", { _bsontype: "Code", code: "1" }],
+    ["a lone high surrogate in a string", { s: "k\ud800" }],
+    ["a lone low surrogate in a key", { "k\udc00": 1 }],
     ["101 levels of nesting", nest(100, 1)],
     ["10,000 levels of nesting", nest(10_000, 1)],
     ["101 levels of arrays", nestArray(100)],
