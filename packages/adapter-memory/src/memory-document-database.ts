@@ -572,7 +572,11 @@ class MemoryCollection<T extends DocumentData> implements DocumentCollection<T> 
     if (new Set(fields).size !== fields.length) throw invalid(`${where}: an index names a field twice`);
     const paths = fields.map((field) => parsePath(field, where));
     const name = index.name ?? fields.map((field) => `${field}_1`).join("_");
-    if (!INDEX_NAME.test(name)) throw invalid(`${where}: index name ${JSON.stringify(name)} is not valid`);
+    if (typeof name !== "string" || !INDEX_NAME.test(name)) {
+      throw invalid(
+        `${where}: index name ${typeof name === "string" ? JSON.stringify(name) : "must be a string"} is not valid`,
+      );
+    }
     // The id is always uniquely indexed, as MongoDB's _id index is.
     if (fields.length === 1 && fields[0] === "id") return;
     const unique = index.unique === true;

@@ -252,7 +252,11 @@ export function translateIndex(index: IndexSpec, where: string): MongoIndex {
   const key: Document = {};
   for (const field of index.fields) key[toPath(field, where)] = 1;
   const name = index.name ?? index.fields.map((field) => `${field}_1`).join("_");
-  if (!INDEX_NAME.test(name)) throw invalid(`${where}: index name ${JSON.stringify(name)} is not valid`);
+  if (typeof name !== "string" || !INDEX_NAME.test(name)) {
+    throw invalid(
+      `${where}: index name ${typeof name === "string" ? JSON.stringify(name) : "must be a string"} is not valid`,
+    );
+  }
   return { name, key, unique: index.unique === true };
 }
 

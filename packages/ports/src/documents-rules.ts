@@ -30,6 +30,11 @@ export function hasLoneSurrogate(text: string): boolean {
   return LONE_SURROGATE.test(text);
 }
 
+/** Caller input for an error message; JSON.stringify alone throws on a BigInt, String on some objects. */
+function shown(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value) : `a ${value === null ? "null" : typeof value}`;
+}
+
 function invalid(message: string): InfrastructureError {
   return new InfrastructureError("INVALID_ARGUMENT", message, { retryable: false });
 }
@@ -53,9 +58,7 @@ function define(target: Record<string, unknown>, key: string, value: unknown): v
 /** Throws `INVALID_ARGUMENT` unless `name` is 1 to 120 letters, digits, `_`, `-`, `.`, not `system.*`. */
 export function validateCollectionName(name: unknown): asserts name is string {
   if (typeof name !== "string" || !COLLECTION_NAME.test(name) || name.startsWith("system.")) {
-    throw invalid(
-      `collection name ${JSON.stringify(name)} must be 1 to 120 letters, digits, _ - or ., not system.*`,
-    );
+    throw invalid(`collection name ${shown(name)} must be 1 to 120 letters, digits, _ - or ., not system.*`);
   }
 }
 
@@ -92,7 +95,7 @@ export function splitDocumentId(
  */
 export function parseFieldPath(field: unknown, where: string): string[] {
   if (typeof field !== "string" || field.includes("\0") || LONE_SURROGATE.test(field))
-    throw invalid(`${where}: field ${JSON.stringify(field)} is not valid`);
+    throw invalid(`${where}: field ${shown(field)} is not valid`);
   const segments = field.split(".");
   if (segments.length > MAX_DOCUMENT_DEPTH) {
     throw invalid(`${where}: a field path has more than ${MAX_DOCUMENT_DEPTH} segments`);
@@ -311,7 +314,7 @@ function filterClause(field: string, expected: unknown, where: string): FilterCl
     return { field, path, op: "eq", operand: copyDocumentValue(expected, at, true, path.length + 1) };
   }
   const { op, value } = expected as { op: unknown; value: unknown };
-  if (!isComparisonOperator(op)) throw invalid(`${at}: unknown operator ${JSON.stringify(String(op))}`);
+  if (!isComparisonOperator(op)) throw invalid(`${at}: unknown operator ${shown(op)}`);
   const kind = OPERATORS[op];
   if (kind === "list") {
     if (!Array.isArray(value)) throw invalid(`${at}: where.${op} needs an array`);

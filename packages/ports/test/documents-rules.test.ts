@@ -130,6 +130,15 @@ describe("parseFieldPath", () => {
   }
 });
 
+describe("error messages about caller input", () => {
+  it("refuses a BigInt or prototype-less field, name or operator with INVALID_ARGUMENT, not a TypeError", () => {
+    expect(codeOf(() => parseFieldPath(10n, "find"))).toBe("INVALID_ARGUMENT");
+    expect(codeOf(() => validateCollectionName(10n))).toBe("INVALID_ARGUMENT");
+    expect(codeOf(() => prepareUpdate({ unset: [10n] }, "updateOne"))).toBe("INVALID_ARGUMENT");
+    expect(codeOf(() => parseFieldPath(Object.create(null), "find"))).toBe("INVALID_ARGUMENT");
+  });
+});
+
 describe("copyDocumentValue", () => {
   it("returns a deep copy that shares nothing with the input", () => {
     const input = { a: [1, { b: "x" }], when: new Date(5), nested: { n: null } };
@@ -329,6 +338,7 @@ describe("prepareFilter", () => {
     ["an operator named constructor", { a: forged("constructor", 1) }],
     ["an operator named toString", { a: forged("toString", 1) }],
     ["an operator that is not a string", { a: forged(["eq"] as unknown as string, 1) }],
+    ["an operator that is a prototype-less object", { a: forged(Object.create(null), 1) }],
     ["a _bsontype key in an operand", { a: { _bsontype: "ObjectId" } }],
     ["an operand nested over 100 levels", { a: nest(100, 1) }],
     ["a path of 101 segments", { [Array.from({ length: 101 }, () => "a").join(".")]: 1 }],

@@ -282,6 +282,11 @@ export function limitTests(db: () => DocumentDatabase, gaps: DocumentServerGaps)
         () => users.count({ deep: nested(10_000) }),
         () => users.find(null as never),
         () => users.updateOne({ id: "u1" }, null as never),
+        () => users.updateOne({ id: "u1" }, { unset: [10n as never] }),
+        () => users.find({}, { sort: [{ field: 10n as never, direction: "asc" }] }),
+        () => users.count({ role: forgedCondition(Object.create(null), "user") }),
+        () => users.ensureIndex({ fields: ["email"], name: 10n as never }),
+        async () => db().collection(10n as never),
       ];
       for (const attempt of attempts) {
         const error = await attempt().then(
