@@ -359,7 +359,8 @@ function compileUpdate(update: UpdateSpec, where: string): CompiledUpdate {
         if (current !== undefined && typeof current !== "number") {
           throw invalid(`${where}: cannot increment ${path.join(".")}, which is not a number`);
         }
-        setPath(doc, path, (current ?? 0) + amount, where);
+        // As MongoDB: a missing field takes the amount itself, so -0 stays -0 rather than 0 + -0.
+        setPath(doc, path, current === undefined ? amount : current + amount, where);
       }
       const { id, ...fields } = doc;
       checkDocumentSize(id as string, fields, where);

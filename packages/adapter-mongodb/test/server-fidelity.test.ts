@@ -218,6 +218,33 @@ const probes: Probe[] = [
     jongodb: [0, 0, 0, 0],
   },
   {
+    name: "-0 equals 0 in a filter",
+    async run(db, name) {
+      const c = db.collection<Raw>(name);
+      await c.insertMany([
+        { _id: "zero", v: 0 },
+        { _id: "neg", v: -0 },
+      ]);
+      return [await c.countDocuments({ v: { $eq: -0 } }), await c.countDocuments({ v: { $eq: 0 } })];
+    },
+    mongodb: [2, 2],
+    jongodb: [1, 1],
+  },
+  {
+    name: "a field named by blanks is an ordinary field for insert, $set, $unset and find",
+    async run(db, name) {
+      const c = db.collection<Raw>(name);
+      return [
+        await errorCode(c.insertOne({ _id: "a", " ": 1 })),
+        await errorCode(c.updateOne({ _id: "a" }, { $set: { "  ": 2 } })),
+        await errorCode(c.updateOne({ _id: "a" }, { $unset: { " ": "" } })),
+        await c.countDocuments({ "  ": 2 }),
+      ];
+    },
+    mongodb: ["ok", "ok", "ok", 1],
+    jongodb: ["ok", 14, 14, 0],
+  },
+  {
     name: "$set on an array index path replaces that element",
     async run(db, name) {
       const c = db.collection<Raw>(name);
