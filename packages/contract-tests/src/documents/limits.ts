@@ -4,6 +4,7 @@ import {
   type Filter,
   type FindOptions,
   isInfrastructureError,
+  type JsonValue,
   type UpdateSpec,
 } from "@proj/ports";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -14,8 +15,8 @@ import type { DocumentServerGaps } from "./index.js";
 const LIMIT = 16 * 1024 * 1024;
 
 /** `{ n: { n: ... leaf } }`: a document of `levels` levels, itself being level 1. */
-export function nested(levels: number, leaf: unknown = 1): Record<string, unknown> {
-  let out: Record<string, unknown> = { n: leaf };
+export function nested(levels: number, leaf: JsonValue = 1): { [key: string]: JsonValue } {
+  let out: { [key: string]: JsonValue } = { n: leaf };
   for (let i = 1; i < levels; i++) out = { n: out };
   return out;
 }
@@ -113,7 +114,7 @@ export function limitTests(db: () => DocumentDatabase, gaps: DocumentServerGaps)
     });
 
     it("refuses a _bsontype key in a document, filter or update with INVALID_ARGUMENT", async () => {
-      const tags = [
+      const tags: JsonValue[] = [
         { _bsontype: "ObjectId", id: "0123456789ab" },
         { _bsontype: "Code", code: "return 1" },
         { deeper: [{ _bsontype: "Long", low: 1, high: 0 }] },
