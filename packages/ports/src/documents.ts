@@ -91,6 +91,10 @@ export interface FindOptions extends OperationOptions {
   after?: string;
 }
 
+/**
+ * What `updateOne` changes. Only these three parts; another key (`$set`) or a part given as
+ * `undefined` is `INVALID_ARGUMENT`, as is `undefined` inside a value (use `unset` to remove a field).
+ */
 export interface UpdateSpec {
   /** Fields to set (dotted paths allowed). */
   set?: DocumentData;
