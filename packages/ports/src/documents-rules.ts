@@ -27,7 +27,9 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 
 /** Whether `text` holds a UTF-16 surrogate without its partner, which no adapter stores unchanged. */
 export function hasLoneSurrogate(text: string): boolean {
-  return LONE_SURROGATE.test(text);
+  // The engine's own check (ES2024) is many times faster on large strings than the pattern.
+  const native = (text as { isWellFormed?: () => boolean }).isWellFormed;
+  return typeof native === "function" ? !native.call(text) : LONE_SURROGATE.test(text);
 }
 
 /** Caller input for an error message; JSON.stringify alone throws on a BigInt, String on some objects. */
@@ -82,7 +84,7 @@ export function splitDocumentId(
 ): { id: string | undefined; fields: Record<string, unknown> } {
   if (!isPlainObject(document)) throw invalid(`${where}: a document must be a plain object`);
   const { id, ...fields } = document;
-  if (id !== undefined && (typeof id !== "string" || id.length === 0 || LONE_SURROGATE.test(id))) {
+  if (id !== undefined && (typeof id !== "string" || id.length === 0 || hasLoneSurrogate(id))) {
     throw invalid(`${where}: id must be a non-empty string of well-formed UTF-16`);
   }
   return { id, fields };
@@ -94,7 +96,7 @@ export function splitDocumentId(
  * `MAX_DOCUMENT_DEPTH` segments (no stored document reaches deeper).
  */
 export function parseFieldPath(field: unknown, where: string): string[] {
-  if (typeof field !== "string" || field.includes("\0") || LONE_SURROGATE.test(field))
+  if (typeof field !== "string" || field.includes("\0") || hasLoneSurrogate(field))
     throw invalid(`${where}: field ${shown(field)} is not valid`);
   const segments = field.split(".");
   if (segments.length > MAX_DOCUMENT_DEPTH) {
@@ -136,7 +138,7 @@ export function copyDocumentValue(value: unknown, where: string, anyKeys = false
   if (value === null) return null;
   switch (typeof value) {
     case "string":
-      if (LONE_SURROGATE.test(value)) throw invalid(`${where} holds a lone UTF-16 surrogate`);
+      if (hasLoneSurrogate(value)) throw invalid(`${where} holds a lone UTF-16 surrogate`);
       return value;
     case "boolean":
       return value;
@@ -165,7 +167,7 @@ export function copyDocumentValue(value: unknown, where: string, anyKeys = false
       const out: Record<string, unknown> = {};
       for (const [key, item] of Object.entries(value)) {
         if (key === "_bsontype") throw invalid(`${where}: the field name _bsontype is reserved by BSON`);
-        if (LONE_SURROGATE.test(key)) throw invalid(`${where}: a field name holds a lone UTF-16 surrogate`);
+        if (hasLoneSurrogate(key)) throw invalid(`${where}: a field name holds a lone UTF-16 surrogate`);
         if (anyKeys) {
           if (key.includes("\0")) throw invalid(`${where}: a key contains NUL`);
         } else checkStoredFieldName(key, where);
@@ -180,8 +182,11 @@ export function copyDocumentValue(value: unknown, where: string, anyKeys = false
 
 // ---- sizes, as BSON measures them ----
 
+const NON_ASCII = /[\u0080-\uffff]/;
+
 function utf8Length(text: string): number {
   let bytes = text.length;
+  if (!NON_ASCII.test(text)) return bytes;
   for (let i = 0; i < text.length; i++) {
     const unit = text.charCodeAt(i);
     if (unit < 0x80) continue;
