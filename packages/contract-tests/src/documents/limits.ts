@@ -129,6 +129,21 @@ export function limitTests(db: () => DocumentDatabase, gaps: DocumentServerGaps)
       expect(await users.findById("b")).toBeUndefined();
     });
 
+    it("refuses lone UTF-16 surrogates in values, keys and ids with INVALID_ARGUMENT, which a backend would store altered", async () => {
+      const notes = db().collection("notes");
+      await notes.insertOne({ id: "k\ufffd", body: "k\ufffd" });
+      await expectErrorCode(notes.insertOne({ id: "a", body: "k\ud800" }), "INVALID_ARGUMENT");
+      await expectErrorCode(notes.insertOne({ id: "b", "k\udc00": 1 }), "INVALID_ARGUMENT");
+      await expectErrorCode(notes.insertOne({ id: "k\ud800" }), "INVALID_ARGUMENT");
+      await expectRefusedEverywhere(notes, { body: "k\ud800" }, "INVALID_ARGUMENT");
+      await expectErrorCode(
+        notes.updateOne({ id: "k\ufffd" }, { set: { body: "\udfff" } }),
+        "INVALID_ARGUMENT",
+      );
+      expect(await notes.findById("k\ud800")).toBeUndefined();
+      expect(await notes.find({})).toEqual({ items: [{ id: "k\ufffd", body: "k\ufffd" }] });
+    });
+
     it("stores a document of 100 levels and refuses 101 or 10,000 levels with INVALID_ARGUMENT", async () => {
       const notes = db().collection("notes");
       // The document is level 1 and holds `deep` at level 2: 99 levels below it make 100.
