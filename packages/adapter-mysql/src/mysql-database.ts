@@ -112,6 +112,11 @@ function parseUri(uri: string): ConnectionOptions {
   return options;
 }
 
+/** MariaDB's CURRENT_ROLE() is the bare role name, or NULL. */
+function roleStatement(role: string | null | undefined): string {
+  return role ? `SET ROLE \`${role.replaceAll("`", "``")}\`` : "SET ROLE NONE";
+}
+
 /** The deadline of a call that sets none. */
 const DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -340,6 +345,7 @@ export function createMysqlDatabase(options: MysqlDatabaseOptions): MysqlDatabas
   };
   const pool = createPool(poolOptions);
   let server: ServerInfo | undefined;
+  const loginRoles = new WeakMap<CorePoolConnection, string | null>();
   pool.pool.on("connection", (fresh: CorePoolConnection) => {
     // A connection the server drops while idle emits 'error'; mysql2 removes it from the pool,
     // and this listener keeps that from becoming an unhandled 'error' event, also after close().
@@ -354,11 +360,20 @@ export function createMysqlDatabase(options: MysqlDatabaseOptions): MysqlDatabas
         if (!error && typeof version === "string") server ??= describeServer(version);
       });
     }
+    // MariaDB's COM_RESET_CONNECTION keeps the role a session set: the login role is what a
+    // released connection goes back to.
+    fresh.query("SELECT CURRENT_ROLE() AS role", (error, rows) => {
+      const role = (rows as Array<{ role?: unknown }> | undefined)?.[0]?.role;
+      if (!error) loginRoles.set(fresh, typeof role === "string" ? role : null);
+    });
   });
 
   let closed = false;
   const gate = new ConnectionGate(poolSize, acquireTimeoutMs);
-  const leases = new LeasePool(pool.pool, gate, endpoint);
+  const leases = new LeasePool(pool.pool, gate, endpoint, (core) => [
+    server?.flavor === "mysql" ? "SET ROLE DEFAULT" : roleStatement(loginRoles.get(core)),
+    "SET time_zone = '+00:00'",
+  ]);
   const killer = new StatementKiller(connection, KILL_GRACE_MS);
   const runtime: ExecutorRuntime = {
     killer,

@@ -48,6 +48,8 @@ export class Lease {
   constructor(
     readonly core: CorePoolConnection,
     private readonly onDone: (lease: Lease) => void,
+    /** What `recycle` runs after the reset to restore the adapter's session settings. */
+    private readonly restoreSession: () => readonly string[] = () => [],
   ) {}
 
   get threadId(): number {
@@ -106,13 +108,15 @@ export class Lease {
   }
 
   /**
-   * Returns the connection with its session state reset (COM_RESET_CONNECTION: variables, role,
-   * temporary tables, prepared statements), so the next caller inherits nothing from this one.
+   * Returns the connection with its session state reset (COM_RESET_CONNECTION: variables,
+   * temporary tables, prepared statements; then the login role and the UTC time zone are set
+   * again), so the next caller inherits nothing from this one.
    * The caller does not wait for it; the pool slot stays taken until it is done, and a reset that
    * fails or takes longer than 2 s drops the connection instead.
    */
   recycle(): void {
     if (this.#done) return;
+    const sendable = this.sendable;
     this.#done = true;
     let finished = false;
     const finish = (healthy: boolean) => {
@@ -124,16 +128,24 @@ export class Lease {
       this.onDone(this);
     };
     const timer = setTimeout(() => finish(false), RESET_BOUND_MS);
-    if (!this.sendable) {
+    if (!sendable) {
       finish(false);
       return;
     }
-    let resetFailed = false;
-    this.core.reset((error) => {
-      resetFailed = Boolean(error);
-    });
-    // The reset returns the session time zone to the server default; the adapter's rule is UTC.
-    this.core.query("SET time_zone = '+00:00'", (error) => finish(!error && !resetFailed));
+    // Queued together: mysql2 runs them in order, and the last one's answer settles it all.
+    let failed = false;
+    const steps = [
+      (done: (error: unknown) => void) => this.core.reset(done),
+      ...this.restoreSession().map(
+        (text) => (done: (error: unknown) => void) => this.core.query(text, (error) => done(error)),
+      ),
+    ];
+    for (const [index, step] of steps.entries()) {
+      step((error) => {
+        failed ||= Boolean(error);
+        if (index === steps.length - 1) finish(!failed);
+      });
+    }
   }
 
   /**

@@ -31,6 +31,8 @@ export class LeasePool {
     private readonly pool: CorePool,
     private readonly gate: ConnectionGate,
     private readonly endpoint: string,
+    /** Statements that put a connection's session back as it was at login, after a reset. */
+    private readonly restoreSession: (core: CorePoolConnection) => readonly string[],
   ) {
     pool.on("connection", (core: CorePoolConnection) => {
       const socket = (core as unknown as { stream?: Socket }).stream;
@@ -79,10 +81,14 @@ export class LeasePool {
         await new Promise((resolve) => setImmediate(resolve));
       }
       this.#served.add(core);
-      const lease = new Lease(core, (done) => {
-        this.#leases.delete(done);
-        this.gate.release();
-      });
+      const lease = new Lease(
+        core,
+        (done) => {
+          this.#leases.delete(done);
+          this.gate.release();
+        },
+        () => this.restoreSession(core),
+      );
       this.#leases.add(lease);
       return lease;
     } catch (error) {
