@@ -12,6 +12,12 @@ export {
   type Settled,
 } from "./faults/settle.js";
 export {
+  type SqlFaultDeadlines,
+  type SqlFaultHarness,
+  type SqlFaultSubject,
+  sqlFaultContract,
+} from "./faults/sql.js";
+export {
   type ContractHarness,
   collectBytes,
   expectErrorCode,
