@@ -226,7 +226,7 @@ class MysqlDatabaseImpl extends MysqlExecutor implements MysqlDatabase {
       // Whatever the callback set on the session (variables, role, temporary tables) must not
       // reach the next caller of this connection.
       if (root.endedBy) lease.destroy();
-      else lease.recycle();
+      else await lease.recycle();
     }
   }
 

@@ -110,42 +110,44 @@ export class Lease {
   /**
    * Returns the connection with its session state reset (COM_RESET_CONNECTION: variables,
    * temporary tables, prepared statements; then the login role and the UTC time zone are set
-   * again), so the next caller inherits nothing from this one.
-   * The caller does not wait for it; the pool slot stays taken until it is done, and a reset that
-   * fails or takes longer than 2 s drops the connection instead.
+   * again), so the next caller inherits nothing from this one. Resolves once the connection is
+   * back in the pool, or dropped when the reset failed or took longer than 2 s. Never rejects.
    */
-  recycle(): void {
-    if (this.#done) return;
+  recycle(): Promise<void> {
+    if (this.#done) return Promise.resolve();
     const sendable = this.sendable;
     this.#done = true;
-    let finished = false;
-    const finish = (healthy: boolean) => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(timer);
-      if (healthy) this.core.release();
-      else destroyCore(this.core);
-      this.onDone(this);
-    };
-    const timer = setTimeout(() => finish(false), RESET_BOUND_MS);
-    if (!sendable) {
-      finish(false);
-      return;
-    }
-    // Queued together: mysql2 runs them in order, and the last one's answer settles it all.
-    let failed = false;
-    const steps = [
-      (done: (error: unknown) => void) => this.core.reset(done),
-      ...this.restoreSession().map(
-        (text) => (done: (error: unknown) => void) => this.core.query(text, (error) => done(error)),
-      ),
-    ];
-    for (const [index, step] of steps.entries()) {
-      step((error) => {
-        failed ||= Boolean(error);
-        if (index === steps.length - 1) finish(!failed);
-      });
-    }
+    return new Promise((resolve) => {
+      let finished = false;
+      const finish = (healthy: boolean) => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(timer);
+        if (healthy) this.core.release();
+        else destroyCore(this.core);
+        this.onDone(this);
+        resolve();
+      };
+      const timer = setTimeout(() => finish(false), RESET_BOUND_MS);
+      if (!sendable) {
+        finish(false);
+        return;
+      }
+      // Queued together: mysql2 runs them in order, and the last one's answer settles it all.
+      let failed = false;
+      const steps = [
+        (done: (error: unknown) => void) => this.core.reset(done),
+        ...this.restoreSession().map(
+          (text) => (done: (error: unknown) => void) => this.core.query(text, (error) => done(error)),
+        ),
+      ];
+      for (const [index, step] of steps.entries()) {
+        step((error) => {
+          failed ||= Boolean(error);
+          if (index === steps.length - 1) finish(!failed);
+        });
+      }
+    });
   }
 
   /**
