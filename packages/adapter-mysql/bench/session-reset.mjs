@@ -1,6 +1,7 @@
 // What resetting a connection after each transaction costs: one connection, raw mysql2, the same
-// small transaction with and without what the adapter runs on release (COM_RESET_CONNECTION,
-// SET ROLE, SET time_zone), taking turns.
+// small transaction followed by one prepared statement, with and without what the adapter runs on
+// release (COM_RESET_CONNECTION, SET ROLE, SET time_zone), taking turns. The reset also drops the
+// connection's prepared statements, so the statement after it is prepared again: that is counted.
 //
 //   node bench/session-reset.mjs            (MYSQL_URL, default mysql://root@127.0.0.1:3306)
 import mysql from "mysql2";
@@ -11,6 +12,10 @@ const connection = mysql.createConnection({ uri });
 
 const run = (text) =>
   new Promise((resolve, reject) => connection.query(text, (error) => (error ? reject(error) : resolve())));
+const prepared = () =>
+  new Promise((resolve, reject) =>
+    connection.execute("SELECT ? AS n", [1], (error) => (error ? reject(error) : resolve())),
+  );
 const reset = () =>
   new Promise((resolve, reject) => connection.reset((error) => (error ? reject(error) : resolve())));
 
@@ -18,13 +23,17 @@ async function transaction() {
   await run("START TRANSACTION");
   await run("SELECT 1");
   await run("COMMIT");
+  await prepared();
 }
 
 async function withReset() {
-  await transaction();
+  await run("START TRANSACTION");
+  await run("SELECT 1");
+  await run("COMMIT");
   await reset();
   await run("SET ROLE NONE");
   await run("SET time_zone = '+00:00'");
+  await prepared();
 }
 
 const timings = { plain: 0, reset: 0 };
@@ -41,7 +50,7 @@ connection.end();
 
 const perPlain = timings.plain / rounds / 1e6;
 const perReset = timings.reset / rounds / 1e6;
-console.log(`${rounds} transactions (START, SELECT 1, COMMIT) on one connection`);
+console.log(`${rounds} rounds (START, SELECT 1, COMMIT, then one prepared SELECT) on one connection`);
 console.log(`without reset: ${perPlain.toFixed(3)} ms each`);
 console.log(`with reset:    ${perReset.toFixed(3)} ms each (+${(perReset - perPlain).toFixed(3)} ms)`);
 console.log(`ratio connection time with / without: ${(perReset / perPlain).toFixed(3)}`);

@@ -143,8 +143,12 @@ async function main(): Promise<void> {
   const until = started + SECONDS * 1_000;
   const callers = Array.from({ length: CALLERS }, (_, index) => caller(index));
   await sleep(Math.min(5_000, SECONDS * 100));
+  global.gc?.();
   const heapAfterWarmup = process.memoryUsage().heapUsed;
   const rssAfterWarmup = process.memoryUsage().rss;
+  /** Heap after a collection, once a minute: flat means nothing accumulates but the ledger. */
+  const heapByMinute: string[] = [];
+  let lastMinute = 0;
   let cycle = 0;
   while (Date.now() < until - 6_000) {
     const fault = FAULTS[cycle % FAULTS.length] as (typeof FAULTS)[number];
@@ -154,6 +158,11 @@ async function main(): Promise<void> {
     await proxy.heal();
     await sleep(2_000 + Math.random() * 2_000);
     const minute = Math.floor((Date.now() - started) / 60_000);
+    if (minute > lastMinute) {
+      lastMinute = minute;
+      global.gc?.();
+      heapByMinute.push(mb(process.memoryUsage().heapUsed));
+    }
     process.stdout.write(
       `\r${Math.round((Date.now() - started) / 1_000)} s, ${tally.calls} calls, fault cycle ${cycle} (${fault.name}), minute ${minute}   `,
     );
