@@ -227,6 +227,9 @@ async function main(): Promise<void> {
     `pool at the end       ${openBeforeClose} proxied connections open, ${serverSessions} server sessions; after close ${openAfterClose}`,
   );
   console.log(
+    `heap each minute       ${heapByMinute.join(", ") || "—"} (after gc; the ledger of writes grows with the run)`,
+  );
+  console.log(
     `memory                heap ${mb(heapAfterWarmup)} after warm-up → ${mb(memory.heapUsed)} at the end${global.gc ? " (after gc)" : ""}; rss ${mb(rssAfterWarmup)} → ${mb(memory.rss)}`,
   );
 

@@ -61,7 +61,10 @@ export interface MysqlDatabaseOptions {
   timeoutMs?: number;
   /** How long a call waits for a free connection before `TIMEOUT`. Default 10,000 ms. */
   acquireTimeoutMs?: number;
-  /** @deprecated The former name of `timeoutMs`, still read when `timeoutMs` is not set. */
+  /**
+   * @deprecated The former name of `timeoutMs`, still read when `timeoutMs` is not set; its old
+   * `0` ("no limit") now means the default deadline.
+   */
   statementTimeoutMs?: number;
   /** Limit for opening a connection. Default 10,000 ms. */
   connectTimeoutMs?: number;
@@ -276,8 +279,15 @@ class MysqlDatabaseImpl extends MysqlExecutor implements MysqlDatabase {
   async ping(options?: OperationOptions): Promise<void> {
     if (this.runtime.isClosed()) throw closedError("MySQL database");
     const signal = options?.signal;
-    await this.withLease(signal, deadlineOf(undefined, this.runtime.timeoutMs), async (lease) => {
-      const supervision = bindPing(this.runtime, lease, signal);
+    const deadline = deadlineOf(undefined, this.runtime.timeoutMs);
+    await this.withLease(signal, deadline, async (lease) => {
+      const supervision = new Supervision(
+        this.runtime,
+        lease,
+        () => "MySQL ping",
+        signal,
+        deadline - Date.now(),
+      );
       try {
         await lease.ping();
       } catch (error) {
@@ -300,10 +310,6 @@ class MysqlDatabaseImpl extends MysqlExecutor implements MysqlDatabase {
   }
 }
 
-function bindPing(runtime: ExecutorRuntime, lease: Lease, signal: AbortSignal | undefined): Supervision {
-  return new Supervision(runtime, lease, () => "MySQL ping", signal, runtime.timeoutMs);
-}
-
 /**
  * A pool on MySQL 8 or MariaDB. Nothing connects until the first call (`ping()` checks that the
  * server answers); the first connection also reads the server version, which tells whether
@@ -314,7 +320,7 @@ export function createMysqlDatabase(options: MysqlDatabaseOptions): MysqlDatabas
   const acquireTimeoutMs = positive("acquireTimeoutMs", options.acquireTimeoutMs, 10_000);
   const timeoutMs = checkTimeout(
     "timeoutMs",
-    options.timeoutMs ?? options.statementTimeoutMs ?? DEFAULT_TIMEOUT_MS,
+    options.timeoutMs ?? (options.statementTimeoutMs || DEFAULT_TIMEOUT_MS),
   );
   const connectTimeout = positive("connectTimeoutMs", options.connectTimeoutMs, 10_000);
   const connection: ConnectionOptions = {

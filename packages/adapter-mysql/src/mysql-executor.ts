@@ -154,6 +154,16 @@ export abstract class MysqlExecutor implements SqlExecutor {
       return Promise.reject(error);
     }
     return this.withLease(signal, deadline, async (lease) => {
+      if (Date.now() >= deadline) {
+        // Waiting for the connection used the whole deadline: nothing was sent.
+        throw new InfrastructureError(
+          "TIMEOUT",
+          `${statement.what()}: the call's deadline passed before it was sent`,
+          {
+            retryable: true,
+          },
+        );
+      }
       const supervision = new Supervision(this.runtime, lease, statement.what, signal, deadline - Date.now());
       try {
         const result = await lease.send(statement.text, statement.values);
