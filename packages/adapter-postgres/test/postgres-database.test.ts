@@ -319,6 +319,20 @@ describe("deadlines", () => {
     }
   });
 
+  it("with no timeoutMs anywhere, a call on a silent connection still ends: the documented 30 s default", async () => {
+    const { db, destroy } = await throughProxy({ poolSize: 1 });
+    try {
+      await db.query(sql`SELECT 1`);
+      await proxy?.set("silent");
+      const started = Date.now();
+      await expectFailsWithin(db.query(sql`SELECT 1`), 30_000 + 1_000 + 5_000, "TIMEOUT");
+      expect(Date.now() - started).toBeGreaterThanOrEqual(29_000);
+    } finally {
+      await proxy?.heal();
+      await destroy();
+    }
+  }, 60_000);
+
   it("rejects a timeoutMs that is not a positive number or Infinity", async () => {
     await expectErrorCode(() => createPostgresDatabase({ timeoutMs: 0 }), "INVALID_ARGUMENT");
     const db = await open();

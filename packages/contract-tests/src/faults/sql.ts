@@ -140,14 +140,29 @@ export function sqlFaultContract(name: string, harness: SqlFaultHarness): void {
       const { proxy, db } = current();
       await proxy.heal();
       await expectRecoversWithin(() => db.query(sql`SELECT 1 AS one`), recoverBound);
-      // More calls at once than the pool holds: a slot still held by a failed call would make
-      // some of them wait out the acquire timeout.
+      // Every pool slot at once: each transaction holds its connection until all of them hold one,
+      // so a slot still held by a failed call leaves one waiting and the barrier never completes.
+      let holding = 0;
+      let allHolding!: () => void;
+      const barrier = new Promise<void>((resolve) => {
+        allHolding = resolve;
+      });
       const settled = await expectSettlesWithin(
-        Promise.all(Array.from({ length: POOL_SIZE + 1 }, () => db.query(selectItems))),
-        callBound,
-        "calls on every pool slot after the fault",
+        Promise.all(
+          Array.from({ length: POOL_SIZE }, () =>
+            db.transaction(async (tx) => {
+              await tx.query(selectItems);
+              holding += 1;
+              if (holding === POOL_SIZE) allHolding();
+              await Promise.race([barrier, sleep(callBound)]);
+            }),
+          ),
+        ),
+        2 * callBound,
+        "one transaction on every pool slot after the fault",
       );
       expect(settled.ok, settled.ok ? "" : settled.error.message).toBe(true);
+      expect(holding, "transactions holding a connection at once").toBe(POOL_SIZE);
       expect(proxy.openConnections).toBeLessThanOrEqual(POOL_SIZE);
       await expectServerClean();
     }
@@ -360,6 +375,28 @@ export function sqlFaultContract(name: string, harness: SqlFaultHarness): void {
         await expectFailsWithin(iterate, callBound, "TIMEOUT", "a stream whose connection went silent");
         expect(await eventually(async () => proxy.openConnections, 0, callBound)).toBe(0);
         await expectHealed();
+      },
+      testTimeout,
+    );
+
+    it(
+      "half-open in the middle of insertMany: TIMEOUT within the bound, and no row of the call remains",
+      async () => {
+        const { proxy, subject, db } = current();
+        async function* rows() {
+          for (let id = 1; id <= 2_000; id += 1) {
+            if (id === 501) await proxy.set("silent");
+            yield [id, `item ${id}`] as const;
+          }
+        }
+        await expectFailsWithin(
+          db.insertMany(TABLE, ["id", "label"], rows(), { batchSize: 100 }),
+          callBound,
+          "TIMEOUT",
+          "an insertMany whose connection went silent midway",
+        );
+        await expectHealed();
+        expect(await subject.countRows(TABLE)).toBe(0);
       },
       testTimeout,
     );
