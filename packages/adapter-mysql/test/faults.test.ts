@@ -189,6 +189,20 @@ describe("MySQL adapter through a fault proxy", () => {
     );
 
     it(
+      "the deadline covers opening a connection: a silent handshake is TIMEOUT at the deadline, retryable, nothing sent",
+      async () => {
+        const { db } = open({ connectTimeoutMs: 20_000 });
+        await proxy.set("silent");
+        const error = await expectFailsWithin(db.query(sql`SELECT 1 AS one`), CALL_BOUND, "TIMEOUT");
+        expect(isOutcomeUnknown(error)).toBe(false);
+        expect(error.retryable).toBe(true);
+        await proxy.heal();
+        await expectServes(db);
+      },
+      TEST_TIMEOUT,
+    );
+
+    it(
       "Infinity lifts the deadline only when asked for: the call waits for a slow server",
       async () => {
         const { db } = open({ timeoutMs: Number.POSITIVE_INFINITY });
