@@ -14,15 +14,31 @@ export class ConnectionGate {
   #available: number;
   readonly #waiters: Waiter[] = [];
   #closed = false;
+  #idle: Array<() => void> = [];
 
   constructor(
-    size: number,
+    private readonly size: number,
     private readonly acquireTimeoutMs: number,
   ) {
     this.#available = size;
   }
 
-  acquire(signal: AbortSignal | undefined): Promise<void> {
+  /** Permits taken: calls holding (or opening, or resetting) a connection. */
+  get inUse(): number {
+    return this.size - this.#available;
+  }
+
+  /** Resolves once every permit is back. */
+  whenIdle(): Promise<void> {
+    if (this.inUse === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /**
+   * Takes a permit, waiting at most `acquireTimeoutMs`, or `deadlineMs` when the call's own
+   * deadline comes first.
+   */
+  acquire(signal: AbortSignal | undefined, deadlineMs = Number.POSITIVE_INFINITY): Promise<void> {
     if (this.#closed) return Promise.reject(closedError("MySQL database"));
     if (signal?.aborted) return Promise.reject(cancelledError(signal, "Waiting for a MySQL connection"));
     if (this.#available > 0 && this.#waiters.length === 0) {
@@ -48,16 +64,23 @@ export class ConnectionGate {
       };
       const onAbort = () =>
         waiter.fail(cancelledError(signal as AbortSignal, "Waiting for a MySQL connection"));
+      const byDeadline = deadlineMs < this.acquireTimeoutMs;
       const timer = setTimeout(
         () =>
           waiter.fail(
-            new InfrastructureError(
-              "TIMEOUT",
-              `No MySQL connection became free within ${this.acquireTimeoutMs} ms (pool exhausted)`,
-              { details: { acquireTimeoutMs: this.acquireTimeoutMs } },
-            ),
+            byDeadline
+              ? new InfrastructureError(
+                  "TIMEOUT",
+                  "The call's deadline passed while it waited for a MySQL connection (pool exhausted)",
+                  { retryable: true },
+                )
+              : new InfrastructureError(
+                  "TIMEOUT",
+                  `No MySQL connection became free within ${this.acquireTimeoutMs} ms (pool exhausted)`,
+                  { details: { acquireTimeoutMs: this.acquireTimeoutMs } },
+                ),
           ),
-        this.acquireTimeoutMs,
+        Math.max(0, Math.min(deadlineMs, this.acquireTimeoutMs)),
       );
       signal?.addEventListener("abort", onAbort, { once: true });
       this.#waiters.push(waiter);
@@ -68,6 +91,11 @@ export class ConnectionGate {
     const next = this.#waiters[0];
     if (next) next.grant();
     else this.#available += 1;
+    if (this.inUse === 0) {
+      const idle = this.#idle;
+      this.#idle = [];
+      for (const resolve of idle) resolve();
+    }
   }
 
   close(): void {

@@ -112,20 +112,13 @@ function asDriverError(error: unknown): MysqlDriverError {
   return typeof error === "object" && error !== null ? (error as MysqlDriverError) : {};
 }
 
-const SOCKET_CLOSED = new Set(["PROTOCOL_CONNECTION_LOST", "ECONNRESET", "EPIPE"]);
-
 /**
- * True when the socket was found closed with no answer from the server at all: what a statement
- * sent on a pooled connection the server had already dropped while it sat idle gets.
+ * True when the error is the server's own answer (an error packet, which carries a SQLSTATE): the
+ * statement ended on the server, so its outcome is known. Socket errors and lost connections
+ * carry none.
  */
-export function isClosedSocket(error: unknown): boolean {
-  // A statement the adapter itself interrupted (timeout, abort) must not be sent again.
-  if (isInfrastructureError(error) && error.code !== "UNAVAILABLE") return false;
-  const original = isInfrastructureError(error) ? error.cause : error;
-  const driverError = asDriverError(original);
-  return (
-    driverError.errno === undefined && driverError.code !== undefined && SOCKET_CLOSED.has(driverError.code)
-  );
+export function hasServerReply(error: unknown): boolean {
+  return typeof asDriverError(error).sqlState === "string";
 }
 
 /** True when the connection the error came from cannot be used again. */

@@ -1,7 +1,9 @@
 import {
   closedError,
   InfrastructureError,
+  isInfrastructureError,
   type OperationOptions,
+  outcomeUnknownError,
   type SqlDatabase,
   type SqlDatabaseCapabilities,
   type SqlIsolationLevel,
@@ -12,10 +14,12 @@ import {
 import type { ConnectionOptions, PoolConnection as CorePoolConnection, PoolOptions } from "mysql2";
 import { createPool, type Pool } from "mysql2/promise";
 import { ConnectionGate } from "./connection-gate.js";
-import { isClosedSocket, mapMysqlError } from "./map-mysql-error.js";
-import { type ExecutorRuntime, MysqlExecutor } from "./mysql-executor.js";
+import { hasServerReply, mapMysqlError } from "./map-mysql-error.js";
+import { checkTimeout, deadlineOf, type ExecutorRuntime, MysqlExecutor } from "./mysql-executor.js";
 import { StatementKiller } from "./mysql-killer.js";
-import { Lease } from "./mysql-lease.js";
+import { type Lease, NotSentError } from "./mysql-lease.js";
+import { LeasePool } from "./mysql-pool.js";
+import { KILL_GRACE_MS, Supervision, sendControl } from "./mysql-supervision.js";
 import { MysqlTransaction, runTransaction } from "./mysql-transaction.js";
 import { booleanTypeCast, describeServer, type ServerInfo } from "./mysql-values.js";
 
@@ -48,9 +52,19 @@ export interface MysqlDatabaseOptions {
   database?: string;
   /** Connections in the pool. Default 10. */
   poolSize?: number;
+  /**
+   * Deadline of every call that sets no `timeoutMs` of its own: waiting for a connection, sending,
+   * the server's work and the reply (for a stream, each wait for the next rows; in a transaction,
+   * each statement and the COMMIT). Past it the statement is stopped on the server and the call
+   * rejects with `TIMEOUT` within 2 s more. Default 30,000 ms; `Infinity` for none.
+   */
+  timeoutMs?: number;
   /** How long a call waits for a free connection before `TIMEOUT`. Default 10,000 ms. */
   acquireTimeoutMs?: number;
-  /** Server-side limit for every statement unless a call sets `timeoutMs`; 0 = none (default). */
+  /**
+   * @deprecated The former name of `timeoutMs`, still read when `timeoutMs` is not set; its old
+   * `0` ("no limit") now means the default deadline.
+   */
   statementTimeoutMs?: number;
   /** Limit for opening a connection. Default 10,000 ms. */
   connectTimeoutMs?: number;
@@ -101,13 +115,13 @@ function parseUri(uri: string): ConnectionOptions {
   return options;
 }
 
-async function control(lease: Lease, text: string): Promise<void> {
-  try {
-    await lease.send(text);
-  } catch (error) {
-    throw mapMysqlError(error, { what: `MySQL ${text}` });
-  }
+/** MariaDB's CURRENT_ROLE() is the bare role name, or NULL. */
+function roleStatement(role: string | null | undefined): string {
+  return role ? `SET ROLE \`${role.replaceAll("`", "``")}\`` : "SET ROLE NONE";
 }
+
+/** The deadline of a call that sets none. */
+const DEFAULT_TIMEOUT_MS = 30_000;
 
 function positive(name: string, value: number | undefined, fallback: number, allowZero = false): number {
   const chosen = value ?? fallback;
@@ -120,6 +134,9 @@ function positive(name: string, value: number | undefined, fallback: number, all
   return chosen;
 }
 
+/** Retries of a statement that provably never left: the pool may hand out several dead connections. */
+const MAX_UNSENT_RETRIES = 3;
+
 class MysqlDatabaseImpl extends MysqlExecutor implements MysqlDatabase {
   readonly capabilities: SqlDatabaseCapabilities;
   #closing: Promise<void> | undefined;
@@ -127,10 +144,9 @@ class MysqlDatabaseImpl extends MysqlExecutor implements MysqlDatabase {
   constructor(
     runtime: ExecutorRuntime,
     readonly pool: Pool,
-    private readonly gate: ConnectionGate,
     private readonly serverInfo: () => ServerInfo | undefined,
     returning: boolean | undefined,
-    private readonly onClose: () => void,
+    private readonly onClose: () => Promise<void>,
   ) {
     super(runtime);
     this.capabilities = {
@@ -145,29 +161,40 @@ class MysqlDatabaseImpl extends MysqlExecutor implements MysqlDatabase {
   }
 
   /**
-   * A connection the server dropped while idle (restart, KILL, wait_timeout) can still be handed
-   * out before its socket's close is read. The statement then fails without having reached a
-   * server thread, so it is run once more on another connection.
+   * A statement is sent once. It runs again, on another connection, only when the connection was
+   * found closed before anything was written: a connection lost after the statement went out
+   * may have applied it, and the call reports that outcome as unknown instead.
    */
   protected async withLease<T>(
     signal: AbortSignal | undefined,
+    deadline: number,
     use: (lease: Lease) => Promise<T>,
   ): Promise<T> {
     for (let attempt = 1; ; attempt += 1) {
-      const lease = await this.runtime.acquire(signal);
+      const lease = await this.runtime.acquire(signal, deadline);
       try {
         return await use(lease);
       } catch (error) {
-        if (attempt > 1 || !lease.reused || !isClosedSocket(error)) throw error;
+        if (!(error instanceof NotSentError)) throw error;
         lease.destroy();
+        if (attempt >= MAX_UNSENT_RETRIES) throw mapMysqlError(error, { what: "MySQL statement" });
       } finally {
         lease.release();
       }
     }
   }
 
-  protected openStreamLease(signal: AbortSignal | undefined): Promise<Lease> {
-    return this.runtime.acquire(signal);
+  /** The statement went out and no answer came: it may have run. */
+  protected unanswered(failure: InfrastructureError): InfrastructureError {
+    const code = failure.code === "TIMEOUT" || failure.code === "CANCELLED" ? failure.code : "UNAVAILABLE";
+    return outcomeUnknownError(code, `${failure.message} (the statement may or may not have run)`, {
+      cause: failure.cause,
+      details: failure.details,
+    });
+  }
+
+  protected openStreamLease(signal: AbortSignal | undefined, deadline: number): Promise<Lease> {
+    return this.runtime.acquire(signal, deadline);
   }
 
   protected closeStreamLease(lease: Lease): void {
@@ -188,60 +215,93 @@ class MysqlDatabaseImpl extends MysqlExecutor implements MysqlDatabase {
     const lease = await this.beginOnLease(signal, async (candidate) => {
       // SET TRANSACTION (without SESSION) applies to the next transaction only.
       if (characteristics.length > 0)
-        await control(candidate, `SET TRANSACTION ${characteristics.join(", ")}`);
-      await control(candidate, "START TRANSACTION");
+        await sendControl(this.runtime, candidate, `SET TRANSACTION ${characteristics.join(", ")}`, signal);
+      await sendControl(this.runtime, candidate, "START TRANSACTION", signal);
     });
     const root = { lease, savepoints: 0, endedBy: undefined };
     const tx = new MysqlTransaction(this.runtime, root);
     try {
       return await runTransaction(this.runtime, root, tx, work, signal, {
-        commit: () => control(lease, "COMMIT"),
-        rollback: () => control(lease, "ROLLBACK"),
+        commit: () => this.commit(lease, signal),
+        rollback: () => sendControl(this.runtime, lease, "ROLLBACK"),
       });
     } finally {
+      // Whatever the callback set on the session (variables, role, temporary tables) must not
+      // reach the next caller of this connection.
       if (root.endedBy) lease.destroy();
-      else lease.release();
+      else await lease.recycle();
     }
   }
 
-  /** Like `withLease`, for a transaction that keeps its connection after `begin`. */
+  /**
+   * COMMIT under the adapter's deadline and the transaction's signal. A COMMIT that went out and
+   * got no answer (lost reply, deadline, abort) may have committed: outcome unknown, not retryable.
+   */
+  private async commit(lease: Lease, signal: AbortSignal | undefined): Promise<void> {
+    try {
+      await sendControl(this.runtime, lease, "COMMIT", signal);
+    } catch (error) {
+      if (!isInfrastructureError(error)) throw error;
+      const interrupted = error.code === "TIMEOUT" || error.code === "CANCELLED";
+      if (error.cause instanceof NotSentError || (hasServerReply(error.cause) && !interrupted)) throw error;
+      lease.destroy();
+      throw outcomeUnknownError(
+        interrupted ? (error.code as "TIMEOUT" | "CANCELLED") : "UNAVAILABLE",
+        `${error.message} (the transaction may or may not have committed)`,
+        { cause: error.cause, details: error.details },
+      );
+    }
+  }
+
+  /**
+   * Takes a connection and begins on it. Beginning again on another connection is safe whatever
+   * reached the server: the first connection is destroyed, and the server discards its transaction.
+   */
   private async beginOnLease(
     signal: AbortSignal | undefined,
     begin: (lease: Lease) => Promise<void>,
   ): Promise<Lease> {
+    const deadline = deadlineOf(undefined, this.runtime.timeoutMs);
     for (let attempt = 1; ; attempt += 1) {
-      const lease = await this.runtime.acquire(signal);
+      const lease = await this.runtime.acquire(signal, deadline);
       try {
         await begin(lease);
         return lease;
       } catch (error) {
         lease.destroy();
-        if (attempt > 1 || !lease.reused || !isClosedSocket(error)) throw error;
+        const lost =
+          isInfrastructureError(error) && error.code === "UNAVAILABLE" && !hasServerReply(error.cause);
+        if (attempt > 1 || !lost) throw error;
       }
     }
   }
 
   async ping(options?: OperationOptions): Promise<void> {
     if (this.runtime.isClosed()) throw closedError("MySQL database");
-    await this.withLease(options?.signal, async (lease) => {
+    const signal = options?.signal;
+    const deadline = deadlineOf(undefined, this.runtime.timeoutMs);
+    await this.withLease(signal, deadline, async (lease) => {
+      const supervision = new Supervision(
+        this.runtime,
+        lease,
+        () => "MySQL ping",
+        signal,
+        deadline - Date.now(),
+      );
       try {
         await lease.ping();
       } catch (error) {
-        throw mapMysqlError(error, { what: "MySQL ping" });
+        if (error instanceof NotSentError) throw error;
+        throw supervision.failure(error);
+      } finally {
+        await supervision.settle();
       }
     });
   }
 
+  /** Resolves once every connection's socket is closed; nothing the server does afterwards can throw. */
   close(): Promise<void> {
-    this.#closing ??= (async () => {
-      this.onClose();
-      this.gate.close();
-      try {
-        await this.pool.end();
-      } catch {
-        // Connections that were already broken cannot be ended politely; they are gone either way.
-      }
-    })();
+    this.#closing ??= this.onClose();
     return this.#closing;
   }
 
@@ -258,7 +318,10 @@ class MysqlDatabaseImpl extends MysqlExecutor implements MysqlDatabase {
 export function createMysqlDatabase(options: MysqlDatabaseOptions): MysqlDatabase {
   const poolSize = positive("poolSize", options.poolSize, 10);
   const acquireTimeoutMs = positive("acquireTimeoutMs", options.acquireTimeoutMs, 10_000);
-  const statementTimeoutMs = positive("statementTimeoutMs", options.statementTimeoutMs, 0, true);
+  const timeoutMs = checkTimeout(
+    "timeoutMs",
+    options.timeoutMs ?? (options.statementTimeoutMs || DEFAULT_TIMEOUT_MS),
+  );
   const connectTimeout = positive("connectTimeoutMs", options.connectTimeoutMs, 10_000);
   const connection: ConnectionOptions = {
     ...(options.uri ? parseUri(options.uri) : {}),
@@ -288,9 +351,10 @@ export function createMysqlDatabase(options: MysqlDatabaseOptions): MysqlDatabas
   };
   const pool = createPool(poolOptions);
   let server: ServerInfo | undefined;
+  const loginRoles = new WeakMap<CorePoolConnection, string | null>();
   pool.pool.on("connection", (fresh: CorePoolConnection) => {
     // A connection the server drops while idle emits 'error'; mysql2 removes it from the pool,
-    // and this listener keeps that from becoming an unhandled 'error' event.
+    // and this listener keeps that from becoming an unhandled 'error' event, also after close().
     fresh.on("error", () => {});
     // TIMESTAMP columns convert through the session time zone: UTC keeps them equal to what was
     // written. Queued before the caller's first statement on this connection.
@@ -302,40 +366,38 @@ export function createMysqlDatabase(options: MysqlDatabaseOptions): MysqlDatabas
         if (!error && typeof version === "string") server ??= describeServer(version);
       });
     }
+    // MariaDB's COM_RESET_CONNECTION keeps the role a session set: the login role is what a
+    // released connection goes back to.
+    fresh.query("SELECT CURRENT_ROLE() AS role", (error, rows) => {
+      const role = (rows as Array<{ role?: unknown }> | undefined)?.[0]?.role;
+      if (!error) loginRoles.set(fresh, typeof role === "string" ? role : null);
+    });
   });
 
   let closed = false;
   const gate = new ConnectionGate(poolSize, acquireTimeoutMs);
-  const used = new WeakSet<object>();
+  const leases = new LeasePool(pool.pool, gate, endpoint, (core) => [
+    server?.flavor === "mysql" ? "SET ROLE DEFAULT" : roleStatement(loginRoles.get(core)),
+    "SET time_zone = '+00:00'",
+  ]);
+  const killer = new StatementKiller(connection, KILL_GRACE_MS);
   const runtime: ExecutorRuntime = {
-    killer: new StatementKiller(connection),
-    statementTimeoutMs,
+    killer,
+    timeoutMs,
     isClosed: () => closed,
-    acquire: async (signal) => {
-      await gate.acquire(signal);
-      try {
-        const core = await new Promise<CorePoolConnection>((resolve, reject) =>
-          pool.pool.getConnection((error, connection) => (error ? reject(error) : resolve(connection))),
-        );
-        const reused = used.has(core);
-        used.add(core);
-        return new Lease(core, reused, () => gate.release());
-      } catch (error) {
-        gate.release();
-        if (closed) throw closedError("MySQL database");
-        throw mapMysqlError(error, { what: `Connecting to MySQL at ${endpoint}` });
-      }
-    },
+    acquire: (signal, deadline) => leases.acquire(signal, deadline),
   };
 
   return new MysqlDatabaseImpl(
     runtime,
     pool,
-    gate,
     () => server,
     options.returning,
-    () => {
+    async () => {
       closed = true;
+      gate.close();
+      await leases.close(timeoutMs);
+      await killer.close();
     },
   );
 }

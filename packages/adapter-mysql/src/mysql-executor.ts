@@ -17,8 +17,9 @@ import {
   throwIfAborted,
 } from "@proj/ports";
 import type { ResultSetHeader } from "mysql2";
+import { hasServerReply } from "./map-mysql-error.js";
 import type { StatementKiller } from "./mysql-killer.js";
-import type { Lease } from "./mysql-lease.js";
+import { type Lease, NotSentError } from "./mysql-lease.js";
 import { KILL_GRACE_MS, Supervision } from "./mysql-supervision.js";
 import { type Parameter, toParameter } from "./mysql-values.js";
 
@@ -27,12 +28,40 @@ const MAX_PARAMETERS = 65_535;
 const DEFAULT_INSERT_BATCH_ROWS = 1_000;
 const DEFAULT_STREAM_BATCH_ROWS = 500;
 
+/** Longest finite deadline a timer can hold. */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
 /** What the database shares with every executor built on it. */
 export interface ExecutorRuntime {
   readonly killer: StatementKiller;
-  readonly statementTimeoutMs: number;
+  /** The deadline of a call that sets no `timeoutMs`, in ms; `Infinity` for none. */
+  readonly timeoutMs: number;
   isClosed(): boolean;
-  acquire(signal: AbortSignal | undefined): Promise<Lease>;
+  /** A connection by `deadline` (epoch ms, `Infinity` for none). */
+  acquire(signal: AbortSignal | undefined, deadline: number): Promise<Lease>;
+}
+
+/** Checks a deadline option: a positive number of milliseconds, or `Infinity` for none. */
+export function checkTimeout(name: string, value: number): number {
+  if (value === Number.POSITIVE_INFINITY) return value;
+  if (typeof value !== "number" || !(value > 0) || value > MAX_TIMEOUT_MS) {
+    throw new InfrastructureError(
+      "INVALID_ARGUMENT",
+      `${name} must be a positive number of milliseconds (at most ${MAX_TIMEOUT_MS}), or Infinity`,
+    );
+  }
+  return value;
+}
+
+/** The epoch time a call started now must settle by. */
+export function deadlineOf(perCall: number | undefined, fallback: number): number {
+  const timeoutMs = perCall === undefined ? fallback : checkTimeout("timeoutMs", perCall);
+  return Number.isFinite(timeoutMs) ? Date.now() + timeoutMs : Number.POSITIVE_INFINITY;
+}
+
+/** A write's reply (OK packet) rather than rows. */
+function isWriteResult(result: unknown): boolean {
+  return typeof result === "object" && result !== null && !Array.isArray(result) && "affectedRows" in result;
 }
 
 interface Statement {
@@ -71,8 +100,15 @@ export abstract class MysqlExecutor implements SqlExecutor {
   /** Runs `use` on a connection: a fresh lease for the database, the transaction's own otherwise. */
   protected abstract withLease<T>(
     signal: AbortSignal | undefined,
+    deadline: number,
     use: (lease: Lease) => Promise<T>,
   ): Promise<T>;
+
+  /**
+   * What a statement that went out and got no answer reports: on the database its effect is
+   * unknown; in a transaction nothing of it can commit (the connection and the transaction are gone).
+   */
+  protected abstract unanswered(failure: InfrastructureError): InfrastructureError;
 
   /** Opens a transaction (or savepoint) on `lease` for `work`. */
   abstract transaction<T>(
@@ -103,31 +139,43 @@ export abstract class MysqlExecutor implements SqlExecutor {
     return { affectedRows: Array.isArray(result) ? result.length : (result as ResultSetHeader).affectedRows };
   }
 
-  /** Statements with no parameters go over the text protocol; the rest are prepared and bound. */
+  /**
+   * Statements with no parameters go over the text protocol; the rest are prepared and bound. The
+   * call's deadline covers waiting for a connection, sending, the server's work and the reply.
+   */
   protected run(statement: Statement, options: SqlQueryOptions | undefined): Promise<unknown> {
     if (this.runtime.isClosed()) return Promise.reject(closedError("MySQL database"));
     const signal = options?.signal;
+    let deadline: number;
     try {
       if (signal?.aborted) throwIfAborted(signal, statement.what());
+      deadline = deadlineOf(options?.timeoutMs, this.runtime.timeoutMs);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.withLease(signal, async (lease) => {
-      const supervision = new Supervision(
-        this.runtime,
-        lease,
-        statement.what,
-        signal,
-        options?.timeoutMs ?? this.runtime.statementTimeoutMs,
-      );
+    return this.withLease(signal, deadline, async (lease) => {
+      if (Date.now() >= deadline) {
+        // Waiting for the connection used the whole deadline: nothing was sent.
+        throw new InfrastructureError(
+          "TIMEOUT",
+          `${statement.what()}: the call's deadline passed before it was sent`,
+          {
+            retryable: true,
+          },
+        );
+      }
+      const supervision = new Supervision(this.runtime, lease, statement.what, signal, deadline - Date.now());
       try {
         const result = await lease.send(statement.text, statement.values);
-        if (supervision.interruption) throw supervision.failure();
+        // A write the server completed as the deadline passed did happen: report it, rather than
+        // a failure that invites running it again.
+        if (supervision.interruption && !isWriteResult(result)) throw supervision.failure();
         return result;
       } catch (error) {
-        if (isInfrastructureError(error)) throw error;
+        if (isInfrastructureError(error) || error instanceof NotSentError) throw error;
         this.noteFailure(error);
-        throw supervision.failure(error);
+        const failure = supervision.failure(error);
+        throw hasServerReply(error) ? failure : this.unanswered(failure);
       } finally {
         await supervision.settle();
       }
@@ -146,8 +194,9 @@ export abstract class MysqlExecutor implements SqlExecutor {
     if (this.runtime.isClosed()) throw closedError("MySQL database");
     const { signal } = options;
     if (signal?.aborted) throwIfAborted(signal, statement.what());
+    const deadline = deadlineOf(options.timeoutMs, this.runtime.timeoutMs);
     // The lease lives as long as the consumer iterates, which `withLease`'s callback cannot express.
-    const lease = await this.openStreamLease(signal);
+    const lease = await this.openStreamLease(signal, deadline);
     try {
       yield* this.streamOnLease<Row>(lease, statement, options);
     } finally {
@@ -156,7 +205,7 @@ export abstract class MysqlExecutor implements SqlExecutor {
   }
 
   /** The lease a stream runs on: fresh from the pool for the database, the transaction's own otherwise. */
-  protected abstract openStreamLease(signal: AbortSignal | undefined): Promise<Lease>;
+  protected abstract openStreamLease(signal: AbortSignal | undefined, deadline: number): Promise<Lease>;
   protected abstract closeStreamLease(lease: Lease): void;
 
   private async *streamOnLease<Row>(
@@ -188,21 +237,39 @@ export abstract class MysqlExecutor implements SqlExecutor {
       readable.destroy(error);
     };
     core.on("error", onConnectionError);
+    // An explicit timeoutMs bounds the whole iteration; the default deadline bounds each wait for
+    // the server, so a slow consumer is never cut off but a silent connection is.
+    const wholeIteration = options.timeoutMs !== undefined;
     const supervision = new Supervision(
       this.runtime,
       lease,
       statement.what,
       options.signal,
-      options.timeoutMs ?? this.runtime.statementTimeoutMs,
+      wholeIteration ? checkTimeout("timeoutMs", options.timeoutMs as number) : Number.POSITIVE_INFINITY,
       (error) => readable.destroy(error),
     );
+    const waitMs = wholeIteration ? Number.POSITIVE_INFINITY : this.runtime.timeoutMs;
+    const rows = readable[Symbol.asyncIterator]();
     try {
-      for await (const row of readable) yield row as Row;
+      for (;;) {
+        const silent = Number.isFinite(waitMs)
+          ? setTimeout(() => supervision.interrupt("timeout"), waitMs)
+          : undefined;
+        let next: IteratorResult<unknown>;
+        try {
+          next = await rows.next();
+        } finally {
+          clearTimeout(silent);
+        }
+        if (next.done) break;
+        yield next.value as Row;
+      }
     } catch (error) {
       if (isInfrastructureError(error)) throw error;
       this.noteFailure(error);
       throw supervision.failure(error);
     } finally {
+      await rows.return?.();
       if (!finished) {
         // Left early (break, throw, abort): stop the statement on the server; mysql2 drops the
         // rows still in flight, and the connection is reusable once the command ends.

@@ -7,9 +7,10 @@ import type { Lease } from "./mysql-lease.js";
 export const KILL_GRACE_MS = 2_000;
 
 /**
- * Interrupts a statement on the server when its time limit passes or its signal fires: `KILL
- * QUERY` from a side connection, then, if the statement still has not returned, the socket is
- * destroyed so the caller is never left waiting.
+ * Interrupts a statement on the server when its deadline passes or its signal fires: `KILL
+ * QUERY` from a side connection, then, if the statement still has not returned within
+ * `KILL_GRACE_MS` (a silent network carries neither the KILL nor the answer), the connection is
+ * destroyed and the statement rejected, so the caller is never left waiting.
  */
 export class Supervision {
   interruption: Interruption | undefined;
@@ -23,11 +24,14 @@ export class Supervision {
     private readonly lease: Lease,
     private readonly what: () => string,
     private readonly signal: AbortSignal | undefined,
+    /** Time left until the call's deadline; `Infinity` for none. */
     timeoutMs: number,
     /** Told at once, so a caller reading buffered rows stops without waiting for the server. */
     private readonly onInterrupt: (error: InfrastructureError) => void = () => {},
   ) {
-    if (timeoutMs > 0) this.#timer = setTimeout(() => this.interrupt("timeout"), timeoutMs);
+    if (Number.isFinite(timeoutMs)) {
+      this.#timer = setTimeout(() => this.interrupt("timeout"), Math.max(0, timeoutMs));
+    }
     signal?.addEventListener("abort", this.#onAbort, { once: true });
   }
 
@@ -54,5 +58,26 @@ export class Supervision {
     this.signal?.removeEventListener("abort", this.#onAbort);
     if (this.#killing && !this.lease.isDone) await this.#killing;
     clearTimeout(this.#fallback);
+  }
+}
+
+/**
+ * Runs a statement that steers a transaction (SET TRANSACTION, START, COMMIT, SAVEPOINT,
+ * ROLLBACK) under the adapter's default deadline and `signal`. Rejects with the taxonomy error;
+ * its `cause` is the driver error (or `NotSentError`), which tells whether the server answered.
+ */
+export async function sendControl(
+  runtime: ExecutorRuntime,
+  lease: Lease,
+  text: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  const supervision = new Supervision(runtime, lease, () => `MySQL ${text}`, signal, runtime.timeoutMs);
+  try {
+    await lease.send(text);
+  } catch (error) {
+    throw supervision.failure(error);
+  } finally {
+    await supervision.settle();
   }
 }

@@ -2,13 +2,15 @@ import {
   cancelledError,
   closedError,
   InfrastructureError,
+  isInfrastructureError,
   type SqlTransaction,
   type SqlTransactionOptions,
   throwIfAborted,
 } from "@proj/ports";
 import { isConnectionLost, mapMysqlError } from "./map-mysql-error.js";
 import { type ExecutorRuntime, MysqlExecutor } from "./mysql-executor.js";
-import type { Lease } from "./mysql-lease.js";
+import { type Lease, NotSentError } from "./mysql-lease.js";
+import { sendControl } from "./mysql-supervision.js";
 
 /** Shared by a root transaction and its savepoints. */
 export interface TransactionRoot {
@@ -66,13 +68,25 @@ export class MysqlTransaction extends MysqlExecutor implements SqlTransaction {
     }
   }
 
-  protected withLease<T>(_signal: AbortSignal | undefined, use: (lease: Lease) => Promise<T>): Promise<T> {
+  protected async withLease<T>(
+    _signal: AbortSignal | undefined,
+    _deadline: number,
+    use: (lease: Lease) => Promise<T>,
+  ): Promise<T> {
+    this.assertUsable();
     try {
-      this.assertUsable();
+      return await use(this.root.lease);
     } catch (error) {
-      return Promise.reject(error);
+      // The transaction's connection closed under it: nothing of the transaction can commit now.
+      if (!(error instanceof NotSentError)) throw error;
+      this.noteFailure(error);
+      throw mapMysqlError(error, { what: "MySQL transaction" });
     }
-    return use(this.root.lease);
+  }
+
+  /** The connection and with it the whole transaction are gone: retrying the transaction is safe. */
+  protected unanswered(failure: InfrastructureError): InfrastructureError {
+    return failure;
   }
 
   protected async openStreamLease(): Promise<Lease> {
@@ -102,10 +116,10 @@ export class MysqlTransaction extends MysqlExecutor implements SqlTransaction {
 
   private async control(text: string): Promise<void> {
     try {
-      await this.root.lease.send(text);
+      await sendControl(this.runtime, this.root.lease, text);
     } catch (error) {
-      this.noteFailure(error);
-      throw mapMysqlError(error, { what: `MySQL ${text}` });
+      this.noteFailure(isInfrastructureError(error) ? error.cause : error);
+      throw error;
     }
   }
 }
@@ -125,9 +139,12 @@ export async function runTransaction<T>(
 ): Promise<T> {
   throwIfAborted(signal, "MySQL transaction");
   let killing: Promise<void> | undefined;
+  let committing = false;
   let onAbort = () => {};
   const aborted = new Promise<never>((_resolve, reject) => {
     onAbort = () => {
+      // COMMIT watches the signal itself: its outcome is what the caller must hear.
+      if (committing) return;
       tx.settle();
       killing = runtime.killer.kill(root.lease.threadId);
       reject(cancelledError(signal as AbortSignal, "MySQL transaction"));
@@ -141,12 +158,16 @@ export async function runTransaction<T>(
     const result = await (signal ? Promise.race([running, aborted]) : running);
     tx.settle();
     if (root.endedBy) throw root.endedBy;
+    committing = true;
     await steps.commit();
     return result;
   } catch (error) {
     tx.settle();
+    // A failed COMMIT or RELEASE leaves the transaction in a state nobody should build on.
+    if (committing)
+      root.endedBy ??= isInfrastructureError(error) ? error : mapMysqlError(error, { what: "MySQL COMMIT" });
     if (killing) await killing;
-    if (!root.lease.isDone) {
+    if (!root.lease.isDone && !committing) {
       try {
         await steps.rollback();
       } catch (rollbackError) {

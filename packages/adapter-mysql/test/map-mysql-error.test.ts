@@ -1,6 +1,6 @@
 import type { ErrorCode } from "@proj/ports";
 import { describe, expect, it } from "vitest";
-import { isClosedSocket, mapMysqlError } from "../src/map-mysql-error.js";
+import { hasServerReply, mapMysqlError } from "../src/map-mysql-error.js";
 
 /** Shaped like the errors mysql2 raises: server errors carry errno and SQLSTATE, socket errors a code. */
 function driverError(fields: { code?: string; errno?: number; sqlState?: string; fatal?: boolean }): Error {
@@ -124,17 +124,15 @@ describe("mapMysqlError", () => {
   });
 });
 
-describe("isClosedSocket", () => {
-  const lost = driverError({ code: "PROTOCOL_CONNECTION_LOST", fatal: true });
-
-  it("recognises a socket closed without any answer from the server", () => {
-    expect(isClosedSocket(lost)).toBe(true);
-    expect(isClosedSocket(mapMysqlError(lost, { what: "query" }))).toBe(true);
+describe("hasServerReply", () => {
+  it("is true for an error packet from the server, whose statement ended there", () => {
+    expect(hasServerReply(driverError({ errno: 1927, sqlState: "70100" }))).toBe(true);
+    expect(hasServerReply(driverError({ errno: 1317, sqlState: "70100" }))).toBe(true);
   });
 
-  it("never treats a server answer or an interruption by the adapter as a closed socket", () => {
-    expect(isClosedSocket(driverError({ errno: 1927, sqlState: "70100" }))).toBe(false);
-    expect(isClosedSocket(driverError({ code: "ECONNREFUSED", fatal: true }))).toBe(false);
-    expect(isClosedSocket(mapMysqlError(lost, { what: "query", interruption: "timeout" }))).toBe(false);
+  it("is false for a socket that closed or reset with no answer", () => {
+    expect(hasServerReply(driverError({ code: "PROTOCOL_CONNECTION_LOST", fatal: true }))).toBe(false);
+    expect(hasServerReply(driverError({ code: "ECONNRESET", errno: -104 }))).toBe(false);
+    expect(hasServerReply(undefined)).toBe(false);
   });
 });
