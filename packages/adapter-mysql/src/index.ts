@@ -1,5 +1,6 @@
 export {
   createMysqlDatabase,
+  type ManagedOption as MysqlManagedOption,
   type MysqlConnectionOptions,
   type MysqlDatabase,
   type MysqlDatabaseOptions,

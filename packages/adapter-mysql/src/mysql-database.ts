@@ -24,7 +24,7 @@ import { MysqlTransaction, runTransaction } from "./mysql-transaction.js";
 import { booleanTypeCast, describeServer, type ServerInfo } from "./mysql-values.js";
 
 /** Settings the adapter owns, because the port's type and time rules depend on them. */
-type ManagedOption =
+export type ManagedOption =
   | "uri"
   | "database"
   | "timezone"

@@ -4,6 +4,7 @@ export {
   type PostgresDatabaseOptions,
 } from "./postgres-database.js";
 export type {
+  Int8Mode,
   PostgresPool,
   PostgresPoolClient,
   PostgresQueryResult,

@@ -1,6 +1,7 @@
 export { type CacheHarness, cacheContract } from "./cache/index.js";
 export {
   type DocumentDatabaseHarness,
+  type DocumentServerGaps,
   documentDatabaseContract,
   INJECTION_VALUES,
 } from "./documents/index.js";
