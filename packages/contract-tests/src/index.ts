@@ -4,6 +4,12 @@ export {
   documentDatabaseContract,
   INJECTION_VALUES,
 } from "./documents/index.js";
+export {
+  type DocumentFaultDeadlines,
+  type DocumentFaultHarness,
+  type DocumentFaultSubject,
+  documentDatabaseFaultContract,
+} from "./faults/documents.js";
 export { type FaultMode, FaultProxy, type FaultProxyOptions, startFaultProxy } from "./faults/fault-proxy.js";
 export {
   expectFailsWithin,
