@@ -1,4 +1,5 @@
 import { defineConfig } from "tsup";
 import { packageBuild } from "../../tsup.base";
 
-export default defineConfig(packageBuild);
+// ESM only: vitest, which every suite registers with, cannot be loaded through require().
+export default defineConfig({ ...packageBuild, format: ["esm"] });

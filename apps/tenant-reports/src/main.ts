@@ -1,5 +1,6 @@
 import { composeService } from "./composition/compose.js";
 import { ConfigurationError, loadConfig } from "./composition/config.js";
+import { MissingAdapterError } from "./composition/load-adapter.js";
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -40,6 +41,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof ConfigurationError ? error.message : error);
+  const known = error instanceof ConfigurationError || error instanceof MissingAdapterError;
+  console.error(known ? `tenant-reports: ${error.message}` : error);
   process.exit(1);
 });

@@ -1,30 +1,29 @@
 import { randomUUID } from "node:crypto";
 import {
+  checkDocumentSize,
   closedError,
-  copyDocumentValue,
   type DocumentCollection,
   type DocumentData,
   type DocumentDatabase,
   type DocumentDatabaseCapabilities,
   type DocumentSortKey,
-  decodeFindCursor,
-  documentSortKeys,
   encodeFindCursor,
   type Filter,
-  type FilterCondition,
+  type FilterClause,
   type FindOptions,
   type IndexSpec,
   InfrastructureError,
-  isFilterCondition,
   type OperationOptions,
   type Page,
   parseFieldPath,
+  prepareDocument,
+  prepareFilter,
+  prepareFind,
+  prepareUpdate,
   type StoredDocument,
-  splitDocumentId,
   throwIfAborted,
   type UpdateSpec,
   validateCollectionName,
-  validateFindLimit,
 } from "@proj/ports";
 
 /**
@@ -90,11 +89,6 @@ function own(target: Record<string, unknown>, key: string): unknown {
   return Object.hasOwn(target, key) ? target[key] : undefined;
 }
 
-/** A value on its way in, checked and copied by the port's rules. */
-function copyIn(value: unknown, where: string, anyKeys = false): Value {
-  return copyDocumentValue(value, where, anyKeys) as Value;
-}
-
 function copyOut(value: Value): Value {
   if (value === null || typeof value !== "object") return value;
   if (value instanceof Date) return new Date(value.getTime());
@@ -106,8 +100,7 @@ function copyOut(value: Value): Value {
 
 function parsePath(field: string, where: string): string[] {
   const segments = parseFieldPath(field, where);
-  // Reserved as in MongoDB, where the id lives in _id, so this stays a faithful stand-in.
-  if (segments[0] === "_id") throw invalid(`${where}: _id is reserved; the document id is id`);
+  checkPath(segments, where);
   return segments;
 }
 
@@ -218,59 +211,41 @@ function matchesOrder(
 
 type Predicate = (doc: Doc) => boolean;
 
-/** Operands of `where` conditions are scalars, as the port types them (eq/ne take any value). */
-function scalar(value: unknown, where: string): Value {
-  if (value !== null && typeof value === "object" && !(value instanceof Date)) {
-    throw invalid(`${where}: a where condition compares with a string, number, boolean, null or Date`);
-  }
-  return copyIn(value, where);
+function checkPath(path: readonly string[], where: string): void {
+  // Reserved as in MongoDB, where the id lives in _id, so this stays a faithful stand-in.
+  if (path[0] === "_id") throw invalid(`${where}: _id is reserved; the document id is id`);
 }
 
-function compileCondition(path: string[], condition: FilterCondition, where: string): Predicate {
-  const { op } = condition;
-  if (op === "in" || op === "nin") {
-    if (!Array.isArray(condition.value)) throw invalid(`${where}: where.${op} needs an array`);
-    const options = condition.value.map((v, i) => scalar(v, `${where}[${i}]`));
-    const test = (doc: Doc) => {
-      const found = candidates(doc, path);
-      return options.some((option) => matchesEqual(found, option));
-    };
-    return op === "in" ? test : (doc) => !test(doc);
-  }
-  if (Array.isArray(condition.value)) throw invalid(`${where}: where.${op} takes a single value`);
-  const operand =
-    op === "eq" || op === "ne" ? copyIn(condition.value, where, true) : scalar(condition.value, where);
+/** A clause the port's `prepareFilter` checked; its operand is already a copy. */
+function compileClause({ path, op, operand }: FilterClause): Predicate {
+  const value = operand as Value;
   switch (op) {
+    case "in":
+    case "nin": {
+      const options = operand as Value[];
+      const test = (doc: Doc) => {
+        const found = candidates(doc, path);
+        return options.some((option) => matchesEqual(found, option));
+      };
+      return op === "in" ? test : (doc) => !test(doc);
+    }
     case "eq":
-      return (doc) => matchesEqual(candidates(doc, path), operand);
+      return (doc) => matchesEqual(candidates(doc, path), value);
     case "ne":
-      return (doc) => !matchesEqual(candidates(doc, path), operand);
+      return (doc) => !matchesEqual(candidates(doc, path), value);
     case "gt":
     case "gte":
     case "lt":
     case "lte":
-      return (doc) => matchesOrder(candidates(doc, path), op, operand);
-    default:
-      throw invalid(`${where}: unknown operator`);
+      return (doc) => matchesOrder(candidates(doc, path), op, value);
   }
 }
 
-function compileFilter(filter: Filter | undefined, where: string): Predicate {
-  if (filter === undefined) return () => true;
-  if (!isPlainObject(filter)) throw invalid(`${where}: filter must be a plain object`);
-  const predicates: Predicate[] = [];
-  for (const [field, expected] of Object.entries(filter)) {
-    if (expected === undefined) continue;
-    if (field.startsWith("$"))
-      throw invalid(`${where}: filter field ${JSON.stringify(field)} may not start with $`);
-    const path = parsePath(field, where);
-    if (isFilterCondition(expected)) {
-      predicates.push(compileCondition(path, expected, `${where}.${field}`));
-    } else {
-      const operand = copyIn(expected, `${where}.${field}`, true);
-      predicates.push((doc) => matchesEqual(candidates(doc, path), operand));
-    }
-  }
+function compileClauses(clauses: readonly FilterClause[], where: string): Predicate {
+  const predicates = clauses.map((clause) => {
+    checkPath(clause.path, where);
+    return compileClause(clause);
+  });
   return (doc) => predicates.every((test) => test(doc));
 }
 
@@ -280,8 +255,8 @@ interface SortKey extends DocumentSortKey {
   path: string[];
 }
 
-function sortKeys(sort: FindOptions["sort"], where: string): SortKey[] {
-  return documentSortKeys(sort, where).map((key) => ({ ...key, path: parsePath(key.field, where) }));
+function sortKeys(keys: readonly DocumentSortKey[], where: string): SortKey[] {
+  return keys.map((key) => ({ ...key, path: parsePath(key.field, where) }));
 }
 
 function sortValue(doc: Doc, key: SortKey): Value {
@@ -370,50 +345,25 @@ interface CompiledUpdate {
 }
 
 function compileUpdate(update: UpdateSpec, where: string): CompiledUpdate {
-  const given: unknown = update;
-  if (!isPlainObject(given)) throw invalid(`${where}: update must be a plain object`);
-  if (update.unset !== undefined && !Array.isArray(update.unset))
-    throw invalid(`${where}: unset must be an array`);
-  const sets: [string[], Value][] = [];
-  const unsets: string[][] = [];
-  const increments: [string[], number][] = [];
-  const all: { field: string; path: string[] }[] = [];
-  const claim = (field: string) => {
-    const path = parsePath(field, where);
-    if (path[0] === "id" || path[0] === "_id") throw invalid(`${where}: the id cannot be changed`);
-    for (const other of all) {
-      const n = Math.min(other.path.length, path.length);
-      if (other.path.slice(0, n).join("\u0000") === path.slice(0, n).join("\u0000")) {
-        throw invalid(`${where}: ${field} and ${other.field} overlap in one update`);
-      }
-    }
-    all.push({ field, path });
-    return path;
-  };
-  for (const [field, value] of Object.entries(update.set ?? {})) {
-    if (value === undefined) continue;
-    sets.push([claim(field), copyIn(value, `${where}.set.${field}`)]);
+  const plan = prepareUpdate(update, where);
+  for (const entry of [...plan.set, ...plan.unset, ...plan.increment]) {
+    if (entry.path[0] === "_id") throw invalid(`${where}: the id cannot be changed`);
   }
-  for (const field of update.unset ?? []) unsets.push(claim(field));
-  for (const [field, amount] of Object.entries(update.increment ?? {})) {
-    if (typeof amount !== "number" || !Number.isFinite(amount)) {
-      throw invalid(`${where}: increment of ${field} must be a finite number`);
-    }
-    increments.push([claim(field), amount]);
-  }
-  if (all.length === 0) throw invalid(`${where}: the update changes nothing`);
   return {
     apply(original) {
       const doc = copyOut(original) as Doc;
-      for (const [path, value] of sets) setPath(doc, path, copyOut(value), where);
-      for (const path of unsets) unsetPath(doc, path);
-      for (const [path, amount] of increments) {
+      for (const { path, value } of plan.set) setPath(doc, path, copyOut(value as Value), where);
+      for (const { path } of plan.unset) unsetPath(doc, path);
+      for (const { path, amount } of plan.increment) {
         const current = getPath(doc, path);
         if (current !== undefined && typeof current !== "number") {
           throw invalid(`${where}: cannot increment ${path.join(".")}, which is not a number`);
         }
-        setPath(doc, path, (current ?? 0) + amount, where);
+        // As MongoDB: a missing field takes the amount itself, so -0 stays -0 rather than 0 + -0.
+        setPath(doc, path, current === undefined ? amount : current + amount, where);
       }
+      const { id, ...fields } = doc;
+      checkDocumentSize(id as string, fields, where);
       return doc;
     },
   };
@@ -498,10 +448,11 @@ class MemoryCollection<T extends DocumentData> implements DocumentCollection<T> 
   }
 
   private prepare(document: unknown, where: string): Doc {
-    const { id, fields } = splitDocumentId(document, where);
+    const { id, fields } = prepareDocument(document, where, this.generateId);
     if (Object.hasOwn(fields, "_id")) throw invalid(`${where}: _id is reserved; give the id as id`);
-    const doc = copyIn(fields, where) as Doc;
-    return { id: id ?? this.generateId(), ...doc };
+    const doc: Doc = { id };
+    for (const [key, value] of Object.entries(fields)) define(doc, key, value as Value);
+    return doc;
   }
 
   private insertInto(state: CollectionState, doc: Doc, where: string): void {
@@ -541,8 +492,8 @@ class MemoryCollection<T extends DocumentData> implements DocumentCollection<T> 
     return doc === undefined ? undefined : (copyOut(doc) as StoredDocument<T>);
   }
 
-  private matching(filter: Filter | undefined, where: string): Doc[] {
-    const test = compileFilter(filter, where);
+  private matching(filter: Filter | undefined, where: string, required: boolean): Doc[] {
+    const test = compileClauses(prepareFilter(filter, where, required), where);
     const docs = [...(this.scope.read(this.name)?.docs.values() ?? [])];
     return docs.filter(test).sort((a, b) => compareStrings(a.id as string, b.id as string));
   }
@@ -550,11 +501,11 @@ class MemoryCollection<T extends DocumentData> implements DocumentCollection<T> 
   async find(filter?: Filter, options: FindOptions = {}): Promise<Page<StoredDocument<T>>> {
     const where = this.what("find");
     this.scope.check(where, options);
-    const limit = validateFindLimit(options.limit);
-    const keys = sortKeys(options.sort, where);
-    const test = compileFilter(filter, where);
-    const after =
-      options.after === undefined ? undefined : (decodeFindCursor(options.after, keys) as Value[]);
+    const plan = prepareFind(filter, options, where);
+    const { limit } = plan;
+    const keys = sortKeys(plan.keys, where);
+    const test = compileClauses(plan.clauses, where);
+    const after = plan.after as Value[] | undefined;
     let rows = [...(this.scope.read(this.name)?.docs.values() ?? [])]
       .filter(test)
       .map((doc) => ({ doc, tuple: keys.map((key) => sortValue(doc, key)) }))
@@ -576,7 +527,7 @@ class MemoryCollection<T extends DocumentData> implements DocumentCollection<T> 
     const where = this.what("updateOne");
     this.scope.check(where, options);
     const compiled = compileUpdate(update, where);
-    const target = this.matching(filter, where)[0];
+    const target = this.matching(filter, where, true)[0];
     if (target === undefined) return { matched: false };
     const next = compiled.apply(target);
     const state = this.scope.write(this.name);
@@ -589,7 +540,7 @@ class MemoryCollection<T extends DocumentData> implements DocumentCollection<T> 
 
   private remove(filter: Filter, where: string, one: boolean, options?: OperationOptions): number {
     this.scope.check(where, options);
-    const victims = this.matching(filter, where);
+    const victims = this.matching(filter, where, true);
     const chosen = one ? victims.slice(0, 1) : victims;
     if (chosen.length === 0) return 0;
     const state = this.scope.write(this.name);
@@ -609,7 +560,7 @@ class MemoryCollection<T extends DocumentData> implements DocumentCollection<T> 
   async count(filter?: Filter, options?: OperationOptions): Promise<number> {
     const where = this.what("count");
     this.scope.check(where, options);
-    return this.matching(filter, where).length;
+    return this.matching(filter, where, false).length;
   }
 
   async ensureIndex(index: IndexSpec, options?: OperationOptions): Promise<void> {
@@ -622,7 +573,11 @@ class MemoryCollection<T extends DocumentData> implements DocumentCollection<T> 
     if (new Set(fields).size !== fields.length) throw invalid(`${where}: an index names a field twice`);
     const paths = fields.map((field) => parsePath(field, where));
     const name = index.name ?? fields.map((field) => `${field}_1`).join("_");
-    if (!INDEX_NAME.test(name)) throw invalid(`${where}: index name ${JSON.stringify(name)} is not valid`);
+    if (typeof name !== "string" || !INDEX_NAME.test(name)) {
+      throw invalid(
+        `${where}: index name ${typeof name === "string" ? JSON.stringify(name) : "must be a string"} is not valid`,
+      );
+    }
     // The id is always uniquely indexed, as MongoDB's _id index is.
     if (fields.length === 1 && fields[0] === "id") return;
     const unique = index.unique === true;

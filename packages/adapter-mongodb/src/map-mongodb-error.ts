@@ -23,6 +23,7 @@ const SERVER_CODES: ReadonlyMap<number, ErrorCode> = new Map([
   [73, "INVALID_ARGUMENT"], // InvalidNamespace
   [17, "RESOURCE_EXHAUSTED"], // document or command too large (legacy)
   [10334, "RESOURCE_EXHAUSTED"], // BSONObjectTooLarge
+  [17419, "RESOURCE_EXHAUSTED"], // an update would grow the document past 16 MiB
   [16500, "RESOURCE_EXHAUSTED"], // request rate too large (Cosmos DB's MongoDB API)
   [292, "RESOURCE_EXHAUSTED"], // QueryExceededMemoryLimitNoDiskUseAllowed
   [13, "PERMISSION_DENIED"], // Unauthorized

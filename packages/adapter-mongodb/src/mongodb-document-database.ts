@@ -6,20 +6,20 @@ import {
   type DocumentData,
   type DocumentDatabase,
   type DocumentDatabaseCapabilities,
-  decodeFindCursor,
   encodeFindCursor,
   type Filter,
   type FindOptions,
+  hasLoneSurrogate,
   type IndexSpec,
   InfrastructureError,
   type OperationOptions,
   outcomeUnknownError,
   type Page,
+  prepareFind,
   type StoredDocument,
   throwIfAborted,
   type UpdateSpec,
   validateCollectionName,
-  validateFindLimit,
 } from "@proj/ports";
 import {
   type ClientSession,
@@ -37,11 +37,13 @@ import {
   invalid,
   keysetFilter,
   mongoSort,
+  OBJECT_ID_HEX,
   sameKey,
-  sortKeys,
   sortTuple,
   toMongoDocument,
   toMongoId,
+  toSortKeys,
+  translateClauses,
   translateFilter,
   translateIndex,
   translateUpdate,
@@ -80,7 +82,8 @@ export interface MongoDocumentDatabaseOptions {
   socketTimeoutMs?: number;
   /**
    * Passed to `MongoClient` (pool size, TLS...); its timeout settings win over the options above.
-   * `ignoreUndefined` is always on; `retryWrites` is off unless set here (see README, "Failure behaviour").
+   * `ignoreUndefined` is always on, `fieldsAsRaw` always empty (documents are decoded whole), and
+   * `retryWrites` off unless set here (see README, "Failure behaviour").
    */
   clientOptions?: MongoClientOptions;
 }
@@ -200,7 +203,8 @@ class MongoCollection<T extends DocumentData> implements DocumentCollection<T> {
 
   async findById(id: string, options?: OperationOptions): Promise<StoredDocument<T> | undefined> {
     return this.runner.run(this.what("findById"), options, async () => {
-      if (typeof id !== "string") return undefined;
+      // No stored id holds a lone surrogate; sent as U+FFFD it would find another document.
+      if (typeof id !== "string" || hasLoneSurrogate(id)) return undefined;
       const raw = await this.raw.findOne(
         { _id: { $eq: toMongoId(id, this.runner.idMode) } },
         { ...this.session, ...(options?.signal ? { signal: options.signal } : {}) },
@@ -212,11 +216,16 @@ class MongoCollection<T extends DocumentData> implements DocumentCollection<T> {
   async find(filter?: Filter, options: FindOptions = {}): Promise<Page<StoredDocument<T>>> {
     const where = this.what("find");
     return this.runner.run(where, options, async () => {
-      const limit = validateFindLimit(options.limit);
-      const keys = sortKeys(options.sort, where);
-      let query = translateFilter(filter, this.runner.idMode, where);
-      if (options.after !== undefined) {
-        const after = keysetFilter(keys, decodeFindCursor(options.after, keys), this.runner.idMode);
+      const plan = prepareFind(filter, options, where);
+      const { limit } = plan;
+      const keys = toSortKeys(plan.keys, where);
+      let query = translateClauses(plan.clauses, this.runner.idMode, where);
+      if (plan.after !== undefined) {
+        const idAt = keys.findIndex((key) => key.path === "_id");
+        if (this.runner.idMode === "objectId" && !OBJECT_ID_HEX.test(plan.after[idAt] as string)) {
+          throw invalid(`${where}: the cursor's id is not an ObjectId's hex`);
+        }
+        const after = keysetFilter(keys, plan.after, this.runner.idMode);
         query = Object.keys(query).length === 0 ? after : { $and: [query, after] };
       }
       const rows = await this.raw
@@ -244,7 +253,7 @@ class MongoCollection<T extends DocumentData> implements DocumentCollection<T> {
     const where = this.what("updateOne");
     return this.runner.run(where, options, async () => {
       const changes = translateUpdate(update, where);
-      const query = translateFilter(filter, this.runner.idMode, where);
+      const query = translateFilter(filter, this.runner.idMode, where, true);
       // findOneAndUpdate takes a sort on every server version; updateOne only from MongoDB 8.0.
       const before = await this.raw.findOneAndUpdate(query, changes, {
         sort: { _id: 1 },
@@ -258,7 +267,7 @@ class MongoCollection<T extends DocumentData> implements DocumentCollection<T> {
   async deleteOne(filter: Filter, options?: OperationOptions): Promise<number> {
     const where = this.what("deleteOne");
     return this.runner.run(where, options, async () => {
-      const query = translateFilter(filter, this.runner.idMode, where);
+      const query = translateFilter(filter, this.runner.idMode, where, true);
       return (await this.raw.deleteOne(query, this.session)).deletedCount;
     });
   }
@@ -266,7 +275,7 @@ class MongoCollection<T extends DocumentData> implements DocumentCollection<T> {
   async deleteMany(filter: Filter, options?: OperationOptions): Promise<number> {
     const where = this.what("deleteMany");
     return this.runner.run(where, options, async () => {
-      const query = translateFilter(filter, this.runner.idMode, where);
+      const query = translateFilter(filter, this.runner.idMode, where, true);
       return (await this.raw.deleteMany(query, this.session)).deletedCount;
     });
   }
@@ -521,6 +530,10 @@ export async function createMongoDocumentDatabase(
       retryWrites: false,
       ...options.clientOptions,
       ignoreUndefined: true,
+      // The driver's default `{}` is looked up by field name, so a field named after an inherited
+      // property (`__proto__`, `constructor`, `toString`) holding documents in an array came back
+      // as raw BSON buffers. A table without a prototype has no such names.
+      fieldsAsRaw: Object.create(null),
     });
   } catch (error) {
     throw mapMongoError(error, what);

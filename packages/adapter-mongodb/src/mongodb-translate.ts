@@ -1,17 +1,17 @@
 import {
-  copyDocumentValue,
+  type ComparisonOperator,
   type DocumentData,
   type DocumentSortKey,
   documentSortKeys,
-  type Filter,
+  type FilterClause,
   type FindOptions,
   type IndexSpec,
   InfrastructureError,
-  isFilterCondition,
   parseFieldPath,
+  prepareDocument,
+  prepareFilter,
+  prepareUpdate,
   type StoredDocument,
-  splitDocumentId,
-  type UpdateSpec,
 } from "@proj/ports";
 import { type Document, ObjectId } from "mongodb";
 
@@ -24,9 +24,9 @@ import { type Document, ObjectId } from "mongodb";
 /** How the port's string ids map to `_id`. */
 export type IdMode = "string" | "objectId";
 
-const OBJECT_ID_HEX = /^[0-9a-f]{24}$/;
+export const OBJECT_ID_HEX = /^[0-9a-f]{24}$/;
 
-const OPERATORS = {
+const OPERATORS: Readonly<Record<ComparisonOperator, string>> = {
   eq: "$eq",
   ne: "$ne",
   gt: "$gt",
@@ -35,7 +35,7 @@ const OPERATORS = {
   lte: "$lte",
   in: "$in",
   nin: "$nin",
-} as const;
+};
 
 /** BSON sort order of the types the port stores, after null (which also stands for missing). */
 const TYPE_ORDER = ["number", "string", "object", "array", "bool", "date"] as const;
@@ -87,23 +87,19 @@ function idOperand(value: unknown, mode: IdMode): unknown {
   return typeof value === "string" ? toMongoId(value, mode) : value;
 }
 
+/** A document of `insertOne`/`insertMany`, checked by the port's `prepareDocument`, as stored. */
 export function toMongoDocument(
   document: unknown,
   mode: IdMode,
   where: string,
 ): { _id: string | ObjectId } & Document {
-  const { id, fields } = splitDocumentId(document, where);
+  const { id, fields } = prepareDocument(document, where, () => new ObjectId().toHexString());
   if (Object.hasOwn(fields, "_id")) throw invalid(`${where}: _id is reserved; give the id as id`);
-  let _id: string | ObjectId;
-  if (id === undefined) _id = mode === "objectId" ? new ObjectId() : new ObjectId().toHexString();
-  else if (mode === "objectId") {
-    if (!OBJECT_ID_HEX.test(id))
-      throw invalid(`${where}: id must be 24 lower-case hex digits in objectId mode`);
-    _id = ObjectId.createFromHexString(id);
-  } else _id = id;
-  const body = copyDocumentValue(fields, where) as Record<string, unknown>;
-  const out: { _id: string | ObjectId } & Document = { _id };
-  for (const [key, value] of Object.entries(body)) define(out, key, value);
+  if (mode === "objectId" && !OBJECT_ID_HEX.test(id)) {
+    throw invalid(`${where}: id must be 24 lower-case hex digits in objectId mode`);
+  }
+  const out: { _id: string | ObjectId } & Document = { _id: toMongoId(id, mode) };
+  for (const [key, value] of Object.entries(fields)) define(out, key, value);
   return out;
 }
 
@@ -117,46 +113,28 @@ export function fromMongoDocument<T extends DocumentData>(raw: Document): Stored
 
 // ---- filters ----
 
-export function translateFilter(filter: Filter | undefined, mode: IdMode, where: string): Document {
-  if (filter === undefined) return {};
-  if (!isPlainObject(filter)) throw invalid(`${where}: filter must be a plain object`);
-  const clauses: Document[] = [];
-  for (const [field, expected] of Object.entries(filter)) {
-    if (expected === undefined) continue;
-    const path = toPath(field, where);
-    const at = `${where}.${field}`;
-    let operator: string = "$eq";
+/**
+ * A filter as a MongoDB query, checked by the port's `prepareFilter` first; `required` refuses a
+ * missing filter (updates and deletes).
+ */
+export function translateFilter(filter: unknown, mode: IdMode, where: string, required = false): Document {
+  return translateClauses(prepareFilter(filter, where, required), mode, where);
+}
+
+/** Clauses checked by the port's `prepareFilter` as a MongoDB query. */
+export function translateClauses(clauses: readonly FilterClause[], mode: IdMode, where: string): Document {
+  const parts: Document[] = [];
+  for (const clause of clauses) {
+    const path = toPath(clause.field, where);
+    // Own properties only: the op was checked by the port, and an inherited name must never resolve.
+    if (!Object.hasOwn(OPERATORS, clause.op)) throw invalid(`${where}.${clause.field}: unknown operator`);
+    const operator = OPERATORS[clause.op];
     // Operands may hold `$` and dotted keys: they reach the server only as the operand of the
     // operator chosen here, where MongoDB reads them literally.
-    let operand: unknown;
-    if (isFilterCondition(expected)) {
-      const op = OPERATORS[expected.op];
-      if (op === undefined) throw invalid(`${at}: unknown operator`);
-      const isList = expected.op === "in" || expected.op === "nin";
-      if (isList !== Array.isArray(expected.value)) {
-        throw invalid(`${at}: where.${expected.op} ${isList ? "needs an array" : "takes a single value"}`);
-      }
-      operator = op;
-      // Ordering and list operands are scalars, as the port types them; MongoDB itself refuses an
-      // operator-shaped object inside $in ("cannot nest $ under $in").
-      if (expected.op !== "eq" && expected.op !== "ne") {
-        const items: readonly unknown[] = Array.isArray(expected.value) ? expected.value : [expected.value];
-        for (const item of items) {
-          if (item !== null && typeof item === "object" && !(item instanceof Date)) {
-            throw invalid(
-              `${at}: where.${expected.op} compares with strings, numbers, booleans, null or Dates`,
-            );
-          }
-        }
-      }
-      operand = copyDocumentValue(expected.value, at, true);
-    } else {
-      operand = copyDocumentValue(expected, at, true);
-    }
-    clauses.push({ [path]: { [operator]: path === "_id" ? idOperand(operand, mode) : operand } });
+    parts.push({ [path]: { [operator]: path === "_id" ? idOperand(clause.operand, mode) : clause.operand } });
   }
-  if (clauses.length === 0) return {};
-  return clauses.length === 1 ? clauses[0]! : { $and: clauses };
+  if (parts.length === 0) return {};
+  return parts.length === 1 ? parts[0]! : { $and: parts };
 }
 
 // ---- sort and keyset cursors ----
@@ -166,8 +144,13 @@ export interface SortKey extends DocumentSortKey {
   path: string;
 }
 
+/** Sort keys checked by the port's `documentSortKeys`, with their MongoDB paths. */
+export function toSortKeys(keys: readonly DocumentSortKey[], where: string): SortKey[] {
+  return keys.map((key) => ({ ...key, path: toPath(key.field, where) }));
+}
+
 export function sortKeys(sort: FindOptions["sort"], where: string): SortKey[] {
-  return documentSortKeys(sort, where).map((key) => ({ ...key, path: toPath(key.field, where) }));
+  return toSortKeys(documentSortKeys(sort, where), where);
 }
 
 export function mongoSort(keys: readonly SortKey[]): Document {
@@ -235,44 +218,19 @@ export function keysetFilter(keys: readonly SortKey[], tuple: readonly unknown[]
 
 // ---- updates and indexes ----
 
-export function translateUpdate(update: UpdateSpec, where: string): Document {
-  const given: unknown = update;
-  if (!isPlainObject(given)) throw invalid(`${where}: update must be a plain object`);
-  if (update.unset !== undefined && !Array.isArray(update.unset))
-    throw invalid(`${where}: unset must be an array`);
-  const claimed: { field: string; segments: string[] }[] = [];
-  const claim = (field: string): string => {
-    const path = toPath(field, where);
-    const segments = field.split(".");
-    if (segments[0] === "id" || segments[0] === "_id") throw invalid(`${where}: the id cannot be changed`);
-    for (const other of claimed) {
-      const n = Math.min(other.segments.length, segments.length);
-      if (other.segments.slice(0, n).join("\0") === segments.slice(0, n).join("\0")) {
-        throw invalid(`${where}: ${field} and ${other.field} overlap in one update`);
-      }
-    }
-    claimed.push({ field, segments });
-    return path;
-  };
+/** An update, checked by the port's `prepareUpdate`, as MongoDB update operators. */
+export function translateUpdate(update: unknown, where: string): Document {
+  const plan = prepareUpdate(update, where);
   const $set: Document = {};
   const $unset: Document = {};
   const $inc: Document = {};
-  for (const [field, value] of Object.entries(update.set ?? {})) {
-    if (value === undefined) continue;
-    define($set, claim(field), copyDocumentValue(value, `${where}.set.${field}`));
-  }
-  for (const field of update.unset ?? []) define($unset, claim(field), "");
-  for (const [field, amount] of Object.entries(update.increment ?? {})) {
-    if (typeof amount !== "number" || !Number.isFinite(amount)) {
-      throw invalid(`${where}: increment of ${field} must be a finite number`);
-    }
-    define($inc, claim(field), amount);
-  }
-  if (claimed.length === 0) throw invalid(`${where}: the update changes nothing`);
+  for (const { field, value } of plan.set) define($set, toPath(field, where), value);
+  for (const { field } of plan.unset) define($unset, toPath(field, where), "");
+  for (const { field, amount } of plan.increment) define($inc, toPath(field, where), amount);
   const out: Document = {};
-  if (Object.keys($set).length > 0) out.$set = $set;
-  if (Object.keys($unset).length > 0) out.$unset = $unset;
-  if (Object.keys($inc).length > 0) out.$inc = $inc;
+  if (plan.set.length > 0) out.$set = $set;
+  if (plan.unset.length > 0) out.$unset = $unset;
+  if (plan.increment.length > 0) out.$inc = $inc;
   return out;
 }
 
@@ -294,7 +252,11 @@ export function translateIndex(index: IndexSpec, where: string): MongoIndex {
   const key: Document = {};
   for (const field of index.fields) key[toPath(field, where)] = 1;
   const name = index.name ?? index.fields.map((field) => `${field}_1`).join("_");
-  if (!INDEX_NAME.test(name)) throw invalid(`${where}: index name ${JSON.stringify(name)} is not valid`);
+  if (typeof name !== "string" || !INDEX_NAME.test(name)) {
+    throw invalid(
+      `${where}: index name ${typeof name === "string" ? JSON.stringify(name) : "must be a string"} is not valid`,
+    );
+  }
   return { name, key, unique: index.unique === true };
 }
 

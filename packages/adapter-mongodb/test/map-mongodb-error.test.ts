@@ -113,6 +113,12 @@ const cases: { name: string; error: unknown; code: ErrorCode; retryable: boolean
     retryable: false,
   },
   {
+    name: "update growing a document past 16 MiB",
+    error: serverError(17419, "Location17419"),
+    code: "RESOURCE_EXHAUSTED",
+    retryable: false,
+  },
+  {
     name: "throttled",
     error: serverError(16500, "RequestRateTooLarge"),
     code: "RESOURCE_EXHAUSTED",

@@ -56,6 +56,18 @@ describe("idMode objectId", () => {
   });
 });
 
+describe("forged cursors in objectId mode", () => {
+  it("refuses a cursor whose id is not an ObjectId's hex with INVALID_ARGUMENT, rather than an empty page", async () => {
+    const database = await open({ idMode: "objectId" });
+    const items = database.collection("items");
+    await items.insertMany(Array.from({ length: 3 }, (_, n) => ({ n })));
+    const forged = Buffer.from(JSON.stringify({ s: ["id:asc"], v: [{ j: "user-1" }] })).toString("base64url");
+    await expectErrorCode(items.find({}, { after: forged }), "INVALID_ARGUMENT");
+    const real = (await items.find({}, { limit: 1 })).nextCursor;
+    expect((await items.find({}, { after: real })).items).toHaveLength(2);
+  });
+});
+
 describe("idMode string", () => {
   it("stores the id as a string _id and makes ObjectId-hex strings for new documents", async () => {
     const database = await open();

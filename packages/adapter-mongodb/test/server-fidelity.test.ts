@@ -189,6 +189,72 @@ const probes: Probe[] = [
     mongodb: 2,
     jongodb: 2,
   },
+  {
+    name: "$nin: [null] excludes null and missing; $in: [null] matches both",
+    async run(db, name) {
+      const c = db.collection<Raw>(name);
+      await c.insertMany([{ _id: "m" }, { _id: "n", v: null }, { _id: "v", v: 0 }]);
+      return [
+        await c.countDocuments({ v: { $nin: [null] } }),
+        await c.countDocuments({ v: { $in: [null] } }),
+      ];
+    },
+    mongodb: [1, 2],
+    jongodb: [2, 2],
+  },
+  {
+    name: "$gte: null and $lte: null match null and missing; $gt/$lt: null match nothing",
+    async run(db, name) {
+      const c = db.collection<Raw>(name);
+      await c.insertMany([{ _id: "m" }, { _id: "n", v: null }, { _id: "v", v: 0 }]);
+      return Promise.all([
+        c.countDocuments({ v: { $gte: null } }),
+        c.countDocuments({ v: { $lte: null } }),
+        c.countDocuments({ v: { $gt: null } }),
+        c.countDocuments({ v: { $lt: null } }),
+      ]);
+    },
+    mongodb: [2, 2, 0, 0],
+    jongodb: [0, 0, 0, 0],
+  },
+  {
+    name: "-0 equals 0 in a filter",
+    async run(db, name) {
+      const c = db.collection<Raw>(name);
+      await c.insertMany([
+        { _id: "zero", v: 0 },
+        { _id: "neg", v: -0 },
+      ]);
+      return [await c.countDocuments({ v: { $eq: -0 } }), await c.countDocuments({ v: { $eq: 0 } })];
+    },
+    mongodb: [2, 2],
+    jongodb: [1, 1],
+  },
+  {
+    name: "a field named by blanks is an ordinary field for insert, $set, $unset and find",
+    async run(db, name) {
+      const c = db.collection<Raw>(name);
+      return [
+        await errorCode(c.insertOne({ _id: "a", " ": 1 })),
+        await errorCode(c.updateOne({ _id: "a" }, { $set: { "  ": 2 } })),
+        await errorCode(c.updateOne({ _id: "a" }, { $unset: { " ": "" } })),
+        await c.countDocuments({ "  ": 2 }),
+      ];
+    },
+    mongodb: ["ok", "ok", "ok", 1],
+    jongodb: ["ok", 14, 14, 0],
+  },
+  {
+    name: "$set on an array index path replaces that element",
+    async run(db, name) {
+      const c = db.collection<Raw>(name);
+      await c.insertOne({ _id: "a", xs: ["a", "b"] });
+      const code = await errorCode(c.updateOne({ _id: "a" }, { $set: { "xs.0": "z" } }));
+      return [code, (await c.findOne({ _id: "a" }))?.xs];
+    },
+    mongodb: ["ok", ["z", "b"]],
+    jongodb: [14, ["a", "b"]],
+  },
 ];
 
 describe(`server fidelity (${server.kind})`, () => {

@@ -13,10 +13,11 @@ const CANCEL_REQUEST_CODE = 80877102;
 /**
  * Sends PostgreSQL's CancelRequest for the backend `client` is connected to, over a short-lived
  * socket of its own, so the running statement stops on the server and not only in this process.
- * Fire and forget: if the request is lost, the statement merely runs to its end. Returns false when
- * the client does not expose its backend key (not a `pg.Client`).
+ * Fire and forget: if the request is lost, the statement merely runs to its end. The socket is
+ * destroyed after `lifetimeMs` at the latest, so a silent network cannot keep it open. Returns false
+ * when the client does not expose its backend key (not a `pg.Client`).
  */
-export function sendCancelRequest(client: unknown): boolean {
+export function sendCancelRequest(client: unknown, lifetimeMs: number): boolean {
   const { host, port, processID, secretKey } = client as BackendKey;
   if (typeof processID !== "number" || typeof secretKey !== "number") return false;
   const packet = Buffer.alloc(16);
@@ -29,7 +30,10 @@ export function sendCancelRequest(client: unknown): boolean {
   const socket = serverHost.startsWith("/")
     ? connect(`${serverHost}/.s.PGSQL.${serverPort}`)
     : connect(serverPort, serverHost);
+  const limit = setTimeout(() => socket.destroy(), lifetimeMs);
+  limit.unref();
   socket.on("error", () => socket.destroy());
+  socket.on("close", () => clearTimeout(limit));
   socket.end(packet);
   return true;
 }

@@ -69,6 +69,7 @@ async function* copyChunks(
   columnCount: number,
   batchSize: number,
   counter: { rows: number; sourceError?: unknown },
+  progress: () => void,
 ): AsyncGenerator<string> {
   const iterator: AsyncIterator<readonly unknown[]> | Iterator<readonly unknown[]> =
     Symbol.asyncIterator in rows ? rows[Symbol.asyncIterator]() : rows[Symbol.iterator]();
@@ -93,6 +94,7 @@ async function* copyChunks(
       chunk += encodeRow(next.value, columnCount, counter.rows);
       inChunk += 1;
       if (inChunk >= batchSize) {
+        progress();
         yield chunk;
         chunk = "";
         inChunk = 0;
@@ -102,13 +104,15 @@ async function* copyChunks(
     // Stopped early (a COPY failure or an abort): let the caller's generator clean up.
     if (!exhausted) await iterator.return?.();
   }
+  progress();
   if (chunk.length > 0) yield chunk;
 }
 
 /**
  * Streams `rows` into one `COPY ... FROM STDIN`: one statement, so it is atomic on its own, and
  * `pipeline` pulls the next chunk only when the socket drains. A failing source or an abort destroys
- * the COPY stream, which sends CopyFail so the server discards every row of it.
+ * the COPY stream, which sends CopyFail so the server discards every row of it. `progress` is called
+ * whenever a chunk is about to go out, so the caller can bound inactivity rather than total time.
  */
 export async function copyRows(
   client: PostgresPoolClient,
@@ -118,10 +122,13 @@ export async function copyRows(
   batchSize: number,
   signal: AbortSignal | undefined,
   what: string,
+  progress: () => void = () => undefined,
 ): Promise<number> {
   const counter: { rows: number; sourceError?: unknown } = { rows: 0 };
   const copy = client.query(copyFrom(statement));
-  const source = Readable.from(copyChunks(rows, columnCount, batchSize, counter), { objectMode: false });
+  const source = Readable.from(copyChunks(rows, columnCount, batchSize, counter, progress), {
+    objectMode: false,
+  });
   try {
     await pipeline(source, copy, signal === undefined ? {} : { signal });
   } catch (error) {

@@ -1,3 +1,4 @@
+import type { Socket } from "node:net";
 import type { ConnectionOptions } from "node:tls";
 import {
   cancelledError,
@@ -22,7 +23,14 @@ import {
 import pg from "pg";
 import Cursor from "pg-cursor";
 import { mapPostgresError } from "./map-postgres-error.js";
-import { sendCancelRequest } from "./postgres-cancel.js";
+import {
+  acquireWithin,
+  type CallLimits,
+  limitsFrom,
+  neverSent,
+  runControl,
+  runStatement,
+} from "./postgres-call.js";
 import { copyRows } from "./postgres-copy.js";
 import { Lease } from "./postgres-lease.js";
 import {
@@ -55,8 +63,23 @@ export interface PostgresDatabaseOptions {
   int8?: Int8Mode;
   /** Connections in the pool. Default 10. */
   poolSize?: number;
-  /** How long a call waits for a free connection before `TIMEOUT`. Default 10,000 ms. */
+  /**
+   * How long a call waits for a connection (a free one, or a new one to connect) before `TIMEOUT`.
+   * Default 10,000 ms.
+   */
   acquireTimeoutMs?: number;
+  /**
+   * The deadline of every call unless the call passes its own `timeoutMs`: it covers acquiring a
+   * connection, sending, the server's work and reading the answer (per fetch for a stream; each
+   * statement, BEGIN and COMMIT of a transaction; inactivity of a COPY). `Infinity` turns it off.
+   * Default 30,000 ms.
+   */
+  timeoutMs?: number;
+  /**
+   * After a deadline or abort, how long the server gets to confirm the cancel of a running statement
+   * before the connection is destroyed and the outcome reported unknown. Default 1,000 ms.
+   */
+  cancelGraceMs?: number;
   /** Server-side limit for every statement (PostgreSQL `statement_timeout`). Default none. */
   statementTimeoutMs?: number;
   /** Idle connections are closed after this long. Default 30,000 ms. */
@@ -79,10 +102,34 @@ export interface PostgresDatabase extends SqlDatabase {
 const CAPABILITIES: SqlDatabaseCapabilities = Object.freeze({ returning: true });
 const DEFAULT_BATCH = 500;
 const DEFAULT_COPY_BATCH = 1_000;
+const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_CANCEL_GRACE_MS = 1_000;
+/** PostgreSQL's limit on bound parameters in one statement. */
+const MAX_PARAMETERS = 65_535;
+/**
+ * Sent with COMMIT in one round trip: session state a transaction set with a session-level SET
+ * (`SET ROLE`, `set_config(..., false)`) would otherwise survive into the next user of the pooled
+ * connection. A transaction that rolls back undoes such settings by itself.
+ */
+const COMMIT_AND_RESET = "COMMIT; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; RESET ROLE";
+const RESET_SESSION = "SET SESSION AUTHORIZATION DEFAULT; RESET ALL; RESET ROLE";
+
+/** The deadlines every call starts from. */
+interface Defaults {
+  readonly timeoutMs: number;
+  readonly graceMs: number;
+}
 
 function assertPositive(name: string, value: number | undefined): void {
   if (value !== undefined && !(Number.isFinite(value) && value > 0)) {
     throw new InfrastructureError("INVALID_ARGUMENT", `${name} must be a positive number`);
+  }
+}
+
+/** A deadline: a positive number of milliseconds, or `Infinity` for none. */
+function assertDeadline(name: string, value: number | undefined): void {
+  if (value !== undefined && !(typeof value === "number" && value > 0)) {
+    throw new InfrastructureError("INVALID_ARGUMENT", `${name} must be a positive number or Infinity`);
   }
 }
 
@@ -99,114 +146,36 @@ function beginStatement(options: SqlTransactionOptions): string {
   return parts.join(" ");
 }
 
-interface Limits {
-  signal?: AbortSignal | undefined;
-  timeoutMs?: number | undefined;
-}
-
-const noop = (): void => undefined;
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/**
- * Runs `task` on the lease (through its queue unless the caller already holds it), bounded by the
- * signal and `timeoutMs`. When either fires the call rejects at once: a task still queued never
- * starts, a running one is cancelled on the server. `settled` resolves once the connection is free.
- */
-function guarded<T>(
-  lease: Lease,
-  task: () => Promise<T>,
-  limits: Limits,
-  what: string,
-  queued: boolean,
-): { result: Promise<T>; settled: Promise<void> } {
-  let stopped = false;
-  let running = false;
-  const start = async (): Promise<T | undefined> => {
-    if (stopped) return undefined;
-    running = true;
-    return task();
-  };
-  const pending = queued ? lease.exclusive(start) : start();
-  const settled = pending.then(noop, noop);
-  const mapped = pending.then(
-    (value) => value as T,
-    (error: unknown) => {
-      throw mapPostgresError(error, what);
-    },
-  );
-  const { signal, timeoutMs } = limits;
-  if (signal === undefined && timeoutMs === undefined) return { result: mapped, settled };
-  const result = new Promise<T>((resolve, reject) => {
-    let done = false;
-    let timer: NodeJS.Timeout | undefined;
-    const finish = (): boolean => {
-      if (done) return false;
-      done = true;
-      if (timer !== undefined) clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-      return true;
-    };
-    const stop = (error: InfrastructureError): void => {
-      if (!finish()) return;
-      stopped = true;
-      if (running && sendCancelRequest(lease.client)) lease.cancelled = true;
-      reject(error);
-    };
-    const onAbort = (): void => stop(cancelledError(signal as AbortSignal, what));
-    // setTimeout turns delays past 2^31-1 ms into 1 ms; a limit that long is no limit.
-    if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
-      const limit = new InfrastructureError("TIMEOUT", `${what} exceeded its ${timeoutMs} ms time limit`);
-      timer = setTimeout(() => stop(limit), timeoutMs);
-    }
-    signal?.addEventListener("abort", onAbort, { once: true });
-    mapped.then(
-      (value) => {
-        if (finish()) resolve(value);
-      },
-      (error: unknown) => {
-        if (finish()) reject(error);
-      },
-    );
-  });
-  return { result, settled };
-}
-
-/** BEGIN, SAVEPOINT, COMMIT...: the adapter's own statements, never cancelled. Returns the command tag. */
-async function runControl(lease: Lease, text: string, what: string): Promise<string | undefined> {
-  try {
-    const result = await lease.exclusive(() => lease.client.query(text));
-    return result.command;
-  } catch (error) {
-    throw mapPostgresError(error, what);
-  }
-}
-
 /** The statements every executor offers, on top of a way to get a connection. */
 abstract class PostgresExecutor {
   readonly dialect = postgresDialect;
+  protected readonly defaults: Defaults;
+
+  constructor(defaults: Defaults) {
+    this.defaults = defaults;
+  }
 
   /** Throws `CLOSED`/`CANCELLED` when the call must not start. */
   protected abstract check(options: OperationOptions | undefined, what: string): void;
   protected abstract signalFor(options: OperationOptions | undefined): AbortSignal | undefined;
   /** A connection for one call... */
-  protected abstract lease(signal: AbortSignal | undefined, what: string): Promise<Lease>;
+  protected abstract lease(limits: CallLimits, what: string): Promise<Lease>;
   /** ...given back once it is free again. */
   protected abstract giveBack(lease: Lease): void;
-  /**
-   * A statement with nothing to cancel, run the cheapest way the executor knows; `undefined` when it
-   * knows none better than a lease.
-   */
-  protected plainQuery(
-    _text: string,
-    _values: unknown[],
-    _what: string,
-  ): Promise<PostgresQueryResult> | undefined {
-    return undefined;
-  }
   abstract transaction<T>(
     work: (tx: SqlTransaction) => Promise<T>,
     options?: SqlTransactionOptions,
   ): Promise<T>;
+
+  /** The call's deadline starts now: the call's own `timeoutMs`, else the adapter's. */
+  protected limitsFor(options: SqlQueryOptions | undefined): CallLimits {
+    assertDeadline("timeoutMs", options?.timeoutMs);
+    return limitsFrom(
+      this.signalFor(options),
+      options?.timeoutMs ?? this.defaults.timeoutMs,
+      this.defaults.graceMs,
+    );
+  }
 
   query<Row = Record<string, unknown>>(query: SqlQuery, options: SqlQueryOptions = {}): Promise<Row[]> {
     return this.#run(query, options, "query").then((result) => result.rows as Row[]);
@@ -223,59 +192,62 @@ abstract class PostgresExecutor {
     return this.#run(query, options, "execute").then((result) => ({ affectedRows: result.rowCount ?? 0 }));
   }
 
-  async #run(query: SqlQuery, options: SqlQueryOptions, what: string) {
+  async #run(query: SqlQuery, options: SqlQueryOptions, what: string): Promise<PostgresQueryResult> {
     this.check(options, what);
     const { text, values } = renderSql(query, postgresDialect);
-    const signal = this.signalFor(options);
-    if (signal === undefined && options.timeoutMs === undefined) {
-      const plain = this.plainQuery(text, values, what);
-      if (plain !== undefined) return plain;
-    }
-    const lease = await this.lease(signal, what);
-    if (signal === undefined && options.timeoutMs === undefined && !lease.shared) {
-      // The hot path: nothing to cancel and nobody to queue behind.
+    const limits = this.limitsFor(options);
+    for (let attempt = 1; ; attempt += 1) {
+      const lease = await this.lease(limits, what);
+      const autocommit = !lease.shared;
       try {
-        return await lease.client.query(text, values);
+        const result = await runStatement(lease, () => lease.client.query(text, values), limits, what, {
+          queued: lease.shared,
+          autocommit,
+        });
+        // A session-level SET outside a transaction changed this pooled connection for whoever
+        // gets it next: undo it before the connection goes back.
+        if (autocommit && result.command === "SET") {
+          await runControl(lease, RESET_SESSION, limitsFor(this.defaults), "reset session").catch(() =>
+            lease.destroy(),
+          );
+        }
+        return result;
       } catch (error) {
-        throw mapPostgresError(error, what);
+        // Refused by a dead connection before a byte was sent: the only case safe to run again.
+        if (autocommit && attempt === 1 && neverSent(error)) continue;
+        throw error;
       } finally {
         this.giveBack(lease);
       }
     }
-    const { result, settled } = guarded(
-      lease,
-      () => lease.client.query(text, values),
-      { signal, timeoutMs: options.timeoutMs },
-      what,
-      lease.shared,
-    );
-    void settled.then(() => this.giveBack(lease));
-    return result;
   }
 
   stream<Row = Record<string, unknown>>(query: SqlQuery, options: SqlStreamOptions = {}): AsyncIterable<Row> {
     return { [Symbol.asyncIterator]: () => this.#stream<Row>(query, options) };
   }
 
-  /** A pg-cursor portal: FETCH `batchSize` rows per round trip; `timeoutMs` bounds each fetch. */
+  /** A pg-cursor portal: FETCH `batchSize` rows per round trip; the deadline bounds each fetch. */
   async *#stream<Row>(query: SqlQuery, options: SqlStreamOptions): AsyncGenerator<Row> {
     this.check(options, "stream");
     assertPositive("batchSize", options.batchSize);
     const batchSize = options.batchSize ?? DEFAULT_BATCH;
     const { text, values } = renderSql(query, postgresDialect);
+    const lease = await this.lease(this.limitsFor(options), "stream");
     const signal = this.signalFor(options);
-    const limits = { signal, timeoutMs: options.timeoutMs };
-    const lease = await this.lease(signal, "stream");
+    const mode = { queued: false, autocommit: !lease.shared };
     const letNextIn = await lease.acquire();
     lease.streaming = true;
     const cursor = lease.client.query(new Cursor<Row>(text, values));
-    let lastRead: Promise<void> = Promise.resolve();
     try {
       for (;;) {
         throwIfAborted(signal, "stream");
-        const read = guarded(lease, () => cursor.read(batchSize), limits, "stream", false);
-        lastRead = read.settled;
-        const rows = await read.result;
+        const rows = await runStatement(
+          lease,
+          () => cursor.read(batchSize),
+          this.limitsFor(options),
+          "stream",
+          mode,
+        );
         if (rows.length === 0) return;
         for (const row of rows) {
           throwIfAborted(signal, "stream");
@@ -283,14 +255,13 @@ abstract class PostgresExecutor {
         }
       }
     } finally {
-      await lastRead;
       // After an error pg-cursor has already synced; closing then would wait for a second
-      // ReadyForQuery that never comes.
+      // ReadyForQuery that never comes. A destroyed connection has nothing left to close.
       const state = (cursor as unknown as { state?: string }).state;
-      if (state !== "error" && state !== "done") {
-        await cursor.close().catch(() => {
-          lease.broken = true;
-        });
+      if (!lease.broken && state !== "error" && state !== "done") {
+        await runStatement(lease, () => cursor.close(), limitsFor(this.defaults), "close stream", mode).catch(
+          () => lease.destroy(),
+        );
       }
       lease.streaming = false;
       letNextIn();
@@ -298,7 +269,12 @@ abstract class PostgresExecutor {
     }
   }
 
-  /** One COPY FROM STDIN, inside a transaction (or savepoint) so a failure leaves nothing behind. */
+  /**
+   * One COPY FROM STDIN, inside a transaction (or savepoint) so a failure leaves nothing behind.
+   * PostgreSQL refuses COPY FROM into a table whose row-level security applies to the current role:
+   * there the rows go in as multi-row INSERTs, so the policy decides row by row (a refused row is
+   * `PERMISSION_DENIED`, as on every other adapter) instead of the whole call being unsupported.
+   */
   async insertMany(
     table: string | readonly [string, string],
     columns: readonly string[],
@@ -310,20 +286,99 @@ abstract class PostgresExecutor {
     if (columns.length === 0) throw new InfrastructureError("INVALID_ARGUMENT", "insertMany needs columns");
     const target = typeof table === "string" ? sql.id(table) : sql.id(table[0], table[1]);
     const columnList = sql.join(columns.map((column) => sql.id(column)));
-    const statement = renderSql(sql`COPY ${target} (${columnList}) FROM STDIN`, postgresDialect).text;
     const what = `insertMany into ${describeTarget(table)}`;
-    const batchSize = options.batchSize ?? DEFAULT_COPY_BATCH;
     return this.transaction(
       async (tx) => {
-        const lease = (tx as PostgresTransaction).connection;
-        const signal = (tx as PostgresTransaction).signalFor(undefined);
-        return lease.exclusive(() =>
-          copyRows(lease.client, statement, columns.length, rows, batchSize, signal, what),
+        const transaction = tx as PostgresTransaction;
+        const lease = transaction.connection;
+        const guarded = await tx.queryOne<{ active: boolean }>(
+          sql`SELECT row_security_active(${renderSql(target, postgresDialect).text}::regclass) AS active`,
         );
+        if (guarded?.active === true) {
+          return insertRows(tx, target, columnList, columns.length, rows, options.batchSize);
+        }
+        const statement = renderSql(sql`COPY ${target} (${columnList}) FROM STDIN`, postgresDialect).text;
+        const batchSize = options.batchSize ?? DEFAULT_COPY_BATCH;
+        const { signal, progress, stop } = copyWatchdog(
+          lease,
+          transaction.signalFor(undefined),
+          this.defaults.timeoutMs,
+          what,
+        );
+        try {
+          return await lease.exclusive(() =>
+            copyRows(lease.client, statement, columns.length, rows, batchSize, signal, what, progress),
+          );
+        } finally {
+          stop();
+        }
       },
       { signal: options.signal },
     );
   }
+}
+
+function limitsFor(defaults: Defaults, signal?: AbortSignal): CallLimits {
+  return limitsFrom(signal, defaults.timeoutMs, defaults.graceMs);
+}
+
+/**
+ * Bounds a COPY by inactivity rather than by its total time (a large COPY may rightly take long):
+ * when no chunk has gone out and no answer has come for `timeoutMs`, the connection is destroyed
+ * and the COPY ends with `TIMEOUT`. Inside the transaction, so nothing of it remains.
+ */
+function copyWatchdog(
+  lease: Lease,
+  outer: AbortSignal | undefined,
+  timeoutMs: number,
+  what: string,
+): { signal: AbortSignal | undefined; progress: () => void; stop: () => void } {
+  if (!Number.isFinite(timeoutMs)) return { signal: outer, progress: () => undefined, stop: () => undefined };
+  const watchdog = new AbortController();
+  const timer = setTimeout(() => {
+    lease.destroy();
+    watchdog.abort(new InfrastructureError("TIMEOUT", `${what} made no progress for ${timeoutMs} ms`));
+  }, timeoutMs);
+  return {
+    signal: outer === undefined ? watchdog.signal : AbortSignal.any([outer, watchdog.signal]),
+    progress: () => timer.refresh(),
+    stop: () => clearTimeout(timer),
+  };
+}
+
+/** Multi-row INSERTs of `rows`, as many per statement as the parameter limit allows. */
+async function insertRows(
+  tx: SqlTransaction,
+  target: SqlQuery,
+  columnList: SqlQuery,
+  columnCount: number,
+  rows: Iterable<readonly unknown[]> | AsyncIterable<readonly unknown[]>,
+  batchSize: number | undefined,
+): Promise<number> {
+  const perStatement = Math.max(
+    1,
+    Math.min(Math.floor(batchSize ?? DEFAULT_BATCH), Math.floor(MAX_PARAMETERS / columnCount)),
+  );
+  let inserted = 0;
+  let batch: SqlQuery[] = [];
+  const flush = async (): Promise<void> => {
+    if (batch.length === 0) return;
+    await tx.execute(sql`INSERT INTO ${target} (${columnList}) VALUES ${sql.join(batch)}`);
+    batch = [];
+  };
+  for await (const row of rows) {
+    if (row.length !== columnCount) {
+      throw new InfrastructureError(
+        "INVALID_ARGUMENT",
+        `insertMany row ${inserted + 1} has ${row.length} values for ${columnCount} columns`,
+      );
+    }
+    batch.push(sql`(${sql.join(row)})`);
+    inserted += 1;
+    if (batch.length >= perStatement) await flush();
+  }
+  await flush();
+  return inserted;
 }
 
 class PostgresTransaction extends PostgresExecutor implements SqlTransaction {
@@ -332,8 +387,8 @@ class PostgresTransaction extends PostgresExecutor implements SqlTransaction {
   readonly #depth: number;
   #active = true;
 
-  constructor(connection: Lease, signal: AbortSignal | undefined, depth: number) {
-    super();
+  constructor(connection: Lease, signal: AbortSignal | undefined, depth: number, defaults: Defaults) {
+    super(defaults);
     this.connection = connection;
     this.#signal = signal;
     this.#depth = depth;
@@ -375,21 +430,23 @@ class PostgresTransaction extends PostgresExecutor implements SqlTransaction {
     this.check(options, "transaction");
     const savepoint = `sp_${this.#depth}`;
     const signal = this.signalFor(options);
-    await runControl(this.connection, `SAVEPOINT ${savepoint}`, "savepoint");
-    const nested = new PostgresTransaction(this.connection, signal, this.#depth + 1);
+    const control = (text: string, what: string, bySignal?: AbortSignal) =>
+      runControl(this.connection, text, limitsFor(this.defaults, bySignal), what);
+    await control(`SAVEPOINT ${savepoint}`, "savepoint", signal);
+    const nested = new PostgresTransaction(this.connection, signal, this.#depth + 1, this.defaults);
     let result: T;
     try {
       result = await work(nested);
       throwIfAborted(signal, "transaction");
     } catch (error) {
       nested.settle();
-      await runControl(this.connection, `ROLLBACK TO SAVEPOINT ${savepoint}`, "rollback to savepoint");
-      await runControl(this.connection, `RELEASE SAVEPOINT ${savepoint}`, "release savepoint");
+      await control(`ROLLBACK TO SAVEPOINT ${savepoint}`, "rollback to savepoint");
+      await control(`RELEASE SAVEPOINT ${savepoint}`, "release savepoint");
       if (signal?.aborted) throw cancelledError(signal, "transaction");
       throw error;
     }
     nested.settle();
-    await runControl(this.connection, `RELEASE SAVEPOINT ${savepoint}`, "release savepoint");
+    await control(`RELEASE SAVEPOINT ${savepoint}`, "release savepoint", signal);
     return result;
   }
 }
@@ -399,18 +456,36 @@ class PostgresPoolDatabase extends PostgresExecutor implements PostgresDatabase 
   readonly pool: PostgresPool;
   readonly #ownsPool: boolean;
   readonly #onIdleError: (error: Error) => void;
+  /** Every connection the pool opened, until its socket is gone: `close()` waits for them. */
+  readonly #sockets = new Map<Socket, Promise<void>>();
   #closing: Promise<void> | undefined;
 
   constructor(
     pool: PostgresPool,
     ownsPool: boolean,
     onIdleError: ((error: InfrastructureError) => void) | undefined,
+    defaults: Defaults,
   ) {
-    super();
+    super(defaults);
     this.pool = pool;
     this.#ownsPool = ownsPool;
-    this.#onIdleError = (error) => onIdleError?.(mapPostgresError(error, "idle connection"));
+    // Stays attached after close(): an idle connection that dies while the pool ends (a server
+    // shutdown, a terminated backend) must not become an uncaught 'error' event.
+    this.#onIdleError = (error) => {
+      if (this.#closing === undefined) onIdleError?.(mapPostgresError(error, "idle connection"));
+    };
     pool.on("error", this.#onIdleError);
+    if (ownsPool) (pool as unknown as pg.Pool).on("connect", (client) => this.#track(client));
+  }
+
+  #track(client: pg.Client): void {
+    const stream = (client as unknown as { connection?: { stream?: Socket } }).connection?.stream;
+    // Errors after the pool let go of the client (while it ends) have no one left to tell.
+    client.on("error", () => undefined);
+    if (stream === undefined || stream.destroyed) return;
+    const gone = new Promise<void>((resolve) => stream.once("close", () => resolve()));
+    this.#sockets.set(stream, gone);
+    void gone.then(() => this.#sockets.delete(stream));
   }
 
   protected check(options: OperationOptions | undefined, what: string): void {
@@ -422,74 +497,12 @@ class PostgresPoolDatabase extends PostgresExecutor implements PostgresDatabase 
     return options?.signal;
   }
 
-  protected lease(signal: AbortSignal | undefined, what: string): Promise<Lease> {
-    const connecting = this.pool.connect();
-    if (signal === undefined) {
-      // Plain `then` rather than an async function: one promise fewer on every statement.
-      return connecting.then(
-        (client) => new Lease(client),
-        (error: unknown) => {
-          throw mapPostgresError(error, `${what} (acquiring a connection)`);
-        },
-      );
-    }
-    return new Promise<Lease>((resolve, reject) => {
-      const onAbort = (): void => reject(cancelledError(signal, what));
-      signal.addEventListener("abort", onAbort, { once: true });
-      connecting.then(
-        (client) => {
-          signal.removeEventListener("abort", onAbort);
-          if (signal.aborted) client.release();
-          else resolve(new Lease(client));
-        },
-        (error: unknown) => {
-          signal.removeEventListener("abort", onAbort);
-          reject(mapPostgresError(error, `${what} (acquiring a connection)`));
-        },
-      );
-    });
+  protected async lease(limits: CallLimits, what: string): Promise<Lease> {
+    return new Lease(await acquireWithin(this.pool, limits, what));
   }
 
   protected giveBack(lease: Lease): void {
     lease.release();
-  }
-
-  /**
-   * The hot path on a pool this adapter made (a real `pg.Pool`): pg's callback API, one promise per
-   * statement instead of four, and no lease object. Same error listener and destroy-on-failure as a
-   * lease.
-   */
-  protected override plainQuery(
-    text: string,
-    values: unknown[],
-    what: string,
-  ): Promise<PostgresQueryResult> | undefined {
-    if (!this.#ownsPool) return undefined;
-    const pool = this.pool as unknown as pg.Pool;
-    return new Promise<PostgresQueryResult>((resolve, reject) => {
-      pool.connect((connectError, client, release) => {
-        if (connectError !== undefined && connectError !== null) {
-          reject(mapPostgresError(connectError, `${what} (acquiring a connection)`));
-          return;
-        }
-        if (client === undefined) {
-          reject(new InfrastructureError("INTERNAL", `${what}: the pool returned no connection`));
-          return;
-        }
-        let broken = false;
-        // A checked-out pg client has no 'error' listener: a dropped socket would crash the process.
-        const onError = (): void => {
-          broken = true;
-        };
-        client.on("error", onError);
-        client.query(text, values, (queryError: Error | null, result: pg.QueryResult) => {
-          client.removeListener("error", onError);
-          release(broken);
-          if (queryError !== null && queryError !== undefined) reject(mapPostgresError(queryError, what));
-          else resolve(result);
-        });
-      });
-    });
   }
 
   async ping(options: OperationOptions = {}): Promise<void> {
@@ -501,28 +514,31 @@ class PostgresPoolDatabase extends PostgresExecutor implements PostgresDatabase 
     options: SqlTransactionOptions = {},
   ): Promise<T> {
     this.check(options, "transaction");
-    const begin = beginStatement(options);
-    const lease = await this.lease(options.signal, "transaction");
+    const { signal } = options;
+    const lease = await this.lease(limitsFor(this.defaults, signal), "transaction");
     try {
       lease.shared = true;
-      await runControl(lease, begin, "begin transaction");
-      const tx = new PostgresTransaction(lease, options.signal, 1);
+      await runControl(lease, beginStatement(options), limitsFor(this.defaults, signal), "begin transaction");
+      const tx = new PostgresTransaction(lease, signal, 1, this.defaults);
       let result: T;
       try {
         result = await work(tx);
-        throwIfAborted(options.signal, "transaction");
+        throwIfAborted(signal, "transaction");
       } catch (error) {
         tx.settle();
         // A connection that could not roll back may still be inside the transaction: never reuse it.
-        await runControl(lease, "ROLLBACK", "rollback").catch(() => {
-          lease.broken = true;
-        });
-        if (options.signal?.aborted) throw cancelledError(options.signal, "transaction");
+        await runControl(lease, "ROLLBACK", limitsFor(this.defaults), "rollback").catch(() =>
+          lease.destroy(),
+        );
+        if (signal?.aborted) throw cancelledError(signal, "transaction");
         throw error;
       }
       tx.settle();
       // PostgreSQL answers COMMIT of a failed transaction with ROLLBACK and no error.
-      if ((await runControl(lease, "COMMIT", "commit")) === "ROLLBACK") {
+      const tag = await runControl(lease, COMMIT_AND_RESET, limitsFor(this.defaults, signal), "commit", {
+        commit: true,
+      });
+      if (tag === "ROLLBACK") {
         throw new InfrastructureError(
           "INVALID_ARGUMENT",
           "transaction rolled back at commit: a statement in it failed and its error was caught",
@@ -535,11 +551,28 @@ class PostgresPoolDatabase extends PostgresExecutor implements PostgresDatabase 
   }
 
   close(): Promise<void> {
-    if (this.#closing === undefined) {
-      const ended = this.#ownsPool ? this.pool.end() : Promise.resolve();
-      this.#closing = ended.finally(() => this.pool.removeListener("error", this.#onIdleError));
-    }
+    if (this.#closing === undefined) this.#closing = this.#shutDown();
     return this.#closing;
+  }
+
+  /**
+   * Ends the pool, then waits until every socket it opened is closed: pg's `end()` resolves as soon
+   * as it has asked each connection to end. A socket the server does not close within the grace
+   * period (a silent network) is destroyed.
+   */
+  async #shutDown(): Promise<void> {
+    if (!this.#ownsPool) return;
+    await this.pool.end();
+    const sockets = [...this.#sockets.values()];
+    if (sockets.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), this.defaults.graceMs);
+    });
+    const outcome = await Promise.race([Promise.all(sockets), late]);
+    clearTimeout(timer);
+    if (outcome === "late") for (const socket of this.#sockets.keys()) socket.destroy();
+    await Promise.all(sockets);
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -553,7 +586,15 @@ export function createPostgresDatabase(options: PostgresDatabaseOptions = {}): P
   assertPositive("acquireTimeoutMs", options.acquireTimeoutMs);
   assertPositive("statementTimeoutMs", options.statementTimeoutMs);
   assertPositive("idleTimeoutMs", options.idleTimeoutMs);
-  if (options.pool !== undefined) return new PostgresPoolDatabase(options.pool, false, options.onIdleError);
+  assertDeadline("timeoutMs", options.timeoutMs);
+  assertPositive("cancelGraceMs", options.cancelGraceMs);
+  const defaults: Defaults = {
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    graceMs: options.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS,
+  };
+  if (options.pool !== undefined) {
+    return new PostgresPoolDatabase(options.pool, false, options.onIdleError, defaults);
+  }
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     host: options.host,
@@ -570,5 +611,5 @@ export function createPostgresDatabase(options: PostgresDatabaseOptions = {}): P
     options: options.schema === undefined ? undefined : searchPathOption(options.schema),
     types: poolTypes(options.int8 ?? "string"),
   });
-  return new PostgresPoolDatabase(pool, true, options.onIdleError);
+  return new PostgresPoolDatabase(pool, true, options.onIdleError, defaults);
 }

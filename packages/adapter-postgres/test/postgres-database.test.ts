@@ -1,5 +1,5 @@
-import { expectErrorCode, sleep, uniqueName } from "@proj/contract-tests";
-import { type InfrastructureError, sql } from "@proj/ports";
+import { expectErrorCode, expectFailsWithin, FaultProxy, sleep, uniqueName } from "@proj/contract-tests";
+import { type InfrastructureError, isOutcomeUnknown, sql } from "@proj/ports";
 import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { createPostgresDatabase, type PostgresDatabase } from "../src/index.js";
@@ -38,20 +38,21 @@ describe("cancellation on the server", () => {
   it("timeoutMs cancels the statement on the server: the backend stays, its transaction is aborted", async () => {
     const applicationName = uniqueName("cancel");
     const db = await open({ applicationName });
-    await db
-      .transaction(async (tx) => {
-        await expectErrorCode(tx.query(sql`SELECT pg_sleep(30)`, { timeoutMs: 200 }), "TIMEOUT");
-        // Still inside the transaction, on the same connection: the server itself stopped the sleep.
-        await waitFor(
-          async () =>
-            (await backends(applicationName)).some((row) => row.state === "idle in transaction (aborted)"),
-          "the backend to report its transaction aborted",
-        );
-        const [backend] = await backends(applicationName);
-        expect(backend?.query).toContain("pg_sleep");
-        throw new Error("roll back");
-      })
-      .catch(() => undefined);
+    const rolledBack = new Error("roll back");
+    const outcome = db.transaction(async (tx) => {
+      await expectErrorCode(tx.query(sql`SELECT pg_sleep(30)`, { timeoutMs: 200 }), "TIMEOUT");
+      // Still inside the transaction, on the same connection: the server itself stopped the sleep.
+      await waitFor(
+        async () =>
+          (await backends(applicationName)).some((row) => row.state === "idle in transaction (aborted)"),
+        "the backend to report its transaction aborted",
+      );
+      const [backend] = await backends(applicationName);
+      expect(backend?.query).toContain("pg_sleep");
+      throw rolledBack;
+    });
+    // Only the deliberate error may end it: a failed expect inside would surface here instead.
+    await expect(outcome).rejects.toBe(rolledBack);
   });
 
   it("an abort stops a pg_sleep on the server long before it would end", async () => {
@@ -264,5 +265,149 @@ describe("configuration", () => {
 
   it("rejects a non-positive pool size with INVALID_ARGUMENT", async () => {
     await expectErrorCode(() => createPostgresDatabase({ poolSize: 0 }), "INVALID_ARGUMENT");
+  });
+});
+
+describe("deadlines", () => {
+  let proxy: FaultProxy | undefined;
+
+  afterEach(async () => {
+    await proxy?.close();
+    proxy = undefined;
+  });
+
+  async function throughProxy(options: Parameters<typeof createTestDatabase>[0]) {
+    proxy = await FaultProxy.start({ target: { host: "127.0.0.1", port: 5432 } });
+    const schema = uniqueName("pgd");
+    await admin.execute(sql`CREATE SCHEMA ${sql.id(schema)}`);
+    const db = createPostgresDatabase({
+      host: proxy.host,
+      port: proxy.port,
+      user: "postgres",
+      database: "test",
+      schema,
+      ...options,
+    });
+    return {
+      db,
+      async destroy() {
+        await db.close();
+        await admin.execute(sql`DROP SCHEMA ${sql.id(schema)} CASCADE`);
+      },
+    };
+  }
+
+  it("the adapter's timeoutMs bounds a call that passes none; a call may ask for Infinity instead", async () => {
+    const { db, destroy } = await throughProxy({ timeoutMs: 300, cancelGraceMs: 200, poolSize: 2 });
+    try {
+      await db.query(sql`SELECT 1`);
+      await proxy?.set("silent");
+      const bounded = await expectFailsWithin(db.query(sql`SELECT 1`), 5_000, "TIMEOUT");
+      expect(isOutcomeUnknown(bounded)).toBe(true);
+      let settled = false;
+      const unbounded = db.query(sql`SELECT 1`, { timeoutMs: Number.POSITIVE_INFINITY }).finally(() => {
+        settled = true;
+      });
+      await sleep(1_500);
+      expect(settled).toBe(false);
+      // Only the connection breaking ends it.
+      proxy?.cutAll("reset");
+      await expectFailsWithin(unbounded, 5_000, "UNAVAILABLE");
+    } finally {
+      await proxy?.heal();
+      await destroy();
+    }
+  });
+
+  it("with no timeoutMs anywhere, a call on a silent connection still ends: the documented 30 s default", async () => {
+    const { db, destroy } = await throughProxy({ poolSize: 1 });
+    try {
+      await db.query(sql`SELECT 1`);
+      await proxy?.set("silent");
+      const started = Date.now();
+      await expectFailsWithin(db.query(sql`SELECT 1`), 30_000 + 1_000 + 5_000, "TIMEOUT");
+      expect(Date.now() - started).toBeGreaterThanOrEqual(29_000);
+    } finally {
+      await proxy?.heal();
+      await destroy();
+    }
+  }, 60_000);
+
+  it("rejects a timeoutMs that is not a positive number or Infinity", async () => {
+    await expectErrorCode(() => createPostgresDatabase({ timeoutMs: 0 }), "INVALID_ARGUMENT");
+    const db = await open();
+    await expectErrorCode(db.query(sql`SELECT 1`, { timeoutMs: -1 }), "INVALID_ARGUMENT");
+  });
+});
+
+describe("clean connections", () => {
+  it("close() resolves only once every socket is closed, and a termination right after it crashes nothing", async () => {
+    const uncaught: unknown[] = [];
+    const record = (error: unknown): void => {
+      uncaught.push(error);
+    };
+    process.on("uncaughtException", record);
+    try {
+      for (let round = 0; round < 5; round += 1) {
+        const applicationName = uniqueName("close");
+        const db = createPostgresDatabase({ connectionString: POSTGRES_URL, applicationName, poolSize: 3 });
+        const sockets: Array<{ closed: boolean }> = [];
+        (db.pool as pg.Pool).on("connect", (client) => {
+          sockets.push(
+            (client as unknown as { connection: { stream: { closed: boolean } } }).connection.stream,
+          );
+        });
+        await Promise.all([1, 2, 3].map(() => db.query(sql`SELECT pg_sleep(0.02)`)));
+        expect(sockets).toHaveLength(3);
+        const closing = db.close();
+        await admin.query(
+          sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ${applicationName}`,
+        );
+        await closing;
+        expect(sockets.map((socket) => socket.closed)).toEqual([true, true, true]);
+      }
+      await sleep(200);
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off("uncaughtException", record);
+    }
+  });
+
+  it("session state set inside a transaction (SET ROLE, set_config) does not reach the next user of the connection", async () => {
+    const role = uniqueName("leak");
+    await admin.execute(sql`CREATE ROLE ${sql.id(role)} NOLOGIN`);
+    try {
+      const db = await open({ poolSize: 1 });
+      const before = await db.queryOne<{ pid: number; schema: string }>(
+        sql`SELECT pg_backend_pid() AS pid, current_schema() AS schema`,
+      );
+      await db.transaction(async (tx) => {
+        await tx.execute(sql`SET ROLE ${sql.id(role)}`);
+        await tx.query(sql`SELECT set_config('app.tenant_id', 'tenant-a', false)`);
+        expect(await tx.queryOne(sql`SELECT current_user AS who`)).toEqual({ who: role });
+      });
+      const after = await db.queryOne<{ pid: number; who: string; tenant: string | null; schema: string }>(
+        sql`SELECT pg_backend_pid() AS pid, current_user AS who,
+            current_setting('app.tenant_id', true) AS tenant, current_schema() AS schema`,
+      );
+      // The same connection, reset rather than discarded; the schema from the startup options stays.
+      expect(after?.pid).toBe(before?.pid);
+      expect(after?.who).toBe("postgres");
+      expect(after?.tenant ?? "").toBe("");
+      expect(after?.schema).toBe(before?.schema);
+    } finally {
+      await admin.execute(sql`DROP ROLE ${sql.id(role)}`);
+    }
+  });
+
+  it("a plain session-level SET outside a transaction is undone before the connection is reused", async () => {
+    const db = await open({ poolSize: 1 });
+    await db.execute(sql`SET application_name = 'leaked'`);
+    await db.execute(sql`SET statement_timeout = 1`);
+    expect(await db.queryOne(sql`SELECT current_setting('application_name') AS name`)).not.toEqual({
+      name: "leaked",
+    });
+    // With the 1 ms statement_timeout still set, this would fail with TIMEOUT.
+    await expect(db.query(sql`SELECT pg_sleep(0.05)`)).resolves.toHaveLength(1);
   });
 });

@@ -7,4 +7,4 @@ export {
   type S3CompatibleObjectStorageOptions,
   type S3ObjectStorageOptions,
 } from "./r2-object-storage.js";
-export type { S3CommonOptions, S3ObjectStorage } from "./s3-object-storage.js";
+export type { S3CallOptions, S3CommonOptions, S3ObjectStorage } from "./s3-object-storage.js";

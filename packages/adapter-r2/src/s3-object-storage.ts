@@ -1,6 +1,5 @@
 import { Readable } from "node:stream";
 import {
-  AbortMultipartUploadCommand,
   CopyObjectCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
@@ -39,7 +38,10 @@ import {
   validateListPageSize,
   validateObjectMetadata,
 } from "@proj/ports";
+import { startDeadline, validateTimeout } from "./deadline.js";
+import { Janitor } from "./janitor.js";
 import { mapS3Error } from "./map-s3-error.js";
+import { type UploadContext, uploadClient } from "./s3-upload-client.js";
 import { rangeHeader, validateExpiry, validateKey } from "./validate.js";
 
 const MIB = 1024 * 1024;
@@ -47,6 +49,10 @@ const MIB = 1024 * 1024;
 const MIN_PART_SIZE = 5 * MIB;
 const DELETE_BATCH = 1000;
 const DEFAULT_CONTENT_TYPE = "application/octet-stream";
+const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_IDLE_TIMEOUT_MS = 15_000;
+/** How long an abort that could not reach the server is retried in the background. */
+const CLEANUP_GIVE_UP_MS = 10 * 60_000;
 
 /** What every factory accepts besides where the bucket lives. */
 export interface S3CommonOptions {
@@ -64,16 +70,27 @@ export interface S3CommonOptions {
   partSize?: number;
   /** Parts uploaded concurrently by one streamed put; more is faster on a fast link and holds more memory. Default 2. */
   queueSize?: number;
-  /** Attempts per request, including the first, with jittered backoff on throttling, 5xx and dropped connections. Default 4. */
+  /**
+   * Attempts per request, including the first, with jittered backoff on throttling, 5xx and dropped
+   * connections, all within the call's deadline. Requests that must not be repeated once they may
+   * have reached the server (creating and completing a multipart upload, a conditional put) are
+   * sent again only when the server provably did not act. Default 4.
+   */
   maxAttempts?: number;
   /** Time to establish a connection, in ms. Default 5,000. */
   connectionTimeoutMs?: number;
   /**
-   * Longest silence on an open connection before the request fails with `TIMEOUT`, in ms.
-   * Default 120,000. There is no limit on a whole request, which may stream for long: pass
-   * `signal: AbortSignal.timeout(ms)` for a deadline.
+   * Longest silence on a connection, per attempt, before that attempt fails, in ms; it also bounds
+   * a stall in the middle of a `get` body (`TIMEOUT`). Default 15,000.
    */
   idleTimeoutMs?: number;
+  /**
+   * Deadline of every call, retries and back-off included, in ms: connect, send, wait and read.
+   * For `get` it runs until the response headers (the body then streams at the reader's pace,
+   * bounded by `idleTimeoutMs`); for a multipart put it applies to each request of the upload.
+   * Overridable per call with `{ timeoutMs }`. `Infinity` turns it off. Default 30,000.
+   */
+  timeoutMs?: number;
   /**
    * `WHEN_SUPPORTED` (default) sends the SDK's CRC32 checksums with every upload. Set
    * `WHEN_REQUIRED` for S3-compatible endpoints that reject the `x-amz-checksum-*` headers or
@@ -96,15 +113,36 @@ export interface S3Endpoint {
   credentials?: S3ClientConfig["credentials"];
 }
 
+/** What every call of an `S3ObjectStorage` accepts on top of the port's options. */
+export interface S3CallOptions {
+  /** This call's deadline in ms, instead of the store's `timeoutMs`; `Infinity` for none. */
+  timeoutMs?: number;
+}
+
 /** `ObjectStorage` over the S3 API, with the underlying client for what the port does not cover. */
 export interface S3ObjectStorage extends ObjectStorage {
+  put(key: string, body: ObjectBody, options?: PutObjectOptions & S3CallOptions): Promise<ObjectInfo>;
+  get(key: string, options?: GetObjectOptions & S3CallOptions): Promise<{ info: ObjectInfo; body: Readable }>;
+  getBytes(
+    key: string,
+    options?: GetObjectOptions & S3CallOptions,
+  ): Promise<{ info: ObjectInfo; bytes: Uint8Array }>;
+  head(key: string, options?: OperationOptions & S3CallOptions): Promise<ObjectInfo>;
+  exists(key: string, options?: OperationOptions & S3CallOptions): Promise<boolean>;
+  delete(key: string, options?: OperationOptions & S3CallOptions): Promise<void>;
+  deleteMany(keys: Iterable<string>, options?: OperationOptions & S3CallOptions): Promise<void>;
+  list(options?: ListObjectsOptions & S3CallOptions): AsyncIterable<ObjectSummary>;
+  listPage(options?: ListPageOptions & S3CallOptions): Promise<Page<ObjectSummary>>;
+  copy(
+    sourceKey: string,
+    destinationKey: string,
+    options?: OperationOptions & S3CallOptions,
+  ): Promise<ObjectInfo>;
   /** The S3 client this store sends through. Keys used with it directly must include `keyPrefix`. */
   readonly client: S3Client;
   readonly bucket: string;
   readonly keyPrefix: string;
 }
-
-type S3Send = S3Client["send"];
 
 class S3BackedObjectStorage implements S3ObjectStorage {
   readonly capabilities: ObjectStorageCapabilities;
@@ -118,6 +156,8 @@ class S3BackedObjectStorage implements S3ObjectStorage {
   private readonly presigner: S3Client;
   private readonly partSize: number;
   private readonly queueSize: number;
+  private readonly timeoutMs: number;
+  private readonly uploads: UploadContext;
   private closed = false;
 
   constructor(endpoint: S3Endpoint, options: S3CommonOptions, conditionalPutDefault: boolean) {
@@ -125,6 +165,11 @@ class S3BackedObjectStorage implements S3ObjectStorage {
     this.keyPrefix = options.keyPrefix ?? "";
     this.partSize = options.partSize ?? MIN_PART_SIZE;
     this.queueSize = options.queueSize ?? 2;
+    this.timeoutMs = validateTimeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, "timeoutMs");
+    const maxAttempts = options.maxAttempts ?? 4;
+    if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
+      throw new InfrastructureError("INVALID_ARGUMENT", "maxAttempts must be a positive integer");
+    }
     if (typeof this.bucket !== "string" || this.bucket.length === 0) {
       throw new InfrastructureError("INVALID_ARGUMENT", "bucket must be a non-empty string");
     }
@@ -144,21 +189,55 @@ class S3BackedObjectStorage implements S3ObjectStorage {
       ...(endpoint.endpoint !== undefined ? { endpoint: endpoint.endpoint } : {}),
       ...(endpoint.forcePathStyle !== undefined ? { forcePathStyle: endpoint.forcePathStyle } : {}),
       ...(endpoint.credentials !== undefined ? { credentials: endpoint.credentials } : {}),
-      maxAttempts: options.maxAttempts ?? 4,
+      maxAttempts,
       retryMode: "standard",
       requestChecksumCalculation: options.requestChecksumCalculation ?? "WHEN_SUPPORTED",
       responseChecksumValidation: options.responseChecksumValidation ?? "WHEN_SUPPORTED",
       requestHandler: {
         connectionTimeout: options.connectionTimeoutMs ?? 5_000,
-        socketTimeout: options.idleTimeoutMs ?? 120_000,
+        socketTimeout: validateTimeout(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, "idleTimeoutMs"),
       },
       ...options.clientConfig,
     };
     this.client = new S3Client(config);
     this.presigner = new S3Client({ ...config, requestChecksumCalculation: "WHEN_REQUIRED" });
+    this.uploads = {
+      client: this.client,
+      onceClient: new S3Client({ ...config, maxAttempts: 1 }),
+      maxAttempts,
+      timeoutMs: this.timeoutMs,
+      bucket: this.bucket,
+      inflight: new Map(),
+      janitor: new Janitor(this.timeoutMs, CLEANUP_GIVE_UP_MS),
+    };
   }
 
-  async put(key: string, body: ObjectBody, options: PutObjectOptions = {}): Promise<ObjectInfo> {
+  /** This call's deadline: its own `timeoutMs` when given, else the store's. */
+  private timeoutFor(options: S3CallOptions): number {
+    return options.timeoutMs === undefined ? this.timeoutMs : validateTimeout(options.timeoutMs, "timeoutMs");
+  }
+
+  /** One request under the call's deadline, its failure mapped to the taxonomy. */
+  private async call<T>(
+    what: string,
+    options: OperationOptions & S3CallOptions,
+    action: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const deadline = startDeadline(this.timeoutFor(options), options.signal, what);
+    try {
+      return await deadline.settle(action(deadline.signal));
+    } catch (error) {
+      throw mapS3Error(error, what, deadline.signal);
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  async put(
+    key: string,
+    body: ObjectBody,
+    options: PutObjectOptions & S3CallOptions = {},
+  ): Promise<ObjectInfo> {
     const what = `put of "${key}"`;
     this.ensureOpen(what);
     validateKey(key, this.keyPrefix);
@@ -168,6 +247,7 @@ class S3BackedObjectStorage implements S3ObjectStorage {
     }
     const { signal } = options;
     throwIfAborted(signal, what);
+    const timeoutMs = this.timeoutFor(options);
     const params: PutObjectCommandInput = {
       Bucket: this.bucket,
       Key: this.keyPrefix + key,
@@ -176,18 +256,23 @@ class S3BackedObjectStorage implements S3ObjectStorage {
       ...(options.metadata !== undefined ? { Metadata: options.metadata } : {}),
       ...(options.ifNoneMatch !== undefined ? { IfNoneMatch: options.ifNoneMatch } : {}),
     };
+    const uploader = uploadClient({ ...this.uploads, timeoutMs }, this.keyPrefix + key, signal, what);
     try {
       const bytes = typeof body === "string" ? Buffer.from(body, "utf8") : body;
       if (bytes instanceof Uint8Array && bytes.byteLength <= this.partSize) {
-        await this.client.send(new PutObjectCommand({ ...params, Body: bytes }), { abortSignal: signal });
+        await uploader.client.send(new PutObjectCommand({ ...params, Body: bytes }));
       } else {
-        await this.upload(params, bytes, signal, what);
+        await this.upload(uploader.client, params, bytes, signal, what);
       }
-      // The object is stored: a cancel arriving now must not report a put that happened as failed.
-      return await this.headStored(key, undefined);
     } catch (error) {
-      throw mapS3Error(error, what, signal);
+      throw uploader.withLeftovers(mapS3Error(error, what, signal));
+    } finally {
+      uploader.release();
     }
+    // The object is stored: a cancel arriving now must not report a put that happened as failed.
+    return await this.call(`${what}: reading back what was stored`, { timeoutMs }, (deadline) =>
+      this.headStored(key, deadline),
+    );
   }
 
   /**
@@ -195,6 +280,7 @@ class S3BackedObjectStorage implements S3ObjectStorage {
    * time, and on any failure the multipart upload is aborted before this rejects.
    */
   private async upload(
+    client: S3Client,
     params: PutObjectCommandInput,
     body: Exclude<ObjectBody, string>,
     signal: AbortSignal | undefined,
@@ -202,7 +288,7 @@ class S3BackedObjectStorage implements S3ObjectStorage {
   ): Promise<void> {
     const source = body instanceof Uint8Array ? body : toReadable(body, signal, what);
     const upload = new Upload({
-      client: this.clientWithSignal(signal),
+      client,
       params: { ...params, Body: source },
       partSize: this.partSize,
       queueSize: this.queueSize,
@@ -216,92 +302,66 @@ class S3BackedObjectStorage implements S3ObjectStorage {
     }
   }
 
-  /**
-   * The client as lib-storage should see it: every request carries the put's signal, so a
-   * cancelled put stops its in-flight parts, except the abort of the multipart upload itself,
-   * which must still reach the server after the signal fired.
-   */
-  private clientWithSignal(signal: AbortSignal | undefined): S3Client {
-    if (signal === undefined) return this.client;
-    const client = this.client;
-    const view: S3Client = Object.create(client);
-    const send = (command: Parameters<S3Send>[0], options?: Parameters<S3Send>[1]) =>
-      client.send(
-        command,
-        command instanceof AbortMultipartUploadCommand ? options : { ...options, abortSignal: signal },
-      );
-    view.send = send as S3Send;
-    return view;
-  }
-
-  async get(key: string, options: GetObjectOptions = {}): Promise<{ info: ObjectInfo; body: Readable }> {
+  async get(
+    key: string,
+    options: GetObjectOptions & S3CallOptions = {},
+  ): Promise<{ info: ObjectInfo; body: Readable }> {
     const what = `get of "${key}"`;
-    const output = await this.getObject(key, options, what);
+    const output = await this.call(what, options, (signal) => this.getObject(key, options, signal, what));
+    const body = taxonomyErrors(output.Body as Readable, what);
     // The SDK aborts the socket; the body should fail with the taxonomy error, not a raw AbortError.
-    const body = destroyOnAbort(output.Body as Readable, options.signal, what);
-    return { info: this.infoFrom(key, output), body };
+    return { info: this.infoFrom(key, output), body: destroyOnAbort(body, options.signal, what) };
   }
 
   async getBytes(
     key: string,
-    options: GetObjectOptions = {},
+    options: GetObjectOptions & S3CallOptions = {},
   ): Promise<{ info: ObjectInfo; bytes: Uint8Array }> {
     const what = `get of "${key}"`;
-    const output = await this.getObject(key, options, what);
-    const body = output.Body as Readable;
-    try {
+    return await this.call(what, options, async (signal) => {
+      const output = await this.getObject(key, options, signal, what);
+      const body = destroyOnAbort(taxonomyErrors(output.Body as Readable, what), signal, what);
       return { info: this.infoFrom(key, output), bytes: await readAll(body, output.ContentLength) };
-    } catch (error) {
-      throw mapS3Error(error, what, options.signal);
-    }
+    });
   }
 
   private async getObject(
     key: string,
     options: GetObjectOptions,
+    signal: AbortSignal,
     what: string,
   ): Promise<GetObjectCommandOutput> {
     this.ensureOpen(what);
     validateKey(key, this.keyPrefix);
     const range = rangeHeader(options.range, key);
-    throwIfAborted(options.signal, what);
-    try {
-      return await this.client.send(
-        new GetObjectCommand({
-          Bucket: this.bucket,
-          Key: this.keyPrefix + key,
-          ...(range !== undefined ? { Range: range } : {}),
-        }),
-        { abortSignal: options.signal },
-      );
-    } catch (error) {
-      throw mapS3Error(error, what, options.signal);
-    }
+    throwIfAborted(signal, what);
+    return await this.client.send(
+      new GetObjectCommand({
+        Bucket: this.bucket,
+        Key: this.keyPrefix + key,
+        ...(range !== undefined ? { Range: range } : {}),
+      }),
+      { abortSignal: signal },
+    );
   }
 
-  async head(key: string, options: OperationOptions = {}): Promise<ObjectInfo> {
+  async head(key: string, options: OperationOptions & S3CallOptions = {}): Promise<ObjectInfo> {
     const what = `head of "${key}"`;
     this.ensureOpen(what);
     validateKey(key, this.keyPrefix);
     throwIfAborted(options.signal, what);
-    try {
-      return await this.headStored(key, options.signal);
-    } catch (error) {
-      throw mapS3Error(error, what, options.signal);
-    }
+    return await this.call(what, options, (signal) => this.headStored(key, signal));
   }
 
-  private async headStored(key: string, signal: AbortSignal | undefined): Promise<ObjectInfo> {
+  private async headStored(key: string, signal: AbortSignal): Promise<ObjectInfo> {
     const output = await this.client.send(
       new HeadObjectCommand({ Bucket: this.bucket, Key: this.keyPrefix + key }),
-      {
-        abortSignal: signal,
-      },
+      { abortSignal: signal },
     );
     return this.infoFrom(key, output);
   }
 
-  async exists(key: string, options: OperationOptions = {}): Promise<boolean> {
+  async exists(key: string, options: OperationOptions & S3CallOptions = {}): Promise<boolean> {
     try {
       await this.head(key, options);
       return true;
@@ -311,21 +371,20 @@ class S3BackedObjectStorage implements S3ObjectStorage {
     }
   }
 
-  async delete(key: string, options: OperationOptions = {}): Promise<void> {
+  async delete(key: string, options: OperationOptions & S3CallOptions = {}): Promise<void> {
     const what = `delete of "${key}"`;
     this.ensureOpen(what);
     validateKey(key, this.keyPrefix);
     throwIfAborted(options.signal, what);
-    try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyPrefix + key }), {
-        abortSignal: options.signal,
-      });
-    } catch (error) {
-      throw mapS3Error(error, what, options.signal);
-    }
+    // Deleting is idempotent, so the SDK may send it again after a lost reply.
+    await this.call(what, options, (signal) =>
+      this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyPrefix + key }), {
+        abortSignal: signal,
+      }),
+    );
   }
 
-  async deleteMany(keys: Iterable<string>, options: OperationOptions = {}): Promise<void> {
+  async deleteMany(keys: Iterable<string>, options: OperationOptions & S3CallOptions = {}): Promise<void> {
     const what = "deleteMany";
     this.ensureOpen(what);
     const all = [...keys];
@@ -333,19 +392,16 @@ class S3BackedObjectStorage implements S3ObjectStorage {
     for (let start = 0; start < all.length; start += DELETE_BATCH) {
       throwIfAborted(options.signal, what);
       const batch = all.slice(start, start + DELETE_BATCH);
-      let failures: { Key?: string; Code?: string; Message?: string }[];
-      try {
-        const output = await this.client.send(
+      const output = await this.call(`${what} of ${batch.length} keys`, options, (signal) =>
+        this.client.send(
           new DeleteObjectsCommand({
             Bucket: this.bucket,
             Delete: { Objects: batch.map((key) => ({ Key: this.keyPrefix + key })), Quiet: true },
           }),
-          { abortSignal: options.signal },
-        );
-        failures = output.Errors ?? [];
-      } catch (error) {
-        throw mapS3Error(error, `${what} of ${batch.length} keys`, options.signal);
-      }
+          { abortSignal: signal },
+        ),
+      );
+      const failures = output.Errors ?? [];
       const first = failures[0];
       if (first !== undefined) {
         const key = first.Key?.slice(this.keyPrefix.length) ?? "?";
@@ -368,62 +424,65 @@ class S3BackedObjectStorage implements S3ObjectStorage {
     }
   }
 
-  list(options: ListObjectsOptions = {}): AsyncIterable<ObjectSummary> {
-    return listAllPages((page) => this.listPage(page), options);
+  list(options: ListObjectsOptions & S3CallOptions = {}): AsyncIterable<ObjectSummary> {
+    return listAllPages((page) => this.listPage({ ...page, timeoutMs: options.timeoutMs }), options);
   }
 
-  async listPage(options: ListPageOptions = {}): Promise<Page<ObjectSummary>> {
+  async listPage(options: ListPageOptions & S3CallOptions = {}): Promise<Page<ObjectSummary>> {
     const what = `list of "${options.prefix ?? ""}"`;
     this.ensureOpen(what);
     const pageSize = validateListPageSize(options.pageSize);
     throwIfAborted(options.signal, what);
-    try {
-      const output = await this.client.send(
+    const output = await this.call(what, options, (signal) =>
+      this.client.send(
         new ListObjectsV2Command({
           Bucket: this.bucket,
           Prefix: this.keyPrefix + (options.prefix ?? ""),
           MaxKeys: pageSize,
           ...(options.after !== undefined ? { ContinuationToken: options.after } : {}),
         }),
-        { abortSignal: options.signal },
-      );
-      const items = (output.Contents ?? []).map(
-        (entry): ObjectSummary => ({
-          key: (entry.Key ?? "").slice(this.keyPrefix.length),
-          size: entry.Size ?? 0,
-          etag: entry.ETag ?? "",
-          lastModified: entry.LastModified ?? new Date(0),
-        }),
-      );
-      return output.IsTruncated && output.NextContinuationToken
-        ? { items, nextCursor: output.NextContinuationToken }
-        : { items };
-    } catch (error) {
-      throw mapS3Error(error, what, options.signal);
-    }
+        { abortSignal: signal },
+      ),
+    );
+    const items = (output.Contents ?? []).map(
+      (entry): ObjectSummary => ({
+        key: (entry.Key ?? "").slice(this.keyPrefix.length),
+        size: entry.Size ?? 0,
+        etag: entry.ETag ?? "",
+        lastModified: entry.LastModified ?? new Date(0),
+      }),
+    );
+    return output.IsTruncated && output.NextContinuationToken
+      ? { items, nextCursor: output.NextContinuationToken }
+      : { items };
   }
 
-  async copy(sourceKey: string, destinationKey: string, options: OperationOptions = {}): Promise<ObjectInfo> {
+  async copy(
+    sourceKey: string,
+    destinationKey: string,
+    options: OperationOptions & S3CallOptions = {},
+  ): Promise<ObjectInfo> {
     const what = `copy of "${sourceKey}" to "${destinationKey}"`;
     this.ensureOpen(what);
     validateKey(sourceKey, this.keyPrefix);
     validateKey(destinationKey, this.keyPrefix);
     throwIfAborted(options.signal, what);
-    try {
-      await this.client.send(
+    // Copying is idempotent (the same source onto the same key), so the SDK may repeat it.
+    await this.call(what, options, (signal) =>
+      this.client.send(
         new CopyObjectCommand({
           Bucket: this.bucket,
           Key: this.keyPrefix + destinationKey,
           CopySource: `${this.bucket}/${encodeKeyPath(this.keyPrefix + sourceKey)}`,
           MetadataDirective: "COPY",
         }),
-        { abortSignal: options.signal },
-      );
-      // As for put: the copy exists now, whatever the signal does next.
-      return await this.headStored(destinationKey, undefined);
-    } catch (error) {
-      throw mapS3Error(error, what, options.signal);
-    }
+        { abortSignal: signal },
+      ),
+    );
+    // As for put: the copy exists now, whatever the signal does next.
+    return await this.call(what, { timeoutMs: options.timeoutMs }, (signal) =>
+      this.headStored(destinationKey, signal),
+    );
   }
 
   async signedUrl(key: string, options: SignedUrlOptions): Promise<string> {
@@ -464,7 +523,9 @@ class S3BackedObjectStorage implements S3ObjectStorage {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.uploads.janitor.close();
     this.client.destroy();
+    this.uploads.onceClient.destroy();
     this.presigner.destroy();
   }
 
@@ -523,6 +584,18 @@ async function readAll(body: Readable, length: number | undefined): Promise<Uint
   if (offset !== length)
     throw new InfrastructureError("UNAVAILABLE", "the body ended before its Content-Length");
   return bytes;
+}
+
+/**
+ * Makes `body` fail with a taxonomy error whatever breaks it: a cut connection (the socket's
+ * `ECONNRESET`, `UNAVAILABLE`) or a stall past the idle timeout (`TIMEOUT`). Every stream error
+ * passes through `_destroy`, so this costs nothing per chunk.
+ */
+function taxonomyErrors<T extends Readable>(body: T, what: string): T {
+  const destroy = body._destroy.bind(body);
+  body._destroy = (error, callback) =>
+    destroy(error, (final) => callback(final ? mapS3Error(final, `${what} (reading the body)`) : final));
+  return body;
 }
 
 /** `x-amz-copy-source` is a URL path: each segment encoded, the slashes kept. */

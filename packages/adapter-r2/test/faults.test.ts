@@ -1,7 +1,8 @@
 import { createServer } from "node:net";
 import { Readable } from "node:stream";
 import { ListMultipartUploadsCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { expectErrorCode } from "@proj/contract-tests";
+import { expectErrorCode, expectFailsWithin } from "@proj/contract-tests";
+import { isOutcomeUnknown } from "@proj/ports";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createS3CompatibleObjectStorage, type S3CommonOptions, type S3ObjectStorage } from "../src/index.js";
 import {
@@ -207,5 +208,124 @@ describe("batches and checksums on the wire", () => {
       expect(Object.keys(upload.headers).filter((name) => name.startsWith("x-amz-checksum-"))).toEqual([]);
     }
     expect((await store.head("plain-streamed")).size).toBe(6 * MIB);
+  });
+});
+
+describe("deadlines", () => {
+  it("bounds a call on a silent server by the default 30 s deadline, retries included", async () => {
+    const { store } = await storeBehind(() => "hang", { maxAttempts: 4 });
+    const error = await expectFailsWithin(store.head("anything"), 30_000 + 10_000, "TIMEOUT", "a head");
+    expect(error.details).toMatchObject({ timeoutMs: 30_000 });
+    expect(error.retryable).toBe(true);
+  }, 60_000);
+
+  it("keeps retries after idle timeouts inside the deadline", async () => {
+    const { store, proxy } = await storeBehind(() => "hang", {
+      idleTimeoutMs: 1_000,
+      maxAttempts: 10,
+      timeoutMs: 2_500,
+    });
+    await expectFailsWithin(store.head("anything"), 2_500 + 5_000, "TIMEOUT", "a head");
+    expect(proxy.requests.length).toBeLessThanOrEqual(3);
+  });
+
+  it("takes a call's own timeoutMs over the store's", async () => {
+    const { store } = await storeBehind(() => "hang", { timeoutMs: 120_000, idleTimeoutMs: 60_000 });
+    const error = await expectFailsWithin(store.head("anything", { timeoutMs: 500 }), 5_000, "TIMEOUT");
+    expect(error.details).toMatchObject({ timeoutMs: 500 });
+  });
+
+  it("turns the deadline off only for Infinity and refuses other non-positive values", async () => {
+    expect(() =>
+      createS3CompatibleObjectStorage({
+        endpoint: server.endpoint,
+        forcePathStyle: true,
+        credentials: LOCAL_CREDENTIALS,
+        bucket,
+        timeoutMs: 0,
+      }),
+    ).toThrow(/timeoutMs/);
+    const { store } = await storeBehind(() => "hang", {
+      timeoutMs: Number.POSITIVE_INFINITY,
+      idleTimeoutMs: 300,
+      maxAttempts: 1,
+    });
+    await expectErrorCode(store.head("anything", { timeoutMs: -1 }), "INVALID_ARGUMENT");
+    const error = await expectFailsWithin(store.head("anything"), 5_000, "TIMEOUT");
+    expect(error.details.timeoutMs).toBeUndefined();
+  });
+});
+
+describe("lost replies", () => {
+  const isCreate = (request: ProxiedRequest) =>
+    request.method === "POST" && /[?&]uploads(=|&|$)/.test(request.url);
+  const isComplete = (request: ProxiedRequest) =>
+    request.method === "POST" && request.url.includes("uploadId=");
+  const options = { partSize: 5 * MIB, idleTimeoutMs: 1_000, timeoutMs: 5_000 };
+
+  it("finishes a put whose CompleteMultipartUpload reply was lost by asking the server, once", async () => {
+    let lost = 0;
+    const { store, proxy } = await storeBehind((request) => {
+      if (isComplete(request) && lost === 0) {
+        lost += 1;
+        return "lose-reply";
+      }
+      return "forward";
+    }, options);
+    await store.put("completed", Readable.from(generated(12)));
+    expect((await store.head("completed")).size).toBe(12 * MIB);
+    expect(proxy.requests.filter(isComplete)).toHaveLength(1);
+    expect(await openUploads()).toEqual([]);
+  });
+
+  it("does not complete an upload after the put was cancelled while its completion went unanswered", async () => {
+    const cancel = new AbortController();
+    const { store, proxy } = await storeBehind((request) => {
+      if (!isComplete(request)) return "forward";
+      if (cancel.signal.aborted) return "forward";
+      cancel.abort();
+      return "hang";
+    }, options);
+    await expectErrorCode(
+      store.put("cancelled", Readable.from(generated(12)), { signal: cancel.signal }),
+      "CANCELLED",
+    );
+    expect(proxy.requests.filter(isComplete)).toHaveLength(1);
+    expect(await store.exists("cancelled")).toBe(false);
+    expect(await openUploads()).toEqual([]);
+  });
+
+  it("aborts the upload a lost CreateMultipartUpload reply created and never creates a second", async () => {
+    const { store, proxy } = await storeBehind(
+      (request) => (isCreate(request) ? "lose-reply" : "forward"),
+      options,
+    );
+    const error = await expectFailsWithin(
+      store.put("orphan", Readable.from(generated(12))),
+      3 * options.timeoutMs + 5_000,
+      ["TIMEOUT", "UNAVAILABLE"],
+    );
+    expect(error.retryable).toBe(true);
+    expect(proxy.requests.filter(isCreate)).toHaveLength(1);
+    expect(await openUploads()).toEqual([]);
+    expect(await store.exists("orphan")).toBe(false);
+  });
+
+  it("reports a conditional put whose reply was lost as outcome unknown and does not send it again", async () => {
+    const isConditional = (request: ProxiedRequest) =>
+      request.method === "PUT" && request.headers["if-none-match"] === "*";
+    const { store, proxy } = await storeBehind(
+      (request) => (isConditional(request) ? "lose-reply" : "forward"),
+      { ...options, conditionalPut: true },
+    );
+    const error = await expectFailsWithin(
+      store.put("claimed", "mine", { ifNoneMatch: "*" }),
+      options.timeoutMs + 5_000,
+      ["TIMEOUT", "UNAVAILABLE"],
+    );
+    expect(isOutcomeUnknown(error)).toBe(true);
+    expect(error.retryable).toBe(false);
+    expect(proxy.requests.filter(isConditional)).toHaveLength(1);
+    expect(Buffer.from((await store.getBytes("claimed")).bytes).toString()).toBe("mine");
   });
 });

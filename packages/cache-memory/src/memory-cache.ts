@@ -1,6 +1,7 @@
 import {
   abortable,
   type Cache,
+  type CacheCallOptions,
   type CacheCapabilities,
   type CacheGetOrSetOptions,
   type CacheLoader,
@@ -8,9 +9,9 @@ import {
   type CacheStats,
   closedError,
   InfrastructureError,
-  throwIfAborted,
+  validateCacheCallOptions,
+  validateCacheKey,
 } from "@proj/ports";
-import { coarseNow, preciseNow } from "./coarse-clock.js";
 import { mapMemoryError } from "./map-memory-error.js";
 
 export interface MemoryCacheOptions<V = unknown> {
@@ -131,7 +132,7 @@ export class MemoryCache<V = unknown> implements Cache<V> {
     const expiresAt = this.expiresAt;
     if (expiresAt !== null) {
       const at = expiresAt[slot]!;
-      if (at !== 0 && at <= coarseNow()) return this.expiredHit(slot);
+      if (at !== 0 && at <= now()) return this.expiredHit(slot);
     }
     this.touch(slot);
     this.hits++;
@@ -141,7 +142,7 @@ export class MemoryCache<V = unknown> implements Cache<V> {
   /** Stores `value` under `key`, replacing any entry and its TTL, and drops an in-flight load of it. */
   setSync(key: string, value: V, options?: CacheSetOptions): void {
     if (this.closed) throw closedError(WHAT);
-    if (typeof key !== "string" || key === "") throw invalidKey(key);
+    validateCacheKey(key);
     if (value === undefined) throw invalid(`cannot cache undefined under key "${key}"`);
     const ttlMs = options?.ttlMs === undefined ? this.defaultTtlMs : checkTtl(options.ttlMs, "ttlMs");
     if (this.flights.size !== 0) this.overtakeFlight(key);
@@ -153,10 +154,10 @@ export class MemoryCache<V = unknown> implements Cache<V> {
     if (this.closed) throw closedError(WHAT);
     const slot = this.slotOf.get(key);
     if (slot === undefined) {
-      if (typeof key !== "string" || key === "") throw invalidKey(key);
+      validateCacheKey(key);
       return false;
     }
-    if (this.isExpired(slot, coarseNow())) {
+    if (this.isExpired(slot, now())) {
       this.expire(slot);
       return false;
     }
@@ -166,11 +167,11 @@ export class MemoryCache<V = unknown> implements Cache<V> {
   /** Removes the entry under `key`; true when a live entry was removed. */
   deleteSync(key: string): boolean {
     if (this.closed) throw closedError(WHAT);
-    if (typeof key !== "string" || key === "") throw invalidKey(key);
+    validateCacheKey(key);
     if (this.flights.size !== 0) this.overtakeFlight(key);
     const slot = this.slotOf.get(key);
     if (slot === undefined) return false;
-    const live = !this.isExpired(slot, coarseNow());
+    const live = !this.isExpired(slot, now());
     this.remove(slot);
     return live;
   }
@@ -181,18 +182,19 @@ export class MemoryCache<V = unknown> implements Cache<V> {
     if (typeof prefix !== "string" || prefix === "") {
       throw invalid("deletePrefix needs a non-empty prefix (use clear to remove everything)");
     }
+    validateCacheKey(prefix, "prefix");
     for (const [key, flight] of this.flights) {
       if (key.startsWith(prefix)) {
         flight.current = false;
         this.flights.delete(key);
       }
     }
-    const now = coarseNow();
+    const at = now();
     let removed = 0;
     // A full scan keeps the hot path free of any prefix index; invalidation is the rare operation.
     for (const [key, slot] of this.slotOf) {
       if (!key.startsWith(prefix)) continue;
-      if (!this.isExpired(slot, now)) removed++;
+      if (!this.isExpired(slot, at)) removed++;
       this.remove(slot);
     }
     return removed;
@@ -213,8 +215,9 @@ export class MemoryCache<V = unknown> implements Cache<V> {
 
   // `get` and `set` build their promise by hand: an async function costs measurably more per call,
   // and these two are the port's hot pair.
-  get(key: string): Promise<V | undefined> {
+  get(key: string, options?: CacheCallOptions): Promise<V | undefined> {
     try {
+      if (options !== undefined) this.checkCall(options, "get", key);
       return Promise.resolve(this.getSync(key));
     } catch (error) {
       return Promise.reject(error);
@@ -223,6 +226,7 @@ export class MemoryCache<V = unknown> implements Cache<V> {
 
   set(key: string, value: V, options?: CacheSetOptions): Promise<void> {
     try {
+      if (options !== undefined) this.checkCall(options, "set", key);
       this.setSync(key, value, options);
       return RESOLVED;
     } catch (error) {
@@ -230,45 +234,50 @@ export class MemoryCache<V = unknown> implements Cache<V> {
     }
   }
 
-  async has(key: string): Promise<boolean> {
+  async has(key: string, options?: CacheCallOptions): Promise<boolean> {
+    if (options !== undefined) this.checkCall(options, "has", key);
     return this.hasSync(key);
   }
 
-  async delete(key: string): Promise<boolean> {
+  async delete(key: string, options?: CacheCallOptions): Promise<boolean> {
+    if (options !== undefined) this.checkCall(options, "delete", key);
     return this.deleteSync(key);
   }
 
-  async deletePrefix(prefix: string): Promise<number> {
+  async deletePrefix(prefix: string, options?: CacheCallOptions): Promise<number> {
+    if (options !== undefined) this.checkCall(options, "deletePrefix", prefix);
     return this.deletePrefixSync(prefix);
   }
 
-  async clear(): Promise<void> {
+  async clear(options?: CacheCallOptions): Promise<void> {
+    if (options !== undefined) this.checkCall(options, "clear");
     this.clearSync();
   }
 
-  async stats(): Promise<CacheStats> {
+  async stats(options?: CacheCallOptions): Promise<CacheStats> {
+    if (options !== undefined) this.checkCall(options, "stats");
     return this.statsSync();
   }
 
   async getOrSet(key: string, loader: CacheLoader<V>, options?: CacheGetOrSetOptions): Promise<V> {
     if (this.closed) throw closedError(WHAT);
-    if (typeof key !== "string" || key === "") throw invalidKey(key);
+    validateCacheKey(key);
     const ttlMs = options?.ttlMs === undefined ? this.defaultTtlMs : checkTtl(options.ttlMs, "ttlMs");
     const swrMs = checkWindow(options?.staleWhileRevalidateMs);
     const signal = options?.signal;
-    throwIfAborted(signal, `getOrSet of cache key "${key}"`);
+    if (options !== undefined) this.checkCall(options, "getOrSet", key);
 
     const slot = this.slotOf.get(key);
     if (slot !== undefined) {
-      const now = coarseNow();
       const at = this.expiresAt === null ? 0 : this.expiresAt[slot]!;
-      if (at === 0 || at > now) {
+      const checkedAt = at === 0 ? 0 : now();
+      if (at === 0 || at > checkedAt) {
         this.touch(slot);
         this.hits++;
         return this.read(slot, key);
       }
       const keptUntil = this.staleUntil === null ? 0 : this.staleUntil[slot]!;
-      if (swrMs > 0 && now < Math.min(at + swrMs, keptUntil)) {
+      if (swrMs > 0 && checkedAt < Math.min(at + swrMs, keptUntil)) {
         this.touch(slot);
         this.hits++;
         if (!this.flights.has(key)) this.startFlight(key, loader, ttlMs, swrMs, true);
@@ -295,8 +304,20 @@ export class MemoryCache<V = unknown> implements Cache<V> {
     await this.close();
   }
 
+  /**
+   * The port's rules for per-call options, so a call refused on Redis is refused here too. There is
+   * no I/O to bound, so a valid `timeoutMs` changes nothing.
+   */
+  private checkCall(options: CacheCallOptions, method: string, key?: string): void {
+    if (this.closed) throw closedError(WHAT);
+    if (options.timeoutMs === undefined && options.signal === undefined) return;
+    if (key !== undefined) validateCacheKey(key, method === "deletePrefix" ? "prefix" : "cache key");
+    validateCacheCallOptions(options, 0, key === undefined ? method : `${method} of cache key "${key}"`);
+  }
+
   private miss(key: string): undefined {
-    if (typeof key !== "string" || key === "") throw invalidKey(key);
+    // Only a key that fails the rule is never stored, so checking it on a miss alone costs hits nothing.
+    validateCacheKey(key);
     this.misses++;
     return undefined;
   }
@@ -384,7 +405,7 @@ export class MemoryCache<V = unknown> implements Cache<V> {
     }
     this.values[slot] = stored;
     if (ttlMs > 0) {
-      const at = preciseNow() + ttlMs;
+      const at = now() + ttlMs;
       (this.expiresAt ?? this.addExpiryColumn())[slot] = at;
       if (swrMs > 0) (this.staleUntil ?? this.addStaleColumn())[slot] = at + swrMs;
       else if (this.staleUntil !== null) this.staleUntil[slot] = 0;
@@ -487,7 +508,7 @@ export class MemoryCache<V = unknown> implements Cache<V> {
 
   /** Drops an expired entry, unless a stale-while-revalidate window still keeps it for getOrSet. */
   private expire(slot: number): void {
-    if (this.staleUntil !== null && this.staleUntil[slot]! > coarseNow()) return;
+    if (this.staleUntil !== null && this.staleUntil[slot]! > now()) return;
     this.remove(slot);
   }
 
@@ -532,8 +553,13 @@ function invalid(message: string): InfrastructureError {
   return new InfrastructureError("INVALID_ARGUMENT", message, { retryable: false });
 }
 
-function invalidKey(key: unknown): InfrastructureError {
-  return invalid(`cache keys are non-empty strings, got ${key === "" ? "an empty string" : typeof key}`);
+/**
+ * Read on every lookup of an entry with a TTL: a sample reused across lookups goes stale inside
+ * long synchronous work, where no timer can retire it. `performance` is looked up on each call so
+ * fake timers that replace it (vitest's default) steer expiry too.
+ */
+function now(): number {
+  return performance.now();
 }
 
 function checkTtl(ttlMs: number, name: string): number {

@@ -6,4 +6,5 @@ cacheContract("cache-memory", {
   create: async () => createMemoryCache({ maxEntries: 10_000 }),
   createWithDefaultTtl: async (defaultTtlMs) => createMemoryCache({ maxEntries: 10_000, defaultTtlMs }),
   createBounded: async (maxEntries) => createMemoryCache({ maxEntries }),
+  valuesOutsideJson: "kept",
 });

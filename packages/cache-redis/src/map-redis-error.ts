@@ -42,6 +42,12 @@ export function mapRedisError(error: unknown, what: string): InfrastructureError
   if (error.message === "Command timed out") {
     return new InfrastructureError("TIMEOUT", `${what} timed out`, { cause: error });
   }
+  if (error.message.startsWith("Socket timeout")) {
+    // ioredis destroyed a connection that stayed silent while replies were due (`socketTimeout`).
+    return new InfrastructureError("TIMEOUT", `${what} failed: the connection to Redis went silent`, {
+      cause: error,
+    });
+  }
   if (errno === "ETIMEDOUT") {
     return new InfrastructureError("TIMEOUT", `${what} failed: connecting to Redis timed out`, {
       cause: error,

@@ -1,6 +1,7 @@
 import {
   abortable,
   type Cache,
+  type CacheCallOptions,
   type CacheCapabilities,
   type CacheGetOrSetOptions,
   type CacheLoader,
@@ -9,10 +10,12 @@ import {
   closedError,
   InfrastructureError,
   type JsonValue,
-  throwIfAborted,
+  validateCacheCallOptions,
+  validateCacheKey,
 } from "@proj/ports";
 import { Redis, type RedisOptions } from "ioredis";
-import { mapRedisError } from "./map-redis-error.js";
+import { type Deadline, RedisCalls, reconnectDelay, startDeadline } from "./redis-calls.js";
+import { fromJson, toStrictJson } from "./redis-json.js";
 
 /** Turns values into the strings Redis stores, and back. */
 export interface RedisCacheSerializer<V> {
@@ -23,7 +26,8 @@ export interface RedisCacheSerializer<V> {
 export interface RedisCacheOptions<V = JsonValue> {
   /**
    * This application's part of the keyspace: entries live under `<namespace>:<key>`, and `clear`
-   * removes exactly those. Required, non-empty.
+   * removes exactly those. Required, non-empty, well-formed Unicode. `%` and `:` in it are stored
+   * as `%25` and `%3A`, so no namespace's keys fall under another's (`P` and `P:sub`).
    */
   namespace: string;
   /** `redis://[user:password@]host:port/db`. Default `redis://127.0.0.1:6379`. */
@@ -32,10 +36,16 @@ export interface RedisCacheOptions<V = JsonValue> {
   redis?: RedisOptions;
   /** TTL for entries stored without `ttlMs`. Absent: such entries do not expire. */
   defaultTtlMs?: number;
-  /** Default: JSON, so only JSON values round-trip. */
+  /** Default: strict JSON, which refuses any value that would not come back equal (`-0` is kept). */
   serializer?: RedisCacheSerializer<V>;
-  /** How long one command may take before it fails with `TIMEOUT`. Default 2000. */
+  /**
+   * Default deadline of a call on one key (`get`, `set`, `has`, `delete`, each command of
+   * `getOrSet`), waiting for a connection included; also how long a connection may stay silent
+   * while replies are due before it is replaced. Default 2000; `Infinity` for none.
+   */
   commandTimeoutMs?: number;
+  /** Default deadline of a whole `deletePrefix`, `clear` or `stats` (SCAN walks). Default 30000. */
+  scanTimeoutMs?: number;
   /** Keys asked for per SCAN step, and so the most keys per UNLINK, in `deletePrefix` and `clear`. Default 500. */
   scanCount?: number;
   /** Told about connection-level errors, which ioredis reports outside any command. */
@@ -46,12 +56,8 @@ const CAPABILITIES: CacheCapabilities = Object.freeze({ shared: true, staleWhile
 const WHAT = "Redis cache";
 
 const JSON_SERIALIZER: RedisCacheSerializer<never> = {
-  serialize(value) {
-    const text: string | undefined = JSON.stringify(value);
-    if (text === undefined) throw new TypeError(`${typeof value} is not a JSON value`);
-    return text;
-  },
-  deserialize: (text) => JSON.parse(text) as never,
+  serialize: toStrictJson,
+  deserialize: (text) => fromJson(text) as never,
 };
 
 interface Lookup<V> {
@@ -82,16 +88,18 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
   readonly #scanCount: number;
   readonly #flights = new Map<string, Flight<V>>();
   readonly #lifetime = new AbortController();
+  readonly #calls: RedisCalls;
+  readonly #commandTimeoutMs: number;
+  readonly #scanTimeoutMs: number;
   #closing: Promise<void> | undefined;
   #hits = 0;
   #misses = 0;
 
   constructor(options: RedisCacheOptions<V>) {
     const { namespace } = options;
-    if (typeof namespace !== "string" || namespace === "")
-      throw invalid("namespace must be a non-empty string");
+    validateCacheKey(namespace, "namespace");
     this.namespace = namespace;
-    this.#prefix = `${namespace}:`;
+    this.#prefix = `${encodeNamespace(namespace)}:`;
     this.#defaultTtlMs =
       options.defaultTtlMs === undefined ? 0 : checkTtl(options.defaultTtlMs, "defaultTtlMs");
     this.#serializer = options.serializer ?? (JSON_SERIALIZER as RedisCacheSerializer<V>);
@@ -99,30 +107,38 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
     if (!Number.isSafeInteger(this.#scanCount) || this.#scanCount < 1) {
       throw invalid(`scanCount must be a positive integer, got ${String(options.scanCount)}`);
     }
-    const commandTimeout = options.commandTimeoutMs ?? 2_000;
-    if (!Number.isSafeInteger(commandTimeout) || commandTimeout < 1) {
-      throw invalid(`commandTimeoutMs must be a positive integer, got ${String(options.commandTimeoutMs)}`);
-    }
+    this.#commandTimeoutMs = checkTimeout(options.commandTimeoutMs ?? 2_000, "commandTimeoutMs");
+    this.#scanTimeoutMs = checkTimeout(options.scanTimeoutMs ?? 30_000, "scanTimeoutMs");
+    const silenceMs = Number.isFinite(this.#commandTimeoutMs) ? this.#commandTimeoutMs : undefined;
     const defaults: RedisOptions = {
       connectionName: connectionName(namespace),
-      commandTimeout,
-      connectTimeout: Math.max(commandTimeout, 1_000),
-      // A command waits through one reconnect attempt, then fails as UNAVAILABLE: a cache that is
-      // down should hand control back to the caller's fallback, not hold requests hostage.
-      maxRetriesPerRequest: 1,
-      retryStrategy: (attempt) => Math.min(attempt * 50, 2_000),
-      enableOfflineQueue: true,
+      connectTimeout: Math.max(silenceMs ?? 10_000, 1_000),
+      // A connection that leaves due replies unanswered this long is destroyed, and reconnect
+      // replaces it: on a half-open connection (peer gone without FIN or RST) nothing else would.
+      socketTimeout: silenceMs,
+      // Commands are written only on a ready connection (RedisCalls waits for one within the call's
+      // deadline) and never resent on a new one: a queued or resent SET could land after its caller
+      // was told it failed, and after a newer write or delete.
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: null,
+      retryStrategy: (attempt) => reconnectDelay(attempt),
     };
     this.client = new Redis(options.url ?? "redis://127.0.0.1:6379", { ...defaults, ...options.redis });
-    const onError = options.onError;
-    // Without a listener, ioredis reports every connection error as an unhandled error event.
-    this.client.on("error", (error: unknown) => onError?.(mapRedisError(error, "the Redis connection")));
+    this.#calls = new RedisCalls(this.client, options.onError);
   }
 
-  async get(key: string): Promise<V | undefined> {
+  async get(key: string, options?: CacheCallOptions): Promise<V | undefined> {
     this.#ensureOpen();
     const full = this.#fullKey(key);
-    const text = await this.#keyCommand(this.client.get(full), "GET", key);
+    const text = await this.#keyCommand(
+      "GET",
+      key,
+      false,
+      this.#deadline(options, "GET", key),
+      options?.signal,
+      () => this.client.get(full),
+    );
     if (text === null) {
       this.#misses++;
       return undefined;
@@ -136,42 +152,68 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
     const full = this.#fullKey(key);
     if (value === undefined) throw invalid(`cannot cache undefined under key "${key}"`);
     const ttlMs = options?.ttlMs === undefined ? this.#defaultTtlMs : checkTtl(options.ttlMs, "ttlMs");
+    const deadline = this.#deadline(options, "SET", key);
     const text = this.#encode(value, key);
     this.#overtakeFlight(key);
-    await this.#write(full, text, ttlMs, key);
+    await this.#write(full, text, ttlMs, key, deadline, options?.signal);
   }
 
-  async has(key: string): Promise<boolean> {
+  async has(key: string, options?: CacheCallOptions): Promise<boolean> {
     this.#ensureOpen();
     const full = this.#fullKey(key);
-    return (await this.#keyCommand(this.client.exists(full), "EXISTS", key)) === 1;
+    const found = await this.#keyCommand(
+      "EXISTS",
+      key,
+      false,
+      this.#deadline(options, "EXISTS", key),
+      options?.signal,
+      () => this.client.exists(full),
+    );
+    return found === 1;
   }
 
-  async delete(key: string): Promise<boolean> {
+  async delete(key: string, options?: CacheCallOptions): Promise<boolean> {
     this.#ensureOpen();
     const full = this.#fullKey(key);
+    const deadline = this.#deadline(options, "UNLINK", key);
     this.#overtakeFlight(key);
-    return (await this.#keyCommand(this.client.unlink(full), "UNLINK", key)) === 1;
+    const removed = await this.#keyCommand("UNLINK", key, true, deadline, options?.signal, () =>
+      this.client.unlink(full),
+    );
+    return removed === 1;
   }
 
-  async deletePrefix(prefix: string): Promise<number> {
+  async deletePrefix(prefix: string, options?: CacheCallOptions): Promise<number> {
     this.#ensureOpen();
     if (typeof prefix !== "string" || prefix === "") {
       throw invalid("deletePrefix needs a non-empty prefix (use clear to remove everything)");
     }
+    validateCacheKey(prefix, "prefix");
+    const deadline = this.#walkDeadline(options, `deletePrefix "${prefix}"`);
     for (const [key, flight] of this.#flights) {
       if (key.startsWith(prefix)) {
         flight.current = false;
         this.#flights.delete(key);
       }
     }
-    return this.#unlinkMatching(`${this.#prefix}${prefix}`, `deletePrefix "${prefix}"`);
+    return this.#unlinkMatching(
+      `${this.#prefix}${prefix}`,
+      `deletePrefix "${prefix}"`,
+      deadline,
+      options?.signal,
+    );
   }
 
-  async clear(): Promise<void> {
+  async clear(options?: CacheCallOptions): Promise<void> {
     this.#ensureOpen();
+    const deadline = this.#walkDeadline(options, `clear of namespace "${this.namespace}"`);
     this.#dropFlights();
-    await this.#unlinkMatching(this.#prefix, `clear of namespace "${this.namespace}"`);
+    await this.#unlinkMatching(
+      this.#prefix,
+      `clear of namespace "${this.namespace}"`,
+      deadline,
+      options?.signal,
+    );
   }
 
   /**
@@ -179,10 +221,12 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
    * since Redis does not say which namespace its `maxmemory` evictions hit; size counts the
    * namespace's keys with SCAN, which walks the whole database.
    */
-  async stats(): Promise<CacheStats> {
+  async stats(options?: CacheCallOptions): Promise<CacheStats> {
     this.#ensureOpen();
+    const deadline = this.#walkDeadline(options, `stats of namespace "${this.namespace}"`);
     const seen = new Set<string>();
-    await this.#scan(this.#prefix, `stats of namespace "${this.namespace}"`, async (keys) => {
+    const what = `stats of namespace "${this.namespace}"`;
+    await this.#scan(this.#prefix, what, deadline, options?.signal, async (keys) => {
       for (const key of keys) seen.add(key);
     });
     return { hits: this.#hits, misses: this.#misses, evictions: 0, size: seen.size };
@@ -197,12 +241,15 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
     this.#ensureOpen();
     const full = this.#fullKey(key);
     const ttlMs = options?.ttlMs === undefined ? this.#defaultTtlMs : checkTtl(options.ttlMs, "ttlMs");
+    const timeoutMs =
+      options === undefined
+        ? this.#commandTimeoutMs
+        : validateCacheCallOptions(options, this.#commandTimeoutMs, `getOrSet of cache key "${key}"`);
     const signal = options?.signal;
-    throwIfAborted(signal, `getOrSet of cache key "${key}"`);
     let flight = this.#flights.get(key);
     if (flight === undefined) {
       const started: Flight<V> = { promise: Promise.resolve() as Promise<never>, current: true };
-      started.promise = this.#lookupOrLoad(started, key, full, loader, ttlMs);
+      started.promise = this.#lookupOrLoad(started, key, full, loader, ttlMs, timeoutMs);
       this.#flights.set(key, started);
       const settle = () => {
         if (this.#flights.get(key) === started) this.#flights.delete(key);
@@ -220,6 +267,7 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
   /** Quits the connection (waiting for replies to commands already sent) and fires loaders' signals. */
   close(): Promise<void> {
     if (this.#closing === undefined) {
+      this.#calls.abandonWaiters(closedError(WHAT));
       this.#dropFlights();
       this.#lifetime.abort(closedError(WHAT));
       this.#closing = this.#quit();
@@ -241,15 +289,23 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
     }
     // Resolving only once the socket is gone means "closed" holds when close() returns.
     const ended = new Promise<void>((resolve) => this.client.once("end", () => resolve()));
-    if (status !== "ready") {
-      // QUIT would wait in the offline queue for a connection that may never come.
+    if (status === "ready" && this.client.stream.writable) {
+      // QUIT lets the replies to commands already sent arrive first; a silent connection would
+      // never answer it, so it gets the command deadline like any other command.
+      await this.#calls
+        .run(
+          () => "QUIT",
+          false,
+          startDeadline(this.#commandTimeoutMs),
+          undefined,
+          () => this.client.quit(),
+        )
+        .catch(() => undefined);
+    }
+    if (this.client.status !== "end") {
       this.client.disconnect();
-    } else {
-      try {
-        await this.client.quit();
-      } catch {
-        this.client.disconnect();
-      }
+      // disconnect() half-closes; on a dead path the peer never completes the close.
+      this.client.stream?.destroy();
     }
     await ended;
   }
@@ -260,59 +316,100 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
     full: string,
     loader: CacheLoader<V>,
     ttlMs: number,
+    timeoutMs: number,
   ): Promise<Lookup<V>> {
-    const text = await this.#keyCommand(this.client.get(full), "GET", key);
+    const text = await this.#keyCommand("GET", key, false, startDeadline(timeoutMs), undefined, () =>
+      this.client.get(full),
+    );
     if (text !== null) return { value: this.#decode(text, key), hit: true };
     const value = await loader(key, this.#lifetime.signal);
     if (value === undefined) throw invalid(`the loader for cache key "${key}" returned undefined`);
     const encoded = this.#encode(value, key);
-    if (flight.current && this.#closing === undefined) await this.#write(full, encoded, ttlMs, key);
+    if (flight.current && this.#closing === undefined) {
+      await this.#write(full, encoded, ttlMs, key, startDeadline(timeoutMs), undefined);
+    }
     return { value, hit: false };
   }
 
-  async #write(full: string, text: string, ttlMs: number, key: string): Promise<void> {
-    await this.#keyCommand(
+  async #write(
+    full: string,
+    text: string,
+    ttlMs: number,
+    key: string,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    await this.#keyCommand("SET", key, true, deadline, signal, () =>
       ttlMs > 0 ? this.client.set(full, text, "PX", ttlMs) : this.client.set(full, text),
-      "SET",
-      key,
     );
   }
 
-  async #unlinkMatching(keyPrefix: string, what: string): Promise<number> {
+  async #unlinkMatching(
+    keyPrefix: string,
+    what: string,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+  ): Promise<number> {
     let removed = 0;
-    await this.#scan(keyPrefix, what, async (keys) => {
+    await this.#scan(keyPrefix, what, deadline, signal, async (keys) => {
       // SCAN may repeat a key; UNLINK counts only what it removed, so the total stays exact.
-      removed += await this.#command(what, () => this.client.unlink(...keys));
+      removed += await this.#calls.run(
+        () => what,
+        true,
+        deadline,
+        signal,
+        () => this.client.unlink(...keys),
+      );
     });
     return removed;
   }
 
   /** Walks every key starting with `keyPrefix` with SCAN (never KEYS, which blocks the server). */
-  async #scan(keyPrefix: string, what: string, onPage: (keys: string[]) => Promise<void>): Promise<void> {
+  async #scan(
+    keyPrefix: string,
+    what: string,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+    onPage: (keys: string[]) => Promise<void>,
+  ): Promise<void> {
     const pattern = `${escapeGlob(keyPrefix)}*`;
     let cursor = "0";
     do {
-      const [next, keys] = await this.#command(what, () =>
-        this.client.scan(cursor, "MATCH", pattern, "COUNT", this.#scanCount),
+      const [next, keys] = await this.#calls.run(
+        () => what,
+        false,
+        deadline,
+        signal,
+        () => this.client.scan(cursor, "MATCH", pattern, "COUNT", this.#scanCount),
       );
       cursor = next;
       if (keys.length > 0) await onPage(keys);
     } while (cursor !== "0");
   }
 
-  async #command<T>(what: string, run: () => Promise<T>): Promise<T> {
-    try {
-      return await run();
-    } catch (error) {
-      throw mapRedisError(error, what);
-    }
+  /** The per-key path: the error message is only built on failure. */
+  #keyCommand<T>(
+    command: string,
+    key: string,
+    write: boolean,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+    send: () => Promise<T>,
+  ): Promise<T> {
+    return this.#calls.run(() => `${command} of cache key "${key}"`, write, deadline, signal, send);
   }
 
-  /** The per-key path: no extra async frame, and the error message is only built on failure. */
-  #keyCommand<T>(pending: Promise<T>, command: string, key: string): Promise<T> {
-    return pending.catch((error: unknown) => {
-      throw mapRedisError(error, `${command} of cache key "${key}"`);
-    });
+  /** The deadline of a call on one key; the message is built only when the call passes options. */
+  #deadline(options: CacheCallOptions | undefined, command: string, key: string): Deadline {
+    if (options === undefined) return startDeadline(this.#commandTimeoutMs);
+    return startDeadline(
+      validateCacheCallOptions(options, this.#commandTimeoutMs, `${command} of cache key "${key}"`),
+    );
+  }
+
+  #walkDeadline(options: CacheCallOptions | undefined, what: string): Deadline {
+    if (options === undefined) return startDeadline(this.#scanTimeoutMs);
+    return startDeadline(validateCacheCallOptions(options, this.#scanTimeoutMs, what));
   }
 
   #encode(value: V, key: string): string {
@@ -351,9 +448,7 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
   }
 
   #fullKey(key: string): string {
-    if (typeof key !== "string" || key === "") {
-      throw invalid(`cache keys are non-empty strings, got ${key === "" ? "an empty string" : typeof key}`);
-    }
+    validateCacheKey(key);
     return this.#prefix + key;
   }
 
@@ -378,11 +473,27 @@ function invalid(message: string): InfrastructureError {
   return new InfrastructureError("INVALID_ARGUMENT", message, { retryable: false });
 }
 
+function checkTimeout(timeoutMs: number, name: string): number {
+  if (timeoutMs === Number.POSITIVE_INFINITY) return timeoutMs;
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
+    throw invalid(`${name} must be a positive integer of milliseconds or Infinity, got ${String(timeoutMs)}`);
+  }
+  return timeoutMs;
+}
+
 function checkTtl(ttlMs: number, name: string): number {
   if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) {
     throw invalid(`${name} must be a positive integer of milliseconds, got ${String(ttlMs)}`);
   }
   return ttlMs;
+}
+
+/**
+ * Escapes the separator (and the escape character itself), so the key prefix `<encoded>:` of one
+ * namespace can never begin the keys of another: the first unescaped `:` ends the namespace.
+ */
+function encodeNamespace(namespace: string): string {
+  return namespace.replace(/[%:]/g, (character) => (character === "%" ? "%25" : "%3A"));
 }
 
 /** Makes `text` match itself literally in a Redis glob pattern. */

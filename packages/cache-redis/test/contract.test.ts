@@ -9,4 +9,6 @@ cacheContract("cache-redis", {
   createWithDefaultTtl: async (defaultTtlMs) => openCache({ defaultTtlMs }),
   createPeer: async (cache) => openCache({ namespace: (cache as RedisCache).namespace }),
   createUnreachable: async () => openCache({ url: UNREACHABLE_URL }),
+  createInNamespace: async (namespace) => openCache({ namespace }),
+  valuesOutsideJson: "refused",
 } satisfies CacheHarness);

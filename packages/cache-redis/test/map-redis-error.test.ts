@@ -22,6 +22,11 @@ describe("mapRedisError", () => {
     ["connect timeout", socketError("ETIMEDOUT"), "TIMEOUT"],
     ["max retries per request", maxRetriesError(), "UNAVAILABLE"],
     ["command timeout", new Error("Command timed out"), "TIMEOUT"],
+    [
+      "silent connection destroyed by socketTimeout",
+      new Error("Socket timeout. Expecting data, but didn't receive any in 2000ms."),
+      "TIMEOUT",
+    ],
     ["closed connection", new Error("Connection is closed."), "UNAVAILABLE"],
     [
       "offline queue disabled",

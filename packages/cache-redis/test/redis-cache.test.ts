@@ -197,6 +197,7 @@ describe("connection faults", () => {
         (caught: unknown) => (isInfrastructureError(caught) ? caught.code : String(caught)),
       );
       expect(["UNAVAILABLE", "TIMEOUT"]).toContain(error);
+      await eventually(async () => connectionErrors.length > 0, "a refused reconnect is reported to onError");
       await proxy.restart();
       await eventually(
         async () => (await cache.get("k")) === "kept",

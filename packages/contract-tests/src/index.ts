@@ -4,6 +4,7 @@ export {
   documentDatabaseContract,
   INJECTION_VALUES,
 } from "./documents/index.js";
+export { type CacheFaultHarness, cacheFaultContract } from "./faults/cache.js";
 export {
   type DocumentFaultDeadlines,
   type DocumentFaultHarness,
@@ -11,12 +12,19 @@ export {
   documentDatabaseFaultContract,
 } from "./faults/documents.js";
 export { type FaultMode, FaultProxy, type FaultProxyOptions, startFaultProxy } from "./faults/fault-proxy.js";
+export { type ObjectStorageFaultHarness, objectStorageFaultContract } from "./faults/object-storage.js";
 export {
   expectFailsWithin,
   expectRecoversWithin,
   expectSettlesWithin,
   type Settled,
 } from "./faults/settle.js";
+export {
+  type SqlFaultDeadlines,
+  type SqlFaultHarness,
+  type SqlFaultSubject,
+  sqlFaultContract,
+} from "./faults/sql.js";
 export {
   type ContractHarness,
   collectBytes,

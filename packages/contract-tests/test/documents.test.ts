@@ -1,4 +1,7 @@
 import { createMemoryDocumentDatabase } from "@proj/adapter-memory";
 import { documentDatabaseContract } from "../src/index.js";
 
-documentDatabaseContract("memory", { create: async () => createMemoryDocumentDatabase() });
+documentDatabaseContract("memory", {
+  create: async () => createMemoryDocumentDatabase(),
+  transactions: true,
+});

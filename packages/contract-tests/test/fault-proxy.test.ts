@@ -177,6 +177,23 @@ describe("FaultProxy", () => {
     again.destroy();
   });
 
+  it("resets each new connection during an outage-reset and counts the attempts", async () => {
+    proxy = await startFaultProxy({ target: { host: "127.0.0.1", port: serverPort } });
+    const socket = await open();
+    await proxy.set("outage-reset");
+    await expectFailsWithin(ask(socket, "during"), 2_000, "UNAVAILABLE");
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const refused = connect({ host: proxy.host, port: proxy.port });
+      const [error] = (await once(refused, "error")) as [NodeJS.ErrnoException];
+      expect(error.code).toBe("ECONNRESET");
+    }
+    expect(proxy.rejectedConnections).toBe(3);
+    await proxy.heal();
+    const again = await open();
+    expect(await ask(again, "back")).toBe("back!");
+    again.destroy();
+  });
+
   it("expectSettlesWithin fails a call still pending past its bound", async () => {
     await expect(expectSettlesWithin(new Promise(() => undefined), 50, "a hung call")).rejects.toThrow(
       "a hung call was still pending after 50 ms",

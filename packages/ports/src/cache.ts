@@ -1,6 +1,18 @@
-import type { Closeable } from "./resources.js";
+import type { Closeable, OperationOptions } from "./resources.js";
 
-export interface CacheSetOptions {
+/**
+ * Options of every call that may reach a backend. An adapter without I/O (an in-process cache)
+ * accepts and ignores them.
+ */
+export interface CacheCallOptions extends OperationOptions {
+  /**
+   * Deadline of this call in milliseconds, replacing the adapter's documented default: a positive
+   * integer, or `Infinity` for none. Past it the call fails with `TIMEOUT`.
+   */
+  timeoutMs?: number;
+}
+
+export interface CacheSetOptions extends CacheCallOptions {
   /**
    * Time to live in milliseconds (a positive integer). Absent: the adapter's default TTL, or no
    * expiry when it has none.
@@ -16,7 +28,10 @@ export interface CacheGetOrSetOptions extends CacheSetOptions {
    * (`capabilities.staleWhileRevalidate === false`) treat the option as absent.
    */
   staleWhileRevalidateMs?: number;
-  /** Cancels waiting for the loader; the loader itself receives its own signal. */
+  /**
+   * Cancels the call, waiting for the loader included; the loader itself receives its own signal.
+   * `timeoutMs` bounds each backend command of the call, not the loader.
+   */
   signal?: AbortSignal;
 }
 
@@ -42,10 +57,15 @@ export type CacheLoader<V> = (key: string, signal: AbortSignal) => Promise<V>;
  * A key-value cache of master data.
  *
  * Contract:
- * - Keys are non-empty strings; an empty key is `INVALID_ARGUMENT`. Values are anything but
- *   `undefined` (`set` with `undefined` is `INVALID_ARGUMENT`); `null`, `0`, `""` and `false` are
- *   values and are returned as such. Adapters that serialise (Redis) accept JSON values only and
- *   say so.
+ * - Keys are non-empty strings of well-formed UTF-16 (`validateCacheKey`): an empty key, a key
+ *   that is not a string, or one holding a lone surrogate is `INVALID_ARGUMENT` on every method
+ *   that takes a key, and so is such a `deletePrefix` prefix. Distinct keys address distinct
+ *   entries, whatever characters they hold (separators and glob characters included).
+ * - Values are anything but `undefined` (`set` with `undefined` is `INVALID_ARGUMENT`); `null`,
+ *   `0`, `-0`, `""` and `false` are values and are returned as such (`-0` stays `-0`). A JSON value
+ *   (`JsonValue`: finite numbers, strings with any code units, plain objects and arrays thereof)
+ *   comes back equal on every adapter. Adapters that serialise (Redis) refuse anything else with
+ *   `INVALID_ARGUMENT` rather than store something that would come back different, and say so.
  * - `get` returns the stored value, or `undefined` when absent or expired. An expired entry is
  *   never returned by `get`, `has` or `getOrSet`.
  * - `ttlMs` must be a positive integer, else `INVALID_ARGUMENT`.
@@ -57,18 +77,24 @@ export type CacheLoader<V> = (key: string, signal: AbortSignal) => Promise<V>;
  *   its waiters but not stored (so a cache-aside reader never re-stores what a writer invalidated).
  * - `delete` returns whether an entry was removed. `deletePrefix(p)` removes every key starting
  *   with `p` and returns how many; an empty prefix is `INVALID_ARGUMENT` (use `clear`).
- * - `clear` removes every entry of this cache (its namespace, for a shared cache) and nothing else.
- * - `stats` counts hits and misses of `get` and `getOrSet`, and evictions for capacity.
+ * - `clear` removes every entry of this cache (its namespace, for a shared cache) and nothing else:
+ *   no two namespaces overlap, even when one name starts with the other (`P` and `P:sub`).
+ * - `stats` counts hits and misses of `get` and `getOrSet`, and evictions for capacity; its `size`
+ *   counts this cache's (namespace's) entries only.
  * - A failure of the backend is `UNAVAILABLE` or `TIMEOUT`; after `close()`, every call is `CLOSED`.
+ * - Every call that reaches a backend is bounded by a deadline: the adapter's documented default,
+ *   or the call's `timeoutMs`; a fired `signal` ends it at once (`CANCELLED`, or `TIMEOUT` for
+ *   `AbortSignal.timeout`). A write whose outcome cannot be known (sent, and no reply) fails with
+ *   `details.outcome: "unknown"` and `retryable: false`.
  */
 export interface Cache<V = unknown> extends Closeable {
   readonly capabilities: CacheCapabilities;
-  get(key: string): Promise<V | undefined>;
+  get(key: string, options?: CacheCallOptions): Promise<V | undefined>;
   set(key: string, value: V, options?: CacheSetOptions): Promise<void>;
-  has(key: string): Promise<boolean>;
-  delete(key: string): Promise<boolean>;
-  deletePrefix(prefix: string): Promise<number>;
-  clear(): Promise<void>;
+  has(key: string, options?: CacheCallOptions): Promise<boolean>;
+  delete(key: string, options?: CacheCallOptions): Promise<boolean>;
+  deletePrefix(prefix: string, options?: CacheCallOptions): Promise<number>;
+  clear(options?: CacheCallOptions): Promise<void>;
   getOrSet(key: string, loader: CacheLoader<V>, options?: CacheGetOrSetOptions): Promise<V>;
-  stats(): Promise<CacheStats>;
+  stats(options?: CacheCallOptions): Promise<CacheStats>;
 }

@@ -1,7 +1,11 @@
 import { InfrastructureError } from "./errors.js";
 import type { Closeable, JsonValue, OperationOptions, Page } from "./resources.js";
 
-/** A stored document: JSON fields plus a string `id`. */
+/**
+ * A stored document: JSON fields plus a string `id`. A field may be absent but never `undefined`:
+ * `undefined` anywhere in a document, filter or update is `INVALID_ARGUMENT` (the type admits it only
+ * so interfaces with optional fields fit).
+ */
 export type DocumentData = { [field: string]: JsonValue | Date | undefined };
 export type StoredDocument<T extends DocumentData = DocumentData> = T & { id: string };
 
@@ -20,10 +24,14 @@ export interface FilterCondition {
 }
 
 function condition(op: ComparisonOperator, value: FilterScalar | readonly FilterScalar[]): FilterCondition {
+  const refuse = (message: string) =>
+    new InfrastructureError("INVALID_ARGUMENT", `where.${op} ${message}`, { retryable: false });
   if (op === "in" || op === "nin") {
-    if (!Array.isArray(value))
-      throw new InfrastructureError("INVALID_ARGUMENT", `where.${op} needs an array`);
-  }
+    if (!Array.isArray(value)) throw refuse("needs an array");
+    // An index loop: `some` skips the holes of a sparse array, which are undefined too.
+    for (let i = 0; i < value.length; i++)
+      if (value[i] === undefined) throw refuse("of a list holding undefined");
+  } else if (value === undefined) throw refuse("of undefined");
   return { [CONDITION_MARKER]: true, op, value };
 }
 
@@ -39,16 +47,26 @@ export const where = {
   nin: (values: readonly FilterScalar[]) => condition("nin", values),
 };
 
+/** Whether `value` is a `where` condition: the marker must be an own property, never inherited. */
 export function isFilterCondition(value: unknown): value is FilterCondition {
-  return typeof value === "object" && value !== null && CONDITION_MARKER in value;
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    Object.hasOwn(value, CONDITION_MARKER) &&
+    (value as Record<symbol, unknown>)[CONDITION_MARKER] === true
+  );
 }
 
 /**
  * A portable filter: every field must match (AND). A field's value is either a `where` condition
  * or a value compared for equality. A plain object or array given as a value is a value, never an
  * operator: `{ name: { $gt: "" } }` matches only documents whose `name` equals that object.
- * Field names are top-level or dotted paths (`address.city`); a name starting with `$` or
- * containing NUL is `INVALID_ARGUMENT`. `id` filters on the document id.
+ * Field names are top-level or dotted paths (`address.city`, at most 100 segments); a name starting
+ * with `$` or containing NUL is `INVALID_ARGUMENT`. `id` filters on the document id.
+ * A field whose value is `undefined` is `INVALID_ARGUMENT`, never "no condition": `{ email: undefined }`
+ * must not match every document. So is a condition whose operator is not the port's own (a forged
+ * `op` such as `__proto__`), an operand holding a `_bsontype` key or nested deeper than 100 levels;
+ * operands over 16 MiB in all are `RESOURCE_EXHAUSTED`. The checks are `prepareFilter`'s.
  */
 export type Filter = { [field: string]: FilterCondition | JsonValue | Date };
 
@@ -58,14 +76,25 @@ export interface SortField {
 }
 
 export interface FindOptions extends OperationOptions {
-  /** Sort order; `id` ascending is always appended as the tie-breaker. */
+  /**
+   * Sort order, an array of `{ field, direction }`; `id` ascending is always appended as the
+   * tie-breaker. Anything else (an object, a `null` entry, a bad path) is `INVALID_ARGUMENT`.
+   */
   sort?: readonly SortField[];
   /** Page size, 1 to 1000. Default 100. */
   limit?: number;
-  /** `nextCursor` of the previous page, from the same filter and sort. */
+  /**
+   * `nextCursor` of the previous page, from the same filter and sort. A cursor that is damaged,
+   * belongs to another sort, or does not decode to valid values of the sort's types (a string id, a
+   * valid date) is `INVALID_ARGUMENT`.
+   */
   after?: string;
 }
 
+/**
+ * What `updateOne` changes. Only these three parts; another key (`$set`) or a part given as
+ * `undefined` is `INVALID_ARGUMENT`, as is `undefined` inside a value (use `unset` to remove a field).
+ */
 export interface UpdateSpec {
   /** Fields to set (dotted paths allowed). */
   set?: DocumentData;
@@ -85,6 +114,16 @@ export interface IndexSpec {
 
 /**
  * One collection of documents.
+ *
+ * Input limits, the same on every adapter and checked before any I/O (`documents-rules.ts`):
+ * - `undefined` anywhere in a document, filter or update is `INVALID_ARGUMENT`; so is a key named
+ *   `_bsontype` (a BSON type tag) at any depth, and nesting deeper than 100 levels (the document is
+ *   level 1, each object or array inside adds one), as MongoDB refuses.
+ * - A document over 16 MiB as BSON (`MAX_DOCUMENT_BYTES`, its id counted as a string `_id`), and a
+ *   filter or update whose values pass that size, are `RESOURCE_EXHAUSTED` with `retryable: false`;
+ *   so is an update that would grow a stored document past it.
+ * - `updateOne`, `deleteOne` and `deleteMany` need a filter (`{}` addresses every document); a
+ *   missing one is `INVALID_ARGUMENT`.
  *
  * Contract:
  * - `insertOne` stores a copy of the document and returns it with its `id`: the one given (a

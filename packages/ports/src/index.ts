@@ -1,11 +1,13 @@
 export type {
   Cache,
+  CacheCallOptions,
   CacheCapabilities,
   CacheGetOrSetOptions,
   CacheLoader,
   CacheSetOptions,
   CacheStats,
 } from "./cache.js";
+export { validateCacheCallOptions, validateCacheKey } from "./cache-rules.js";
 export {
   type ComparisonOperator,
   type DocumentCollection,
@@ -24,15 +26,27 @@ export {
   where,
 } from "./documents.js";
 export {
+  checkDocumentSize,
   copyDocumentValue,
   DEFAULT_FIND_LIMIT,
   type DocumentSortKey,
   decodeFindCursor,
   documentSortKeys,
   encodeFindCursor,
+  type FilterClause,
+  type FindPlan,
+  hasLoneSurrogate,
+  isComparisonOperator,
+  MAX_DOCUMENT_BYTES,
+  MAX_DOCUMENT_DEPTH,
   MAX_FIND_LIMIT,
   parseFieldPath,
+  prepareDocument,
+  prepareFilter,
+  prepareFind,
+  prepareUpdate,
   splitDocumentId,
+  type UpdatePlan,
   validateCollectionName,
   validateFindLimit,
 } from "./documents-rules.js";

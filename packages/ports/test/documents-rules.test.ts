@@ -1,15 +1,41 @@
 import { describe, expect, it } from "vitest";
+import { toBase64Url } from "../src/base64url.js";
 import {
+  checkDocumentSize,
   copyDocumentValue,
   decodeFindCursor,
   documentSortKeys,
   encodeFindCursor,
   isInfrastructureError,
+  MAX_DOCUMENT_BYTES,
   parseFieldPath,
+  prepareDocument,
+  prepareFilter,
+  prepareFind,
+  prepareUpdate,
   splitDocumentId,
   validateCollectionName,
   validateFindLimit,
 } from "../src/index.js";
+
+/** `{ n: { n: ... value } }` with `levels` objects below the outer one. */
+function nest(levels: number, value: unknown): Record<string, unknown> {
+  let out: Record<string, unknown> = { n: value };
+  for (let i = 0; i < levels; i++) out = { n: out };
+  return out;
+}
+
+function nestArray(levels: number): Record<string, unknown> {
+  let out: unknown = [1];
+  for (let i = 0; i < levels; i++) out = [out];
+  return { a: out };
+}
+
+const marker = Symbol.for("@proj/ports.FilterCondition");
+
+function forged(op: string, value: unknown): unknown {
+  return { [marker]: true, op, value };
+}
 
 function codeOf(action: () => unknown): string | undefined {
   try {
@@ -67,6 +93,7 @@ describe("splitDocumentId", () => {
 
   const refused: [label: string, document: unknown][] = [
     ["an empty id", { id: "" }],
+    ["an id with a lone surrogate", { id: "k\ud800" }],
     ["a numeric id", { id: 7 }],
     ["an array", [{ id: "a" }]],
     ["a class instance", new Map()],
@@ -90,6 +117,9 @@ describe("parseFieldPath", () => {
     ["$where", "INVALID_ARGUMENT"],
     ["a.$b", "INVALID_ARGUMENT"],
     ["a\0b", "INVALID_ARGUMENT"],
+    ["_bsontype", "INVALID_ARGUMENT"],
+    ["a\ud800", "INVALID_ARGUMENT"],
+    ["a._bsontype.b", "INVALID_ARGUMENT"],
     [7, "INVALID_ARGUMENT"],
   ];
   for (const [field, expected] of cases) {
@@ -100,12 +130,20 @@ describe("parseFieldPath", () => {
   }
 });
 
+describe("error messages about caller input", () => {
+  it("refuses a BigInt or prototype-less field, name or operator with INVALID_ARGUMENT, not a TypeError", () => {
+    expect(codeOf(() => parseFieldPath(10n, "find"))).toBe("INVALID_ARGUMENT");
+    expect(codeOf(() => validateCollectionName(10n))).toBe("INVALID_ARGUMENT");
+    expect(codeOf(() => prepareUpdate({ unset: [10n] }, "updateOne"))).toBe("INVALID_ARGUMENT");
+    expect(codeOf(() => parseFieldPath(Object.create(null), "find"))).toBe("INVALID_ARGUMENT");
+  });
+});
+
 describe("copyDocumentValue", () => {
-  it("returns a deep copy that shares nothing with the input, dropping undefined fields", () => {
-    const input = { a: [1, { b: "x" }], when: new Date(5), gone: undefined, nested: { n: null } };
+  it("returns a deep copy that shares nothing with the input", () => {
+    const input = { a: [1, { b: "x" }], when: new Date(5), nested: { n: null } };
     const copy = copyDocumentValue(input, "doc") as typeof input;
     expect(copy).toEqual({ a: [1, { b: "x" }], when: new Date(5), nested: { n: null } });
-    expect(Object.hasOwn(copy, "gone")).toBe(false);
     expect(copy.a).not.toBe(input.a);
     expect(copy.a[1]).not.toBe(input.a[1]);
     expect(copy.when).not.toBe(input.when);
@@ -124,6 +162,17 @@ describe("copyDocumentValue", () => {
     ["Infinity", { n: Number.POSITIVE_INFINITY }],
     ["an invalid Date", { d: new Date(Number.NaN) }],
     ["an undefined array item", { a: [1, undefined] }],
+    ["an undefined field", { a: 1, gone: undefined }],
+    ["an undefined nested field", { a: { b: [{ c: undefined }] } }],
+    // biome-ignore lint/suspicious/noSparseArray: the hole is the case
+    ["a sparse array", { a: [1, , 3] }],
+    ["a _bsontype key", { a: { _bsontype: "ObjectId", id: "x" } }],
+    ["a top-level _bsontype key", { _bsontype: "Code", code: "1" }],
+    ["a lone high surrogate in a string", { s: "k\ud800" }],
+    ["a lone low surrogate in a key", { "k\udc00": 1 }],
+    ["101 levels of nesting", nest(100, 1)],
+    ["10,000 levels of nesting", nest(10_000, 1)],
+    ["101 levels of arrays", nestArray(100)],
     ["a class instance", { m: new Map() }],
     ["a function", { f: () => 1 }],
     ["a bigint", { b: 1n }],
@@ -137,6 +186,16 @@ describe("copyDocumentValue", () => {
       expect(codeOf(() => copyDocumentValue(value, "doc"))).toBe("INVALID_ARGUMENT");
     });
   }
+
+  it("accepts 100 levels of nesting, the document being level 1", () => {
+    expect(copyDocumentValue(nest(99, 1), "doc")).toEqual(nest(99, 1));
+    expect(codeOf(() => copyDocumentValue(nest(98, 1), "doc", false, 3))).toBe("INVALID_ARGUMENT");
+  });
+
+  it("refuses undefined and _bsontype in a filter operand too", () => {
+    expect(codeOf(() => copyDocumentValue({ a: undefined }, "filter", true))).toBe("INVALID_ARGUMENT");
+    expect(codeOf(() => copyDocumentValue({ _bsontype: "x" }, "filter", true))).toBe("INVALID_ARGUMENT");
+  });
 
   it("accepts $ and dotted names in a filter operand, but still no NUL", () => {
     expect(copyDocumentValue({ $gt: 1, "a.b": 2 }, "filter", true)).toEqual({ $gt: 1, "a.b": 2 });
@@ -169,6 +228,12 @@ describe("documentSortKeys", () => {
   });
 
   const refused: [label: string, sort: unknown][] = [
+    ["an object instead of an array", { field: "a", direction: "asc" }],
+    ["a null entry", [null]],
+    ["a string entry", ["a"]],
+    ["a numeric field", [{ field: 1, direction: "asc" }]],
+    ["a field starting with $", [{ field: "$natural", direction: "asc" }]],
+    ["a missing direction", [{ field: "a" }]],
     [
       "a field named twice",
       [
@@ -217,4 +282,183 @@ describe("find cursors", () => {
       expect(codeOf(() => decodeFindCursor(cursor, keys))).toBe("INVALID_ARGUMENT");
     });
   }
+});
+
+describe("cursor values", () => {
+  const keys = documentSortKeys([{ field: "at", direction: "desc" }], "find");
+  const raw = (v: unknown[]) => toBase64Url(JSON.stringify({ s: ["at:desc", "id:asc"], v }));
+
+  const refused: [label: string, cursor: string][] = [
+    ["an invalid date", raw([{ d: 8.64e15 + 1 }, { j: "a" }])],
+    ["a fractional date", raw([{ d: 1.5 }, { j: "a" }])],
+    ["a date that is a string", raw([{ d: "2024" }, { j: "a" }])],
+    ["a numeric id", raw([{ j: 1 }, { j: 7 }])],
+    ["an empty id", raw([{ j: 1 }, { j: "" }])],
+    ["a null id", raw([{ j: 1 }, { j: null }])],
+    ["an item with both d and j", raw([{ d: 0, j: 1 }, { j: "a" }])],
+    ["an item with neither", raw([{}, { j: "a" }])],
+    ["a value with _bsontype", raw([{ j: { _bsontype: "x" } }, { j: "a" }])],
+  ];
+  for (const [label, cursor] of refused) {
+    it(`refuses a cursor holding ${label}`, () => {
+      expect(codeOf(() => decodeFindCursor(cursor, keys))).toBe("INVALID_ARGUMENT");
+    });
+  }
+
+  it("refuses a cursor that is not a string", () => {
+    expect(codeOf(() => decodeFindCursor(42, keys))).toBe("INVALID_ARGUMENT");
+  });
+
+  it("accepts the cursor it made", () => {
+    expect(decodeFindCursor(raw([{ d: -8.64e15 }, { j: "a" }]), keys)).toEqual([new Date(-8.64e15), "a"]);
+  });
+});
+
+describe("prepareFilter", () => {
+  it("returns one clause per field, equality for plain values", () => {
+    expect(prepareFilter({ "a.b": 1, c: forged("in", [1, null]) }, "find", false)).toEqual([
+      { field: "a.b", path: ["a", "b"], op: "eq", operand: 1 },
+      { field: "c", path: ["c"], op: "in", operand: [1, null] },
+    ]);
+  });
+
+  it("matches everything for a missing filter only where none is required", () => {
+    expect(prepareFilter(undefined, "find", false)).toEqual([]);
+    expect(codeOf(() => prepareFilter(undefined, "deleteMany", true))).toBe("INVALID_ARGUMENT");
+    expect(prepareFilter({}, "deleteMany", true)).toEqual([]);
+  });
+
+  const refused: [label: string, filter: unknown][] = [
+    ["an undefined field value", { email: undefined }],
+    ["undefined nested in a value", { address: { city: undefined } }],
+    ["undefined in an array value", { tags: ["a", undefined] }],
+    ["a condition of undefined", { a: forged("eq", undefined) }],
+    ["undefined in an in list", { a: forged("in", ["x", undefined]) }],
+    ["an operator named __proto__", { a: forged("__proto__", 1) }],
+    ["an operator named constructor", { a: forged("constructor", 1) }],
+    ["an operator named toString", { a: forged("toString", 1) }],
+    ["an operator that is not a string", { a: forged(["eq"] as unknown as string, 1) }],
+    ["an operator that is a prototype-less object", { a: forged(Object.create(null), 1) }],
+    ["a _bsontype key in an operand", { a: { _bsontype: "ObjectId" } }],
+    ["an operand nested over 100 levels", { a: nest(100, 1) }],
+    ["a path of 101 segments", { [Array.from({ length: 101 }, () => "a").join(".")]: 1 }],
+    ["an array filter", [{ a: 1 }]],
+  ];
+  for (const [label, filter] of refused) {
+    it(`refuses ${label} with INVALID_ARGUMENT`, () => {
+      expect(codeOf(() => prepareFilter(filter, "find", false))).toBe("INVALID_ARGUMENT");
+    });
+  }
+
+  it("counts an operand's depth from its path", () => {
+    expect(codeOf(() => prepareFilter({ a: nest(98, 1) }, "find", false))).toBeUndefined();
+    expect(codeOf(() => prepareFilter({ "a.b": nest(98, 1) }, "find", false))).toBe("INVALID_ARGUMENT");
+  });
+
+  it("refuses operands over 16 MiB with RESOURCE_EXHAUSTED, not retryable", () => {
+    const big = "x".repeat(MAX_DOCUMENT_BYTES / 2);
+    expect(codeOf(() => prepareFilter({ a: big }, "find", false))).toBeUndefined();
+    let caught: unknown;
+    try {
+      prepareFilter({ a: big, b: big }, "find", false);
+    } catch (error) {
+      caught = error;
+    }
+    expect(isInfrastructureError(caught, "RESOURCE_EXHAUSTED")).toBe(true);
+    expect((caught as { retryable: boolean }).retryable).toBe(false);
+  });
+});
+
+describe("prepareUpdate", () => {
+  it("splits set, unset and increment into checked paths", () => {
+    expect(prepareUpdate({ set: { "a.b": { c: 1 } }, unset: ["d"], increment: { n: 2 } }, "u")).toEqual({
+      set: [{ field: "a.b", path: ["a", "b"], value: { c: 1 } }],
+      unset: [{ field: "d", path: ["d"] }],
+      increment: [{ field: "n", path: ["n"], amount: 2 }],
+    });
+  });
+
+  const refused: [label: string, update: unknown][] = [
+    ["a set value of undefined", { set: { a: undefined } }],
+    ["undefined nested in a set value", { set: { a: { b: undefined } } }],
+    ["set given as undefined", { set: undefined, unset: ["a"] }],
+    ["an unknown part", { set: { a: 1 }, $set: { admin: true } }],
+    ["a _bsontype key in a value", { set: { a: { _bsontype: "Code" } } }],
+    ["a value nested too deep for its path", { set: { "a.b": nest(98, 1) } }],
+    // biome-ignore lint/suspicious/noSparseArray: the hole is the case
+    ["a sparse unset list", { unset: [, "a"] }],
+    ["a change of the id", { set: { id: "x" } }],
+    ["overlapping paths", { set: { a: 1 }, unset: ["a.b"] }],
+    ["nothing to change", { set: {} }],
+  ];
+  for (const [label, update] of refused) {
+    it(`refuses ${label} with INVALID_ARGUMENT`, () => {
+      expect(codeOf(() => prepareUpdate(update, "updateOne"))).toBe("INVALID_ARGUMENT");
+    });
+  }
+
+  it("refuses values over 16 MiB with RESOURCE_EXHAUSTED", () => {
+    const big = "x".repeat(MAX_DOCUMENT_BYTES / 2);
+    expect(codeOf(() => prepareUpdate({ set: { a: big, b: big } }, "updateOne"))).toBe("RESOURCE_EXHAUSTED");
+  });
+});
+
+describe("document size", () => {
+  it("accepts a document of exactly 16 MiB with its id, refuses one byte more", () => {
+    // _id element: 1 + 4 + (4 + 1 + 1) = 11; body element "s": 1 + 2 + 4 + n + 1; document: 4 + 1.
+    const n = MAX_DOCUMENT_BYTES - 11 - 8 - 5;
+    expect(codeOf(() => checkDocumentSize("i", { s: "x".repeat(n) }, "insertOne"))).toBeUndefined();
+    expect(codeOf(() => checkDocumentSize("i", { s: "x".repeat(n + 1) }, "insertOne"))).toBe(
+      "RESOURCE_EXHAUSTED",
+    );
+  });
+
+  it("counts UTF-8 bytes: a surrogate pair as four, a lone surrogate as three", () => {
+    const n = MAX_DOCUMENT_BYTES - 11 - 8 - 5;
+    expect(codeOf(() => checkDocumentSize("i", { s: `${"x".repeat(n - 4)}😀` }, "i"))).toBeUndefined();
+    expect(codeOf(() => checkDocumentSize("i", { s: `${"x".repeat(n - 3)}😀` }, "i"))).toBe(
+      "RESOURCE_EXHAUSTED",
+    );
+    expect(codeOf(() => checkDocumentSize("i", { s: `${"x".repeat(n - 3)}\ud800` }, "i"))).toBeUndefined();
+    expect(codeOf(() => checkDocumentSize("i", { s: `${"x".repeat(n - 2)}\ud800` }, "i"))).toBe(
+      "RESOURCE_EXHAUSTED",
+    );
+  });
+
+  it("prepareDocument measures the generated id and refuses an oversize document", () => {
+    const big = "x".repeat(MAX_DOCUMENT_BYTES);
+    expect(codeOf(() => prepareDocument({ s: big }, "insertOne", () => "g"))).toBe("RESOURCE_EXHAUSTED");
+    expect(prepareDocument({ s: "x" }, "insertOne", () => "g")).toEqual({ id: "g", fields: { s: "x" } });
+    expect(prepareDocument({ id: "given" }, "insertOne", () => "g").id).toBe("given");
+  });
+});
+
+describe("prepareFind", () => {
+  it("refuses malformed options with INVALID_ARGUMENT", () => {
+    for (const options of [
+      { sort: { a: 1 } },
+      { sort: [null] },
+      { limit: "5" },
+      { after: 5 },
+      [] as unknown,
+    ]) {
+      expect(
+        codeOf(() => prepareFind({}, options as never, "find")),
+        JSON.stringify(options),
+      ).toBe("INVALID_ARGUMENT");
+    }
+  });
+
+  it("counts the cursor's values once per sort key against the size limit", () => {
+    const keys = documentSortKeys([{ field: "s", direction: "asc" }], "find");
+    const half = "x".repeat(MAX_DOCUMENT_BYTES / 2);
+    const after = encodeFindCursor(keys, [half, "id"]);
+    expect(codeOf(() => prepareFind({}, { sort: [{ field: "s", direction: "asc" }], after }, "find"))).toBe(
+      "RESOURCE_EXHAUSTED",
+    );
+    const small = encodeFindCursor(keys, ["x", "id"]);
+    expect(
+      prepareFind({ a: 1 }, { sort: [{ field: "s", direction: "asc" }], after: small }, "find").after,
+    ).toEqual(["x", "id"]);
+  });
 });

@@ -3,16 +3,8 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { createLocalObjectStorage } from "@proj/adapter-local-fs";
 import { createMemoryTokenAuthority } from "@proj/adapter-memory";
-import { createMysqlDatabase } from "@proj/adapter-mysql";
 import { createPgliteDatabase } from "@proj/adapter-pglite";
-import { createPostgresDatabase } from "@proj/adapter-postgres";
-import {
-  createR2ObjectStorage,
-  createS3CompatibleObjectStorage,
-  createS3ObjectStorage,
-} from "@proj/adapter-r2";
 import { createMemoryCache } from "@proj/cache-memory";
-import { createRedisCache } from "@proj/cache-redis";
 import {
   type Cache,
   isInfrastructureError,
@@ -35,6 +27,7 @@ import { TenantAdministration } from "../application/tenant-administration.js";
 import { buildHttpServer } from "../http/server.js";
 import { SqlOrderStore } from "../infrastructure/sql-order-store.js";
 import type { CacheConfig, DatabaseConfig, ServiceConfig, StorageConfig, TokenConfig } from "./config.js";
+import { loadAdapter } from "./load-adapter.js";
 
 /** The running service: its HTTP server and everything to close on shutdown. */
 export interface ComposedService {
@@ -48,20 +41,36 @@ export interface ComposedService {
 
 async function openDatabase(config: DatabaseConfig): Promise<SqlDatabase> {
   switch (config.kind) {
-    case "postgres":
+    case "postgres": {
+      const { createPostgresDatabase } = await loadAdapter(
+        "@proj/adapter-postgres",
+        "DATABASE_URL (postgres://)",
+        () => import("@proj/adapter-postgres"),
+      );
       return createPostgresDatabase({ connectionString: config.url, applicationName: "tenant-reports" });
-    case "mysql":
+    }
+    case "mysql": {
+      const { createMysqlDatabase } = await loadAdapter(
+        "@proj/adapter-mysql",
+        "DATABASE_URL (mysql://)",
+        () => import("@proj/adapter-mysql"),
+      );
       return createMysqlDatabase({ uri: config.url });
+    }
     case "pglite":
       if (config.dataDir !== undefined) await mkdir(config.dataDir, { recursive: true });
       return createPgliteDatabase({ dataDir: config.dataDir ?? "memory://" });
   }
 }
 
-function openStorage(config: StorageConfig): ObjectStorage {
+async function openStorage(config: StorageConfig): Promise<ObjectStorage> {
+  if (config.kind === "local") return createLocalObjectStorage({ root: config.root });
+  const { createR2ObjectStorage, createS3CompatibleObjectStorage, createS3ObjectStorage } = await loadAdapter(
+    "@proj/adapter-r2",
+    `STORAGE_URL (${config.kind}://)`,
+    () => import("@proj/adapter-r2"),
+  );
   switch (config.kind) {
-    case "local":
-      return createLocalObjectStorage({ root: config.root });
     case "r2":
       return createR2ObjectStorage(config);
     case "s3": {
@@ -88,10 +97,14 @@ function openStorage(config: StorageConfig): ObjectStorage {
   }
 }
 
-function openCache(config: CacheConfig): Cache<JsonValue> {
-  return config.kind === "memory"
-    ? createMemoryCache<JsonValue>({ maxEntries: config.maxEntries })
-    : createRedisCache<JsonValue>({ url: config.url, namespace: config.namespace });
+async function openCache(config: CacheConfig): Promise<Cache<JsonValue>> {
+  if (config.kind === "memory") return createMemoryCache<JsonValue>({ maxEntries: config.maxEntries });
+  const { createRedisCache } = await loadAdapter(
+    "@proj/cache-redis",
+    "CACHE_URL (redis://)",
+    () => import("@proj/cache-redis"),
+  );
+  return createRedisCache<JsonValue>({ url: config.url, namespace: config.namespace });
 }
 
 /** The development key lives in the data folder, made at first start, so tokens survive restarts. */
@@ -184,8 +197,8 @@ export async function composeService(config: ServiceConfig): Promise<ComposedSer
   };
   try {
     const db = track(await openDatabase(config.database));
-    const storage = track(openStorage(config.storage));
-    const cache = track(openCache(config.cache));
+    const storage = track(await openStorage(config.storage));
+    const cache = track(await openCache(config.cache));
     const { decoder, devIssuer } = await openTokens(config.tokens);
     track(decoder);
     const tenants = track(

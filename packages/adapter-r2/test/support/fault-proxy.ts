@@ -16,9 +16,15 @@ export interface ProxiedRequest {
 
 /**
  * What the proxy does with one request: pass it on, answer with an S3 error document, cut the
- * connection once some of the body has arrived, or never answer.
+ * connection once some of the body has arrived, never answer, or pass it on and cut the connection
+ * when the server's answer arrives (`lose-reply`: the server acted, the client never hears).
  */
-export type Fault = "forward" | { status: number; code: string; body?: string } | "drop" | "hang";
+export type Fault =
+  | "forward"
+  | { status: number; code: string; body?: string }
+  | "drop"
+  | "hang"
+  | "lose-reply";
 
 export interface FaultProxy {
   readonly endpoint: string;
@@ -42,7 +48,7 @@ export async function startFaultProxy(
     };
     const fault = decide(seen, requests.length);
     requests.push(seen);
-    if (fault === "forward") {
+    if (fault === "forward" || fault === "lose-reply") {
       const outgoing = httpRequest(
         {
           host: upstream.hostname,
@@ -52,6 +58,11 @@ export async function startFaultProxy(
           headers: request.headers,
         },
         (answer) => {
+          if (fault === "lose-reply") {
+            answer.resume();
+            answer.once("end", () => request.socket.destroy());
+            return;
+          }
           response.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.pipe(response);
         },

@@ -33,8 +33,8 @@ export interface LocalS3Server {
  *
  * s3rver 3.7.1 (the newest release) falls short of S3 in ways the adapter relies on; each gap is
  * closed here, in the test setup only, and everything else is s3rver's own:
- * - it lacks `AbortMultipartUpload` (answers 405) and `ListMultipartUploads` (answers 501): a thin
- *   layer in front answers both from s3rver's own upload folders;
+ * - it lacks `AbortMultipartUpload` (answers 405), `ListParts` (405) and `ListMultipartUploads`
+ *   (501): a thin layer in front answers them from s3rver's own upload folders;
  * - its listing walks folders, so `a/b` comes before `a-b`, not in S3's UTF-8 byte order, and
  *   `Range: bytes=0-0` returns the whole object: `fixStoreDefects` corrects both in its store;
  * - its ListObjectsV2 continuation tokens use DES, which Node 20's OpenSSL only offers with
@@ -154,7 +154,7 @@ function sendXml(response: ServerResponse, status: number, body: string): void {
   response.end(`<?xml version="1.0" encoding="UTF-8"?>\n${body}`);
 }
 
-/** Answers the two multipart operations s3rver lacks; returns false for everything else. */
+/** Answers the three multipart operations s3rver lacks; returns false for everything else. */
 async function handleMissingOperations(
   directory: string,
   request: IncomingMessage,
@@ -174,6 +174,28 @@ async function handleMissingOperations(
       await rm(join(uploadsDir, uploadId), { recursive: true, force: true });
       response.writeHead(204).end();
     }
+    return true;
+  }
+
+  if (request.method === "GET" && url.searchParams.has("uploadId") && key !== "") {
+    const uploadId = url.searchParams.get("uploadId") ?? "";
+    request.resume();
+    if (!UPLOAD_ID.test(uploadId) || !existsSync(join(uploadsDir, uploadId))) {
+      sendXml(response, 404, `<Error><Code>NoSuchUpload</Code><Message>no such upload</Message></Error>`);
+      return true;
+    }
+    const numbers = (await readdir(join(uploadsDir, uploadId))).filter((name) => /^\d+$/.test(name));
+    const parts = await Promise.all(
+      numbers.map(async (number) => {
+        const md5 = await readFile(join(uploadsDir, uploadId, `${number}.md5`), "utf8");
+        return `<Part><PartNumber>${number}</PartNumber><ETag>"${md5}"</ETag></Part>`;
+      }),
+    );
+    sendXml(
+      response,
+      200,
+      `<ListPartsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Key>${xml(key)}</Key><UploadId>${uploadId}</UploadId><IsTruncated>false</IsTruncated>${parts.join("")}</ListPartsResult>`,
+    );
     return true;
   }
 

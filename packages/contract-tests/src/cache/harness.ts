@@ -19,6 +19,17 @@ export interface CacheHarness extends ContractHarness<Cache> {
   createPeer?(cache: Cache): Promise<Cache>;
   /** A cache whose backend cannot be reached (a closed port), for the failure sentence. */
   createUnreachable?(): Promise<Cache>;
+  /**
+   * A fresh cache in the given namespace, for adapters with namespaces (a shared cache). The suite
+   * passes names that start with one another (`P`, `P:sub`) and removes them through `destroy`.
+   */
+  createInNamespace?(namespace: string): Promise<Cache>;
+  /**
+   * What the adapter does with a value outside JSON (`NaN`, a `Date`, an `undefined` property):
+   * `"kept"` returns it as stored (an in-process cache), `"refused"` rejects it with
+   * `INVALID_ARGUMENT` and stores nothing (a serialising cache). Absent: those tests are skipped.
+   */
+  valuesOutsideJson?: "kept" | "refused";
 }
 
 /** Runs `body` with an extra adapter and releases it the way the harness releases its own. */
@@ -68,3 +79,14 @@ export async function eventually(probe: () => Promise<boolean>, what: string, ti
 export const SHORT_TTL_MS = 200;
 /** How long the expiry tests wait: comfortably past `SHORT_TTL_MS`. */
 export const PAST_SHORT_TTL_MS = 500;
+
+/**
+ * Keeps the thread busy for at least `ms` of real time. No timer can fire meanwhile, so a clock
+ * driven by timers cannot advance: what a request handler doing heavy work looks like to a cache.
+ */
+export function busyWait(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // spinning is the point
+  }
+}

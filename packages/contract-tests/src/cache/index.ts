@@ -2,8 +2,10 @@ import type { Cache } from "@proj/ports";
 import { describe } from "vitest";
 import { useFreshAdapter } from "../harness.js";
 import { basicTests } from "./basic.js";
+import { callOptionsTests } from "./call-options.js";
 import { getOrSetTests } from "./get-or-set.js";
 import type { CacheHarness } from "./harness.js";
+import { hostileInputTests } from "./hostile-input.js";
 import { invalidationTests } from "./invalidation.js";
 import { lifecycleTests } from "./lifecycle.js";
 import { staleWhileRevalidateTests } from "./stale-while-revalidate.js";
@@ -26,5 +28,7 @@ export function cacheContract(name: string, harness: CacheHarness): void {
     staleWhileRevalidateTests(cache, harness);
     invalidationTests(cache, harness);
     statsTests(cache, harness);
+    hostileInputTests(cache, harness);
+    callOptionsTests(cache);
   });
 }

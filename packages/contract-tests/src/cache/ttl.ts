@@ -1,7 +1,7 @@
 import type { Cache } from "@proj/ports";
 import { describe, expect, it } from "vitest";
 import { expectErrorCode, sleep } from "../harness.js";
-import { type CacheHarness, PAST_SHORT_TTL_MS, SHORT_TTL_MS, withExtraCache } from "./harness.js";
+import { busyWait, type CacheHarness, PAST_SHORT_TTL_MS, SHORT_TTL_MS, withExtraCache } from "./harness.js";
 
 const INVALID_TTLS: ReadonlyArray<readonly [string, number]> = [
   ["zero", 0],
@@ -28,6 +28,22 @@ export function ttlTests(cache: () => Cache, harness: CacheHarness): void {
       expect(got).toBe("reloaded");
       expect(calls).toBe(1);
       expect(await cache().get("forever"), "an entry set without a TTL must not expire").toBe("w");
+    });
+
+    it("never returns an entry past its TTL after long synchronous work with no lookup in between", async () => {
+      // Each set is followed at once by blocking work longer than the TTL: no timer can fire, so an
+      // adapter that judges expiry against a timer-refreshed clock sample would still serve it.
+      await cache().set("k", "v", { ttlMs: SHORT_TTL_MS });
+      busyWait(PAST_SHORT_TTL_MS);
+      expect(await cache().get("k"), "get served an expired entry").toBeUndefined();
+      await cache().set("k", "v", { ttlMs: SHORT_TTL_MS });
+      busyWait(PAST_SHORT_TTL_MS);
+      expect(await cache().has("k"), "has reported an expired entry").toBe(false);
+      await cache().set("k", "v", { ttlMs: SHORT_TTL_MS });
+      busyWait(PAST_SHORT_TTL_MS);
+      expect(await cache().getOrSet("k", async () => "reloaded"), "getOrSet served an expired entry").toBe(
+        "reloaded",
+      );
     });
 
     it("answers has with false for an expired entry that get was never asked about", async () => {

@@ -47,12 +47,18 @@ export function crudTests(db: () => DocumentDatabase, gaps: DocumentServerGaps):
       expect(await things.findById("t1")).toEqual(doc);
     });
 
-    it("drops fields whose value is undefined", async () => {
+    it("refuses a document holding undefined anywhere with INVALID_ARGUMENT, storing nothing", async () => {
       const things = db().collection("things");
-      await things.insertOne({ id: "u", kept: 1, gone: undefined });
-      const stored = await things.findById("u");
-      expect(stored).toEqual({ id: "u", kept: 1 });
-      expect(Object.keys(stored ?? {})).not.toContain("gone");
+      await expectErrorCode(things.insertOne({ id: "u", kept: 1, gone: undefined }), "INVALID_ARGUMENT");
+      await expectErrorCode(
+        things.insertOne({ id: "v", nested: { gone: undefined } } as never),
+        "INVALID_ARGUMENT",
+      );
+      await expectErrorCode(
+        things.insertMany([{ id: "w" }, { id: "x", list: [1, undefined] } as never]),
+        "INVALID_ARGUMENT",
+      );
+      expect(await things.count()).toBe(0);
     });
 
     it("stores a copy: changing the input afterwards changes nothing stored", async () => {

@@ -5,6 +5,7 @@ import { crudTests } from "./crud.js";
 import { databaseTests } from "./database.js";
 import { indexTests } from "./indexes.js";
 import { injectionTests } from "./injection.js";
+import { limitTests } from "./limits.js";
 import { pagingTests } from "./paging.js";
 import { queryTests } from "./query.js";
 import { transactionTests } from "./transactions.js";
@@ -21,6 +22,12 @@ export interface DocumentDatabaseHarness extends ContractHarness<DocumentDatabas
    * feature are skipped, visibly, rather than passed.
    */
   serverGaps?: DocumentServerGaps;
+  /**
+   * Whether the backend under test runs transactions, as the harness knows it independently of the
+   * adapter (the server's setup). When given, the adapter's declared `capabilities.transactions`
+   * must equal it, so an adapter that under-declares cannot skip the transaction tests.
+   */
+  transactions?: boolean;
 }
 
 /** Each names why the server under test lacks the behaviour. */
@@ -31,6 +38,8 @@ export interface DocumentServerGaps {
   missingSortsAsNull?: string;
   /** A conflict in `insertMany` drops the whole batch instead of keeping the documents before it. */
   insertManyKeepsPrefix?: string;
+  /** The server lets an update grow a document past 16 MiB (MongoDB refuses it; the port does too). */
+  updateSizeLimit?: string;
 }
 
 /** Registers the `DocumentDatabase` contract (packages/ports/src/documents.ts) against an adapter. */
@@ -42,7 +51,8 @@ export function documentDatabaseContract(name: string, harness: DocumentDatabase
     pagingTests(db, harness.serverGaps ?? {});
     indexTests(db, harness.serverGaps ?? {});
     injectionTests(db);
+    limitTests(db, harness.serverGaps ?? {});
     databaseTests(db, harness.serverGaps ?? {});
-    transactionTests(db);
+    transactionTests(db, harness.transactions);
   });
 }

@@ -122,6 +122,18 @@ export function injectionTests(db: () => DocumentDatabase): void {
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     });
 
+    it("stores arrays of documents under inherited property names verbatim, reading back documents", async () => {
+      const notes = db().collection("notes");
+      const doc = JSON.parse(
+        '{"id":"q","__proto__":[{"a":1},{}],"constructor":[{"b":[{}]}],"toString":[{}],"hasOwnProperty":{"x":[{"y":1}]}}',
+      );
+      await notes.insertOne(doc);
+      const read = await notes.findById("q");
+      expect(read).toEqual(doc);
+      expect(Object.getOwnPropertyDescriptor(read, "__proto__")?.value).toEqual([{ a: 1 }, {}]);
+      expect((await notes.find({ id: "q" })).items).toEqual([doc]);
+    });
+
     it("update paths and values cannot smuggle operators", async () => {
       const accounts = db().collection("accounts");
       for (const update of [

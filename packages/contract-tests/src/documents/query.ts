@@ -146,13 +146,12 @@ export function queryTests(db: () => DocumentDatabase): void {
       expect(await ids(items, { tag: where.ne({ $gt: "" } as unknown as string) })).toHaveLength(7);
     });
 
-    it("rejects where.in or where.nin without an array with INVALID_ARGUMENT", () => {
-      expect(() => where.in("a" as unknown as string[])).toThrow();
-      try {
-        where.nin(1 as unknown as number[]);
-      } catch (error) {
-        expect((error as { code?: string }).code).toBe("INVALID_ARGUMENT");
-      }
+    it("rejects where.in or where.nin without an array, or holding undefined, with INVALID_ARGUMENT", async () => {
+      await expectErrorCode(() => where.in("a" as unknown as string[]), "INVALID_ARGUMENT");
+      await expectErrorCode(() => where.nin(1 as unknown as number[]), "INVALID_ARGUMENT");
+      await expectErrorCode(() => where.in(["a", undefined] as unknown as string[]), "INVALID_ARGUMENT");
+      await expectErrorCode(() => where.nin([undefined] as unknown as string[]), "INVALID_ARGUMENT");
+      await expectErrorCode(() => where.eq(undefined as unknown as string), "INVALID_ARGUMENT");
     });
   });
 }

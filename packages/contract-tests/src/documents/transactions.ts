@@ -1,22 +1,99 @@
-import type { DocumentDatabase } from "@proj/ports";
+import type { DocumentCollection, DocumentDatabase } from "@proj/ports";
 import { describe, expect, it } from "vitest";
 import { expectErrorCode } from "../harness.js";
 
-export function transactionTests(db: () => DocumentDatabase): void {
+/**
+ * The declared capability is cross-checked both ways: an adapter declaring none must refuse without
+ * running the work, one declaring transactions must run the work once, commit it whole, roll it back
+ * whole and hide it until commit. With `expected` (from the harness) the declaration itself is pinned.
+ */
+export function transactionTests(db: () => DocumentDatabase, expected: boolean | undefined): void {
   describe("transactions", () => {
-    it("declares whether transactions are supported", () => {
-      expect(typeof db().capabilities.transactions).toBe("boolean");
+    it("declares a boolean transactions capability that stays the same", () => {
+      const declared = db().capabilities.transactions;
+      expect(typeof declared).toBe("boolean");
+      expect(db().capabilities.transactions).toBe(declared);
     });
 
-    it("rejects transaction with NOT_SUPPORTED when the capability is absent", async (context) => {
+    it.skipIf(expected === undefined)(
+      "declares the transactions capability the harness knows the backend has",
+      () => {
+        expect(db().capabilities.transactions).toBe(expected);
+      },
+    );
+
+    it("without the capability, rejects with NOT_SUPPORTED before running the work, writing nothing", async (context) => {
       if (db().capabilities.transactions) context.skip();
+      let runs = 0;
       await expectErrorCode(
-        db().transaction(async () => 1),
+        db().transaction(async (tx) => {
+          runs++;
+          await tx.collection("items").insertOne({ id: "x" });
+        }),
         "NOT_SUPPORTED",
       );
+      expect(runs).toBe(0);
+      expect(await db().collection("items").count()).toBe(0);
     });
 
     const supported = () => db().capabilities.transactions;
+
+    it("with the capability, runs the work exactly once and resolves with its result", async (context) => {
+      if (!supported()) context.skip();
+      let runs = 0;
+      const result = await db().transaction(async () => {
+        runs++;
+        return { answer: 42 };
+      });
+      expect(runs).toBe(1);
+      expect(result).toEqual({ answer: 42 });
+    });
+
+    it("rolls back inserts, updates and deletes in several collections together when the work throws", async (context) => {
+      if (!supported()) context.skip();
+      const accounts = db().collection("accounts");
+      const ledger = db().collection("ledger");
+      await accounts.insertMany([
+        { id: "a", balance: 10 },
+        { id: "b", balance: 5 },
+      ]);
+      await ledger.insertOne({ id: "t0", amount: 1 });
+      const failure = new Error("late failure");
+      const caught = await db()
+        .transaction(async (tx) => {
+          await tx
+            .collection("accounts")
+            .updateOne({ id: "a" }, { increment: { balance: -10 }, set: { closed: true } });
+          await tx.collection("accounts").deleteOne({ id: "b" });
+          await tx.collection("ledger").deleteMany({});
+          await tx.collection("ledger").insertOne({ id: "t1", amount: 10 });
+          await tx.collection("fresh").insertOne({ id: "f" });
+          expect(await tx.collection("accounts").count()).toBe(1);
+          throw failure;
+        })
+        .catch((error: unknown) => error);
+      expect(caught).toBe(failure);
+      expect(await accounts.find({})).toEqual({
+        items: [
+          { id: "a", balance: 10 },
+          { id: "b", balance: 5 },
+        ],
+      });
+      expect((await ledger.find({})).items).toEqual([{ id: "t0", amount: 1 }]);
+      expect(await db().collection("fresh").count()).toBe(0);
+    });
+
+    it("refuses a collection handle of a finished transaction with CLOSED, writing nothing", async (context) => {
+      if (!supported()) context.skip();
+      let leaked: DocumentCollection | undefined;
+      await db().transaction(async (tx) => {
+        leaked = tx.collection("items");
+        await leaked.insertOne({ id: "inside" });
+      });
+      await expectErrorCode(leaked!.insertOne({ id: "after" }), "CLOSED");
+      expect(await db().collection("items").findById("after")).toBeUndefined();
+      expect(await db().collection("items").count()).toBe(1);
+    });
 
     it("commits every write of the work when it resolves, and returns its result", async (context) => {
       if (!supported()) context.skip();

@@ -372,34 +372,40 @@ export function documentDatabaseFaultContract(name: string, harness: DocumentFau
       testTimeout,
     );
 
-    it(
-      "a server that accepts and resets every connection: calls fail within the bound, with no busy reconnect loop",
-      async () => {
-        const { proxy, items } = current();
-        await items.count({});
-        await proxy.set("cut-mid-request", { afterBytes: 0 });
-        proxy.resetCounters();
-        const watchMs = Math.max(3_000, callMs);
-        const started = Date.now();
-        while (Date.now() - started < watchMs) {
-          const read = await expectFailsWithin(
-            items.count({}),
-            callBound,
-            FAULT_CODES,
-            "a read while resets",
-          );
-          expectRetryableRead(read);
-        }
-        // A few attempts per second at most (each call may try once, monitors back off), never thousands.
-        const perSecond = (proxy.acceptedConnections * 1_000) / (Date.now() - started);
-        expect(
-          perSecond,
-          `${proxy.acceptedConnections} connections in ${Date.now() - started} ms`,
-        ).toBeLessThan(50);
-        await expectHealed();
-      },
-      testTimeout,
-    );
+    for (const [mode, counted] of [
+      ["outage-reset", "rejectedConnections"],
+      ["cut-mid-request", "acceptedConnections"],
+    ] as const) {
+      it(
+        `${mode === "outage-reset" ? "an outage that resets every new connection" : "a server that resets every connection on its first bytes"}: calls fail within the bound, with no busy reconnect loop`,
+        async () => {
+          const { proxy, items } = current();
+          await items.count({});
+          await proxy.set(mode, { afterBytes: 0 });
+          proxy.resetCounters();
+          const watchMs = Math.max(3_000, callMs);
+          const started = Date.now();
+          while (Date.now() - started < watchMs) {
+            const read = await expectFailsWithin(
+              items.count({}),
+              callBound,
+              FAULT_CODES,
+              `a read under ${mode}`,
+            );
+            expectRetryableRead(read);
+          }
+          // A few attempts per second at most (each call may try once, monitors back off), never thousands.
+          const attempts = proxy[counted];
+          const elapsed = Date.now() - started;
+          expect(
+            (attempts * 1_000) / elapsed,
+            `${attempts} connection attempts in ${elapsed} ms`,
+          ).toBeLessThan(50);
+          await expectHealed();
+        },
+        testTimeout,
+      );
+    }
 
     it(
       "close() settles within the bound while the network is silent",

@@ -12,6 +12,8 @@ import { connect, createServer, type Server, type Socket } from "node:net";
  * - `cut-mid-response`: forwards `afterBytes` bytes of the next reply, then cuts the client (RST).
  * - `cut-mid-request`: forwards `afterBytes` bytes of the next request, then cuts both sides (RST).
  * - `outage`: every connection is reset and the port refuses connections until `heal()`.
+ * - `outage-reset`: like `outage`, but the port stays open and resets each new connection at once,
+ *   so that `rejectedConnections` counts how often the adapter tried (a reconnect loop shows).
  */
 export type FaultMode =
   | "pass"
@@ -21,7 +23,8 @@ export type FaultMode =
   | "cut-on-reply-close"
   | "cut-mid-response"
   | "cut-mid-request"
-  | "outage";
+  | "outage"
+  | "outage-reset";
 
 export interface FaultProxyOptions {
   /** The real server the proxy relays to. */
@@ -53,6 +56,7 @@ export class FaultProxy {
   #latencyMs = 0;
   #afterBytes = 0;
   #accepted = 0;
+  #rejected = 0;
   #closed = false;
 
   private constructor(options: FaultProxyOptions) {
@@ -90,8 +94,14 @@ export class FaultProxy {
     return this.#accepted;
   }
 
+  /** Connections reset on arrival under `outage-reset` since the start (or `resetCounters()`). */
+  get rejectedConnections(): number {
+    return this.#rejected;
+  }
+
   resetCounters(): void {
     this.#accepted = 0;
+    this.#rejected = 0;
   }
 
   /** Delays every chunk, both ways, by `ms` (on top of the current mode). 0 turns it off. */
@@ -109,6 +119,9 @@ export class FaultProxy {
     this.#mode = mode;
     this.#afterBytes = options.afterBytes ?? 0;
     for (const relay of this.#relays) relay.forwarded = 0;
+    if (mode === "outage-reset") {
+      for (const relay of [...this.#relays]) this.#cut(relay, "reset");
+    }
     if (mode === "outage" && !wasOutage) {
       for (const relay of [...this.#relays]) this.#cut(relay, "reset");
       await this.#stopListening();
@@ -162,7 +175,9 @@ export class FaultProxy {
   }
 
   #accept(client: Socket): void {
-    if (this.#mode === "outage" || this.#closed) {
+    if (this.#mode === "outage" || this.#mode === "outage-reset" || this.#closed) {
+      if (this.#mode === "outage-reset") this.#rejected += 1;
+      client.on("error", () => undefined);
       client.resetAndDestroy();
       return;
     }
@@ -201,6 +216,7 @@ export class FaultProxy {
     switch (this.#mode) {
       case "silent":
       case "outage":
+      case "outage-reset":
         return;
       case "cut-mid-request": {
         const room = this.#afterBytes - relay.forwarded;
@@ -222,6 +238,7 @@ export class FaultProxy {
     switch (this.#mode) {
       case "silent":
       case "outage":
+      case "outage-reset":
       case "lose-replies":
         return;
       case "cut-on-reply-reset":

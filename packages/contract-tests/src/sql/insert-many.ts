@@ -155,6 +155,48 @@ export function insertManyTests({ db }: SqlContractContext): void {
       await expectErrorCode(db().insertMany("no_such_table", ["id"], [[1]]), "INVALID_ARGUMENT");
     });
 
+    it("under row-level security: rows the policy allows go in, a refused row is PERMISSION_DENIED", async (context) => {
+      if (db().dialect.name !== "postgres") context.skip("row-level security is PostgreSQL's");
+      await createItems(db());
+      const role = `rls_${Math.random().toString(36).slice(2, 10)}`;
+      const rolledBack = new Error("roll back the role and the policy");
+      const namespace = await currentNamespace(db());
+      // All in one transaction (roles are transactional too), rolled back at the end: nothing stays.
+      const outcome = db().transaction(async (tx) => {
+        await tx.execute(sql`CREATE ROLE ${sql.id(role)} NOLOGIN`);
+        await tx.execute(sql`GRANT USAGE ON SCHEMA ${sql.id(namespace)} TO ${sql.id(role)}`);
+        await tx.execute(sql`GRANT SELECT, INSERT ON items TO ${sql.id(role)}`);
+        await tx.execute(sql`ALTER TABLE items ENABLE ROW LEVEL SECURITY`);
+        await tx.execute(sql`CREATE POLICY small_ids ON items USING (id < 100) WITH CHECK (id < 100)`);
+        await tx.execute(sql`SET LOCAL ROLE ${sql.id(role)}`);
+        expect(
+          await tx.insertMany(
+            "items",
+            ["id", "label"],
+            [
+              [1, "a"],
+              [2, "b"],
+            ],
+          ),
+        ).toBe(2);
+        const refused = await expectErrorCode(
+          tx.insertMany(
+            "items",
+            ["id", "label"],
+            [
+              [3, "c"],
+              [500, "outside the policy"],
+            ],
+          ),
+          "PERMISSION_DENIED",
+        );
+        expect(refused.retryable).toBe(false);
+        expect(await itemIds(tx)).toEqual([1, 2]);
+        throw rolledBack;
+      });
+      await expect(outcome).rejects.toBe(rolledBack);
+    });
+
     it("stops with CANCELLED when the signal has fired, inserting nothing", async () => {
       await createItems(db());
       await expectErrorCode(

@@ -1,0 +1,250 @@
+import { cancelledError, InfrastructureError } from "@proj/ports";
+import type { Redis } from "ioredis";
+import { mapRedisError } from "./map-redis-error.js";
+
+/** One budget for a whole call, fixed when the call starts, shared by every command it sends. */
+export interface Deadline {
+  readonly timeoutMs: number;
+  /** On the `performance.now()` scale; `Infinity` for none. */
+  readonly at: number;
+}
+
+export function startDeadline(timeoutMs: number): Deadline {
+  return { timeoutMs, at: performance.now() + timeoutMs };
+}
+
+/** Names the call in error messages; only called on failure, so the hot path builds no string. */
+type Describe = () => string;
+
+interface InFlight {
+  /** The connection under the call was lost: silent (replaced for missing replies) or closed. */
+  lose(silent: boolean): void;
+}
+
+interface Waiter {
+  ready(): void;
+  /** The connection attempt failed with `cause`: Redis refused or reset it. */
+  unreachable(cause: InfrastructureError): void;
+  fail(error: InfrastructureError): void;
+}
+
+/** Errors of reads whose connection the peer closed under them: `run` sends those once more. */
+const CLOSED_UNDER_CALL = new WeakSet<object>();
+
+const RECONNECT_BASE_MS = 100;
+const RECONNECT_CAP_MS = 2_000;
+
+/**
+ * The delay before reconnect attempt `attempt` (1, 2, …): exponential from 100 ms, capped at 2 s,
+ * with "equal jitter" (a uniform draw over the upper half), so processes that lost Redis together
+ * do not come back in lockstep, and an outage never turns into a loop of connection attempts (at
+ * least 50 ms apart, at most one per second once capped).
+ */
+export function reconnectDelay(attempt: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(RECONNECT_CAP_MS, RECONNECT_BASE_MS * 2 ** Math.min(Math.max(attempt, 1) - 1, 16));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
+/**
+ * Runs every command of the cache under a deadline, over a client built with no offline queue and
+ * no resending of unanswered commands, so that a command is written only while a connection is
+ * ready and never replayed on another one:
+ *
+ * - no connection ready: the call waits for one until its deadline (`TIMEOUT`), or fails at once
+ *   with `UNAVAILABLE` while the last connection attempt was refused or reset;
+ * - sent: the call fails at its deadline with `TIMEOUT`, or when its connection is lost; ioredis'
+ *   `socketTimeout` destroys a connection that stays silent while replies are due, and its
+ *   reconnect (with `reconnectDelay`) replaces it;
+ * - a write that was sent and got no reply has an unknown outcome: `details.outcome: "unknown"`,
+ *   `retryable: false`.
+ */
+export class RedisCalls {
+  readonly #client: Redis;
+  readonly #inFlight = new Set<InFlight>();
+  readonly #waiters = new Set<Waiter>();
+  /** Why the last connection attempt failed, until a connection is ready again. */
+  #unreachable: InfrastructureError | undefined;
+  /** Set when the connection being closed was destroyed for silence, not closed by the peer. */
+  #silent = false;
+
+  constructor(client: Redis, onError: ((error: InfrastructureError) => void) | undefined) {
+    this.#client = client;
+    // Without an error listener, ioredis reports every connection error as an unhandled error event.
+    client.on("error", (error: unknown) => {
+      const mapped = mapRedisError(error, "the Redis connection");
+      if (mapped.code === "TIMEOUT") {
+        this.#silent = true;
+      } else if (mapped.code === "UNAVAILABLE" && client.status !== "ready") {
+        this.#unreachable = mapped;
+        for (const waiter of [...this.#waiters]) waiter.unreachable(mapped);
+      }
+      onError?.(mapped);
+    });
+    client.on("ready", () => {
+      this.#unreachable = undefined;
+      for (const waiter of [...this.#waiters]) waiter.ready();
+    });
+    client.on("close", () => {
+      const silent = this.#silent;
+      this.#silent = false;
+      for (const call of [...this.#inFlight]) call.lose(silent);
+    });
+  }
+
+  run<T>(
+    describe: Describe,
+    write: boolean,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+    send: () => Promise<T>,
+  ): Promise<T> {
+    const sent = this.#attempt(describe, write, deadline, signal, send);
+    if (write) return sent;
+    // A read is safe to send again: when the peer closed the connection under it (a restart, a
+    // killed client), it waits for the next connection within the same deadline, once.
+    return sent.catch((error: unknown) => {
+      if (!CLOSED_UNDER_CALL.has(error as object)) throw error;
+      return this.#attempt(describe, write, deadline, signal, send);
+    });
+  }
+
+  #attempt<T>(
+    describe: Describe,
+    write: boolean,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+    send: () => Promise<T>,
+  ): Promise<T> {
+    if (signal?.aborted) return Promise.reject(cancelledError(signal, describe()));
+    // "ready" lingers until ioredis handles the close of a connection the peer already ended.
+    if (this.#client.status === "ready" && this.#client.stream.writable) {
+      return this.#send(describe, write, deadline, signal, send);
+    }
+    return this.#whenReady(describe, deadline, signal).then(() =>
+      this.#send(describe, write, deadline, signal, send),
+    );
+  }
+
+  /** Fails every call still waiting for a connection (the cache is closing). */
+  abandonWaiters(error: InfrastructureError): void {
+    for (const waiter of [...this.#waiters]) waiter.fail(error);
+  }
+
+  #send<T>(
+    describe: Describe,
+    write: boolean,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+    send: () => Promise<T>,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const settle = (error: InfrastructureError | undefined, value?: T) => {
+        if (!this.#inFlight.delete(call)) return;
+        if (timer !== undefined) clearTimeout(timer);
+        if (signal !== undefined) signal.removeEventListener("abort", onAbort);
+        if (error === undefined) resolve(value as T);
+        else reject(error);
+      };
+      const call: InFlight = {
+        lose: (silent) => {
+          const lost = new InfrastructureError(
+            silent ? "TIMEOUT" : "UNAVAILABLE",
+            `${describe()} failed: ${silent ? "the connection to Redis went silent" : "the connection to Redis closed before the reply"}`,
+          );
+          if (!silent) CLOSED_UNDER_CALL.add(lost);
+          settle(sentAndLost(lost, write));
+        },
+      };
+      const onAbort = () => settle(sentAndLost(cancelledError(signal!, describe()), write));
+      this.#inFlight.add(call);
+      const remaining = deadline.at - performance.now();
+      if (remaining !== Number.POSITIVE_INFINITY) {
+        timer = setTimeout(
+          () =>
+            settle(
+              sentAndLost(
+                new InfrastructureError(
+                  "TIMEOUT",
+                  `${describe()} got no reply within ${deadline.timeoutMs} ms`,
+                ),
+                write,
+              ),
+            ),
+          Math.max(0, remaining),
+        );
+      }
+      if (signal !== undefined) signal.addEventListener("abort", onAbort, { once: true });
+      send().then(
+        (value) => settle(undefined, value),
+        (error: unknown) => {
+          const mapped = mapRedisError(error, describe());
+          settle(write && mayHaveRun(error) ? sentAndLost(mapped, write) : mapped);
+        },
+      );
+    });
+  }
+
+  #whenReady(describe: Describe, deadline: Deadline, signal: AbortSignal | undefined): Promise<void> {
+    if (this.#unreachable !== undefined) {
+      return Promise.reject(unreachableError(this.#unreachable, describe()));
+    }
+    return new Promise<void>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const settle = (error?: InfrastructureError) => {
+        if (!this.#waiters.delete(waiter)) return;
+        if (timer !== undefined) clearTimeout(timer);
+        if (signal !== undefined) signal.removeEventListener("abort", onAbort);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const waiter: Waiter = {
+        ready: () => settle(),
+        unreachable: (cause) => settle(unreachableError(cause, describe())),
+        fail: settle,
+      };
+      const onAbort = () => settle(cancelledError(signal!, describe()));
+      this.#waiters.add(waiter);
+      const remaining = deadline.at - performance.now();
+      if (remaining !== Number.POSITIVE_INFINITY) {
+        timer = setTimeout(
+          () =>
+            settle(
+              new InfrastructureError(
+                "TIMEOUT",
+                `${describe()} found no ready connection to Redis within ${deadline.timeoutMs} ms (not sent)`,
+                { retryable: true },
+              ),
+            ),
+          Math.max(0, remaining),
+        );
+      }
+      if (signal !== undefined) signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+}
+
+/** Not sent: the last connection attempt was refused or reset. Safe to retry later. */
+function unreachableError(cause: InfrastructureError, what: string): InfrastructureError {
+  return new InfrastructureError("UNAVAILABLE", `${what} failed: Redis is unreachable (not sent)`, {
+    cause,
+    retryable: true,
+    details: cause.details,
+  });
+}
+
+/** A reply error means Redis answered (and did not apply the write); anything else may have run. */
+function mayHaveRun(error: unknown): boolean {
+  if (!(error instanceof Error)) return true;
+  return error.name !== "ReplyError" && !error.message.startsWith("Stream isn't writeable");
+}
+
+/** A write that reached the socket and got no answer may or may not have been applied. */
+function sentAndLost(error: InfrastructureError, write: boolean): InfrastructureError {
+  if (!write) return error;
+  return new InfrastructureError(error.code, `${error.message}; the write may or may not have been applied`, {
+    cause: error.cause ?? error,
+    retryable: false,
+    details: { ...error.details, outcome: "unknown" },
+  });
+}
