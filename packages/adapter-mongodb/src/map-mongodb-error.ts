@@ -71,6 +71,19 @@ const DRIVER_NAMES: ReadonlyMap<string, ErrorCode> = new Map([
   ["AbortError", "CANCELLED"],
 ]);
 
+/** Node's socket error codes: the network failed, not the request. */
+const SOCKET_CODES: ReadonlySet<string> = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+]);
+
 /** Throttling is the one resource limit that passes with time; a too-large document never does. */
 const THROTTLED = 16500;
 
@@ -121,6 +134,8 @@ export function mapMongoError(error: unknown, what: string): InfrastructureError
   const labels = labelsOf(shaped);
   let mapped: ErrorCode | undefined = code === undefined ? undefined : SERVER_CODES.get(code);
   if (mapped === undefined) mapped = DRIVER_NAMES.get(name);
+  // The driver lets some socket errors out unwrapped (a write on a connection the peer reset).
+  if (mapped === undefined && SOCKET_CODES.has(String(shaped.code))) mapped = "UNAVAILABLE";
   if (mapped === undefined && labels.includes("TransientTransactionError")) mapped = "CONFLICT";
   mapped ??= "INTERNAL";
   const retryable =
@@ -142,4 +157,41 @@ export function mapMongoError(error: unknown, what: string): InfrastructureError
       ...(labels.length > 0 ? { labels } : {}),
     },
   });
+}
+
+/** Driver errors raised before a request could be written to a connection. */
+const NEVER_SENT = new Set([
+  "MongoServerSelectionError",
+  "MongoPoolClearedError",
+  "MongoServerClosedError",
+  "MongoTopologyClosedError",
+  "MongoNotConnectedError",
+  "MongoClientClosedError",
+]);
+
+/**
+ * Whether a failed request may have reached the server and run there: a network error or timeout on
+ * an established connection may come after the server acted. An answer from the server, a failure
+ * to select a server or to open the connection (before its handshake) means it never ran.
+ */
+export function requestMayHaveRun(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return true;
+  const shaped = error as { name?: unknown; beforeHandshake?: unknown; errorResponse?: unknown };
+  if (typeof shaped.name === "string" && NEVER_SENT.has(shaped.name)) return false;
+  if (shaped.beforeHandshake === true || shaped.errorResponse !== undefined) return false;
+  // A failed connect sent nothing; a failed socket write means the request never arrived whole,
+  // and the server runs only whole requests.
+  const syscall = socketSyscall(error);
+  return syscall !== "connect" && syscall !== "write";
+}
+
+/** The `syscall` of the socket error at the root of `error` (the driver wraps it as `cause`). */
+function socketSyscall(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && typeof current === "object" && current !== null; depth++) {
+    const syscall = (current as { syscall?: unknown }).syscall;
+    if (typeof syscall === "string") return syscall;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
 }

@@ -13,6 +13,7 @@ import {
   type IndexSpec,
   InfrastructureError,
   type OperationOptions,
+  outcomeUnknownError,
   type Page,
   prepareFind,
   type StoredDocument,
@@ -29,7 +30,7 @@ import {
   type MongoClientOptions,
   type ObjectId,
 } from "mongodb";
-import { mapMongoError } from "./map-mongodb-error.js";
+import { mapMongoError, requestMayHaveRun } from "./map-mongodb-error.js";
 import {
   fromMongoDocument,
   type IdMode,
@@ -65,10 +66,75 @@ export interface MongoDocumentDatabaseOptions {
    */
   transactions?: boolean;
   /**
-   * Passed to `MongoClient` (pool size, TLS, timeouts...). `ignoreUndefined` is always on and
-   * `fieldsAsRaw` always empty (documents are decoded whole).
+   * Deadline of every call that passes no `timeoutMs` of its own, in milliseconds: it covers server
+   * selection, the pool wait, connecting, sending and reading the answer. Default 10 000; `Infinity`
+   * turns it off.
+   */
+  timeoutMs?: number;
+  /** How long a call (and the factory) waits for a reachable server. Default 5 000. */
+  serverSelectionTimeoutMs?: number;
+  /** Time limit for opening one connection (TCP, TLS and handshake). Default 5 000. */
+  connectTimeoutMs?: number;
+  /**
+   * A connection that receives nothing for this long while it waits for an answer is destroyed.
+   * Default: `timeoutMs` (0 when that is `Infinity`: never).
+   */
+  socketTimeoutMs?: number;
+  /**
+   * Passed to `MongoClient` (pool size, TLS...); its timeout settings win over the options above.
+   * `ignoreUndefined` is always on, `fieldsAsRaw` always empty (documents are decoded whole), and
+   * `retryWrites` off unless set here (see README, "Failure behaviour").
    */
   clientOptions?: MongoClientOptions;
+}
+
+/** The port's options plus a deadline of this call's own. */
+export interface MongoOperationOptions extends OperationOptions {
+  /** Deadline of this call in milliseconds, replacing the adapter's `timeoutMs`; `Infinity` for none. */
+  timeoutMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_SERVER_SELECTION_TIMEOUT_MS = 5_000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+
+/** Calls that only read: they never change the server, so a lost answer leaves nothing unknown. */
+const READ_OPERATIONS: ReadonlySet<string> = new Set(["findById", "find", "count", "ping"]);
+
+/** The deadline a call runs under: its own `timeoutMs`, else the adapter's. */
+function deadlineOf(options: OperationOptions | undefined, fallback: number, what: string): number {
+  const own = (options as MongoOperationOptions | undefined)?.timeoutMs;
+  if (own === undefined) return fallback;
+  return validTimeout(own, `${what}: timeoutMs`);
+}
+
+function validTimeout(value: number, name: string): number {
+  if (value === Number.POSITIVE_INFINITY || (Number.isInteger(value) && value > 0)) return value;
+  throw invalid(`${name} must be a positive integer number of milliseconds, or Infinity`);
+}
+
+/** A marker for the adapter's own deadline, so it is told apart from the driver's errors. */
+class DeadlineExceeded extends Error {
+  constructor(readonly ms: number) {
+    super(`deadline of ${ms} ms exceeded`);
+    this.name = "DeadlineExceeded";
+  }
+}
+
+/**
+ * Settles like `promise`, or rejects with `DeadlineExceeded` after `ms`, whichever is first: the
+ * driver has no working per-operation deadline, and a silent connection never answers. The
+ * abandoned promise's late rejection is swallowed; `socketTimeoutMs` destroys its connection.
+ */
+function withinDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  if (ms === Number.POSITIVE_INFINITY) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      promise.catch(() => undefined);
+      reject(new DeadlineExceeded(ms));
+    }, ms);
+    promise.then(resolve, reject).finally(() => clearTimeout(timer));
+  });
 }
 
 /** A `DocumentDatabase` over MongoDB, with the driver's client and database as an escape hatch. */
@@ -266,6 +332,7 @@ class MongoDatabase implements MongoDocumentDatabase {
     readonly db: Db,
     readonly capabilities: DocumentDatabaseCapabilities,
     private readonly idMode: IdMode,
+    private readonly timeoutMs: number,
   ) {
     this.runner = this.makeRunner(undefined, () => false);
   }
@@ -277,21 +344,63 @@ class MongoDatabase implements MongoDocumentDatabase {
       collection: (name) => this.db.collection<RawDocument>(name),
       run: (what, options, work) => {
         if (finished()) return Promise.reject(closedError("transaction"));
-        return this.run(what, options, work);
+        // Inside a transaction nothing is applied before COMMIT, whose own outcome is what may be unknown.
+        return this.run(what, options, work, session !== undefined);
       },
     };
   }
 
-  async run<T>(what: string, options: OperationOptions | undefined, work: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one call under its deadline and signal, and maps how it ended. A write outside a transaction whose
+   * request may have reached the server and whose answer never came is reported with outcome
+   * unknown, never as retryable.
+   */
+  async run<T>(
+    what: string,
+    options: OperationOptions | undefined,
+    work: () => Promise<T>,
+    inTransaction = false,
+  ): Promise<T> {
+    const mayChange = !inTransaction && !READ_OPERATIONS.has(what.split(" ", 1)[0] as string);
     if (this.closed) throw closedError(`MongoDB database ${this.db.databaseName}`);
     const signal = options?.signal;
     throwIfAborted(signal, what);
+    const timeoutMs = deadlineOf(options, this.timeoutMs, what);
     try {
-      return await abortable(work(), signal, what);
+      return await withinDeadline(abortable(work(), signal, what), timeoutMs);
     } catch (error) {
-      if (signal?.aborted) throw cancelledError(signal, what);
       if (this.closed) throw closedError(`MongoDB database ${this.db.databaseName}`);
-      throw mapMongoError(error, what);
+      if (signal?.aborted) {
+        const cancelled = cancelledError(signal, what);
+        if (!mayChange) throw cancelled;
+        throw outcomeUnknownError(
+          cancelled.code as "TIMEOUT" | "CANCELLED",
+          `${cancelled.message}; the write may have been applied`,
+          {
+            cause: signal.reason,
+          },
+        );
+      }
+      if (error instanceof DeadlineExceeded) {
+        const message = `${what} did not finish within ${error.ms} ms`;
+        if (mayChange)
+          throw outcomeUnknownError("TIMEOUT", `${message}; the write may have been applied`, {
+            cause: error,
+          });
+        throw new InfrastructureError("TIMEOUT", message, { cause: error, details: { timeoutMs: error.ms } });
+      }
+      const mapped = mapMongoError(error, what);
+      if (
+        mayChange &&
+        (mapped.code === "TIMEOUT" || mapped.code === "UNAVAILABLE") &&
+        requestMayHaveRun(error)
+      ) {
+        throw outcomeUnknownError(mapped.code, `${mapped.message}; the write may have been applied`, {
+          cause: error,
+          details: mapped.details,
+        });
+      }
+      throw mapped;
     }
   }
 
@@ -339,11 +448,15 @@ class MongoDatabase implements MongoDocumentDatabase {
       await this.run("transaction commit", options, () => session.commitTransaction());
       return result;
     } catch (error) {
-      if (session.inTransaction()) await session.abortTransaction().catch(() => undefined);
+      // On a silent connection the abort would wait as long as the socket lives; the server drops an
+      // abandoned transaction itself.
+      if (session.inTransaction()) {
+        await withinDeadline(session.abortTransaction(), this.timeoutMs).catch(() => undefined);
+      }
       throw error;
     } finally {
       finished = true;
-      await session.endSession().catch(() => undefined);
+      await withinDeadline(session.endSession(), this.timeoutMs).catch(() => undefined);
     }
   }
 
@@ -388,10 +501,33 @@ export async function createMongoDocumentDatabase(
   if (idMode !== "string" && idMode !== "objectId") {
     throw invalid(`createMongoDocumentDatabase: idMode must be "string" or "objectId"`);
   }
+  const timeoutMs = validTimeout(
+    options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    "createMongoDocumentDatabase: timeoutMs",
+  );
+  const serverSelectionTimeoutMS = validTimeout(
+    options.serverSelectionTimeoutMs ?? DEFAULT_SERVER_SELECTION_TIMEOUT_MS,
+    "createMongoDocumentDatabase: serverSelectionTimeoutMs",
+  );
+  const connectTimeoutMS = validTimeout(
+    options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    "createMongoDocumentDatabase: connectTimeoutMs",
+  );
+  const socketTimeoutMS =
+    options.socketTimeoutMs === undefined
+      ? timeoutMs
+      : validTimeout(options.socketTimeoutMs, "createMongoDocumentDatabase: socketTimeoutMs");
   const what = `connect to MongoDB database ${options.database}`;
   let client: MongoClient;
   try {
     client = new MongoClient(options.url, {
+      // The driver waits 30 s for a server and forever for a silent socket by default.
+      serverSelectionTimeoutMS: finiteOrZero(serverSelectionTimeoutMS),
+      connectTimeoutMS: finiteOrZero(connectTimeoutMS),
+      socketTimeoutMS: finiteOrZero(socketTimeoutMS),
+      // A retried write is applied once only where the server keeps transaction records; an
+      // emulator or a compatible API may not (jongodb applies it twice), and the adapter cannot tell.
+      retryWrites: false,
       ...options.clientOptions,
       ignoreUndefined: true,
       // The driver's default `{}` is looked up by field name, so a field named after an inherited
@@ -403,13 +539,28 @@ export async function createMongoDocumentDatabase(
     throw mapMongoError(error, what);
   }
   try {
-    await client.connect();
-    const db = client.db(options.database);
-    const transactions =
-      options.transactions ?? helloSupportsTransactions(await db.admin().command({ hello: 1 }));
-    return new MongoDatabase(client, db, { transactions }, idMode);
+    return await withinDeadline(
+      (async () => {
+        await client.connect();
+        const db = client.db(options.database);
+        const transactions =
+          options.transactions ?? helloSupportsTransactions(await db.admin().command({ hello: 1 }));
+        return new MongoDatabase(client, db, { transactions }, idMode, timeoutMs);
+      })(),
+      timeoutMs,
+    );
   } catch (error) {
     await client.close().catch(() => undefined);
+    if (error instanceof DeadlineExceeded) {
+      throw new InfrastructureError("TIMEOUT", `${what} did not finish within ${error.ms} ms`, {
+        cause: error,
+      });
+    }
     throw mapMongoError(error, what);
   }
+}
+
+/** The driver spells "no limit" as 0. */
+function finiteOrZero(ms: number): number {
+  return ms === Number.POSITIVE_INFINITY ? 0 : ms;
 }

@@ -6,6 +6,12 @@ export {
   INJECTION_VALUES,
 } from "./documents/index.js";
 export { type CacheFaultHarness, cacheFaultContract } from "./faults/cache.js";
+export {
+  type DocumentFaultDeadlines,
+  type DocumentFaultHarness,
+  type DocumentFaultSubject,
+  documentDatabaseFaultContract,
+} from "./faults/documents.js";
 export { type FaultMode, FaultProxy, type FaultProxyOptions, startFaultProxy } from "./faults/fault-proxy.js";
 export { type ObjectStorageFaultHarness, objectStorageFaultContract } from "./faults/object-storage.js";
 export {

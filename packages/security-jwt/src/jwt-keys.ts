@@ -1,5 +1,5 @@
 import { createPublicKey, type KeyObject, type JsonWebKey as NodeJsonWebKey, webcrypto } from "node:crypto";
-import { InfrastructureError } from "@proj/ports";
+import { closedError, InfrastructureError } from "@proj/ports";
 import { importJWK, type JWK } from "jose";
 import { ALGORITHMS, type JwtAlgorithm } from "./jwt-algorithms.js";
 
@@ -318,6 +318,8 @@ export class RemoteKeySource {
   #failures = 0;
   #retryAt = 0;
   #lastFailure: InfrastructureError | undefined;
+  /** Fires on `close()`: ends a fetch in flight and its connection, instead of leaving it to the timeout. */
+  readonly #closing = new AbortController();
 
   constructor(url: URL, allowed: readonly JwtAlgorithm[], options: RemoteJwksOptions) {
     // The origin and path name the endpoint in errors; a query string may carry credentials.
@@ -352,6 +354,11 @@ export class RemoteKeySource {
     return keys;
   }
 
+  /** Ends a fetch in flight (its decodes fail `CLOSED`); no fetch starts after this. */
+  close(): void {
+    this.#closing.abort();
+  }
+
   #refresh(): Promise<void> {
     this.#loading ??= this.#load().finally(() => {
       this.#loading = undefined;
@@ -360,6 +367,7 @@ export class RemoteKeySource {
   }
 
   async #load(): Promise<void> {
+    if (this.#closing.signal.aborted) throw closedError("JWT token decoder");
     if (this.#lastFailure !== undefined && Date.now() < this.#retryAt) {
       throw new InfrastructureError(
         "UNAVAILABLE",
@@ -378,6 +386,7 @@ export class RemoteKeySource {
       this.#failures = 0;
       this.#lastFailure = undefined;
     } catch (error) {
+      if (this.#closing.signal.aborted) throw closedError("JWT token decoder");
       this.#failures += 1;
       const ceiling = Math.min(this.#maxBackoffMs, this.#backoffMs * 2 ** (this.#failures - 1));
       // Equal jitter: instances that saw the same outage do not come back in step.
@@ -390,8 +399,9 @@ export class RemoteKeySource {
   async #fetch(): Promise<JwtPublicJwk[]> {
     let response: Response;
     const timeout = AbortSignal.timeout(this.#timeoutMs);
+    const signal = AbortSignal.any([timeout, this.#closing.signal]);
     try {
-      response = await fetch(this.#url, { headers: this.#headers, redirect: "manual", signal: timeout });
+      response = await fetch(this.#url, { headers: this.#headers, redirect: "manual", signal });
     } catch (error) {
       if (timeout.aborted) throw new KeySetFetchError("timeout", "did not answer in time", { cause: error });
       throw new KeySetFetchError("network", "could not be reached", { cause: error });

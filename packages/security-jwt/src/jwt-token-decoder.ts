@@ -388,6 +388,7 @@ export class JwtTokenDecoder implements TokenDecoder {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#remote?.close();
     this.#cache?.clear();
     this.#headers.clear();
   }

@@ -112,7 +112,11 @@ export class JwksServer {
   failWith: number | undefined;
   /** Added to the key set as an unknown member, to make the answer this many bytes larger. */
   paddingBytes = 0;
+  /** While set: the headers and this many bytes of the body are sent, then the answer stalls. */
+  stallAfterBytes: number | undefined;
   requests = 0;
+  /** When each request arrived (`Date.now()`), to check how fetches are spaced. */
+  readonly requestTimes: number[] = [];
   readonly paths: string[] = [];
   #server: Server | undefined;
   url = "";
@@ -120,6 +124,7 @@ export class JwksServer {
   async start(port = 0): Promise<this> {
     this.#server = createServer((request: IncomingMessage, response: ServerResponse) => {
       this.requests++;
+      this.requestTimes.push(Date.now());
       this.paths.push(request.url ?? "");
       if (request.url?.startsWith("/jwks") !== true) {
         response.writeHead(404).end();
@@ -130,9 +135,13 @@ export class JwksServer {
         return;
       }
       const padding = this.paddingBytes > 0 ? { padding: "x".repeat(this.paddingBytes) } : {};
-      response
-        .writeHead(200, { "content-type": "application/json" })
-        .end(JSON.stringify({ keys: this.keys, ...padding }));
+      const body = Buffer.from(JSON.stringify({ keys: this.keys, ...padding }));
+      if (this.stallAfterBytes !== undefined) {
+        response.writeHead(200, { "content-type": "application/json", "content-length": body.length });
+        response.write(body.subarray(0, this.stallAfterBytes));
+        return;
+      }
+      response.writeHead(200, { "content-type": "application/json" }).end(body);
     });
     await new Promise<void>((resolve) => this.#server?.listen(port, "127.0.0.1", resolve));
     const address = this.#server.address() as AddressInfo;
