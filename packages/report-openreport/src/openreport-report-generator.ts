@@ -50,6 +50,19 @@ function badOption(message: string): InfrastructureError {
   return new InfrastructureError("INVALID_ARGUMENT", message, { retryable: false });
 }
 
+function ignoreOutputError(): void {}
+
+/**
+ * Destroys the output of a failed report. The caller learns why from our rejection; the output may
+ * still report its interrupted writes (`ERR_STREAM_DESTROYED`) or a late `open` failure, and on a
+ * stream nobody else listens to for `error` that would crash the process. So the output keeps one
+ * listener of ours for good: after a failed report nothing it says can change the outcome.
+ */
+function discardOutput(output: Writable): void {
+  if (!output.listeners("error").includes(ignoreOutputError)) output.on("error", ignoreOutputError);
+  if (!output.destroyed) output.destroy();
+}
+
 class OpenReportGenerator implements ReportGenerator {
   readonly capabilities: ReportGeneratorCapabilities;
   private readonly engines: ReadonlyMap<string, ReportEngine>;
@@ -89,9 +102,7 @@ class OpenReportGenerator implements ReportGenerator {
       return { rowCount: stats.rowCount, byteSize, sheetCount: stats.sheetCount };
     } catch (error) {
       stop.abort(error);
-      // Without an error argument: the caller learns why from our rejection, and an output nobody
-      // listens to for `error` must not crash the process.
-      if (!output.destroyed) output.destroy();
+      discardOutput(output);
       throw mapOpenReportError(error, { what, signal });
     } finally {
       signal?.removeEventListener("abort", forwardAbort);
