@@ -7,6 +7,7 @@ const NEEDS_QUOTES = /[",\r\n]/;
 /** What a spreadsheet would read as the start of a formula (OWASP's CSV injection list). */
 const FORMULA_START = /^[=+\-@\t\r]/;
 const BOM = "\uFEFF";
+const MIDNIGHT = "T00:00:00.000Z";
 
 /** A text field: invalid characters dropped, formula starts neutralised, quoted per RFC 4180. */
 function csvText(text: string): string {
@@ -18,7 +19,8 @@ function csvText(text: string): string {
 /** ISO 8601 in UTC; a date with no time of day is written as the date alone. */
 function csvDate(millis: number): string {
   const iso = new Date(millis).toISOString();
-  return iso.endsWith("T00:00:00.000Z") ? iso.slice(0, 10) : iso;
+  // Past year 9999 the year has six digits and a sign (`+010000-01-01T…`), so cut from the end.
+  return iso.endsWith(MIDNIGHT) ? iso.slice(0, -MIDNIGHT.length) : iso;
 }
 
 function csvField(value: unknown, column: PlannedColumn, position: CellPosition): string {
