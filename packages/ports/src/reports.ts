@@ -22,7 +22,11 @@ export interface ReportColumn {
 export type ReportRow = Record<string, unknown>;
 
 export interface ReportSheet {
-  /** 1 to 31 characters, none of `[]:*?/\`. */
+  /**
+   * 1 to 31 characters, none of `[]:*?/\`, not `History` (Excel reserves it), unique without regard
+   * to case. Checked as a reader will show the name: characters XML cannot hold dropped, tab, CR, LF
+   * and CR LF each shown as one space; `INVALID_ARGUMENT` otherwise.
+   */
   name: string;
   columns: readonly ReportColumn[];
   /** Consumed once, with back-pressure: the next row is pulled only when the output can take it. */
