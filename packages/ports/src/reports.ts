@@ -18,7 +18,11 @@ export interface ReportColumn {
   numberFormat?: string;
 }
 
-/** A row: values by column key. `null`/`undefined` is an empty cell. */
+/**
+ * A row: values by column key, read from the row's own properties only (a key found only on the
+ * prototype, such as `constructor`, is an empty cell). `null`/`undefined` is an empty cell. A row that
+ * is not such an object (an array, a `Map`, a `Set`, a primitive) is `INVALID_ARGUMENT`.
+ */
 export type ReportRow = Record<string, unknown>;
 
 export interface ReportSheet {

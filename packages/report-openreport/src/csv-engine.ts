@@ -1,7 +1,7 @@
 import type { GenerateReportOptions, ReportRow } from "@proj/ports";
 import { type CellPosition, cleanText, toBoolean, toEpochMillis, toNumber, toText } from "./cell-values.js";
 import { CHUNK_CHARS, type RenderStats, type ReportEngine, RowCursor } from "./report-engine.js";
-import type { PlannedColumn, ReportPlan } from "./report-plan.js";
+import { cellValue, isPlainRow, type PlannedColumn, type ReportPlan } from "./report-plan.js";
 
 const NEEDS_QUOTES = /[",\r\n]/;
 /** What a spreadsheet would read as the start of a formula (OWASP's CSV injection list). */
@@ -57,10 +57,11 @@ async function* renderCsv(
       const row: ReportRow | undefined = next instanceof Promise ? await next : next;
       if (row === undefined) break;
       position.row = cursor.pulled;
-      let line = csvField(row[columns[0]!.key], columns[0]!, position);
+      const plain = isPlainRow(row);
+      let line = csvField(cellValue(row, columns[0]!, plain), columns[0]!, position);
       for (let i = 1; i < columns.length; i += 1) {
         const column = columns[i]!;
-        line += `,${csvField(row[column.key], column, position)}`;
+        line += `,${csvField(cellValue(row, column, plain), column, position)}`;
       }
       csv += `${line}\r\n`;
       stats.rowCount += 1;

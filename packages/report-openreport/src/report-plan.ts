@@ -15,6 +15,24 @@ export interface PlannedColumn {
   readonly width: number | undefined;
   /** `undefined` for text and booleans, which keep Excel's General format. */
   readonly numberFormat: string | undefined;
+  /** The key names something every plain object inherits (`constructor`, `toString`). */
+  readonly keyIsInherited: boolean;
+}
+
+/**
+ * The row's own value for a column: a key found only on the prototype (`constructor`, a class's
+ * getter) is a missing value, not the prototype's function. `plain` says the row's prototype is
+ * `Object.prototype` or `null`, so only the few keys every object inherits need the slower check.
+ */
+export function cellValue(row: ReportRow, column: PlannedColumn, plain: boolean): unknown {
+  if (plain && !column.keyIsInherited) return row[column.key];
+  return Object.hasOwn(row, column.key) ? row[column.key] : undefined;
+}
+
+/** True when `row` inherits nothing but `Object.prototype`, for `cellValue`. */
+export function isPlainRow(row: ReportRow): boolean {
+  const prototype: unknown = Object.getPrototypeOf(row);
+  return prototype === Object.prototype || prototype === null;
 }
 
 export interface PlannedSheet {
@@ -102,6 +120,7 @@ function planColumn(column: ReportColumn, sheetName: string, index: number): Pla
     type: column.type,
     width: column.width,
     numberFormat: column.numberFormat ?? DEFAULT_FORMATS[column.type],
+    keyIsInherited: column.key in Object.prototype,
   };
 }
 

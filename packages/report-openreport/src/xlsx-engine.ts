@@ -9,7 +9,13 @@ import {
   valueError,
 } from "./cell-values.js";
 import { CHUNK_CHARS, type RenderStats, type ReportEngine, RowCursor } from "./report-engine.js";
-import type { PlannedColumn, PlannedSheet, ReportPlan } from "./report-plan.js";
+import {
+  cellValue,
+  isPlainRow,
+  type PlannedColumn,
+  type PlannedSheet,
+  type ReportPlan,
+} from "./report-plan.js";
 import { ZipStream } from "./zip-stream.js";
 
 export interface XlsxEngineOptions {
@@ -325,8 +331,9 @@ class XlsxRender {
   ): string {
     const r = String(rowNumber);
     let xml = `<row r="${r}">`;
+    const plain = isPlainRow(row);
     for (const column of columns) {
-      const value = row[column.key];
+      const value = cellValue(row, column.planned, plain);
       if (value === null || value === undefined || value === "") continue;
       switch (column.planned.type) {
         case "string": {
