@@ -3,16 +3,23 @@ import { type CellPosition, cleanText, toBoolean, toEpochMillis, toNumber, toTex
 import { CHUNK_CHARS, type RenderStats, type ReportEngine, RowCursor } from "./report-engine.js";
 import { cellValue, isPlainRow, type PlannedColumn, type ReportPlan } from "./report-plan.js";
 
-const NEEDS_QUOTES = /[",\r\n]/;
-/** What a spreadsheet would read as the start of a formula (OWASP's CSV injection list). */
-const FORMULA_START = /^[=+\-@\t\r]/;
+/** Every separator a reader may split on, whichever one this file uses, and what RFC 4180 quotes. */
+const NEEDS_QUOTES = /[",;\t\r\n]/;
+/**
+ * What a spreadsheet would read as the start of a formula (OWASP's CSV injection list), at the start
+ * of the field or after any separator a reader may split on: opened with `;` or tab as the separator
+ * (Excel's default in many locales), `a;=1+1` would otherwise be a text cell and a formula.
+ */
+const FORMULA_ANYWHERE = /^[=+\-@\t\r]|[,;\t\r\n][=+\-@\t\r]/;
+const FORMULA_STARTS = /(^|[,;\t\r\n])(?=[=+\-@\t\r])/g;
 const BOM = "\uFEFF";
 const MIDNIGHT = "T00:00:00.000Z";
+export const CSV_DELIMITERS: ReadonlySet<string> = new Set([",", ";", "\t"]);
 
 /** A text field: invalid characters dropped, formula starts neutralised, quoted per RFC 4180. */
 function csvText(text: string): string {
   let field = cleanText(text);
-  if (FORMULA_START.test(field)) field = `'${field}`;
+  if (FORMULA_ANYWHERE.test(field)) field = field.replace(FORMULA_STARTS, "$1'");
   return NEEDS_QUOTES.test(field) ? `"${field.replace(/"/g, '""')}"` : field;
 }
 
@@ -47,8 +54,11 @@ async function* renderCsv(
   const cursor = new RowCursor(sheet.name, sheet.rows);
   const position: CellPosition = { sheet: sheet.name, row: 0 };
   try {
+    const delimiter = options.delimiter ?? ",";
     let csv =
-      (options.bom === true ? BOM : "") + columns.map((column) => csvText(column.header)).join(",") + "\r\n";
+      (options.bom === true ? BOM : "") +
+      columns.map((column) => csvText(column.header)).join(delimiter) +
+      "\r\n";
     const { signal } = options;
     for (;;) {
       // The report already failed or was cancelled: nobody reads what would follow.
@@ -61,7 +71,7 @@ async function* renderCsv(
       let line = csvField(cellValue(row, columns[0]!, plain), columns[0]!, position);
       for (let i = 1; i < columns.length; i += 1) {
         const column = columns[i]!;
-        line += `,${csvField(cellValue(row, column, plain), column, position)}`;
+        line += delimiter + csvField(cellValue(row, column, plain), column, position);
       }
       csv += `${line}\r\n`;
       stats.rowCount += 1;

@@ -9,7 +9,7 @@ import {
   type ReportGeneratorCapabilities,
   type ReportResult,
 } from "@proj/ports";
-import { createCsvEngine } from "./csv-engine.js";
+import { CSV_DELIMITERS, createCsvEngine } from "./csv-engine.js";
 import { mapOpenReportError } from "./map-openreport-error.js";
 import type { RenderStats, ReportEngine } from "./report-engine.js";
 import { planReport } from "./report-plan.js";
@@ -50,6 +50,26 @@ function badOption(message: string): InfrastructureError {
   return new InfrastructureError("INVALID_ARGUMENT", message, { retryable: false });
 }
 
+const GENERATE_OPTIONS: ReadonlySet<string> = new Set(["format", "bom", "delimiter", "signal"]);
+const PUBLIC_OPTIONS = ["formats", "compressionLevel", "sharedStrings"] as const;
+const INTERNAL_OPTIONS: ReadonlySet<string> = new Set([...PUBLIC_OPTIONS, "maxRowsPerSheet", "engines"]);
+
+/** A misspelt option (`delimeter`) silently ignored would write a report other than the one asked for. */
+function refuseUnknownKeys(options: object, known: ReadonlySet<string>, what: string): void {
+  for (const key of Object.keys(options)) {
+    if (!known.has(key)) throw badOption(`unknown ${what} "${key}" (known: ${[...known].join(", ")})`);
+  }
+}
+
+function checkGenerateOptions(options: GenerateReportOptions): void {
+  if (options === null || typeof options !== "object") throw badOption("generate needs an options object");
+  refuseUnknownKeys(options, GENERATE_OPTIONS, "generate option");
+  if (options.bom !== undefined && typeof options.bom !== "boolean") throw badOption("bom must be a boolean");
+  if (options.delimiter !== undefined && !CSV_DELIMITERS.has(options.delimiter)) {
+    throw badOption(`delimiter must be ",", ";" or a tab, got ${JSON.stringify(options.delimiter)}`);
+  }
+}
+
 function ignoreOutputError(): void {}
 
 /**
@@ -86,6 +106,7 @@ class OpenReportGenerator implements ReportGenerator {
     const forwardAbort = () => stop.abort(signal?.reason);
     signal?.addEventListener("abort", forwardAbort, { once: true });
     try {
+      checkGenerateOptions(options);
       if (signal?.aborted) throw cancelledError(signal, `writing the ${what}`);
       const engine = this.engines.get(format);
       if (engine === undefined) {
@@ -114,6 +135,7 @@ class OpenReportGenerator implements ReportGenerator {
 export function createOpenReportGeneratorWith(
   options: OpenReportGeneratorInternalOptions = {},
 ): ReportGenerator {
+  refuseUnknownKeys(options, INTERNAL_OPTIONS, "option");
   const compressionLevel = options.compressionLevel ?? 1;
   if (!Number.isInteger(compressionLevel) || compressionLevel < 0 || compressionLevel > 9) {
     throw badOption(`compressionLevel must be an integer from 0 to 9, got ${compressionLevel}`);
@@ -141,6 +163,7 @@ export function createOpenReportGeneratorWith(
 
 /** A `ReportGenerator` that streams XLSX and CSV in bounded memory. */
 export function createOpenReportGenerator(options: OpenReportGeneratorOptions = {}): ReportGenerator {
+  refuseUnknownKeys(options, new Set(PUBLIC_OPTIONS), "option");
   const { formats, compressionLevel, sharedStrings } = options;
   return createOpenReportGeneratorWith({ formats, compressionLevel, sharedStrings });
 }
