@@ -41,6 +41,8 @@ export interface OpenReportGeneratorInternalOptions extends OpenReportGeneratorO
   maxRowsPerSheet?: number;
   /** Engines replacing the built-in ones for their formats. */
   engines?: readonly ReportEngine[];
+  /** Write ZIP64 records even when nothing needs them, to check their layout on a small file. */
+  forceZip64?: boolean;
 }
 
 /** Excel's rows per sheet. */
@@ -52,7 +54,12 @@ function badOption(message: string): InfrastructureError {
 
 const GENERATE_OPTIONS: ReadonlySet<string> = new Set(["format", "bom", "delimiter", "signal"]);
 const PUBLIC_OPTIONS = ["formats", "compressionLevel", "sharedStrings"] as const;
-const INTERNAL_OPTIONS: ReadonlySet<string> = new Set([...PUBLIC_OPTIONS, "maxRowsPerSheet", "engines"]);
+const INTERNAL_OPTIONS: ReadonlySet<string> = new Set([
+  ...PUBLIC_OPTIONS,
+  "maxRowsPerSheet",
+  "engines",
+  "forceZip64",
+]);
 
 /** A misspelt option (`delimeter`) silently ignored would write a report other than the one asked for. */
 function refuseUnknownKeys(options: object, known: ReadonlySet<string>, what: string): void {
@@ -149,7 +156,12 @@ export function createOpenReportGeneratorWith(
     throw badOption(`maxRowsPerSheet must be an integer from ${TITLED_HEADER_ROW + 1} to ${EXCEL_MAX_ROWS}`);
   }
   const builtIn = [
-    createXlsxEngine({ compressionLevel, sharedStrings: options.sharedStrings ?? false, maxRowsPerSheet }),
+    createXlsxEngine({
+      compressionLevel,
+      sharedStrings: options.sharedStrings ?? false,
+      maxRowsPerSheet,
+      forceZip64: options.forceZip64 ?? false,
+    }),
     createCsvEngine(),
   ];
   const engines = new Map(builtIn.map((engine) => [engine.format, engine]));

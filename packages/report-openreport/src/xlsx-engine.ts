@@ -24,6 +24,8 @@ export interface XlsxEngineOptions {
   sharedStrings: boolean;
   /** Rows per sheet, title and header included, before the rest rolls over to a new sheet. */
   maxRowsPerSheet: number;
+  /** ZIP64 records even for a small archive (tests). */
+  forceZip64?: boolean;
 }
 
 /** Excel's limit on the length of a cell's text. */
@@ -195,7 +197,7 @@ class XlsxRender {
     private readonly options: XlsxEngineOptions,
     private readonly signal: AbortSignal | undefined,
   ) {
-    this.zip = new ZipStream(options.compressionLevel);
+    this.zip = new ZipStream({ level: options.compressionLevel, forceZip64: options.forceZip64 });
     this.strings = options.sharedStrings ? new SharedStrings() : undefined;
     this.takenNames = new Set(plan.sheets.map((sheet) => sheet.name.toLowerCase()));
   }
