@@ -26,8 +26,17 @@ const INVALID_XML_CHARS =
   // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
   /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
+/**
+ * A cheap first look without lookarounds: most text holds none of these, and any surrogate (paired or
+ * not) sends it to the exact pattern.
+ */
+const MAYBE_INVALID_XML_CHARS =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
+  /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uD800-\uDFFF\uFFFE\uFFFF]/;
+
 /** Drops the characters XML 1.0 cannot hold. */
 export function cleanText(text: string): string {
+  if (!MAYBE_INVALID_XML_CHARS.test(text)) return text;
   INVALID_XML_CHARS.lastIndex = 0;
   return INVALID_XML_CHARS.test(text) ? text.replace(INVALID_XML_CHARS, "") : text;
 }

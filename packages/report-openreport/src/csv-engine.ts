@@ -23,8 +23,26 @@ function csvText(text: string): string {
   return NEEDS_QUOTES.test(field) ? `"${field.replace(/"/g, '""')}"` : field;
 }
 
+const MS_PER_DAY = 86_400_000;
+/** Days already formatted: reports repeat the same few thousand dates, and `toISOString` is costly. */
+const dayCache = new Map<number, string>();
+const DAY_CACHE_LIMIT = 8_192;
+
 /** ISO 8601 in UTC; a date with no time of day is written as the date alone. */
 function csvDate(millis: number): string {
+  if (millis % MS_PER_DAY === 0) {
+    let day = dayCache.get(millis);
+    if (day === undefined) {
+      if (dayCache.size === DAY_CACHE_LIMIT) dayCache.clear();
+      day = isoDate(millis);
+      dayCache.set(millis, day);
+    }
+    return day;
+  }
+  return isoDate(millis);
+}
+
+function isoDate(millis: number): string {
   const iso = new Date(millis).toISOString();
   // Past year 9999 the year has six digits and a sign (`+010000-01-01T…`), so cut from the end.
   return iso.endsWith(MIDNIGHT) ? iso.slice(0, -MIDNIGHT.length) : iso;

@@ -16,6 +16,12 @@ const VERSION = 20;
 const VERSION_ZIP64 = 45;
 const MAX_32 = 0xffffffff;
 const MAX_16 = 0xffff;
+/**
+ * Deflate runs on libuv's thread pool while this thread builds the next chunks of XML. A few chunks
+ * of slack on each side let both run at once instead of taking turns; bounded, so memory stays flat.
+ */
+const AHEAD_CHUNKS = 4;
+const AHEAD_BYTES = 256 * 1024;
 
 interface CentralRecord {
   name: Buffer;
@@ -104,9 +110,14 @@ export class ZipStream {
         yield chunk;
       }
     }
-    const deflate = createDeflateRaw({ level: this.level, chunkSize: 64 * 1024 });
+    const deflate = createDeflateRaw({
+      level: this.level,
+      chunkSize: 64 * 1024,
+      writableHighWaterMark: AHEAD_BYTES,
+      readableHighWaterMark: AHEAD_BYTES,
+    });
     // Errors reach us through `deflate`, which the pipeline destroys with the source's error.
-    pipeline(Readable.from(measured(), { highWaterMark: 1 }), deflate, () => {});
+    pipeline(Readable.from(measured(), { highWaterMark: AHEAD_CHUNKS }), deflate, () => {});
     // Tears the entry down at once when the report stops, rather than when its next chunk is due.
     const stop = () => deflate.destroy(signal?.reason instanceof Error ? signal.reason : undefined);
     signal?.addEventListener("abort", stop, { once: true });
