@@ -11,6 +11,7 @@ import {
 } from "@proj/ports";
 import { CSV_DELIMITERS, createCsvEngine } from "./csv-engine.js";
 import { mapOpenReportError } from "./map-openreport-error.js";
+import { createProcessEngine, type ProcessEngineCommand } from "./process-engine.js";
 import type { RenderStats, ReportEngine } from "./report-engine.js";
 import { planReport } from "./report-plan.js";
 import { writeAll } from "./write-output.js";
@@ -29,6 +30,12 @@ export interface OpenReportGeneratorOptions {
    * lives in memory until the end, so memory grows with the number of distinct strings. Default false.
    */
   sharedStrings?: boolean;
+  /**
+   * Engines that run in a child process and speak the engine protocol (README "Engine protocol"),
+   * replacing the built-in engine of their format: this package's own (`node dist/engine-child.js`,
+   * the reference) or a native one.
+   */
+  processEngines?: readonly ProcessEngineCommand[];
 }
 
 /**
@@ -53,7 +60,7 @@ function badOption(message: string): InfrastructureError {
 }
 
 const GENERATE_OPTIONS: ReadonlySet<string> = new Set(["format", "bom", "delimiter", "signal"]);
-const PUBLIC_OPTIONS = ["formats", "compressionLevel", "sharedStrings"] as const;
+const PUBLIC_OPTIONS = ["formats", "compressionLevel", "sharedStrings", "processEngines"] as const;
 const INTERNAL_OPTIONS: ReadonlySet<string> = new Set([
   ...PUBLIC_OPTIONS,
   "maxRowsPerSheet",
@@ -165,6 +172,13 @@ export function createOpenReportGeneratorWith(
     createCsvEngine(),
   ];
   const engines = new Map(builtIn.map((engine) => [engine.format, engine]));
+  const settings = { compressionLevel, sharedStrings: options.sharedStrings ?? false, maxRowsPerSheet };
+  for (const command of options.processEngines ?? []) {
+    if (typeof command?.command !== "string" || !command.command) {
+      throw badOption("each processEngines entry needs a command");
+    }
+    engines.set(command.format, createProcessEngine(command, settings));
+  }
   for (const engine of options.engines ?? []) engines.set(engine.format, engine);
   const formats = options.formats ?? [...engines.keys()];
   for (const format of formats) {
@@ -176,6 +190,6 @@ export function createOpenReportGeneratorWith(
 /** A `ReportGenerator` that streams XLSX and CSV in bounded memory. */
 export function createOpenReportGenerator(options: OpenReportGeneratorOptions = {}): ReportGenerator {
   refuseUnknownKeys(options, new Set(PUBLIC_OPTIONS), "option");
-  const { formats, compressionLevel, sharedStrings } = options;
-  return createOpenReportGeneratorWith({ formats, compressionLevel, sharedStrings });
+  const { formats, compressionLevel, sharedStrings, processEngines } = options;
+  return createOpenReportGeneratorWith({ formats, compressionLevel, sharedStrings, processEngines });
 }

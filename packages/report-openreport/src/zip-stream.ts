@@ -1,5 +1,5 @@
 import { pipeline, Readable } from "node:stream";
-import { crc32, createDeflateRaw } from "node:zlib";
+import { crc32, createDeflateRaw, type ZlibOptions } from "node:zlib";
 
 const LOCAL_HEADER = 0x04034b50;
 const DATA_DESCRIPTOR = 0x08074b50;
@@ -110,12 +110,13 @@ export class ZipStream {
         yield chunk;
       }
     }
+    // zlib streams pass stream options through to Transform; @types/node's ZlibOptions omits them.
     const deflate = createDeflateRaw({
       level: this.level,
       chunkSize: 64 * 1024,
       writableHighWaterMark: AHEAD_BYTES,
       readableHighWaterMark: AHEAD_BYTES,
-    });
+    } as ZlibOptions);
     // Errors reach us through `deflate`, which the pipeline destroys with the source's error.
     pipeline(Readable.from(measured(), { highWaterMark: AHEAD_CHUNKS }), deflate, () => {});
     // Tears the entry down at once when the report stops, rather than when its next chunk is due.
