@@ -167,8 +167,11 @@ interface CompiledColumn {
   readonly letters: string;
   /** `<c r="` + letters, completed with the row number. */
   readonly open: string;
-  /** ` s="n"` or empty. */
-  readonly style: string;
+  /** What follows the row number, precomputed per column and cell type. */
+  readonly valueOpen: string;
+  readonly textOpen: string;
+  readonly sharedOpen: string;
+  readonly booleanOpen: string;
 }
 
 /** Rows that continue from one sheet part into the next when a sheet rolls over. */
@@ -240,12 +243,16 @@ class XlsxRender {
     return columns.map((planned, index) => {
       const letters = columnLetters(index);
       const style = this.styles.indexFor(planned.numberFormat);
+      const styleAttribute = style === 0 ? "" : ` s="${style}"`;
       return {
         planned,
         key: planned.key,
         letters,
         open: `<c r="${letters}`,
-        style: style === 0 ? "" : ` s="${style}"`,
+        valueOpen: `"${styleAttribute}><v>`,
+        textOpen: `"${styleAttribute} t="inlineStr"><is>`,
+        sharedOpen: `"${styleAttribute} t="s"><v>`,
+        booleanOpen: `"${styleAttribute} t="b"><v>`,
       };
     });
   }
@@ -344,12 +351,12 @@ class XlsxRender {
             throw valueError(position, column.planned, value, `is longer than ${MAX_CELL_TEXT} characters`);
           }
           xml += this.strings
-            ? `${column.open}${r}"${column.style} t="s"><v>${this.strings.indexOf(text)}</v></c>`
-            : `${column.open}${r}"${column.style} t="inlineStr"><is>${textElement(text)}</is></c>`;
+            ? `${column.open}${r}${column.sharedOpen}${this.strings.indexOf(text)}</v></c>`
+            : `${column.open}${r}${column.textOpen}${textElement(text)}</is></c>`;
           break;
         }
         case "boolean":
-          xml += `${column.open}${r}"${column.style} t="b"><v>${toBoolean(value, column.planned, position) ? 1 : 0}</v></c>`;
+          xml += `${column.open}${r}${column.booleanOpen}${toBoolean(value, column.planned, position) ? 1 : 0}</v></c>`;
           break;
         case "date": {
           const millis = toEpochMillis(value, column.planned, position);
@@ -361,11 +368,11 @@ class XlsxRender {
               "is outside Excel's dates (1900-03-01 to 9999-12-31)",
             );
           }
-          xml += `${column.open}${r}"${column.style}><v>${millis / MS_PER_DAY + EPOCH_SERIAL}</v></c>`;
+          xml += `${column.open}${r}${column.valueOpen}${millis / MS_PER_DAY + EPOCH_SERIAL}</v></c>`;
           break;
         }
         default:
-          xml += `${column.open}${r}"${column.style}><v>${toNumber(value, column.planned, position)}</v></c>`;
+          xml += `${column.open}${r}${column.valueOpen}${toNumber(value, column.planned, position)}</v></c>`;
       }
     }
     return `${xml}</row>`;
