@@ -1,10 +1,11 @@
 import { createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { ReportColumn, ReportRow } from "@proj/ports";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOpenReportGenerator } from "../src/index.js";
+import { bundleEngineChild } from "./engine-child-bundle.js";
 
 const COLUMNS: ReportColumn[] = [
   { header: "Id", key: "id", type: "integer" },
@@ -13,6 +14,12 @@ const COLUMNS: ReportColumn[] = [
 
 function* rows(count: number): Generator<ReportRow> {
   for (let i = 0; i < count; i += 1) yield { id: i, text: `row ${i} ${"x".repeat(i % 50)}` };
+}
+
+let bundled: string | undefined;
+async function childEngine(): Promise<string> {
+  bundled ??= await bundleEngineChild();
+  return bundled;
 }
 
 describe("cancelling a report that streams into a plain file stream", () => {
@@ -28,12 +35,22 @@ describe("cancelling a report that streams into a plain file stream", () => {
     process.off("uncaughtException", onUncaught);
     process.off("unhandledRejection", onUncaught);
     await rm(dir, { recursive: true, force: true });
+    if (bundled !== undefined) await rm(dirname(bundled), { recursive: true, force: true });
   });
 
-  it.each(["xlsx", "csv"] as const)(
-    "never leaves an unhandled error behind when %s reports are aborted or time out mid-stream, 40 times",
-    async (format) => {
-      const generator = createOpenReportGenerator();
+  it.each([
+    { format: "xlsx", engine: "in-process" },
+    { format: "csv", engine: "in-process" },
+    { format: "xlsx", engine: "child-process" },
+  ] as const)(
+    "never leaves an unhandled error behind when $format reports ($engine engine) are aborted or time out mid-stream, 40 times",
+    async ({ format, engine }) => {
+      const generator =
+        engine === "in-process"
+          ? createOpenReportGenerator()
+          : createOpenReportGenerator({
+              processEngines: [{ format, command: process.execPath, args: [await childEngine()] }],
+            });
       const codes: string[] = [];
       for (let run = 0; run < 40; run += 1) {
         // Half the runs time out, half are aborted by hand, each at a different moment.
