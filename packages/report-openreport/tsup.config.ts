@@ -1,4 +1,5 @@
 import { defineConfig } from "tsup";
 import { packageBuild } from "../../tsup.base";
 
-export default defineConfig(packageBuild);
+// The second entry is the reference engine process (`node dist/engine-child.js`).
+export default defineConfig({ ...packageBuild, entry: ["src/index.ts", "src/engine-child.ts"] });

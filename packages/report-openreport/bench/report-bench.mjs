@@ -1,25 +1,41 @@
-// 1,000,000 rows x 10 mixed columns to a file, in one process: @proj/report-openreport (XLSX with
-// column formats, and CSV) against a raw exceljs streaming writer (the baseline) and a plain CSV
-// writer (the floor). Run: pnpm --filter @proj/report-openreport bench   (ROWS=100000 for a quick run)
+// 1,000,000 rows x 10 mixed columns to a file, in one process, side by side:
+//   deflate-floor    zlib deflate level 1 of our sheet's XML alone (no XML building): the XLSX floor
+//   csv-plain        a plain hand-written CSV loop: the CSV floor
+//   openreport-xlsx  this package, XLSX with column formats, in-process engine
+//   openreport-xlsx-process  the same engine behind the child-process protocol (the cost of the boundary)
+//   openreport-csv   this package, CSV
+//   exceljs-raw      exceljs' streaming WorkbookWriter, no styles (the issue's baseline)
+//   exceljs-styled   exceljs with the same formats as ours (slow; only when named in PHASES)
+// Run: pnpm --filter @proj/report-openreport build && pnpm --filter @proj/report-openreport bench
+//      (ROWS=100000 for a quick run, PHASES=a,b to pick)
 //
 // Peak RSS per phase: phases run one after another; before each, two forced GCs (--expose-gc) and a
 // short pause give a settled baseline, then RSS is sampled every 10 ms while the phase runs. Samples
 // miss what a synchronous stretch does between timer ticks, so the process's own high-water mark
 // (getrusage maxrss) is read too: when a phase raised it, that mark is the phase's exact peak. "grew"
-// is peak minus the baseline. The exceljs phases run last because the memory they take is not all
-// handed back to the OS afterwards.
+// is peak minus the baseline. openreport-xlsx runs first, so its peak is that of a fresh process
+// rather than of one that already ran other phases. The exceljs phases run last because the memory they take is not all
+// handed back to the OS afterwards. The child-process phase's peak adds the engine process's RSS,
+// sampled from /proc every 10 ms (Linux). The load average is printed with every phase: the machine
+// is shared.
 import { once } from "node:events";
-import { createWriteStream } from "node:fs";
-import { stat, unlink } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { createReadStream, createWriteStream } from "node:fs";
+import { open, readFile, stat, unlink } from "node:fs/promises";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { fileURLToPath } from "node:url";
+import { createDeflateRaw, createInflateRaw } from "node:zlib";
 import ExcelJS from "exceljs";
 import { createOpenReportGenerator } from "../dist/index.js";
 
 const ROWS = Number(process.env.ROWS ?? 1_000_000);
 const PHASES = (
-  process.env.PHASES ?? "csv-floor,openreport-xlsx,openreport-csv,exceljs-raw,exceljs-styled"
+  process.env.PHASES ??
+  "openreport-xlsx,deflate-floor,csv-plain,openreport-csv,openreport-xlsx-process,exceljs-raw"
 ).split(",");
+const ENGINE_CHILD = fileURLToPath(new URL("../dist/engine-child.js", import.meta.url));
+const SHEET_XML = join(tmpdir(), `report-bench-${process.pid}-sheet1.xml`);
 
 const COLUMNS = [
   { header: "Id", key: "id", type: "integer", width: 10 },
@@ -72,8 +88,8 @@ function csvField(value) {
 }
 
 const writers = {
-  /** The floor: join fields, escape minimally, write with back-pressure. */
-  async "csv-floor"(file) {
+  /** The CSV floor: join fields, escape minimally, write with back-pressure. */
+  async "csv-plain"(file) {
     const out = createWriteStream(file);
     let chunk = `${COLUMNS.map((c) => c.header).join(",")}\r\n`;
     for (const row of rows()) {
@@ -89,6 +105,26 @@ const writers = {
   },
   async "openreport-xlsx"(file) {
     const generator = createOpenReportGenerator();
+    const definition = { title: "Orders", sheets: [{ name: "Orders", columns: COLUMNS, rows: rows() }] };
+    await generator.generate(definition, createWriteStream(file), { format: "xlsx" });
+  },
+  /** The XLSX floor: deflate level 1 of the sheet XML the XLSX phase wrote, read from a file. */
+  async "deflate-floor"() {
+    let compressed = 0;
+    await pipeline(
+      createReadStream(SHEET_XML, { highWaterMark: 64 * 1024 }),
+      createDeflateRaw({ level: 1 }),
+      async (source) => {
+        for await (const chunk of source) compressed += chunk.length;
+      },
+    );
+    return compressed;
+  },
+  /** The same XLSX through the engine protocol: our engine in a child process, the reference. */
+  async "openreport-xlsx-process"(file) {
+    const generator = createOpenReportGenerator({
+      processEngines: [{ format: "xlsx", command: process.execPath, args: [ENGINE_CHILD] }],
+    });
     const definition = { title: "Orders", sheets: [{ name: "Orders", columns: COLUMNS, rows: rows() }] };
     await generator.generate(definition, createWriteStream(file), { format: "xlsx" });
   },
@@ -145,27 +181,95 @@ async function settle() {
   }
 }
 
+/** Writes the first entry (xl/worksheets/sheet1.xml) of an archive of ours to SHEET_XML, untimed. */
+async function extractSheetXml(xlsx) {
+  const handle = await open(xlsx);
+  try {
+    const { size } = await handle.stat();
+    const tail = Buffer.alloc(22);
+    await handle.read(tail, 0, 22, size - 22);
+    const central = Buffer.alloc(46);
+    await handle.read(central, 0, 46, tail.readUInt32LE(16));
+    const compressedSize = central.readUInt32LE(20);
+    const local = Buffer.alloc(30);
+    await handle.read(local, 0, 30, 0);
+    const start = 30 + local.readUInt16LE(26) + local.readUInt16LE(28);
+    await pipeline(
+      createReadStream(xlsx, { start, end: start + compressedSize - 1 }),
+      createInflateRaw(),
+      createWriteStream(SHEET_XML),
+    );
+  } finally {
+    await handle.close();
+  }
+}
+
+/** RSS of this process's children (the engine process), from /proc; 0 where that is not readable. */
+async function childrenRss() {
+  let total = 0;
+  try {
+    const tasks = await readFile(`/proc/${process.pid}/task/${process.pid}/children`, "utf8");
+    for (const pid of tasks.split(" ").filter(Boolean)) {
+      const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
+      const kb = /VmRSS:\s+(\d+)/.exec(status)?.[1];
+      if (kb) total += Number(kb) * 1024;
+    }
+  } catch {
+    return 0;
+  }
+  return total;
+}
+
+const load = () =>
+  loadavg()
+    .map((n) => n.toFixed(1))
+    .join(" ");
+
 async function runPhase(name) {
   const file = join(tmpdir(), `report-bench-${process.pid}-${name}.${name.includes("csv") ? "csv" : "xlsx"}`);
+  if (name === "deflate-floor") {
+    const xlsx = join(tmpdir(), `report-bench-${process.pid}-floor-source.xlsx`);
+    await writers["openreport-xlsx"](xlsx);
+    await extractSheetXml(xlsx);
+    await unlink(xlsx);
+  }
+  const loadBefore = load();
   await settle();
   const base = process.memoryUsage.rss();
   let peak = base;
+  let childPeakRss = 0;
   const sampler = setInterval(() => {
+    if (name === "openreport-xlsx-process") {
+      const own = process.memoryUsage.rss();
+      childrenRss().then((rss) => {
+        childPeakRss = Math.max(childPeakRss, rss);
+        peak = Math.max(peak, own + rss);
+      });
+    }
     peak = Math.max(peak, process.memoryUsage.rss());
     const highWater = process.resourceUsage().maxRSS * 1024;
     if (highWater > highWaterBefore) peak = Math.max(peak, highWater);
   }, 10);
   const highWaterBefore = process.resourceUsage().maxRSS * 1024;
   const started = process.hrtime.bigint();
-  await writers[name](file);
+  const childPeak = await writers[name](file);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage.rss());
   const highWater = process.resourceUsage().maxRSS * 1024;
   if (highWater > highWaterBefore) peak = Math.max(peak, highWater);
-  const { size } = await stat(file);
-  await unlink(file);
+  let size;
+  if (name === "deflate-floor") {
+    size = childPeak;
+    peak = Math.max(peak, process.memoryUsage.rss());
+    await unlink(SHEET_XML);
+  } else {
+    ({ size } = await stat(file));
+    await unlink(file);
+  }
   return {
+    load: `${loadBefore} -> ${load()}`,
+    childMb: childPeakRss / 2 ** 20,
     name,
     seconds,
     rowsPerSecond: ROWS / seconds,
@@ -176,13 +280,14 @@ async function runPhase(name) {
 }
 
 if (typeof globalThis.gc !== "function") console.warn("run with --expose-gc for settled per-phase baselines");
-console.log(`rows=${ROWS} columns=${COLUMNS.length} node=${process.version}`);
+console.log(`rows=${ROWS} columns=${COLUMNS.length} node=${process.version} load average ${load()}`);
 const results = {};
 for (const name of PHASES) {
   const r = await runPhase(name);
   results[name] = r;
+  if (r.childMb > 0) console.log(`  (engine process peak ${r.childMb.toFixed(0)} MB, in the peak RSS above)`);
   console.log(
-    `${name.padEnd(16)} ${r.seconds.toFixed(2).padStart(7)} s  ${Math.round(r.rowsPerSecond).toLocaleString("en-US").padStart(9)} rows/s  peak RSS ${r.peakMb.toFixed(0).padStart(4)} MB (grew ${r.grewMb.toFixed(0)} MB)  file ${r.sizeMb.toFixed(1)} MB`,
+    `${name.padEnd(24)} ${r.seconds.toFixed(2).padStart(7)} s  ${Math.round(r.rowsPerSecond).toLocaleString("en-US").padStart(9)} rows/s  peak RSS ${r.peakMb.toFixed(0).padStart(4)} MB (grew ${r.grewMb.toFixed(0)} MB)  ${name === "deflate-floor" ? "deflated" : "file"} ${r.sizeMb.toFixed(1)} MB  load ${r.load}`,
   );
 }
 const ratio = (label, a, b, key, better) => {
@@ -190,11 +295,19 @@ const ratio = (label, a, b, key, better) => {
   console.log(`ratio ${label}: ${(results[a][key] / results[b][key]).toFixed(2)}x (${better})`);
 };
 ratio(
+  "openreport-xlsx time / deflate-floor time",
+  "openreport-xlsx",
+  "deflate-floor",
+  "seconds",
+  "goal <= 2.0",
+);
+ratio("openreport-csv / csv-plain throughput", "openreport-csv", "csv-plain", "rowsPerSecond", "goal >= 1.0");
+ratio(
   "openreport-xlsx / exceljs-raw throughput",
   "openreport-xlsx",
   "exceljs-raw",
   "rowsPerSecond",
-  "target >= 1.0",
+  "higher is better",
 );
 ratio(
   "openreport-xlsx / exceljs-styled throughput",
@@ -211,23 +324,21 @@ ratio(
   "lower is better",
 );
 ratio(
-  "openreport-xlsx / csv-floor throughput",
-  "openreport-xlsx",
-  "csv-floor",
-  "rowsPerSecond",
-  "1.0 is the floor",
-);
-ratio(
-  "openreport-csv / csv-floor throughput",
-  "openreport-csv",
-  "csv-floor",
-  "rowsPerSecond",
-  "1.0 is the floor",
-);
-ratio(
   "openreport-xlsx / exceljs-raw file size",
   "openreport-xlsx",
   "exceljs-raw",
   "sizeMb",
   "lower is smaller",
 );
+ratio(
+  "openreport-xlsx-process time / openreport-xlsx time",
+  "openreport-xlsx-process",
+  "openreport-xlsx",
+  "seconds",
+  "the cost of the process boundary",
+);
+if (results["openreport-xlsx"]) {
+  const mb = results["openreport-xlsx"].peakMb;
+  console.log(`openreport-xlsx peak RSS ${mb.toFixed(0)} MB: ${mb < 128 ? "under" : "OVER"} the 128 MB goal`);
+}
+console.log(`load average at the end ${load()} on ${(await import("node:os")).availableParallelism()} cores`);

@@ -26,8 +26,17 @@ const INVALID_XML_CHARS =
   // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
   /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
+/**
+ * A cheap first look without lookarounds: most text holds none of these, and any surrogate (paired or
+ * not) sends it to the exact pattern.
+ */
+const MAYBE_INVALID_XML_CHARS =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
+  /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uD800-\uDFFF\uFFFE\uFFFF]/;
+
 /** Drops the characters XML 1.0 cannot hold. */
 export function cleanText(text: string): string {
+  if (!MAYBE_INVALID_XML_CHARS.test(text)) return text;
   INVALID_XML_CHARS.lastIndex = 0;
   return INVALID_XML_CHARS.test(text) ? text.replace(INVALID_XML_CHARS, "") : text;
 }
@@ -67,23 +76,61 @@ export function toNumber(value: unknown, column: PlannedColumn, position: CellPo
   return number;
 }
 
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+const ISO_DATE =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:(Z)|([+-])(\d{2}):?(\d{2}))?)?$/;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function daysInMonth(year: number, month: number): number {
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!;
+}
+
+/**
+ * An ISO 8601 date or date-time as milliseconds since the epoch, or `undefined` when a field is out
+ * of range. `Date.parse` would move 2023-02-31 to 2023-03-03; a report must refuse it instead.
+ * Fractions finer than a millisecond are cut, as `Date.parse` does.
+ */
+function parseIsoDate(match: RegExpExecArray): number | undefined {
+  const [, y, mo, d, h, mi, s, fraction, zulu, sign, oh, om] = match;
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  const hour = Number(h ?? 0);
+  const minute = Number(mi ?? 0);
+  const second = Number(s ?? 0);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  if (hour > 23 || minute > 59 || second > 59) return undefined;
+  let offsetMinutes = 0;
+  if (sign !== undefined && zulu === undefined) {
+    const hours = Number(oh);
+    const minutes = Number(om);
+    if (hours > 23 || minutes > 59) return undefined;
+    offsetMinutes = (sign === "-" ? -1 : 1) * (hours * 60 + minutes);
+  }
+  const millis = fraction === undefined ? 0 : Number(fraction.slice(0, 3).padEnd(3, "0"));
+  // Not Date.UTC, which reads the years 0–99 as 1900–1999.
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  date.setUTCHours(hour, minute - offsetMinutes, second, millis);
+  return date.getTime();
+}
 
 /**
  * Date columns take a `Date` or an ISO 8601 string, as milliseconds since the epoch. A string
  * without an offset is read as UTC: a spreadsheet date has no time zone, so the wall-clock time
- * written is the one given, whatever the server's zone.
+ * written is the one given, whatever the server's zone. A date that does not exist (2023-02-31,
+ * 1900-02-29, 24:00) is refused, never moved to another day.
  */
 export function toEpochMillis(value: unknown, column: PlannedColumn, position: CellPosition): number {
-  let millis: number;
+  let millis: number | undefined;
   if (value instanceof Date) millis = value.getTime();
   else if (typeof value === "string") {
     const match = ISO_DATE.exec(value);
     if (match === null) throw valueError(position, column, value, "is not an ISO 8601 date");
-    const iso = value.replace(" ", "T");
-    millis = Date.parse(value.length === 10 || match[1] !== undefined ? iso : `${iso}Z`);
+    millis = parseIsoDate(match);
   } else throw valueError(position, column, value, "is not a Date or ISO 8601 string");
-  if (Number.isNaN(millis)) throw valueError(position, column, value, "is not a valid date");
+  if (millis === undefined || Number.isNaN(millis))
+    throw valueError(position, column, value, "is not a valid date");
   return millis;
 }
 

@@ -9,8 +9,9 @@ import {
   type ReportGeneratorCapabilities,
   type ReportResult,
 } from "@proj/ports";
-import { createCsvEngine } from "./csv-engine.js";
+import { CSV_DELIMITERS, createCsvEngine } from "./csv-engine.js";
 import { mapOpenReportError } from "./map-openreport-error.js";
+import { createProcessEngine, type ProcessEngineCommand } from "./process-engine.js";
 import type { RenderStats, ReportEngine } from "./report-engine.js";
 import { planReport } from "./report-plan.js";
 import { writeAll } from "./write-output.js";
@@ -29,6 +30,12 @@ export interface OpenReportGeneratorOptions {
    * lives in memory until the end, so memory grows with the number of distinct strings. Default false.
    */
   sharedStrings?: boolean;
+  /**
+   * Engines that run in a child process and speak the engine protocol (README "Engine protocol"),
+   * replacing the built-in engine of their format: this package's own (`node dist/engine-child.js`,
+   * the reference) or a native one.
+   */
+  processEngines?: readonly ProcessEngineCommand[];
 }
 
 /**
@@ -41,6 +48,8 @@ export interface OpenReportGeneratorInternalOptions extends OpenReportGeneratorO
   maxRowsPerSheet?: number;
   /** Engines replacing the built-in ones for their formats. */
   engines?: readonly ReportEngine[];
+  /** Write ZIP64 records even when nothing needs them, to check their layout on a small file. */
+  forceZip64?: boolean;
 }
 
 /** Excel's rows per sheet. */
@@ -48,6 +57,44 @@ const EXCEL_MAX_ROWS = 1_048_576;
 
 function badOption(message: string): InfrastructureError {
   return new InfrastructureError("INVALID_ARGUMENT", message, { retryable: false });
+}
+
+const GENERATE_OPTIONS: ReadonlySet<string> = new Set(["format", "bom", "delimiter", "signal"]);
+const PUBLIC_OPTIONS = ["formats", "compressionLevel", "sharedStrings", "processEngines"] as const;
+const INTERNAL_OPTIONS: ReadonlySet<string> = new Set([
+  ...PUBLIC_OPTIONS,
+  "maxRowsPerSheet",
+  "engines",
+  "forceZip64",
+]);
+
+/** A misspelt option (`delimeter`) silently ignored would write a report other than the one asked for. */
+function refuseUnknownKeys(options: object, known: ReadonlySet<string>, what: string): void {
+  for (const key of Object.keys(options)) {
+    if (!known.has(key)) throw badOption(`unknown ${what} "${key}" (known: ${[...known].join(", ")})`);
+  }
+}
+
+function checkGenerateOptions(options: GenerateReportOptions): void {
+  if (options === null || typeof options !== "object") throw badOption("generate needs an options object");
+  refuseUnknownKeys(options, GENERATE_OPTIONS, "generate option");
+  if (options.bom !== undefined && typeof options.bom !== "boolean") throw badOption("bom must be a boolean");
+  if (options.delimiter !== undefined && !CSV_DELIMITERS.has(options.delimiter)) {
+    throw badOption(`delimiter must be ",", ";" or a tab, got ${JSON.stringify(options.delimiter)}`);
+  }
+}
+
+function ignoreOutputError(): void {}
+
+/**
+ * Destroys the output of a failed report. The caller learns why from our rejection; the output may
+ * still report its interrupted writes (`ERR_STREAM_DESTROYED`) or a late `open` failure, and on a
+ * stream nobody else listens to for `error` that would crash the process. So the output keeps one
+ * listener of ours for good: after a failed report nothing it says can change the outcome.
+ */
+function discardOutput(output: Writable): void {
+  if (!output.listeners("error").includes(ignoreOutputError)) output.on("error", ignoreOutputError);
+  if (!output.destroyed) output.destroy();
 }
 
 class OpenReportGenerator implements ReportGenerator {
@@ -73,6 +120,7 @@ class OpenReportGenerator implements ReportGenerator {
     const forwardAbort = () => stop.abort(signal?.reason);
     signal?.addEventListener("abort", forwardAbort, { once: true });
     try {
+      checkGenerateOptions(options);
       if (signal?.aborted) throw cancelledError(signal, `writing the ${what}`);
       const engine = this.engines.get(format);
       if (engine === undefined) {
@@ -89,9 +137,7 @@ class OpenReportGenerator implements ReportGenerator {
       return { rowCount: stats.rowCount, byteSize, sheetCount: stats.sheetCount };
     } catch (error) {
       stop.abort(error);
-      // Without an error argument: the caller learns why from our rejection, and an output nobody
-      // listens to for `error` must not crash the process.
-      if (!output.destroyed) output.destroy();
+      discardOutput(output);
       throw mapOpenReportError(error, { what, signal });
     } finally {
       signal?.removeEventListener("abort", forwardAbort);
@@ -103,6 +149,7 @@ class OpenReportGenerator implements ReportGenerator {
 export function createOpenReportGeneratorWith(
   options: OpenReportGeneratorInternalOptions = {},
 ): ReportGenerator {
+  refuseUnknownKeys(options, INTERNAL_OPTIONS, "option");
   const compressionLevel = options.compressionLevel ?? 1;
   if (!Number.isInteger(compressionLevel) || compressionLevel < 0 || compressionLevel > 9) {
     throw badOption(`compressionLevel must be an integer from 0 to 9, got ${compressionLevel}`);
@@ -116,10 +163,22 @@ export function createOpenReportGeneratorWith(
     throw badOption(`maxRowsPerSheet must be an integer from ${TITLED_HEADER_ROW + 1} to ${EXCEL_MAX_ROWS}`);
   }
   const builtIn = [
-    createXlsxEngine({ compressionLevel, sharedStrings: options.sharedStrings ?? false, maxRowsPerSheet }),
+    createXlsxEngine({
+      compressionLevel,
+      sharedStrings: options.sharedStrings ?? false,
+      maxRowsPerSheet,
+      forceZip64: options.forceZip64 ?? false,
+    }),
     createCsvEngine(),
   ];
   const engines = new Map(builtIn.map((engine) => [engine.format, engine]));
+  const settings = { compressionLevel, sharedStrings: options.sharedStrings ?? false, maxRowsPerSheet };
+  for (const command of options.processEngines ?? []) {
+    if (typeof command?.command !== "string" || !command.command) {
+      throw badOption("each processEngines entry needs a command");
+    }
+    engines.set(command.format, createProcessEngine(command, settings));
+  }
   for (const engine of options.engines ?? []) engines.set(engine.format, engine);
   const formats = options.formats ?? [...engines.keys()];
   for (const format of formats) {
@@ -130,6 +189,7 @@ export function createOpenReportGeneratorWith(
 
 /** A `ReportGenerator` that streams XLSX and CSV in bounded memory. */
 export function createOpenReportGenerator(options: OpenReportGeneratorOptions = {}): ReportGenerator {
-  const { formats, compressionLevel, sharedStrings } = options;
-  return createOpenReportGeneratorWith({ formats, compressionLevel, sharedStrings });
+  refuseUnknownKeys(options, new Set(PUBLIC_OPTIONS), "option");
+  const { formats, compressionLevel, sharedStrings, processEngines } = options;
+  return createOpenReportGeneratorWith({ formats, compressionLevel, sharedStrings, processEngines });
 }

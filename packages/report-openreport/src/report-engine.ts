@@ -104,11 +104,19 @@ export class RowCursor {
     }
     this.pulled += 1;
     const row: unknown = result.value;
-    if (row === null || typeof row !== "object") {
+    // Arrays, Maps and Sets are objects, but their values are not properties named by column keys:
+    // written, they would come out as empty rows.
+    if (
+      row === null ||
+      typeof row !== "object" ||
+      Array.isArray(row) ||
+      row instanceof Map ||
+      row instanceof Set
+    ) {
       throw new InfrastructureError(
         "INVALID_ARGUMENT",
-        `row ${this.pulled} of sheet "${this.sheet}" is not an object`,
-        { retryable: false },
+        `row ${this.pulled} of sheet "${this.sheet}" is not an object of values by column key (arrays, Maps and Sets are refused)`,
+        { retryable: false, details: { sheet: this.sheet, row: this.pulled } },
       );
     }
     return row as ReportRow;

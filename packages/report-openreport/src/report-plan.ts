@@ -5,6 +5,7 @@ import {
   type ReportDefinition,
   type ReportRow,
 } from "@proj/ports";
+import { cleanText } from "./cell-values.js";
 
 /** A column after validation, with its number format resolved. */
 export interface PlannedColumn {
@@ -14,6 +15,24 @@ export interface PlannedColumn {
   readonly width: number | undefined;
   /** `undefined` for text and booleans, which keep Excel's General format. */
   readonly numberFormat: string | undefined;
+  /** The key names something every plain object inherits (`constructor`, `toString`). */
+  readonly keyIsInherited: boolean;
+}
+
+/**
+ * The row's own value for a column: a key found only on the prototype (`constructor`, a class's
+ * getter) is a missing value, not the prototype's function. `plain` says the row's prototype is
+ * `Object.prototype` or `null`, so only the few keys every object inherits need the slower check.
+ */
+export function cellValue(row: ReportRow, column: PlannedColumn, plain: boolean): unknown {
+  if (plain && !column.keyIsInherited) return row[column.key];
+  return Object.hasOwn(row, column.key) ? row[column.key] : undefined;
+}
+
+/** True when `row` inherits nothing but `Object.prototype`, for `cellValue`. */
+export function isPlainRow(row: ReportRow): boolean {
+  const prototype: unknown = Object.getPrototypeOf(row);
+  return prototype === Object.prototype || prototype === null;
 }
 
 export interface PlannedSheet {
@@ -56,11 +75,23 @@ function invalid(message: string): InfrastructureError {
   return new InfrastructureError("INVALID_ARGUMENT", message, { retryable: false });
 }
 
-/** Checks a sheet name against the port's rule and Excel's (no leading or trailing apostrophe). */
-function sheetNameProblem(name: unknown): string | undefined {
-  if (typeof name !== "string" || name.length === 0 || name.length > 31) return "must be 1 to 31 characters";
+/**
+ * The name a reader will show. Characters XML cannot hold are dropped, and an XML parser turns tab,
+ * CR, LF and CR LF in an attribute into one space each; checking the raw name would let through names
+ * that readers then find empty, too long or equal to another (exceljs refuses such files, openpyxl
+ * and LibreOffice rename the sheets).
+ */
+export function normaliseSheetName(name: string): string {
+  return cleanText(name).replace(/\r\n|[\t\r\n]/g, " ");
+}
+
+/** Checks a normalised sheet name against the port's rule and Excel's. */
+function sheetNameProblem(name: string): string | undefined {
+  if (name.length === 0 || name.length > 31) return "must be 1 to 31 characters (as a reader shows it)";
   if (SHEET_NAME_FORBIDDEN.test(name)) return "must not contain any of []:*?/\\";
   if (name.startsWith("'") || name.endsWith("'")) return "must not start or end with an apostrophe";
+  // Excel keeps this name for its change-tracking sheet and refuses to open a workbook that uses it.
+  if (name.toLowerCase() === "history") return "is reserved by Excel";
   return undefined;
 }
 
@@ -89,6 +120,7 @@ function planColumn(column: ReportColumn, sheetName: string, index: number): Pla
     type: column.type,
     width: column.width,
     numberFormat: column.numberFormat ?? DEFAULT_FORMATS[column.type],
+    keyIsInherited: column.key in Object.prototype,
   };
 }
 
@@ -111,23 +143,29 @@ export function planReport(definition: ReportDefinition, maxSheets: number, form
   }
   const seenNames = new Set<string>();
   const sheets = definition.sheets.map((sheet) => {
-    const problem = sheetNameProblem(sheet?.name);
-    if (problem !== undefined) throw invalid(`sheet name "${String(sheet?.name)}" ${problem}`);
+    if (typeof sheet?.name !== "string") throw invalid("every sheet needs a name");
+    const name = normaliseSheetName(sheet.name);
+    const problem = sheetNameProblem(name);
+    if (problem !== undefined) throw invalid(`sheet name ${JSON.stringify(sheet.name)} ${problem}`);
     // Excel compares sheet names without regard to case.
-    const folded = sheet.name.toLowerCase();
-    if (seenNames.has(folded)) throw invalid(`sheet name "${sheet.name}" is used twice`);
+    const folded = name.toLowerCase();
+    if (seenNames.has(folded)) {
+      throw invalid(
+        `sheet name ${JSON.stringify(sheet.name)} is used twice (as a reader shows it: "${name}")`,
+      );
+    }
     seenNames.add(folded);
     if (!Array.isArray(sheet.columns) || sheet.columns.length === 0) {
-      throw invalid(`sheet "${sheet.name}" needs at least one column`);
+      throw invalid(`sheet "${name}" needs at least one column`);
     }
     if (sheet.columns.length > MAX_COLUMNS) {
-      throw invalid(`sheet "${sheet.name}" has ${sheet.columns.length} columns, more than ${MAX_COLUMNS}`);
+      throw invalid(`sheet "${name}" has ${sheet.columns.length} columns, more than ${MAX_COLUMNS}`);
     }
     const seenKeys = new Set<string>();
     const columns = sheet.columns.map((column: ReportColumn, index: number) => {
-      const planned = planColumn(column, sheet.name, index);
+      const planned = planColumn(column, name, index);
       if (seenKeys.has(planned.key))
-        throw invalid(`sheet "${sheet.name}" has two columns with key "${planned.key}"`);
+        throw invalid(`sheet "${name}" has two columns with key "${planned.key}"`);
       seenKeys.add(planned.key);
       return planned;
     });
@@ -137,9 +175,9 @@ export function planReport(definition: ReportDefinition, maxSheets: number, form
       typeof rows !== "object" ||
       !(Symbol.asyncIterator in rows || Symbol.iterator in rows)
     ) {
-      throw invalid(`sheet "${sheet.name}" rows must be an iterable or async iterable`);
+      throw invalid(`sheet "${name}" rows must be an iterable or async iterable`);
     }
-    return { name: sheet.name, columns, rows };
+    return { name, columns, rows };
   });
   return { title: definition.title, sheets };
 }

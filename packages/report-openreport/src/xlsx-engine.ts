@@ -9,7 +9,13 @@ import {
   valueError,
 } from "./cell-values.js";
 import { CHUNK_CHARS, type RenderStats, type ReportEngine, RowCursor } from "./report-engine.js";
-import type { PlannedColumn, PlannedSheet, ReportPlan } from "./report-plan.js";
+import {
+  cellValue,
+  isPlainRow,
+  type PlannedColumn,
+  type PlannedSheet,
+  type ReportPlan,
+} from "./report-plan.js";
 import { ZipStream } from "./zip-stream.js";
 
 export interface XlsxEngineOptions {
@@ -18,6 +24,8 @@ export interface XlsxEngineOptions {
   sharedStrings: boolean;
   /** Rows per sheet, title and header included, before the rest rolls over to a new sheet. */
   maxRowsPerSheet: number;
+  /** ZIP64 records even for a small archive (tests). */
+  forceZip64?: boolean;
 }
 
 /** Excel's limit on the length of a cell's text. */
@@ -159,8 +167,11 @@ interface CompiledColumn {
   readonly letters: string;
   /** `<c r="` + letters, completed with the row number. */
   readonly open: string;
-  /** ` s="n"` or empty. */
-  readonly style: string;
+  /** What follows the row number, precomputed per column and cell type. */
+  readonly valueOpen: string;
+  readonly textOpen: string;
+  readonly sharedOpen: string;
+  readonly booleanOpen: string;
 }
 
 /** Rows that continue from one sheet part into the next when a sheet rolls over. */
@@ -189,7 +200,7 @@ class XlsxRender {
     private readonly options: XlsxEngineOptions,
     private readonly signal: AbortSignal | undefined,
   ) {
-    this.zip = new ZipStream(options.compressionLevel);
+    this.zip = new ZipStream({ level: options.compressionLevel, forceZip64: options.forceZip64 });
     this.strings = options.sharedStrings ? new SharedStrings() : undefined;
     this.takenNames = new Set(plan.sheets.map((sheet) => sheet.name.toLowerCase()));
   }
@@ -232,12 +243,16 @@ class XlsxRender {
     return columns.map((planned, index) => {
       const letters = columnLetters(index);
       const style = this.styles.indexFor(planned.numberFormat);
+      const styleAttribute = style === 0 ? "" : ` s="${style}"`;
       return {
         planned,
         key: planned.key,
         letters,
         open: `<c r="${letters}`,
-        style: style === 0 ? "" : ` s="${style}"`,
+        valueOpen: `"${styleAttribute}><v>`,
+        textOpen: `"${styleAttribute} t="inlineStr"><is>`,
+        sharedOpen: `"${styleAttribute} t="s"><v>`,
+        booleanOpen: `"${styleAttribute} t="b"><v>`,
       };
     });
   }
@@ -325,8 +340,9 @@ class XlsxRender {
   ): string {
     const r = String(rowNumber);
     let xml = `<row r="${r}">`;
+    const plain = isPlainRow(row);
     for (const column of columns) {
-      const value = row[column.key];
+      const value = cellValue(row, column.planned, plain);
       if (value === null || value === undefined || value === "") continue;
       switch (column.planned.type) {
         case "string": {
@@ -335,12 +351,12 @@ class XlsxRender {
             throw valueError(position, column.planned, value, `is longer than ${MAX_CELL_TEXT} characters`);
           }
           xml += this.strings
-            ? `${column.open}${r}"${column.style} t="s"><v>${this.strings.indexOf(text)}</v></c>`
-            : `${column.open}${r}"${column.style} t="inlineStr"><is>${textElement(text)}</is></c>`;
+            ? `${column.open}${r}${column.sharedOpen}${this.strings.indexOf(text)}</v></c>`
+            : `${column.open}${r}${column.textOpen}${textElement(text)}</is></c>`;
           break;
         }
         case "boolean":
-          xml += `${column.open}${r}"${column.style} t="b"><v>${toBoolean(value, column.planned, position) ? 1 : 0}</v></c>`;
+          xml += `${column.open}${r}${column.booleanOpen}${toBoolean(value, column.planned, position) ? 1 : 0}</v></c>`;
           break;
         case "date": {
           const millis = toEpochMillis(value, column.planned, position);
@@ -352,11 +368,11 @@ class XlsxRender {
               "is outside Excel's dates (1900-03-01 to 9999-12-31)",
             );
           }
-          xml += `${column.open}${r}"${column.style}><v>${millis / MS_PER_DAY + EPOCH_SERIAL}</v></c>`;
+          xml += `${column.open}${r}${column.valueOpen}${millis / MS_PER_DAY + EPOCH_SERIAL}</v></c>`;
           break;
         }
         default:
-          xml += `${column.open}${r}"${column.style}><v>${toNumber(value, column.planned, position)}</v></c>`;
+          xml += `${column.open}${r}${column.valueOpen}${toNumber(value, column.planned, position)}</v></c>`;
       }
     }
     return `${xml}</row>`;

@@ -4,9 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { expectErrorCode } from "@proj/contract-tests";
-import { InfrastructureError, type ReportColumn, type ReportRow } from "@proj/ports";
+import {
+  type GenerateReportOptions,
+  InfrastructureError,
+  type ReportColumn,
+  type ReportRow,
+} from "@proj/ports";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createOpenReportGenerator } from "../src/index.js";
+import { createOpenReportGenerator, type OpenReportGeneratorOptions } from "../src/index.js";
 import { createOpenReportGeneratorWith } from "../src/openreport-report-generator.js";
 import type { ReportEngine } from "../src/report-engine.js";
 import { MemoryOutput } from "./collect.js";
@@ -42,6 +47,31 @@ describe("createOpenReportGenerator", () => {
     { label: "an unknown format", options: { formats: ["pdf" as "csv"] } },
   ])("refuses $label with INVALID_ARGUMENT", async ({ options }) => {
     await expectErrorCode(() => createOpenReportGeneratorWith(options), "INVALID_ARGUMENT");
+  });
+
+  it("refuses an unknown option instead of ignoring it", async () => {
+    await expectErrorCode(
+      () => createOpenReportGenerator({ compresionLevel: 9 } as unknown as OpenReportGeneratorOptions),
+      "INVALID_ARGUMENT",
+    );
+  });
+
+  it.each([
+    { label: "an unknown generate option", options: { format: "csv", delimeter: ";" } },
+    { label: "a non-boolean bom", options: { format: "csv", bom: "yes" } },
+    { label: "a delimiter of two characters", options: { format: "csv", delimiter: ";;" } },
+  ])("refuses $label with INVALID_ARGUMENT before writing", async ({ options }) => {
+    const output = new MemoryOutput();
+    await expectErrorCode(
+      createOpenReportGenerator().generate(
+        { sheets: [{ name: "S", columns: COLUMNS, rows: [{ name: "a", count: 1 }] }] },
+        output,
+        options as unknown as GenerateReportOptions,
+      ),
+      "INVALID_ARGUMENT",
+    );
+    expect(output.chunks).toEqual([]);
+    expect(output.destroyed).toBe(true);
   });
 
   it("offers only the formats asked for, and refuses the others with NOT_SUPPORTED", async () => {

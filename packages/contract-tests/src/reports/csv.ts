@@ -8,7 +8,31 @@ const COLUMNS: readonly ReportColumn[] = [
   { header: "Number", key: "number", type: "number" },
 ];
 
-const AWKWARD = ["a,b", 'say "hi"', "line1\r\nline2", "lf\nonly", "cr\ronly", "plain", "", "é 中 😀"];
+const AWKWARD = [
+  "a,b",
+  'say "hi"',
+  "line1\r\nline2",
+  "lf\nonly",
+  "cr\ronly",
+  "plain",
+  "",
+  "é 中 😀",
+  "semi;colon",
+  "tab\tbed",
+];
+
+/** Text with a formula after a separator some reader may split on, and how the guard writes it. */
+const FORMULAS_AFTER_SEPARATORS = [
+  ["a;=1+1", "a;'=1+1"],
+  ["a\t=1+1", "a\t'=1+1"],
+  ["a,+1", "a,'+1"],
+  ["x\n@SUM(A1)", "x\n'@SUM(A1)"],
+  ["x\r\n-2", "x\r\n'-2"],
+  ["=a;=b", "'=a;'=b"],
+  ["safe; text, here", "safe; text, here"],
+] as const;
+
+const DELIMITERS = [";", "\t"] as const;
 
 export function csvTests(harness: ReportGeneratorHarness): void {
   describe.skipIf(!harness.formats.includes("csv"))("csv", () => {
@@ -26,7 +50,7 @@ export function csvTests(harness: ReportGeneratorHarness): void {
       expect(bytes.toString("utf8")).toBe("Text,Number\r\none,1\r\ntwo,2\r\n");
     });
 
-    it("quotes fields holding a comma, quote, CR or LF, doubling inner quotes", async () => {
+    it("quotes fields holding a comma, semicolon, tab, quote, CR or LF, doubling inner quotes", async () => {
       const generator = await harness.create();
       const rows = AWKWARD.map((text, i) => ({ text, number: i }));
       const { bytes } = await generateBytes(
@@ -40,7 +64,60 @@ export function csvTests(harness: ReportGeneratorHarness): void {
       expect(text).toContain('"line1\r\nline2",2\r\n');
       expect(text).toContain('"lf\nonly",3\r\n');
       expect(text).toContain('"cr\ronly",4\r\n');
+      expect(text).toContain('"semi;colon",8\r\n');
+      expect(text).toContain('"tab\tbed",9\r\n');
       expect(readCsv(bytes).slice(1)).toEqual(AWKWARD.map((value, i) => [value, String(i)]));
+    });
+
+    it("puts the formula guard after every separator a reader may split on", async () => {
+      const generator = await harness.create();
+      const rows = FORMULAS_AFTER_SEPARATORS.map(([text], i) => ({ text, number: i }));
+      const { bytes } = await generateBytes(
+        generator,
+        { sheets: [{ name: "Data", columns: COLUMNS, rows }] },
+        "csv",
+      );
+      expect(
+        readCsv(bytes)
+          .slice(1)
+          .map((record) => record[0]),
+      ).toEqual(FORMULAS_AFTER_SEPARATORS.map(([, guarded]) => guarded));
+      // A reader splitting on any separator, even one that ignores quoting, finds no formula start.
+      const pieces = bytes.toString("utf8").split(/[,;\t\r\n]/);
+      expect(pieces.filter((piece) => /^"?[=+\-@]/.test(piece))).toEqual([]);
+    });
+
+    it.each(DELIMITERS)(
+      "writes the delimiter %j when asked, quoting fields holding any separator",
+      async (delimiter) => {
+        const generator = await harness.create();
+        const rows = AWKWARD.map((text, i) => ({ text, number: i + 0.5 }));
+        const { bytes } = await generateBytes(
+          generator,
+          { sheets: [{ name: "Data", columns: COLUMNS, rows }] },
+          "csv",
+          { delimiter },
+        );
+        const text = bytes.toString("utf8");
+        expect(text.startsWith(`Text${delimiter}Number\r\n`)).toBe(true);
+        expect(text).toContain(`"a,b"${delimiter}0.5\r\n`);
+        expect(text).toContain(`"semi;colon"${delimiter}8.5\r\n`);
+        expect(readCsv(bytes, delimiter).slice(1)).toEqual(
+          AWKWARD.map((value, i) => [value, String(i + 0.5)]),
+        );
+      },
+    );
+
+    it("refuses a delimiter other than comma, semicolon or tab with INVALID_ARGUMENT", async () => {
+      const generator = await harness.create();
+      const output = new CollectingWritable();
+      await expectErrorCode(
+        generator.generate({ sheets: [{ name: "Data", columns: COLUMNS, rows: [] }] }, output, {
+          format: "csv",
+          delimiter: "|" as ",",
+        }),
+        "INVALID_ARGUMENT",
+      );
     });
 
     it("writes UTF-8 without a byte order mark by default", async () => {

@@ -5,7 +5,30 @@ import { CollectingWritable, FORMATS, generateBytes, type ReportGeneratorHarness
 
 const COLUMNS: readonly ReportColumn[] = [{ header: "Name", key: "name", type: "string" }];
 
-const BAD_SHEET_NAMES = ["", "x".repeat(32), "a[b", "a]b", "a:b", "a*b", "a?b", "a/b", "a\\b"];
+const BAD_SHEET_NAMES = [
+  "",
+  "x".repeat(32),
+  "a[b",
+  "a]b",
+  "a:b",
+  "a*b",
+  "a?b",
+  "a/b",
+  "a\\b",
+  // Empty once the characters XML cannot hold are dropped.
+  "\u0001\u0002",
+  // Excel reserves it (in any case) for its change history.
+  "History",
+  "HISTORY",
+];
+
+/** Pairs of names a reader shows alike: control characters dropped, tab, CR and LF shown as a space. */
+const SAME_AS_READ = [
+  ["Data", "Da\u0000ta"],
+  ["a b", "a\tb"],
+  ["A\r\nB", "a b"],
+  ["x\ny", "X\rY"],
+];
 
 async function expectRefused(
   harness: ReportGeneratorHarness,
@@ -63,6 +86,45 @@ export function definitionTests(harness: ReportGeneratorHarness): void {
         await expectRefused(harness, { sheets: [{ name: "Data", columns, rows: [{ same: "x" }] }] }, format);
       });
     });
+
+    it.skipIf(!harness.formats.includes("xlsx")).each(SAME_AS_READ)(
+      "rejects the sheet names %j and %j, which a reader shows alike, with INVALID_ARGUMENT",
+      async (first, second) => {
+        await expectRefused(
+          harness,
+          {
+            sheets: [
+              { name: first, columns: COLUMNS, rows: [] },
+              { name: second, columns: COLUMNS, rows: [] },
+            ],
+          },
+          "xlsx",
+        );
+      },
+    );
+
+    it.skipIf(!harness.formats.includes("xlsx"))(
+      "writes a sheet name as a reader shows it, its length counted after normalising",
+      async () => {
+        const generator = await harness.create();
+        const long = `${"n".repeat(15)}\t${"m".repeat(15)}\u0001`;
+        const { bytes } = await generateBytes(
+          generator,
+          {
+            sheets: [
+              { name: long, columns: COLUMNS, rows: [{ name: "x" }] },
+              { name: "two\r\nlines", columns: COLUMNS, rows: [{ name: "y" }] },
+            ],
+          },
+          "xlsx",
+        );
+        const sheets = await harness.readBack(bytes, "xlsx");
+        expect(sheets.map((sheet) => sheet.name)).toEqual([
+          `${"n".repeat(15)} ${"m".repeat(15)}`,
+          "two lines",
+        ]);
+      },
+    );
 
     it.skipIf(!harness.formats.includes("xlsx"))(
       "rejects duplicate sheet names with INVALID_ARGUMENT",

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
 import type {
+  GenerateReportOptions,
   ReportColumn,
   ReportDefinition,
   ReportFormat,
@@ -68,7 +69,7 @@ export async function generateBytes(
   generator: ReportGenerator,
   definition: ReportDefinition,
   format: ReportFormat,
-  options: { bom?: boolean; signal?: AbortSignal } = {},
+  options: Omit<GenerateReportOptions, "format"> = {},
 ): Promise<{ result: ReportResult; bytes: Buffer; output: CollectingWritable }> {
   const output = new CollectingWritable();
   const result = await generator.generate(definition, output, { format, ...options });
@@ -79,7 +80,7 @@ export async function generateBytes(
  * Strict RFC 4180: records end with CRLF, a field is either plain (no `"`, CR or LF) or quoted with
  * inner quotes doubled. Throws on anything else, so a sloppy writer fails the suite.
  */
-export function parseCsv(text: string): string[][] {
+export function parseCsv(text: string, delimiter = ","): string[][] {
   const records: string[][] = [];
   let record: string[] = [];
   let i = 0;
@@ -99,7 +100,7 @@ export function parseCsv(text: string): string[][] {
       }
     } else {
       let end = i;
-      while (end < text.length && text[end] !== "," && text[end] !== "\r" && text[end] !== "\n") {
+      while (end < text.length && text[end] !== delimiter && text[end] !== "\r" && text[end] !== "\n") {
         if (text[end] === '"') throw new Error(`quote inside an unquoted field at ${end}`);
         end += 1;
       }
@@ -107,7 +108,7 @@ export function parseCsv(text: string): string[][] {
       i = end;
     }
     record.push(field);
-    if (text[i] === ",") {
+    if (text[i] === delimiter) {
       i += 1;
       continue;
     }
@@ -124,11 +125,11 @@ export function parseCsv(text: string): string[][] {
 }
 
 /** Decodes CSV bytes as UTF-8 without a BOM (asserting there is none) and parses them. */
-export function readCsv(bytes: Buffer): string[][] {
+export function readCsv(bytes: Buffer, delimiter = ","): string[][] {
   expect(bytes.subarray(0, 3).equals(Buffer.from([0xef, 0xbb, 0xbf])), "unexpected byte order mark").toBe(
     false,
   );
-  return parseCsv(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  return parseCsv(new TextDecoder("utf-8", { fatal: true }).decode(bytes), delimiter);
 }
 
 /** Reads a report back: CSV parsed here (one sheet of text cells), other formats by the harness. */

@@ -197,6 +197,55 @@ export function valueTests(harness: ReportGeneratorHarness): void {
         ]);
       });
 
+      it.skipIf(skip)(
+        "reads a row's own properties only: a key every object inherits (constructor, toString) is empty when the row lacks it",
+        async () => {
+          const generator = await harness.create();
+          const columns: ReportColumn[] = [
+            { header: "Constructor", key: "constructor", type: "string" },
+            { header: "ToString", key: "toString", type: "string" },
+            { header: "Name", key: "name", type: "string" },
+          ];
+          const rows: ReportRow[] = [{ name: "a" }, { constructor: "own", toString: "mine", name: "b" }];
+          const { bytes } = await generateBytes(
+            generator,
+            { sheets: [{ name: "Own", columns, rows }] },
+            format,
+          );
+          const [sheet] = await readSheets(harness, format, bytes);
+          const empty = format === "csv" ? "" : null;
+          expect(dataValues(sheet!, columns)).toEqual([
+            [empty, empty, "a"],
+            ["own", "mine", "b"],
+          ]);
+        },
+      );
+
+      it.skipIf(skip).each([
+        { label: "an array", row: ["a", 1] },
+        { label: "a Map", row: new Map<string, unknown>([["text", "a"]]) },
+      ])("refuses a row that is $label with INVALID_ARGUMENT", async ({ row }) => {
+        const generator = await harness.create();
+        const output = new CollectingWritable();
+        await expectErrorCode(
+          generator.generate(
+            {
+              sheets: [
+                {
+                  name: "Rows",
+                  columns: TEXT_COLUMN,
+                  rows: [{ text: "ok", end: 1 }, row as unknown as ReportRow],
+                },
+              ],
+            },
+            output,
+            { format },
+          ),
+          "INVALID_ARGUMENT",
+        );
+        expect(output.destroyed).toBe(true);
+      });
+
       it.skipIf(skip).each(MISFITS)(
         "rejects $label with INVALID_ARGUMENT and destroys the output",
         async ({ type, value }) => {
