@@ -232,15 +232,25 @@ export class JwtTokenDecoder implements TokenDecoder {
       const cached = cache.get(key, now);
       if (cached !== undefined) return Promise.resolve(cached);
       const facts: VerificationFacts = {};
-      const remember = (principal: Principal) => {
-        if (facts.validUntil !== undefined && !this.#closed) cache.set(key, principal, facts.validUntil, now);
-        return principal;
-      };
       const principal = this.#verify(token, signal, facts);
-      return principal instanceof Promise ? principal.then(remember) : Promise.resolve(remember(principal));
+      if (principal instanceof Promise) {
+        return principal.then((verified) => this.#remember(cache, key, verified, facts, now));
+      }
+      return Promise.resolve(this.#remember(cache, key, principal, facts, now));
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  #remember(
+    cache: VerifiedTokenCache,
+    key: string,
+    principal: Principal,
+    facts: VerificationFacts,
+    now: number,
+  ): Principal {
+    if (facts.validUntil !== undefined && !this.#closed) cache.set(key, principal, facts.validUntil, now);
+    return principal;
   }
 
   /** Like `decode`, but also returns the protected header (`kid`, `typ`...), and never uses the cache. */
