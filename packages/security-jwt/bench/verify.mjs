@@ -1,13 +1,19 @@
-// Verifications per second, one process: the decoder against raw jose (key imported once) and fast-jwt.
-// Run with: pnpm --filter @proj/security-jwt bench   (builds nothing: run `pnpm build` first)
+// Verifications per CPU-second in one process, interleaved: the decoder on its cache-miss path against
+// fast-jwt without a cache and jose's jwtVerify, per algorithm; no cache and the cache-hit path alongside.
+// Run with: pnpm --filter @proj/security-jwt build && pnpm --filter @proj/security-jwt bench
 import { generateKeyPairSync, webcrypto } from "node:crypto";
+import { loadavg } from "node:os";
 import { createSigner, createVerifier } from "fast-jwt";
 import { importSPKI, jwtVerify } from "jose";
 import { createJwtTokenDecoder } from "../dist/index.js";
 
 const SLICE_MS = Number(process.env.SLICE_MS ?? 50);
-const SLICES = Number(process.env.SLICES ?? 41);
+const ROUNDS = Number(process.env.ROUNDS ?? 41);
 const ALGORITHMS = (process.env.ALGS ?? "HS256,RS256,ES256").split(",");
+/** Distinct tokens walked in a cycle, four times what the miss-path decoder's cache holds. */
+const TOKENS = Number(process.env.TOKENS ?? 1024);
+const CACHE_ENTRIES = TOKENS / 4;
+const GOAL = 0.8;
 
 const claims = {
   sub: "user-42",
@@ -36,48 +42,75 @@ function keysFor(alg) {
       ? generateKeyPairSync("rsa", { modulusLength: 2048 })
       : generateKeyPairSync("ec", { namedCurve: "P-256" });
   const publicPem = pair.publicKey.export({ type: "spki", format: "pem" });
-  const privatePem = pair.privateKey.export({ type: "pkcs8", format: "pem" });
   return {
-    sign: privatePem,
+    sign: pair.privateKey.export({ type: "pkcs8", format: "pem" }),
     verifyFast: publicPem,
     decoderKeys: { publicKeys: [publicPem] },
     importJose: () => importSPKI(publicPem, alg),
   };
 }
 
+/** A contender walks its own cycle over `tokens`; `verify` may return a value or a promise. */
+function contender(verify, tokens) {
+  let next = 0;
+  return async () => {
+    const token = tokens[next];
+    next = next + 1 === tokens.length ? 0 : next + 1;
+    await verify(token);
+  };
+}
+
 /**
  * Sequential verifications for about SLICE_MS; returns [count, wall ms, CPU ms]. CPU time counts every
- * thread of the process (WebCrypto runs on libuv's pool), and is far steadier than wall time when other
- * processes compete for the cores.
+ * thread of the process (WebCrypto runs on libuv's pool) and stays meaningful when other processes
+ * compete for the cores; wall time does not.
  */
-async function slice(verify, token) {
+async function slice(run) {
   const cpu = process.cpuUsage();
   const start = performance.now();
   const end = start + SLICE_MS;
   let count = 0;
   let now = start;
   while (now < end) {
-    for (let i = 0; i < 16; i++) await verify(token);
+    for (let i = 0; i < 16; i++) await run();
     count += 16;
     now = performance.now();
   }
   const used = process.cpuUsage(cpu);
   return [count, now - start, (used.user + used.system) / 1000];
 }
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const fmt = (value) => Math.round(value).toLocaleString("en-US").padStart(9);
 
+const quantile = (values, q) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+};
+const thousands = (value) => Math.round(value).toLocaleString("en-US");
+const load = () =>
+  loadavg()
+    .map((value) => value.toFixed(1))
+    .join(" / ");
+
+console.log(
+  `node ${process.version}; ${ROUNDS} interleaved rounds of ${SLICE_MS} ms slices per contender; ` +
+    `miss path: ${TOKENS} distinct tokens cycled through a cache of ${CACHE_ENTRIES}`,
+);
+console.log(`load average (1/5/15 min) at start: ${load()}`);
+
+const ratioLines = [];
 for (const alg of ALGORITHMS) {
   const keys = keysFor(alg);
-  const token = createSigner({ key: keys.sign, algorithm: alg, expiresIn: 3_600_000 })(claims);
+  const sign = createSigner({ key: keys.sign, algorithm: alg, expiresIn: 3_600_000 });
+  const tokens = Array.from({ length: TOKENS }, (_, index) => sign({ ...claims, jti: `t-${index}` }));
   const joseKey = await keys.importJose();
   const options = { algorithms: [alg], issuer: claims.iss, audience: claims.aud };
-  const decoder = createJwtTokenDecoder({ ...keys.decoderKeys, ...options });
-  const cachedDecoder = createJwtTokenDecoder({
+  const joseOptions = { ...options, requiredClaims: ["exp"] };
+  const missDecoder = createJwtTokenDecoder({
     ...keys.decoderKeys,
     ...options,
-    cache: { maxEntries: 10_000 },
+    cache: { maxEntries: CACHE_ENTRIES },
   });
+  const plainDecoder = createJwtTokenDecoder({ ...keys.decoderKeys, ...options });
+  const hitDecoder = createJwtTokenDecoder({ ...keys.decoderKeys, ...options, cache: true });
   const fastOptions = {
     key: keys.verifyFast,
     algorithms: [alg],
@@ -86,41 +119,59 @@ for (const alg of ALGORITHMS) {
   };
   const fast = createVerifier(fastOptions);
   const fastCached = createVerifier({ ...fastOptions, cache: true });
+  const one = [tokens[0]];
 
   const contenders = {
-    "jose jwtVerify": (t) => jwtVerify(t, joseKey, { ...options, requiredClaims: ["exp"] }),
-    decoder: (t) => decoder.decode(t),
-    "fast-jwt": (t) => fast(t),
-    "decoder + cache": (t) => cachedDecoder.decode(t),
-    "fast-jwt + cache": (t) => fastCached(t),
+    "decoder, cache miss": contender((t) => missDecoder.decode(t), tokens),
+    "fast-jwt, no cache": contender((t) => fast(t), tokens),
+    "decoder, no cache": contender((t) => plainDecoder.decode(t), tokens),
+    "jose jwtVerify": contender((t) => jwtVerify(t, joseKey, joseOptions), tokens),
+    "decoder, cache hit": contender((t) => hitDecoder.decode(t), one),
+    "fast-jwt, cache hit": contender((t) => fastCached(t), one),
   };
   const names = Object.keys(contenders);
-  const totals = Object.fromEntries(names.map((name) => [name, [0, 0, 0]]));
-  const perRound = Object.fromEntries(names.map((name) => [name, []]));
-  for (const verify of Object.values(contenders)) await slice(verify, token); // warm-up
-  // Short interleaved slices in a rotating order, so load from other processes falls on every contender alike.
-  for (let r = 0; r < SLICES; r++) {
+  const rates = Object.fromEntries(names.map((name) => [name, []]));
+  const wallRates = Object.fromEntries(names.map((name) => [name, []]));
+  for (const run of Object.values(contenders)) await slice(run); // warm-up (and key import)
+  // Rotating order: a burst of load from other processes falls on every contender alike.
+  for (let round = 0; round < ROUNDS; round++) {
     for (let k = 0; k < names.length; k++) {
-      const name = names[(r + k) % names.length];
-      const [count, wall, cpu] = await slice(contenders[name], token);
-      totals[name][0] += count;
-      totals[name][1] += wall;
-      totals[name][2] += cpu;
-      perRound[name].push(count / cpu);
+      const name = names[(round + k) % names.length];
+      const [count, wall, cpu] = await slice(contenders[name]);
+      rates[name].push((count * 1000) / cpu);
+      wallRates[name].push((count * 1000) / wall);
     }
   }
-  const m = (name) => (totals[name][0] * 1000) / totals[name][2];
-  const wall = (name) => (totals[name][0] * 1000) / totals[name][1];
+
   console.log(
-    `\n${alg}: ${SLICES} rotating slices of ${SLICE_MS} ms; verifications per CPU-second (per wall-second)`,
+    `\n${alg}: verifications per CPU-second, median [p10 – p90] over rounds (median per wall-second)`,
   );
-  for (const name of names) console.log(`  ${name.padEnd(18)} ${fmt(m(name))}  (${fmt(wall(name)).trim()})`);
-  // Each ratio is the median over rounds of the two contenders' rates in that round: a burst of load
-  // from elsewhere moves one round, not the result.
-  const ratio = (a, b) => median(perRound[a].map((rate, round) => rate / perRound[b][round])).toFixed(2);
-  console.log(`ratio ${alg} decoder / jose jwtVerify         ${ratio("decoder", "jose jwtVerify")}`);
-  console.log(`ratio ${alg} decoder+cache / fast-jwt+cache  ${ratio("decoder + cache", "fast-jwt + cache")}`);
-  console.log(`ratio ${alg} decoder / fast-jwt (no cache)    ${ratio("decoder", "fast-jwt")}`);
-  await decoder.close();
-  await cachedDecoder.close();
+  for (const name of names) {
+    const r = rates[name];
+    console.log(
+      `  ${name.padEnd(20)} ${thousands(quantile(r, 0.5)).padStart(9)}  ` +
+        `[${thousands(quantile(r, 0.1))} – ${thousands(quantile(r, 0.9))}]  (${thousands(quantile(wallRates[name], 0.5))})`,
+    );
+  }
+  console.log(`  load average after ${alg}: ${load()}`);
+  // A ratio is taken within each round, then the median over rounds: load moves a round, not the result.
+  const ratio = (a, b, goal) => {
+    const perRound = rates[a].map((rate, round) => rate / rates[b][round]);
+    const median = quantile(perRound, 0.5);
+    const verdict =
+      goal === undefined ? "" : median >= goal ? `  goal ≥ ${goal}: met` : `  goal ≥ ${goal}: MISSED`;
+    return `${median.toFixed(2)}  [p10 ${quantile(perRound, 0.1).toFixed(2)} – p90 ${quantile(perRound, 0.9).toFixed(2)}]${verdict}`;
+  };
+  ratioLines.push(
+    `ratio ${alg} decoder miss / fast-jwt no cache      ${ratio("decoder, cache miss", "fast-jwt, no cache", GOAL)}`,
+    `ratio ${alg} decoder no cache / fast-jwt no cache  ${ratio("decoder, no cache", "fast-jwt, no cache")}`,
+    `ratio ${alg} decoder miss / jose jwtVerify         ${ratio("decoder, cache miss", "jose jwtVerify")}`,
+    `ratio ${alg} decoder hit / fast-jwt hit            ${ratio("decoder, cache hit", "fast-jwt, cache hit")}`,
+  );
+  await missDecoder.close();
+  await hitDecoder.close();
+  await plainDecoder.close();
 }
+
+console.log(`\nload average (1/5/15 min) at end: ${load()}`);
+for (const line of ratioLines) console.log(line);

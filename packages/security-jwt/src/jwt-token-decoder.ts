@@ -9,8 +9,8 @@ import {
   type TokenDecoder,
   UnauthenticatedError,
 } from "@proj/ports";
-import { type JWTVerifyOptions, jwtVerify } from "jose";
 import { isJwtAlgorithm, type JwtAlgorithm } from "./jwt-algorithms.js";
+import { type ClaimRules, checkClaims, claimRules } from "./jwt-claims.js";
 import {
   type CryptoKey,
   type JwtKeySet,
@@ -26,9 +26,9 @@ import {
   type JwtClaimMapping,
   type JwtPrincipalMapper,
 } from "./jwt-principal.js";
+import { signatureCheckFor } from "./jwt-signature.js";
 import { VerifiedTokenCache } from "./jwt-token-cache.js";
-import { extractToken, hasDuplicateMembers, parseJsonObject, refuse, splitToken } from "./jwt-token-text.js";
-import { mapJoseError } from "./map-jose-error.js";
+import { extractToken, parseJsonObject, refuse, splitToken, type TokenSegments } from "./jwt-token-text.js";
 
 export interface JwtTokenCacheOptions {
   /** Most verified tokens kept; the least recently used goes first. Default 10 000. */
@@ -94,9 +94,6 @@ const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
 const UNSUPPORTED_HEADERS = ["b64", "zip"] as const;
 /** Distinct token headers remembered; a real issuer has a handful (one per key). */
 const HEADER_CACHE_SIZE = 64;
-const TIME_CLAIMS = ["exp", "nbf", "iat"] as const;
-/** 9999-12-31T23:59:59Z: a time claim beyond it (or Infinity, which `1e400` parses to) is no time. */
-const MAX_EPOCH_SECONDS = 253_402_300_799;
 
 function invalid(message: string): InfrastructureError {
   return new InfrastructureError("INVALID_ARGUMENT", message);
@@ -142,14 +139,17 @@ function raceSignal<T>(work: Promise<T>, signal: AbortSignal | undefined): Promi
   });
 }
 
-/** A `TokenDecoder` over jose: strict JWS compact JWTs, keys imported once, every refusal typed. */
+/**
+ * A `TokenDecoder` for strict JWS compact JWTs: keys imported once by jose, signatures verified with
+ * node:crypto, every refusal typed.
+ */
 export class JwtTokenDecoder implements TokenDecoder {
   readonly #allowed: ReadonlySet<string>;
   readonly #understoodCritical: ReadonlySet<string>;
   readonly #limit: number;
   readonly #tolerance: number;
   readonly #maxTokenAge: number | undefined;
-  readonly #joseOptions: JWTVerifyOptions;
+  readonly #claimRules: ClaimRules;
   readonly #mapper: JwtPrincipalMapper;
   readonly #customMapper: boolean;
   readonly #now: (() => Date) | undefined;
@@ -174,16 +174,14 @@ export class JwtTokenDecoder implements TokenDecoder {
     this.#now = options.now;
     this.#customMapper = options.mapPrincipal !== undefined;
     this.#mapper = options.mapPrincipal ?? createClaimMapper(options.claims);
-    this.#joseOptions = {
-      algorithms,
-      clockTolerance: this.#tolerance,
-      requiredClaims: options.requireExpiration === false ? [] : ["exp"],
-      ...(options.issuer === undefined ? {} : { issuer: [options.issuer].flat() }),
-      ...(options.audience === undefined ? {} : { audience: [options.audience].flat() }),
-      ...(this.#maxTokenAge === undefined ? {} : { maxTokenAge: this.#maxTokenAge }),
-      ...(options.type === undefined ? {} : { typ: options.type }),
-      ...(critical.length === 0 ? {} : { crit: Object.fromEntries(critical.map((name) => [name, true])) }),
-    };
+    this.#claimRules = claimRules({
+      issuer: options.issuer,
+      audience: options.audience,
+      type: options.type,
+      requireExpiration: options.requireExpiration,
+      maxTokenAgeSeconds: this.#maxTokenAge,
+      toleranceSeconds: this.#tolerance,
+    });
 
     if (options.cache !== undefined && options.cache !== false) {
       const settings = options.cache === true ? {} : options.cache;
@@ -224,20 +222,35 @@ export class JwtTokenDecoder implements TokenDecoder {
       if (signal?.aborted) throw cancelledError(signal, "token decode");
       const token = extractToken(tokenOrAuthorizationHeader, this.#limit);
       const cache = this.#cache;
-      if (cache === undefined) return this.#verify(token, signal);
+      if (cache === undefined) {
+        const principal = this.#verify(token, signal);
+        return principal instanceof Promise ? principal : Promise.resolve(principal);
+      }
 
       const key = VerifiedTokenCache.keyOf(token);
       const now = this.#now === undefined ? Date.now() : this.#now().getTime();
       const cached = cache.get(key, now);
       if (cached !== undefined) return Promise.resolve(cached);
       const facts: VerificationFacts = {};
-      return this.#verify(token, signal, facts).then((principal) => {
-        if (facts.validUntil !== undefined && !this.#closed) cache.set(key, principal, facts.validUntil, now);
-        return principal;
-      });
+      const principal = this.#verify(token, signal, facts);
+      if (principal instanceof Promise) {
+        return principal.then((verified) => this.#remember(cache, key, verified, facts, now));
+      }
+      return Promise.resolve(this.#remember(cache, key, principal, facts, now));
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  #remember(
+    cache: VerifiedTokenCache,
+    key: string,
+    principal: Principal,
+    facts: VerificationFacts,
+    now: number,
+  ): Principal {
+    if (facts.validUntil !== undefined && !this.#closed) cache.set(key, principal, facts.validUntil, now);
+    return principal;
   }
 
   /** Like `decode`, but also returns the protected header (`kid`, `typ`...), and never uses the cache. */
@@ -254,11 +267,15 @@ export class JwtTokenDecoder implements TokenDecoder {
     return { principal, protectedHeader: facts.header ?? {} };
   }
 
-  async #verify(
+  /**
+   * Synchronous whenever the keys are at hand (static keys once imported, which is every call but the
+   * first few): a miss then costs no promise beyond the one `decode` returns.
+   */
+  #verify(
     token: string,
     signal: AbortSignal | undefined,
     facts?: VerificationFacts,
-  ): Promise<Principal> {
+  ): Principal | Promise<Principal> {
     const segments = splitToken(token);
     const header = this.#parseHeader(segments.header);
     const alg = header.alg;
@@ -270,43 +287,49 @@ export class JwtTokenDecoder implements TokenDecoder {
     if (kid !== undefined && typeof kid !== "string")
       refuse("malformed", 'the token "kid" header is not a string');
 
-    const found = this.#keysFor(alg, kid, signal);
-    const keys = Array.isArray(found) ? found : await found;
-    if (keys.length === 0) refuse("unknown_key", "no trusted key matches the token");
-    const joseOptions =
-      this.#now === undefined ? this.#joseOptions : { ...this.#joseOptions, currentDate: this.#now() };
-    let claims: Record<string, unknown> | undefined;
-    let badSignature: InfrastructureError | undefined;
-    for (let index = 0; claims === undefined; index++) {
-      try {
-        claims = (await jwtVerify(token, keys[index] as CryptoKey, joseOptions)).payload;
-      } catch (error) {
-        const mapped = mapJoseError(error);
-        // Several keys may share a kid-less algorithm or a kid (rotation): a key that cannot serve the
-        // token (unknown_key) or whose signature does not match moves on to the next. Anything else
-        // is about the token itself, which another key would not change.
-        const reason = mapped instanceof UnauthenticatedError ? mapped.reason : undefined;
-        if (reason === "bad_signature") badSignature = mapped;
-        const tryNext = reason === "bad_signature" || reason === "unknown_key";
-        if (!tryNext) throw mapped;
-        if (index === keys.length - 1) throw badSignature ?? mapped;
-      }
+    const ring = this.#ring;
+    if (ring !== undefined) {
+      return this.#verifyWith(ring.select(alg, kid), alg as JwtAlgorithm, token, segments, header, facts);
     }
+    return this.#keysFor(alg, kid, signal).then((keys) =>
+      this.#verifyWith(keys, alg as JwtAlgorithm, token, segments, header, facts),
+    );
+  }
 
-    for (const name of TIME_CLAIMS) {
-      const value = claims[name];
-      if (value !== undefined && !(typeof value === "number" && value >= 0 && value <= MAX_EPOCH_SECONDS)) {
-        refuse("invalid_claim", `the token "${name}" claim is not a time from 1970 to 9999`);
+  #verifyWith(
+    keys: readonly CryptoKey[],
+    alg: JwtAlgorithm,
+    token: string,
+    segments: TokenSegments,
+    header: Readonly<Record<string, unknown>>,
+    facts: VerificationFacts | undefined,
+  ): Principal {
+    if (keys.length === 0) refuse("unknown_key", "no trusted key matches the token");
+    const signingInput = token.slice(0, segments.header.length + 1 + segments.payload.length);
+    const signature = Buffer.from(segments.signature, "base64url");
+    // Several keys may share a kid-less algorithm or a kid (rotation): a key that cannot serve the
+    // token (unknown_key) or whose signature does not match moves on to the next.
+    let refusal: unknown;
+    let verified = false;
+    for (const key of keys) {
+      try {
+        if (signatureCheckFor(alg, key)(signingInput, signature)) {
+          verified = true;
+          break;
+        }
+        refusal = new UnauthenticatedError("bad_signature", "the token signature does not verify");
+      } catch (error) {
+        refusal ??= isInfrastructureError(error)
+          ? error
+          : new InfrastructureError("INTERNAL", "a verification key could not be used", { cause: error });
       }
     }
-    if (hasDuplicateMembers(Buffer.from(segments.payload, "base64url").toString("utf8"))) {
-      refuse("malformed", "the token payload repeats a claim name");
-    }
-    const nowSeconds = (this.#now === undefined ? Date.now() : this.#now().getTime()) / 1000;
-    // jose checks `iat` against the clock only under maxTokenAge; a token from the future is refused always.
-    if (typeof claims.iat === "number" && claims.iat > nowSeconds + this.#tolerance) {
-      refuse("issued_in_future", "the token was issued in the future");
-    }
+    if (!verified) throw refusal;
+
+    // Only a payload whose signature verified is parsed.
+    const claims = parseJsonObject(segments.payload, "payload");
+    const nowMs = this.#now === undefined ? Date.now() : this.#now().getTime();
+    checkClaims(this.#claimRules, header, claims, nowMs);
     const principal = freezePrincipal(this.#map(claims, header));
     if (facts !== undefined) {
       facts.header = header;
@@ -339,7 +362,11 @@ export class JwtTokenDecoder implements TokenDecoder {
         if (typeof name !== "string" || !this.#understoodCritical.has(name)) {
           refuse("unsupported_header", "the token marks a header parameter critical that is not understood");
         }
+        // RFC 7515 §4.1.11: a critical parameter must be present, and listed once.
+        if (header[name] === undefined)
+          refuse("malformed", `the token marks "${name}" critical but lacks it`);
       }
+      if (new Set(crit).size !== crit.length) refuse("malformed", 'the token "crit" header repeats a name');
     }
     for (const name of UNSUPPORTED_HEADERS) {
       if (header[name] !== undefined)

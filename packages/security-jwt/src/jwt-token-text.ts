@@ -58,9 +58,17 @@ export function splitToken(token: string): TokenSegments {
   return segments;
 }
 
-/** Decodes one segment to a JSON object, refusing non-JSON, non-objects and duplicate member names. */
+/** Refuses invalid UTF-8 instead of replacing it: two parsers must never read different claims. */
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** Decodes one segment to a JSON object, refusing invalid UTF-8, non-JSON, non-objects and duplicate member names. */
 export function parseJsonObject(segment: string, what: string): Record<string, unknown> {
-  const text = Buffer.from(segment, "base64url").toString("utf8");
+  let text: string;
+  try {
+    text = STRICT_UTF8.decode(Buffer.from(segment, "base64url"));
+  } catch (error) {
+    refuse("malformed", `the token ${what} is not UTF-8`, error);
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

@@ -1,4 +1,4 @@
-import { createHmac, createSign } from "node:crypto";
+import { constants, createHmac, createSign, type KeyObject, sign } from "node:crypto";
 import { expectRefusal } from "@proj/contract-tests";
 import type { TokenDecoder, TokenFailureReason } from "@proj/ports";
 import { SignJWT } from "jose";
@@ -12,7 +12,7 @@ const AUD = "orders-api";
 
 interface Attack {
   name: string;
-  decoder: "hmac" | "rsa" | "mixed" | "ec" | "remote" | "typed";
+  decoder: "hmac" | "rsa" | "mixed" | "ec" | "remote" | "typed" | "critical";
   token: () => string | Promise<string>;
   reason: TokenFailureReason;
 }
@@ -35,6 +35,20 @@ const rs = (header: Record<string, unknown>, payload: unknown, key = rsa) => {
 };
 const signedBy = (pair: KeyPair, header: Record<string, unknown>, payload = valid()) =>
   new SignJWT(payload).setProtectedHeader({ alg: pair.alg, ...header }).sign(pair.privateKey);
+/** An ES256 token signed by `pair` over the exact bytes, its signature in the given encoding. */
+const es = (
+  pair: KeyPair,
+  encoding: "der" | "ieee-p1363",
+  header: Record<string, unknown> = { alg: "ES256" },
+) => {
+  const input = `${b64(header)}.${b64(valid())}`;
+  const signature = sign("sha256", Buffer.from(input), {
+    key: pair.privateKey as KeyObject,
+    dsaEncoding: encoding,
+  });
+  return `${input}.${signature.toString("base64url")}`;
+};
+const CRITICAL_EXTENSION = "https://id.example/ext";
 const swapSegment = (token: string, index: number, value: string) =>
   token
     .split(".")
@@ -71,6 +85,12 @@ beforeAll(async () => {
     secret: SECRET,
     type: "at+jwt",
     maxTokenAgeSeconds: 300,
+    ...common,
+  });
+  decoders.critical = createJwtTokenDecoder({
+    algorithms: ["HS256"],
+    secret: SECRET,
+    understoodCriticalHeaders: [CRITICAL_EXTENSION],
     ...common,
   });
 });
@@ -179,6 +199,42 @@ const attacks: Attack[] = [
     name: "ES256 psychic signature (r = s = 0, CVE-2022-21449)",
     decoder: "ec",
     token: () => `${b64({ alg: "ES256" })}.${b64(valid())}.${Buffer.alloc(64).toString("base64url")}`,
+    reason: "bad_signature",
+  },
+  {
+    name: "ES256 signature in DER instead of raw r||s, by the trusted key",
+    decoder: "ec",
+    token: () => es(ec, "der"),
+    reason: "bad_signature",
+  },
+  {
+    name: "ES256 raw signature with a byte appended",
+    decoder: "ec",
+    token: () => {
+      const [header, payload, signature] = es(ec, "ieee-p1363").split(".");
+      const longer = Buffer.concat([Buffer.from(signature ?? "", "base64url"), Buffer.alloc(1)]);
+      return `${header}.${payload}.${longer.toString("base64url")}`;
+    },
+    reason: "bad_signature",
+  },
+  {
+    name: "HS256 token whose signature is an HS512 tag over the same bytes",
+    decoder: "hmac",
+    token: () => hmacToken(SECRET, { alg: "HS256" }, valid(), "sha512"),
+    reason: "bad_signature",
+  },
+  {
+    name: "RS256 header over an RSA-PSS signature by the trusted key",
+    decoder: "rsa",
+    token: () => {
+      const input = `${b64({ alg: "RS256", kid: "rsa-1" })}.${b64(valid())}`;
+      const signature = sign("sha256", Buffer.from(input), {
+        key: rsa.privateKey as KeyObject,
+        padding: constants.RSA_PKCS1_PSS_PADDING,
+        saltLength: 32,
+      });
+      return `${input}.${signature.toString("base64url")}`;
+    },
     reason: "bad_signature",
   },
   // key headers that must never be followed or trusted
@@ -428,6 +484,33 @@ const attacks: Attack[] = [
     reason: "malformed",
   },
   {
+    name: "crit naming an understood extension the header lacks",
+    decoder: "critical",
+    token: () => hs({ alg: "HS256", crit: [CRITICAL_EXTENSION] }, valid()),
+    reason: "malformed",
+  },
+  {
+    name: "crit naming an understood extension twice",
+    decoder: "critical",
+    token: () =>
+      hs({ alg: "HS256", crit: [CRITICAL_EXTENSION, CRITICAL_EXTENSION], [CRITICAL_EXTENSION]: 1 }, valid()),
+    reason: "malformed",
+  },
+  {
+    name: "header that is invalid UTF-8",
+    decoder: "hmac",
+    token: () => {
+      const header = Buffer.concat([
+        Buffer.from('{"alg":"HS256","x":"'),
+        Buffer.from([0xff]),
+        Buffer.from('"}'),
+      ]);
+      const input = `${header.toString("base64url")}.${b64(valid())}`;
+      return `${input}.${createHmac("sha256", SECRET).update(input).digest("base64url")}`;
+    },
+    reason: "malformed",
+  },
+  {
     name: "b64 false (unencoded payload)",
     decoder: "hmac",
     token: () => hs({ alg: "HS256", b64: false, crit: ["b64"] }, valid()),
@@ -472,6 +555,9 @@ describe("attack corpus", () => {
     expect((await decoders.ec.decode(await signedBy(ec, { kid: "ec-1" }))).subject).toBe("alice");
     expect((await decoders.remote.decode(await signedBy(ec, { kid: "ec-1" }))).subject).toBe("alice");
     expect((await decoders.typed.decode(hs({ alg: "HS256", typ: "at+jwt" }, valid()))).subject).toBe("alice");
+    expect((await decoders.ec.decode(es(ec, "ieee-p1363"))).subject).toBe("alice");
+    const critical = { alg: "HS256", crit: [CRITICAL_EXTENSION], [CRITICAL_EXTENSION]: 1 };
+    expect((await decoders.critical.decode(hs(critical, valid()))).subject).toBe("alice");
   });
 
   it.each(attacks)("refuses $name as $reason", async ({ decoder, token, reason }) => {
