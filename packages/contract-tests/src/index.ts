@@ -20,6 +20,7 @@ export {
   expectSettlesWithin,
   type Settled,
 } from "./faults/settle.js";
+export { cycleFaults, SoakCalls, type SoakFault, type SoakOutcome } from "./faults/soak.js";
 export {
   type SqlFaultDeadlines,
   type SqlFaultHarness,
