@@ -44,35 +44,65 @@ function toText(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** COPY text format: tab-separated, `\N` for NULL, backslash escapes for the separators. */
-function copyField(value: unknown): string {
-  if (value === null || value === undefined) return "\\N";
-  return toText(value)
+/** The characters COPY text format escapes with a backslash. */
+const SPECIAL = /[\\\n\r\t]/;
+
+function escapeCopy(text: string): string {
+  if (!SPECIAL.test(text)) return text;
+  return text
     .replaceAll("\\", "\\\\")
     .replaceAll("\n", "\\n")
     .replaceAll("\r", "\\r")
     .replaceAll("\t", "\\t");
 }
 
-function encodeRow(row: readonly unknown[], columnCount: number, position: number): string {
+/**
+ * One value in COPY text format: `\N` for NULL, backslash escapes for the separators. Strings,
+ * numbers and booleans (nearly every value of a bulk load) take one branch each; a string is copied
+ * only when it holds a character to escape.
+ */
+function copyField(value: unknown): string {
+  switch (typeof value) {
+    case "string":
+      return escapeCopy(value);
+    case "number":
+    case "bigint":
+      return String(value);
+    case "boolean":
+      return value ? "t" : "f";
+    default:
+      return value === null || value === undefined ? "\\N" : escapeCopy(toText(value));
+  }
+}
+
+/** One row as a COPY line, appended to `chunk`. */
+function appendRow(chunk: string, row: readonly unknown[], columnCount: number, position: number): string {
   if (row.length !== columnCount) {
     throw new InfrastructureError(
       "INVALID_ARGUMENT",
       `insertMany row ${position} has ${row.length} values for ${columnCount} columns`,
     );
   }
-  return `${row.map(copyField).join("\t")}\n`;
+  let text = `${chunk}${copyField(row[0])}`;
+  for (let column = 1; column < columnCount; column += 1) text += `\t${copyField(row[column])}`;
+  return `${text}\n`;
 }
 
+/**
+ * The rows as COPY text, one Buffer per `batchSize` rows. A synchronous source (an array) is read
+ * without a promise per row; only an async source is awaited row by row.
+ */
 async function* copyChunks(
   rows: Iterable<readonly unknown[]> | AsyncIterable<readonly unknown[]>,
   columnCount: number,
   batchSize: number,
   counter: { rows: number; sourceError?: unknown },
   progress: () => void,
-): AsyncGenerator<string> {
-  const iterator: AsyncIterator<readonly unknown[]> | Iterator<readonly unknown[]> =
-    Symbol.asyncIterator in rows ? rows[Symbol.asyncIterator]() : rows[Symbol.iterator]();
+): AsyncGenerator<Buffer> {
+  const isAsync = Symbol.asyncIterator in rows;
+  const iterator: AsyncIterator<readonly unknown[]> | Iterator<readonly unknown[]> = isAsync
+    ? rows[Symbol.asyncIterator]()
+    : rows[Symbol.iterator]();
   let chunk = "";
   let inChunk = 0;
   let exhausted = false;
@@ -80,7 +110,7 @@ async function* copyChunks(
     for (;;) {
       let next: IteratorResult<readonly unknown[]>;
       try {
-        next = await iterator.next();
+        next = isAsync ? await iterator.next() : (iterator as Iterator<readonly unknown[]>).next();
       } catch (error) {
         exhausted = true;
         counter.sourceError = error;
@@ -91,11 +121,11 @@ async function* copyChunks(
         break;
       }
       counter.rows += 1;
-      chunk += encodeRow(next.value, columnCount, counter.rows);
+      chunk = appendRow(chunk, next.value, columnCount, counter.rows);
       inChunk += 1;
       if (inChunk >= batchSize) {
         progress();
-        yield chunk;
+        yield Buffer.from(chunk);
         chunk = "";
         inChunk = 0;
       }
@@ -105,7 +135,7 @@ async function* copyChunks(
     if (!exhausted) await iterator.return?.();
   }
   progress();
-  if (chunk.length > 0) yield chunk;
+  if (chunk.length > 0) yield Buffer.from(chunk);
 }
 
 /**
