@@ -75,67 +75,110 @@ function copyField(value: unknown): string {
   }
 }
 
-/** One row as a COPY line, appended to `chunk`. */
-function appendRow(chunk: string, row: readonly unknown[], columnCount: number, position: number): string {
-  if (row.length !== columnCount) {
-    throw new InfrastructureError(
-      "INVALID_ARGUMENT",
-      `insertMany row ${position} has ${row.length} values for ${columnCount} columns`,
-    );
+/** Rows turned into COPY text, handed out one Buffer per `batchSize` rows. */
+class CopyBatches {
+  /** Rows taken so far. */
+  rows = 0;
+  /** What the caller's iterable threw, to hand back untouched. */
+  sourceError: unknown;
+  readonly #columnCount: number;
+  readonly #batchSize: number;
+  readonly #progress: () => void;
+  #chunk = "";
+  #inChunk = 0;
+
+  constructor(columnCount: number, batchSize: number, progress: () => void) {
+    this.#columnCount = columnCount;
+    this.#batchSize = batchSize;
+    this.#progress = progress;
   }
-  let text = `${chunk}${copyField(row[0])}`;
-  for (let column = 1; column < columnCount; column += 1) text += `\t${copyField(row[column])}`;
-  return `${text}\n`;
+
+  /** Appends one row; returns the batch once it is full. */
+  add(row: readonly unknown[]): Buffer | undefined {
+    this.rows += 1;
+    const columnCount = this.#columnCount;
+    if (row.length !== columnCount) {
+      throw new InfrastructureError(
+        "INVALID_ARGUMENT",
+        `insertMany row ${this.rows} has ${row.length} values for ${columnCount} columns`,
+      );
+    }
+    let text = `${this.#chunk}${copyField(row[0])}`;
+    for (let column = 1; column < columnCount; column += 1) text += `\t${copyField(row[column])}`;
+    this.#chunk = `${text}\n`;
+    this.#inChunk += 1;
+    return this.#inChunk >= this.#batchSize ? this.#take() : undefined;
+  }
+
+  /** The last, partial batch (the source is exhausted). */
+  rest(): Buffer | undefined {
+    if (this.#inChunk > 0) return this.#take();
+    this.#progress();
+    return undefined;
+  }
+
+  #take(): Buffer {
+    this.#progress();
+    const batch = Buffer.from(this.#chunk);
+    this.#chunk = "";
+    this.#inChunk = 0;
+    return batch;
+  }
 }
 
-/**
- * The rows as COPY text, one Buffer per `batchSize` rows. A synchronous source (an array) is read
- * without a promise per row; only an async source is awaited row by row.
- */
-async function* copyChunks(
-  rows: Iterable<readonly unknown[]> | AsyncIterable<readonly unknown[]>,
-  columnCount: number,
-  batchSize: number,
-  counter: { rows: number; sourceError?: unknown },
-  progress: () => void,
-): AsyncGenerator<Buffer> {
-  const isAsync = Symbol.asyncIterator in rows;
-  const iterator: AsyncIterator<readonly unknown[]> | Iterator<readonly unknown[]> = isAsync
-    ? rows[Symbol.asyncIterator]()
-    : rows[Symbol.iterator]();
-  let chunk = "";
-  let inChunk = 0;
+/** A synchronous source (an array) is read without a promise per row or per batch. */
+function* syncChunks(rows: Iterable<readonly unknown[]>, batches: CopyBatches): Generator<Buffer> {
+  const iterator = rows[Symbol.iterator]();
   let exhausted = false;
   try {
     for (;;) {
       let next: IteratorResult<readonly unknown[]>;
       try {
-        next = isAsync ? await iterator.next() : (iterator as Iterator<readonly unknown[]>).next();
+        next = iterator.next();
       } catch (error) {
         exhausted = true;
-        counter.sourceError = error;
+        batches.sourceError = error;
         throw error;
       }
-      if (next.done === true) {
-        exhausted = true;
-        break;
-      }
-      counter.rows += 1;
-      chunk = appendRow(chunk, next.value, columnCount, counter.rows);
-      inChunk += 1;
-      if (inChunk >= batchSize) {
-        progress();
-        yield Buffer.from(chunk);
-        chunk = "";
-        inChunk = 0;
-      }
+      if (next.done === true) break;
+      const batch = batches.add(next.value);
+      if (batch !== undefined) yield batch;
     }
+    exhausted = true;
   } finally {
-    // Stopped early (a COPY failure or an abort): let the caller's generator clean up.
+    // Stopped early (a COPY failure or an abort): let the caller's iterable clean up.
+    if (!exhausted) iterator.return?.();
+  }
+  const rest = batches.rest();
+  if (rest !== undefined) yield rest;
+}
+
+async function* asyncChunks(
+  rows: AsyncIterable<readonly unknown[]>,
+  batches: CopyBatches,
+): AsyncGenerator<Buffer> {
+  const iterator = rows[Symbol.asyncIterator]();
+  let exhausted = false;
+  try {
+    for (;;) {
+      let next: IteratorResult<readonly unknown[]>;
+      try {
+        next = await iterator.next();
+      } catch (error) {
+        exhausted = true;
+        batches.sourceError = error;
+        throw error;
+      }
+      if (next.done === true) break;
+      const batch = batches.add(next.value);
+      if (batch !== undefined) yield batch;
+    }
+    exhausted = true;
+  } finally {
     if (!exhausted) await iterator.return?.();
   }
-  progress();
-  if (chunk.length > 0) yield Buffer.from(chunk);
+  const rest = batches.rest();
+  if (rest !== undefined) yield rest;
 }
 
 /**
@@ -154,18 +197,17 @@ export async function copyRows(
   what: string,
   progress: () => void = () => undefined,
 ): Promise<number> {
-  const counter: { rows: number; sourceError?: unknown } = { rows: 0 };
+  const batches = new CopyBatches(columnCount, batchSize, progress);
   const copy = client.query(copyFrom(statement));
-  const source = Readable.from(copyChunks(rows, columnCount, batchSize, counter, progress), {
-    objectMode: false,
-  });
+  const chunks = Symbol.asyncIterator in rows ? asyncChunks(rows, batches) : syncChunks(rows, batches);
+  const source = Readable.from(chunks, { objectMode: false });
   try {
     await pipeline(source, copy, signal === undefined ? {} : { signal });
   } catch (error) {
     if (signal?.aborted) throw cancelledError(signal, what);
     // The caller's own iterable failed: hand its error back untouched.
-    if (error === counter.sourceError) throw error;
+    if (error === batches.sourceError) throw error;
     throw mapPostgresError(error, what);
   }
-  return counter.rows;
+  return batches.rows;
 }
