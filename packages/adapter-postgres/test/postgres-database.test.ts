@@ -233,6 +233,28 @@ describe("types", () => {
     ]);
   });
 
+  it("a synchronous source that throws midway gets its own error back, and no row of the call remains", async () => {
+    const db = await open();
+    await db.execute(sql`CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT)`);
+    const failure = new Error("source failed");
+    let cleanedUp = false;
+    function* rows() {
+      try {
+        for (let id = 0; id < 5_000; id += 1) {
+          if (id === 3_500) throw failure;
+          yield [id, `row ${id}`] as const;
+        }
+      } finally {
+        cleanedUp = true;
+      }
+    }
+    await expect(db.insertMany("items", ["id", "label"], rows(), { batchSize: 1_000 })).rejects.toBe(failure);
+    expect(cleanedUp).toBe(true);
+    expect(await db.queryOne(sql`SELECT COUNT(*)::int AS n FROM items`)).toEqual({ n: 0 });
+    await expectErrorCode(db.insertMany("items", ["id", "label"], [[1, "a"], [2]]), "INVALID_ARGUMENT");
+    expect(await db.queryOne(sql`SELECT COUNT(*)::int AS n FROM items`)).toEqual({ n: 0 });
+  });
+
   it("COPY bulk insert round-trips json, bytea and arrays", async () => {
     const db = await open();
     await db.execute(sql`CREATE TABLE docs (id INTEGER, doc JSONB, bytes BYTEA, tags TEXT[])`);
