@@ -496,7 +496,9 @@ class PostgresPoolDatabase extends PostgresExecutor implements PostgresDatabase 
 
   #track(client: pg.Client): void {
     const stream = (client as unknown as { connection?: { stream?: Socket } }).connection?.stream;
-    // Errors after the pool let go of the client (while it ends) have no one left to tell.
+    // A checked-out pg client has no 'error' listener of pg-pool's: without this one a dropped socket
+    // would crash the process. The hot path adds none of its own (the failed statement reports the
+    // error), and errors after the pool let go of the client (while it ends) have no one left to tell.
     client.on("error", () => undefined);
     if (stream === undefined || stream.destroyed) return;
     const gone = new Promise<void>((resolve) => stream.once("close", () => resolve()));
