@@ -44,37 +44,120 @@ function toText(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** COPY text format: tab-separated, `\N` for NULL, backslash escapes for the separators. */
-function copyField(value: unknown): string {
-  if (value === null || value === undefined) return "\\N";
-  return toText(value)
+/** The characters COPY text format escapes with a backslash. */
+const SPECIAL = /[\\\n\r\t]/;
+
+function escapeCopy(text: string): string {
+  if (!SPECIAL.test(text)) return text;
+  return text
     .replaceAll("\\", "\\\\")
     .replaceAll("\n", "\\n")
     .replaceAll("\r", "\\r")
     .replaceAll("\t", "\\t");
 }
 
-function encodeRow(row: readonly unknown[], columnCount: number, position: number): string {
-  if (row.length !== columnCount) {
-    throw new InfrastructureError(
-      "INVALID_ARGUMENT",
-      `insertMany row ${position} has ${row.length} values for ${columnCount} columns`,
-    );
+/**
+ * One value in COPY text format: `\N` for NULL, backslash escapes for the separators. Strings,
+ * numbers and booleans (nearly every value of a bulk load) take one branch each; a string is copied
+ * only when it holds a character to escape.
+ */
+function copyField(value: unknown): string {
+  switch (typeof value) {
+    case "string":
+      return escapeCopy(value);
+    case "number":
+    case "bigint":
+      return String(value);
+    case "boolean":
+      return value ? "t" : "f";
+    default:
+      return value === null || value === undefined ? "\\N" : escapeCopy(toText(value));
   }
-  return `${row.map(copyField).join("\t")}\n`;
 }
 
-async function* copyChunks(
-  rows: Iterable<readonly unknown[]> | AsyncIterable<readonly unknown[]>,
-  columnCount: number,
-  batchSize: number,
-  counter: { rows: number; sourceError?: unknown },
-  progress: () => void,
-): AsyncGenerator<string> {
-  const iterator: AsyncIterator<readonly unknown[]> | Iterator<readonly unknown[]> =
-    Symbol.asyncIterator in rows ? rows[Symbol.asyncIterator]() : rows[Symbol.iterator]();
-  let chunk = "";
-  let inChunk = 0;
+/** Rows turned into COPY text, handed out one Buffer per `batchSize` rows. */
+class CopyBatches {
+  /** Rows taken so far. */
+  rows = 0;
+  /** What the caller's iterable threw, to hand back untouched. */
+  sourceError: unknown;
+  readonly #columnCount: number;
+  readonly #batchSize: number;
+  readonly #progress: () => void;
+  #chunk = "";
+  #inChunk = 0;
+
+  constructor(columnCount: number, batchSize: number, progress: () => void) {
+    this.#columnCount = columnCount;
+    this.#batchSize = batchSize;
+    this.#progress = progress;
+  }
+
+  /** Appends one row; returns the batch once it is full. */
+  add(row: readonly unknown[]): Buffer | undefined {
+    this.rows += 1;
+    const columnCount = this.#columnCount;
+    if (row.length !== columnCount) {
+      throw new InfrastructureError(
+        "INVALID_ARGUMENT",
+        `insertMany row ${this.rows} has ${row.length} values for ${columnCount} columns`,
+      );
+    }
+    let text = `${this.#chunk}${copyField(row[0])}`;
+    for (let column = 1; column < columnCount; column += 1) text += `\t${copyField(row[column])}`;
+    this.#chunk = `${text}\n`;
+    this.#inChunk += 1;
+    return this.#inChunk >= this.#batchSize ? this.#take() : undefined;
+  }
+
+  /** The last, partial batch (the source is exhausted). */
+  rest(): Buffer | undefined {
+    if (this.#inChunk > 0) return this.#take();
+    this.#progress();
+    return undefined;
+  }
+
+  #take(): Buffer {
+    this.#progress();
+    const batch = Buffer.from(this.#chunk);
+    this.#chunk = "";
+    this.#inChunk = 0;
+    return batch;
+  }
+}
+
+/** A synchronous source (an array) is read without a promise per row or per batch. */
+function* syncChunks(rows: Iterable<readonly unknown[]>, batches: CopyBatches): Generator<Buffer> {
+  const iterator = rows[Symbol.iterator]();
+  let exhausted = false;
+  try {
+    for (;;) {
+      let next: IteratorResult<readonly unknown[]>;
+      try {
+        next = iterator.next();
+      } catch (error) {
+        exhausted = true;
+        batches.sourceError = error;
+        throw error;
+      }
+      if (next.done === true) break;
+      const batch = batches.add(next.value);
+      if (batch !== undefined) yield batch;
+    }
+    exhausted = true;
+  } finally {
+    // Stopped early (a COPY failure or an abort): let the caller's iterable clean up.
+    if (!exhausted) iterator.return?.();
+  }
+  const rest = batches.rest();
+  if (rest !== undefined) yield rest;
+}
+
+async function* asyncChunks(
+  rows: AsyncIterable<readonly unknown[]>,
+  batches: CopyBatches,
+): AsyncGenerator<Buffer> {
+  const iterator = rows[Symbol.asyncIterator]();
   let exhausted = false;
   try {
     for (;;) {
@@ -83,29 +166,19 @@ async function* copyChunks(
         next = await iterator.next();
       } catch (error) {
         exhausted = true;
-        counter.sourceError = error;
+        batches.sourceError = error;
         throw error;
       }
-      if (next.done === true) {
-        exhausted = true;
-        break;
-      }
-      counter.rows += 1;
-      chunk += encodeRow(next.value, columnCount, counter.rows);
-      inChunk += 1;
-      if (inChunk >= batchSize) {
-        progress();
-        yield chunk;
-        chunk = "";
-        inChunk = 0;
-      }
+      if (next.done === true) break;
+      const batch = batches.add(next.value);
+      if (batch !== undefined) yield batch;
     }
+    exhausted = true;
   } finally {
-    // Stopped early (a COPY failure or an abort): let the caller's generator clean up.
     if (!exhausted) await iterator.return?.();
   }
-  progress();
-  if (chunk.length > 0) yield chunk;
+  const rest = batches.rest();
+  if (rest !== undefined) yield rest;
 }
 
 /**
@@ -124,18 +197,17 @@ export async function copyRows(
   what: string,
   progress: () => void = () => undefined,
 ): Promise<number> {
-  const counter: { rows: number; sourceError?: unknown } = { rows: 0 };
+  const batches = new CopyBatches(columnCount, batchSize, progress);
   const copy = client.query(copyFrom(statement));
-  const source = Readable.from(copyChunks(rows, columnCount, batchSize, counter, progress), {
-    objectMode: false,
-  });
+  const chunks = Symbol.asyncIterator in rows ? asyncChunks(rows, batches) : syncChunks(rows, batches);
+  const source = Readable.from(chunks, { objectMode: false });
   try {
     await pipeline(source, copy, signal === undefined ? {} : { signal });
   } catch (error) {
     if (signal?.aborted) throw cancelledError(signal, what);
     // The caller's own iterable failed: hand its error back untouched.
-    if (error === counter.sourceError) throw error;
+    if (error === batches.sourceError) throw error;
     throw mapPostgresError(error, what);
   }
-  return counter.rows;
+  return batches.rows;
 }

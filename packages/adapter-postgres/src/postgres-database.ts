@@ -25,11 +25,16 @@ import Cursor from "pg-cursor";
 import { mapPostgresError } from "./map-postgres-error.js";
 import {
   acquireWithin,
+  type CallbackClient,
+  type CallbackPool,
   type CallLimits,
   limitsFrom,
   neverSent,
+  PooledStatement,
+  type ResultShape,
   runControl,
   runStatement,
+  shaped,
 } from "./postgres-call.js";
 import { copyRows } from "./postgres-copy.js";
 import { Lease } from "./postgres-lease.js";
@@ -40,6 +45,7 @@ import {
   poolTypes,
   searchPathOption,
 } from "./postgres-pool.js";
+import { renderPostgres } from "./postgres-render.js";
 
 export interface PostgresDatabaseOptions {
   /** `postgres://user:password@host:port/database?...`. Ignored when `pool` is given. */
@@ -178,23 +184,33 @@ abstract class PostgresExecutor {
   }
 
   query<Row = Record<string, unknown>>(query: SqlQuery, options: SqlQueryOptions = {}): Promise<Row[]> {
-    return this.#run(query, options, "query").then((result) => result.rows as Row[]);
+    return this.run(query, options, "query", "rows") as Promise<Row[]>;
   }
 
   queryOne<Row = Record<string, unknown>>(
     query: SqlQuery,
     options: SqlQueryOptions = {},
   ): Promise<Row | undefined> {
-    return this.#run(query, options, "query").then((result) => result.rows[0] as Row | undefined);
+    return this.run(query, options, "query", "row") as Promise<Row | undefined>;
   }
 
   execute(query: SqlQuery, options: SqlQueryOptions = {}): Promise<SqlExecuteResult> {
-    return this.#run(query, options, "execute").then((result) => ({ affectedRows: result.rowCount ?? 0 }));
+    return this.run(query, options, "execute", "affected") as Promise<SqlExecuteResult>;
+  }
+
+  /** One statement, its result cut to `shape`. */
+  protected run(
+    query: SqlQuery,
+    options: SqlQueryOptions,
+    what: string,
+    shape: ResultShape,
+  ): Promise<unknown> {
+    return this.#run(query, options, what).then((result) => shaped(result, shape));
   }
 
   async #run(query: SqlQuery, options: SqlQueryOptions, what: string): Promise<PostgresQueryResult> {
     this.check(options, what);
-    const { text, values } = renderSql(query, postgresDialect);
+    const { text, values } = renderPostgres(query);
     const limits = this.limitsFor(options);
     for (let attempt = 1; ; attempt += 1) {
       const lease = await this.lease(limits, what);
@@ -231,7 +247,7 @@ abstract class PostgresExecutor {
     this.check(options, "stream");
     assertPositive("batchSize", options.batchSize);
     const batchSize = options.batchSize ?? DEFAULT_BATCH;
-    const { text, values } = renderSql(query, postgresDialect);
+    const { text, values } = renderPostgres(query);
     const lease = await this.lease(this.limitsFor(options), "stream");
     const signal = this.signalFor(options);
     const mode = { queued: false, autocommit: !lease.shared };
@@ -480,7 +496,9 @@ class PostgresPoolDatabase extends PostgresExecutor implements PostgresDatabase 
 
   #track(client: pg.Client): void {
     const stream = (client as unknown as { connection?: { stream?: Socket } }).connection?.stream;
-    // Errors after the pool let go of the client (while it ends) have no one left to tell.
+    // A checked-out pg client has no 'error' listener of pg-pool's: without this one a dropped socket
+    // would crash the process. The hot path adds none of its own (the failed statement reports the
+    // error), and errors after the pool let go of the client (while it ends) have no one left to tell.
     client.on("error", () => undefined);
     if (stream === undefined || stream.destroyed) return;
     const gone = new Promise<void>((resolve) => stream.once("close", () => resolve()));
@@ -504,6 +522,43 @@ class PostgresPoolDatabase extends PostgresExecutor implements PostgresDatabase 
   protected giveBack(lease: Lease): void {
     lease.release();
   }
+
+  /** On a pool the adapter made (a real `pg.Pool`), a plain statement takes the hot path. */
+  protected override run(
+    query: SqlQuery,
+    options: SqlQueryOptions,
+    what: string,
+    shape: ResultShape,
+  ): Promise<unknown> {
+    if (!this.#ownsPool) return super.run(query, options, what, shape);
+    try {
+      this.check(options, what);
+      const { text, values } = renderPostgres(query);
+      const statement = new PooledStatement(
+        this.pool as unknown as CallbackPool,
+        text,
+        values,
+        this.limitsFor(options),
+        what,
+        shape,
+        this.#resetSession,
+      );
+      return statement.run();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  readonly #resetSession = (client: CallbackClient): Promise<void> => {
+    const lease = new Lease(client);
+    return runControl(lease, RESET_SESSION, limitsFor(this.defaults), "reset session").then(
+      () => lease.release(),
+      () => {
+        lease.destroy();
+        lease.release();
+      },
+    );
+  };
 
   async ping(options: OperationOptions = {}): Promise<void> {
     await this.query(sql`SELECT 1`, options);

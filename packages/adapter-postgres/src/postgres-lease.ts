@@ -1,7 +1,7 @@
 import type { PostgresPoolClient } from "./postgres-pool.js";
 
 /** The socket under a `pg.Client`; absent on foreign clients. */
-interface ClientSocket {
+export interface ClientSocket {
   connection?: { stream?: { destroy(): void } };
 }
 

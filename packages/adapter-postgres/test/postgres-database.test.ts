@@ -206,6 +206,55 @@ describe("types", () => {
     }
   });
 
+  it("COPY bulk insert keeps separators, backslashes, empty strings, NULL and number forms intact", async () => {
+    const db = await open({ int8: "bigint" });
+    await db.execute(
+      sql`CREATE TABLE texts (id INTEGER, label TEXT, ratio DOUBLE PRECISION, big BIGINT, flag BOOLEAN)`,
+    );
+    const rows = [
+      [1, "tab\there", 1.5, 9_223_372_036_854_775_807n, true],
+      [2, "line\nbreak\r\nand\\back", -0.25, -1n, false],
+      [3, "\\N", 1e21, 0n, null],
+      [4, "", Number.NaN, null, true],
+      [5, null, null, 42n, false],
+    ] as const;
+    expect(
+      await db.insertMany("texts", ["id", "label", "ratio", "big", "flag"], rows, { batchSize: 2 }),
+    ).toBe(5);
+    const back = await db.query<{ id: number; label: string | null; ratio: number | null }>(
+      sql`SELECT id, label, ratio, big, flag FROM texts ORDER BY id`,
+    );
+    expect(back).toEqual([
+      { id: 1, label: "tab\there", ratio: 1.5, big: 9_223_372_036_854_775_807n, flag: true },
+      { id: 2, label: "line\nbreak\r\nand\\back", ratio: -0.25, big: -1n, flag: false },
+      { id: 3, label: "\\N", ratio: 1e21, big: 0n, flag: null },
+      { id: 4, label: "", ratio: Number.NaN, big: null, flag: true },
+      { id: 5, label: null, ratio: null, big: 42n, flag: false },
+    ]);
+  });
+
+  it("a synchronous source that throws midway gets its own error back, and no row of the call remains", async () => {
+    const db = await open();
+    await db.execute(sql`CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT)`);
+    const failure = new Error("source failed");
+    let cleanedUp = false;
+    function* rows() {
+      try {
+        for (let id = 0; id < 5_000; id += 1) {
+          if (id === 3_500) throw failure;
+          yield [id, `row ${id}`] as const;
+        }
+      } finally {
+        cleanedUp = true;
+      }
+    }
+    await expect(db.insertMany("items", ["id", "label"], rows(), { batchSize: 1_000 })).rejects.toBe(failure);
+    expect(cleanedUp).toBe(true);
+    expect(await db.queryOne(sql`SELECT COUNT(*)::int AS n FROM items`)).toEqual({ n: 0 });
+    await expectErrorCode(db.insertMany("items", ["id", "label"], [[1, "a"], [2]]), "INVALID_ARGUMENT");
+    expect(await db.queryOne(sql`SELECT COUNT(*)::int AS n FROM items`)).toEqual({ n: 0 });
+  });
+
   it("COPY bulk insert round-trips json, bytea and arrays", async () => {
     const db = await open();
     await db.execute(sql`CREATE TABLE docs (id INTEGER, doc JSONB, bytes BYTEA, tags TEXT[])`);
@@ -332,6 +381,31 @@ describe("deadlines", () => {
       await destroy();
     }
   }, 60_000);
+
+  it("a call with a shorter timeoutMs than calls already pending stops at its own deadline; theirs still hold", async () => {
+    const db = await open({ poolSize: 3 });
+    const long = [1, 2].map(() => db.query(sql`SELECT pg_sleep(1.5) AS slept`, { timeoutMs: 20_000 }));
+    const started = Date.now();
+    const short = await expectFailsWithin(
+      db.query(sql`SELECT pg_sleep(10)`, { timeoutMs: 300 }),
+      5_000,
+      "TIMEOUT",
+    );
+    // The server confirmed the cancel, so nothing ran: a plain TIMEOUT, not outcome unknown.
+    expect(isOutcomeUnknown(short)).toBe(false);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    for (const rows of await Promise.all(long)) expect(rows).toEqual([{ slept: "" }]);
+  });
+
+  it("a call waiting for a connection times out at its own deadline, behind a longer one that then succeeds", async () => {
+    const db = await open({ poolSize: 1 });
+    const holder = db.query(sql`SELECT pg_sleep(1.5) AS slept`, { timeoutMs: 20_000 });
+    const waiting = await expectFailsWithin(db.query(sql`SELECT 1`, { timeoutMs: 200 }), 5_000, "TIMEOUT");
+    expect(waiting.message).toContain("acquiring a connection");
+    expect(isOutcomeUnknown(waiting)).toBe(false);
+    expect(await holder).toEqual([{ slept: "" }]);
+    expect(await db.queryOne(sql`SELECT 2 AS n`)).toEqual({ n: 2 });
+  });
 
   it("rejects a timeoutMs that is not a positive number or Infinity", async () => {
     await expectErrorCode(() => createPostgresDatabase({ timeoutMs: 0 }), "INVALID_ARGUMENT");
