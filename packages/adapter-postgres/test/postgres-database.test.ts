@@ -38,20 +38,21 @@ describe("cancellation on the server", () => {
   it("timeoutMs cancels the statement on the server: the backend stays, its transaction is aborted", async () => {
     const applicationName = uniqueName("cancel");
     const db = await open({ applicationName });
-    await db
-      .transaction(async (tx) => {
-        await expectErrorCode(tx.query(sql`SELECT pg_sleep(30)`, { timeoutMs: 200 }), "TIMEOUT");
-        // Still inside the transaction, on the same connection: the server itself stopped the sleep.
-        await waitFor(
-          async () =>
-            (await backends(applicationName)).some((row) => row.state === "idle in transaction (aborted)"),
-          "the backend to report its transaction aborted",
-        );
-        const [backend] = await backends(applicationName);
-        expect(backend?.query).toContain("pg_sleep");
-        throw new Error("roll back");
-      })
-      .catch(() => undefined);
+    // Only this error may end the transaction: a failed expectation inside must fail the test.
+    const rollBack = new Error("roll back");
+    const outcome = db.transaction(async (tx) => {
+      await expectErrorCode(tx.query(sql`SELECT pg_sleep(30)`, { timeoutMs: 200 }), "TIMEOUT");
+      // Still inside the transaction, on the same connection: the server itself stopped the sleep.
+      await waitFor(
+        async () =>
+          (await backends(applicationName)).some((row) => row.state === "idle in transaction (aborted)"),
+        "the backend to report its transaction aborted",
+      );
+      const [backend] = await backends(applicationName);
+      expect(backend?.query).toContain("pg_sleep");
+      throw rollBack;
+    });
+    await expect(outcome).rejects.toBe(rollBack);
   });
 
   it("an abort stops a pg_sleep on the server long before it would end", async () => {
@@ -144,7 +145,8 @@ describe("reliability", () => {
     await db.execute(sql`CREATE TABLE items (id INTEGER PRIMARY KEY)`);
     const outcome = db.transaction(async (tx) => {
       await tx.execute(sql`INSERT INTO items (id) VALUES (${1})`);
-      await tx.execute(sql`INSERT INTO items (id) VALUES (${1})`).catch(() => undefined);
+      // Caught on purpose: the transaction goes on after a failed statement.
+      await expectErrorCode(tx.execute(sql`INSERT INTO items (id) VALUES (${1})`), "CONFLICT");
     });
     await expectErrorCode(outcome, "INVALID_ARGUMENT");
     expect(await db.query(sql`SELECT id FROM items`)).toEqual([]);
