@@ -1,14 +1,21 @@
 import { createMemoryTenantRepository } from "@proj/adapter-memory";
-import { InfrastructureError, type Tenant, type TenantRepository } from "@proj/ports";
+import { InfrastructureError, isInfrastructureError, type Tenant, type TenantRepository } from "@proj/ports";
 import { describe, expect, it } from "vitest";
+import { concurrencyChecks } from "../src/tenants/concurrency.js";
 import { createAndReadChecks, type TenantCheck, updateChecks } from "../src/tenants/crud.js";
+import { listChecks } from "../src/tenants/list.js";
 
 /*
  * The TenantRepository checks must fail a repository that is wrong in one way each: the memory
  * reference with one deliberate flaw. The honest reference passes them all in tenants.test.ts.
  */
 
-const checks: Readonly<Record<string, TenantCheck>> = { ...createAndReadChecks, ...updateChecks };
+const checks: Readonly<Record<string, TenantCheck>> = {
+  ...createAndReadChecks,
+  ...updateChecks,
+  ...listChecks,
+  ...concurrencyChecks,
+};
 
 function lax(flaw: (repository: TenantRepository) => Partial<TenantRepository>): () => TenantRepository {
   return () => {
@@ -134,6 +141,85 @@ const LAX: Record<string, { repository: () => TenantRepository; fails: string[] 
       };
     }),
     fails: ["fails with CLOSED after close, and close is idempotent"],
+  },
+  "ignores the page limit": {
+    repository: lax((honest) => ({
+      list: (options) => honest.list({ ...options, limit: 500 }),
+    })),
+    fails: ["pages through every tenant once, ordered by creation then id"],
+  },
+  "lists newest first": {
+    repository: lax((honest) => ({
+      list: async (options) => {
+        const page = await honest.list({ ...options, limit: 500 });
+        const items = page.items.reverse().slice(0, options?.limit ?? 50);
+        return { items };
+      },
+    })),
+    fails: ["pages through every tenant once, ordered by creation then id"],
+  },
+  "ignores the status filter": {
+    repository: lax((honest) => ({
+      list: (options) => honest.list({ ...options, status: undefined }),
+    })),
+    fails: ["filters by status"],
+  },
+  "hands out a cursor on an empty last page": {
+    repository: lax((honest) => ({
+      list: async (options) => {
+        const page = await honest.list(options);
+        return page.items.length === 0 ? { ...page, nextCursor: "end" } : page;
+      },
+    })),
+    fails: ["returns an empty last page without a cursor when there is nothing"],
+  },
+  "clamps a limit out of range instead of refusing it": {
+    repository: lax((honest) => ({
+      list: (options) => honest.list({ ...options, limit: Math.min(500, Math.max(1, options?.limit ?? 50)) }),
+    })),
+    fails: ["rejects a limit outside 1..500 and a forged cursor with INVALID_ARGUMENT"],
+  },
+  "lets the last writer win": {
+    repository: lax((honest) => ({
+      update: async (id, changes, _expectedVersion, options) => {
+        // Retries on the current version until it lands: the expected version is never checked.
+        for (;;) {
+          try {
+            return await honest.update(id, changes, (await honest.getById(id)).version, options);
+          } catch (error) {
+            if (!isInfrastructureError(error, "CONFLICT")) throw error;
+          }
+        }
+      },
+    })),
+    fails: [
+      "lets exactly one of many concurrent writers with the same expected version win",
+      "loses no update when writers retry on CONFLICT",
+    ],
+  },
+  "reports a version conflict as INTERNAL": {
+    repository: lax((honest) => ({
+      update: (id, changes, expectedVersion, options) =>
+        honest.update(id, changes, expectedVersion, options).catch((error: unknown) => {
+          throw new InfrastructureError("INTERNAL", "update failed", { cause: error });
+        }),
+    })),
+    fails: [
+      "lets exactly one of many concurrent writers with the same expected version win",
+      "loses no update when writers retry on CONFLICT",
+    ],
+  },
+  "reports a taken slug as INTERNAL": {
+    repository: lax((honest) => ({
+      create: (tenant, options) =>
+        honest.create(tenant, options).catch((error: unknown) => {
+          throw new InfrastructureError("INTERNAL", "create failed", { cause: error });
+        }),
+    })),
+    fails: [
+      "admits one of two concurrent creates of the same slug",
+      "rejects a slug already in use with CONFLICT, whatever the holder's status",
+    ],
   },
 };
 
