@@ -42,7 +42,7 @@ beforeAll(async () => {
         vitestCli,
         "run",
         "--config",
-        "test/fixtures/vitest.config.ts",
+        "test/fixtures/vitest.config.mjs",
         "--reporter=json",
         `--outputFile=${report}`,
         "--testNamePattern",
