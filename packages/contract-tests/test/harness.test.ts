@@ -1,5 +1,5 @@
 import { InfrastructureError } from "@proj/ports";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { collectBytes, expectErrorCode, uniqueName, useFreshAdapter } from "../src/index.js";
 
 /** What one failed expectation says, for checking that the helper fails for the right reason. */
@@ -102,8 +102,10 @@ describe("useFreshAdapter", () => {
     });
   });
 
-  afterAll(() => {
-    expect(events).toEqual(["close 1", "close 2", "destroy 3"]);
+  describe("afterwards", () => {
+    it("closed or destroyed each adapter once, after its test", () => {
+      expect(events).toEqual(["close 1", "close 2", "destroy 3"]);
+    });
   });
 });
 

@@ -158,6 +158,15 @@ const LAX: Record<string, { repository: () => TenantRepository; fails: string[] 
     })),
     fails: ["pages through every tenant once, ordered by creation then id"],
   },
+  "orders each page backwards": {
+    repository: lax((honest) => ({
+      list: async (options) => {
+        const page = await honest.list(options);
+        return { ...page, items: page.items.reverse() };
+      },
+    })),
+    fails: ["pages through every tenant once, ordered by creation then id"],
+  },
   "ignores the status filter": {
     repository: lax((honest) => ({
       list: (options) => honest.list({ ...options, status: undefined }),
