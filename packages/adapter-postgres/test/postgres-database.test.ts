@@ -145,7 +145,8 @@ describe("reliability", () => {
     await db.execute(sql`CREATE TABLE items (id INTEGER PRIMARY KEY)`);
     const outcome = db.transaction(async (tx) => {
       await tx.execute(sql`INSERT INTO items (id) VALUES (${1})`);
-      await tx.execute(sql`INSERT INTO items (id) VALUES (${1})`).catch(() => undefined);
+      // Caught on purpose: the transaction goes on after a failed statement.
+      await expectErrorCode(tx.execute(sql`INSERT INTO items (id) VALUES (${1})`), "CONFLICT");
     });
     await expectErrorCode(outcome, "INVALID_ARGUMENT");
     expect(await db.query(sql`SELECT id FROM items`)).toEqual([]);

@@ -29,6 +29,7 @@ export interface NewTenant {
 export interface TenantChanges {
   name?: string;
   plan?: string;
+  /** Replaces the stored settings as a whole, never merged into them; omit it to keep them. */
   settings?: Record<string, JsonValue>;
 }
 

@@ -462,3 +462,86 @@ describe("prepareFind", () => {
     ).toEqual(["x", "id"]);
   });
 });
+
+describe("document rules, exactly", () => {
+  function errorOf(action: () => unknown) {
+    try {
+      action();
+    } catch (error) {
+      return error;
+    }
+    throw new Error("expected a throw");
+  }
+
+  it("refusals are INVALID_ARGUMENT, not retryable, and say what is wrong where", () => {
+    const cases: [() => unknown, string][] = [
+      [() => validateFindLimit(0), "find: limit must be an integer from 1 to"],
+      [() => copyDocumentValue([1, undefined], "insert doc"), "insert doc[1] is undefined"],
+      [() => copyDocumentValue({ a: Number.NaN }, "insert doc"), "insert doc.a is not a finite number"],
+      [() => copyDocumentValue({ a: new Date(Number.NaN) }, "insert doc"), "insert doc.a is an invalid Date"],
+      [() => copyDocumentValue({ a: { b: () => 1 } }, "insert doc"), "insert doc.a.b holds a function"],
+      [() => copyDocumentValue(new Map(), "insert doc"), "insert doc is not a plain object"],
+      [() => copyDocumentValue({ "a\0": 1 }, "filter", true), "filter: a key contains NUL"],
+      [
+        () => documentSortKeys([{ field: "a", direction: "up" as never }], "find"),
+        'find: sort direction must be "asc" or "desc"',
+      ],
+      [
+        () =>
+          documentSortKeys(
+            [
+              { field: "a", direction: "asc" },
+              { field: "a", direction: "desc" },
+            ],
+            "find",
+          ),
+        "find: sort names a twice",
+      ],
+    ];
+    for (const [action, message] of cases) {
+      const error = errorOf(action);
+      expect(isInfrastructureError(error, "INVALID_ARGUMENT"), String(error)).toBe(true);
+      expect((error as Error).message).toContain(message);
+      expect((error as { retryable: boolean }).retryable).toBe(false);
+    }
+  });
+
+  it("stores a __proto__ key as an ordinary, enumerable, writable field", () => {
+    const copy = copyDocumentValue(JSON.parse('{"__proto__": {"polluted": true}}'), "doc", true) as Record<
+      string,
+      unknown
+    >;
+    expect(Object.keys(copy)).toEqual(["__proto__"]);
+    expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+    expect(({} as { polluted?: boolean }).polluted).toBeUndefined();
+    Reflect.set(copy, "__proto__", 1);
+    expect(Object.getOwnPropertyDescriptor(copy, "__proto__")).toMatchObject({ value: 1, enumerable: true });
+  });
+
+  it("a cursor round-trips its values and refuses another sort, a damaged body or a wrong count", () => {
+    const keys = documentSortKeys([{ field: "at", direction: "desc" }], "find");
+    const at = new Date("2024-01-02T03:04:05.000Z");
+    const cursor = encodeFindCursor(keys, [at, "doc-1"]);
+    expect(decodeFindCursor(cursor, keys)).toEqual([at, "doc-1"]);
+    const ascending = documentSortKeys([{ field: "at", direction: "asc" }], "find");
+    expect((errorOf(() => decodeFindCursor(cursor, ascending)) as Error).message).toBe(
+      "find: the cursor belongs to a different sort",
+    );
+    const encode = (body: unknown) => Buffer.from(JSON.stringify(body)).toString("base64url");
+    const signature = ["at:desc", "id:asc"];
+    for (const [body, message] of [
+      [{ s: signature, v: [{ d: 1 }] }, "find: the cursor is not valid"],
+      [{ s: signature, v: [{ d: 1 }, { x: 1 }] }, "find: the cursor's id is not a non-empty string"],
+      [{ s: signature, v: [{ d: 1 }, "raw"] }, "find: the cursor is not valid"],
+      [{ s: signature }, "find: the cursor is not valid"],
+      [{ v: [] }, "find: the cursor is not valid"],
+      [[signature, []], "find: the cursor is not valid"],
+    ] as const) {
+      const error = errorOf(() => decodeFindCursor(encode(body), keys));
+      expect((error as Error).message, JSON.stringify(body)).toBe(message);
+    }
+    expect((errorOf(() => decodeFindCursor("%%%", keys)) as Error).message).toBe(
+      "find: the cursor is not valid",
+    );
+  });
+});

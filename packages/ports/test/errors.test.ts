@@ -1,8 +1,11 @@
 import { describe, expect, it } from "vitest";
 import {
+  abortable,
   cancelledError,
+  closedError,
   ERROR_CODES,
   InfrastructureError,
+  isFilterCondition,
   isInfrastructureError,
   isOutcomeUnknown,
   isValidTenantSlug,
@@ -109,5 +112,111 @@ describe("outcomeUnknownError", () => {
     expect(isOutcomeUnknown(new InfrastructureError("TIMEOUT", "pool wait"))).toBe(false);
     expect(isOutcomeUnknown(new Error("x"))).toBe(false);
     expect(isOutcomeUnknown({ details: { outcome: "unknown" } })).toBe(false);
+  });
+});
+
+describe("error helpers, exactly", () => {
+  it("closedError is CLOSED, not retryable, and names what was closed", () => {
+    const error = closedError("PostgreSQL database");
+    expect(error).toBeInstanceOf(InfrastructureError);
+    expect(error.code).toBe("CLOSED");
+    expect(error.retryable).toBe(false);
+    expect(error.message).toBe("PostgreSQL database is closed");
+  });
+
+  it("names its class and leaves cause unset when none is given", () => {
+    const error = new InfrastructureError("INTERNAL", "boom");
+    expect(error.name).toBe("InfrastructureError");
+    expect("cause" in error).toBe(false);
+    expect(new UnauthenticatedError("expired", "token expired").name).toBe("UnauthenticatedError");
+  });
+
+  it.each([null, undefined, "CLOSED", 42, {}, new Error("plain")])("isInstance is false for %j", (value) => {
+    expect(InfrastructureError.isInstance(value)).toBe(false);
+    expect(UnauthenticatedError.isInstance(value)).toBe(false);
+  });
+
+  it("UnauthenticatedError.isInstance needs the UNAUTHENTICATED code and a reason", () => {
+    expect(UnauthenticatedError.isInstance(new InfrastructureError("UNAUTHENTICATED", "no reason"))).toBe(
+      false,
+    );
+    const forged = Object.assign(new InfrastructureError("PERMISSION_DENIED", "denied"), {
+      reason: "expired",
+    });
+    expect(UnauthenticatedError.isInstance(forged)).toBe(false);
+    expect(UnauthenticatedError.isInstance(new UnauthenticatedError("expired", "token expired"))).toBe(true);
+  });
+
+  it("cancelledError passes a taxonomy reason through, and says cancelled or timed out", () => {
+    const reason = new InfrastructureError("UNAVAILABLE", "gone");
+    const controller = new AbortController();
+    controller.abort(reason);
+    expect(cancelledError(controller.signal, "query")).toBe(reason);
+    const cancelled = cancelledError(AbortSignal.abort(), "query");
+    expect(cancelled).toMatchObject({ code: "CANCELLED", retryable: false, message: "query was cancelled" });
+    expect(cancelled.cause).toBeInstanceOf(DOMException);
+    const timeout = new DOMException("late", "TimeoutError");
+    const timedOut = new AbortController();
+    timedOut.abort(timeout);
+    expect(cancelledError(timedOut.signal, "query")).toMatchObject({
+      code: "TIMEOUT",
+      retryable: true,
+      message: "query was timed out",
+      cause: timeout,
+    });
+  });
+
+  it("abortable stops listening once the promise settles, and rejects at most once", async () => {
+    const controller = new AbortController();
+    let listeners = 0;
+    const signal = controller.signal;
+    const add = signal.addEventListener.bind(signal);
+    const remove = signal.removeEventListener.bind(signal);
+    signal.addEventListener = ((...args: Parameters<typeof add>) => {
+      listeners += 1;
+      add(...args);
+    }) as typeof signal.addEventListener;
+    signal.removeEventListener = ((...args: Parameters<typeof remove>) => {
+      listeners -= 1;
+      remove(...args);
+    }) as typeof signal.removeEventListener;
+    expect(await abortable(Promise.resolve("done"), signal, "read")).toBe("done");
+    await expect(abortable(Promise.reject(new Error("failed")), signal, "read")).rejects.toThrow("failed");
+    expect(listeners).toBe(0);
+    const pending = abortable(new Promise(() => undefined), signal, "read");
+    expect(listeners).toBe(1);
+    controller.abort();
+    await expect(pending).rejects.toMatchObject({ code: "CANCELLED" });
+  });
+});
+
+describe("where conditions", () => {
+  it.each(["eq", "ne", "gt", "gte", "lt", "lte"] as const)(
+    "where.%s names its operator and keeps the value",
+    (op) => {
+      const made = where[op](7);
+      expect(made).toMatchObject({ op, value: 7 });
+      expect(isFilterCondition(made)).toBe(true);
+    },
+  );
+
+  it.each(["in", "nin"] as const)("where.%s takes an array, and refuses anything else", (op) => {
+    expect(where[op]([1, 2])).toMatchObject({ op, value: [1, 2] });
+    expect(isFilterCondition(where[op]([]))).toBe(true);
+    expect(() => where[op]("x" as never)).toThrowError(
+      expect.objectContaining({ code: "INVALID_ARGUMENT", message: `where.${op} needs an array` }),
+    );
+  });
+
+  it.each([null, undefined, 7, "eq", { op: "eq", value: 7 }])(
+    "isFilterCondition is false for %j",
+    (value) => {
+      expect(isFilterCondition(value)).toBe(false);
+    },
+  );
+
+  it("isValidTenantSlug is false for a value that is not a string", () => {
+    expect(isValidTenantSlug(["acme"] as never)).toBe(false);
+    expect(isValidTenantSlug({ toString: () => "acme" } as never)).toBe(false);
   });
 });

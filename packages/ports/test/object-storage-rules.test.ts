@@ -380,3 +380,92 @@ describe("key cursors", () => {
     });
   }
 });
+
+describe("object storage rules, exactly", () => {
+  function errorOf(action: () => unknown) {
+    try {
+      action();
+    } catch (error) {
+      return error as { code: string; message: string; retryable: boolean; details: Record<string, unknown> };
+    }
+    throw new Error("expected a throw");
+  }
+
+  it("counts UTF-8 bytes like an encoder at every boundary", () => {
+    const encoder = new TextEncoder();
+    for (const text of [
+      "\u007f",
+      "\u0080",
+      "\u07ff",
+      "\u0800",
+      "\ud7ff",
+      "\ue000",
+      "\uffff",
+      "😀",
+      "\u{10ffff}",
+      "\udbff\udfff",
+      "a\u0080\u0800😀",
+    ]) {
+      expect(utf8ByteLength(text), JSON.stringify(text)).toBe(encoder.encode(text).length);
+    }
+    // Lone surrogates: the 3 bytes of the replacement character.
+    expect(utf8ByteLength("\ud800")).toBe(3);
+    expect(utf8ByteLength("\udc00")).toBe(3);
+    expect(utf8ByteLength("\ud800x")).toBe(4);
+    expect(utf8ByteLength("\udc00\ud800")).toBe(6);
+  });
+
+  it("orders keys by their UTF-8 bytes across the surrogate ranges", () => {
+    const keys = ["\u{103ff}", "\uffff", "\u{10000}", "\ue000", "\ud7ff", "\u0080", "\u007f", "\u{10ffff}"];
+    const byBytes = [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    expect([...keys].sort(compareObjectKeys)).toEqual(byBytes);
+  });
+
+  it("refusals name the key, the limit or the field, and are not retryable", () => {
+    const long = errorOf(() => validateObjectKey("é".repeat(513), "source key"));
+    expect(long).toMatchObject({
+      code: "INVALID_ARGUMENT",
+      retryable: false,
+      message: "source key is 1026 UTF-8 bytes long, more than 1024",
+      details: { key: "é".repeat(513) },
+    });
+    expect(errorOf(() => validateObjectKey("a\u0001b"))).toMatchObject({
+      message: 'object key "a\\u0001b" holds a NUL or control character',
+      details: { key: "a\u0001b" },
+    });
+    expect(errorOf(() => validateObjectKey(""))).toMatchObject({
+      message: "object key must be a non-empty string",
+    });
+    expect(errorOf(() => validateObjectMetadata({ Bad: "x" }))).toMatchObject({
+      details: { metadataKey: "Bad" },
+    });
+    expect(errorOf(() => validateObjectMetadata({ ok: "\u0001" }))).toMatchObject({
+      message: 'metadata value of "ok" must be printable ASCII',
+      details: { metadataKey: "ok" },
+    });
+    expect(errorOf(() => validateListPageSize(0))).toMatchObject({
+      message: "list page size must be an integer from 1 to 1000",
+      details: { pageSize: 0 },
+    });
+    expect(errorOf(() => validateByteRange({ start: 5, end: 2 }, "k"))).toMatchObject({
+      message: 'range {"start":5,"end":2} of object "k" is not valid',
+      details: { key: "k" },
+    });
+    expect(errorOf(() => resolveByteRange({ start: 9 }, 4, "k"))).toMatchObject({
+      details: { key: "k", size: 4 },
+    });
+  });
+
+  it("a range without an end runs to the last byte", () => {
+    expect(resolveByteRange({ start: 1 }, 4, "k")).toEqual({ start: 1, end: 3 });
+  });
+
+  it("a key cursor refuses an empty cursor and anything it did not make", () => {
+    expect(decodeKeyCursor(encodeKeyCursor("a/b"))).toBe("a/b");
+    for (const cursor of ["", "YS9i=", "!!", 7]) {
+      expect(errorOf(() => decodeKeyCursor(cursor))).toMatchObject({
+        message: "object list cursor is not valid",
+      });
+    }
+  });
+});

@@ -18,3 +18,11 @@ describe("classifySqlState", () => {
     expect(classifySqlState(sqlState)).toEqual({ code, retryable });
   });
 });
+
+describe("classifySqlState, case", () => {
+  it("reads a lower-case SQLSTATE like its upper-case form", () => {
+    expect(classifySqlState("40p01")).toEqual({ code: "CONFLICT", retryable: true });
+    expect(classifySqlState("55p03")).toEqual({ code: "CONFLICT", retryable: true });
+    expect(classifySqlState("0a000")).toEqual({ code: "NOT_SUPPORTED", retryable: false });
+  });
+});

@@ -98,3 +98,51 @@ describe("sqlIsolationLevel", () => {
     expect(isInfrastructureError(error, "INVALID_ARGUMENT")).toBe(true);
   });
 });
+
+describe("sql tag, exactly", () => {
+  it("sql.unsafe inlines its text as text, with no parameter", () => {
+    expect(renderSql(sql`CREATE ${sql.unsafe("TEMPORARY")} TABLE t`, mysqlDialect)).toEqual({
+      text: "CREATE TEMPORARY TABLE t",
+      values: [],
+    });
+  });
+
+  it("keeps each part in its own kind: text, bound value, identifier", () => {
+    expect(sql`a${1}`.segments).toEqual([
+      { kind: "text", text: "a" },
+      { kind: "value", value: 1 },
+    ]);
+    expect(sql`${sql.id("t")}`.segments).toEqual([{ kind: "identifier", names: ["t"] }]);
+  });
+
+  it("takes identifiers of exactly 63 characters, and refuses a name that is not a string", () => {
+    expect(renderSql(sql`${sql.id("a".repeat(63))}`, postgresDialect).text).toBe(`"${"a".repeat(63)}"`);
+    for (const bad of [["a"], { length: 1, includes: () => false }, 7]) {
+      expect(() => sql.id(bad as never)).toThrowError(
+        expect.objectContaining({
+          code: "INVALID_ARGUMENT",
+          message: "SQL identifier must be 1 to 63 characters with no NUL",
+        }),
+      );
+    }
+    expect(() => sql.id()).toThrowError(
+      expect.objectContaining({ code: "INVALID_ARGUMENT", message: "sql.id needs at least one name" }),
+    );
+  });
+
+  it("isInstance is false for null and for a plain object", () => {
+    expect(SqlQuery.isInstance(null)).toBe(false);
+    expect(SqlQuery.isInstance(undefined)).toBe(false);
+    expect(SqlQuery.isInstance("SELECT 1")).toBe(false);
+  });
+
+  it("an unknown isolation level is INVALID_ARGUMENT, not retryable, and names the level", () => {
+    expect(() => sqlIsolationLevel("chaos" as SqlIsolationLevel)).toThrowError(
+      expect.objectContaining({
+        code: "INVALID_ARGUMENT",
+        retryable: false,
+        message: "unknown isolation level chaos",
+      }),
+    );
+  });
+});

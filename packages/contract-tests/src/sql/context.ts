@@ -1,4 +1,4 @@
-import { type SqlDatabase, type SqlExecutor, type SqlQuery, sql } from "@proj/ports";
+import { type SqlDatabase, type SqlExecutor, type SqlQuery, type SqlTransaction, sql } from "@proj/ports";
 import type { ContractHarness } from "../harness.js";
 
 /**
@@ -59,6 +59,29 @@ export async function currentNamespace(db: SqlDatabase): Promise<string> {
   );
   if (row === undefined) throw new Error("the database did not name its namespace");
   return row.ns;
+}
+
+/**
+ * The isolation level the server says the running transaction has, lower case ("read committed").
+ * MySQL lists transactions in INNODB_TRX, a snapshot refreshed at most every 0.1 s and only once
+ * the transaction has touched an InnoDB table: read one first, and look again until it shows.
+ */
+export async function reportedIsolationLevel(tx: SqlTransaction): Promise<string> {
+  if (tx.dialect.name === "postgres") {
+    const row = await tx.queryOne<{ level: string }>(
+      sql`SELECT current_setting('transaction_isolation') AS level`,
+    );
+    return String(row?.level).toLowerCase();
+  }
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    const row = await tx.queryOne<{ level: string }>(
+      sql`SELECT trx_isolation_level AS level FROM information_schema.INNODB_TRX
+          WHERE trx_mysql_thread_id = CONNECTION_ID()`,
+    );
+    if (row !== undefined) return String(row.level).toLowerCase();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+  }
+  throw new Error("INNODB_TRX never listed the running transaction");
 }
 
 /** `items(id INTEGER PRIMARY KEY, label VARCHAR(100) NOT NULL, note TEXT NULL)`, with `ids` inserted. */

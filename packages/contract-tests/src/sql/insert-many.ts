@@ -46,6 +46,30 @@ export function insertManyTests({ db }: SqlContractContext): void {
       expect(await itemIds(db())).toEqual(range(600));
     });
 
+    it("pulls rows as it writes them: an abort midway leaves most of a long source unread", async () => {
+      await createItems(db());
+      const total = 100_000;
+      const batchSize = 50;
+      const controller = new AbortController();
+      let pulled = 0;
+      async function* rows() {
+        for (const id of range(total)) {
+          pulled += 1;
+          if (pulled === batchSize * 3) controller.abort();
+          // A real source (a file, a socket) gives the event loop a turn now and then.
+          if (id % batchSize === 0) await new Promise((resolve) => setImmediate(resolve));
+          yield [id, `lazy ${id}`] as const;
+        }
+      }
+      await expectErrorCode(
+        db().insertMany("items", ["id", "label"], rows(), { batchSize, signal: controller.signal }),
+        "CANCELLED",
+      );
+      // Bounded read-ahead, not all of it: an implementation that collects the source first reads 100,000.
+      expect(pulled).toBeLessThan(total / 10);
+      expect(await countRows(db(), "items")).toBe(0);
+    });
+
     it("returns 0 and writes nothing for no rows", async () => {
       await createItems(db());
       expect(await db().insertMany("items", ["id", "label"], [])).toBe(0);

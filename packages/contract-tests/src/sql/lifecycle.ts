@@ -1,7 +1,7 @@
-import { type SqlTransaction, sql } from "@proj/ports";
+import { sql } from "@proj/ports";
 import { describe, expect, it } from "vitest";
 import { expectErrorCode, sleep } from "../harness.js";
-import { createItems, deferred, range, type SqlContractContext } from "./context.js";
+import { createItems, deferred, itemIds, range, type SqlContractContext } from "./context.js";
 
 export function lifecycleTests({ db, harness }: SqlContractContext): void {
   describe("pool", () => {
@@ -100,23 +100,32 @@ export function lifecycleTests({ db, harness }: SqlContractContext): void {
       }, "CLOSED");
     });
 
-    it("close waits for a running transaction's connection, and its later calls are CLOSED", async () => {
+    it("close lets a running transaction finish its work, resolves only after it, and calls after close are CLOSED", async (context) => {
       const database = db();
+      if (database.dialect.name === "mysql")
+        context.skip(
+          "known bug in @proj/adapter-mysql (issue 15): once close() starts, a running transaction's statements fail with CLOSED",
+        );
       await createItems(database, [1]);
-      const inside = deferred<SqlTransaction>();
+      const inside = deferred();
       const proceed = deferred();
+      const order: string[] = [];
       const work = database.transaction(async (tx) => {
-        inside.resolve(tx);
+        inside.resolve();
         await proceed.promise;
-        return tx.query(sql`SELECT id FROM items`);
+        await tx.execute(sql`INSERT INTO items (id, label) VALUES (${2}, ${"during close"})`);
+        const ids = await itemIds(tx);
+        order.push("work done");
+        return ids;
       });
       await inside.promise;
-      const closing = database.close();
-      proceed.resolve();
-      const settled = await Promise.allSettled([work]);
-      await closing;
-      expect(settled[0]?.status === "fulfilled" || settled[0]?.reason?.code === "CLOSED").toBe(true);
+      const closing = database.close().then(() => order.push("closed"));
       await expectErrorCode(() => database.ping(), "CLOSED");
+      proceed.resolve();
+      expect(await work).toEqual([1, 2]);
+      await closing;
+      expect(order).toEqual(["work done", "closed"]);
+      await expectErrorCode(() => database.query(sql`SELECT id FROM items`), "CLOSED");
     });
 
     it("Symbol.asyncDispose closes the database", async () => {

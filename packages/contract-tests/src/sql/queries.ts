@@ -1,5 +1,6 @@
 import { sql } from "@proj/ports";
 import { describe, expect, it } from "vitest";
+import { expectErrorCode } from "../harness.js";
 import { countRows, createItems, itemIds, type SqlContractContext } from "./context.js";
 
 export function queryTests({ db }: SqlContractContext): void {
@@ -81,13 +82,18 @@ export function queryTests({ db }: SqlContractContext): void {
   });
 
   describe("INSERT ... RETURNING", () => {
-    it("returns the inserted rows when capabilities.returning is true", async (context) => {
-      if (!db().capabilities.returning) context.skip("capabilities.returning is false");
+    it("matches capabilities.returning: returns the inserted rows when declared, else refuses with NOT_SUPPORTED", async () => {
       await createItems(db());
-      const rows = await db().query<{ id: number; label: string }>(
+      const inserting = db().query<{ id: number; label: string }>(
         sql`INSERT INTO items (id, label) VALUES (${7}, ${"seven"}) RETURNING id, label`,
       );
-      expect(rows).toEqual([{ id: 7, label: "seven" }]);
+      if (db().capabilities.returning) {
+        expect(await inserting).toEqual([{ id: 7, label: "seven" }]);
+        expect(await itemIds(db())).toEqual([7]);
+      } else {
+        await expectErrorCode(inserting, "NOT_SUPPORTED");
+        expect(await itemIds(db())).toEqual([]);
+      }
     });
   });
 }

@@ -14,6 +14,16 @@ async function fillItems(db: SqlDatabase, count: number): Promise<void> {
   );
 }
 
+/**
+ * Rows in table order; the first row with `id >= failFrom` fails (a scalar subquery returning
+ * several rows, an error on every engine), so only a consumer that reads that far meets it. No
+ * ORDER BY: a sort would compute every row before the first is sent.
+ */
+function laterRowFails(failFrom: number) {
+  return sql`SELECT i.id, CASE WHEN i.id < ${failFrom} THEN i.label
+    ELSE (SELECT t.label FROM items t WHERE t.id <> i.id) END AS label FROM items i`;
+}
+
 export function streamingTests({ db, harness }: SqlContractContext): void {
   /** More queries at once than the pool holds: they all finish only if no connection leaked. */
   async function expectAllConnectionsFree(): Promise<void> {
@@ -35,6 +45,32 @@ export function streamingTests({ db, harness }: SqlContractContext): void {
         expected += 1;
       }
       expect(expected - 1).toBe(MANY);
+    });
+
+    it("fetches lazily: a loop that stops early never meets an error only a later row raises", async () => {
+      await fillItems(db(), MANY);
+      for (let round = 0; round < harness.poolSize + 2; round += 1) {
+        const seen: number[] = [];
+        for await (const row of db().stream<{ id: number }>(laterRowFails(1_000), { batchSize: 10 })) {
+          seen.push(Number(row.id));
+          if (seen.length === 5) break;
+        }
+        expect(seen).toHaveLength(5);
+      }
+      await expectAllConnectionsFree();
+    });
+
+    it("yields the rows before a failing row, then reports its error as INVALID_ARGUMENT", async () => {
+      await fillItems(db(), MANY);
+      let seen = 0;
+      const consume = async () => {
+        for await (const _row of db().stream(laterRowFails(1_000), { batchSize: 10 })) seen += 1;
+      };
+      await expectErrorCode(consume(), "INVALID_ARGUMENT");
+      // Rows come a batch at a time; an implementation that runs the whole query first yields none.
+      expect(seen).toBeGreaterThanOrEqual(10);
+      expect(seen).toBeLessThan(1_000);
+      await expectAllConnectionsFree();
     });
 
     it("yields nothing for an empty result", async () => {

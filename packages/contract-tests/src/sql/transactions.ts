@@ -1,7 +1,15 @@
 import { isInfrastructureError, type SqlIsolationLevel, type SqlTransaction, sql } from "@proj/ports";
 import { describe, expect, it } from "vitest";
 import { expectErrorCode } from "../harness.js";
-import { countRows, createItems, deferred, itemIds, range, type SqlContractContext } from "./context.js";
+import {
+  countRows,
+  createItems,
+  deferred,
+  itemIds,
+  range,
+  reportedIsolationLevel,
+  type SqlContractContext,
+} from "./context.js";
 
 const ISOLATION_LEVELS: readonly SqlIsolationLevel[] = ["read committed", "repeatable read", "serializable"];
 
@@ -79,18 +87,47 @@ export function transactionTests({ db, harness }: SqlContractContext): void {
       expect(started).toBe(false);
     });
 
-    it.each(ISOLATION_LEVELS)("accepts isolation level %s and commits", async (isolationLevel) => {
-      await createItems(db());
-      await db().transaction(
-        async (tx) => {
-          await tx.execute(sql`INSERT INTO items (id, label) VALUES (${1}, ${isolationLevel})`);
-        },
-        { isolationLevel },
-      );
-      expect(await db().query(sql`SELECT label FROM items`)).toEqual([{ label: isolationLevel }]);
-    });
+    it.each(ISOLATION_LEVELS)(
+      "runs at isolation level %s: the server reports that level inside, and it commits",
+      async (isolationLevel) => {
+        await createItems(db(), [1]);
+        const reported = await db().transaction(
+          async (tx) => {
+            await itemIds(tx);
+            await tx.execute(sql`INSERT INTO items (id, label) VALUES (${2}, ${isolationLevel})`);
+            return reportedIsolationLevel(tx);
+          },
+          { isolationLevel },
+        );
+        expect(reported).toBe(isolationLevel);
+        expect(await db().query(sql`SELECT label FROM items WHERE id = ${2}`)).toEqual([
+          { label: isolationLevel },
+        ]);
+      },
+    );
 
-    it("a read-only transaction reads but refuses writes", async () => {
+    it.for([
+      ["read committed", "sees", "changed"],
+      ["repeatable read", "does not see", "item 1"],
+    ] as const)(
+      "at %s, a transaction %s a row another connection changed and committed after its first read",
+      async ([isolationLevel, _sees, expected], context) => {
+        if (harness.poolSize < 2) context.skip("needs a second connection to change the row from outside");
+        await createItems(db(), [1]);
+        const secondRead = await db().transaction(
+          async (tx) => {
+            const label = sql`SELECT label FROM items WHERE id = ${1}`;
+            expect(await tx.queryOne(label)).toEqual({ label: "item 1" });
+            await db().execute(sql`UPDATE items SET label = ${"changed"} WHERE id = ${1}`);
+            return tx.queryOne(label);
+          },
+          { isolationLevel },
+        );
+        expect(secondRead).toEqual({ label: expected });
+      },
+    );
+
+    it("a read-only transaction reads but refuses a write with INVALID_ARGUMENT (SQLSTATE 25006), rolling back", async () => {
       await createItems(db(), [1]);
       const outcome = db().transaction(
         async (tx) => {
@@ -99,7 +136,9 @@ export function transactionTests({ db, harness }: SqlContractContext): void {
         },
         { readOnly: true },
       );
-      await expect(outcome).rejects.toSatisfy(isInfrastructureError);
+      const error = await expectErrorCode(outcome, "INVALID_ARGUMENT");
+      expect(error.details.sqlState).toBe("25006");
+      expect(error.retryable).toBe(false);
       expect(await itemIds(db())).toEqual([1]);
     });
 
