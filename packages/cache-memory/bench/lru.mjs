@@ -271,7 +271,9 @@ async function runOne(workload, contender) {
   const result = await contender.loop(cache);
   gc();
   const held = process.memoryUsage().heapUsed - before;
-  return { ...result, held };
+  // Read after the heap figure, so the cache is still alive when it is taken.
+  const entries = typeof cache.statsSync === "function" ? cache.statsSync().size : cache.size;
+  return { ...result, held, entries };
 }
 
 const median = (xs) => {
@@ -309,7 +311,7 @@ for (const workload of workloads) {
     for (const contender of order) runs.get(contender.name).push(await runOne(workload, contender));
   }
   console.log(`\n${workload.name}: ${workload.what}`);
-  console.log(`${"".padEnd(26)}      M ops/s       M ops/CPU-s    hit rate  heap held`);
+  console.log(`${"".padEnd(26)}      M ops/s       M ops/CPU-s    hit rate  entries  heap held`);
   for (const { name } of workload.contenders) {
     const rs = runs.get(name);
     const wall = rs.map((r) => r.opsPerSec);
@@ -319,6 +321,7 @@ for (const workload of workloads) {
       `${name.padEnd(26)} ${pad(million(median(wall)), 5)} [${million(Math.min(...wall))}–${million(Math.max(...wall))}]` +
         `  ${pad(million(median(cpu)), 5)} [${million(Math.min(...cpu))}–${million(Math.max(...cpu))}]` +
         `  ${Number.isNaN(hit) ? "      -" : `${(hit * 100).toFixed(1).padStart(6)}%`}` +
+        `  ${pad(rs[0].entries, 7)}` +
         `  ${typeof globalThis.gc === "function" ? `${(median(rs.map((r) => r.held)) / 2 ** 20).toFixed(1)} MiB` : "n/a"}`,
     );
   }
