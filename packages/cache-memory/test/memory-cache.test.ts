@@ -129,6 +129,23 @@ describe("get through the port", () => {
   });
 });
 
+describe("the clock behind expiry", () => {
+  it("serves no entry past its TTL after synchronous work, however far its deadline was at the last miss, write or hit", async () => {
+    // A clock sample refreshed on misses and writes, trusted while the deadline is farther away
+    // than some error bound, would serve "k" here: every call before the busy wait sees it 100 ms
+    // from expiry, and nothing runs in the cache while the thread is busy.
+    const cache = createMemoryCache({ maxEntries: 10 });
+    cache.setSync("k", "v", { ttlMs: 100 });
+    cache.setSync("forever", "w");
+    expect(cache.getSync("absent")).toBeUndefined();
+    expect(cache.getSync("k")).toBe("v");
+    expect(cache.getSync("forever")).toBe("w");
+    busyWait(250);
+    expect(cache.getSync("k")).toBeUndefined();
+    expect(cache.getSync("forever")).toBe("w");
+  });
+});
+
 describe("least-recently-used eviction", () => {
   it("evicts the entry used least recently, where get and set count as use and has does not", () => {
     const cache = createMemoryCache({ maxEntries: 3 });
