@@ -1,17 +1,25 @@
-// Mixed workload against lru-cache in one process: node --expose-gc bench/lru.mjs (after `pnpm build`).
+// cache-memory against lru-cache in one process: node --expose-gc bench/lru.mjs (after `pnpm build`).
+import { readFileSync } from "node:fs";
 import os from "node:os";
 import { LRUCache } from "lru-cache";
 import { createMemoryCache } from "../dist/index.js";
 
+const LRU_VERSION = JSON.parse(
+  readFileSync(new URL("../node_modules/lru-cache/package.json", import.meta.url), "utf8"),
+).version;
 const OPS = 1_000_000;
 const KEYS = 200_000;
 const CAPACITY = 100_000;
+/** Cache-aside runs: a cache that holds a quarter of the keys, so it fills and then evicts. */
+const ASIDE_CAPACITY = 50_000;
 const GET_SHARE = 0.9;
 const ZIPF_S = 0.99;
 const TTL_MS = 60_000;
+/** Short enough that entries expire during a run, so expiry and LRU eviction both take entries. */
+const SHORT_TTL_MS = 25;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SEED = 0x5eed;
-/** BENCH_ONLY="+TTL,get-hits" runs only the contenders whose names contain one of the parts. */
+/** BENCH_ONLY="aside,port" runs only the workloads whose names contain one of the parts. */
 const ONLY = process.env.BENCH_ONLY?.split(",");
 
 /** mulberry32: a fixed seed makes every run draw the same workload. */
@@ -74,244 +82,256 @@ function gc() {
   }
 }
 
+const MEASURE_START = `const start = process.hrtime.bigint();
+    const cpuStart = process.cpuUsage();`;
+const MEASURE_END = `const ns = Number(process.hrtime.bigint() - start);
+    const cpu = process.cpuUsage(cpuStart);
+    const cpuNs = (cpu.user + cpu.system) * 1e3;`;
+const RESULT = (hitRate) =>
+  `return { opsPerSec: (${OPS} * 1e9) / ns, opsPerCpuSec: (${OPS} * 1e9) / cpuNs, hitRate: ${hitRate} };`;
+
 /**
- * Compiles the loops for one contender with its calls written inline (`c.get(k)`), so every
- * contender gets call sites of its own: a loop shared between contenders would go polymorphic and
- * slow down whoever runs later.
+ * Builds the loop of one workload for one contender with its calls written inline (`c.get(k)`), so
+ * every contender gets call sites of its own: a loop shared between contenders would go polymorphic
+ * and slow down whoever runs later. `awaited` makes it an async loop that awaits every call.
  */
-function compile(get, set) {
-  const mixed = new Function(
-    "c",
-    "keys",
-    "values",
-    "mixedKeys",
-    "isGet",
-    `let gets = 0;
+function loop(workload, { get, set, awaited }) {
+  const aw = awaited ? "await " : "";
+  const bodies = {
+    mixed: `let gets = 0;
     let hits = 0;
-    const start = process.hrtime.bigint();
-    const cpuStart = process.cpuUsage();
+    ${MEASURE_START}
     for (let i = 0; i < ${OPS}; i++) {
       const k = mixedKeys[i];
       if (isGet[i] === 1) {
         gets++;
-        if (${get("keys[k]")} !== undefined) hits++;
+        if ((${aw}${get("keys[k]")}) !== undefined) hits++;
       } else {
-        ${set("keys[k]", "values[k]")};
+        ${aw}${set("keys[k]", "values[k]")};
       }
     }
-    const ns = Number(process.hrtime.bigint() - start);
-    const cpu = process.cpuUsage(cpuStart);
-    const cpuNs = (cpu.user + cpu.system) * 1e3;
-    return { opsPerSec: (${OPS} * 1e9) / ns, opsPerCpuSec: (${OPS} * 1e9) / cpuNs, hitRate: hits / gets };`,
-  );
-  const hitsOnly = new Function(
-    "c",
-    "keys",
-    "hitKeys",
-    `let hits = 0;
-    const start = process.hrtime.bigint();
-    const cpuStart = process.cpuUsage();
-    for (let i = 0; i < ${OPS}; i++) if (${get("keys[hitKeys[i]]")} !== undefined) hits++;
-    const ns = Number(process.hrtime.bigint() - start);
-    const cpu = process.cpuUsage(cpuStart);
-    const cpuNs = (cpu.user + cpu.system) * 1e3;
-    return { opsPerSec: (${OPS} * 1e9) / ns, opsPerCpuSec: (${OPS} * 1e9) / cpuNs, hitRate: hits / ${OPS} };`,
-  );
-  const setEvict = new Function(
-    "c",
-    "keys",
-    "values",
-    `const start = process.hrtime.bigint();
-    const cpuStart = process.cpuUsage();
-    for (let i = 0; i < ${OPS}; i++) ${set(`keys[i % ${KEYS}]`, `values[i % ${KEYS}]`)};
-    const ns = Number(process.hrtime.bigint() - start);
-    const cpu = process.cpuUsage(cpuStart);
-    const cpuNs = (cpu.user + cpu.system) * 1e3;
-    return { opsPerSec: (${OPS} * 1e9) / ns, opsPerCpuSec: (${OPS} * 1e9) / cpuNs, hitRate: Number.NaN };`,
-  );
-  const AsyncFunction = (async () => {}).constructor;
-  const mixedAsync = new AsyncFunction(
-    "c",
-    "keys",
-    "values",
-    "mixedKeys",
-    "isGet",
-    `let gets = 0;
-    let hits = 0;
-    const start = process.hrtime.bigint();
-    const cpuStart = process.cpuUsage();
+    ${MEASURE_END}
+    ${RESULT("hits / gets")}`,
+    aside: `let hits = 0;
+    ${MEASURE_START}
     for (let i = 0; i < ${OPS}; i++) {
       const k = mixedKeys[i];
-      if (isGet[i] === 1) {
-        gets++;
-        if ((await ${get("keys[k]")}) !== undefined) hits++;
-      } else {
-        await ${set("keys[k]", "values[k]")};
-      }
+      if ((${aw}${get("keys[k]")}) !== undefined) hits++;
+      else ${aw}${set("keys[k]", "values[k]")};
     }
-    const ns = Number(process.hrtime.bigint() - start);
-    const cpu = process.cpuUsage(cpuStart);
-    const cpuNs = (cpu.user + cpu.system) * 1e3;
-    return { opsPerSec: (${OPS} * 1e9) / ns, opsPerCpuSec: (${OPS} * 1e9) / cpuNs, hitRate: hits / gets };`,
-  );
-  return {
-    mixed: (c) => mixed(c, keys, values, mixedKeys, isGet),
-    hitsOnly: (c) => hitsOnly(c, keys, hitKeys),
-    setEvict: (c) => setEvict(c, keys, values),
-    mixedAsync: (c) => mixedAsync(c, keys, values, mixedKeys, isGet),
+    ${MEASURE_END}
+    ${RESULT(`hits / ${OPS}`)}`,
+    hits: `let hits = 0;
+    ${MEASURE_START}
+    for (let i = 0; i < ${OPS}; i++) if ((${aw}${get("keys[hitKeys[i]]")}) !== undefined) hits++;
+    ${MEASURE_END}
+    ${RESULT(`hits / ${OPS}`)}`,
+    evict: `${MEASURE_START}
+    for (let i = 0; i < ${OPS}; i++) ${aw}${set(`keys[i % ${KEYS}]`, `values[i % ${KEYS}]`)};
+    ${MEASURE_END}
+    ${RESULT("Number.NaN")}`,
   };
+  const Fn = awaited ? (async () => {}).constructor : Function;
+  const compiled = new Fn("c", "keys", "values", "mixedKeys", "isGet", "hitKeys", bodies[workload]);
+  return (c) => compiled(c, keys, values, mixedKeys, isGet, hitKeys);
 }
 
-const plain = () =>
-  compile(
-    (k) => `c.get(${k})`,
-    (k, v) => `c.set(${k}, ${v})`,
-  );
-const sync = () =>
-  compile(
-    (k) => `c.getSync(${k})`,
-    (k, v) => `c.setSync(${k}, ${v})`,
-  );
+const plain = { get: (k) => `c.get(${k})`, set: (k, v) => `c.set(${k}, ${v})` };
+const sync = { get: (k) => `c.getSync(${k})`, set: (k, v) => `c.setSync(${k}, ${v})` };
+const port = { ...plain, awaited: true };
 
-function prefill(c, setName) {
-  for (let i = 0; i < CAPACITY; i++) c[setName](keys[i], values[i]);
-}
+const lru = (options) => () => new LRUCache(options);
+const memory = (options) => () => createMemoryCache(options);
 
 /**
- * Each contender: a fresh cache per round, and the compiled loop it runs on it. Workloads run in
- * phases (all rounds of one before the next), each comparing like with like, so that one workload's
- * leftovers (a full heap, code tuned to another access pattern) weigh on no other's comparison.
+ * Each workload: its contenders, run in interleaved rounds (the order reversed every other round,
+ * so neither side always runs first), and the comparisons printed as ratios. The first contender
+ * of a comparison is ours, the second the baseline. Workloads run one after the other, so one
+ * workload's leftovers (a full heap, promise churn) weigh on no other comparison.
  */
-const contenders = [
-  { name: "mixed Map (ceiling, unbounded)", loops: plain(), make: () => new Map(), run: "mixed" },
-  { name: "mixed lru-cache", loops: plain(), make: () => new LRUCache({ max: CAPACITY }), run: "mixed" },
+const workloads = [
   {
-    name: "mixed cache-memory sync",
-    baseline: "mixed lru-cache",
-    loops: sync(),
-    make: () => createMemoryCache({ maxEntries: CAPACITY }),
+    name: "mixed",
+    what: `90 % get / 10 % set, Zipf over ${KEYS.toLocaleString("en")} keys, capacity ${CAPACITY.toLocaleString("en")}`,
     run: "mixed",
+    contenders: [
+      { name: "lru-cache", make: lru({ max: CAPACITY }), calls: plain },
+      { name: "cache-memory sync", make: memory({ maxEntries: CAPACITY }), calls: sync },
+      { name: "lru-cache +TTL", make: lru({ max: CAPACITY, ttl: TTL_MS }), calls: plain },
+      {
+        name: "cache-memory sync +TTL",
+        make: memory({ maxEntries: CAPACITY, defaultTtlMs: TTL_MS }),
+        calls: sync,
+      },
+    ],
+    ratios: [
+      ["cache-memory sync", "lru-cache"],
+      ["cache-memory sync +TTL", "lru-cache +TTL"],
+    ],
   },
   {
-    name: "mixed lru-cache +TTL",
-    loops: plain(),
-    make: () => new LRUCache({ max: CAPACITY, ttl: TTL_MS }),
+    name: "port",
+    what: "the mixed workload through the Cache port: `await cache.get/set` per call",
     run: "mixed",
+    contenders: [
+      { name: "lru-cache", make: lru({ max: CAPACITY }), calls: plain },
+      { name: "lru-cache awaited", make: lru({ max: CAPACITY }), calls: port },
+      { name: "cache-memory port", make: memory({ maxEntries: CAPACITY }), calls: port },
+      {
+        name: "cache-memory port +TTL",
+        make: memory({ maxEntries: CAPACITY, defaultTtlMs: TTL_MS }),
+        calls: port,
+      },
+      { name: "lru-cache +TTL", make: lru({ max: CAPACITY, ttl: TTL_MS }), calls: plain },
+    ],
+    ratios: [
+      ["cache-memory port", "lru-cache"],
+      ["cache-memory port", "lru-cache awaited"],
+      ["cache-memory port +TTL", "lru-cache +TTL"],
+    ],
   },
   {
-    name: "mixed cache-memory sync +TTL",
-    baseline: "mixed lru-cache +TTL",
-    loops: sync(),
-    make: () => createMemoryCache({ maxEntries: CAPACITY, defaultTtlMs: TTL_MS }),
-    run: "mixed",
+    name: "aside",
+    what: `cache-aside with a ${TTL_MS / 1000} s TTL (get, and set on a miss), Zipf over ${KEYS.toLocaleString("en")} keys, capacity ${ASIDE_CAPACITY.toLocaleString("en")}: fills, then evicts`,
+    run: "aside",
+    contenders: [
+      { name: "lru-cache +TTL", make: lru({ max: ASIDE_CAPACITY, ttl: TTL_MS }), calls: plain },
+      {
+        name: "cache-memory sync +TTL",
+        make: memory({ maxEntries: ASIDE_CAPACITY, defaultTtlMs: TTL_MS }),
+        calls: sync,
+      },
+      {
+        name: "cache-memory port +TTL",
+        make: memory({ maxEntries: ASIDE_CAPACITY, defaultTtlMs: TTL_MS }),
+        calls: port,
+      },
+    ],
+    ratios: [
+      ["cache-memory sync +TTL", "lru-cache +TTL"],
+      ["cache-memory port +TTL", "lru-cache +TTL"],
+    ],
   },
   {
-    name: "get-hits lru-cache +TTL",
-    phase: 2,
-    loops: plain(),
-    make: () => new LRUCache({ max: CAPACITY, ttl: TTL_MS }),
-    prefill: "set",
-    run: "hitsOnly",
+    name: "expiring",
+    what: `cache-aside with a ${SHORT_TTL_MS} ms TTL, capacity ${ASIDE_CAPACITY.toLocaleString("en")}: entries expire during the run while LRU eviction also takes them (hit rate depends on speed)`,
+    run: "aside",
+    contenders: [
+      { name: "lru-cache +TTL", make: lru({ max: ASIDE_CAPACITY, ttl: SHORT_TTL_MS }), calls: plain },
+      {
+        name: "cache-memory sync +TTL",
+        make: memory({ maxEntries: ASIDE_CAPACITY, defaultTtlMs: SHORT_TTL_MS }),
+        calls: sync,
+      },
+    ],
+    ratios: [["cache-memory sync +TTL", "lru-cache +TTL"]],
   },
   {
-    name: "get-hits cache-memory sync +TTL",
-    phase: 2,
-    baseline: "get-hits lru-cache +TTL",
-    loops: sync(),
-    make: () => createMemoryCache({ maxEntries: CAPACITY, defaultTtlMs: TTL_MS }),
-    prefill: "setSync",
-    run: "hitsOnly",
+    name: "get-hits",
+    what: `gets only, Zipf over the ${CAPACITY.toLocaleString("en")} keys held, ${TTL_MS / 1000} s TTL`,
+    run: "hits",
+    prefill: true,
+    contenders: [
+      { name: "lru-cache +TTL", make: lru({ max: CAPACITY, ttl: TTL_MS }), calls: plain },
+      {
+        name: "cache-memory sync +TTL",
+        make: memory({ maxEntries: CAPACITY, defaultTtlMs: TTL_MS }),
+        calls: sync,
+      },
+    ],
+    ratios: [["cache-memory sync +TTL", "lru-cache +TTL"]],
   },
   {
-    name: "set-evict lru-cache +TTL",
-    phase: 3,
-    loops: plain(),
-    make: () => new LRUCache({ max: CAPACITY, ttl: TTL_MS }),
-    run: "setEvict",
-  },
-  {
-    name: "set-evict cache-memory sync +TTL",
-    phase: 3,
-    baseline: "set-evict lru-cache +TTL",
-    loops: sync(),
-    make: () => createMemoryCache({ maxEntries: CAPACITY, defaultTtlMs: TTL_MS }),
-    run: "setEvict",
-  },
-  // Last phase: the port's promise per call, against the sync path measured alongside it, so that
-  // its allocation churn lands in no comparison with lru-cache.
-  {
-    name: "mixed cache-memory sync +TTL (phase 4)",
-    phase: 4,
-    loops: sync(),
-    make: () => createMemoryCache({ maxEntries: CAPACITY, defaultTtlMs: TTL_MS }),
-    run: "mixed",
-  },
-  {
-    name: "mixed cache-memory async port +TTL",
-    phase: 4,
-    baseline: "mixed cache-memory sync +TTL (phase 4)",
-    loops: plain(),
-    make: () => createMemoryCache({ maxEntries: CAPACITY, defaultTtlMs: TTL_MS }),
-    run: "mixedAsync",
+    name: "set-evict",
+    what: `sets only, cycling over ${KEYS.toLocaleString("en")} keys: every one evicts; ${TTL_MS / 1000} s TTL`,
+    run: "evict",
+    contenders: [
+      { name: "lru-cache +TTL", make: lru({ max: CAPACITY, ttl: TTL_MS }), calls: plain },
+      {
+        name: "cache-memory sync +TTL",
+        make: memory({ maxEntries: CAPACITY, defaultTtlMs: TTL_MS }),
+        calls: sync,
+      },
+    ],
+    ratios: [["cache-memory sync +TTL", "lru-cache +TTL"]],
   },
 ];
 
 /**
- * One measured run. The cache lives only in this call's frame, so the heap delta taken while it is
- * still in use is what that cache holds (the keys and values it refers to belong to the workload).
+ * One measured run on a fresh cache. The cache lives only in this call's frame, so the heap delta
+ * taken while it is still in use is what that cache holds (keys and values belong to the workload).
  */
-async function runOne(contender) {
+async function runOne(workload, contender) {
   gc();
   const before = process.memoryUsage().heapUsed;
   const cache = contender.make();
-  if (contender.prefill) prefill(cache, contender.prefill);
-  const result = await contender.loops[contender.run](cache);
+  if (workload.prefill) {
+    for (let i = 0; i < CAPACITY; i++) cache.set(keys[i], values[i]);
+  }
+  const result = await contender.loop(cache);
   gc();
   const held = process.memoryUsage().heapUsed - before;
+  // Read after the heap figure, so the cache is still alive when it is taken.
   const entries = typeof cache.statsSync === "function" ? cache.statsSync().size : cache.size;
   return { ...result, held, entries };
 }
 
-const results = new Map(contenders.map((c) => [c.name, []]));
-for (const phase of [1, 2, 3, 4]) {
+const median = (xs) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+const load = () =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(" ");
+const million = (x) => (x / 1e6).toFixed(2);
+const pad = (s, n) => String(s).padStart(n);
+
+const loadAtStart = load();
+console.log(
+  `cache-memory vs lru-cache ${LRU_VERSION}: ${OPS.toLocaleString("en")} ops per run, Zipf(${ZIPF_S}), ` +
+    `seed ${SEED}, ${ROUNDS} interleaved rounds per workload; node ${process.version}; ` +
+    `${os.availableParallelism()} CPUs; ${new Date().toISOString()}`,
+);
+console.log(`load average (1/5/15 min) at start: ${loadAtStart}`);
+console.log(
+  "Figures: median over the rounds and, in brackets, the spread (min–max). Ratios are medians of\n" +
+    "per-round ratios of ops per CPU-second (wall time also counts other processes' turns).",
+);
+
+const ratioLines = [];
+for (const workload of workloads) {
+  if (ONLY !== undefined && !ONLY.some((part) => workload.name.includes(part))) continue;
+  for (const contender of workload.contenders) contender.loop = loop(workload.run, contender.calls);
+  const runs = new Map(workload.contenders.map((c) => [c.name, []]));
   for (let round = 0; round < ROUNDS; round++) {
-    for (const contender of contenders) {
-      if ((contender.phase ?? 1) !== phase) continue;
-      if (ONLY !== undefined && !ONLY.some((part) => contender.name.includes(part))) continue;
-      results.get(contender.name).push(await runOne(contender));
-    }
+    const order = round % 2 === 0 ? workload.contenders : [...workload.contenders].reverse();
+    for (const contender of order) runs.get(contender.name).push(await runOne(workload, contender));
+  }
+  console.log(`\n${workload.name}: ${workload.what}`);
+  console.log(`${"".padEnd(26)}      M ops/s       M ops/CPU-s    hit rate  entries  heap held`);
+  for (const { name } of workload.contenders) {
+    const rs = runs.get(name);
+    const wall = rs.map((r) => r.opsPerSec);
+    const cpu = rs.map((r) => r.opsPerCpuSec);
+    const hit = median(rs.map((r) => r.hitRate));
+    console.log(
+      `${name.padEnd(26)} ${pad(million(median(wall)), 5)} [${million(Math.min(...wall))}–${million(Math.max(...wall))}]` +
+        `  ${pad(million(median(cpu)), 5)} [${million(Math.min(...cpu))}–${million(Math.max(...cpu))}]` +
+        `  ${Number.isNaN(hit) ? "      -" : `${(hit * 100).toFixed(1).padStart(6)}%`}` +
+        `  ${pad(rs[0].entries, 7)}` +
+        `  ${typeof globalThis.gc === "function" ? `${(median(rs.map((r) => r.held)) / 2 ** 20).toFixed(1)} MiB` : "n/a"}`,
+    );
+  }
+  for (const [ours, baseline] of workload.ratios) {
+    const perRound = runs.get(ours).map((r, i) => r.opsPerCpuSec / runs.get(baseline)[i].opsPerCpuSec);
+    ratioLines.push(
+      `ratio ${workload.name}: ${ours} / ${baseline}: ${median(perRound).toFixed(2)} ` +
+        `[${Math.min(...perRound).toFixed(2)}–${Math.max(...perRound).toFixed(2)}]`,
+    );
   }
 }
-
-/**
- * The best of the rounds: on a shared machine every disturbance (another process, a migration to a
- * busy core) only ever slows a round down, so the fastest round is the least disturbed one.
- */
-const best = (xs) => Math.max(...xs);
-const million = (x) => (x / 1e6).toFixed(2).padStart(6);
-/** Ratios use CPU time: on a shared machine, wall time also counts the time other processes ran. */
-const summary = new Map();
-console.log(
-  `${OPS.toLocaleString("en")} ops, ${KEYS.toLocaleString("en")} Zipf(${ZIPF_S}) keys, capacity ` +
-    `${CAPACITY.toLocaleString("en")}, ${GET_SHARE * 100}% get; best of ${ROUNDS} rounds; seed ${SEED}; ` +
-    `node ${process.version}; load average ${os.loadavg()[0].toFixed(1)} on ${os.availableParallelism()} CPUs`,
-);
-console.log(`${"".padEnd(40)} M ops/s  M ops/CPU-s  hit rate  entries  heap held`);
-for (const { name } of contenders) {
-  const runs = results.get(name);
-  if (runs.length === 0) continue;
-  const wall = best(runs.map((r) => r.opsPerSec));
-  const cpu = best(runs.map((r) => r.opsPerCpuSec));
-  summary.set(name, cpu);
-  const heap =
-    typeof globalThis.gc === "function"
-      ? `${(Math.max(...runs.map((r) => r.held)) / 2 ** 20).toFixed(1)} MiB`
-      : "n/a (--expose-gc)";
-  console.log(
-    `${name.padEnd(40)} ${million(wall)}  ${million(cpu)}       ${Number.isNaN(runs[0].hitRate) ? "     -" : `${(runs[0].hitRate * 100).toFixed(1).padStart(5)}%`}  ${String(runs[0].entries).padStart(7)}  ${heap}`,
-  );
-}
-for (const { name, baseline } of contenders) {
-  if (baseline === undefined || !summary.has(name) || !summary.has(baseline)) continue;
-  console.log(`ratio ${name} / ${baseline}: ${(summary.get(name) / summary.get(baseline)).toFixed(2)}`);
-}
+console.log(`\nload average (1/5/15 min) at end: ${load()} (start: ${loadAtStart})`);
+for (const line of ratioLines) console.log(line);

@@ -36,6 +36,8 @@ const CAPABILITIES: CacheCapabilities = Object.freeze({ shared: false, staleWhil
 const WHAT = "memory cache";
 /** Shared by every successful `set`: a settled promise can be awaited any number of times. */
 const RESOLVED: Promise<void> = Promise.resolve();
+/** Shared by every `get` that misses, for the same reason. */
+const ABSENT: Promise<undefined> = Promise.resolve(undefined);
 /** Slots allocated up front; the typed arrays double from here up to `maxEntries`. */
 const INITIAL_SLOTS = 1_024;
 
@@ -72,6 +74,11 @@ export class MemoryCache<V = unknown> implements Cache<V> {
   private readonly slotOf = new Map<string, number>();
   private readonly keys: (string | undefined)[] = [];
   private readonly values: (V | undefined)[] = [];
+  /**
+   * Per slot, a settled promise of its value, made by the first port `get` of it and dropped with
+   * the value: a hit through the port then allocates nothing, as on the sync path.
+   */
+  private readonly settled: (Promise<V> | undefined)[] = [];
   private next: Uint32Array;
   private prev: Uint32Array;
   /** Absolute expiry per slot on the `performance.now()` scale; 0 for none. */
@@ -97,6 +104,14 @@ export class MemoryCache<V = unknown> implements Cache<V> {
   private readonly flights = new Map<string, Flight<V>>();
   private readonly lifetime = new AbortController();
   private closed = false;
+  /** The key the last miss validated: strings are immutable, so an equal one needs no second check. */
+  private validatedKey: string | undefined;
+  /**
+   * The `performance` the cache was created under, so fake timers installed before it steer its
+   * expiry; held rather than looked up on each read, where the global's getter cost a quarter of
+   * the read.
+   */
+  private readonly clock: { now(): number } = performance;
 
   constructor(options: MemoryCacheOptions<V>) {
     const { maxEntries, maxBytes, sizeOf, defaultTtlMs } = options;
@@ -125,24 +140,16 @@ export class MemoryCache<V = unknown> implements Cache<V> {
 
   /** The value under `key`, or `undefined` when absent or expired; marks the entry recently used. */
   getSync(key: string): V | undefined {
-    // Kept small, with the rare paths in methods of their own, so V8 inlines it into callers' loops.
-    if (this.closed) throw closedError(WHAT);
-    const slot = this.slotOf.get(key);
-    if (slot === undefined) return this.miss(key);
-    const expiresAt = this.expiresAt;
-    if (expiresAt !== null) {
-      const at = expiresAt[slot]!;
-      if (at !== 0 && at <= now()) return this.expiredHit(slot);
-    }
-    this.touch(slot);
-    this.hits++;
+    const slot = this.lookup(key);
+    if (slot === -1) return undefined;
     return this.clone ? this.copy(this.values[slot] as V, key) : (this.values[slot] as V);
   }
 
   /** Stores `value` under `key`, replacing any entry and its TTL, and drops an in-flight load of it. */
   setSync(key: string, value: V, options?: CacheSetOptions): void {
     if (this.closed) throw closedError(WHAT);
-    validateCacheKey(key);
+    // Cache-aside sets the key its get just missed, and that miss validated it already.
+    if (key !== this.validatedKey) validateCacheKey(key);
     if (value === undefined) throw invalid(`cannot cache undefined under key "${key}"`);
     const ttlMs = options?.ttlMs === undefined ? this.defaultTtlMs : checkTtl(options.ttlMs, "ttlMs");
     if (this.flights.size !== 0) this.overtakeFlight(key);
@@ -157,7 +164,7 @@ export class MemoryCache<V = unknown> implements Cache<V> {
       validateCacheKey(key);
       return false;
     }
-    if (this.isExpired(slot, now())) {
+    if (this.isExpired(slot, this.clock.now())) {
       this.expire(slot);
       return false;
     }
@@ -171,7 +178,7 @@ export class MemoryCache<V = unknown> implements Cache<V> {
     if (this.flights.size !== 0) this.overtakeFlight(key);
     const slot = this.slotOf.get(key);
     if (slot === undefined) return false;
-    const live = !this.isExpired(slot, now());
+    const live = !this.isExpired(slot, this.clock.now());
     this.remove(slot);
     return live;
   }
@@ -189,7 +196,7 @@ export class MemoryCache<V = unknown> implements Cache<V> {
         this.flights.delete(key);
       }
     }
-    const at = now();
+    const at = this.clock.now();
     let removed = 0;
     // A full scan keeps the hot path free of any prefix index; invalidation is the rare operation.
     for (const [key, slot] of this.slotOf) {
@@ -218,7 +225,10 @@ export class MemoryCache<V = unknown> implements Cache<V> {
   get(key: string, options?: CacheCallOptions): Promise<V | undefined> {
     try {
       if (options !== undefined) this.checkCall(options, "get", key);
-      return Promise.resolve(this.getSync(key));
+      const slot = this.lookup(key);
+      if (slot === -1) return ABSENT;
+      if (this.clone) return Promise.resolve(this.copy(this.values[slot] as V, key));
+      return this.settled[slot] ?? this.settle(slot);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -270,7 +280,7 @@ export class MemoryCache<V = unknown> implements Cache<V> {
     const slot = this.slotOf.get(key);
     if (slot !== undefined) {
       const at = this.expiresAt === null ? 0 : this.expiresAt[slot]!;
-      const checkedAt = at === 0 ? 0 : now();
+      const checkedAt = at === 0 ? 0 : this.clock.now();
       if (at === 0 || at > checkedAt) {
         this.touch(slot);
         this.hits++;
@@ -315,17 +325,50 @@ export class MemoryCache<V = unknown> implements Cache<V> {
     validateCacheCallOptions(options, 0, key === undefined ? method : `${method} of cache key "${key}"`);
   }
 
-  private miss(key: string): undefined {
-    // Only a key that fails the rule is never stored, so checking it on a miss alone costs hits nothing.
-    validateCacheKey(key);
-    this.misses++;
-    return undefined;
+  /**
+   * The slot of the live entry under `key`, marked recently used and counted as a hit, or -1 after
+   * counting a miss. Kept small, with the rare paths in methods of their own, so V8 inlines it into
+   * `getSync`, `get` and callers' loops.
+   *
+   * Invariant (issue 21): an entry is returned only if a clock read during this call is before its
+   * deadline. A clock sample reused from earlier (refreshed by a timer, or on misses and writes)
+   * cannot stand in for that read at any error bound: a timer cannot fire during synchronous work
+   * and a caller may do any amount of it between two lookups, so a reused sample gives no upper
+   * bound on the present time, and only an upper bound proves an entry alive. Entries without a
+   * TTL read no clock.
+   */
+  private lookup(key: string): number {
+    if (this.closed) throw closedError(WHAT);
+    const slot = this.slotOf.get(key);
+    if (slot === undefined) return this.miss(key);
+    const expiresAt = this.expiresAt;
+    if (expiresAt !== null) {
+      const at = expiresAt[slot]!;
+      if (at !== 0 && at <= this.clock.now()) return this.expiredHit(slot);
+    }
+    this.touch(slot);
+    this.hits++;
+    return slot;
   }
 
-  private expiredHit(slot: number): undefined {
+  private miss(key: string): -1 {
+    // Only a key that fails the rule is never stored, so checking it on a miss alone costs hits nothing.
+    validateCacheKey(key);
+    this.validatedKey = key;
+    this.misses++;
+    return -1;
+  }
+
+  private expiredHit(slot: number): -1 {
     this.expire(slot);
     this.misses++;
-    return undefined;
+    return -1;
+  }
+
+  private settle(slot: number): Promise<V> {
+    const promise = Promise.resolve(this.values[slot] as V);
+    this.settled[slot] = promise;
+    return promise;
   }
 
   private read(slot: number, key: string): V {
@@ -404,8 +447,9 @@ export class MemoryCache<V = unknown> implements Cache<V> {
       if (this.sizes !== null) this.bytes -= this.sizes[slot]!;
     }
     this.values[slot] = stored;
+    this.settled[slot] = undefined;
     if (ttlMs > 0) {
-      const at = now() + ttlMs;
+      const at = this.clock.now() + ttlMs;
       (this.expiresAt ?? this.addExpiryColumn())[slot] = at;
       if (swrMs > 0) (this.staleUntil ?? this.addStaleColumn())[slot] = at + swrMs;
       else if (this.staleUntil !== null) this.staleUntil[slot] = 0;
@@ -484,6 +528,7 @@ export class MemoryCache<V = unknown> implements Cache<V> {
     this.slotOf.delete(this.keys[slot]!);
     this.keys[slot] = undefined;
     this.values[slot] = undefined;
+    this.settled[slot] = undefined;
     if (this.slotOf.size !== 0) {
       if (slot === this.head) {
         this.head = this.next[slot]!;
@@ -508,7 +553,7 @@ export class MemoryCache<V = unknown> implements Cache<V> {
 
   /** Drops an expired entry, unless a stale-while-revalidate window still keeps it for getOrSet. */
   private expire(slot: number): void {
-    if (this.staleUntil !== null && this.staleUntil[slot]! > now()) return;
+    if (this.staleUntil !== null && this.staleUntil[slot]! > this.clock.now()) return;
     this.remove(slot);
   }
 
@@ -516,6 +561,7 @@ export class MemoryCache<V = unknown> implements Cache<V> {
     this.slotOf.clear();
     this.keys.length = 0;
     this.values.length = 0;
+    this.settled.length = 0;
     this.freeCount = 0;
     this.used = 0;
     this.bytes = 0;
@@ -551,15 +597,6 @@ function resized<T extends Uint32Array | Float64Array>(array: T, length: number)
 
 function invalid(message: string): InfrastructureError {
   return new InfrastructureError("INVALID_ARGUMENT", message, { retryable: false });
-}
-
-/**
- * Read on every lookup of an entry with a TTL: a sample reused across lookups goes stale inside
- * long synchronous work, where no timer can retire it. `performance` is looked up on each call so
- * fake timers that replace it (vitest's default) steer expiry too.
- */
-function now(): number {
-  return performance.now();
 }
 
 function checkTtl(ttlMs: number, name: string): number {

@@ -81,6 +81,71 @@ describe("expiry after long synchronous work", () => {
   });
 });
 
+describe("get through the port", () => {
+  it("answers repeated hits on one entry with one settled promise instead of a new one per call", async () => {
+    const cache = createMemoryCache({ maxEntries: 10 });
+    cache.setSync("k", { plan: "pro" });
+    const first = cache.get("k");
+    expect(cache.get("k")).toBe(first);
+    expect(await first).toEqual({ plan: "pro" });
+    expect(cache.get("absent")).toBe(cache.get("other-absent"));
+    expect(await cache.get("absent")).toBeUndefined();
+    expect(cache.statsSync()).toMatchObject({ hits: 2, misses: 3 });
+  });
+
+  it("never answers with the settled promise of a value that was replaced, deleted or evicted", async () => {
+    const cache = createMemoryCache<number>({ maxEntries: 1 });
+    await cache.set("a", 1);
+    expect(await cache.get("a")).toBe(1);
+    await cache.set("a", 2);
+    expect(await cache.get("a")).toBe(2);
+    await cache.delete("a");
+    expect(await cache.get("a")).toBeUndefined();
+    await cache.set("a", 3);
+    expect(await cache.get("a")).toBe(3);
+    // maxEntries 1: "b" evicts "a" and takes over its slot, settled promise included.
+    await cache.set("b", 4);
+    expect(await cache.get("b")).toBe(4);
+    expect(await cache.get("a")).toBeUndefined();
+    await cache.clear();
+    await cache.set("b", 5);
+    expect(await cache.get("b")).toBe(5);
+  });
+
+  it("hands each hit its own copy with clone", async () => {
+    const cache = createMemoryCache<{ n: number }>({ maxEntries: 10, clone: true });
+    await cache.set("k", { n: 1 });
+    const first = await cache.get("k");
+    first!.n = 99;
+    expect(await cache.get("k")).toEqual({ n: 1 });
+  });
+
+  it("does not answer with an entry's settled promise once the entry expired during synchronous work", async () => {
+    const cache = createMemoryCache({ maxEntries: 10 });
+    cache.setSync("k", "v", { ttlMs: 50 });
+    expect(await cache.get("k")).toBe("v");
+    busyWait(150);
+    expect(await cache.get("k")).toBeUndefined();
+  });
+});
+
+describe("the clock behind expiry", () => {
+  it("serves no entry past its TTL after synchronous work, however far its deadline was at the last miss, write or hit", async () => {
+    // A clock sample refreshed on misses and writes, trusted while the deadline is farther away
+    // than some error bound, would serve "k" here: every call before the busy wait sees it 100 ms
+    // from expiry, and nothing runs in the cache while the thread is busy.
+    const cache = createMemoryCache({ maxEntries: 10 });
+    cache.setSync("k", "v", { ttlMs: 100 });
+    cache.setSync("forever", "w");
+    expect(cache.getSync("absent")).toBeUndefined();
+    expect(cache.getSync("k")).toBe("v");
+    expect(cache.getSync("forever")).toBe("w");
+    busyWait(250);
+    expect(cache.getSync("k")).toBeUndefined();
+    expect(cache.getSync("forever")).toBe("w");
+  });
+});
+
 describe("least-recently-used eviction", () => {
   it("evicts the entry used least recently, where get and set count as use and has does not", () => {
     const cache = createMemoryCache({ maxEntries: 3 });
