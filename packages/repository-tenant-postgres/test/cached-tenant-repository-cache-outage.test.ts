@@ -77,6 +77,17 @@ describe("cached tenant repository during a cache outage", () => {
     await source.update(created.id, { name: "During" }, created.version);
     expect((await repository.getById(created.id)).name).toBe("During");
     await proxy.restart();
+    // The cache fails fast until its client has reconnected (back-off of up to 2 s): wait for it.
+    const deadline = Date.now() + 10_000;
+    while (
+      !(await cache.has("probe").then(
+        () => true,
+        () => false,
+      ))
+    ) {
+      if (Date.now() > deadline) throw new Error("the cache did not reconnect within 10 s");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     expect((await repository.getById(created.id)).name).toBe("During");
     expect(await cache.has(`tenant:id:${created.id}`)).toBe(true);
   });
