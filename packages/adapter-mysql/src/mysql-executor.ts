@@ -119,6 +119,11 @@ export abstract class MysqlExecutor implements SqlExecutor {
   /** Called with every statement failure, so a transaction can note that the server ended it. */
   protected noteFailure(_error: unknown): void {}
 
+  /** Refuses a new call once the database is closed; a transaction answers for itself instead. */
+  protected assertOpen(): void {
+    if (this.runtime.isClosed()) throw closedError("MySQL database");
+  }
+
   async query<Row = Record<string, unknown>>(query: SqlQuery, options?: SqlQueryOptions): Promise<Row[]> {
     const statement = prepare(query, "query");
     const result = await this.run(statement, options);
@@ -144,7 +149,11 @@ export abstract class MysqlExecutor implements SqlExecutor {
    * call's deadline covers waiting for a connection, sending, the server's work and the reply.
    */
   protected run(statement: Statement, options: SqlQueryOptions | undefined): Promise<unknown> {
-    if (this.runtime.isClosed()) return Promise.reject(closedError("MySQL database"));
+    try {
+      this.assertOpen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const signal = options?.signal;
     let deadline: number;
     try {
@@ -191,7 +200,7 @@ export abstract class MysqlExecutor implements SqlExecutor {
 
   private async *streamRows<Row>(query: SqlQuery, options: SqlStreamOptions): AsyncGenerator<Row> {
     const statement = prepare(query, "stream");
-    if (this.runtime.isClosed()) throw closedError("MySQL database");
+    this.assertOpen();
     const { signal } = options;
     if (signal?.aborted) throwIfAborted(signal, statement.what());
     const deadline = deadlineOf(options.timeoutMs, this.runtime.timeoutMs);
@@ -288,7 +297,7 @@ export abstract class MysqlExecutor implements SqlExecutor {
     rows: Iterable<readonly unknown[]> | AsyncIterable<readonly unknown[]>,
     options?: SqlInsertManyOptions,
   ): Promise<number> {
-    if (this.runtime.isClosed()) throw closedError("MySQL database");
+    this.assertOpen();
     if (columns.length === 0)
       throw new InfrastructureError("INVALID_ARGUMENT", "insertMany needs at least one column");
     const target = typeof table === "string" ? sql.id(table) : sql.id(table[0], table[1]);

@@ -45,8 +45,13 @@ export class MysqlTransaction extends MysqlExecutor implements SqlTransaction {
     this.#settled = true;
   }
 
+  /** A transaction that was running when `close()` began finishes its work: `close()` waits for it. */
+  protected override assertOpen(): void {
+    if (this.#settled) throw closedError("MySQL transaction");
+  }
+
   private assertUsable(): void {
-    if (this.#settled || this.runtime.isClosed()) throw closedError("MySQL transaction");
+    if (this.#settled) throw closedError("MySQL transaction");
     const ended = this.root.endedBy;
     if (ended) {
       throw new InfrastructureError(
