@@ -55,6 +55,10 @@ let running = true;
 
 async function caller(index: number): Promise<void> {
   while (running) {
+    // While Redis is known to be unreachable the cache fails calls at once, without I/O: a caller
+    // that retried in a tight loop of promises would starve every timer (the fault cycle's and the
+    // client's reconnect). A real caller backs off; this one at least yields to the event loop.
+    await new Promise((resolve) => setImmediate(resolve));
     const dice = Math.random();
     const key = `w${index}:${Math.floor(Math.random() * KEYS_PER_CALLER)}`;
     if (dice < 0.4) {
