@@ -28,13 +28,22 @@ export async function outsideFolder(): Promise<{ path: string; remove: () => Pro
   return { path, remove: () => fs.rm(path, { recursive: true, force: true }) };
 }
 
-/** Every file below `folder` (absolute paths relative to it), found with plain `node:fs`. */
+/**
+ * Every file below `folder` (paths relative to it), found with plain `node:fs`. Symbolic links are
+ * listed, never followed: `readdir`'s own `recursive` walks into a link to a parent on newer Node
+ * lines (26) until the path is too long.
+ */
 export async function filesOnDisk(folder: string): Promise<string[]> {
-  const entries = await fs.readdir(folder, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((entry) => !entry.isDirectory())
-    .map((entry) => join(entry.parentPath, entry.name).slice(folder.length + 1))
-    .sort();
+  const found: string[] = [];
+  const walk = async (relative: string): Promise<void> => {
+    for (const entry of await fs.readdir(join(folder, relative), { withFileTypes: true })) {
+      const path = relative === "" ? entry.name : join(relative, entry.name);
+      if (entry.isDirectory()) await walk(path);
+      else found.push(path);
+    }
+  };
+  await walk("");
+  return found.sort();
 }
 
 /** Sets the modification time of every file below `folder` to `ageMs` ago. */
