@@ -4,8 +4,8 @@
 //   pnpm --filter @proj/adapter-postgres soak            (SOAK_SECONDS=120 to shorten; default 600)
 // Needs the workspace built (`pnpm build`) for @proj/ports and @proj/contract-tests.
 import { randomBytes } from "node:crypto";
-import { type FaultMode, FaultProxy } from "@proj/contract-tests";
-import { isInfrastructureError, isOutcomeUnknown, type SqlDatabase, sql } from "@proj/ports";
+import { cycleFaults, FaultProxy, SoakCalls, type SoakFault, type SoakOutcome } from "@proj/contract-tests";
+import { type SqlDatabase, sql } from "@proj/ports";
 import { createPostgresDatabase, type PostgresDatabase } from "../src/index.js";
 
 const TARGET_URL = new URL(process.env.POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test");
@@ -23,7 +23,7 @@ if (!["127.0.0.1", "localhost", "[::1]"].includes(TARGET_URL.hostname)) {
 }
 if (!(SECONDS > 0 && SECONDS <= 3_600)) throw new Error("SOAK_SECONDS must be between 1 and 3600");
 
-const FAULTS: Array<{ mode: FaultMode; afterBytes?: number; latencyMs?: number }> = [
+const FAULTS: SoakFault[] = [
   { mode: "pass", latencyMs: 40 },
   { mode: "silent" },
   { mode: "lose-replies" },
@@ -33,8 +33,6 @@ const FAULTS: Array<{ mode: FaultMode; afterBytes?: number; latencyMs?: number }
   { mode: "cut-mid-response", afterBytes: 30 },
   { mode: "outage" },
 ];
-
-type Outcome = "ok" | "failed" | "unknown";
 
 const schema = `soak_${randomBytes(4).toString("hex")}`;
 const admin = createPostgresDatabase({ connectionString: TARGET_URL.href, poolSize: 2 });
@@ -53,40 +51,10 @@ const db: PostgresDatabase = createPostgresDatabase({
 });
 
 /** Every write attempted: its id and what the adapter said about it. */
-const ledger = new Map<number, Outcome>();
-const codes = new Map<string, number>();
-const stats = { calls: 0, ok: 0, late: 0, maxOverrunMs: 0, pending: 0 };
+const ledger = new Map<number, SoakOutcome>();
+const calls = new SoakCalls();
 let nextId = 1;
 let running = true;
-
-function record(error: unknown): Outcome {
-  const code = isInfrastructureError(error) ? error.code : "FOREIGN";
-  const unknown = isOutcomeUnknown(error);
-  const key = unknown ? `${code} (outcome unknown)` : code;
-  codes.set(key, (codes.get(key) ?? 0) + 1);
-  return unknown ? "unknown" : "failed";
-}
-
-/** Runs one call, noting whether it settled within `boundMs`. */
-async function timed<T>(boundMs: number, call: () => Promise<T>): Promise<{ value?: T; outcome: Outcome }> {
-  const started = performance.now();
-  stats.calls += 1;
-  stats.pending += 1;
-  try {
-    const value = await call();
-    stats.ok += 1;
-    return { value, outcome: "ok" };
-  } catch (error) {
-    return { outcome: record(error) };
-  } finally {
-    stats.pending -= 1;
-    const elapsed = performance.now() - started;
-    if (elapsed > boundMs) {
-      stats.late += 1;
-      stats.maxOverrunMs = Math.max(stats.maxOverrunMs, elapsed - boundMs);
-    }
-  }
-}
 
 const insert = (executor: Pick<SqlDatabase, "execute">, id: number, caller: number) =>
   executor.execute(
@@ -97,12 +65,12 @@ async function caller(index: number): Promise<void> {
   while (running) {
     const dice = Math.random();
     if (dice < 0.35) {
-      await timed(STATEMENT_BOUND, () =>
+      await calls.run(STATEMENT_BOUND, () =>
         db.query(sql`SELECT id FROM writes WHERE caller = ${index} ORDER BY id DESC LIMIT 5`),
       );
     } else if (dice < 0.45) {
       // A stream: each fetch has its own deadline; 50 rows in batches of 10 is at most 6 fetches.
-      await timed(6 * STATEMENT_BOUND, async () => {
+      await calls.run(6 * STATEMENT_BOUND, async () => {
         let seen = 0;
         for await (const _row of db.stream(sql`SELECT id FROM writes ORDER BY id LIMIT 50`, {
           batchSize: 10,
@@ -113,12 +81,12 @@ async function caller(index: number): Promise<void> {
       });
     } else if (dice < 0.8) {
       const id = nextId++;
-      const { outcome } = await timed(STATEMENT_BOUND, () => insert(db, id, index));
+      const { outcome } = await calls.run(STATEMENT_BOUND, () => insert(db, id, index));
       ledger.set(id, outcome);
     } else {
       const ids = [nextId++, nextId++];
       // BEGIN, two INSERTs and COMMIT, each with its own deadline.
-      const { outcome } = await timed(4 * STATEMENT_BOUND, () =>
+      const { outcome } = await calls.run(4 * STATEMENT_BOUND, () =>
         db.transaction(async (tx) => {
           for (const id of ids) await insert(tx, id, index);
         }),
@@ -126,22 +94,6 @@ async function caller(index: number): Promise<void> {
       for (const id of ids) ledger.set(id, outcome);
     }
   }
-}
-
-async function faults(until: number): Promise<number> {
-  let cycles = 0;
-  let phase = 0;
-  while (Date.now() < until) {
-    const fault = FAULTS[phase % FAULTS.length] ?? { mode: "pass" };
-    proxy.setLatency(fault.latencyMs ?? 0);
-    await proxy.set(fault.mode, { afterBytes: fault.afterBytes });
-    await new Promise((resolve) => setTimeout(resolve, Math.min(PHASE_MS, Math.max(0, until - Date.now()))));
-    await proxy.heal();
-    await new Promise((resolve) => setTimeout(resolve, Math.min(PHASE_MS, Math.max(0, until - Date.now()))));
-    phase += 1;
-    if (phase % FAULTS.length === 0) cycles += 1;
-  }
-  return cycles;
 }
 
 function memory(): { rssMb: number; heapMb: number } {
@@ -165,9 +117,8 @@ try {
       `faults ${FAULTS.map((fault) => fault.mode).join(", ")} (${PHASE_MS} ms each, healthy ${PHASE_MS} ms between)`,
   );
   const callers = Array.from({ length: CALLERS }, (_, index) => caller(index));
-  const cycles = await faults(until);
+  const cycles = await cycleFaults(proxy, FAULTS, PHASE_MS, until);
   running = false;
-  await proxy.heal();
   // Every call is bounded: the callers must all finish within one transaction's bound.
   const drained = await Promise.race([
     Promise.all(callers).then(() => true),
@@ -176,7 +127,7 @@ try {
 
   // Healed, the adapter serves on every pool slot again by itself.
   const served = await Promise.all(
-    Array.from({ length: POOL_SIZE * 2 }, () => timed(STATEMENT_BOUND, () => db.query(sql`SELECT 1`))),
+    Array.from({ length: POOL_SIZE * 2 }, () => calls.run(STATEMENT_BOUND, () => db.query(sql`SELECT 1`))),
   );
   const servedAfter = served.filter((call) => call.outcome === "ok").length;
 
@@ -203,14 +154,9 @@ try {
   const memoryAfter = memory();
   const ok = (value: number) => (value === 0 ? "ok" : "FAIL");
   console.log(`ran ${Math.round((Date.now() - started) / 1_000)} s, ${cycles} full fault cycles`);
+  console.log(calls.summary(), ok(calls.late));
   console.log(
-    `calls ${stats.calls}, succeeded ${stats.ok}, failed by code ${JSON.stringify(Object.fromEntries(codes))}`,
-  );
-  console.log(
-    `calls settled past their deadline: ${stats.late} (max overrun ${Math.round(stats.maxOverrunMs)} ms) ${ok(stats.late)}`,
-  );
-  console.log(
-    `calls still pending at the end: ${drained ? 0 : stats.pending} ${ok(drained ? 0 : stats.pending)}`,
+    `calls still pending at the end: ${drained ? 0 : calls.pending} ${ok(drained ? 0 : calls.pending)}`,
   );
   console.log(
     `writes attempted ${ledger.size}: duplicated ${check.duplicates} ${ok(check.duplicates)}, ` +
@@ -228,7 +174,7 @@ try {
     `memory: rss ${memoryBefore.rssMb} -> ${memoryAfter.rssMb} MB, heap ${memoryBefore.heapMb} -> ${memoryAfter.heapMb} MB`,
   );
   if (
-    stats.late > 0 ||
+    calls.late > 0 ||
     !drained ||
     servedAfter < served.length ||
     check.duplicates > 0 ||
