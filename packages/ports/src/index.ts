@@ -66,6 +66,43 @@ export {
   throwIfAborted,
   UnauthenticatedError,
 } from "./errors.js";
+export type {
+  DeadLetter,
+  EnqueueOptions,
+  EnqueueResult,
+  JobCallOptions,
+  JobDelivery,
+  JobHandler,
+  JobQueue,
+  JobQueueCapabilities,
+  JobWorker,
+  ListDeadLettersOptions,
+  RetryBackoff,
+  WorkerCloseOptions,
+  WorkOptions,
+} from "./jobs.js";
+export {
+  DEFAULT_IDEMPOTENCY_WINDOW_MS,
+  DEFAULT_LEASE_MS,
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_MAX_JOB_PAYLOAD_BYTES,
+  DEFAULT_RETRY_BACKOFF,
+  DEFAULT_WORKER_CLOSE_DEADLINE_MS,
+  decodeJobPayload,
+  encodeJobPayload,
+  isFinalJobError,
+  MAX_IDEMPOTENCY_KEY_BYTES,
+  MIN_LEASE_MS,
+  retryDelayMs,
+  summarizeJobError,
+  type ValidEnqueueOptions,
+  type ValidWorkOptions,
+  validateDeadLetterPageSize,
+  validateEnqueueOptions,
+  validateJobCallOptions,
+  validateQueueName,
+  validateWorkOptions,
+} from "./jobs-rules.js";
 export type { LocalFileInfo, LocalFileManager, SweepOptions, TempFileOptions } from "./local-files.js";
 export type {
   GetObjectOptions,
