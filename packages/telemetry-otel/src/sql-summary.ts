@@ -254,7 +254,11 @@ function tokenize(segments: readonly Segment[]): Token[] {
 }
 
 /** A table name at `index` (`name`, `schema.name`), or undefined; and the index after it. */
-function tableAt(tokens: readonly Token[], start: number): { name: string; next: number } | undefined {
+function tableAt(
+  tokens: readonly Token[],
+  start: number,
+  callsPossible = false,
+): { name: string; next: number } | undefined {
   let index = start;
   while (tokens[index]?.kind === Kind.Word && SKIPPED.has((tokens[index] as Token).text)) index++;
   const first = tokens[index];
@@ -269,8 +273,9 @@ function tableAt(tokens: readonly Token[], start: number): { name: string; next:
     name += `.${part.kind === Kind.Word ? part.raw : part.text}`;
     index += 2;
   }
-  // A function call (`FROM generate_series(…)`) is not a table.
-  if (tokens[index]?.kind === Kind.Open) return undefined;
+  // After FROM, JOIN or USING, a function call (`FROM generate_series(…)`) is not a table; after
+  // INTO or TABLE the parenthesis opens a column list.
+  if (callsPossible && tokens[index]?.kind === Kind.Open) return undefined;
   return { name, next: index };
 }
 
@@ -327,7 +332,8 @@ function summarizeTokens(tokens: readonly Token[]): SqlSummary {
     if (!TARGET_BEFORE.has(word) || word === "UPDATE") continue;
     // FROM inside a function call (`EXTRACT(YEAR FROM at)`) names no table.
     if (word === "FROM" && statementDepths.at(-1) !== depth) continue;
-    let target = tableAt(tokens, i + 1);
+    const callsPossible = word === "FROM" || word === "JOIN" || word === "USING";
+    let target = tableAt(tokens, i + 1, callsPossible);
     while (target !== undefined) {
       parts.push(target.name);
       collection ??= target.name;
@@ -343,7 +349,7 @@ function summarizeTokens(tokens: readonly Token[]): SqlSummary {
       )
         j++;
       if (tokens[j]?.kind !== Kind.Comma) break;
-      target = tableAt(tokens, j + 1);
+      target = tableAt(tokens, j + 1, true);
     }
   }
   let summary = parts.length === 0 ? undefined : parts.join(" ");

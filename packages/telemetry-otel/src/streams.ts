@@ -87,28 +87,34 @@ function byteLength(chunk: unknown): number {
  */
 export function tracedReadable(telemetry: Telemetry, source: Readable, call: Call): Readable {
   let bytes = 0;
+  let ended = false;
+  let readerStopped = false;
   let sourceError: unknown;
   let sourceFailed = false;
-  source.once("error", (error) => {
-    sourceError = error;
-    sourceFailed = true;
-  });
   const counter = new Transform({
     transform(chunk, _encoding, callback) {
       bytes += byteLength(chunk);
       callback(null, chunk);
     },
   });
-  let ended = false;
   counter.once("end", () => {
     ended = true;
   });
-  pipeline(source, counter, (error) => {
+  // Registered before the pipeline's own listeners, so each runs first: a reader that destroys the
+  // stream closes it before the pipeline tears the source down (with a premature-close error that
+  // is no failure of the source), while a failing source errors before the pipeline closes it.
+  counter.once("close", () => {
+    if (!ended && !sourceFailed) readerStopped = true;
+  });
+  source.once("error", (error) => {
+    if (readerStopped) return;
+    sourceError = error;
+    sourceFailed = true;
+  });
+  pipeline(source, counter, () => {
     if (call.ended) return;
     call.span.setAttribute(ATTR.bytes, bytes);
-    call.span.setAttribute(ATTR.streamCompleted, ended && error == null);
-    // A reader that stops early (destroy, break) is no failure of the operation; the source's own
-    // error is.
+    call.span.setAttribute(ATTR.streamCompleted, ended && !sourceFailed);
     if (sourceFailed) telemetry.end(call, sourceError, true);
     else telemetry.end(call);
   });

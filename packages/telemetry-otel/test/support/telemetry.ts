@@ -169,3 +169,13 @@ export function exportedText(spans: readonly ReadableSpan[], points: readonly Me
   }
   return out;
 }
+
+/** Whether `child` was started as a child of `parent` (same trace, parent's span id). */
+export function isChildOf(child: ReadableSpan, parent: ReadableSpan): boolean {
+  const of = child.parentSpanContext;
+  return (
+    of !== undefined &&
+    of.spanId === parent.spanContext().spanId &&
+    of.traceId === parent.spanContext().traceId
+  );
+}
