@@ -11,7 +11,7 @@ afterAll(() => telemetry.shutdown());
 
 describe("instrumentCache", () => {
   it("records one CLIENT span per call, named and attributed by the database conventions", async () => {
-    const cache = instrumentCache(createMemoryCache({ maxEntries: 100 }), telemetry.options);
+    const cache = instrumentCache(createMemoryCache<unknown>({ maxEntries: 100 }), telemetry.options);
     await cache.set("k", 1);
     await cache.get("k");
     await cache.has("k");
@@ -43,10 +43,10 @@ describe("instrumentCache", () => {
   });
 
   it("marks get and getOrSet hits and misses, and nests the loader's calls under the getOrSet span", async () => {
-    const source = instrumentCache(createMemoryCache({ maxEntries: 100 }), telemetry.options);
+    const source = instrumentCache(createMemoryCache<unknown>({ maxEntries: 100 }), telemetry.options);
     await source.set("upstream", "loaded");
     telemetry.reset();
-    const cache = instrumentCache(createMemoryCache({ maxEntries: 100 }), telemetry.options);
+    const cache = instrumentCache(createMemoryCache<unknown>({ maxEntries: 100 }), telemetry.options);
     expect(await cache.get("k")).toBeUndefined();
     const loaded = await cache.getOrSet("k", async () => (await source.get("upstream")) as string);
     expect(loaded).toBe("loaded");
@@ -64,7 +64,7 @@ describe("instrumentCache", () => {
   });
 
   it("is a child of the span active at the call", async () => {
-    const cache = instrumentCache(createMemoryCache({ maxEntries: 100 }), telemetry.options);
+    const cache = instrumentCache(createMemoryCache<unknown>({ maxEntries: 100 }), telemetry.options);
     await telemetry.tracer.startActiveSpan("request", async (request) => {
       await cache.get("k");
       request.end();
@@ -74,7 +74,7 @@ describe("instrumentCache", () => {
   });
 
   it("takes the system and namespace from the attributes option, into the span name too", async () => {
-    const cache = instrumentCache(createMemoryCache({ maxEntries: 100 }), {
+    const cache = instrumentCache(createMemoryCache<unknown>({ maxEntries: 100 }), {
       ...telemetry.options,
       attributes: { "db.system.name": "redis", "db.namespace": "sessions" },
     });
@@ -86,7 +86,7 @@ describe("instrumentCache", () => {
   });
 
   it("records a failure as error.type with status ERROR, and no message unless asked", async () => {
-    const cache = instrumentCache(createMemoryCache({ maxEntries: 100 }), telemetry.options);
+    const cache = instrumentCache(createMemoryCache<unknown>({ maxEntries: 100 }), telemetry.options);
     await cache.close();
     await expectErrorCode(cache.get("k"), "CLOSED");
     const span = telemetry.one("get");
@@ -94,7 +94,7 @@ describe("instrumentCache", () => {
     expect(span.attributes["error.type"]).toBe("CLOSED");
     expect(span.events).toEqual([]);
 
-    const verbose = instrumentCache(createMemoryCache({ maxEntries: 100 }), {
+    const verbose = instrumentCache(createMemoryCache<unknown>({ maxEntries: 100 }), {
       ...telemetry.options,
       recordErrorMessages: true,
     });
@@ -107,7 +107,7 @@ describe("instrumentCache", () => {
   });
 
   it("names a loader's own error by its class when it is no taxonomy error", async () => {
-    const cache = instrumentCache(createMemoryCache({ maxEntries: 100 }), telemetry.options);
+    const cache = instrumentCache(createMemoryCache<unknown>({ maxEntries: 100 }), telemetry.options);
     const thrown = new RangeError("loader broke");
     await expect(cache.getOrSet("k", async () => Promise.reject(thrown))).rejects.toBe(thrown);
     expect(telemetry.one("getOrSet").attributes["error.type"]).toBe("RangeError");
@@ -115,8 +115,8 @@ describe("instrumentCache", () => {
   });
 
   it("passes a non-function loader through, for the adapter to answer as it does undecorated", async () => {
-    const plain = createMemoryCache({ maxEntries: 100 });
-    const cache = instrumentCache(createMemoryCache({ maxEntries: 100 }), telemetry.options);
+    const plain = createMemoryCache<unknown>({ maxEntries: 100 });
+    const cache = instrumentCache(createMemoryCache<unknown>({ maxEntries: 100 }), telemetry.options);
     const outcome = (call: () => Promise<unknown>) =>
       call().then(
         () => "resolved",

@@ -14,7 +14,7 @@ afterAll(async () => {
 
 describe("with the global providers", () => {
   it("records nothing while no SDK is registered, then starts recording once one is", async () => {
-    const cache = instrumentCache(createMemoryCache({ maxEntries: 10 }));
+    const cache = instrumentCache(createMemoryCache<unknown>({ maxEntries: 10 }));
     await cache.set("k", 1);
     expect(await cache.get("k")).toBe(1);
     expect(telemetry.spans()).toEqual([]);
@@ -31,7 +31,7 @@ describe("with the global providers", () => {
     expect(duration?.attributes).toMatchObject({ "db.operation.name": "get", "proj.cache.hit": true });
 
     // A decorator made after the registration records from its first call.
-    const later = instrumentCache(createMemoryCache({ maxEntries: 10 }));
+    const later = instrumentCache(createMemoryCache<unknown>({ maxEntries: 10 }));
     await later.get("k");
     expect(telemetry.named("get")).toHaveLength(2);
     await Promise.all([cache.close(), later.close()]);

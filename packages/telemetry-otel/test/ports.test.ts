@@ -127,7 +127,7 @@ describe("instrumentTokenDecoder", () => {
 
 describe("instrumentReportGenerator", () => {
   it("spans the whole generation, with format, rows, bytes and sheets, and pulls rows inside it", async () => {
-    const lookups = instrumentCache(createMemoryCache({ maxEntries: 10 }), telemetry.options);
+    const lookups = instrumentCache(createMemoryCache<unknown>({ maxEntries: 10 }), telemetry.options);
     const generator = instrumentReportGenerator(createOpenReportGenerator(), telemetry.options);
     async function* rows() {
       for (let i = 0; i < 50; i++) {
@@ -184,7 +184,7 @@ describe("instrumentReportGenerator", () => {
 
 describe("instrument", () => {
   it("decorates an adapter as the port it is told, like the port's own function", async () => {
-    const cache = instrument("cache", createMemoryCache({ maxEntries: 10 }), telemetry.options);
+    const cache = instrument("cache", createMemoryCache<unknown>({ maxEntries: 10 }), telemetry.options);
     await cache.set("k", 1);
     expect(telemetry.one("set").attributes["proj.port"]).toBe("Cache");
     const tenants = instrument("tenantRepository", createMemoryTenantRepository(), telemetry.options);
@@ -194,7 +194,7 @@ describe("instrument", () => {
   });
 
   it("refuses a port name it does not know", () => {
-    expect(() => instrument("queue" as never, createMemoryCache({ maxEntries: 10 }) as never)).toThrow(
+    expect(() => instrument("queue" as never, createMemoryCache<unknown>({ maxEntries: 10 }) as never)).toThrow(
       TypeError,
     );
     expect(() => instrument("constructor" as never, {} as never)).toThrow(TypeError);

@@ -48,7 +48,7 @@ describe("no value, key, path, bound parameter or token is ever recorded", () =>
     const note = async (what: string, call: () => Promise<unknown>) =>
       outcomes.push(`${what}:${await settle(call)}`);
 
-    const cache = instrumentCache(createMemoryCache({ maxEntries: 100 }), telemetry.options);
+    const cache = instrumentCache(createMemoryCache<unknown>({ maxEntries: 100 }), telemetry.options);
     await note("cache.set", () => cache.set(`session:${SECRET}`, { token: SECRET }));
     await note("cache.get", () => cache.get(`session:${SECRET}`));
     await note("cache.getOrSet", () => cache.getOrSet(`user:${SECRET}`, async () => SECRET));
