@@ -40,6 +40,7 @@ export {
   uniqueName,
   useFreshAdapter,
 } from "./harness.js";
+export { type JobQueueHarness, jobQueueContract } from "./jobs/index.js";
 export { type LocalFileManagerHarness, localFileManagerContract } from "./local-files/index.js";
 export { type ObjectStorageHarness, objectStorageContract } from "./object-storage/index.js";
 export {
