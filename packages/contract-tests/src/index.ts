@@ -13,6 +13,11 @@ export {
   documentDatabaseFaultContract,
 } from "./faults/documents.js";
 export { type FaultMode, FaultProxy, type FaultProxyOptions, startFaultProxy } from "./faults/fault-proxy.js";
+export {
+  type JobQueueFaultDeadlines,
+  type JobQueueFaultHarness,
+  jobQueueFaultContract,
+} from "./faults/jobs.js";
 export { type ObjectStorageFaultHarness, objectStorageFaultContract } from "./faults/object-storage.js";
 export {
   expectFailsWithin,
