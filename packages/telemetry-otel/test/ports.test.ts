@@ -194,9 +194,9 @@ describe("instrument", () => {
   });
 
   it("refuses a port name it does not know", () => {
-    expect(() => instrument("queue" as never, createMemoryCache<unknown>({ maxEntries: 10 }) as never)).toThrow(
-      TypeError,
-    );
+    expect(() =>
+      instrument("queue" as never, createMemoryCache<unknown>({ maxEntries: 10 }) as never),
+    ).toThrow(TypeError);
     expect(() => instrument("constructor" as never, {} as never)).toThrow(TypeError);
   });
 });
