@@ -15,9 +15,4 @@ jobQueueContract("adapter-memory through instrumentJobQueue", {
 });
 expectSpansRecordedAndClosed(telemetry, "JobQueue");
 
-jobQueueContract("adapter-memory through instrumentJobQueue with no SDK", {
-  create: async () => instrumentJobQueue(createMemoryJobQueue()),
-  resolutionMs: 100,
-});
-
 afterAll(() => telemetry.shutdown());
