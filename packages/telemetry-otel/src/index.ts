@@ -16,6 +16,7 @@ export {
   isTraceEnvelope,
   type JobQueueInstrumentOptions,
   TRACE_CONTEXT_KEY,
+  type TraceEnvelope,
 } from "./jobs.js";
 export { instrumentLocalFileManager } from "./local-files.js";
 export { instrumentObjectStorage } from "./object-storage.js";

@@ -80,13 +80,16 @@ const CONSUMED_MESSAGES = "messaging.client.consumed.messages";
 
 const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
-interface Envelope {
+/** What an instrumented `enqueue` hands the adapter when it carries a trace context. */
+export interface TraceEnvelope {
+  /** The propagator's fields (`traceparent`, `tracestate`…). */
   [TRACE_CONTEXT_KEY]: Record<string, string>;
+  /** The payload as the caller gave it. */
   payload: JsonValue;
 }
 
 /** Whether `value` has exactly the envelope's shape. */
-export function isTraceEnvelope(value: unknown): value is Envelope {
+export function isTraceEnvelope(value: unknown): value is TraceEnvelope {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
   if (!Object.hasOwn(value, TRACE_CONTEXT_KEY) || !Object.hasOwn(value, "payload")) return false;
   if (Object.keys(value).length !== 2) return false;
