@@ -96,6 +96,27 @@ describe("instrumentTenantRepository", () => {
     expect(telemetry.one("TenantRepository.getBySlug").attributes["error.type"]).toBe("NOT_FOUND");
     expect(telemetry.one("TenantRepository.update").attributes["error.type"]).toBe("CONFLICT");
     expect(telemetry.one("TenantRepository.list").attributes["proj.items"]).toBe(1);
+    const points = (await telemetry.points()).filter(
+      (point) => point.attributes["proj.port"] === "TenantRepository",
+    );
+    const notFound = {
+      "proj.port": "TenantRepository",
+      "proj.method": "getBySlug",
+      "error.type": "NOT_FOUND",
+    };
+    expect(
+      points.find(
+        (point) => point.name === "proj.operation.duration" && point.attributes["proj.method"] === "create",
+      ),
+    ).toMatchObject({ attributes: { "proj.port": "TenantRepository", "proj.method": "create" }, value: 1 });
+    expect(
+      points
+        .filter((point) => point.attributes["error.type"] === "NOT_FOUND")
+        .sort((a, b) => a.name.localeCompare(b.name)),
+    ).toEqual([
+      expect.objectContaining({ name: "proj.operation.duration", attributes: notFound, value: 1 }),
+      expect.objectContaining({ name: "proj.operation.errors", attributes: notFound, value: 1 }),
+    ]);
     await tenants.close();
   });
 });
