@@ -125,7 +125,7 @@ class InstrumentedCollection<T extends DocumentData> implements DocumentCollecti
   }
 
   insertOne(document: T & { id?: string }, options?: OperationOptions): Promise<StoredDocument<T>> {
-    if (!this.#shared.telemetry.active()) return this.#inner.insertOne(document, options);
+    if (this.#shared.telemetry.passthrough()) return this.#inner.insertOne(document, options);
     return this.#run("insertOne", () => this.#inner.insertOne(document, options));
   }
 
@@ -133,42 +133,42 @@ class InstrumentedCollection<T extends DocumentData> implements DocumentCollecti
     documents: readonly (T & { id?: string })[],
     options?: OperationOptions,
   ): Promise<StoredDocument<T>[]> {
-    if (!this.#shared.telemetry.active()) return this.#inner.insertMany(documents, options);
+    if (this.#shared.telemetry.passthrough()) return this.#inner.insertMany(documents, options);
     return this.#run("insertMany", () => this.#inner.insertMany(documents, options));
   }
 
   findById(id: string, options?: OperationOptions): Promise<StoredDocument<T> | undefined> {
-    if (!this.#shared.telemetry.active()) return this.#inner.findById(id, options);
+    if (this.#shared.telemetry.passthrough()) return this.#inner.findById(id, options);
     return this.#run("findById", () => this.#inner.findById(id, options), returnedOne);
   }
 
   find(filter?: Filter, options?: FindOptions): Promise<Page<StoredDocument<T>>> {
-    if (!this.#shared.telemetry.active()) return this.#inner.find(filter, options);
+    if (this.#shared.telemetry.passthrough()) return this.#inner.find(filter, options);
     return this.#run("find", () => this.#inner.find(filter, options), returnedPage);
   }
 
   updateOne(filter: Filter, update: UpdateSpec, options?: OperationOptions): Promise<{ matched: boolean }> {
-    if (!this.#shared.telemetry.active()) return this.#inner.updateOne(filter, update, options);
+    if (this.#shared.telemetry.passthrough()) return this.#inner.updateOne(filter, update, options);
     return this.#run("updateOne", () => this.#inner.updateOne(filter, update, options));
   }
 
   deleteOne(filter: Filter, options?: OperationOptions): Promise<number> {
-    if (!this.#shared.telemetry.active()) return this.#inner.deleteOne(filter, options);
+    if (this.#shared.telemetry.passthrough()) return this.#inner.deleteOne(filter, options);
     return this.#run("deleteOne", () => this.#inner.deleteOne(filter, options));
   }
 
   deleteMany(filter: Filter, options?: OperationOptions): Promise<number> {
-    if (!this.#shared.telemetry.active()) return this.#inner.deleteMany(filter, options);
+    if (this.#shared.telemetry.passthrough()) return this.#inner.deleteMany(filter, options);
     return this.#run("deleteMany", () => this.#inner.deleteMany(filter, options));
   }
 
   count(filter?: Filter, options?: OperationOptions): Promise<number> {
-    if (!this.#shared.telemetry.active()) return this.#inner.count(filter, options);
+    if (this.#shared.telemetry.passthrough()) return this.#inner.count(filter, options);
     return this.#run("count", () => this.#inner.count(filter, options));
   }
 
   ensureIndex(index: IndexSpec, options?: OperationOptions): Promise<void> {
-    if (!this.#shared.telemetry.active()) return this.#inner.ensureIndex(index, options);
+    if (this.#shared.telemetry.passthrough()) return this.#inner.ensureIndex(index, options);
     return this.#run("ensureIndex", () => this.#inner.ensureIndex(index, options));
   }
 }
@@ -192,7 +192,7 @@ class InstrumentedDocumentDatabase implements DocumentDatabase {
 
   dropCollection(name: string, options?: OperationOptions): Promise<void> {
     const { telemetry } = this.#shared;
-    if (!telemetry.active()) return this.#inner.dropCollection(name, options);
+    if (telemetry.passthrough()) return this.#inner.dropCollection(name, options);
     const attributes: Attributes | undefined =
       typeof name === "string" ? { [ATTR.dbCollectionName]: name } : undefined;
     return telemetry.run(
@@ -210,7 +210,7 @@ class InstrumentedDocumentDatabase implements DocumentDatabase {
     options?: OperationOptions,
   ): Promise<T> {
     const { telemetry } = this.#shared;
-    if (!telemetry.active() || typeof work !== "function") return this.#inner.transaction(work, options);
+    if (telemetry.passthrough() || typeof work !== "function") return this.#inner.transaction(work, options);
     const shared = this.#shared;
     return telemetry.run(shared.transaction, () =>
       this.#inner.transaction(
@@ -226,7 +226,7 @@ class InstrumentedDocumentDatabase implements DocumentDatabase {
 
   ping(options?: OperationOptions): Promise<void> {
     const { telemetry } = this.#shared;
-    if (!telemetry.active()) return this.#inner.ping(options);
+    if (telemetry.passthrough()) return this.#inner.ping(options);
     return telemetry.run(this.#shared.ping, () => this.#inner.ping(options));
   }
 

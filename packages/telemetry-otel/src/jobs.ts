@@ -242,7 +242,7 @@ class InstrumentedJobQueue implements JobQueue {
       return Promise.reject(error);
     }
     const telemetry = this.#t;
-    if (!telemetry.active()) return this.#inner.enqueue(queue, wrap(payload, {}), options);
+    if (telemetry.passthrough()) return this.#inner.enqueue(queue, wrap(payload, {}), options);
     const attributes = destination(queue);
     const call = telemetry.start(this.#ops.send, spanName("send", queue), attributes, attributes);
     let pending: Promise<EnqueueResult>;
@@ -298,7 +298,7 @@ class InstrumentedJobQueue implements JobQueue {
             signal: delivery.signal,
           };
     const telemetry = this.#t;
-    if (!telemetry.active()) return handler(job);
+    if (telemetry.passthrough()) return handler(job);
     let parent = context.active();
     let links: Link[] | undefined;
     if (carrier !== undefined && Object.keys(carrier).length > 0) {
@@ -328,14 +328,14 @@ class InstrumentedJobQueue implements JobQueue {
   }
 
   cancel(id: string, options?: JobCallOptions): Promise<boolean> {
-    if (!this.#t.active()) return this.#inner.cancel(id, options);
+    if (this.#t.passthrough()) return this.#inner.cancel(id, options);
     return this.#t.run(this.#ops.cancel, () => this.#inner.cancel(id, options));
   }
 
   async listDeadLetters(queue: string, options?: ListDeadLettersOptions): Promise<Page<DeadLetter>> {
     const telemetry = this.#t;
     const list = () => this.#inner.listDeadLetters(queue, options);
-    const page = telemetry.active()
+    const page = !telemetry.passthrough()
       ? await telemetry.run(
           this.#ops.listDeadLetters,
           list,
@@ -354,7 +354,7 @@ class InstrumentedJobQueue implements JobQueue {
   }
 
   redrive(id: string, options?: JobCallOptions): Promise<boolean> {
-    if (!this.#t.active()) return this.#inner.redrive(id, options);
+    if (this.#t.passthrough()) return this.#inner.redrive(id, options);
     return this.#t.run(this.#ops.redrive, () => this.#inner.redrive(id, options));
   }
 

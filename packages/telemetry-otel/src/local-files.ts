@@ -75,7 +75,7 @@ class InstrumentedLocalFileManager implements LocalFileManager {
   }
 
   resolve(path: string): Promise<string> {
-    if (!this.#t.active()) return this.#inner.resolve(path);
+    if (this.#t.passthrough()) return this.#inner.resolve(path);
     return this.#t.run(this.#ops.resolve, () => this.#inner.resolve(path));
   }
 
@@ -84,18 +84,18 @@ class InstrumentedLocalFileManager implements LocalFileManager {
     data: Uint8Array | string | Readable | AsyncIterable<Uint8Array>,
     options?: OperationOptions,
   ): Promise<LocalFileInfo> {
-    if (!this.#t.active()) return this.#inner.write(path, data, options);
+    if (this.#t.passthrough()) return this.#inner.write(path, data, options);
     return this.#t.run(this.#ops.write, () => this.#inner.write(path, data, options), writtenBytes);
   }
 
   read(path: string, options?: OperationOptions): Promise<Uint8Array> {
-    if (!this.#t.active()) return this.#inner.read(path, options);
+    if (this.#t.passthrough()) return this.#inner.read(path, options);
     return this.#t.run(this.#ops.read, () => this.#inner.read(path, options), readBytes);
   }
 
   createReadStream(path: string): Promise<Readable> {
     const telemetry = this.#t;
-    if (!telemetry.active()) return this.#inner.createReadStream(path);
+    if (telemetry.passthrough()) return this.#inner.createReadStream(path);
     const call = telemetry.start(this.#ops.createReadStream);
     let pending: Promise<Readable>;
     try {
@@ -120,32 +120,32 @@ class InstrumentedLocalFileManager implements LocalFileManager {
   }
 
   exists(path: string): Promise<boolean> {
-    if (!this.#t.active()) return this.#inner.exists(path);
+    if (this.#t.passthrough()) return this.#inner.exists(path);
     return this.#t.run(this.#ops.exists, () => this.#inner.exists(path));
   }
 
   stat(path: string): Promise<LocalFileInfo> {
-    if (!this.#t.active()) return this.#inner.stat(path);
+    if (this.#t.passthrough()) return this.#inner.stat(path);
     return this.#t.run(this.#ops.stat, () => this.#inner.stat(path));
   }
 
   delete(path: string): Promise<boolean> {
-    if (!this.#t.active()) return this.#inner.delete(path);
+    if (this.#t.passthrough()) return this.#inner.delete(path);
     return this.#t.run(this.#ops.delete, () => this.#inner.delete(path));
   }
 
   list(folder?: string): Promise<LocalFileInfo[]> {
-    if (!this.#t.active()) return this.#inner.list(folder);
+    if (this.#t.passthrough()) return this.#inner.list(folder);
     return this.#t.run(this.#ops.list, () => this.#inner.list(folder), listedFiles);
   }
 
   withTempFile<T>(work: (absolutePath: string) => Promise<T>, options?: TempFileOptions): Promise<T> {
-    if (!this.#t.active()) return this.#inner.withTempFile(work, options);
+    if (this.#t.passthrough()) return this.#inner.withTempFile(work, options);
     return this.#t.run(this.#ops.withTempFile, () => this.#inner.withTempFile(work, options));
   }
 
   sweep(options: SweepOptions): Promise<number> {
-    if (!this.#t.active()) return this.#inner.sweep(options);
+    if (this.#t.passthrough()) return this.#inner.sweep(options);
     return this.#t.run(this.#ops.sweep, () => this.#inner.sweep(options), sweptFiles);
   }
 

@@ -80,13 +80,13 @@ class InstrumentedObjectStorage implements ObjectStorage {
   }
 
   put(key: string, body: ObjectBody, options?: PutObjectOptions): Promise<ObjectInfo> {
-    if (!this.#t.active()) return this.#inner.put(key, body, options);
+    if (this.#t.passthrough()) return this.#inner.put(key, body, options);
     return this.#t.run(this.#ops.put, () => this.#inner.put(key, body, options), storedBytes);
   }
 
   get(key: string, options?: GetObjectOptions): Promise<{ info: ObjectInfo; body: Readable }> {
     const telemetry = this.#t;
-    if (!telemetry.active()) return this.#inner.get(key, options);
+    if (telemetry.passthrough()) return this.#inner.get(key, options);
     const call = telemetry.start(this.#ops.get);
     let pending: Promise<{ info: ObjectInfo; body: Readable }>;
     try {
@@ -111,44 +111,44 @@ class InstrumentedObjectStorage implements ObjectStorage {
   }
 
   getBytes(key: string, options?: GetObjectOptions): Promise<{ info: ObjectInfo; bytes: Uint8Array }> {
-    if (!this.#t.active()) return this.#inner.getBytes(key, options);
+    if (this.#t.passthrough()) return this.#inner.getBytes(key, options);
     return this.#t.run(this.#ops.getBytes, () => this.#inner.getBytes(key, options), readBytes);
   }
 
   head(key: string, options?: OperationOptions): Promise<ObjectInfo> {
-    if (!this.#t.active()) return this.#inner.head(key, options);
+    if (this.#t.passthrough()) return this.#inner.head(key, options);
     return this.#t.run(this.#ops.head, () => this.#inner.head(key, options));
   }
 
   exists(key: string, options?: OperationOptions): Promise<boolean> {
-    if (!this.#t.active()) return this.#inner.exists(key, options);
+    if (this.#t.passthrough()) return this.#inner.exists(key, options);
     return this.#t.run(this.#ops.exists, () => this.#inner.exists(key, options));
   }
 
   delete(key: string, options?: OperationOptions): Promise<void> {
-    if (!this.#t.active()) return this.#inner.delete(key, options);
+    if (this.#t.passthrough()) return this.#inner.delete(key, options);
     return this.#t.run(this.#ops.delete, () => this.#inner.delete(key, options));
   }
 
   deleteMany(keys: Iterable<string>, options?: OperationOptions): Promise<void> {
-    if (!this.#t.active()) return this.#inner.deleteMany(keys, options);
+    if (this.#t.passthrough()) return this.#inner.deleteMany(keys, options);
     return this.#t.run(this.#ops.deleteMany, () => this.#inner.deleteMany(keys, options));
   }
 
   list(options?: ListObjectsOptions): AsyncIterable<ObjectSummary> {
     const objects = this.#inner.list(options);
     const telemetry = this.#t;
-    if (!telemetry.active()) return objects;
+    if (telemetry.passthrough()) return objects;
     return tracedIterable(telemetry, objects, () => telemetry.start(this.#ops.list), ATTR.items);
   }
 
   listPage(options?: ListPageOptions): Promise<Page<ObjectSummary>> {
-    if (!this.#t.active()) return this.#inner.listPage(options);
+    if (this.#t.passthrough()) return this.#inner.listPage(options);
     return this.#t.run(this.#ops.listPage, () => this.#inner.listPage(options), listedItems);
   }
 
   copy(sourceKey: string, destinationKey: string, options?: OperationOptions): Promise<ObjectInfo> {
-    if (!this.#t.active()) return this.#inner.copy(sourceKey, destinationKey, options);
+    if (this.#t.passthrough()) return this.#inner.copy(sourceKey, destinationKey, options);
     return this.#t.run(
       this.#ops.copy,
       () => this.#inner.copy(sourceKey, destinationKey, options),
@@ -157,7 +157,7 @@ class InstrumentedObjectStorage implements ObjectStorage {
   }
 
   signedUrl(key: string, options: SignedUrlOptions): Promise<string> {
-    if (!this.#t.active()) return this.#inner.signedUrl(key, options);
+    if (this.#t.passthrough()) return this.#inner.signedUrl(key, options);
     return this.#t.run(this.#ops.signedUrl, () => this.#inner.signedUrl(key, options));
   }
 

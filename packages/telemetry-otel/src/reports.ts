@@ -61,7 +61,7 @@ class InstrumentedReportGenerator implements ReportGenerator {
     output: Writable,
     options: GenerateReportOptions,
   ): Promise<ReportResult> {
-    if (!this.#t.active()) return this.#inner.generate(definition, output, options);
+    if (this.#t.passthrough()) return this.#inner.generate(definition, output, options);
     // Only a format the port knows labels the span and the metric: anything else is user input.
     const format = this.#formats.get(typeof options?.format === "string" ? options.format : "");
     return this.#t.run(

@@ -170,7 +170,7 @@ class InstrumentedExecutor<Inner extends SqlExecutor & { readonly dialect: SqlDi
   }
 
   query<Row = Record<string, unknown>>(query: SqlQuery, options?: SqlQueryOptions): Promise<Row[]> {
-    if (!this.shared.telemetry.active() || !isQuery(query)) return this.inner.query<Row>(query, options);
+    if (this.shared.telemetry.passthrough() || !isQuery(query)) return this.inner.query<Row>(query, options);
     return this.#statement("query", query, () => this.inner.query<Row>(query, options), countRows);
   }
 
@@ -178,19 +178,20 @@ class InstrumentedExecutor<Inner extends SqlExecutor & { readonly dialect: SqlDi
     query: SqlQuery,
     options?: SqlQueryOptions,
   ): Promise<Row | undefined> {
-    if (!this.shared.telemetry.active() || !isQuery(query)) return this.inner.queryOne<Row>(query, options);
+    if (this.shared.telemetry.passthrough() || !isQuery(query))
+      return this.inner.queryOne<Row>(query, options);
     return this.#statement("queryOne", query, () => this.inner.queryOne<Row>(query, options), countOne);
   }
 
   execute(query: SqlQuery, options?: SqlQueryOptions): Promise<SqlExecuteResult> {
-    if (!this.shared.telemetry.active() || !isQuery(query)) return this.inner.execute(query, options);
+    if (this.shared.telemetry.passthrough() || !isQuery(query)) return this.inner.execute(query, options);
     return this.#statement("execute", query, () => this.inner.execute(query, options), countAffected);
   }
 
   stream<Row = Record<string, unknown>>(query: SqlQuery, options?: SqlStreamOptions): AsyncIterable<Row> {
     const { telemetry } = this.shared;
     const rows = this.inner.stream<Row>(query, options);
-    if (!telemetry.active() || !isQuery(query)) return rows;
+    if (telemetry.passthrough() || !isQuery(query)) return rows;
     const { name, span, metric } = statementAttributes(
       this.shared,
       summarizeSql(query),
@@ -213,7 +214,7 @@ class InstrumentedExecutor<Inner extends SqlExecutor & { readonly dialect: SqlDi
     options?: SqlInsertManyOptions,
   ): Promise<number> {
     const { telemetry } = this.shared;
-    if (!telemetry.active()) return this.inner.insertMany(table, columns, rows, options);
+    if (telemetry.passthrough()) return this.inner.insertMany(table, columns, rows, options);
     const summary = insertSummary(table);
     const attributes: Attributes =
       summary.collection === undefined
@@ -231,7 +232,7 @@ class InstrumentedExecutor<Inner extends SqlExecutor & { readonly dialect: SqlDi
 
   transaction<T>(work: (tx: SqlTransaction) => Promise<T>, options?: SqlTransactionOptions): Promise<T> {
     const { telemetry } = this.shared;
-    if (!telemetry.active() || typeof work !== "function") return this.inner.transaction(work, options);
+    if (telemetry.passthrough() || typeof work !== "function") return this.inner.transaction(work, options);
     const level = options?.isolationLevel;
     const attributes: Attributes | undefined =
       typeof level === "string" && SQL_ISOLATION_LEVELS.includes(level)
@@ -263,7 +264,7 @@ class InstrumentedSqlDatabase extends InstrumentedExecutor<SqlDatabase> implemen
 
   ping(options?: OperationOptions): Promise<void> {
     const { telemetry } = this.shared;
-    if (!telemetry.active()) return this.inner.ping(options);
+    if (telemetry.passthrough()) return this.inner.ping(options);
     return telemetry.run(this.shared.operations.ping, () => this.inner.ping(options));
   }
 

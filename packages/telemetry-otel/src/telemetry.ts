@@ -29,7 +29,8 @@ export interface InstrumentOptions {
   tracer?: Tracer;
   /**
    * The meter to record the duration histograms and error counters with. Absent: the global
-   * meter provider's, taken when the decorator first finds a tracer provider registered.
+   * meter provider's, taken at the first call the decorator records (register the SDK's meter
+   * provider before that; instruments taken from the no-op provider stay no-ops).
    */
   meter?: Meter;
   /**
@@ -86,8 +87,12 @@ export interface Call {
   ended: boolean;
 }
 
-interface DelegatingProvider {
+/** The API's proxy tracer provider, as far as the gate needs it. */
+export interface Gate {
   getDelegate(): unknown;
+}
+
+interface DelegatingProvider extends Gate {
   getDelegateTracer(name: string): Tracer | undefined;
 }
 
@@ -99,6 +104,10 @@ function isDelegating(provider: unknown): provider is DelegatingProvider {
     typeof (provider as DelegatingProvider).getDelegateTracer === "function"
   );
 }
+
+/** The gate of a decorator that records from its first call: its delegate is never `NEVER_OFF`. */
+const ALWAYS_ON: Gate = { getDelegate: () => ALWAYS_ON };
+const NEVER_OFF: unique symbol = Symbol("never off");
 
 /** The `error.type` of a failure: the taxonomy code, else the error's class name, else `_OTHER`. */
 export function errorType(error: unknown): string {
@@ -119,9 +128,13 @@ export class Telemetry {
   meter: Meter | undefined;
   readonly userAttributes: Attributes;
   readonly recordErrorMessages: boolean;
-  #on = false;
-  #proxy: DelegatingProvider | undefined;
-  #noop: unknown;
+  /**
+   * While no SDK is registered, `gate.getDelegate() === off`: the API's proxy tracer provider and
+   * the no-op delegate it returns until the SDK sets its own. A decorator asks on every call (a
+   * field load and an inlined method call); the cache decorator copies both into its own fields.
+   */
+  readonly gate: Gate;
+  readonly off: unknown;
   readonly #histograms = new Map<string, Histogram>();
   readonly #descriptions = new Map<string, string>();
   #errors: Counter | undefined;
@@ -131,40 +144,45 @@ export class Telemetry {
     this.userAttributes = options.attributes ?? {};
     this.recordErrorMessages = options.recordErrorMessages === true;
     for (const family of families) this.#descriptions.set(family.duration, family.durationDescription);
-    if (options.tracer !== undefined || options.meter !== undefined) {
-      this.#resolve(options.tracer, options.meter);
-      return;
-    }
+    this.tracer = options.tracer;
+    this.meter = options.meter;
     const provider: unknown = trace.getTracerProvider();
-    if (isDelegating(provider) && provider.getDelegateTracer(INSTRUMENTATION_SCOPE) === undefined) {
-      // No SDK yet: remember the no-op delegate and look again on each call, which costs a
-      // method call until the SDK registers its provider.
-      this.#proxy = provider;
-      this.#noop = provider.getDelegate();
-      return;
+    if (
+      options.tracer === undefined &&
+      options.meter === undefined &&
+      isDelegating(provider) &&
+      provider.getDelegateTracer(INSTRUMENTATION_SCOPE) === undefined
+    ) {
+      // No SDK yet: calls pass straight through until the proxy has a delegate.
+      this.gate = provider;
+      this.off = provider.getDelegate();
+    } else {
+      this.gate = ALWAYS_ON;
+      this.off = NEVER_OFF;
     }
-    this.#resolve(undefined, undefined);
   }
 
-  /** Whether this call should be recorded; resolves the tracer and meter the first time it is. */
-  active(): boolean {
-    if (this.#on) return true;
-    const proxy = this.#proxy;
-    if (proxy === undefined || proxy.getDelegate() === this.#noop) return false;
-    this.#resolve(undefined, undefined);
-    return true;
+  /** True while no SDK is registered and none was given: the call goes straight to the adapter. */
+  passthrough(): boolean {
+    return this.gate.getDelegate() === this.off;
   }
 
-  #resolve(tracer: Tracer | undefined, meter: Meter | undefined): void {
-    this.tracer = tracer ?? trace.getTracer(INSTRUMENTATION_SCOPE);
-    this.meter = meter ?? metrics.getMeter(INSTRUMENTATION_SCOPE);
-    this.#on = true;
+  /** The tracer given, else the global provider's, taken at the first recording. */
+  #tracer(): Tracer {
+    this.tracer ??= trace.getTracer(INSTRUMENTATION_SCOPE);
+    return this.tracer;
+  }
+
+  /** The meter given, else the global provider's, taken at the first recording. */
+  #meter(): Meter {
+    this.meter ??= metrics.getMeter(INSTRUMENTATION_SCOPE);
+    return this.meter;
   }
 
   histogram(name: string): Histogram {
     let histogram = this.#histograms.get(name);
     if (histogram === undefined) {
-      histogram = (this.meter as Meter).createHistogram(name, {
+      histogram = this.#meter().createHistogram(name, {
         description: this.#descriptions.get(name) ?? "",
         unit: "s",
         advice: { explicitBucketBoundaries: DURATION_BUCKETS },
@@ -176,7 +194,7 @@ export class Telemetry {
 
   errorCounter(): Counter {
     if (this.#errors === undefined) {
-      this.#errors = (this.meter as Meter).createCounter(ERROR_COUNTER, {
+      this.#errors = this.#meter().createCounter(ERROR_COUNTER, {
         description: "Operations of @proj ports that failed, by port, method and error.type.",
         unit: "{error}",
       });
@@ -188,7 +206,7 @@ export class Telemetry {
   counter(name: string, description: string, unit: string): Counter {
     let counter = this.#counters.get(name);
     if (counter === undefined) {
-      counter = (this.meter as Meter).createCounter(name, { description, unit });
+      counter = this.#meter().createCounter(name, { description, unit });
       this.#counters.set(name, counter);
     }
     return counter;
@@ -233,7 +251,7 @@ export class Telemetry {
     parent: Context = context.active(),
     links?: Link[],
   ): Call {
-    const span = (this.tracer as Tracer).startSpan(
+    const span = this.#tracer().startSpan(
       name,
       {
         kind: operation.kind,

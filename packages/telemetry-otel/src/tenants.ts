@@ -51,22 +51,22 @@ class InstrumentedTenantRepository implements TenantRepository {
   }
 
   create(tenant: NewTenant, options?: OperationOptions): Promise<Tenant> {
-    if (!this.#t.active()) return this.#inner.create(tenant, options);
+    if (this.#t.passthrough()) return this.#inner.create(tenant, options);
     return this.#t.run(this.#ops.create, () => this.#inner.create(tenant, options));
   }
 
   getById(id: string, options?: OperationOptions): Promise<Tenant> {
-    if (!this.#t.active()) return this.#inner.getById(id, options);
+    if (this.#t.passthrough()) return this.#inner.getById(id, options);
     return this.#t.run(this.#ops.getById, () => this.#inner.getById(id, options));
   }
 
   getBySlug(slug: string, options?: OperationOptions): Promise<Tenant> {
-    if (!this.#t.active()) return this.#inner.getBySlug(slug, options);
+    if (this.#t.passthrough()) return this.#inner.getBySlug(slug, options);
     return this.#t.run(this.#ops.getBySlug, () => this.#inner.getBySlug(slug, options));
   }
 
   list(options?: ListTenantsOptions): Promise<Page<Tenant>> {
-    if (!this.#t.active()) return this.#inner.list(options);
+    if (this.#t.passthrough()) return this.#inner.list(options);
     return this.#t.run(this.#ops.list, () => this.#inner.list(options), listed);
   }
 
@@ -76,7 +76,7 @@ class InstrumentedTenantRepository implements TenantRepository {
     expectedVersion: number,
     options?: OperationOptions,
   ): Promise<Tenant> {
-    if (!this.#t.active()) return this.#inner.update(id, changes, expectedVersion, options);
+    if (this.#t.passthrough()) return this.#inner.update(id, changes, expectedVersion, options);
     return this.#t.run(this.#ops.update, () => this.#inner.update(id, changes, expectedVersion, options));
   }
 
@@ -86,14 +86,14 @@ class InstrumentedTenantRepository implements TenantRepository {
     expectedVersion: number,
     options?: OperationOptions,
   ): Promise<Tenant> {
-    if (!this.#t.active()) return this.#inner.changeStatus(id, status, expectedVersion, options);
+    if (this.#t.passthrough()) return this.#inner.changeStatus(id, status, expectedVersion, options);
     return this.#t.run(this.#ops.changeStatus, () =>
       this.#inner.changeStatus(id, status, expectedVersion, options),
     );
   }
 
   delete(id: string, expectedVersion?: number, options?: OperationOptions): Promise<void> {
-    if (!this.#t.active()) return this.#inner.delete(id, expectedVersion, options);
+    if (this.#t.passthrough()) return this.#inner.delete(id, expectedVersion, options);
     return this.#t.run(this.#ops.delete, () => this.#inner.delete(id, expectedVersion, options));
   }
 

@@ -30,7 +30,7 @@ class InstrumentedTokenDecoder implements TokenDecoder {
   }
 
   decode(tokenOrAuthorizationHeader: string, options?: OperationOptions): Promise<Principal> {
-    if (!this.#t.active()) return this.#inner.decode(tokenOrAuthorizationHeader, options);
+    if (this.#t.passthrough()) return this.#inner.decode(tokenOrAuthorizationHeader, options);
     return this.#t.run(this.#decode, () => this.#inner.decode(tokenOrAuthorizationHeader, options));
   }
 
