@@ -169,6 +169,7 @@ async function startServices() {
       MYSQL_URL: `mysql://root@127.0.0.1:3306/${database}`,
       REDIS_URL: "redis://127.0.0.1:6379",
       CACHE_NAMESPACE: `registry_${runId}`,
+      JOBS_NAMESPACE: `registry_${runId}_jobs`,
       MONGODB_URL: mongoUrl,
       S3_ENDPOINT: `http://127.0.0.1:${s3Port}`,
       S3_BUCKET: bucket,

@@ -58,7 +58,14 @@ export class RedisCalls {
   /** Bumped when a connection closes, so a late timer does not drop its successor. */
   #generation = 0;
 
-  constructor(client: Redis, onError: ((error: InfrastructureError) => void) | undefined) {
+  /** A connection not ready this long after its TCP connect (its handshake went unanswered) is dropped. */
+  #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    client: Redis,
+    onError: ((error: InfrastructureError) => void) | undefined,
+    handshakeMs: number,
+  ) {
     this.#client = client;
     // Without an error listener, ioredis reports every connection error as an unhandled error event.
     client.on("error", (error: unknown) => {
@@ -78,12 +85,21 @@ export class RedisCalls {
       client.stream.on("data", () => {
         this.#lastDataAt = performance.now();
       });
+      // The ready check (INFO) and CLIENT SETNAME go out now; on a silent path their answers never
+      // come and ioredis would wait for them forever.
+      clearTimeout(this.#handshakeTimer);
+      this.#handshakeTimer = setTimeout(() => {
+        if (client.status === "connect") client.disconnect(true);
+      }, handshakeMs);
+      this.#handshakeTimer.unref();
     });
     client.on("ready", () => {
+      clearTimeout(this.#handshakeTimer);
       this.#unreachable = undefined;
       for (const waiter of [...this.#waiters]) waiter.ready();
     });
     client.on("close", () => {
+      clearTimeout(this.#handshakeTimer);
       this.#generation += 1;
     });
   }

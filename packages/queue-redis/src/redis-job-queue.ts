@@ -167,10 +167,11 @@ export class RedisJobQueue implements JobQueue {
     this.#url = options.url ?? "redis://127.0.0.1:6379";
     this.#redis = options.redis;
     this.#onError = options.onError;
-    const silenceMs = Number.isFinite(this.#timeoutMs) ? Math.max(this.#timeoutMs, 1_000) : 30_000;
+    const finite = Number.isFinite(this.#timeoutMs);
+    const connectMs = finite ? Math.min(Math.max(this.#timeoutMs, 1_000), 10_000) : 10_000;
     this.client = new Redis(this.#url, {
       connectionName: `${namespace}:producer`,
-      connectTimeout: Math.min(silenceMs, 10_000),
+      connectTimeout: connectMs,
       retryStrategy: (attempt) => reconnectDelay(attempt),
       ...options.redis,
       // Commands are written only on a ready connection (RedisCalls waits for one within the call's
@@ -179,12 +180,13 @@ export class RedisJobQueue implements JobQueue {
       enableOfflineQueue: false,
       autoResendUnfulfilledCommands: false,
       maxRetriesPerRequest: 0,
-      // A connection that leaves due replies unanswered this long is destroyed and replaced.
-      socketTimeout: silenceMs,
+      // RedisCalls drops a connection that answered nothing for a whole call's deadline; with no
+      // deadline, ioredis destroys one that leaves due replies unanswered for 30 s.
+      socketTimeout: finite ? undefined : 30_000,
       keyPrefix: undefined,
     });
     this.client.defineCommand("projCancelJob", { numberOfKeys: 5, lua: CANCEL_SCRIPT });
-    this.#calls = new RedisCalls(this.client, options.onError);
+    this.#calls = new RedisCalls(this.client, options.onError, connectMs);
   }
 
   async enqueue(queue: string, payload: JsonValue, options: EnqueueOptions = {}): Promise<EnqueueResult> {

@@ -35,57 +35,72 @@ const RUN_RETRY_DELAY_MS = 500;
 
 /** One delivery of one job to this worker's handler. */
 class Delivery {
-  readonly controller = new AbortController();
+  /** Made on first use: most handlers never look at their signal, and nothing aborts most deliveries. */
+  #controller: AbortController | undefined;
   /** When the lease was last known to be held (`performance.now()` scale). */
   renewedAt = performance.now();
   cancelled = false;
   lost = false;
   released = false;
-  readonly whenReleased: Promise<void>;
-  #release!: () => void;
+  /** Set while the worker waits for the handler: stops that wait when the delivery is released. */
+  onRelease: (() => void) | undefined;
 
   constructor(
     readonly job: Job,
     readonly token: string,
-  ) {
-    this.whenReleased = new Promise<void>((resolve) => {
-      this.#release = resolve;
-    });
+  ) {}
+
+  get signal(): AbortSignal {
+    this.#controller ??= new AbortController();
+    return this.#controller.signal;
+  }
+
+  #abort(reason: InfrastructureError): void {
+    this.#controller ??= new AbortController();
+    if (!this.#controller.signal.aborted) this.#controller.abort(reason);
   }
 
   /** The lease is gone: another worker may hold the job now. */
   lose(message: string): void {
     if (this.lost || this.cancelled || this.released) return;
     this.lost = true;
-    this.controller.abort(new InfrastructureError("UNAVAILABLE", message));
+    this.#abort(new InfrastructureError("UNAVAILABLE", message));
   }
 
   cancel(): void {
     if (this.cancelled || this.released) return;
     this.cancelled = true;
-    if (!this.controller.signal.aborted) {
-      this.controller.abort(
-        new InfrastructureError("CANCELLED", `job ${this.job.id} was cancelled`, { retryable: false }),
-      );
-    }
+    this.#abort(
+      new InfrastructureError("CANCELLED", `job ${this.job.id} was cancelled`, { retryable: false }),
+    );
   }
 
   /** The worker's close deadline passed: stop waiting for the handler, give the job back. */
   release(): void {
     if (this.released) return;
     this.released = true;
-    if (!this.controller.signal.aborted) {
-      this.controller.abort(
-        new InfrastructureError(
-          "CLOSED",
-          `the worker handling job ${this.job.id} closed before it finished`,
-          {
-            retryable: false,
-          },
-        ),
-      );
-    }
-    this.#release();
+    this.#abort(
+      new InfrastructureError("CLOSED", `the worker handling job ${this.job.id} closed before it finished`, {
+        retryable: false,
+      }),
+    );
+    this.onRelease?.();
+  }
+}
+
+/** What the handler gets: the signal is made only if the handler asks for it. */
+class DeliveryView<P extends JsonValue> implements JobDelivery<P> {
+  constructor(
+    readonly id: string,
+    readonly queue: string,
+    readonly payload: P,
+    readonly attempt: number,
+    readonly maxAttempts: number,
+    readonly delivery: Delivery,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.delivery.signal;
   }
 }
 
@@ -218,21 +233,29 @@ export class RedisJobWorker<P extends JsonValue> implements JobWorker {
     let failure: unknown;
     let failed = false;
     try {
-      const view: JobDelivery<P> = {
-        id: this.#settings.encodeId(job.id ?? ""),
-        queue: this.queue,
-        payload: job.data,
+      const view = new DeliveryView<P>(
+        this.#settings.encodeId(job.id ?? ""),
+        this.queue,
+        job.data,
         attempt,
         maxAttempts,
-        signal: delivery.controller.signal,
-      };
-      const handled = (async () => this.#settings.handler(view))();
-      handled.catch(() => undefined);
-      await Promise.race([handled, delivery.whenReleased]);
+        delivery,
+      );
+      let handled: Promise<void>;
+      try {
+        handled = this.#settings.handler(view);
+      } catch (error) {
+        handled = Promise.reject(error);
+      }
+      await new Promise<void>((resolve, reject) => {
+        delivery.onRelease = resolve;
+        handled.then(resolve, reject);
+      });
     } catch (error) {
       failure = error;
       failed = true;
     } finally {
+      delivery.onRelease = undefined;
       this.#deliveries.delete(delivery);
       if (this.#deliveries.size === 0) this.#idle?.();
     }
