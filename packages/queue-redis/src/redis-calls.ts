@@ -53,8 +53,8 @@ export class RedisCalls {
   readonly #waiters = new Set<Waiter>();
   /** Why the last connection attempt failed, until a connection is ready again. */
   #unreachable: InfrastructureError | undefined;
-  /** When the current connection last delivered bytes (`performance.now()` scale). */
-  #lastDataAt = 0;
+  /** When a call last got its reply (`performance.now()` scale): the connection was alive then. */
+  #lastReplyAt = 0;
   /** Bumped when a connection closes, so a late timer does not drop its successor. */
   #generation = 0;
 
@@ -81,10 +81,6 @@ export class RedisCalls {
       onError?.(mapped);
     });
     client.on("connect", () => {
-      this.#lastDataAt = performance.now();
-      client.stream.on("data", () => {
-        this.#lastDataAt = performance.now();
-      });
       // The ready check (INFO) and CLIENT SETNAME go out now; on a silent path their answers never
       // come and ioredis would wait for them forever.
       clearTimeout(this.#handshakeTimer);
@@ -161,8 +157,8 @@ export class RedisCalls {
               `${describe()} got no reply from Redis within ${deadline.timeoutMs} ms`,
             );
             settle(write ? lostReply(error) : error);
-            if (this.#lastDataAt < sentAt && this.#generation === generation) {
-              // Nothing at all came back since the command left: drop the connection (reconnect
+            if (this.#lastReplyAt < sentAt && this.#generation === generation) {
+              // No call got a reply since this one was sent: drop the connection (reconnect
               // replaces it), its later replies can no longer be matched to their commands.
               this.#client.disconnect(true);
             }
@@ -172,8 +168,13 @@ export class RedisCalls {
       }
       signal?.addEventListener("abort", onAbort, { once: true });
       send().then(
-        (value) => settle(undefined, value),
+        (value) => {
+          this.#lastReplyAt = performance.now();
+          settle(undefined, value);
+        },
         (error: unknown) => {
+          if ((error as { name?: unknown } | null)?.name === "ReplyError")
+            this.#lastReplyAt = performance.now();
           const mapped = mapRedisError(error, describe());
           settle(write && mayHaveRun(error) ? lostReply(mapped) : mapped);
         },
