@@ -186,7 +186,9 @@ for (const scenario of SCENARIOS) {
   }
 }
 for (const scenario of SCENARIOS) {
-  const mine = median(results.get(`queue-postgres|${scenario.kind}|${scenario.concurrency}`).map((r) => r.rate));
+  const mine = median(
+    results.get(`queue-postgres|${scenario.kind}|${scenario.concurrency}`).map((r) => r.rate),
+  );
   const theirs = median(results.get(`pg-boss|${scenario.kind}|${scenario.concurrency}`).map((r) => r.rate));
   console.log(
     `ratio ${scenario.kind} c=${scenario.concurrency} jobs/s, queue-postgres / pg-boss: ${(mine / theirs).toFixed(2)}`,

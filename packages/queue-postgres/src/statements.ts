@@ -110,10 +110,19 @@ export function retryJob(
     WHERE id = ${id}::uuid AND lease_token = ${token}::uuid AND attempt = ${attempt}::int AND cancelled_at IS NULL`;
 }
 
-/** Gives a job back at once without counting the attempt (a worker closing past its deadline). */
-export function releaseJobs(t: JobTables, ids: readonly string[], token: string): SqlQuery {
-  return sql`UPDATE ${t.jobs} SET lease_token = NULL, locked_until = NULL, run_at = now(),
-      attempt = greatest(attempt - 1, 0)
+/**
+ * Gives jobs back at once, due now. `countAttempt` false for jobs no handler saw (claimed while the
+ * worker began closing); true for deliveries a closing worker gave up on, which count like a lost
+ * lease.
+ */
+export function releaseJobs(
+  t: JobTables,
+  ids: readonly string[],
+  token: string,
+  countAttempt: boolean,
+): SqlQuery {
+  const attempt = countAttempt ? sql`attempt` : sql`greatest(attempt - 1, 0)`;
+  return sql`UPDATE ${t.jobs} SET lease_token = NULL, locked_until = NULL, run_at = now(), attempt = ${attempt}
     WHERE lease_token = ${token}::uuid AND id = ANY(${ids}::uuid[]) AND cancelled_at IS NULL`;
 }
 

@@ -66,6 +66,19 @@ function cancelled(id: string): InfrastructureError {
   return new InfrastructureError("CANCELLED", `job ${id} was cancelled`, { retryable: false });
 }
 
+/** Settles like `promise`, or rejects with `TIMEOUT` after `ms` (the late outcome is dropped). */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(
+      () => reject(new InfrastructureError("TIMEOUT", `${what} got no answer within ${ms} ms`)),
+      ms,
+    );
+  });
+  promise.catch(() => undefined);
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 function validateDeadline(options: WorkerCloseOptions): number {
   const { deadlineMs = DEFAULT_WORKER_CLOSE_DEADLINE_MS } = options;
   if (!(typeof deadlineMs === "number" && deadlineMs >= 0 && !Number.isNaN(deadlineMs))) {
@@ -196,7 +209,11 @@ export class PostgresJobWorker implements JobWorker {
       const jobs = rows.filter((row) => row.id !== null);
       if (this.#stopping) {
         // Claimed while close() began: give them straight back, the attempt not counted.
-        if (jobs.length > 0) this.#release(jobs.map((row) => row.id as string));
+        if (jobs.length > 0)
+          this.#release(
+            jobs.map((row) => row.id as string),
+            false,
+          );
         break;
       }
       for (const row of jobs) this.#start(row, sentAt);
@@ -304,8 +321,8 @@ export class PostgresJobWorker implements JobWorker {
     this.#flushing = undefined;
   }
 
-  #release(ids: string[]): void {
-    this.#track(this.#settle(releaseJobs(this.#ctx.tables, ids, this.#token), "release"));
+  #release(ids: string[], countAttempt: boolean): void {
+    this.#track(this.#settle(releaseJobs(this.#ctx.tables, ids, this.#token, countAttempt), "release"));
   }
 
   #scheduleRenewal(): void {
@@ -328,15 +345,18 @@ export class PostgresJobWorker implements JobWorker {
     if (held.length === 0) return;
     const sentAt = performance.now();
     try {
-      const rows = await this.#ctx.db.query<{ id: string; attempt: number; cancelled: boolean }>(
+      const budgetMs = Math.max(1, Math.floor(leaseMs / 3));
+      const renewal = this.#ctx.db.query<{ id: string; attempt: number; cancelled: boolean }>(
         renewLeases(
           this.#ctx.tables,
           held.map((d) => d.id),
           this.#token,
           leaseMs,
         ),
-        { timeoutMs: Math.max(1, Math.floor(leaseMs / 3)) },
+        { timeoutMs: budgetMs },
       );
+      // The driver may take its cancel grace on top of the deadline: stop waiting at the deadline.
+      const rows = await within(renewal, budgetMs, "lease renewal");
       const byId = new Map(rows.map((row) => [row.id, row]));
       for (const delivery of held) {
         const row = byId.get(delivery.id);
@@ -393,7 +413,11 @@ export class PostgresJobWorker implements JobWorker {
             ),
           );
         }
-        if (left.length > 0) this.#release(left.map((d) => d.id));
+        if (left.length > 0)
+          this.#release(
+            left.map((d) => d.id),
+            true,
+          );
       }
     } finally {
       clearTimeout(timer);

@@ -1,6 +1,10 @@
 import { createPostgresDatabase } from "@proj/adapter-postgres";
 import { type SqlDatabase, sql } from "@proj/ports";
-import { createPostgresJobQueue, type PostgresJobQueue, type PostgresJobQueueOptions } from "../../src/index.js";
+import {
+  createPostgresJobQueue,
+  type PostgresJobQueue,
+  type PostgresJobQueueOptions,
+} from "../../src/index.js";
 
 export const POSTGRES_URL = process.env.POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 /** The schema every test shares; tests use their own queue names (uniqueName) and drop their rows. */
@@ -15,7 +19,9 @@ export function openDatabase(options: { url?: string; poolSize?: number } = {}):
 }
 
 /** A queue on its own database pool, which it closes when it closes. */
-export function openQueue(options: PostgresJobQueueOptions & { url?: string; poolSize?: number } = {}): PostgresJobQueue {
+export function openQueue(
+  options: PostgresJobQueueOptions & { url?: string; poolSize?: number } = {},
+): PostgresJobQueue {
   const { url, poolSize, ...rest } = options;
   return createPostgresJobQueue(openDatabase({ url, poolSize }), {
     schema: TEST_SCHEMA,
