@@ -10,7 +10,7 @@ import { sql } from "@proj/ports";
 import { PgBoss } from "pg-boss";
 import { createPostgresJobQueue, dropJobTables } from "../dist/index.js";
 
-const URL = process.env.POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const DATABASE_URL = process.env.POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const POOL = 10;
 const SCENARIOS = [
@@ -24,7 +24,7 @@ const payload = (seq) => ({ seq, tenant: "acme", report: "monthly-usage", format
 
 /** The adapter, on adapter-postgres (its default pool of 10). */
 async function adapterContender() {
-  const db = createPostgresDatabase({ connectionString: URL, poolSize: POOL });
+  const db = createPostgresDatabase({ connectionString: DATABASE_URL, poolSize: POOL });
   const schema = `bench_qp_${tag}`;
   const queue = createPostgresJobQueue(db, { schema });
   await queue.migrate();
@@ -46,10 +46,41 @@ async function adapterContender() {
   };
 }
 
+/**
+ * The adapter with its worker in a module instance of its own, as in another process: no in-process
+ * wake-up reaches it, so it finds jobs by polling (every 200 ms by default). End-to-end only.
+ */
+async function polledContender() {
+  const other = await import(new URL("../dist/index.js?as-another-process", import.meta.url).href);
+  const db = createPostgresDatabase({ connectionString: DATABASE_URL, poolSize: POOL });
+  const schema = `bench_qpp_${tag}`;
+  const producer = createPostgresJobQueue(db, { schema });
+  const consumer = other.createPostgresJobQueue(db, { schema });
+  await producer.migrate();
+  return {
+    name: "queue-postgres, worker polled",
+    only: "end-to-end",
+    enqueue: (name, data) => producer.enqueue(name, data),
+    work(name, concurrency, onJob) {
+      const worker = consumer.work(name, async (job) => onJob(job.payload), { concurrency });
+      return () => worker.close();
+    },
+    async clear(name) {
+      await db.execute(sql`DELETE FROM ${sql.id(schema, "jobs")} WHERE queue = ${name}`);
+    },
+    async close() {
+      await producer.close();
+      await consumer.close();
+      await dropJobTables(db, schema);
+      await db.close();
+    },
+  };
+}
+
 /** pg-boss as its docs suggest for low latency: LISTEN/NOTIFY on, the shortest poll (0.5 s). */
 async function pgBossContender() {
   const schema = `bench_pgboss_${tag}`;
-  const boss = new PgBoss({ connectionString: URL, schema, max: POOL, useListenNotify: true });
+  const boss = new PgBoss({ connectionString: DATABASE_URL, schema, max: POOL, useListenNotify: true });
   boss.on("error", (error) => console.error("pg-boss error:", error.message));
   await boss.start();
   const created = new Set();
@@ -83,7 +114,7 @@ async function pgBossContender() {
     },
     async close() {
       await boss.stop({ graceful: true, timeout: 5_000 });
-      const admin = createPostgresDatabase({ connectionString: URL, poolSize: 1 });
+      const admin = createPostgresDatabase({ connectionString: DATABASE_URL, poolSize: 1 });
       await admin.execute(sql`DROP SCHEMA IF EXISTS ${sql.id(schema)} CASCADE`);
       await admin.close();
     },
@@ -142,7 +173,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const spread = (xs) => `${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))}`;
 const fmt = (ms) => (ms < 10 ? ms.toFixed(1) : String(Math.round(ms)));
 
-const contenders = [await adapterContender(), await pgBossContender()];
+const contenders = [await adapterContender(), await polledContender(), await pgBossContender()];
 const results = new Map();
 const loadBefore = loadavg();
 try {
@@ -151,6 +182,7 @@ try {
       // Alternate who goes first, so neither always runs on a warmer server.
       const order = round % 2 === 0 ? contenders : [...contenders].reverse();
       for (const contender of order) {
+        if (contender.only && contender.only !== scenario.kind) continue;
         const name = `bench_${tag}_${scenario.kind}_${scenario.concurrency}_${round}`.replace("-", "_");
         const run = scenario.kind === "enqueue" ? runEnqueue : runEndToEnd;
         const result = await run(contender, scenario, name);
@@ -166,7 +198,7 @@ try {
 const loadAfter = loadavg();
 
 console.log(
-  `queue-postgres vs pg-boss 12 (LISTEN/NOTIFY on), PostgreSQL at ${URL.replace(/\/\/.*@/, "//")}, pool ${POOL} each, ` +
+  `queue-postgres (worker woken in-process, or polled as from another process) vs pg-boss 12 (LISTEN/NOTIFY on), PostgreSQL at ${DATABASE_URL.replace(/\/\/.*@/, "//")}, pool ${POOL} each, ` +
     `${ROUNDS} interleaved rounds, median (min–max); node ${process.version}`,
 );
 console.log(
@@ -177,6 +209,7 @@ console.log("| --- | --- | ---: | ---: | ---: |");
 for (const scenario of SCENARIOS) {
   for (const contender of contenders) {
     const runs = results.get(`${contender.name}|${scenario.kind}|${scenario.concurrency}`);
+    if (!runs) continue;
     const rates = runs.map((r) => r.rate);
     const p50 = runs[0].p50 === undefined ? "" : fmt(median(runs.map((r) => r.p50)));
     const p99 = runs[0].p99 === undefined ? "" : fmt(median(runs.map((r) => r.p99)));
@@ -193,4 +226,10 @@ for (const scenario of SCENARIOS) {
   console.log(
     `ratio ${scenario.kind} c=${scenario.concurrency} jobs/s, queue-postgres / pg-boss: ${(mine / theirs).toFixed(2)}`,
   );
+  const polled = results.get(`queue-postgres, worker polled|${scenario.kind}|${scenario.concurrency}`);
+  if (polled) {
+    console.log(
+      `ratio ${scenario.kind} c=${scenario.concurrency} jobs/s, queue-postgres worker polled / pg-boss: ${(median(polled.map((r) => r.rate)) / theirs).toFixed(2)}`,
+    );
+  }
 }

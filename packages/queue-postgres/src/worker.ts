@@ -29,6 +29,12 @@ import { registerWorker } from "./wakeups.js";
 
 /** Jobs one claim statement takes at most, whatever the free concurrency. */
 const MAX_CLAIM_BATCH = 100;
+/**
+ * After a claim that found jobs, an idle worker looks again after 10 ms, then 20, 40, 80… up to the
+ * poll interval: traffic from other processes (which cannot wake it) is picked up quickly while it
+ * lasts, and an idle queue costs one claim per poll interval.
+ */
+const FAST_POLL_MS = 10;
 /** Back-off of a worker whose claims fail (the database is down): 100 ms doubling to 5 s, jittered. */
 const CLAIM_RETRY_INITIAL_MS = 100;
 const CLAIM_RETRY_MAX_MS = 5_000;
@@ -176,6 +182,7 @@ export class PostgresJobWorker implements JobWorker {
     const { db, tables, callTimeoutMs, pollIntervalMs } = this.#ctx;
     const { concurrency, leaseMs } = this.#options;
     let failures = 0;
+    let idleWaitMs = FAST_POLL_MS;
     while (!this.#stopping) {
       const free = concurrency - this.#active.size;
       if (free <= 0) {
@@ -217,12 +224,13 @@ export class PostgresJobWorker implements JobWorker {
         break;
       }
       for (const row of jobs) this.#start(row, sentAt);
+      if (jobs.length > 0) idleWaitMs = FAST_POLL_MS;
       if (jobs.length >= limit) continue;
       const nextInMs = rows.at(-1)?.next_in_ms;
-      const wait =
-        nextInMs === null || nextInMs === undefined
-          ? pollIntervalMs
-          : Math.min(pollIntervalMs, Math.max(1, Math.ceil(nextInMs)));
+      let wait = Math.min(idleWaitMs, pollIntervalMs);
+      if (nextInMs !== null && nextInMs !== undefined)
+        wait = Math.min(wait, Math.max(1, Math.ceil(nextInMs)));
+      idleWaitMs = Math.min(idleWaitMs * 2, pollIntervalMs);
       await this.#sleep(wait);
     }
   }

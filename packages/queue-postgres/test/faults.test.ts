@@ -12,7 +12,7 @@ import {
 import { type InfrastructureError, isOutcomeUnknown, sql } from "@proj/ports";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type BackgroundErrorContext, createPostgresJobQueue, type PostgresJobQueue } from "../src/index.js";
-import { dropQueueRows, openDatabase, openQueue, TEST_SCHEMA } from "./support/backend.js";
+import { deferred, dropQueueRows, openDatabase, openQueue, TEST_SCHEMA } from "./support/backend.js";
 
 /** The adapter's deadlines behind the proxy: short, so each fault settles quickly. */
 const CALL_MS = 1_500;
@@ -191,8 +191,8 @@ describe("workers during a fault", () => {
   it("a worker cut off from the database stops its handler (UNAVAILABLE) and another worker gets attempt 2", async () => {
     const { queue, errors } = behindProxy();
     const name = queueName();
-    const started = Promise.withResolvers<void>();
-    const reason = Promise.withResolvers<unknown>();
+    const started = deferred<void>();
+    const reason = deferred<unknown>();
     queue.work(
       name,
       (job) =>
@@ -229,7 +229,7 @@ describe("workers during a fault", () => {
   it("a job whose last attempt lost its lease goes to the dead letters, not to a handler", async () => {
     const { queue } = behindProxy();
     const name = queueName();
-    const started = Promise.withResolvers<void>();
+    const started = deferred<void>();
     queue.work(
       name,
       (job) =>
@@ -265,7 +265,7 @@ describe("workers during a fault", () => {
   it("a running job cancelled while its worker is cut off: cancel says true, its row goes once the lease ends", async () => {
     const { queue } = behindProxy();
     const name = queueName();
-    const started = Promise.withResolvers<void>();
+    const started = deferred<void>();
     queue.work(
       name,
       (job) =>

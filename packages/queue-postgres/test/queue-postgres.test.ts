@@ -11,7 +11,7 @@ import {
   type PostgresJobQueueOptions,
   SCHEMA_VERSION,
 } from "../src/index.js";
-import { dropQueueRows, openDatabase, openQueue, TEST_SCHEMA } from "./support/backend.js";
+import { deferred, dropQueueRows, openDatabase, openQueue, TEST_SCHEMA } from "./support/backend.js";
 
 const admin = openDatabase({ poolSize: 2 });
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -158,7 +158,7 @@ describe("options", () => {
   });
 
   it("refuses a SqlDatabase that is not PostgreSQL with NOT_SUPPORTED", async () => {
-    const mysql = createMysqlDatabase({ connectionString: "mysql://root@127.0.0.1:3306/test", poolSize: 1 });
+    const mysql = createMysqlDatabase({ uri: "mysql://root@127.0.0.1:3306/test", poolSize: 1 });
     cleanups.push(() => mysql.close());
     expect(() => createPostgresJobQueue(mysql)).toThrow(expect.objectContaining({ code: "NOT_SUPPORTED" }));
   });
@@ -316,8 +316,8 @@ describe("workers", () => {
   it("a cancel made in another process fires the running handler's signal at its next lease renewal", async () => {
     const { queue: producer, name } = fresh();
     const consumer = await otherProcessQueue();
-    const reason = Promise.withResolvers<unknown>();
-    const started = Promise.withResolvers<void>();
+    const reason = deferred<unknown>();
+    const started = deferred<void>();
     consumer.work(
       name,
       (job) =>

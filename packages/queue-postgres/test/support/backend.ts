@@ -36,3 +36,18 @@ export async function dropQueueRows(db: SqlDatabase, queue: string, schema = TES
     await db.execute(sql`DELETE FROM ${sql.id(schema, table)} WHERE queue = ${queue}`);
   }
 }
+
+/** A promise with its resolve and reject (`Promise.withResolvers` is ES2024; the lib is ES2023). */
+export function deferred<T = void>(): {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+  reject: (error: unknown) => void;
+} {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
