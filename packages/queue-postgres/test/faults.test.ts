@@ -1,15 +1,9 @@
-// Faults between the adapter and PostgreSQL, made real by a TCP proxy (the shared server is never
-// touched): an outage, a silent network, lost replies, a worker cut off while it holds a lease.
+// Faults between a worker and PostgreSQL beyond the shared jobs fault contract (fault-contract.test.ts),
+// made real by a TCP proxy (the shared server is never touched): how a worker backs off and reports,
+// and what becomes of the lease, the attempt and a cancel when a worker is cut off mid-job.
 import { createPostgresDatabase } from "@proj/adapter-postgres";
-import {
-  expectFailsWithin,
-  expectRecoversWithin,
-  type FaultProxy,
-  sleep,
-  startFaultProxy,
-  uniqueName,
-} from "@proj/contract-tests";
-import { type InfrastructureError, isOutcomeUnknown, sql } from "@proj/ports";
+import { type FaultProxy, sleep, startFaultProxy, uniqueName } from "@proj/contract-tests";
+import { type InfrastructureError, sql } from "@proj/ports";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type BackgroundErrorContext, createPostgresJobQueue, type PostgresJobQueue } from "../src/index.js";
 import { deferred, dropQueueRows, openDatabase, openQueue, TEST_SCHEMA } from "./support/backend.js";
@@ -91,71 +85,6 @@ async function jobRows(queue: string): Promise<number> {
   );
   return row?.n ?? 0;
 }
-
-describe("calls during a fault", () => {
-  it("fail within their deadline with UNAVAILABLE or TIMEOUT during an outage, and work again after it", async () => {
-    const { queue } = behindProxy();
-    const name = queueName();
-    await queue.enqueue(name, { n: 0 });
-    await proxy.set("outage");
-    const bound = CALL_MS + GRACE_MS + SLACK_MS;
-    const codes = ["UNAVAILABLE", "TIMEOUT"] as const;
-    await expectFailsWithin(queue.enqueue(name, { n: 1 }), bound, codes, "enqueue");
-    await expectFailsWithin(
-      queue.enqueue(name, { n: 1 }, { idempotencyKey: "k" }),
-      bound,
-      codes,
-      "keyed enqueue",
-    );
-    await expectFailsWithin(queue.cancel(crypto.randomUUID()), bound, codes, "cancel");
-    await expectFailsWithin(queue.listDeadLetters(name), bound, codes, "listDeadLetters");
-    await expectFailsWithin(queue.redrive(crypto.randomUUID()), bound, codes, "redrive");
-    await proxy.heal();
-    const { id } = await expectRecoversWithin(() => queue.enqueue(name, { n: 2 }), 5_000, {
-      what: "enqueue",
-    });
-    expect(await direct.cancel(id)).toBe(true);
-  });
-
-  it("time out within timeoutMs on a silent network", async () => {
-    const { queue } = behindProxy();
-    const name = queueName();
-    await queue.enqueue(name, { n: 0 });
-    await proxy.set("silent");
-    const started = Date.now();
-    await expectFailsWithin(
-      queue.enqueue(name, { n: 1 }, { timeoutMs: 800 }),
-      800 + GRACE_MS + SLACK_MS,
-      "TIMEOUT",
-      "enqueue",
-    );
-    expect(Date.now() - started).toBeGreaterThanOrEqual(790);
-  });
-
-  it("an enqueue whose reply was lost fails with outcome unknown; retrying with its key makes one job", async () => {
-    const { queue } = behindProxy();
-    const name = queueName();
-    await queue.enqueue(name, { warm: true });
-    await proxy.set("lose-replies");
-    const error = await expectFailsWithin(
-      queue.enqueue(name, { n: 1 }, { idempotencyKey: "order-7", timeoutMs: 800 }),
-      800 + GRACE_MS + SLACK_MS,
-      ["TIMEOUT", "UNAVAILABLE"],
-      "enqueue",
-    );
-    expect(isOutcomeUnknown(error), `details: ${JSON.stringify(error.details)}`).toBe(true);
-    expect(error.retryable).toBe(false);
-    await proxy.heal();
-    const again = await expectRecoversWithin(
-      () => queue.enqueue(name, { n: 1 }, { idempotencyKey: "order-7" }),
-      5_000,
-      { what: "enqueue" },
-    );
-    // The server ran the lost statement: the retry finds its job.
-    expect(again.duplicate).toBe(true);
-    expect(await jobRows(name)).toBe(2);
-  });
-});
 
 describe("workers during a fault", () => {
   it("a worker rides out an outage without a busy loop, and takes jobs again once the database is back", async () => {
