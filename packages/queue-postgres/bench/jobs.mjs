@@ -77,17 +77,21 @@ async function polledContender() {
   };
 }
 
-/** pg-boss as its docs suggest for low latency: LISTEN/NOTIFY on, the shortest poll (0.5 s). */
+/**
+ * pg-boss as its docs suggest for low latency: LISTEN/NOTIFY on, the shortest poll (0.5 s).
+ * `PGBOSS_NOTIFY=0` measures it without NOTIFY (polling only).
+ */
 async function pgBossContender() {
   const schema = `bench_pgboss_${tag}`;
-  const boss = new PgBoss({ connectionString: DATABASE_URL, schema, max: POOL, useListenNotify: true });
+  const notify = process.env.PGBOSS_NOTIFY !== "0";
+  const boss = new PgBoss({ connectionString: DATABASE_URL, schema, max: POOL, useListenNotify: notify });
   boss.on("error", (error) => console.error("pg-boss error:", error.message));
   await boss.start();
   const created = new Set();
   const ensure = async (name) => {
     if (created.has(name)) return;
     created.add(name);
-    await boss.createQueue(name, { notify: true });
+    await boss.createQueue(name, { notify });
   };
   return {
     name: "pg-boss",
@@ -198,7 +202,7 @@ try {
 const loadAfter = loadavg();
 
 console.log(
-  `queue-postgres (worker woken in-process, or polled as from another process) vs pg-boss 12 (LISTEN/NOTIFY on), PostgreSQL at ${DATABASE_URL.replace(/\/\/.*@/, "//")}, pool ${POOL} each, ` +
+  `queue-postgres (worker woken in-process, or polled as from another process) vs pg-boss 12 (LISTEN/NOTIFY ${process.env.PGBOSS_NOTIFY === "0" ? "off" : "on"}), PostgreSQL at ${DATABASE_URL.replace(/\/\/.*@/, "//")}, pool ${POOL} each, ` +
     `${ROUNDS} interleaved rounds, median (min–max); node ${process.version}`,
 );
 console.log(

@@ -60,7 +60,10 @@ const CURSOR = /^[1-9][0-9]{0,17}$/;
 export interface BackgroundErrorContext {
   /** The worker's queue, or `undefined` for the queue-wide maintenance. */
   queue: string | undefined;
-  /** `claim`, `renew leases`, `acknowledge`, `retry`, `dead-letter`, `release`, `delete cancelled`, `maintenance`. */
+  /**
+   * `claim`, `renew leases`, `acknowledge`, `retry`, `dead-letter`, `release`, `delete cancelled`,
+   * `maintenance`, or `worker loop` (a bug: the worker stopped).
+   */
   operation: string;
 }
 
@@ -76,7 +79,10 @@ export interface PostgresJobQueueOptions {
    * call `migrate()` yourself (at deploy time, with a role allowed to run DDL) before use.
    */
   migrate?: boolean;
-  /** Deadline of every call unless it passes `timeoutMs`. Default 10,000 ms. */
+  /**
+   * Deadline of every call unless it passes `timeoutMs`, and of a worker's own calls (claims,
+   * acknowledgements). Default 10,000 ms. `Infinity`: calls have none; a worker's calls keep 10 s.
+   */
   timeoutMs?: number;
   /**
    * How often an idle worker looks for jobs (default 200 ms). Jobs enqueued, redriven or retried
@@ -146,7 +152,7 @@ class CallDeadline {
 
   /** Options for the next statement: what is left of the deadline. */
   options(): SqlQueryOptions {
-    if (!Number.isFinite(this.#end)) return { signal: this.#signal };
+    if (!Number.isFinite(this.#end)) return { timeoutMs: Number.POSITIVE_INFINITY, signal: this.#signal };
     const left = Math.floor(this.#end - performance.now());
     if (left < 1) throw new InfrastructureError("TIMEOUT", `${this.#what} ran out of time`);
     return { timeoutMs: left, signal: this.#signal };

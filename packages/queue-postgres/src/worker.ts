@@ -137,7 +137,11 @@ export class PostgresJobWorker implements JobWorker {
       wake: () => this.#wake(),
       cancelled: (id) => this.#active.get(id)?.controller.abort(cancelled(id)),
     });
-    this.#loopDone = this.#loop();
+    this.#loopDone = this.#loop().catch((error: unknown) => {
+      // Not expected (every call in the loop is guarded), but never an unhandled rejection.
+      this.#stopping = true;
+      ctx.report(error, "worker loop", queue);
+    });
     const { signal } = options;
     if (signal) {
       if (signal.aborted) void this.close();
