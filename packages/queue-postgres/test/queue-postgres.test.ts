@@ -163,6 +163,13 @@ describe("options", () => {
     expect(() => createPostgresJobQueue(mysql)).toThrow(expect.objectContaining({ code: "NOT_SUPPORTED" }));
   });
 
+  it("takes timeoutMs Infinity (no deadline) on the queue and per call", async () => {
+    const { queue, name } = fresh({ timeoutMs: Number.POSITIVE_INFINITY });
+    const { id } = await queue.enqueue(name, { n: 1 }, { timeoutMs: Number.POSITIVE_INFINITY });
+    expect(await queue.cancel(id, { timeoutMs: Number.POSITIVE_INFINITY })).toBe(true);
+    expect((await queue.listDeadLetters(name)).items).toEqual([]);
+  });
+
   it("states its idempotency window and payload limit in capabilities", () => {
     const { queue } = fresh({ idempotencyWindowMs: 5_000, maxPayloadBytes: 1_024 });
     expect(queue.capabilities).toEqual({ shared: true, idempotencyWindowMs: 5_000, maxPayloadBytes: 1_024 });
