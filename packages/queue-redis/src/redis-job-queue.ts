@@ -36,6 +36,7 @@ import {
   jobIdOfDedupValue,
 } from "./encoding.js";
 import { bounded, type Deadline, RedisCalls, reconnectDelay, startDeadline } from "./redis-calls.js";
+import { mapRedisError } from "./redis-errors.js";
 import { BACKOFF_TYPE, RedisJobWorker } from "./redis-job-worker.js";
 
 export interface RedisJobQueueOptions {
@@ -371,7 +372,7 @@ export class RedisJobQueue implements JobQueue {
         skipVersionCheck: true,
       });
       queue.on("error", (error: unknown) => {
-        if (this.#closing === undefined) this.#onError?.(new InfrastructureError("INTERNAL", String(error)));
+        if (this.#closing === undefined) this.#onError?.(mapRedisError(error, `queue "${name}"`));
       });
       this.#queues.set(name, queue);
     }

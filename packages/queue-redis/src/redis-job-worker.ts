@@ -162,7 +162,8 @@ export class RedisJobWorker<P extends JsonValue> implements JobWorker {
     });
     this.#bull.on("error", (error) => settings.onError?.(mapRedisError(error, this.#what())));
     this.#renewTimer = setInterval(() => void this.#renew(), this.#renewEveryMs);
-    signal?.addEventListener("abort", () => void this.close(), { once: true });
+    if (signal?.aborted) void this.close();
+    else signal?.addEventListener("abort", () => void this.close(), { once: true });
   }
 
   get running(): number {

@@ -274,4 +274,20 @@ describe("RedisJobQueue", () => {
     // Sent before the abort: whether Redis added it is unknown.
     expect(isOutcomeUnknown(error)).toBe(true);
   });
+  it("a worker whose signal has already fired closes at once and takes nothing", async () => {
+    const queue = open();
+    const q = name("pre-aborted");
+    await queue.enqueue(q, { n: 1 });
+    const seen: string[] = [];
+    const worker = queue.work(
+      q,
+      async (job) => {
+        seen.push(job.id);
+      },
+      { leaseMs: LEASE_MS, signal: AbortSignal.abort() },
+    );
+    await worker.close();
+    await sleep(500);
+    expect(seen).toEqual([]);
+  });
 });
