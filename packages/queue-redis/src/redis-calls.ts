@@ -104,19 +104,21 @@ export class RedisCalls {
    * Sends `send` once a connection is ready, within `deadline`. `write` says whether the command
    * changes anything: a write whose reply is lost is reported with an unknown outcome.
    */
-  async run<T>(
+  run<T>(
     describe: Describe,
     write: boolean,
     deadline: Deadline,
     signal: AbortSignal | undefined,
     send: () => Promise<T>,
   ): Promise<T> {
-    if (signal?.aborted) throw cancelledError(signal, describe());
+    if (signal?.aborted) return Promise.reject(cancelledError(signal, describe()));
     // "ready" lingers until ioredis handles the close of a connection the peer already ended.
-    if (!(this.#client.status === "ready" && this.#client.stream?.writable)) {
-      await this.#whenReady(describe, deadline, signal);
+    if (this.#client.status === "ready" && this.#client.stream?.writable) {
+      return this.#send(describe, write, deadline, signal, send);
     }
-    return this.#send(describe, write, deadline, signal, send);
+    return this.#whenReady(describe, deadline, signal).then(() =>
+      this.#send(describe, write, deadline, signal, send),
+    );
   }
 
   /** Fails every call still waiting for a connection (the queue is closing). */

@@ -72,6 +72,8 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 const NAMESPACE = /^[A-Za-z0-9_.-]{1,64}$/;
 /** BullMQ's job name: every job of a queue is the same kind here. */
 const JOB_NAME = "job";
+/** Every job names the adapter's back-off strategy (the worker's `backoffStrategy`). */
+const BACKOFF = Object.freeze({ type: BACKOFF_TYPE });
 /** How long a cancel mark stays, so a cancelled running job is not handled again if redelivered. */
 const CANCEL_MARK_TTL_MS = 24 * 60 * 60 * 1000;
 
@@ -196,16 +198,20 @@ export class RedisJobQueue implements JobQueue {
     const timeoutMs = validateJobCallOptions(options, this.#timeoutMs, "enqueue");
     const { idempotencyKey, delayMs, maxAttempts } = validateEnqueueOptions(options);
     encodeJobPayload(payload, this.capabilities.maxPayloadBytes);
-    const bullId = randomUUID();
     const jobOptions: JobsOptions = {
-      jobId: bullId,
       attempts: maxAttempts,
-      backoff: { type: BACKOFF_TYPE },
+      backoff: BACKOFF,
       removeOnComplete: true,
       stackTraceLimit: 0,
     };
     if (delayMs > 0) jobOptions.delay = delayMs;
+    // Without a key, BullMQ numbers the job (its per-queue counter). With one, the job gets a UUID of
+    // this call's making: BullMQ answers with the id of the job that holds the key, so an answer
+    // that is not this UUID means the key was taken.
+    let bullId: string | undefined;
     if (idempotencyKey !== undefined) {
+      bullId = randomUUID();
+      jobOptions.jobId = bullId;
       jobOptions.deduplication = { id: idempotencyKey, ttl: this.capabilities.idempotencyWindowMs };
     }
     const bull = this.#queue(queue);
@@ -216,8 +222,9 @@ export class RedisJobQueue implements JobQueue {
       options.signal,
       () => bull.add(JOB_NAME, payload, jobOptions),
     );
-    const heldBy = job.id ?? bullId;
-    if (heldBy === bullId) return { id: encodeJobId(queue, bullId), duplicate: false };
+    const heldBy = job.id ?? "";
+    if (bullId === undefined || heldBy === bullId)
+      return { id: encodeJobId(queue, heldBy), duplicate: false };
     return { id: encodeJobId(queue, jobIdOfDedupValue(heldBy)), duplicate: true };
   }
 

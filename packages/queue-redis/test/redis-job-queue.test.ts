@@ -62,14 +62,18 @@ describe("RedisJobQueue", () => {
     expect(queue.namespace).toBe(TEST_NAMESPACE);
   });
 
-  it("keeps its keys under namespace:queue and ids as queue:uuid; another namespace sees nothing", async () => {
+  it("keeps its keys under namespace:queue, ids as queue:<BullMQ id>; another namespace sees nothing", async () => {
     const namespace = uniqueName("ns");
     const mine = open({ namespace });
     const other = open();
     const queue = name("iso", namespace);
     names.push([queue, TEST_NAMESPACE]);
     const { id } = await mine.enqueue(queue, { n: 1 });
-    expect(id).toMatch(new RegExp(`^${queue}:[0-9a-f-]{36}$`));
+    // BullMQ's counter without a key; a UUID of the adapter's making with one.
+    expect(id).toMatch(new RegExp(`^${queue}:[0-9]+$`));
+    const keyed = await mine.enqueue(queue, { n: 2 }, { idempotencyKey: "k" });
+    expect(keyed.id).toMatch(new RegExp(`^${queue}:[0-9a-f-]{36}$`));
+    expect(await mine.cancel(keyed.id)).toBe(true);
     await direct.connect().catch(() => undefined);
     const keys = await direct.keys(`${namespace}:${queue}:*`);
     expect(keys.length).toBeGreaterThan(0);
