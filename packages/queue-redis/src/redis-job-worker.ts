@@ -225,10 +225,8 @@ export class RedisJobWorker<P extends JsonValue> implements JobWorker {
       );
     }
     // A first delivery was never cancelled while running; a retry or a redelivery may have been.
-    if (attempt > 1 && (await this.#isMarkedCancelled(job.id ?? ""))) {
-      this.#forgetMark(job.id ?? "");
-      return;
-    }
+    // The mark stays until it expires: should this acknowledgement be lost, the next delivery finds it too.
+    if (attempt > 1 && (await this.#isMarkedCancelled(job.id ?? ""))) return;
     const delivery = new Delivery(job as Job, lockToken);
     this.#deliveries.add(delivery);
     let failure: unknown;
@@ -260,11 +258,8 @@ export class RedisJobWorker<P extends JsonValue> implements JobWorker {
       this.#deliveries.delete(delivery);
       if (this.#deliveries.size === 0) this.#idle?.();
     }
-    if (delivery.cancelled) {
-      // Acknowledged without effect: a cancelled job is never delivered again.
-      this.#forgetMark(job.id ?? "");
-      return;
-    }
+    // Acknowledged without effect: a cancelled job is never delivered again.
+    if (delivery.cancelled) return;
     if (delivery.released) {
       await this.#giveBack(job, lockToken);
       throw new WaitingError();
@@ -298,10 +293,6 @@ export class RedisJobWorker<P extends JsonValue> implements JobWorker {
       // Unknown: run it; the next lease renewal looks again.
       return false;
     }
-  }
-
-  #forgetMark(bullId: string): void {
-    this.#settings.client.unlink(this.#markKey(bullId)).catch(() => undefined);
   }
 
   /**
