@@ -342,15 +342,18 @@ export class NatsJobWorker<P extends JsonValue = JsonValue> implements JobWorker
       return;
     }
     if (this.#requested > 0 && performance.now() - session.lastHeard > PULL_SILENCE_MS) {
+      // No delivery, status or heartbeat for two heartbeat periods: the server ignores pull
+      // requests for a consumer that does not exist, and a connection may have gone dark. Make
+      // sure of the stream and the consumer, then ask afresh.
       this.#host.report(
         new InfrastructureError(
           "UNAVAILABLE",
-          `the pull requests of queue ${this.queue} went silent; asking again`,
+          `the pull requests of queue ${this.queue} went unanswered; starting again`,
         ),
         `the worker of queue ${this.queue}`,
       );
       this.#retireSession();
-      this.#openSession();
+      void this.#setup();
       return;
     }
     this.#pull();
@@ -364,12 +367,7 @@ export class NatsJobWorker<P extends JsonValue = JsonValue> implements JobWorker
       return;
     }
     if (session === this.#session && this.#requested > 0) this.#requested -= 1;
-    if (this.#state !== "running" || this.#jobs.size >= this.#options.concurrency) {
-      // Closing (or more came than asked for): back to the queue at once, for another worker.
-      this.#host.link.publish(msg.reply, "-NAK");
-      return;
-    }
-    this.#start(msg);
+    this.#deliver(msg, msg.reply);
   }
 
   #onStatus(session: Session, msg: Msg, status: number): void {
@@ -408,8 +406,7 @@ export class NatsJobWorker<P extends JsonValue = JsonValue> implements JobWorker
     this.#openSession();
   }
 
-  #start(msg: Msg): void {
-    const reply = msg.reply as string;
+  #deliver(msg: Msg, reply: string): void {
     const info = parseAckReply(reply);
     if (info === undefined) {
       this.#host.report(
@@ -419,19 +416,25 @@ export class NatsJobWorker<P extends JsonValue = JsonValue> implements JobWorker
         ),
         `the worker of queue ${this.queue}`,
       );
+      this.#pull();
       return;
     }
     const headers = msg.headers;
     const notBefore = Number(headers?.get(NOT_BEFORE_HEADER) || 0);
     if (notBefore > 0) {
-      // A delayed job's first delivery is never run: it goes back for the rest of its delay. So
-      // every later delivery counts as an attempt: attempt = deliveries - 1.
+      // A delayed job's first delivery is never run: it goes back for the rest of its delay (a
+      // closing worker does the same). So every later delivery counts: attempt = deliveries - 1.
       const wait = notBefore - Date.now();
       if (info.deliveryCount === 1 || wait > 0) {
         this.#host.link.publish(reply, wait > 0 ? `-NAK {"delay":${nanos(wait)}}` : "-NAK");
         this.#pull();
         return;
       }
+    }
+    if (this.#state !== "running" || this.#jobs.size >= this.#options.concurrency) {
+      // Closing (or more came than asked for): back to the queue at once, for another worker.
+      this.#host.link.publish(reply, "-NAK");
+      return;
     }
     const attempt = info.deliveryCount - (notBefore > 0 ? 1 : 0);
     const maxAttempts = parseMaxAttempts(headers?.get(MAX_ATTEMPTS_HEADER));
