@@ -81,12 +81,17 @@ interface Session {
 type Phase = "running" | "finishing" | "over";
 
 class ActiveJob {
-  readonly controller = new AbortController();
   phase: Phase = "running";
   handlerDone = false;
   payloadText = "null";
+  /** When the lease was last known to hold (`performance.now()`): the delivery, then each confirmed renewal. */
+  confirmedAt = performance.now();
   renewTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Armed only while a renewal is unconfirmed: fires when the lease must have run out. */
   leaseTimer: ReturnType<typeof setTimeout> | undefined;
+  // The handler's signal is made when the handler first reads it: most never do.
+  #controller: AbortController | undefined;
+  #reason: InfrastructureError | undefined;
 
   constructor(
     readonly id: string,
@@ -95,6 +100,20 @@ class ActiveJob {
     readonly attempt: number,
     readonly maxAttempts: number,
   ) {}
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#reason !== undefined) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason: InfrastructureError): void {
+    if (this.#reason !== undefined) return;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -446,7 +465,6 @@ export class NatsJobWorker<P extends JsonValue = JsonValue> implements JobWorker
       maxAttempts,
     );
     this.#jobs.add(job);
-    this.#armLease(job, performance.now());
     this.#scheduleRenewal(job);
     const text = msg.string();
     if (attempt > maxAttempts) {
@@ -478,7 +496,9 @@ export class NatsJobWorker<P extends JsonValue = JsonValue> implements JobWorker
       payload: payload as P,
       attempt,
       maxAttempts,
-      signal: job.controller.signal,
+      get signal() {
+        return job.signal;
+      },
     };
     let result: Promise<void>;
     try {
@@ -543,10 +563,12 @@ export class NatsJobWorker<P extends JsonValue = JsonValue> implements JobWorker
     }
   }
 
-  #armLease(job: ActiveJob, from: number): void {
-    if (job.leaseTimer !== undefined) clearTimeout(job.leaseTimer);
+  /** Aborts the handler when the lease must have run out: `leaseMs` after its last confirmed renewal. */
+  #armLease(job: ActiveJob): void {
+    if (job.leaseTimer !== undefined) return;
     job.leaseTimer = setTimeout(
       () => {
+        job.leaseTimer = undefined;
         if (job.phase === "over") return;
         this.#abort(
           job,
@@ -557,7 +579,7 @@ export class NatsJobWorker<P extends JsonValue = JsonValue> implements JobWorker
         );
         this.#end(job);
       },
-      Math.max(0, from + this.#options.leaseMs - performance.now()),
+      Math.max(0, job.confirmedAt + this.#options.leaseMs - performance.now()),
     );
   }
 
@@ -587,16 +609,19 @@ export class NatsJobWorker<P extends JsonValue = JsonValue> implements JobWorker
         this.#end(job);
         return;
       }
-      this.#armLease(job, sentAt);
+      job.confirmedAt = sentAt;
+      if (job.leaseTimer !== undefined) clearTimeout(job.leaseTimer);
+      job.leaseTimer = undefined;
     } catch (error) {
       if (isOver(job)) return;
       this.#host.report(error, `renewing the lease on job ${job.id}`);
+      this.#armLease(job);
     }
     this.#scheduleRenewal(job);
   }
 
   #abort(job: ActiveJob, reason: InfrastructureError): void {
-    if (!job.controller.signal.aborted) job.controller.abort(reason);
+    job.abort(reason);
   }
 
   /** Nothing more is sent for the job; its slot frees once its handler has returned. */
