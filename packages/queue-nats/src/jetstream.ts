@@ -12,7 +12,7 @@ import { isNoResponders, mapApiError } from "./map-nats-error.js";
 import type { QueueNames } from "./names.js";
 import { type Deadline, type Describe, type NatsLink, startDeadline } from "./nats-link.js";
 
-/** Header of a job message: how many attempts the job may use. */
+/** Header of a job message: how many attempts the job may use; absent for the port's default. */
 export const MAX_ATTEMPTS_HEADER = "Job-Max-Attempts";
 /** Header of a delayed job message: not to be run before this time (ms since the epoch). */
 export const NOT_BEFORE_HEADER = "Job-Not-Before";
@@ -183,7 +183,7 @@ export class JetStreamCalls {
   async publish(
     subject: string,
     data: string,
-    headers: MsgHdrs,
+    headers: MsgHdrs | undefined,
     deadline: Deadline,
     signal: AbortSignal | undefined,
     describe: Describe,
@@ -200,7 +200,7 @@ export class JetStreamCalls {
     stream: () => Record<string, unknown>,
     subject: string,
     data: string,
-    headers: MsgHdrs,
+    headers: MsgHdrs | undefined,
     deadline: Deadline,
     signal: AbortSignal | undefined,
     describe: Describe,

@@ -1,7 +1,8 @@
-import type { NatsConnection, NodeConnectionOptions } from "@nats-io/transport-node";
+import type { MsgHdrs, NatsConnection, NodeConnectionOptions } from "@nats-io/transport-node";
 import {
   closedError,
   DEFAULT_IDEMPOTENCY_WINDOW_MS,
+  DEFAULT_MAX_ATTEMPTS,
   DEFAULT_MAX_JOB_PAYLOAD_BYTES,
   type DeadLetter,
   type EnqueueOptions,
@@ -172,6 +173,8 @@ export class NatsJobQueue implements JobQueue {
   readonly #onError: ((error: InfrastructureError) => void) | undefined;
   readonly #workers = new Set<NatsJobWorker<never>>();
   readonly #host: WorkerHost;
+  /** Stream and subject names by queue, made once (bounded: cleared past 1,000 queues). */
+  readonly #queueNames = new Map<string, QueueNames>();
   #closing: Promise<void> | undefined;
 
   constructor(options: NatsJobQueueOptions = {}) {
@@ -240,11 +243,21 @@ export class NatsJobQueue implements JobQueue {
     const { idempotencyKey, delayMs, maxAttempts } = validateEnqueueOptions(options);
     const timeoutMs = validateJobCallOptions(options, this.#timeoutMs, "enqueue");
     const text = encodeJobPayload(payload, this.capabilities.maxPayloadBytes);
-    const names = queueNames(this.namespace, queue);
-    const headers = jobHeaders();
-    headers.set(MAX_ATTEMPTS_HEADER, String(maxAttempts));
-    if (delayMs > 0) headers.set(NOT_BEFORE_HEADER, String(Date.now() + delayMs));
-    if (idempotencyKey !== undefined) headers.set(MSG_ID_HEADER, messageIdOfKey(idempotencyKey));
+    const names = this.#names(queue);
+    // The common job (default attempts, no delay, no key) is a message without headers.
+    let headers: MsgHdrs | undefined;
+    if (maxAttempts !== DEFAULT_MAX_ATTEMPTS) {
+      headers = jobHeaders();
+      headers.set(MAX_ATTEMPTS_HEADER, String(maxAttempts));
+    }
+    if (delayMs > 0) {
+      headers ??= jobHeaders();
+      headers.set(NOT_BEFORE_HEADER, String(Date.now() + delayMs));
+    }
+    if (idempotencyKey !== undefined) {
+      headers ??= jobHeaders();
+      headers.set(MSG_ID_HEADER, messageIdOfKey(idempotencyKey));
+    }
     const ack = await this.#calls.publishTo(
       () => jobsStreamConfig(names, this.#settings),
       names.subject,
@@ -266,7 +279,7 @@ export class NatsJobQueue implements JobQueue {
     validateQueueName(queue);
     if (typeof handler !== "function") throw invalid("handler must be a function");
     const valid = validateWorkOptions(options);
-    const worker = new NatsJobWorker<P>(this.#host, queueNames(this.namespace, queue), handler, valid);
+    const worker = new NatsJobWorker<P>(this.#host, this.#names(queue), handler, valid);
     this.#workers.add(worker as unknown as NatsJobWorker<never>);
     return worker;
   }
@@ -276,7 +289,7 @@ export class NatsJobQueue implements JobQueue {
     const deadline = startDeadline(validateJobCallOptions(options, this.#timeoutMs, "cancel"));
     const job = parseJobId(id);
     if (job === undefined) return false;
-    const names = queueNames(this.namespace, job.queue);
+    const names = this.#names(job.queue);
     const describe = () => `cancel of job ${id}`;
     // The job's first message, wherever it is: waiting, delayed, between attempts or running.
     if (await this.#calls.deleteMessage(names.jobsStream, job.sequence, deadline, options.signal, describe)) {
@@ -305,7 +318,7 @@ export class NatsJobQueue implements JobQueue {
       if (cursor === undefined) throw invalid("after must be a nextCursor from an earlier page");
       from = cursor;
     }
-    const names = queueNames(this.namespace, queue);
+    const names = this.#names(queue);
     const describe = () => `listing the dead letters of queue ${queue}`;
     const next = (seq: number) =>
       this.#calls.getMessage(
@@ -340,7 +353,7 @@ export class NatsJobQueue implements JobQueue {
     const deadline = startDeadline(validateJobCallOptions(options, this.#timeoutMs, "redrive"));
     const job = parseJobId(id);
     if (job === undefined) return false;
-    const names = queueNames(this.namespace, job.queue);
+    const names = this.#names(job.queue);
     const describe = () => `redrive of job ${id}`;
     const dead = await this.#calls.getMessage(
       names.deadStream,
@@ -383,7 +396,7 @@ export class NatsJobQueue implements JobQueue {
     this.#ensureOpen("deleteQueue");
     validateQueueName(queue);
     const deadline = startDeadline(validateJobCallOptions(options, this.#timeoutMs, "deleteQueue"));
-    const names = queueNames(this.namespace, queue);
+    const names = this.#names(queue);
     await this.#calls.deleteStream(names.jobsStream, deadline, options.signal);
     await this.#calls.deleteStream(names.deadStream, deadline, options.signal);
   }
@@ -418,6 +431,16 @@ export class NatsJobQueue implements JobQueue {
       undefined,
       () => `moving job ${move.id} to the dead letters`,
     );
+  }
+
+  #names(queue: string): QueueNames {
+    let names = this.#queueNames.get(queue);
+    if (names === undefined) {
+      if (this.#queueNames.size >= 1_000) this.#queueNames.clear();
+      names = queueNames(this.namespace, queue);
+      this.#queueNames.set(queue, names);
+    }
+    return names;
   }
 
   #ensureOpen(what: string): void {

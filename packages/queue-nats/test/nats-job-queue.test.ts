@@ -93,7 +93,23 @@ describe("streams and consumer", () => {
       maxPayloadBytes: 262_144,
     });
     const q = name("layout");
-    await jobs.enqueue(q, { n: 1 });
+    const plain = await jobs.enqueue(q, { n: 1 });
+    const keyed = await jobs.enqueue(q, { n: 2 }, { maxAttempts: 4, delayMs: 60_000, idempotencyKey: "k" });
+    const stored = async (id: string) =>
+      (
+        await api<{ message: { subject: string; hdrs?: string } }>(
+          `$JS.API.STREAM.MSG.GET.${TEST_NAMESPACE}_jobs_${q}`,
+          { seq: Number(id.split(".")[1]) },
+        )
+      ).message;
+    // A job with the default attempts, no delay and no key is a message without headers.
+    expect(await stored(plain.id)).toMatchObject({ subject: `${TEST_NAMESPACE}.jobs.${q}` });
+    expect((await stored(plain.id)).hdrs).toBeUndefined();
+    const headers = Buffer.from((await stored(keyed.id)).hdrs ?? "", "base64").toString();
+    expect(headers).toMatch(/Job-Max-Attempts: 4\r\n/);
+    expect(headers).toMatch(/Job-Not-Before: \d{13}\r\n/);
+    expect(headers).toMatch(/Nats-Msg-Id: k:[A-Za-z0-9_-]{43}\r\n/);
+    expect(await jobs.cancel(keyed.id)).toBe(true);
     const { config } = await api<{ config: Record<string, unknown> }>(
       `$JS.API.STREAM.INFO.${TEST_NAMESPACE}_jobs_${q}`,
     );
