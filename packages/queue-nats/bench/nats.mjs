@@ -54,19 +54,17 @@ async function rawClient() {
         enqueue: (data) => js.publish(subject, JSON.stringify(data)),
         async work(concurrency, onJob) {
           const consumer = await js.consumers.get(stream, "workers");
-          const messages = await consumer.consume({ max_messages: concurrency });
-          const loop = (async () => {
-            for await (const msg of messages) {
+          // The callback form: each message handed over as it arrives, no async iterator between.
+          const messages = await consumer.consume({
+            max_messages: concurrency,
+            callback: (msg) => {
               void (async () => {
                 await onJob(msg.json());
                 msg.ack();
               })();
-            }
-          })();
-          return async () => {
-            await messages.close();
-            await loop;
-          };
+            },
+          });
+          return () => messages.close();
         },
       };
     },

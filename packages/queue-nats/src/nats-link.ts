@@ -94,6 +94,7 @@ export class NatsLink {
   #unreachable: InfrastructureError | undefined;
   /** Reconnect attempts since the connection was lost. */
   #attempts = 0;
+  #everConnected = false;
 
   constructor(options: LinkOptions) {
     this.#options = options;
@@ -233,9 +234,13 @@ export class NatsLink {
           await nc.close().catch(() => undefined);
           return;
         }
+        // A connection made again after the client gave one up: workers start afresh on it.
+        const again = this.#everConnected;
         this.#nc = nc;
+        this.#everConnected = true;
         this.#up();
         void this.#watch(nc);
+        if (again) for (const listener of [...this.#listeners]) listener.reconnected();
         return;
       } catch (error) {
         const mapped = mapNatsError(error, "connecting to NATS");
@@ -281,6 +286,19 @@ export class NatsLink {
           break;
       }
     }
+    // The client gave up on this connection (it stops after repeated authentication errors):
+    // unless the link is closing, start over with a new one.
+    if (this.closed) return;
+    this.#connected = false;
+    this.#nc = undefined;
+    for (const listener of [...this.#listeners]) listener.disconnected();
+    const lost = new InfrastructureError(
+      "UNAVAILABLE",
+      "the NATS connection was closed by the client; connecting again",
+    );
+    this.#down(lost);
+    this.#options.onError?.(lost);
+    void this.#connectLoop();
   }
 
   #up(): void {

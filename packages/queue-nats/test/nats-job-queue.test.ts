@@ -379,6 +379,35 @@ describe("options and lifecycle", () => {
     await expectErrorCode(() => jobs.enqueue("q", { n: 1 }), "CLOSED");
   });
 
+  it("connects again when the client gives its connection up, and its workers go on", async () => {
+    const errors: InfrastructureError[] = [];
+    const jobs = queue({ onError: (error) => errors.push(error) });
+    const q = name("given-up");
+    const seen: unknown[] = [];
+    work(
+      jobs,
+      q,
+      async (job) => {
+        seen.push(job.payload);
+      },
+      FAST,
+    );
+    await jobs.enqueue(q, { n: 1 });
+    await until(() => seen.length === 1, "the first job was handled");
+    const first = jobs.connection;
+    // What nats.js does after repeated authentication errors: it closes the connection for good.
+    await first?.close();
+    await until(
+      () => jobs.connection !== undefined && jobs.connection !== first,
+      "a new connection was made",
+    );
+    await jobs.enqueue(q, { n: 2 });
+    await until(() => seen.length === 2, "a job after the new connection was handled");
+    expect(errors.map((error) => error.message)).toContain(
+      "the NATS connection was closed by the client; connecting again",
+    );
+  });
+
   it("tells a call waiting for the first connection TIMEOUT at its deadline, not sent", async () => {
     // A port that accepts and never answers: the NATS handshake never completes.
     const { createServer } = await import("node:net");
