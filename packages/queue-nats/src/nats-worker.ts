@@ -32,6 +32,8 @@ const PULL_EXPIRES_MS = 30_000;
 const PULL_HEARTBEAT_MS = 5_000;
 /** Two heartbeats missed (and a second of slack): the session is replaced. */
 const PULL_SILENCE_MS = 2 * PULL_HEARTBEAT_MS + 1_000;
+/** After a pull request is refused (409), the worker asks again this much later. */
+const STATUS_RETRY_MS = 1_000;
 /** How long `close()` waits for deliveries already on their way when it unsubscribes. */
 const DRAIN_MS = 2_000;
 
@@ -412,7 +414,8 @@ export class NatsJobWorker<P extends JsonValue = JsonValue> implements JobWorker
       return;
     }
     // Any other status ends a request without saying how much of it was left (409 "Exceeded
-    // MaxWaiting" and the like): start a fresh session, whose count starts from zero. The old one
+    // MaxWaiting", "Leadership Change" and the like): a fresh session, whose count starts from
+    // zero, a second later (the condition may last: no loop of refused requests). The old one
     // drains, so what it still brings is handled or released.
     this.#host.report(
       new InfrastructureError(
@@ -422,7 +425,7 @@ export class NatsJobWorker<P extends JsonValue = JsonValue> implements JobWorker
       `the worker of queue ${this.queue}`,
     );
     this.#retireSession();
-    this.#openSession();
+    setTimeout(() => this.#openSession(), STATUS_RETRY_MS);
   }
 
   #deliver(msg: Msg, reply: string): void {
