@@ -1,0 +1,323 @@
+import { closedError, InfrastructureError, outcomeUnknownError } from "@proj/ports";
+import { type Channel, type ChannelModel, type ConfirmChannel, connect, type Options } from "amqplib";
+import { bounded, type Deadline, remainingMs, timeoutError } from "./deadline.js";
+import { mapAmqpError, replyCodeOf } from "./map-amqp-error.js";
+
+export interface LinkOptions {
+  url: string;
+  heartbeatSeconds: number;
+  /** Shown in the RabbitMQ management UI and `rabbitmqctl list_connections`. */
+  connectionName: string;
+}
+
+/** What a confirmed publish sends. */
+export interface Outgoing {
+  queue: string;
+  content: Buffer;
+  headers: Record<string, unknown>;
+  /** Per-message TTL, as AMQP's `expiration` (none on job messages). */
+  persistent?: boolean;
+}
+
+/** Raised when a confirmed publish came back unrouted: the queue does not exist (any more). */
+export class UnroutedError extends InfrastructureError {
+  constructor(queue: string) {
+    super("NOT_FOUND", `RabbitMQ has no queue ${queue}: the message was returned unrouted`);
+  }
+}
+
+interface PendingPublish {
+  reject(error: InfrastructureError): void;
+}
+
+/** One confirm channel and what is in flight on it. */
+interface Publisher {
+  channel: ConfirmChannel;
+  /** Publish tags (`messageId`) that RabbitMQ returned as unroutable, until their confirm. */
+  returned: Set<string>;
+  inFlight: Set<PendingPublish>;
+}
+
+let publishTags = 0;
+
+/**
+ * One AMQP connection, opened on demand and again after it is lost, with one confirm channel for
+ * publishing. Calls never wait on a connection beyond their own deadline: while RabbitMQ refuses
+ * connections a call fails at once with `UNAVAILABLE`; while it does not answer, with `TIMEOUT`.
+ * Lost connections are not re-opened in the background: the next call (or a worker's reconnect
+ * loop) opens a new one.
+ */
+export class Link {
+  readonly #options: LinkOptions;
+  #model: ChannelModel | undefined;
+  #opening: Promise<ChannelModel> | undefined;
+  #publisher: Promise<Publisher> | undefined;
+  #closed = false;
+  readonly #lostListeners = new Set<() => void>();
+
+  constructor(options: LinkOptions) {
+    this.#options = options;
+  }
+
+  /** Called each time the current connection is lost (not when `close()` ends it). */
+  onLost(listener: () => void): () => void {
+    this.#lostListeners.add(listener);
+    return () => this.#lostListeners.delete(listener);
+  }
+
+  /** The open connection, opening one within the deadline if there is none. */
+  model(deadline: Deadline, signal: AbortSignal | undefined): Promise<ChannelModel> {
+    if (this.#closed) return Promise.reject(closedError("the RabbitMQ connection"));
+    if (this.#model !== undefined) return Promise.resolve(this.#model);
+    if (this.#opening === undefined) {
+      const opening = this.#open(deadline);
+      this.#opening = opening;
+      opening.then(
+        () => {
+          if (this.#opening === opening) this.#opening = undefined;
+        },
+        () => {
+          if (this.#opening === opening) this.#opening = undefined;
+        },
+      );
+    }
+    return bounded(this.#opening, deadline, signal, "connecting to RabbitMQ");
+  }
+
+  async #open(deadline: Deadline): Promise<ChannelModel> {
+    const url = withHeartbeat(this.#options.url, this.#options.heartbeatSeconds);
+    // amqplib's `timeout` covers the TCP connect and the AMQP handshake; a connection attempt is
+    // shared by every call waiting for it, so it gets the whole default budget, not one call's.
+    const timeout = Math.min(Math.max(remainingMs(deadline), 1_000), 30_000);
+    let model: ChannelModel;
+    try {
+      model = await connect(url, {
+        timeout: Number.isFinite(timeout) ? timeout : 30_000,
+        noDelay: true,
+        clientProperties: { connection_name: this.#options.connectionName },
+      });
+    } catch (error) {
+      throw mapAmqpError(error, "connecting to RabbitMQ");
+    }
+    if (this.#closed) {
+      await model.close().catch(() => undefined);
+      throw closedError("the RabbitMQ connection");
+    }
+    // Without an error listener, a connection error would be an unhandled 'error' event.
+    model.on("error", () => undefined);
+    model.on("close", () => {
+      if (this.#model !== model) return;
+      this.#model = undefined;
+      this.#publisher = undefined;
+      if (this.#closed) return;
+      for (const listener of [...this.#lostListeners]) listener();
+    });
+    this.#model = model;
+    return model;
+  }
+
+  /** A fresh channel on the connection; the caller closes it. Errors on it never go unhandled. */
+  async channel(deadline: Deadline, signal: AbortSignal | undefined, what: string): Promise<Channel> {
+    const model = await this.model(deadline, signal);
+    const channel = await bounded(
+      model.createChannel().catch((error: unknown) => {
+        throw mapAmqpError(error, what);
+      }),
+      deadline,
+      signal,
+      what,
+      { onLate: (late) => void late.close().catch(() => undefined) },
+    );
+    channel.on("error", () => undefined);
+    return channel;
+  }
+
+  /**
+   * Declares a queue on a channel of its own (a refused declaration closes its channel).
+   * `406 PRECONDITION_FAILED` (the queue exists with other arguments) rejects with the mapped
+   * error, whose `cause` keeps RabbitMQ's text.
+   */
+  async declare(
+    name: string,
+    options: Options.AssertQueue,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const what = `declaring RabbitMQ queue ${name}`;
+    const channel = await this.channel(deadline, signal, what);
+    try {
+      await bounded(
+        channel.assertQueue(name, options).catch((error: unknown) => {
+          throw mapAmqpError(error, what);
+        }),
+        deadline,
+        signal,
+        what,
+      );
+    } finally {
+      closeQuietly(channel);
+    }
+  }
+
+  /** Whether a queue exists (a passive declaration, on a channel of its own). */
+  async exists(name: string, deadline: Deadline, signal: AbortSignal | undefined): Promise<boolean> {
+    const what = `checking RabbitMQ queue ${name}`;
+    const channel = await this.channel(deadline, signal, what);
+    try {
+      await bounded(channel.checkQueue(name), deadline, signal, what);
+      return true;
+    } catch (error) {
+      if (replyCodeOf(error) === 404) return false;
+      throw mapAmqpError(error, what);
+    } finally {
+      closeQuietly(channel);
+    }
+  }
+
+  /** Deletes a queue (missing is fine). */
+  async delete(name: string, deadline: Deadline): Promise<void> {
+    const what = `deleting RabbitMQ queue ${name}`;
+    const channel = await this.channel(deadline, undefined, what);
+    try {
+      await bounded(channel.deleteQueue(name), deadline, undefined, what);
+    } catch (error) {
+      throw mapAmqpError(error, what);
+    } finally {
+      closeQuietly(channel);
+    }
+  }
+
+  /**
+   * Publishes persistently to `message.queue` through the default exchange and waits for
+   * RabbitMQ's confirm. `mandatory` makes a missing queue an `UnroutedError` instead of a silent
+   * drop. Past the write, a lost connection or a deadline is an outcome-unknown error.
+   */
+  async publish(message: Outgoing, deadline: Deadline, signal: AbortSignal | undefined, what: string): Promise<void> {
+    const publisher = await this.#publisherWithin(deadline, signal, what);
+    const tag = `p${++publishTags}`;
+    await new Promise<void>((resolve, reject) => {
+      const pending: PendingPublish = { reject: (error) => settle(error) };
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const settle = (error?: InfrastructureError) => {
+        if (!publisher.inFlight.delete(pending)) return;
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const onAbort = () =>
+        settle(outcomeUnknownError("CANCELLED", `${what} was cancelled before RabbitMQ confirmed it`));
+      publisher.inFlight.add(pending);
+      const left = remainingMs(deadline);
+      if (left !== Number.POSITIVE_INFINITY) {
+        timer = setTimeout(
+          () =>
+            settle(
+              outcomeUnknownError("TIMEOUT", `${timeoutError(deadline, what).message}: RabbitMQ did not confirm`),
+            ),
+          left,
+        );
+      }
+      signal?.addEventListener("abort", onAbort, { once: true });
+      try {
+        publisher.channel.publish(
+          "",
+          message.queue,
+          message.content,
+          {
+            persistent: message.persistent ?? true,
+            mandatory: true,
+            messageId: tag,
+            contentType: "application/json",
+            headers: message.headers,
+          },
+          (error: unknown) => {
+            if (error === null || error === undefined) {
+              if (publisher.returned.delete(tag)) settle(new UnroutedError(message.queue));
+              else settle();
+            } else if (error instanceof Error && error.message === "message nacked") {
+              // RabbitMQ refused responsibility for the message: it was not enqueued.
+              settle(new InfrastructureError("UNAVAILABLE", `${what} failed: RabbitMQ nacked the message`));
+            } else {
+              settle(
+                outcomeUnknownError("UNAVAILABLE", `${what}: the connection to RabbitMQ closed before the confirm`, {
+                  cause: error,
+                }),
+              );
+            }
+          },
+        );
+      } catch (error) {
+        // The channel was already closed: nothing was written.
+        settle(mapAmqpError(error, what));
+      }
+    });
+  }
+
+  #publisherWithin(deadline: Deadline, signal: AbortSignal | undefined, what: string): Promise<Publisher> {
+    if (this.#publisher === undefined) {
+      const opening = this.#openPublisher(deadline, signal);
+      this.#publisher = opening;
+      opening.catch(() => {
+        if (this.#publisher === opening) this.#publisher = undefined;
+      });
+    }
+    return bounded(this.#publisher, deadline, signal, what);
+  }
+
+  async #openPublisher(deadline: Deadline, signal: AbortSignal | undefined): Promise<Publisher> {
+    const model = await this.model(deadline, signal);
+    let channel: ConfirmChannel;
+    try {
+      channel = await model.createConfirmChannel();
+    } catch (error) {
+      throw mapAmqpError(error, "opening a RabbitMQ confirm channel");
+    }
+    const publisher: Publisher = { channel, returned: new Set(), inFlight: new Set() };
+    channel.on("error", () => undefined);
+    channel.on("return", (message) => {
+      const tag = message.properties.messageId;
+      if (typeof tag === "string") publisher.returned.add(tag);
+    });
+    channel.on("close", () => {
+      if (this.#model === model && this.#publisher !== undefined) {
+        // Only this channel died (the connection lives): the next publish opens another.
+        void this.#publisher.then((current) => {
+          if (current === publisher) this.#publisher = undefined;
+        });
+      }
+      const lost = outcomeUnknownError("UNAVAILABLE", "the RabbitMQ channel closed before the confirm");
+      for (const pending of [...publisher.inFlight]) pending.reject(lost);
+    });
+    return publisher;
+  }
+
+  /** Closes the connection (idempotent); calls after it are `CLOSED`. */
+  async close(timeoutMs: number): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const model = this.#model ?? (await this.#opening?.catch(() => undefined));
+    this.#model = undefined;
+    this.#publisher = undefined;
+    if (model === undefined) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const forced = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        // The broker did not answer connection.close: drop the socket.
+        (model.connection as unknown as { stream?: { destroy(): void } }).stream?.destroy();
+        resolve();
+      }, timeoutMs);
+    });
+    await Promise.race([model.close().catch(() => undefined), forced]);
+    clearTimeout(timer);
+  }
+}
+
+export function closeQuietly(channel: Channel): void {
+  channel.close().catch(() => undefined);
+}
+
+function withHeartbeat(url: string, heartbeatSeconds: number): string {
+  if (/[?&]heartbeat=/.test(url)) return url;
+  return `${url}${url.includes("?") ? "&" : "?"}heartbeat=${heartbeatSeconds}`;
+}
