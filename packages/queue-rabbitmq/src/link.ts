@@ -36,6 +36,8 @@ interface Publisher {
   /** Publish tags (`messageId`) that RabbitMQ returned as unroutable, until their confirm. */
   returned: Set<string>;
   inFlight: Set<PendingPublish>;
+  /** Why RabbitMQ closed the channel (its close text), once it did. */
+  closeReason: string;
 }
 
 let publishTags = 0;
@@ -104,7 +106,9 @@ export class Link {
       throw closedError("the RabbitMQ connection");
     }
     // Without an error listener, a connection error would be an unhandled 'error' event.
-    model.on("error", () => undefined);
+    model.on("error", (error: Error) => {
+      if (process.env.QUEUE_RABBITMQ_DEBUG) console.log("connection error", error.message);
+    });
     model.on("close", () => {
       if (this.#model !== model) return;
       this.#model = undefined;
@@ -240,7 +244,7 @@ export class Link {
               settle(new InfrastructureError("UNAVAILABLE", `${what} failed: RabbitMQ nacked the message`));
             } else {
               settle(
-                outcomeUnknownError("UNAVAILABLE", `${what}: the connection to RabbitMQ closed before the confirm`, {
+                outcomeUnknownError("UNAVAILABLE", `${what}: the channel to RabbitMQ closed before the confirm${publisher.closeReason}`, {
                   cause: error,
                 }),
               );
@@ -273,8 +277,10 @@ export class Link {
     } catch (error) {
       throw mapAmqpError(error, "opening a RabbitMQ confirm channel");
     }
-    const publisher: Publisher = { channel, returned: new Set(), inFlight: new Set() };
-    channel.on("error", () => undefined);
+    const publisher: Publisher = { channel, returned: new Set(), inFlight: new Set(), closeReason: "" };
+    channel.on("error", (error: Error) => {
+      publisher.closeReason = ` (${error.message})`;
+    });
     channel.on("return", (message) => {
       const tag = message.properties.messageId;
       if (typeof tag === "string") publisher.returned.add(tag);
@@ -286,7 +292,7 @@ export class Link {
           if (current === publisher) this.#publisher = undefined;
         });
       }
-      const lost = outcomeUnknownError("UNAVAILABLE", "the RabbitMQ channel closed before the confirm");
+      const lost = outcomeUnknownError("UNAVAILABLE", `the RabbitMQ channel closed before the confirm${publisher.closeReason}`);
       for (const pending of [...publisher.inFlight]) pending.reject(lost);
     });
     return publisher;

@@ -125,6 +125,8 @@ export class RabbitMqJobQueue implements JobQueue {
   readonly names: QueueNames;
 
   readonly #link: Link;
+  /** Dead-letter streams only: RabbitMQ 3.10 may drop a whole connection over a stream (see README). */
+  readonly #streamLink: Link;
   readonly #state: Cache<JsonValue>;
   readonly #timeoutMs: number;
   readonly #windowMs: number;
@@ -159,11 +161,13 @@ export class RabbitMqJobQueue implements JobQueue {
       idempotencyWindowMs: this.#windowMs,
       maxPayloadBytes: this.#maxPayloadBytes,
     });
-    this.#link = new Link({
+    const linkOptions = {
       url: options.url ?? DEFAULTS.url,
       heartbeatSeconds,
       connectionName: options.connectionName ?? DEFAULTS.connectionName,
-    });
+    };
+    this.#link = new Link(linkOptions);
+    this.#streamLink = new Link({ ...linkOptions, connectionName: `${linkOptions.connectionName} (dead letters)` });
   }
 
   async enqueue(queue: string, payload: JsonValue, options: EnqueueOptions = {}): Promise<EnqueueResult> {
@@ -256,8 +260,10 @@ export class RabbitMqJobQueue implements JobQueue {
     }
     const deadline = startDeadline(timeoutMs);
     const stream = this.names.dead(queue);
-    if (!(await this.#link.exists(stream, deadline, signal))) return { items: [] };
-    return this.#readDeadLetters(queue, stream, limit, after === undefined ? "first" : Number(after), deadline, signal);
+    return this.#onStreams(deadline, signal, async () => {
+      if (!(await this.#streamLink.exists(stream, deadline, signal))) return { items: [] };
+      return this.#readDeadLetters(queue, stream, limit, after === undefined ? "first" : Number(after), deadline, signal);
+    });
   }
 
   async redrive(id: string, options: JobCallOptions = {}): Promise<boolean> {
@@ -311,7 +317,10 @@ export class RabbitMqJobQueue implements JobQueue {
       await Promise.allSettled(
         [...this.#workers].map((worker) => worker.close({ deadlineMs: QUEUE_CLOSE_WORKER_DEADLINE_MS })),
       );
-      await this.#link.close(Math.min(this.#timeoutMs, 5_000));
+      await Promise.all([
+        this.#link.close(Math.min(this.#timeoutMs, 5_000)),
+        this.#streamLink.close(Math.min(this.#timeoutMs, 5_000)),
+      ]);
     })();
     return this.#closing;
   }
@@ -491,8 +500,8 @@ export class RabbitMqJobQueue implements JobQueue {
       throw stateError(cause, `${what} failed`, true);
     }
     const stream = this.names.dead(job.queue);
-    await this.#ensure(stream, this.#deadStreamOptions(), deadline, undefined);
-    await this.#link.publish(
+    await this.#ensureDeadStream(stream, deadline);
+    await this.#streamLink.publish(
       { queue: stream, content: Buffer.from(JSON.stringify(record)), headers: { "x-job-kind": "dead" } },
       deadline,
       undefined,
@@ -521,6 +530,48 @@ export class RabbitMqJobQueue implements JobQueue {
       deadline,
       signal,
     );
+  }
+
+  /**
+   * Declares a dead-letter stream, then writes a probe to it until it takes one. RabbitMQ 3.10.8
+   * answers a stream's declaration before the stream can take writes; a publish in between
+   * crashes the publishing channel (`osiris_writer:write(none, …)`) and the broker closes the
+   * whole connection (541). Stream traffic has a connection of its own for that reason.
+   */
+  #ensureDeadStream(stream: string, deadline: Deadline): Promise<void> {
+    let ready = this.#declared.get(stream);
+    if (ready === undefined) {
+      ready = (async () => {
+        await this.#streamLink.declare(stream, this.#deadStreamOptions(), deadline, undefined);
+        await this.#onStreams(deadline, undefined, () =>
+          this.#streamLink.publish(
+            { queue: stream, content: Buffer.from("{}"), headers: { "x-job-kind": "probe" } },
+            deadline,
+            undefined,
+            `probing dead-letter stream ${stream}`,
+          ),
+        );
+      })();
+      this.#declared.set(stream, ready);
+      const settled = ready;
+      settled.catch(() => {
+        if (this.#declared.get(stream) === settled) this.#declared.delete(stream);
+      });
+    }
+    return bounded(ready, deadline, undefined, `preparing dead-letter stream ${stream}`);
+  }
+
+  /** Runs a dead-letter stream step again (on a new connection) while the stream connection is lost under it. */
+  async #onStreams<T>(deadline: Deadline, signal: AbortSignal | undefined, step: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await step();
+      } catch (error) {
+        const lost = isInfrastructureError(error) && error.code === "UNAVAILABLE";
+        if (!lost || remainingMs(deadline) <= 50 || signal?.aborted) throw error;
+        await bounded(pause(Math.min(50 * attempt, 500)), deadline, signal, "waiting for the dead-letter stream");
+      }
+    }
   }
 
   #deadStreamOptions(): Options.AssertQueue {
@@ -557,13 +608,13 @@ export class RabbitMqJobQueue implements JobQueue {
     const what = `listing the dead letters of ${queue}`;
     // A stream has no "end" a consumer can see: append a marker and read up to it.
     const marker = newNonce();
-    await this.#link.publish(
+    await this.#streamLink.publish(
       { queue: stream, content: Buffer.from("{}"), headers: { "x-job-kind": "marker", "x-job-marker": marker } },
       deadline,
       signal,
       what,
     );
-    const channel = await this.#link.channel(deadline, signal, what);
+    const channel = await this.#streamLink.channel(deadline, signal, what);
     try {
       await bounded(channel.prefetch(Math.min(1_000, limit + 100)), deadline, signal, what);
       const entries: Array<{ offset: number; record: DeadRecord; current: Promise<boolean> }> = [];

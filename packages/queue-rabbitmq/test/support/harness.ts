@@ -21,7 +21,7 @@ export class QueueFixture {
 
   async create(options: Partial<RabbitMqJobQueueOptions> = {}): Promise<RabbitMqJobQueue> {
     const state = createRedisCache({ namespace: this.namespace, url: REDIS_URL });
-    const queue = createRabbitMqJobQueue({ url: AMQP_URL, state, prefix: PREFIX, ...options });
+    const queue = createRabbitMqJobQueue({ url: AMQP_URL, state, prefix: PREFIX, onError: process.env.QUEUE_RABBITMQ_DEBUG ? (e) => console.log("onError", e.message) : undefined, ...options });
     this.#caches.set(queue, state);
     return this.#recording(queue);
   }
