@@ -62,7 +62,8 @@ export function bounded<T>(
       onAbort();
     } else {
       signal?.addEventListener("abort", onAbort, { once: true });
-      if (left !== Number.POSITIVE_INFINITY) timer = setTimeout(() => fail(timeoutError(deadline, what)), left);
+      if (left !== Number.POSITIVE_INFINITY)
+        timer = setTimeout(() => fail(timeoutError(deadline, what)), left);
     }
     promise.then(
       (value) => {

@@ -1,7 +1,14 @@
 import { RabbitMqJobQueue, type RabbitMqJobQueueOptions } from "./rabbitmq-job-queue.js";
 
 export { JOB_HEADERS, type JobMessage } from "./job-message.js";
-export { MAX_WAIT_EXPONENT, MIN_WAIT_EXPONENT, QueueNames, WAIT_PERIODS_MS, waitPeriodMs } from "./names.js";
+export {
+  idempotencyKeyHash,
+  MAX_WAIT_EXPONENT,
+  MIN_WAIT_EXPONENT,
+  QueueNames,
+  WAIT_PERIODS_MS,
+  waitPeriodMs,
+} from "./names.js";
 export { RabbitMqJobQueue, type RabbitMqJobQueueOptions } from "./rabbitmq-job-queue.js";
 export type { RabbitMqWorker } from "./worker.js";
 

@@ -8,6 +8,11 @@ export interface LinkOptions {
   heartbeatSeconds: number;
   /** Shown in the RabbitMQ management UI and `rabbitmqctl list_connections`. */
   connectionName: string;
+  /**
+   * A connection on which a reply (a confirm, a declare-ok) is overdue this long is destroyed, so
+   * the next call opens a new one instead of waiting on a dead path for the heartbeat to notice.
+   */
+  silenceMs: number;
 }
 
 /** What a confirmed publish sends. */
@@ -123,14 +128,15 @@ export class Link {
   /** A fresh channel on the connection; the caller closes it. Errors on it never go unhandled. */
   async channel(deadline: Deadline, signal: AbortSignal | undefined, what: string): Promise<Channel> {
     const model = await this.model(deadline, signal);
-    const channel = await bounded(
+    const channel = await this.#awaitReply(
+      model,
       model.createChannel().catch((error: unknown) => {
         throw mapAmqpError(error, what);
       }),
       deadline,
       signal,
       what,
-      { onLate: (late) => void late.close().catch(() => undefined) },
+      (late) => void late.close().catch(() => undefined),
     );
     channel.on("error", () => undefined);
     return channel;
@@ -150,7 +156,8 @@ export class Link {
     const what = `declaring RabbitMQ queue ${name}`;
     const channel = await this.channel(deadline, signal, what);
     try {
-      await bounded(
+      await this.#awaitReply(
+        this.#model,
         channel.assertQueue(name, options).catch((error: unknown) => {
           throw mapAmqpError(error, what);
         }),
@@ -168,7 +175,7 @@ export class Link {
     const what = `checking RabbitMQ queue ${name}`;
     const channel = await this.channel(deadline, signal, what);
     try {
-      await bounded(channel.checkQueue(name), deadline, signal, what);
+      await this.#awaitReply(this.#model, channel.checkQueue(name), deadline, signal, what);
       return true;
     } catch (error) {
       if (replyCodeOf(error) === 404) return false;
@@ -196,8 +203,14 @@ export class Link {
    * RabbitMQ's confirm. `mandatory` makes a missing queue an `UnroutedError` instead of a silent
    * drop. Past the write, a lost connection or a deadline is an outcome-unknown error.
    */
-  async publish(message: Outgoing, deadline: Deadline, signal: AbortSignal | undefined, what: string): Promise<void> {
+  async publish(
+    message: Outgoing,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+    what: string,
+  ): Promise<void> {
     const publisher = await this.#publisherWithin(deadline, signal, what);
+    const model = this.#model;
     const tag = `p${++publishTags}`;
     await new Promise<void>((resolve, reject) => {
       const pending: PendingPublish = { reject: (error) => settle(error) };
@@ -214,13 +227,18 @@ export class Link {
       publisher.inFlight.add(pending);
       const left = remainingMs(deadline);
       if (left !== Number.POSITIVE_INFINITY) {
-        timer = setTimeout(
-          () =>
-            settle(
-              outcomeUnknownError("TIMEOUT", `${timeoutError(deadline, what).message}: RabbitMQ did not confirm`),
+        timer = setTimeout(() => {
+          settle(
+            outcomeUnknownError(
+              "TIMEOUT",
+              `${timeoutError(deadline, what).message}: RabbitMQ did not confirm`,
             ),
-          left,
-        );
+          );
+          // Confirms are matched to publishes by count: after one went missing, this channel's
+          // later confirms cannot be trusted. The next publish opens another channel.
+          this.#dropPublisher(publisher);
+          this.#overdue(model, deadline);
+        }, left);
       }
       signal?.addEventListener("abort", onAbort, { once: true });
       try {
@@ -244,9 +262,13 @@ export class Link {
               settle(new InfrastructureError("UNAVAILABLE", `${what} failed: RabbitMQ nacked the message`));
             } else {
               settle(
-                outcomeUnknownError("UNAVAILABLE", `${what}: the channel to RabbitMQ closed before the confirm${publisher.closeReason}`, {
-                  cause: error,
-                }),
+                outcomeUnknownError(
+                  "UNAVAILABLE",
+                  `${what}: the channel to RabbitMQ closed before the confirm${publisher.closeReason}`,
+                  {
+                    cause: error,
+                  },
+                ),
               );
             }
           },
@@ -292,10 +314,57 @@ export class Link {
           if (current === publisher) this.#publisher = undefined;
         });
       }
-      const lost = outcomeUnknownError("UNAVAILABLE", `the RabbitMQ channel closed before the confirm${publisher.closeReason}`);
+      const lost = outcomeUnknownError(
+        "UNAVAILABLE",
+        `the RabbitMQ channel closed before the confirm${publisher.closeReason}`,
+      );
       for (const pending of [...publisher.inFlight]) pending.reject(lost);
     });
     return publisher;
+  }
+
+  /** `bounded`, and a reply overdue by `silenceMs` condemns the connection. */
+  async #awaitReply<T>(
+    model: ChannelModel | undefined,
+    reply: Promise<T>,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+    what: string,
+    onLate?: (value: T) => void,
+  ): Promise<T> {
+    try {
+      return await bounded(reply, deadline, signal, what, onLate === undefined ? {} : { onLate });
+    } catch (error) {
+      if (error instanceof InfrastructureError && error.code === "TIMEOUT") this.#overdue(model, deadline);
+      throw error;
+    }
+  }
+
+  /** Stops using a confirm channel (and closes it) once one of its confirms went missing. */
+  #dropPublisher(publisher: Publisher): void {
+    const current = this.#publisher;
+    if (current === undefined) return;
+    void current.then((open) => {
+      if (open !== publisher || this.#publisher !== current) return;
+      this.#publisher = undefined;
+      const lost = outcomeUnknownError(
+        "UNAVAILABLE",
+        "the RabbitMQ confirm channel was abandoned after a missing confirm",
+      );
+      for (const pending of [...publisher.inFlight]) pending.reject(lost);
+      publisher.channel.close().catch(() => undefined);
+    });
+  }
+
+  /**
+   * Destroys `model` when a reply on it did not come within a deadline of at least `silenceMs`:
+   * the path is dead (or frames were lost), and the heartbeat may take far longer to notice.
+   */
+  #overdue(model: ChannelModel | undefined, deadline: Deadline): void {
+    if (model === undefined || model !== this.#model) return;
+    if (deadline.timeoutMs < this.#options.silenceMs) return;
+    // The close that follows resets the link (see #open).
+    destroyConnection(model, "no reply from RabbitMQ within the deadline: connection abandoned");
   }
 
   /** Closes the connection (idempotent); calls after it are `CLOSED`. */
@@ -310,13 +379,23 @@ export class Link {
     const forced = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
         // The broker did not answer connection.close: drop the socket.
-        (model.connection as unknown as { stream?: { destroy(): void } }).stream?.destroy();
+        destroyConnection(model, "RabbitMQ did not answer connection.close");
         resolve();
       }, timeoutMs);
     });
     await Promise.race([model.close().catch(() => undefined), forced]);
     clearTimeout(timer);
   }
+}
+
+/**
+ * Destroys a connection's socket with an error: amqplib watches the socket's `error` and `end`
+ * only, so a plain `destroy()` would leave it believing the connection open.
+ */
+function destroyConnection(model: ChannelModel, why: string): void {
+  (model.connection as unknown as { stream?: { destroy(error?: Error): void } }).stream?.destroy(
+    new Error(why),
+  );
 }
 
 export function closeQuietly(channel: Channel): void {

@@ -72,10 +72,7 @@ export function mapAmqpError(error: unknown, what: string): InfrastructureError 
       cause: error,
     });
   }
-  if (
-    error.name === "IllegalOperationError" ||
-    /closed|Unexpected close|Socket/i.test(error.message)
-  ) {
+  if (error.name === "IllegalOperationError" || /closed|Unexpected close|Socket/i.test(error.message)) {
     return new InfrastructureError("UNAVAILABLE", `${what} failed: the connection to RabbitMQ closed`, {
       cause: error,
     });

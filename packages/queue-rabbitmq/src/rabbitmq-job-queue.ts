@@ -28,17 +28,10 @@ import {
 } from "@proj/ports";
 import type { ConsumeMessage, Options } from "amqplib";
 import { bounded, type Deadline, pause, remainingMs, startDeadline, timeoutError } from "./deadline.js";
+import { JOB_HEADERS, type JobMessage } from "./job-message.js";
 import { closeQuietly, Link, UnroutedError } from "./link.js";
 import { mapAmqpError } from "./map-amqp-error.js";
-import {
-  idempotencyKeyHash,
-  newJobId,
-  newNonce,
-  QueueNames,
-  queueOfJobId,
-  waitPeriodMs,
-} from "./names.js";
-import { JOB_HEADERS, type JobMessage } from "./job-message.js";
+import { idempotencyKeyHash, newJobId, newNonce, QueueNames, queueOfJobId, waitPeriodMs } from "./names.js";
 import { RabbitMqWorker } from "./worker.js";
 
 export interface RabbitMqJobQueueOptions {
@@ -143,14 +136,22 @@ export class RabbitMqJobQueue implements JobQueue {
     }
     const prefix = options.prefix ?? DEFAULTS.prefix;
     if (typeof prefix !== "string" || !PREFIX.test(prefix)) {
-      throw invalid(`prefix must be 1-32 characters of A-Z a-z 0-9 _ - not starting with "amq", got ${String(prefix)}`);
+      throw invalid(
+        `prefix must be 1-32 characters of A-Z a-z 0-9 _ - not starting with "amq", got ${String(prefix)}`,
+      );
     }
     this.names = new QueueNames(prefix);
     this.#state = options.state;
     this.#timeoutMs = checkTimeout(options.timeoutMs ?? DEFAULTS.timeoutMs, "timeoutMs");
-    this.#windowMs = checkPositive(options.idempotencyWindowMs ?? DEFAULT_IDEMPOTENCY_WINDOW_MS, "idempotencyWindowMs");
+    this.#windowMs = checkPositive(
+      options.idempotencyWindowMs ?? DEFAULT_IDEMPOTENCY_WINDOW_MS,
+      "idempotencyWindowMs",
+    );
     this.#retentionMs = checkPositive(options.retentionMs ?? DEFAULTS.retentionMs, "retentionMs");
-    this.#maxPayloadBytes = checkPositive(options.maxPayloadBytes ?? DEFAULT_MAX_JOB_PAYLOAD_BYTES, "maxPayloadBytes");
+    this.#maxPayloadBytes = checkPositive(
+      options.maxPayloadBytes ?? DEFAULT_MAX_JOB_PAYLOAD_BYTES,
+      "maxPayloadBytes",
+    );
     const heartbeatSeconds = options.heartbeatSeconds ?? DEFAULTS.heartbeatSeconds;
     if (!Number.isSafeInteger(heartbeatSeconds) || heartbeatSeconds < 0) {
       throw invalid(`heartbeatSeconds must be a non-negative integer, got ${String(heartbeatSeconds)}`);
@@ -165,9 +166,13 @@ export class RabbitMqJobQueue implements JobQueue {
       url: options.url ?? DEFAULTS.url,
       heartbeatSeconds,
       connectionName: options.connectionName ?? DEFAULTS.connectionName,
+      silenceMs: Number.isFinite(this.#timeoutMs) ? this.#timeoutMs : 30_000,
     };
     this.#link = new Link(linkOptions);
-    this.#streamLink = new Link({ ...linkOptions, connectionName: `${linkOptions.connectionName} (dead letters)` });
+    this.#streamLink = new Link({
+      ...linkOptions,
+      connectionName: `${linkOptions.connectionName} (dead letters)`,
+    });
   }
 
   async enqueue(queue: string, payload: JsonValue, options: EnqueueOptions = {}): Promise<EnqueueResult> {
@@ -218,7 +223,11 @@ export class RabbitMqJobQueue implements JobQueue {
     return { id: holder, duplicate: true };
   }
 
-  work<P extends JsonValue = JsonValue>(queue: string, handler: JobHandler<P>, options: WorkOptions = {}): JobWorker {
+  work<P extends JsonValue = JsonValue>(
+    queue: string,
+    handler: JobHandler<P>,
+    options: WorkOptions = {},
+  ): JobWorker {
     this.#ensureOpen();
     validateQueueName(queue);
     if (typeof handler !== "function") throw invalid("handler must be a function");
@@ -262,7 +271,14 @@ export class RabbitMqJobQueue implements JobQueue {
     const stream = this.names.dead(queue);
     return this.#onStreams(deadline, signal, async () => {
       if (!(await this.#streamLink.exists(stream, deadline, signal))) return { items: [] };
-      return this.#readDeadLetters(queue, stream, limit, after === undefined ? "first" : Number(after), deadline, signal);
+      return this.#readDeadLetters(
+        queue,
+        stream,
+        limit,
+        after === undefined ? "first" : Number(after),
+        deadline,
+        signal,
+      );
     });
   }
 
@@ -280,13 +296,17 @@ export class RabbitMqJobQueue implements JobQueue {
       record = asDeadRecord(stored);
       if (record === undefined) return false;
       // Of concurrent redrives, the one that removes the record puts the job back.
-      if (!(await this.#state.delete(this.#deadKey(id), this.#stateCall(deadline, signal, what)))) return false;
+      if (!(await this.#state.delete(this.#deadKey(id), this.#stateCall(deadline, signal, what))))
+        return false;
     } catch (error) {
       throw stateError(error, `${what} failed`, true);
     }
     try {
       await this.#state.delete(this.#cancelKey(id), this.#stateCall(deadline, signal, what));
-      await this.#state.set(this.#liveKey(id), 1, { ttlMs: this.#retentionMs, ...this.#stateCall(deadline, signal, what) });
+      await this.#state.set(this.#liveKey(id), 1, {
+        ttlMs: this.#retentionMs,
+        ...this.#stateCall(deadline, signal, what),
+      });
       const job: JobMessage = {
         id,
         queue,
@@ -318,8 +338,8 @@ export class RabbitMqJobQueue implements JobQueue {
         [...this.#workers].map((worker) => worker.close({ deadlineMs: QUEUE_CLOSE_WORKER_DEADLINE_MS })),
       );
       await Promise.all([
-        this.#link.close(Math.min(this.#timeoutMs, 5_000)),
-        this.#streamLink.close(Math.min(this.#timeoutMs, 5_000)),
+        this.#link.close(Math.min(this.#timeoutMs, 2_000)),
+        this.#streamLink.close(Math.min(this.#timeoutMs, 2_000)),
       ]);
     })();
     return this.#closing;
@@ -352,7 +372,12 @@ export class RabbitMqJobQueue implements JobQueue {
 
   /** @internal Declares the queue workers consume, once per adapter. */
   ensureMainQueue(queue: string, deadline: Deadline, signal: AbortSignal | undefined): Promise<void> {
-    return this.#ensure(this.names.main(queue), { durable: true, arguments: { "x-queue-type": "quorum" } }, deadline, signal);
+    return this.#ensure(
+      this.names.main(queue),
+      { durable: true, arguments: { "x-queue-type": "quorum" } },
+      deadline,
+      signal,
+    );
   }
 
   /**
@@ -424,7 +449,10 @@ export class RabbitMqJobQueue implements JobQueue {
       return this.#holderOf(queue, keyHash, deadline, signal, what);
     }
     await this.#quietly(
-      this.#state.set(this.#keyKey(queue, keyHash), id, { ttlMs: 2 * this.#windowMs, ...this.#stateCall(deadline, signal, what) }),
+      this.#state.set(this.#keyKey(queue, keyHash), id, {
+        ttlMs: 2 * this.#windowMs,
+        ...this.#stateCall(deadline, signal, what),
+      }),
       `recording the holder of ${name}`,
     );
     return id;
@@ -512,7 +540,12 @@ export class RabbitMqJobQueue implements JobQueue {
 
   // ---- internals ---------------------------------------------------------------------------
 
-  #ensureWaitQueue(queue: string, periodMs: number, deadline: Deadline, signal: AbortSignal | undefined): Promise<void> {
+  #ensureWaitQueue(
+    queue: string,
+    periodMs: number,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     return this.#ensure(
       this.names.wait(queue, periodMs),
       {
@@ -562,14 +595,23 @@ export class RabbitMqJobQueue implements JobQueue {
   }
 
   /** Runs a dead-letter stream step again (on a new connection) while the stream connection is lost under it. */
-  async #onStreams<T>(deadline: Deadline, signal: AbortSignal | undefined, step: () => Promise<T>): Promise<T> {
+  async #onStreams<T>(
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+    step: () => Promise<T>,
+  ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await step();
       } catch (error) {
         const lost = isInfrastructureError(error) && error.code === "UNAVAILABLE";
         if (!lost || remainingMs(deadline) <= 50 || signal?.aborted) throw error;
-        await bounded(pause(Math.min(50 * attempt, 500)), deadline, signal, "waiting for the dead-letter stream");
+        await bounded(
+          pause(Math.min(50 * attempt, 500)),
+          deadline,
+          signal,
+          "waiting for the dead-letter stream",
+        );
       }
     }
   }
@@ -585,7 +627,12 @@ export class RabbitMqJobQueue implements JobQueue {
     };
   }
 
-  #ensure(name: string, options: Options.AssertQueue, deadline: Deadline, signal: AbortSignal | undefined): Promise<void> {
+  #ensure(
+    name: string,
+    options: Options.AssertQueue,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     let declared = this.#declared.get(name);
     if (declared === undefined) {
       declared = this.#link.declare(name, options, deadline, signal);
@@ -609,7 +656,11 @@ export class RabbitMqJobQueue implements JobQueue {
     // A stream has no "end" a consumer can see: append a marker and read up to it.
     const marker = newNonce();
     await this.#streamLink.publish(
-      { queue: stream, content: Buffer.from("{}"), headers: { "x-job-kind": "marker", "x-job-marker": marker } },
+      {
+        queue: stream,
+        content: Buffer.from("{}"),
+        headers: { "x-job-kind": "marker", "x-job-marker": marker },
+      },
       deadline,
       signal,
       what,
@@ -805,4 +856,3 @@ function checkPositive(value: number, name: string): number {
   }
   return value;
 }
-

@@ -13,9 +13,9 @@ import {
 } from "@proj/ports";
 import type { Channel, ConsumeMessage } from "amqplib";
 import { bounded, type Deadline, pause, reconnectDelayMs, startDeadline } from "./deadline.js";
+import { type JobMessage, parseJobMessage } from "./job-message.js";
 import { closeQuietly } from "./link.js";
 import { mapAmqpError } from "./map-amqp-error.js";
-import { type JobMessage, parseJobMessage } from "./job-message.js";
 import type { RabbitMqJobQueue } from "./rabbitmq-job-queue.js";
 
 /** One message a worker holds (unacknowledged) from delivery until it acks or releases it. */
@@ -34,6 +34,9 @@ interface Delivery {
 }
 
 const ABANDONED = Symbol("abandoned");
+
+/** The most each step of a close (stop the consumer, close the channel) waits on the broker. */
+const CLOSE_STEP_MS = 2_000;
 
 /**
  * Consumes one queue on a channel of its own with `prefetch = concurrency`, so RabbitMQ never
@@ -90,9 +93,7 @@ export class RabbitMqWorker implements JobWorker {
 
   close(options: WorkerCloseOptions = {}): Promise<void> {
     const deadlineMs = options.deadlineMs ?? DEFAULT_WORKER_CLOSE_DEADLINE_MS;
-    if (
-      !(deadlineMs === Number.POSITIVE_INFINITY || (Number.isSafeInteger(deadlineMs) && deadlineMs >= 0))
-    ) {
+    if (!(deadlineMs === Number.POSITIVE_INFINITY || (Number.isSafeInteger(deadlineMs) && deadlineMs >= 0))) {
       return Promise.reject(
         new InfrastructureError(
           "INVALID_ARGUMENT",
@@ -113,17 +114,26 @@ export class RabbitMqWorker implements JobWorker {
     this.#stopping.abort();
     const channel = this.#channel;
     const tag = this.#consumerTag;
-    if (channel !== undefined && tag !== undefined && !this.#deadChannels.has(channel)) {
+    let answering = channel !== undefined && !this.#deadChannels.has(channel);
+    if (channel !== undefined && tag !== undefined && answering) {
       // Stop taking jobs first; what RabbitMQ already handed over is finished (or released).
-      await bounded(channel.cancel(tag), startDeadline(Math.min(this.#host.defaultTimeoutMs, 5_000)), undefined, "stopping the consumer").catch(
-        () => undefined,
+      answering = await bounded(
+        channel.cancel(tag),
+        startDeadline(Math.min(this.#host.defaultTimeoutMs, CLOSE_STEP_MS)),
+        undefined,
+        "stopping the consumer",
+      ).then(
+        () => true,
+        () => false,
       );
     }
     if (this.#deliveries.size > 0) {
       const idle = new Promise<void>((resolve) => this.#idle.push(resolve));
       const timedOut = await Promise.race([
         idle.then(() => false),
-        deadlineMs === Number.POSITIVE_INFINITY ? new Promise<boolean>(() => undefined) : pause(deadlineMs).then(() => true),
+        deadlineMs === Number.POSITIVE_INFINITY
+          ? new Promise<boolean>(() => undefined)
+          : pause(deadlineMs).then(() => true),
       ]);
       if (timedOut) {
         const reason = new InfrastructureError(
@@ -145,8 +155,16 @@ export class RabbitMqWorker implements JobWorker {
     }
     this.#channel = undefined;
     this.#consumerTag = undefined;
-    if (channel !== undefined) {
-      await bounded(channel.close(), startDeadline(5_000), undefined, "closing the worker channel").catch(() => undefined);
+    if (channel !== undefined && answering) {
+      await bounded(
+        channel.close(),
+        startDeadline(Math.min(this.#host.defaultTimeoutMs, CLOSE_STEP_MS)),
+        undefined,
+        "closing the worker channel",
+      ).catch(() => undefined);
+    } else if (channel !== undefined) {
+      // The broker did not answer: close without waiting (the connection's close ends it anyway).
+      closeQuietly(channel);
     }
     this.#markClosed();
   }
@@ -191,7 +209,8 @@ export class RabbitMqWorker implements JobWorker {
         signal,
         what,
       );
-      if (this.#deadChannels.has(channel)) throw new InfrastructureError("UNAVAILABLE", `${what}: the channel closed`);
+      if (this.#deadChannels.has(channel))
+        throw new InfrastructureError("UNAVAILABLE", `${what}: the channel closed`);
       this.#channel = channel;
       this.#consumerTag = consumerTag;
     } catch (error) {
@@ -241,7 +260,9 @@ export class RabbitMqWorker implements JobWorker {
     this.#process(delivery)
       .catch((error: unknown) =>
         this.#host.reportError(
-          isInfrastructureError(error) ? error : new InfrastructureError("INTERNAL", "a delivery failed", { cause: error }),
+          isInfrastructureError(error)
+            ? error
+            : new InfrastructureError("INTERNAL", "a delivery failed", { cause: error }),
         ),
       )
       .finally(() => {
@@ -272,7 +293,9 @@ export class RabbitMqWorker implements JobWorker {
     const what = `job ${job.id}`;
     if (job.dueAt > Date.now()) {
       // Not due yet: back to the wait queue for what is left.
-      await this.#finish(delivery, (deadline) => host.sendJob(job, message.content, deadline, undefined, what));
+      await this.#finish(delivery, (deadline) =>
+        host.sendJob(job, message.content, deadline, undefined, what),
+      );
       return;
     }
     const redeliveries = message.properties.headers?.["x-delivery-count"];
@@ -304,7 +327,9 @@ export class RabbitMqWorker implements JobWorker {
         code: "UNAVAILABLE",
         message: `attempt ${attempt - 1} of ${job.maxAttempts} lost its lease (its worker died, lost its connection or was closed)`,
       };
-      await this.#finish(delivery, (deadline) => host.deadLetter(job, message.content, attempt - 1, error, deadline));
+      await this.#finish(delivery, (deadline) =>
+        host.deadLetter(job, message.content, attempt - 1, error, deadline),
+      );
       return;
     }
     const failure = await this.#run(delivery, job, attempt);
@@ -320,7 +345,9 @@ export class RabbitMqWorker implements JobWorker {
     }
     if (isFinalJobError(failure.error) || attempt >= job.maxAttempts) {
       const error = summarizeJobError(failure.error);
-      await this.#finish(delivery, (deadline) => host.deadLetter(job, message.content, attempt, error, deadline));
+      await this.#finish(delivery, (deadline) =>
+        host.deadLetter(job, message.content, attempt, error, deadline),
+      );
       return;
     }
     // Republish the next attempt, then acknowledge this one: should the process die between the
@@ -330,7 +357,9 @@ export class RabbitMqWorker implements JobWorker {
       attempt: attempt + 1,
       dueAt: Date.now() + retryDelayMs(attempt, this.#options.backoff),
     };
-    await this.#finish(delivery, (deadline) => host.sendJob(next, message.content, deadline, undefined, what));
+    await this.#finish(delivery, (deadline) =>
+      host.sendJob(next, message.content, deadline, undefined, what),
+    );
   }
 
   async #run(delivery: Delivery, job: JobMessage, attempt: number): Promise<{ error: unknown } | undefined> {
@@ -364,12 +393,16 @@ export class RabbitMqWorker implements JobWorker {
       const deadline = startDeadline(Math.min(this.#host.defaultTimeoutMs, this.#options.leaseMs));
       if (await this.#host.isCancelled(id, deadline)) {
         delivery.cancelled = true;
-        delivery.controller.abort(new InfrastructureError("CANCELLED", `job ${id} was cancelled`, { retryable: false }));
+        delivery.controller.abort(
+          new InfrastructureError("CANCELLED", `job ${id} was cancelled`, { retryable: false }),
+        );
       }
     } catch (error) {
       // The lease is still held (the channel lives); only the cancel check failed.
       this.#host.reportError(
-        isInfrastructureError(error) ? error : new InfrastructureError("INTERNAL", "cancel check failed", { cause: error }),
+        isInfrastructureError(error)
+          ? error
+          : new InfrastructureError("INTERNAL", "cancel check failed", { cause: error }),
       );
     } finally {
       delivery.renewing = false;
@@ -393,7 +426,9 @@ export class RabbitMqWorker implements JobWorker {
         return await check(startDeadline(this.#host.defaultTimeoutMs));
       } catch (error) {
         const mapped = isInfrastructureError(error) ? error : mapAmqpError(error, what);
-        this.#host.reportError(new InfrastructureError(mapped.code, `${what} failed: ${mapped.message}`, { cause: mapped }));
+        this.#host.reportError(
+          new InfrastructureError(mapped.code, `${what} failed: ${mapped.message}`, { cause: mapped }),
+        );
         if (!mapped.retryable) {
           await this.#releaseLater(delivery);
           return ABANDONED;
@@ -410,7 +445,9 @@ export class RabbitMqWorker implements JobWorker {
       await step(startDeadline(this.#host.defaultTimeoutMs));
     } catch (error) {
       this.#host.reportError(
-        isInfrastructureError(error) ? error : new InfrastructureError("INTERNAL", "a job step failed", { cause: error }),
+        isInfrastructureError(error)
+          ? error
+          : new InfrastructureError("INTERNAL", "a job step failed", { cause: error }),
       );
       await this.#releaseLater(delivery);
       return;
@@ -439,4 +476,3 @@ export class RabbitMqWorker implements JobWorker {
     }
   }
 }
-

@@ -36,7 +36,12 @@ describe("smoke", () => {
       await expect.poll(() => seen.filter((s) => s.id === b.id).length, { timeout: 5_000 }).toBe(1);
       await expect.poll(async () => (await q.listDeadLetters(name)).items.length, { timeout: 5_000 }).toBe(1);
       const dead = (await q.listDeadLetters(name)).items[0];
-      expect(dead).toMatchObject({ id: c.id, attempts: 2, payload: { n: 3 }, error: { code: "INTERNAL", message: "fail 2" } });
+      expect(dead).toMatchObject({
+        id: c.id,
+        attempts: 2,
+        payload: { n: 3 },
+        error: { code: "INTERNAL", message: "fail 2" },
+      });
       console.log(Object.fromEntries(times));
       expect(times.get(`${b.id}:1`)).toBeGreaterThanOrEqual(700);
       expect(seen.filter((s) => s.id === a.id)).toHaveLength(1);

@@ -2,7 +2,13 @@ import { createRedisCache, type RedisCache } from "@proj/cache-redis";
 import { uniqueName } from "@proj/contract-tests";
 import type { JobQueue } from "@proj/ports";
 import amqp from "amqplib";
-import { createRabbitMqJobQueue, QueueNames, type RabbitMqJobQueue, type RabbitMqJobQueueOptions } from "../../src/index.js";
+import {
+  createRabbitMqJobQueue,
+  idempotencyKeyHash,
+  QueueNames,
+  type RabbitMqJobQueue,
+  type RabbitMqJobQueueOptions,
+} from "../../src/index.js";
 
 export const AMQP_URL = process.env.RABBITMQ_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -21,7 +27,13 @@ export class QueueFixture {
 
   async create(options: Partial<RabbitMqJobQueueOptions> = {}): Promise<RabbitMqJobQueue> {
     const state = createRedisCache({ namespace: this.namespace, url: REDIS_URL });
-    const queue = createRabbitMqJobQueue({ url: AMQP_URL, state, prefix: PREFIX, onError: process.env.QUEUE_RABBITMQ_DEBUG ? (e) => console.log("onError", e.message) : undefined, ...options });
+    const queue = createRabbitMqJobQueue({
+      url: AMQP_URL,
+      state,
+      prefix: PREFIX,
+      onError: process.env.QUEUE_RABBITMQ_DEBUG ? (e) => console.log("onError", e.message) : undefined,
+      ...options,
+    });
     this.#caches.set(queue, state);
     return this.#recording(queue);
   }
@@ -35,11 +47,15 @@ export class QueueFixture {
 
   /** Deletes every RabbitMQ queue `queue` used (key claims included) and its state entries. */
   async dropQueue(queue: string): Promise<void> {
-    const names = [...this.names.all(queue), ...[...(this.#keys.get(queue) ?? [])].map((key) => claimName(this.names, queue, key))];
+    const names = [
+      ...this.names.all(queue),
+      ...[...(this.#keys.get(queue) ?? [])].map((key) => this.names.claim(queue, idempotencyKeyHash(key))),
+    ];
     await deleteQueues(names);
     const state = createRedisCache({ namespace: this.namespace, url: REDIS_URL });
     try {
-      for (const kind of ["live", "cancel", "dead", "key"]) await state.deletePrefix(`${PREFIX}:${kind}:${queue}.`);
+      for (const kind of ["live", "cancel", "dead", "key"])
+        await state.deletePrefix(`${PREFIX}:${kind}:${queue}.`);
     } finally {
       await state.close();
     }
@@ -62,26 +78,15 @@ export class QueueFixture {
     Object.defineProperty(queue, "enqueue", {
       value: (name: string, payload: never, options?: { idempotencyKey?: string }) => {
         if (typeof options?.idempotencyKey === "string" && typeof name === "string") {
-          let set = keys.get(name);
-          if (set === undefined) keys.set(name, (set = new Set()));
+          const set = keys.get(name) ?? new Set<string>();
           set.add(options.idempotencyKey);
+          keys.set(name, set);
         }
         return enqueue(name, payload, options as never);
       },
     });
     return queue;
   }
-}
-
-function claimName(names: QueueNames, queue: string, key: string): string {
-  // The same hash the adapter uses (kept in sync by the idempotency tests).
-  return names.claim(queue, createHashOf(key));
-}
-
-import { createHash } from "node:crypto";
-
-function createHashOf(key: string): string {
-  return createHash("sha256").update(key, "utf8").digest("base64url");
 }
 
 /** Deletes RabbitMQ queues by name over a connection of its own (missing ones are fine). */
