@@ -21,7 +21,8 @@ export const WAIT_PERIODS_MS: readonly number[] = Array.from(
  * The wait queue for a job due in `remainingMs`: the longest period not beyond it (so the job
  * never comes back late by more than the shortest period), or the shortest one for what is due
  * within it. The job returns to its queue when the period ends and, if still early, waits again
- * for what is left: at most one pass per period, each time with less left.
+ * for what is left: at most one pass per period (the shortest may come twice: once for itself,
+ * once to round up the rest), each time with less left.
  */
 export function waitPeriodMs(remainingMs: number): number {
   if (remainingMs <= 2 ** MIN_WAIT_EXPONENT) return 2 ** MIN_WAIT_EXPONENT;

@@ -807,11 +807,21 @@ function asDeadRecord(value: unknown): DeadRecord | undefined {
     : undefined;
 }
 
+/**
+ * A dead letter as listed. A job whose message body was not JSON (put on the queue by something
+ * else) is listed with its raw text as a string payload; its error says so.
+ */
 function toDeadLetter(record: DeadRecord): DeadLetter {
+  let payload: JsonValue;
+  try {
+    payload = decodeJobPayload(record.payload);
+  } catch {
+    payload = record.payload;
+  }
   return {
     id: record.id,
     queue: record.queue,
-    payload: decodeJobPayload(record.payload),
+    payload,
     attempts: record.attempts,
     error: { code: record.error.code, message: record.error.message },
     failedAt: record.failedAt,
