@@ -7,7 +7,7 @@
 // drift. `@proj/contract-tests` is proven by certifying a third party's adapter with it, in the
 // scratch project's own vitest, and by watching it fail a broken one.
 //
-// Needs Node 22+ (Verdaccio's floor), PostgreSQL, MariaDB and Redis on 127.0.0.1 (as `pnpm test`).
+// Needs Node 22+ (Verdaccio's floor), PostgreSQL, MariaDB, Redis and RabbitMQ on 127.0.0.1 (as `pnpm test`).
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
@@ -169,6 +169,8 @@ async function startServices() {
       MYSQL_URL: `mysql://root@127.0.0.1:3306/${database}`,
       REDIS_URL: "redis://127.0.0.1:6379",
       CACHE_NAMESPACE: `registry_${runId}`,
+      JOBS_NAMESPACE: `registry_${runId}_jobs`,
+      RABBITMQ_URL: "amqp://guest:guest@127.0.0.1:5672",
       MONGODB_URL: mongoUrl,
       S3_ENDPOINT: `http://127.0.0.1:${s3Port}`,
       S3_BUCKET: bucket,
@@ -191,6 +193,22 @@ async function startServices() {
         .split("\n")
         .filter(Boolean);
       if (keys.length > 0) run("redis-cli", ["-h", "127.0.0.1", "DEL", ...keys]);
+      // The queue-rabbitmq example's queues: its jobs, dead letters and the 19 wait queues.
+      const amqplib = join(repo, "packages", "queue-rabbitmq", "node_modules", "amqplib", "channel_api.js");
+      if (existsSync(amqplib))
+        run(process.execPath, [
+          "-e",
+          `const amqp = require(${JSON.stringify(amqplib)});
+           (async () => {
+             const connection = await amqp.connect("amqp://guest:guest@127.0.0.1:5672");
+             const channel = await connection.createChannel();
+             for (const name of process.argv.slice(1)) await channel.deleteQueue(name);
+             await connection.close();
+           })().catch((error) => { console.error(error.message); process.exitCode = 1; });`,
+          `registry_${runId}_jobs.reports`,
+          `registry_${runId}_jobs.reports.dead`,
+          ...Array.from({ length: 19 }, (_, i) => `registry_${runId}_jobs.reports.wait.${2 ** (6 + i)}`),
+        ]);
     },
   };
 }

@@ -186,17 +186,33 @@ export class RabbitMqJobQueue implements JobQueue {
     const id = newJobId(queue);
     const keyHash = idempotencyKey === undefined ? undefined : idempotencyKeyHash(idempotencyKey);
     const what = `enqueue on ${this.names.main(queue)}`;
-    // The mark `cancel` looks for, before the job exists: a job is never waiting without it.
-    try {
-      await this.#state.set(this.#liveKey(id), 1, {
+    const job: JobMessage = { id, queue, attempt: 1, maxAttempts, dueAt: Date.now() + delayMs, keyHash };
+    // The mark `cancel` looks for is stored while the job is published (not before: a round trip
+    // saved). Published without its mark, the job runs but cannot be cancelled: the caller hears
+    // of it as an unknown outcome. A mark without a job (the publish failed) expires unused.
+    const marked = this.#state
+      .set(this.#liveKey(id), 1, {
         ttlMs: this.#retentionMs + delayMs,
         ...this.#stateCall(deadline, signal, what),
-      });
+      })
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    try {
+      await this.sendJob(job, Buffer.from(text), deadline, signal, what);
     } catch (error) {
-      throw stateError(error, `${what} failed: the state store did not take the job's mark`, false);
+      await marked;
+      throw error;
     }
-    const job: JobMessage = { id, queue, attempt: 1, maxAttempts, dueAt: Date.now() + delayMs, keyHash };
-    await this.sendJob(job, Buffer.from(text), deadline, signal, what);
+    const markFailure = await marked;
+    if (markFailure !== undefined) {
+      throw outcomeUnknownError(
+        "UNAVAILABLE",
+        `${what}: the job was published but the state store did not take its mark (it will run, but cancel cannot find it)`,
+        { cause: markFailure },
+      );
+    }
     if (keyHash === undefined) return { id, duplicate: false };
     // The job is published before its key is claimed: a crash between the two leaves a job that
     // claims the key itself when delivered, never a claimed key without a job.
@@ -635,7 +651,9 @@ export class RabbitMqJobQueue implements JobQueue {
   ): Promise<void> {
     let declared = this.#declared.get(name);
     if (declared === undefined) {
-      declared = this.#link.declare(name, options, deadline, signal);
+      // Shared by every caller that needs the queue: not tied to this caller's signal (each
+      // caller stops waiting on its own signal below).
+      declared = this.#link.declare(name, options, deadline, undefined);
       this.#declared.set(name, declared);
       declared.catch(() => {
         if (this.#declared.get(name) === declared) this.#declared.delete(name);

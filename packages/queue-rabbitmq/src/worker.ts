@@ -31,6 +31,9 @@ interface Delivery {
   cancelled: boolean;
   settled: boolean;
   renewing: boolean;
+  /** When its handler started (`performance.now()`), while it runs. */
+  runningSince: number | undefined;
+  jobId: string | undefined;
 }
 
 const ABANDONED = Symbol("abandoned");
@@ -63,6 +66,7 @@ export class RabbitMqWorker implements JobWorker {
   #handlers = 0;
   #closing: Promise<void> | undefined;
   #markClosed: () => void = () => undefined;
+  #renewals: ReturnType<typeof setInterval> | undefined;
 
   constructor(host: RabbitMqJobQueue, queue: string, handler: JobHandler, options: ValidWorkOptions) {
     this.#host = host;
@@ -88,6 +92,20 @@ export class RabbitMqWorker implements JobWorker {
       }
       signal.addEventListener("abort", () => void this.close(), { once: true });
     }
+    // One timer for the worker: every leaseMs / 3, each handler running that long is checked.
+    const everyMs = Math.max(100, Math.floor(this.#options.leaseMs / 3));
+    this.#renewals = setInterval(() => {
+      const due = performance.now() - everyMs;
+      for (const delivery of this.#deliveries) {
+        if (
+          delivery.runningSince !== undefined &&
+          delivery.runningSince <= due &&
+          delivery.jobId !== undefined
+        ) {
+          void this.#renew(delivery, delivery.jobId);
+        }
+      }
+    }, everyMs);
     void this.#subscribeLoop();
   }
 
@@ -155,6 +173,7 @@ export class RabbitMqWorker implements JobWorker {
     }
     this.#channel = undefined;
     this.#consumerTag = undefined;
+    clearInterval(this.#renewals);
     if (channel !== undefined && answering) {
       await bounded(
         channel.close(),
@@ -237,6 +256,20 @@ export class RabbitMqWorker implements JobWorker {
     this.#host.reportError(
       new InfrastructureError("UNAVAILABLE", `the worker of ${this.queue} lost its channel; reconnecting`),
     );
+    // One timer for the worker: every leaseMs / 3, each handler running that long is checked.
+    const everyMs = Math.max(100, Math.floor(this.#options.leaseMs / 3));
+    this.#renewals = setInterval(() => {
+      const due = performance.now() - everyMs;
+      for (const delivery of this.#deliveries) {
+        if (
+          delivery.runningSince !== undefined &&
+          delivery.runningSince <= due &&
+          delivery.jobId !== undefined
+        ) {
+          void this.#renew(delivery, delivery.jobId);
+        }
+      }
+    }, everyMs);
     void this.#subscribeLoop();
   }
 
@@ -255,6 +288,8 @@ export class RabbitMqWorker implements JobWorker {
       cancelled: false,
       settled: false,
       renewing: false,
+      runningSince: undefined,
+      jobId: undefined,
     };
     this.#deliveries.add(delivery);
     this.#process(delivery)
@@ -364,8 +399,8 @@ export class RabbitMqWorker implements JobWorker {
 
   async #run(delivery: Delivery, job: JobMessage, attempt: number): Promise<{ error: unknown } | undefined> {
     this.#handlers += 1;
-    const renewEveryMs = Math.max(100, Math.floor(this.#options.leaseMs / 3));
-    const timer = setInterval(() => void this.#renew(delivery, job.id), renewEveryMs);
+    delivery.runningSince = performance.now();
+    delivery.jobId = job.id;
     try {
       const payload = decodeJobPayload(delivery.message.content.toString("utf8"));
       await this.#handler({
@@ -380,7 +415,7 @@ export class RabbitMqWorker implements JobWorker {
     } catch (error) {
       return { error };
     } finally {
-      clearInterval(timer);
+      delivery.runningSince = undefined;
       this.#handlers -= 1;
     }
   }

@@ -190,15 +190,17 @@ describe("idempotency keys", () => {
 });
 
 describe("failures", () => {
-  it("enqueue fails with UNAVAILABLE and publishes nothing when the state store is down", async () => {
+  it("enqueue says UNAVAILABLE with an unknown outcome when the state store is down (the job is published, unmarked)", async () => {
     const state = createRedisCache({ namespace: fixture.namespace, url: "redis://127.0.0.1:1" });
     const queue = createRabbitMqJobQueue({ url: AMQP_URL, state, prefix: PREFIX });
     const jobs = name("no-state");
     try {
       const error = await expectErrorCode(() => queue.enqueue(jobs, { n: 1 }), "UNAVAILABLE");
-      expect(error.retryable).toBe(true);
-      expect(isOutcomeUnknown(error)).toBe(false);
-      expect(await readyCount(queue.names.main(jobs))).toBe(0);
+      expect(isOutcomeUnknown(error)).toBe(true);
+      expect(error.retryable).toBe(false);
+      expect(error.message).toMatch(/cancel cannot find it/);
+      expect(await readyCount(queue.names.main(jobs))).toBe(1);
+      await expectErrorCode(() => queue.cancel(`${jobs}.DDDDDDDDDDDDDDDDDDDDDD`), "UNAVAILABLE");
     } finally {
       await queue.close();
       await state.close();
