@@ -216,7 +216,7 @@ export class RabbitMqJobQueue implements JobQueue {
     if (keyHash === undefined) return { id, duplicate: false };
     // The job is published before its key is claimed: a crash between the two leaves a job that
     // claims the key itself when delivered, never a claimed key without a job.
-    let holder: string;
+    let holder: string | undefined;
     try {
       holder = await this.claim(queue, keyHash, id, deadline, signal);
     } catch (error) {
@@ -226,7 +226,7 @@ export class RabbitMqJobQueue implements JobQueue {
         { cause: error },
       );
     }
-    if (holder === id) return { id, duplicate: false };
+    if (holder === id || holder === undefined) return { id, duplicate: false };
     // Another enqueue holds the key: this job's message is dropped when delivered (its claim
     // fails); the cancellation mark also covers a delivery after the key's window ran out.
     void this.#quietly(
@@ -434,7 +434,8 @@ export class RabbitMqJobQueue implements JobQueue {
    * @internal Claims an idempotency key for job `id` by declaring the key's queue with the id as
    * an argument: RabbitMQ creates a queue once, and refuses (406) a declaration with another id.
    * The holder then records its id in the state, where a refused claimant reads it (the 406 text
-   * names the holder too, but RabbitMQ cuts it to 255 bytes). Returns the holder's id.
+   * names the holder too, but RabbitMQ cuts it to 255 bytes). Returns the holder's id, or, with
+   * `holderNeeded` false (a worker checking a delivery), `undefined` when another job holds it.
    */
   async claim(
     queue: string,
@@ -442,7 +443,8 @@ export class RabbitMqJobQueue implements JobQueue {
     id: string,
     deadline: Deadline,
     signal: AbortSignal | undefined,
-  ): Promise<string> {
+    holderNeeded = true,
+  ): Promise<string | undefined> {
     const name = this.names.claim(queue, keyHash);
     const what = `claiming idempotency key queue ${name}`;
     try {
@@ -462,7 +464,7 @@ export class RabbitMqJobQueue implements JobQueue {
           { cause: error, retryable: false },
         );
       }
-      return this.#holderOf(queue, keyHash, deadline, signal, what);
+      return holderNeeded ? this.#holderOf(queue, keyHash, deadline, signal, what) : undefined;
     }
     await this.#quietly(
       this.#state.set(this.#keyKey(queue, keyHash), id, {

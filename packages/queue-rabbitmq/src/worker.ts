@@ -346,7 +346,7 @@ export class RabbitMqWorker implements JobWorker {
     if (job.keyHash !== undefined) {
       const keyHash = job.keyHash;
       const holder = await this.#persist(delivery, `claiming the idempotency key of ${what}`, (deadline) =>
-        host.claim(this.queue, keyHash, job.id, deadline, undefined),
+        host.claim(this.queue, keyHash, job.id, deadline, undefined, false),
       );
       if (holder === ABANDONED) return;
       if (holder !== job.id) {
