@@ -59,6 +59,8 @@ export class Link {
   #model: ChannelModel | undefined;
   #opening: Promise<ChannelModel> | undefined;
   #publisher: Promise<Publisher> | undefined;
+  /** The confirm channel once open (the hot path takes it without awaiting `#publisher`). */
+  #openPublisher: Publisher | undefined;
   #closed = false;
   readonly #lostListeners = new Set<() => void>();
 
@@ -118,6 +120,7 @@ export class Link {
       if (this.#model !== model) return;
       this.#model = undefined;
       this.#publisher = undefined;
+      this.#openPublisher = undefined;
       if (this.#closed) return;
       for (const listener of [...this.#lostListeners]) listener();
     });
@@ -234,10 +237,14 @@ export class Link {
               `${timeoutError(deadline, what).message}: RabbitMQ did not confirm`,
             ),
           );
-          // Confirms are matched to publishes by count: after one went missing, this channel's
-          // later confirms cannot be trusted. The next publish opens another channel.
-          this.#dropPublisher(publisher);
-          this.#overdue(model, deadline);
+          // A confirm overdue by the whole default deadline went missing (a dead path, or lost
+          // frames): confirms are matched to publishes by count, so this channel's later ones
+          // cannot be trusted, and the connection is replaced. A shorter caller deadline only
+          // means the confirm is late: the channel stays.
+          if (deadline.timeoutMs >= this.#options.silenceMs) {
+            this.#dropPublisher(publisher);
+            this.#overdue(model, deadline);
+          }
         }, left);
       }
       signal?.addEventListener("abort", onAbort, { once: true });
@@ -280,18 +287,28 @@ export class Link {
     });
   }
 
-  #publisherWithin(deadline: Deadline, signal: AbortSignal | undefined, what: string): Promise<Publisher> {
+  #publisherWithin(
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+    what: string,
+  ): Promise<Publisher> | Publisher {
+    if (this.#openPublisher !== undefined) return this.#openPublisher;
     if (this.#publisher === undefined) {
-      const opening = this.#openPublisher(deadline, signal);
+      const opening = this.#createPublisher(deadline, signal);
       this.#publisher = opening;
-      opening.catch(() => {
-        if (this.#publisher === opening) this.#publisher = undefined;
-      });
+      opening.then(
+        (publisher) => {
+          if (this.#publisher === opening) this.#openPublisher = publisher;
+        },
+        () => {
+          if (this.#publisher === opening) this.#publisher = undefined;
+        },
+      );
     }
     return bounded(this.#publisher, deadline, signal, what);
   }
 
-  async #openPublisher(deadline: Deadline, signal: AbortSignal | undefined): Promise<Publisher> {
+  async #createPublisher(deadline: Deadline, signal: AbortSignal | undefined): Promise<Publisher> {
     const model = await this.model(deadline, signal);
     let channel: ConfirmChannel;
     try {
@@ -310,6 +327,7 @@ export class Link {
     channel.on("close", () => {
       if (this.#model === model && this.#publisher !== undefined) {
         // Only this channel died (the connection lives): the next publish opens another.
+        if (this.#openPublisher === publisher) this.#openPublisher = undefined;
         void this.#publisher.then((current) => {
           if (current === publisher) this.#publisher = undefined;
         });
@@ -342,18 +360,15 @@ export class Link {
 
   /** Stops using a confirm channel (and closes it) once one of its confirms went missing. */
   #dropPublisher(publisher: Publisher): void {
-    const current = this.#publisher;
-    if (current === undefined) return;
-    void current.then((open) => {
-      if (open !== publisher || this.#publisher !== current) return;
-      this.#publisher = undefined;
-      const lost = outcomeUnknownError(
-        "UNAVAILABLE",
-        "the RabbitMQ confirm channel was abandoned after a missing confirm",
-      );
-      for (const pending of [...publisher.inFlight]) pending.reject(lost);
-      publisher.channel.close().catch(() => undefined);
-    });
+    if (this.#openPublisher !== publisher) return;
+    this.#openPublisher = undefined;
+    this.#publisher = undefined;
+    const lost = outcomeUnknownError(
+      "UNAVAILABLE",
+      "the RabbitMQ confirm channel was abandoned after a missing confirm",
+    );
+    for (const pending of [...publisher.inFlight]) pending.reject(lost);
+    publisher.channel.close().catch(() => undefined);
   }
 
   /**
@@ -374,6 +389,7 @@ export class Link {
     const model = this.#model ?? (await this.#opening?.catch(() => undefined));
     this.#model = undefined;
     this.#publisher = undefined;
+    this.#openPublisher = undefined;
     if (model === undefined) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const forced = new Promise<void>((resolve) => {

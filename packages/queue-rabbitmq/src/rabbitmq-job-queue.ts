@@ -127,6 +127,8 @@ export class RabbitMqJobQueue implements JobQueue {
   readonly #maxPayloadBytes: number;
   readonly #onError: (error: InfrastructureError) => void;
   readonly #declared = new Map<string, Promise<void>>();
+  /** Queues whose declaration (or probe) has succeeded: the hot path skips waiting on them. */
+  readonly #ready = new Set<string>();
   readonly #workers = new Set<RabbitMqWorker>();
   #closing: Promise<void> | undefined;
 
@@ -424,8 +426,10 @@ export class RabbitMqJobQueue implements JobQueue {
         return;
       } catch (error) {
         if (!(error instanceof UnroutedError) || tries > 1) throw error;
-        this.#declared.delete(target);
-        this.#declared.delete(this.names.main(job.queue));
+        for (const name of [target, this.names.main(job.queue)]) {
+          this.#declared.delete(name);
+          this.#ready.delete(name);
+        }
       }
     }
   }
@@ -590,6 +594,7 @@ export class RabbitMqJobQueue implements JobQueue {
    * whole connection (541). Stream traffic has a connection of its own for that reason.
    */
   #ensureDeadStream(stream: string, deadline: Deadline): Promise<void> {
+    if (this.#ready.has(stream)) return Promise.resolve();
     let ready = this.#declared.get(stream);
     if (ready === undefined) {
       ready = (async () => {
@@ -604,12 +609,21 @@ export class RabbitMqJobQueue implements JobQueue {
         );
       })();
       this.#declared.set(stream, ready);
-      const settled = ready;
-      settled.catch(() => {
-        if (this.#declared.get(stream) === settled) this.#declared.delete(stream);
-      });
+      this.#track(stream, ready);
     }
     return bounded(ready, deadline, undefined, `preparing dead-letter stream ${stream}`);
+  }
+
+  /** Remembers a queue as ready once `declaring` succeeds; forgets the attempt when it fails. */
+  #track(name: string, declaring: Promise<void>): void {
+    declaring.then(
+      () => {
+        if (this.#declared.get(name) === declaring) this.#ready.add(name);
+      },
+      () => {
+        if (this.#declared.get(name) === declaring) this.#declared.delete(name);
+      },
+    );
   }
 
   /** Runs a dead-letter stream step again (on a new connection) while the stream connection is lost under it. */
@@ -651,15 +665,15 @@ export class RabbitMqJobQueue implements JobQueue {
     deadline: Deadline,
     signal: AbortSignal | undefined,
   ): Promise<void> {
+    if (this.#ready.has(name)) return Promise.resolve();
     let declared = this.#declared.get(name);
     if (declared === undefined) {
       // Shared by every caller that needs the queue: not tied to this caller's signal (each
       // caller stops waiting on its own signal below).
-      declared = this.#link.declare(name, options, deadline, undefined);
-      this.#declared.set(name, declared);
-      declared.catch(() => {
-        if (this.#declared.get(name) === declared) this.#declared.delete(name);
-      });
+      const declaring = this.#link.declare(name, options, deadline, undefined);
+      declared = declaring;
+      this.#declared.set(name, declaring);
+      this.#track(name, declaring);
     }
     return bounded(declared, deadline, signal, `declaring RabbitMQ queue ${name}`);
   }

@@ -214,6 +214,28 @@ describe("failures", () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
+  it("a caller's short deadline fails that call only: publishes in flight beside it are confirmed", async () => {
+    const queue = await open();
+    const jobs = name("short-deadline");
+    await queue.enqueue(jobs, { warm: true });
+    let timedOut = 0;
+    for (let round = 0; round < 5 && timedOut === 0; round++) {
+      const others = Array.from({ length: 20 }, (_, n) => queue.enqueue(jobs, { n }));
+      const short = queue.enqueue(jobs, { short: true }, { timeoutMs: 1 }).then(
+        () => undefined,
+        (error: InfrastructureError) => error,
+      );
+      const results = await Promise.all(others);
+      expect(results.every((result) => result.duplicate === false)).toBe(true);
+      const error = await short;
+      if (error !== undefined) {
+        expect(error.code).toBe("TIMEOUT");
+        timedOut += 1;
+      }
+    }
+    expect(timedOut, "no enqueue timed out at 1 ms: the case did not happen").toBe(1);
+  });
+
   it("fails with UNAUTHENTICATED on wrong credentials", async () => {
     const queue = await open({ url: "amqp://guest:wrong@127.0.0.1:5672" });
     await expectErrorCode(() => queue.enqueue(name("login"), { n: 1 }), "UNAUTHENTICATED");
