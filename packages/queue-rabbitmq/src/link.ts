@@ -13,6 +13,8 @@ export interface LinkOptions {
    * the next call opens a new one instead of waiting on a dead path for the heartbeat to notice.
    */
   silenceMs: number;
+  /** Told about connection-level errors (the broker closed the connection, a missed heartbeat). */
+  onError(error: InfrastructureError): void;
 }
 
 /** What a confirmed publish sends. */
@@ -114,7 +116,13 @@ export class Link {
     }
     // Without an error listener, a connection error would be an unhandled 'error' event.
     model.on("error", (error: Error) => {
-      if (process.env.QUEUE_RABBITMQ_DEBUG) console.log("connection error", error.message);
+      this.#options.onError(
+        new InfrastructureError(
+          "UNAVAILABLE",
+          `the connection to RabbitMQ (${this.#options.connectionName}) failed: ${error.message}`,
+          { cause: error },
+        ),
+      );
     });
     model.on("close", () => {
       if (this.#model !== model) return;

@@ -169,6 +169,7 @@ export class RabbitMqJobQueue implements JobQueue {
       heartbeatSeconds,
       connectionName: options.connectionName ?? DEFAULTS.connectionName,
       silenceMs: Number.isFinite(this.#timeoutMs) ? this.#timeoutMs : 30_000,
+      onError: (error: InfrastructureError) => this.reportError(error),
     };
     this.#link = new Link(linkOptions);
     this.#streamLink = new Link({
