@@ -7,7 +7,8 @@
 // drift. `@proj/contract-tests` is proven by certifying a third party's adapter with it, in the
 // scratch project's own vitest, and by watching it fail a broken one.
 //
-// Needs Node 22+ (Verdaccio's floor), PostgreSQL, MariaDB, Redis and RabbitMQ on 127.0.0.1 (as `pnpm test`).
+// Needs Node 22+ (Verdaccio's floor), PostgreSQL, MariaDB, Redis, RabbitMQ and NATS with JetStream on
+// 127.0.0.1 (as `pnpm test`).
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
@@ -169,13 +170,15 @@ async function startServices() {
       MYSQL_URL: `mysql://root@127.0.0.1:3306/${database}`,
       REDIS_URL: "redis://127.0.0.1:6379",
       CACHE_NAMESPACE: `registry_${runId}`,
-      JOBS_NAMESPACE: `registry_${runId}_jobs`,
       RABBITMQ_URL: "amqp://guest:guest@127.0.0.1:5672",
       MONGODB_URL: mongoUrl,
       S3_ENDPOINT: `http://127.0.0.1:${s3Port}`,
       S3_BUCKET: bucket,
       S3_ACCESS_KEY_ID: "S3RVER",
       S3_SECRET_ACCESS_KEY: "S3RVER",
+      NATS_SERVERS: "127.0.0.1:4222",
+      // Job-queue examples: streams and subjects of this run only (the example deletes its queue).
+      JOBS_NAMESPACE: `registry-${runId}`,
     },
     cleanup() {
       run("psql", [
@@ -205,9 +208,9 @@ async function startServices() {
              for (const name of process.argv.slice(1)) await channel.deleteQueue(name);
              await connection.close();
            })().catch((error) => { console.error(error.message); process.exitCode = 1; });`,
-          `registry_${runId}_jobs.reports`,
-          `registry_${runId}_jobs.reports.dead`,
-          ...Array.from({ length: 19 }, (_, i) => `registry_${runId}_jobs.reports.wait.${2 ** (6 + i)}`),
+          `registry-${runId}.reports`,
+          `registry-${runId}.reports.dead`,
+          ...Array.from({ length: 19 }, (_, i) => `registry-${runId}.reports.wait.${2 ** (6 + i)}`),
         ]);
     },
   };
