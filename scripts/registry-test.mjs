@@ -194,9 +194,7 @@ async function startServices() {
       run("mariadb", ["-h", "127.0.0.1", "-u", "root", "-e", `DROP DATABASE IF EXISTS ${database}`]);
       // The cache example's keys, and the queue-redis example's (`<JOBS_NAMESPACE>:<queue>:…`).
       const keys = [`registry_${runId}*`, `registry-${runId}:*`].flatMap((pattern) =>
-        run("redis-cli", ["-h", "127.0.0.1", "--scan", "--pattern", pattern])
-          .split("\n")
-          .filter(Boolean),
+        run("redis-cli", ["-h", "127.0.0.1", "--scan", "--pattern", pattern]).split("\n").filter(Boolean),
       );
       if (keys.length > 0) run("redis-cli", ["-h", "127.0.0.1", "DEL", ...keys]);
       // The queue-rabbitmq example's queues: its jobs, dead letters and the 19 wait queues.
