@@ -396,8 +396,8 @@ export class ResiliencePolicy {
               this.#emit({ type: "retry-budget-exhausted", ...this.#source(operation), error });
               throw error;
             }
-            this.#emit({ type: "retry", ...this.#source(operation), attempt: index + 1, error });
             state.backingOff = true;
+            this.#emit({ type: "retry", ...this.#source(operation), attempt: index + 1, error });
             throw new RetryRequest(error);
           }
           throw error;
