@@ -190,7 +190,8 @@ function compileRule(rule: ChaosRule, index: number, random: () => number): Comp
     if (!known.has(operation))
       throw invalid(`${where}.operations names "${String(operation)}", which no port it applies to has`);
   const rate = rule.rate ?? 1;
-  if (typeof rate !== "number" || !(rate >= 0 && rate <= 1)) throw invalid(`${where}.rate must be between 0 and 1`);
+  if (typeof rate !== "number" || !(rate >= 0 && rate <= 1))
+    throw invalid(`${where}.rate must be between 0 and 1`);
   const times = rule.times ?? Number.POSITIVE_INFINITY;
   if (times !== Number.POSITIVE_INFINITY && (!Number.isInteger(times) || times < 1))
     throw invalid(`${where}.times must be a positive integer`);
@@ -213,7 +214,8 @@ function compileRule(rule: ChaosRule, index: number, random: () => number): Comp
     if (error.outcome !== undefined && (error.outcome !== "unknown" || !OUTCOME_CODES.has(error.code)))
       throw invalid(`${where}.error.outcome "unknown" goes with TIMEOUT, UNAVAILABLE or CANCELLED only`);
   }
-  if (latency === undefined && error === undefined) throw invalid(`${where} injects nothing: give latencyMs or error`);
+  if (latency === undefined && error === undefined)
+    throw invalid(`${where} injects nothing: give latencyMs or error`);
   const phase = rule.phase ?? "before";
   if (phase !== "before" && phase !== "after") throw invalid(`${where}.phase must be "before" or "after"`);
   const schedule = rule.schedule ?? {};
@@ -277,7 +279,9 @@ export class Chaos {
     this.#maxRecorded = options.maxRecorded ?? 10_000;
     if (!Number.isInteger(this.#maxRecorded) || this.#maxRecorded < 0)
       throw invalid("chaos maxRecorded must be a non-negative integer");
-    this.#rules = options.rules.map((rule, index) => compileRule(rule, index, mulberry32(ruleSeed(this.seed, index))));
+    this.#rules = options.rules.map((rule, index) =>
+      compileRule(rule, index, mulberry32(ruleSeed(this.seed, index))),
+    );
     this.#start = this.#now();
   }
 
@@ -381,11 +385,13 @@ function keyListOf(value: unknown): readonly string[] | undefined {
 function injectedError(rule: CompiledRule, site: Site): InfrastructureError {
   const spec = rule.error as ChaosErrorSpec;
   const message =
-    spec.message ?? `${site.port}.${site.operation}: ${spec.code} injected by @proj/chaos (rule "${rule.name}")`;
+    spec.message ??
+    `${site.port}.${site.operation}: ${spec.code} injected by @proj/chaos (rule "${rule.name}")`;
   const details = { injected: true, rule: rule.name, port: site.port, operation: site.operation };
   if (spec.outcome === "unknown")
     return outcomeUnknownError(spec.code as "TIMEOUT" | "UNAVAILABLE" | "CANCELLED", message, { details });
-  if (spec.code === "UNAUTHENTICATED") return new UnauthenticatedError(spec.reason ?? "bad_signature", message, { details });
+  if (spec.code === "UNAUTHENTICATED")
+    return new UnauthenticatedError(spec.reason ?? "bad_signature", message, { details });
   return new InfrastructureError(
     spec.code,
     message,

@@ -195,9 +195,7 @@ const DEFAULT_FAILURE_CODES: ReadonlySet<ErrorCode> = new Set(["UNAVAILABLE", "T
 
 function defaultIsFailure(error: unknown): boolean {
   if (!isInfrastructureError(error)) return false;
-  return (
-    DEFAULT_FAILURE_CODES.has(error.code) || (error.code === "RESOURCE_EXHAUSTED" && error.retryable)
-  );
+  return DEFAULT_FAILURE_CODES.has(error.code) || (error.code === "RESOURCE_EXHAUSTED" && error.retryable);
 }
 
 const CIRCUIT_NAMES: Record<CircuitState, CircuitStatus> = {
@@ -240,7 +238,8 @@ export class ResiliencePolicy {
     this.#operationTimeouts = operationTimeouts;
 
     const retryOptions = options.retry ?? {};
-    const maxAttempts = retryOptions === false ? 1 : positiveInteger(retryOptions.maxAttempts ?? 3, "retry.maxAttempts");
+    const maxAttempts =
+      retryOptions === false ? 1 : positiveInteger(retryOptions.maxAttempts ?? 3, "retry.maxAttempts");
     if (retryOptions !== false && maxAttempts > 1) {
       const initialDelay = positiveInteger(retryOptions.initialDelayMs ?? 50, "retry.initialDelayMs");
       const maxDelay = positiveInteger(retryOptions.maxDelayMs ?? 2_000, "retry.maxDelayMs");
@@ -267,7 +266,10 @@ export class ResiliencePolicy {
           breaker: new ConsecutiveBreaker(
             positiveInteger(breakerOptions.consecutiveFailures ?? 5, "circuitBreaker.consecutiveFailures"),
           ),
-          halfOpenAfter: positiveInteger(breakerOptions.halfOpenAfterMs ?? 10_000, "circuitBreaker.halfOpenAfterMs"),
+          halfOpenAfter: positiveInteger(
+            breakerOptions.halfOpenAfterMs ?? 10_000,
+            "circuitBreaker.halfOpenAfterMs",
+          ),
         },
       );
       breaker.onBreak((reason) =>
@@ -445,17 +447,23 @@ export class ResiliencePolicy {
       });
     } catch (error) {
       if (error instanceof CountedFailure) throw error.error;
-      if (isBrokenCircuitError(error) || isIsolatedCircuitError(error)) throw this.#openError(operation, breaker);
+      if (isBrokenCircuitError(error) || isIsolatedCircuitError(error))
+        throw this.#openError(operation, breaker);
       throw error;
     }
   }
 
-  #countsAsFailure(error: unknown, signal: AbortSignal | undefined, hooks: CallHooks<never> | undefined): boolean {
+  #countsAsFailure(
+    error: unknown,
+    signal: AbortSignal | undefined,
+    hooks: CallHooks<never> | undefined,
+  ): boolean {
     if (signal?.aborted || hooks?.isCallerError?.(error) === true) return false;
     const rejection = rejectionOf(error);
     if (rejection === "bulkhead-full" || rejection === "circuit-open") return false;
     // A deadline that ran out in the bulkhead's queue says the policy is saturated, not the backend.
-    if (rejection === "timeout" && isInfrastructureError(error) && error.details.started === false) return false;
+    if (rejection === "timeout" && isInfrastructureError(error) && error.details.started === false)
+      return false;
     return this.#isFailure(error);
   }
 
@@ -474,7 +482,14 @@ export class ResiliencePolicy {
       // adapter's own answer (which may say the outcome is unknown) reaches the caller.
       return await policy.execute(({ signal: timer }) => {
         state.timer = timer;
-        return this.#bulk(operation, signal ? AbortSignal.any([signal, timer]) : timer, call, hooks, hold, state);
+        return this.#bulk(
+          operation,
+          signal ? AbortSignal.any([signal, timer]) : timer,
+          call,
+          hooks,
+          hold,
+          state,
+        );
       });
     } catch (error) {
       if (state.timer?.aborted && !signal?.aborted) throw this.#timeoutError(operation, state.started, error);
@@ -555,7 +570,13 @@ export class ResiliencePolicy {
   }
 
   #details(operation: Operation, rejection: ResilienceRejection, extra: Record<string, unknown> = {}) {
-    return { resilience: rejection, policy: this.name, port: operation.port, operation: operation.name, ...extra };
+    return {
+      resilience: rejection,
+      policy: this.name,
+      port: operation.port,
+      operation: operation.name,
+      ...extra,
+    };
   }
 
   #openError(operation: Operation, breaker: CircuitBreakerPolicy): InfrastructureError {
@@ -603,7 +624,9 @@ export class ResiliencePolicy {
     try {
       listener(event);
     } catch (error) {
-      process.emitWarning(`@proj/resilience: the onEvent listener of policy "${this.name}" threw: ${String(error)}`);
+      process.emitWarning(
+        `@proj/resilience: the onEvent listener of policy "${this.name}" threw: ${String(error)}`,
+      );
     }
   }
 }

@@ -23,7 +23,9 @@ export const CALLER_CODE: CallHooks<never> = {
 };
 
 /** `fn`, with whatever it throws marked as the caller's own. */
-export function callerCode<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+export function callerCode<A extends unknown[], R>(
+  fn: (...args: A) => Promise<R>,
+): (...args: A) => Promise<R> {
   return async (...args) => {
     try {
       return await fn(...args);

@@ -21,15 +21,49 @@ export function withChaosCache<V = unknown>(cache: Cache<V>, chaos: Chaos | Chao
     get capabilities() {
       return cache.capabilities;
     },
-    get: (key, options) => intercept(get, () => key, options?.signal, () => cache.get(key, options)),
-    set: (key, value, options) => intercept(set, () => key, options?.signal, () => cache.set(key, value, options)),
-    has: (key, options) => intercept(has, () => key, options?.signal, () => cache.has(key, options)),
-    delete: (key, options) => intercept(del, () => key, options?.signal, () => cache.delete(key, options)),
+    get: (key, options) =>
+      intercept(
+        get,
+        () => key,
+        options?.signal,
+        () => cache.get(key, options),
+      ),
+    set: (key, value, options) =>
+      intercept(
+        set,
+        () => key,
+        options?.signal,
+        () => cache.set(key, value, options),
+      ),
+    has: (key, options) =>
+      intercept(
+        has,
+        () => key,
+        options?.signal,
+        () => cache.has(key, options),
+      ),
+    delete: (key, options) =>
+      intercept(
+        del,
+        () => key,
+        options?.signal,
+        () => cache.delete(key, options),
+      ),
     deletePrefix: (prefix, options) =>
-      intercept(deletePrefix, () => prefix, options?.signal, () => cache.deletePrefix(prefix, options)),
+      intercept(
+        deletePrefix,
+        () => prefix,
+        options?.signal,
+        () => cache.deletePrefix(prefix, options),
+      ),
     clear: (options) => intercept(clear, undefined, options?.signal, () => cache.clear(options)),
     getOrSet: (key, loader, options) =>
-      intercept(getOrSet, () => key, options?.signal, () => cache.getOrSet(key, loader, options)),
+      intercept(
+        getOrSet,
+        () => key,
+        options?.signal,
+        () => cache.getOrSet(key, loader, options),
+      ),
     stats: (options) => intercept(stats, undefined, options?.signal, () => cache.stats(options)),
     close: () => cache.close(),
     [Symbol.asyncDispose]: () => cache.close(),

@@ -16,7 +16,10 @@ type CollectionSites = Record<
   Site
 >;
 
-function collection<T extends DocumentData>(inner: DocumentCollection<T>, sites: CollectionSites): DocumentCollection<T> {
+function collection<T extends DocumentData>(
+  inner: DocumentCollection<T>,
+  sites: CollectionSites,
+): DocumentCollection<T> {
   const name = () => inner.name;
   return {
     get name() {
@@ -26,15 +29,18 @@ function collection<T extends DocumentData>(inner: DocumentCollection<T>, sites:
       intercept(sites.insertOne, name, options?.signal, () => inner.insertOne(document, options)),
     insertMany: (documents, options) =>
       intercept(sites.insertMany, name, options?.signal, () => inner.insertMany(documents, options)),
-    findById: (id, options) => intercept(sites.findById, name, options?.signal, () => inner.findById(id, options)),
-    find: (filter, options) => intercept(sites.find, name, options?.signal, () => inner.find(filter, options)),
+    findById: (id, options) =>
+      intercept(sites.findById, name, options?.signal, () => inner.findById(id, options)),
+    find: (filter, options) =>
+      intercept(sites.find, name, options?.signal, () => inner.find(filter, options)),
     updateOne: (filter, update, options) =>
       intercept(sites.updateOne, name, options?.signal, () => inner.updateOne(filter, update, options)),
     deleteOne: (filter, options) =>
       intercept(sites.deleteOne, name, options?.signal, () => inner.deleteOne(filter, options)),
     deleteMany: (filter, options) =>
       intercept(sites.deleteMany, name, options?.signal, () => inner.deleteMany(filter, options)),
-    count: (filter, options) => intercept(sites.count, name, options?.signal, () => inner.count(filter, options)),
+    count: (filter, options) =>
+      intercept(sites.count, name, options?.signal, () => inner.count(filter, options)),
     ensureIndex: (index, options) =>
       intercept(sites.ensureIndex, name, options?.signal, () => inner.ensureIndex(index, options)),
   };
@@ -45,7 +51,10 @@ function collection<T extends DocumentData>(inner: DocumentCollection<T>, sites:
  * collections of its transactions too. Keys: the collection's name; `ping` and `transaction` have
  * none.
  */
-export function withChaosDocumentDatabase(database: DocumentDatabase, chaos: Chaos | ChaosOptions): DocumentDatabase {
+export function withChaosDocumentDatabase(
+  database: DocumentDatabase,
+  chaos: Chaos | ChaosOptions,
+): DocumentDatabase {
   const c = chaosOf(chaos);
   const site = (operation: string) => c.site("documents", operation);
   const sites: CollectionSites = {
@@ -66,9 +75,15 @@ export function withChaosDocumentDatabase(database: DocumentDatabase, chaos: Cha
     get capabilities() {
       return database.capabilities;
     },
-    collection: <T extends DocumentData = DocumentData>(name: string) => collection(database.collection<T>(name), sites),
+    collection: <T extends DocumentData = DocumentData>(name: string) =>
+      collection(database.collection<T>(name), sites),
     dropCollection: (name, options) =>
-      intercept(dropCollection, () => name, options?.signal, () => database.dropCollection(name, options)),
+      intercept(
+        dropCollection,
+        () => name,
+        options?.signal,
+        () => database.dropCollection(name, options),
+      ),
     transaction: (work, options) =>
       intercept(transaction, undefined, options?.signal, () =>
         database.transaction(

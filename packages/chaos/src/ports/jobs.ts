@@ -22,19 +22,51 @@ export function withChaosJobQueue(queue: JobQueue, chaos: Chaos | ChaosOptions):
       return queue.capabilities;
     },
     enqueue: (name, payload, options) =>
-      intercept(enqueue, () => name, options?.signal, () => queue.enqueue(name, payload, options)),
-    work: <P extends JsonValue = JsonValue>(name: string, handler: JobHandler<P>, options?: Parameters<JobQueue["work"]>[2]) =>
+      intercept(
+        enqueue,
+        () => name,
+        options?.signal,
+        () => queue.enqueue(name, payload, options),
+      ),
+    work: <P extends JsonValue = JsonValue>(
+      name: string,
+      handler: JobHandler<P>,
+      options?: Parameters<JobQueue["work"]>[2],
+    ) =>
       queue.work<P>(
         name,
         typeof handler === "function" && handle.rules.length > 0
-          ? (job) => intercept(handle, () => job.queue, job.signal, () => handler(job))
+          ? (job) =>
+              intercept(
+                handle,
+                () => job.queue,
+                job.signal,
+                () => handler(job),
+              )
           : handler,
         options,
       ),
-    cancel: (id, options) => intercept(cancel, () => id, options?.signal, () => queue.cancel(id, options)),
+    cancel: (id, options) =>
+      intercept(
+        cancel,
+        () => id,
+        options?.signal,
+        () => queue.cancel(id, options),
+      ),
     listDeadLetters: (name, options) =>
-      intercept(listDeadLetters, () => name, options?.signal, () => queue.listDeadLetters(name, options)),
-    redrive: (id, options) => intercept(redrive, () => id, options?.signal, () => queue.redrive(id, options)),
+      intercept(
+        listDeadLetters,
+        () => name,
+        options?.signal,
+        () => queue.listDeadLetters(name, options),
+      ),
+    redrive: (id, options) =>
+      intercept(
+        redrive,
+        () => id,
+        options?.signal,
+        () => queue.redrive(id, options),
+      ),
     close: () => queue.close(),
     [Symbol.asyncDispose]: () => queue.close(),
   };

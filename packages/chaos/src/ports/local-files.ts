@@ -7,7 +7,10 @@ import { intercept, interceptStream, readableFailingAtEnd } from "../intercept.j
  * the relative path (`list`: the folder, `""` for the root; `sweep`: its `path`); `withTempFile` has
  * none. A `createReadStream` fault of the `"after"` phase fails the stream after its last byte.
  */
-export function withChaosLocalFileManager(files: LocalFileManager, chaos: Chaos | ChaosOptions): LocalFileManager {
+export function withChaosLocalFileManager(
+  files: LocalFileManager,
+  chaos: Chaos | ChaosOptions,
+): LocalFileManager {
   const c = chaosOf(chaos);
   const site = (operation: string) => c.site("localFiles", operation);
   const resolve = site("resolve");
@@ -24,17 +27,72 @@ export function withChaosLocalFileManager(files: LocalFileManager, chaos: Chaos 
     get root() {
       return files.root;
     },
-    resolve: (path) => intercept(resolve, () => path, undefined, () => files.resolve(path)),
-    write: (path, data, options) => intercept(write, () => path, options?.signal, () => files.write(path, data, options)),
-    read: (path, options) => intercept(read, () => path, options?.signal, () => files.read(path, options)),
+    resolve: (path) =>
+      intercept(
+        resolve,
+        () => path,
+        undefined,
+        () => files.resolve(path),
+      ),
+    write: (path, data, options) =>
+      intercept(
+        write,
+        () => path,
+        options?.signal,
+        () => files.write(path, data, options),
+      ),
+    read: (path, options) =>
+      intercept(
+        read,
+        () => path,
+        options?.signal,
+        () => files.read(path, options),
+      ),
     createReadStream: (path) =>
-      interceptStream(createReadStream, () => path, undefined, () => files.createReadStream(path), readableFailingAtEnd),
-    exists: (path) => intercept(exists, () => path, undefined, () => files.exists(path)),
-    stat: (path) => intercept(stat, () => path, undefined, () => files.stat(path)),
-    delete: (path) => intercept(del, () => path, undefined, () => files.delete(path)),
-    list: (folder) => intercept(list, () => folder ?? "", undefined, () => files.list(folder)),
-    withTempFile: (work, options) => intercept(withTempFile, undefined, undefined, () => files.withTempFile(work, options)),
-    sweep: (options) => intercept(sweep, () => options?.path, undefined, () => files.sweep(options)),
+      interceptStream(
+        createReadStream,
+        () => path,
+        undefined,
+        () => files.createReadStream(path),
+        readableFailingAtEnd,
+      ),
+    exists: (path) =>
+      intercept(
+        exists,
+        () => path,
+        undefined,
+        () => files.exists(path),
+      ),
+    stat: (path) =>
+      intercept(
+        stat,
+        () => path,
+        undefined,
+        () => files.stat(path),
+      ),
+    delete: (path) =>
+      intercept(
+        del,
+        () => path,
+        undefined,
+        () => files.delete(path),
+      ),
+    list: (folder) =>
+      intercept(
+        list,
+        () => folder ?? "",
+        undefined,
+        () => files.list(folder),
+      ),
+    withTempFile: (work, options) =>
+      intercept(withTempFile, undefined, undefined, () => files.withTempFile(work, options)),
+    sweep: (options) =>
+      intercept(
+        sweep,
+        () => options?.path,
+        undefined,
+        () => files.sweep(options),
+      ),
     close: () => files.close(),
     [Symbol.asyncDispose]: () => files.close(),
   };

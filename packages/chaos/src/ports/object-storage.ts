@@ -26,7 +26,13 @@ export function withChaosObjectStorage(storage: ObjectStorage, chaos: Chaos | Ch
     get capabilities() {
       return storage.capabilities;
     },
-    put: (key, body, options) => intercept(put, () => key, options?.signal, () => storage.put(key, body, options)),
+    put: (key, body, options) =>
+      intercept(
+        put,
+        () => key,
+        options?.signal,
+        () => storage.put(key, body, options),
+      ),
     get: (key, options) =>
       interceptStream(
         get,
@@ -35,10 +41,34 @@ export function withChaosObjectStorage(storage: ObjectStorage, chaos: Chaos | Ch
         () => storage.get(key, options),
         (result, error) => ({ info: result.info, body: readableFailingAtEnd(result.body, error) }),
       ),
-    getBytes: (key, options) => intercept(getBytes, () => key, options?.signal, () => storage.getBytes(key, options)),
-    head: (key, options) => intercept(head, () => key, options?.signal, () => storage.head(key, options)),
-    exists: (key, options) => intercept(exists, () => key, options?.signal, () => storage.exists(key, options)),
-    delete: (key, options) => intercept(del, () => key, options?.signal, () => storage.delete(key, options)),
+    getBytes: (key, options) =>
+      intercept(
+        getBytes,
+        () => key,
+        options?.signal,
+        () => storage.getBytes(key, options),
+      ),
+    head: (key, options) =>
+      intercept(
+        head,
+        () => key,
+        options?.signal,
+        () => storage.head(key, options),
+      ),
+    exists: (key, options) =>
+      intercept(
+        exists,
+        () => key,
+        options?.signal,
+        () => storage.exists(key, options),
+      ),
+    delete: (key, options) =>
+      intercept(
+        del,
+        () => key,
+        options?.signal,
+        () => storage.delete(key, options),
+      ),
     deleteMany: (keys, options) => {
       const all = typeof keys === "object" && keys !== null && Symbol.iterator in keys ? [...keys] : keys;
       return intercept(
@@ -48,9 +78,20 @@ export function withChaosObjectStorage(storage: ObjectStorage, chaos: Chaos | Ch
         () => storage.deleteMany(all, options),
       );
     },
-    list: (options) => chaosIterable(list, () => options?.prefix, options?.signal, () => storage.list(options)),
+    list: (options) =>
+      chaosIterable(
+        list,
+        () => options?.prefix,
+        options?.signal,
+        () => storage.list(options),
+      ),
     listPage: (options) =>
-      intercept(listPage, () => options?.prefix, options?.signal, () => storage.listPage(options)),
+      intercept(
+        listPage,
+        () => options?.prefix,
+        options?.signal,
+        () => storage.listPage(options),
+      ),
     copy: (sourceKey, destinationKey, options) =>
       intercept(
         copy,
@@ -58,7 +99,13 @@ export function withChaosObjectStorage(storage: ObjectStorage, chaos: Chaos | Ch
         options?.signal,
         () => storage.copy(sourceKey, destinationKey, options),
       ),
-    signedUrl: (key, options) => intercept(signedUrl, () => key, undefined, () => storage.signedUrl(key, options)),
+    signedUrl: (key, options) =>
+      intercept(
+        signedUrl,
+        () => key,
+        undefined,
+        () => storage.signedUrl(key, options),
+      ),
     close: () => storage.close(),
     [Symbol.asyncDispose]: () => storage.close(),
   };

@@ -7,7 +7,10 @@ import { intercept } from "../intercept.js";
  * the first sheet's name. An injected failure destroys the output, as the port says of every
  * failure; with the `"after"` phase the report was written in full first.
  */
-export function withChaosReportGenerator(generator: ReportGenerator, chaos: Chaos | ChaosOptions): ReportGenerator {
+export function withChaosReportGenerator(
+  generator: ReportGenerator,
+  chaos: Chaos | ChaosOptions,
+): ReportGenerator {
   const c = chaosOf(chaos);
   const generate = c.site("reports", "generate");
   return {

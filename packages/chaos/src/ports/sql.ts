@@ -38,7 +38,9 @@ function executor<E extends SqlExecutor>(inner: E, sites: SqlSites, dialect: () 
     execute: (statement, options) =>
       intercept(sites.execute, text(statement), options?.signal, () => inner.execute(statement, options)),
     stream: <Row>(statement: SqlQuery, options?: SqlStreamOptions) =>
-      chaosIterable(sites.stream, text(statement), options?.signal, () => inner.stream<Row>(statement, options)),
+      chaosIterable(sites.stream, text(statement), options?.signal, () =>
+        inner.stream<Row>(statement, options),
+      ),
     insertMany: (table, columns, rows, options) =>
       intercept(
         sites.insertMany,
@@ -48,10 +50,7 @@ function executor<E extends SqlExecutor>(inner: E, sites: SqlSites, dialect: () 
       ),
     transaction: (work, options) =>
       intercept(sites.transaction, undefined, options?.signal, () =>
-        inner.transaction(
-          typeof work === "function" ? (tx) => work(transaction(tx, sites)) : work,
-          options,
-        ),
+        inner.transaction(typeof work === "function" ? (tx) => work(transaction(tx, sites)) : work, options),
       ),
   };
 }

@@ -11,7 +11,8 @@ export function withChaosTokenDecoder(decoder: TokenDecoder, chaos: Chaos | Chao
   const c = chaosOf(chaos);
   const decode = c.site("tokens", "decode");
   return {
-    decode: (token, options) => intercept(decode, undefined, options?.signal, () => decoder.decode(token, options)),
+    decode: (token, options) =>
+      intercept(decode, undefined, options?.signal, () => decoder.decode(token, options)),
     close: () => decoder.close(),
     [Symbol.asyncDispose]: () => decoder.close(),
   };

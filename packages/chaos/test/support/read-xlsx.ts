@@ -6,7 +6,8 @@ function cellOf(cell: ExcelJS.Cell): ReadBackCell {
   const numberFormat = cell.numFmt || undefined;
   if (value === null || value === undefined) return { value: null };
   if (value instanceof Date || typeof value !== "object") return { value, numberFormat };
-  if ("formula" in value) return { value: String(value.result ?? ""), formula: String(value.formula), numberFormat };
+  if ("formula" in value)
+    return { value: String(value.result ?? ""), formula: String(value.formula), numberFormat };
   if ("richText" in value) return { value: value.richText.map((run) => run.text).join(""), numberFormat };
   return { value: JSON.stringify(value), numberFormat };
 }

@@ -26,14 +26,18 @@ export function withResilienceCache<V = unknown>(
     get capabilities() {
       return cache.capabilities;
     },
-    get: (key, options) => p.run(get, options?.signal, (signal) => cache.get(key, withSignal(options, signal))),
+    get: (key, options) =>
+      p.run(get, options?.signal, (signal) => cache.get(key, withSignal(options, signal))),
     set: (key, value, options) =>
       p.run(set, options?.signal, (signal) => cache.set(key, value, withSignal(options, signal))),
-    has: (key, options) => p.run(has, options?.signal, (signal) => cache.has(key, withSignal(options, signal))),
+    has: (key, options) =>
+      p.run(has, options?.signal, (signal) => cache.has(key, withSignal(options, signal))),
     delete: (key, options) =>
       p.run(del, options?.signal, (signal) => cache.delete(key, withSignal(options, signal))),
     deletePrefix: (prefix, options) =>
-      p.run(deletePrefix, options?.signal, (signal) => cache.deletePrefix(prefix, withSignal(options, signal))),
+      p.run(deletePrefix, options?.signal, (signal) =>
+        cache.deletePrefix(prefix, withSignal(options, signal)),
+      ),
     clear: (options) => p.run(clear, options?.signal, (signal) => cache.clear(withSignal(options, signal))),
     stats: (options) => p.run(stats, options?.signal, (signal) => cache.stats(withSignal(options, signal))),
     getOrSet: (key, loader, options) => {

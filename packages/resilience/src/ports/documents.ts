@@ -39,9 +39,13 @@ export function withResilienceDocumentDatabase(
         return inner.name;
       },
       insertOne: (document, options) =>
-        p.run(ops.insertOne, options?.signal, (signal) => inner.insertOne(document, withSignal(options, signal))),
+        p.run(ops.insertOne, options?.signal, (signal) =>
+          inner.insertOne(document, withSignal(options, signal)),
+        ),
       insertMany: (documents, options) =>
-        p.run(ops.insertMany, options?.signal, (signal) => inner.insertMany(documents, withSignal(options, signal))),
+        p.run(ops.insertMany, options?.signal, (signal) =>
+          inner.insertMany(documents, withSignal(options, signal)),
+        ),
       findById: (id, options) =>
         p.run(ops.findById, options?.signal, (signal) => inner.findById(id, withSignal(options, signal))),
       find: (filter, options) =>
@@ -51,13 +55,19 @@ export function withResilienceDocumentDatabase(
           inner.updateOne(filter, update, withSignal(options, signal)),
         ),
       deleteOne: (filter, options) =>
-        p.run(ops.deleteOne, options?.signal, (signal) => inner.deleteOne(filter, withSignal(options, signal))),
+        p.run(ops.deleteOne, options?.signal, (signal) =>
+          inner.deleteOne(filter, withSignal(options, signal)),
+        ),
       deleteMany: (filter, options) =>
-        p.run(ops.deleteMany, options?.signal, (signal) => inner.deleteMany(filter, withSignal(options, signal))),
+        p.run(ops.deleteMany, options?.signal, (signal) =>
+          inner.deleteMany(filter, withSignal(options, signal)),
+        ),
       count: (filter, options) =>
         p.run(ops.count, options?.signal, (signal) => inner.count(filter, withSignal(options, signal))),
       ensureIndex: (index, options) =>
-        p.run(ops.ensureIndex, options?.signal, (signal) => inner.ensureIndex(index, withSignal(options, signal))),
+        p.run(ops.ensureIndex, options?.signal, (signal) =>
+          inner.ensureIndex(index, withSignal(options, signal)),
+        ),
     };
   }
 
@@ -65,15 +75,21 @@ export function withResilienceDocumentDatabase(
     get capabilities() {
       return database.capabilities;
     },
-    collection: <T extends DocumentData = DocumentData>(name: string) => collection(database.collection<T>(name)),
+    collection: <T extends DocumentData = DocumentData>(name: string) =>
+      collection(database.collection<T>(name)),
     dropCollection: (name, options) =>
-      p.run(dropCollection, options?.signal, (signal) => database.dropCollection(name, withSignal(options, signal))),
+      p.run(dropCollection, options?.signal, (signal) =>
+        database.dropCollection(name, withSignal(options, signal)),
+      ),
     transaction: (work, options) =>
       p.run(
         transaction,
         options?.signal,
         (signal) =>
-          database.transaction(typeof work === "function" ? callerCode(work) : work, withSignal(options, signal)),
+          database.transaction(
+            typeof work === "function" ? callerCode(work) : work,
+            withSignal(options, signal),
+          ),
         CALLER_CODE,
       ),
     ping: (options) => p.run(ping, options?.signal, (signal) => database.ping(withSignal(options, signal))),

@@ -10,7 +10,10 @@ import { withSignal } from "../shared.js";
  * would enqueue a second job). `work` is the adapter's own: the queue retries failed handlers
  * itself, with its back-off and dead letters, so the policy wraps no handler.
  */
-export function withResilienceJobQueue(queue: JobQueue, policy: ResiliencePolicy | ResilienceOptions = {}): JobQueue {
+export function withResilienceJobQueue(
+  queue: JobQueue,
+  policy: ResiliencePolicy | ResilienceOptions = {},
+): JobQueue {
   const p = policyOf(policy);
   const op = (name: string, idempotent: boolean) => p.operation("jobs", name, { idempotent });
   const enqueueKeyed = op("enqueue", true);
@@ -27,10 +30,14 @@ export function withResilienceJobQueue(queue: JobQueue, policy: ResiliencePolicy
         queue.enqueue(name, payload, withSignal(options, signal)),
       ),
     work: (name, handler, options) => queue.work(name, handler, options),
-    cancel: (id, options) => p.run(cancel, options?.signal, (signal) => queue.cancel(id, withSignal(options, signal))),
+    cancel: (id, options) =>
+      p.run(cancel, options?.signal, (signal) => queue.cancel(id, withSignal(options, signal))),
     listDeadLetters: (name, options) =>
-      p.run(listDeadLetters, options?.signal, (signal) => queue.listDeadLetters(name, withSignal(options, signal))),
-    redrive: (id, options) => p.run(redrive, options?.signal, (signal) => queue.redrive(id, withSignal(options, signal))),
+      p.run(listDeadLetters, options?.signal, (signal) =>
+        queue.listDeadLetters(name, withSignal(options, signal)),
+      ),
+    redrive: (id, options) =>
+      p.run(redrive, options?.signal, (signal) => queue.redrive(id, withSignal(options, signal))),
     close: () => queue.close(),
     [Symbol.asyncDispose]: () => queue.close(),
   };

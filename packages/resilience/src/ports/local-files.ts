@@ -40,7 +40,8 @@ export function withResilienceLocalFileManager(
         options?.signal,
         (signal) => files.write(path, data, withSignal(options, signal)),
       ),
-    read: (path, options) => p.run(read, options?.signal, (signal) => files.read(path, withSignal(options, signal))),
+    read: (path, options) =>
+      p.run(read, options?.signal, (signal) => files.read(path, withSignal(options, signal))),
     createReadStream: async (path) => {
       const held = await p.open(createReadStream, undefined, () => files.createReadStream(path), {
         abandon: (stream) => stream.destroy(),

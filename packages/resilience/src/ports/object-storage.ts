@@ -1,4 +1,10 @@
-import type { ListObjectsOptions, ObjectBody, ObjectStorage, ObjectSummary, PutObjectOptions } from "@proj/ports";
+import type {
+  ListObjectsOptions,
+  ObjectBody,
+  ObjectStorage,
+  ObjectSummary,
+  PutObjectOptions,
+} from "@proj/ports";
 import { policyOf, type ResilienceOptions, type ResiliencePolicy } from "../policy.js";
 import { releaseOnClose, withSignal } from "../shared.js";
 
@@ -40,19 +46,27 @@ export function withResilienceObjectStorage(
       return storage.capabilities;
     },
     put: (key, body, options?: PutObjectOptions) =>
-      p.run(replayable(body) && options?.ifNoneMatch === undefined ? putAgain : putOnce, options?.signal, (signal) =>
-        storage.put(key, body, withSignal(options, signal)),
+      p.run(
+        replayable(body) && options?.ifNoneMatch === undefined ? putAgain : putOnce,
+        options?.signal,
+        (signal) => storage.put(key, body, withSignal(options, signal)),
       ),
     get: async (key, options) => {
-      const held = await p.open(get, options?.signal, (signal) => storage.get(key, withSignal(options, signal)), {
-        abandon: (result) => result.body.destroy(),
-      });
+      const held = await p.open(
+        get,
+        options?.signal,
+        (signal) => storage.get(key, withSignal(options, signal)),
+        {
+          abandon: (result) => result.body.destroy(),
+        },
+      );
       releaseOnClose(held.value.body, held.release);
       return held.value;
     },
     getBytes: (key, options) =>
       p.run(getBytes, options?.signal, (signal) => storage.getBytes(key, withSignal(options, signal))),
-    head: (key, options) => p.run(head, options?.signal, (signal) => storage.head(key, withSignal(options, signal))),
+    head: (key, options) =>
+      p.run(head, options?.signal, (signal) => storage.head(key, withSignal(options, signal))),
     exists: (key, options) =>
       p.run(exists, options?.signal, (signal) => storage.exists(key, withSignal(options, signal))),
     delete: (key, options) =>
@@ -60,7 +74,9 @@ export function withResilienceObjectStorage(
     deleteMany: (keys, options) => {
       // A retry must see the same keys: a one-shot iterable would be empty the second time.
       const all = typeof keys === "object" && keys !== null && Symbol.iterator in keys ? [...keys] : keys;
-      return p.run(deleteMany, options?.signal, (signal) => storage.deleteMany(all, withSignal(options, signal)));
+      return p.run(deleteMany, options?.signal, (signal) =>
+        storage.deleteMany(all, withSignal(options, signal)),
+      );
     },
     list: (options?: ListObjectsOptions): AsyncIterable<ObjectSummary> => ({
       // Page by page through listPage, so that each page is one call of the policy.
@@ -77,7 +93,9 @@ export function withResilienceObjectStorage(
     listPage: (options) =>
       p.run(listPage, options?.signal, (signal) => storage.listPage(withSignal(options, signal))),
     copy: (sourceKey, destinationKey, options) =>
-      p.run(copy, options?.signal, (signal) => storage.copy(sourceKey, destinationKey, withSignal(options, signal))),
+      p.run(copy, options?.signal, (signal) =>
+        storage.copy(sourceKey, destinationKey, withSignal(options, signal)),
+      ),
     signedUrl: (key, options) => p.run(signedUrl, undefined, () => storage.signedUrl(key, options)),
     close: () => storage.close(),
     [Symbol.asyncDispose]: () => storage.close(),

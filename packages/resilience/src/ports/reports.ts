@@ -4,11 +4,14 @@ import { CALLER_CODE, callerRows, withSignal } from "../shared.js";
 
 /** The definition with each sheet's rows marked as the caller's; anything malformed passes as is. */
 function markRows(definition: ReportDefinition): ReportDefinition {
-  if (typeof definition !== "object" || definition === null || !Array.isArray(definition.sheets)) return definition;
+  if (typeof definition !== "object" || definition === null || !Array.isArray(definition.sheets))
+    return definition;
   return {
     ...definition,
     sheets: definition.sheets.map((sheet) =>
-      typeof sheet === "object" && sheet !== null && "rows" in sheet ? { ...sheet, rows: callerRows(sheet.rows) } : sheet,
+      typeof sheet === "object" && sheet !== null && "rows" in sheet
+        ? { ...sheet, rows: callerRows(sheet.rows) }
+        : sheet,
     ),
   };
 }
@@ -34,7 +37,8 @@ export function withResilienceReportGenerator(
         return await p.run(
           generate,
           options?.signal,
-          (signal) => generator.generate(markRows(definition), output, withSignal(options, signal) ?? options),
+          (signal) =>
+            generator.generate(markRows(definition), output, withSignal(options, signal) ?? options),
           CALLER_CODE,
         );
       } catch (error) {

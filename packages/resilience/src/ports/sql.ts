@@ -1,5 +1,11 @@
 import type { SqlDatabase, SqlQuery, SqlStreamOptions } from "@proj/ports";
-import { type Held, type Operation, policyOf, type ResilienceOptions, type ResiliencePolicy } from "../policy.js";
+import {
+  type Held,
+  type Operation,
+  policyOf,
+  type ResilienceOptions,
+  type ResiliencePolicy,
+} from "../policy.js";
 import { CALLER_CODE, callerCode, callerRows, once, withSignal } from "../shared.js";
 
 const marked = new WeakSet<SqlQuery>();
@@ -67,7 +73,8 @@ export function withResilienceSqlDatabase(
     get capabilities() {
       return db.capabilities;
     },
-    ping: (callOptions) => p.run(ping, callOptions?.signal, (signal) => db.ping(withSignal(callOptions, signal))),
+    ping: (callOptions) =>
+      p.run(ping, callOptions?.signal, (signal) => db.ping(withSignal(callOptions, signal))),
     query: (statement, callOptions) =>
       p.run(pick(query, statement), callOptions?.signal, (signal) =>
         db.query(statement, withSignal(callOptions, signal)),
@@ -81,7 +88,8 @@ export function withResilienceSqlDatabase(
         db.execute(statement, withSignal(callOptions, signal)),
       ),
     stream: <Row>(statement: SqlQuery, callOptions?: SqlStreamOptions): AsyncIterable<Row> => ({
-      [Symbol.asyncIterator]: () => resilientRows<Row>(p, pick(stream, statement), db, statement, callOptions),
+      [Symbol.asyncIterator]: () =>
+        resilientRows<Row>(p, pick(stream, statement), db, statement, callOptions),
     }),
     insertMany: (table, columns, rows, callOptions) =>
       p.run(
@@ -95,7 +103,10 @@ export function withResilienceSqlDatabase(
         transaction,
         callOptions?.signal,
         (signal) =>
-          db.transaction(typeof work === "function" ? callerCode(work) : work, withSignal(callOptions, signal)),
+          db.transaction(
+            typeof work === "function" ? callerCode(work) : work,
+            withSignal(callOptions, signal),
+          ),
         CALLER_CODE,
       ),
     close: () => db.close(),

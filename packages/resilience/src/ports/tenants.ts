@@ -39,7 +39,9 @@ export function withResilienceTenantRepository(
         tenants.changeStatus(id, status, expectedVersion, withSignal(options, signal)),
       ),
     delete: (id, expectedVersion, options) =>
-      p.run(del, options?.signal, (signal) => tenants.delete(id, expectedVersion, withSignal(options, signal))),
+      p.run(del, options?.signal, (signal) =>
+        tenants.delete(id, expectedVersion, withSignal(options, signal)),
+      ),
     close: () => tenants.close(),
     [Symbol.asyncDispose]: () => tenants.close(),
   };

@@ -3,13 +3,13 @@ import { promises as fs } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
+import { createLocalFileManager } from "@proj/adapter-local-fs";
 import {
   createMemoryDocumentDatabase,
   createMemoryObjectStorage,
   createMemoryTenantRepository,
   createMemoryTokenAuthority,
 } from "@proj/adapter-memory";
-import { createLocalFileManager } from "@proj/adapter-local-fs";
 import { createPgliteDatabase } from "@proj/adapter-pglite";
 import { createMemoryCache } from "@proj/cache-memory";
 import {
