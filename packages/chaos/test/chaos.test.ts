@@ -34,7 +34,7 @@ import {
 /** Runs `calls` gets over `keys` through a fresh chaos and returns what was injected, without clock times. */
 async function run(options: ChaosOptions, calls: number, keys = ["a", "b", "c"]) {
   const chaos = createChaos(options);
-  const cache = withChaosCache(createMemoryCache({ maxEntries: 10 }), chaos);
+  const cache = withChaosCache(createMemoryCache<unknown>({ maxEntries: 10 }), chaos);
   const outcomes: string[] = [];
   for (let i = 0; i < calls; i++) {
     const key = keys[i % keys.length] as string;
@@ -93,7 +93,7 @@ describe("seeded and reproducible", () => {
     const rules: ChaosRule[] = [{ name: "gets", operations: "get", rate: 0.5, error: "UNAVAILABLE" }];
     const alone = await run({ seed: 9, rules }, 100);
     const chaos = createChaos({ seed: 9, rules });
-    const cache = withChaosCache(createMemoryCache({ maxEntries: 10 }), chaos);
+    const cache = withChaosCache(createMemoryCache<unknown>({ maxEntries: 10 }), chaos);
     const outcomes: string[] = [];
     for (let i = 0; i < 100; i++) {
       await cache.set("x", i);
@@ -109,7 +109,7 @@ describe("seeded and reproducible", () => {
 
   it("reset starts every sequence, schedule and count over", async () => {
     const chaos = createChaos({ seed: 5, rules: [{ rate: 0.5, error: "UNAVAILABLE", times: 20 }] });
-    const cache = withChaosCache(createMemoryCache({ maxEntries: 10 }), chaos);
+    const cache = withChaosCache(createMemoryCache<unknown>({ maxEntries: 10 }), chaos);
     const pass = async () => {
       const outcomes: boolean[] = [];
       for (let i = 0; i < 60; i++)
@@ -130,7 +130,7 @@ describe("seeded and reproducible", () => {
 
   it("injects nothing while disabled", async () => {
     const chaos = createChaos({ seed: 1, rules: [{ error: "UNAVAILABLE" }] });
-    const cache = withChaosCache(createMemoryCache({ maxEntries: 10 }), chaos);
+    const cache = withChaosCache(createMemoryCache<unknown>({ maxEntries: 10 }), chaos);
     chaos.enabled = false;
     expect(await cache.get("k")).toBeUndefined();
     chaos.enabled = true;
@@ -146,7 +146,7 @@ describe("matching", () => {
       rules: [{ ports: "objectStorage", operations: ["put"], error: "UNAVAILABLE" }],
     });
     const storage = withChaosObjectStorage(createMemoryObjectStorage(), chaos);
-    const cache = withChaosCache(createMemoryCache({ maxEntries: 10 }), chaos);
+    const cache = withChaosCache(createMemoryCache<unknown>({ maxEntries: 10 }), chaos);
     await expectErrorCode(storage.put("k", "v"), "UNAVAILABLE");
     expect(await storage.exists("k")).toBe(false);
     await cache.set("k", "v");
@@ -165,7 +165,7 @@ describe("matching", () => {
         { name: "keyless", operations: "stats", keys: "*", error: "INTERNAL" },
       ],
     });
-    const cache = withChaosCache(createMemoryCache({ maxEntries: 10 }), chaos);
+    const cache = withChaosCache(createMemoryCache<unknown>({ maxEntries: 10 }), chaos);
     await expectErrorCode(cache.get("reports/2024/q1.xlsx"), "NOT_FOUND");
     expect(await cache.get("reports/q1.csv")).toBeUndefined();
     await expectErrorCode(cache.get("tmp/123"), "PERMISSION_DENIED");
@@ -228,7 +228,7 @@ describe("schedule", () => {
       now: time.now,
       rules: [{ error: "UNAVAILABLE", schedule: { afterMs: 1_000, forMs: 100, everyMs: 1_000 } }],
     });
-    const cache = withChaosCache(createMemoryCache({ maxEntries: 10 }), chaos);
+    const cache = withChaosCache(createMemoryCache<unknown>({ maxEntries: 10 }), chaos);
     const at = async (elapsed: number) => {
       time.advance(elapsed - chaos.elapsed());
       return cache.get("k").then(
@@ -257,7 +257,7 @@ describe("what is injected", () => {
         { name: "lost", operations: "set", error: { code: "TIMEOUT", outcome: "unknown" } },
       ],
     });
-    const cache = withChaosCache(createMemoryCache({ maxEntries: 10 }), chaos);
+    const cache = withChaosCache(createMemoryCache<unknown>({ maxEntries: 10 }), chaos);
     const down = await expectErrorCode(cache.get("k"), "UNAVAILABLE");
     expect(down.retryable).toBe(true);
     expect(down.details).toEqual({ injected: true, rule: "down", port: "cache", operation: "get" });
@@ -286,7 +286,7 @@ describe("what is injected", () => {
 
   it("latency that delays the call, and that the call's signal cuts short", async () => {
     const chaos = createChaos({ seed: 1, rules: [{ operations: "get", latencyMs: [60, 80] }] });
-    const cache = withChaosCache(createMemoryCache({ maxEntries: 10 }), chaos);
+    const cache = withChaosCache(createMemoryCache<unknown>({ maxEntries: 10 }), chaos);
     let started = performance.now();
     expect(await cache.get("k")).toBeUndefined();
     expect(performance.now() - started).toBeGreaterThanOrEqual(59);
