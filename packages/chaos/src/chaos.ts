@@ -351,8 +351,12 @@ export class Chaos {
         at: elapsed,
         cancelled: false,
       };
-      if (key !== undefined) record.key = key;
-      else if (keysRead && keyList !== undefined && keyList.length > 0) record.key = keyList[0];
+      if (!keysRead) {
+        keysRead = true;
+        keyList = keyListOf(keys?.());
+      }
+      const recorded = key ?? keyList?.[0];
+      if (recorded !== undefined) record.key = recorded;
       if (rule.latency !== undefined) {
         const [min, max] = rule.latency;
         const latencyMs = min === max ? min : min + rule.random() * (max - min);

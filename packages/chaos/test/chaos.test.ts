@@ -6,6 +6,7 @@ import { PGlite } from "@electric-sql/pglite";
 import { createLocalFileManager } from "@proj/adapter-local-fs";
 import {
   createMemoryDocumentDatabase,
+  createMemoryJobQueue,
   createMemoryObjectStorage,
   createMemoryTenantRepository,
   createMemoryTokenAuthority,
@@ -23,6 +24,7 @@ import {
   createChaos,
   withChaosCache,
   withChaosDocumentDatabase,
+  withChaosJobQueue,
   withChaosLocalFileManager,
   withChaosObjectStorage,
   withChaosReportGenerator,
@@ -441,6 +443,74 @@ describe("every port", () => {
     };
     await expectErrorCode(reports.generate(definition, output, { format: "csv" }), "PERMISSION_DENIED");
     expect(output.destroyed).toBe(true);
+  });
+});
+
+describe("JobQueue", () => {
+  it("a fault before a delivery fails the attempt without running the handler; the queue delivers it again", async () => {
+    const inner = createMemoryJobQueue();
+    try {
+      const chaos = createChaos({
+        seed: 1,
+        rules: [{ operations: "handle", error: "UNAVAILABLE", times: 1 }],
+      });
+      const jobs = withChaosJobQueue(inner, chaos);
+      const ran: number[] = [];
+      const worker = jobs.work(
+        "mail",
+        async (job) => {
+          ran.push(job.attempt);
+        },
+        { backoff: { initialMs: 10, maxMs: 20 } },
+      );
+      await jobs.enqueue("mail", { to: "a" });
+      await expect.poll(() => ran).toEqual([2]);
+      expect(chaos.injections.map((injection) => [injection.operation, injection.key])).toEqual([
+        ["handle", "mail"],
+      ]);
+      await worker.close();
+    } finally {
+      await inner.close();
+    }
+  });
+
+  it("a fault after a delivery runs the handler, then fails the attempt: the handler runs twice", async () => {
+    const inner = createMemoryJobQueue();
+    try {
+      const chaos = createChaos({
+        seed: 1,
+        rules: [{ operations: "handle", error: "UNAVAILABLE", phase: "after", times: 1 }],
+      });
+      const jobs = withChaosJobQueue(inner, chaos);
+      const ran: number[] = [];
+      const worker = jobs.work(
+        "mail",
+        async (job) => {
+          ran.push(job.attempt);
+        },
+        { backoff: { initialMs: 10, maxMs: 20 } },
+      );
+      await jobs.enqueue("mail", { to: "a" });
+      await expect.poll(() => ran).toEqual([1, 2]);
+      await worker.close();
+    } finally {
+      await inner.close();
+    }
+  });
+
+  it("faults on enqueue by queue name", async () => {
+    const inner = createMemoryJobQueue();
+    try {
+      const chaos = createChaos({
+        seed: 1,
+        rules: [{ operations: "enqueue", keys: "reports", error: "UNAVAILABLE" }],
+      });
+      const jobs = withChaosJobQueue(inner, chaos);
+      await expectErrorCode(jobs.enqueue("reports", {}), "UNAVAILABLE");
+      expect((await jobs.enqueue("mail", {})).duplicate).toBe(false);
+    } finally {
+      await inner.close();
+    }
   });
 });
 

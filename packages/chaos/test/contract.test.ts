@@ -3,6 +3,7 @@ import {
   createChaos,
   withChaosCache,
   withChaosDocumentDatabase,
+  withChaosJobQueue,
   withChaosLocalFileManager,
   withChaosObjectStorage,
   withChaosReportGenerator,
@@ -36,4 +37,5 @@ runContracts("through chaos at rate 0", {
   tenants: (inner) => withChaosTenantRepository(inner, chaos()),
   reports: (inner) => withChaosReportGenerator(inner, chaos()),
   tokens: (inner) => withChaosTokenDecoder(inner, chaos()),
+  jobs: (inner) => withChaosJobQueue(inner, chaos()),
 });

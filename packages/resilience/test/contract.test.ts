@@ -3,6 +3,7 @@ import {
   type ResilienceOptions,
   withResilienceCache,
   withResilienceDocumentDatabase,
+  withResilienceJobQueue,
   withResilienceLocalFileManager,
   withResilienceObjectStorage,
   withResilienceReportGenerator,
@@ -35,4 +36,5 @@ runContracts("through the resilience decorator", {
   tenants: (inner) => withResilienceTenantRepository(inner, policy()),
   reports: (inner) => withResilienceReportGenerator(inner, policy()),
   tokens: (inner) => withResilienceTokenDecoder(inner, policy()),
+  jobs: (inner) => withResilienceJobQueue(inner, policy()),
 });

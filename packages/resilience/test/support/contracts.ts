@@ -6,6 +6,7 @@ import { PGlite } from "@electric-sql/pglite";
 import { createLocalFileManager } from "@proj/adapter-local-fs";
 import {
   createMemoryDocumentDatabase,
+  createMemoryJobQueue,
   createMemoryObjectStorage,
   createMemoryTenantRepository,
   createMemoryTokenAuthority,
@@ -15,6 +16,7 @@ import { createMemoryCache } from "@proj/cache-memory";
 import {
   cacheContract,
   documentDatabaseContract,
+  jobQueueContract,
   localFileManagerContract,
   objectStorageContract,
   reportGeneratorContract,
@@ -26,6 +28,7 @@ import {
 import type {
   Cache,
   DocumentDatabase,
+  JobQueue,
   LocalFileManager,
   ObjectStorage,
   ReportGenerator,
@@ -48,6 +51,7 @@ export interface PortWrappers {
   tenants(inner: TenantRepository): TenantRepository;
   reports(inner: ReportGenerator): ReportGenerator;
   tokens(inner: TokenDecoder): TokenDecoder;
+  jobs(inner: JobQueue): JobQueue;
 }
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
@@ -111,6 +115,11 @@ export function runContracts(label: string, wrap: PortWrappers): void {
     formats: ["xlsx", "csv"],
     create: () => wrap.reports(createOpenReportGenerator()),
     readBack: (bytes) => readXlsx(bytes),
+  });
+
+  jobQueueContract(`memory ${label}`, {
+    create: async () => wrap.jobs(createMemoryJobQueue()),
+    resolutionMs: 100,
   });
 
   // One PGlite engine for the file (it takes seconds to start); a schema per test.
