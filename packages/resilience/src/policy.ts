@@ -361,9 +361,11 @@ export class ResiliencePolicy {
     hooks: CallHooks<T> | undefined,
     hold: boolean,
   ): Promise<unknown> {
-    const attempt = () => this.#attempt(operation, signal, call, hooks, hold);
-    if (this.#retry === undefined || !operation.idempotent) return attempt();
-    return this.#withRetry(this.#retry, operation, signal, hooks, attempt);
+    if (this.#retry === undefined || !operation.idempotent)
+      return this.#attempt(operation, signal, call, hooks, hold);
+    return this.#withRetry(this.#retry, operation, signal, hooks, () =>
+      this.#attempt(operation, signal, call, hooks, hold),
+    );
   }
 
   #timeoutPolicy(ms: number): TimeoutPolicy {
@@ -385,23 +387,27 @@ export class ResiliencePolicy {
     attempt: () => Promise<unknown>,
   ): Promise<unknown> {
     settings.budget?.recordCall();
+    // The first attempt runs outside cockatiel's loop, so a call that succeeds pays nothing for
+    // retrying; the loop takes over at the first failure worth another attempt.
+    let first: unknown;
+    try {
+      return await attempt();
+    } catch (error) {
+      first = error;
+    }
     const state = { backingOff: false };
+    if (!this.#retrying(settings, state, 0, first, operation, signal, hooks)) throw first;
     const running = settings.policy
       .execute(async ({ attempt: index }) => {
+        // cockatiel's attempt 0 is the failure above: answering it again makes the loop back off.
+        if (index === 0) throw new RetryRequest(first);
         state.backingOff = false;
-        if (index > 0 && signal?.aborted) throw cancelledError(signal, operation.what);
+        if (signal?.aborted) throw cancelledError(signal, operation.what);
         try {
           return await attempt();
         } catch (error) {
-          if (index + 1 < settings.maxAttempts && !signal?.aborted && this.#retryable(error, hooks)) {
-            if (settings.budget !== undefined && !settings.budget.tryRetry()) {
-              this.#emit({ type: "retry-budget-exhausted", ...this.#source(operation), error });
-              throw error;
-            }
-            state.backingOff = true;
-            this.#emit({ type: "retry", ...this.#source(operation), attempt: index + 1, error });
+          if (this.#retrying(settings, state, index, error, operation, signal, hooks))
             throw new RetryRequest(error);
-          }
           throw error;
         }
       }, signal)
@@ -416,8 +422,29 @@ export class ResiliencePolicy {
         if (state.backingOff) reject(cancelledError(signal, operation.what));
       };
       signal.addEventListener("abort", onAbort, { once: true });
+      if (signal.aborted) onAbort();
       running.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
     });
+  }
+
+  /** Whether attempt `index` (from 0), which failed with `error`, gets another; says so to `onEvent`. */
+  #retrying(
+    settings: RetrySettings,
+    state: { backingOff: boolean },
+    index: number,
+    error: unknown,
+    operation: Operation,
+    signal: AbortSignal | undefined,
+    hooks: CallHooks<never> | undefined,
+  ): boolean {
+    if (index + 1 >= settings.maxAttempts || signal?.aborted || !this.#retryable(error, hooks)) return false;
+    if (settings.budget !== undefined && !settings.budget.tryRetry()) {
+      this.#emit({ type: "retry-budget-exhausted", ...this.#source(operation), error });
+      return false;
+    }
+    state.backingOff = true;
+    this.#emit({ type: "retry", ...this.#source(operation), attempt: index + 1, error });
+    return true;
   }
 
   #retryable(error: unknown, hooks: CallHooks<never> | undefined): error is InfrastructureError {
@@ -427,7 +454,7 @@ export class ResiliencePolicy {
     return hooks?.isCallerError?.(error) !== true;
   }
 
-  async #attempt<T>(
+  #attempt<T>(
     operation: Operation,
     signal: AbortSignal | undefined,
     call: (signal: AbortSignal | undefined) => Promise<T>,
@@ -436,6 +463,17 @@ export class ResiliencePolicy {
   ): Promise<unknown> {
     const breaker = this.#breaker;
     if (breaker === undefined) return this.#timed(operation, signal, call, hooks, hold);
+    return this.#guarded(breaker, operation, signal, call, hooks, hold);
+  }
+
+  async #guarded<T>(
+    breaker: CircuitBreakerPolicy,
+    operation: Operation,
+    signal: AbortSignal | undefined,
+    call: (signal: AbortSignal | undefined) => Promise<T>,
+    hooks: CallHooks<T> | undefined,
+    hold: boolean,
+  ): Promise<unknown> {
     try {
       return await breaker.execute(async () => {
         try {
@@ -467,7 +505,7 @@ export class ResiliencePolicy {
     return this.#isFailure(error);
   }
 
-  async #timed<T>(
+  #timed<T>(
     operation: Operation,
     signal: AbortSignal | undefined,
     call: (signal: AbortSignal | undefined) => Promise<T>,
@@ -476,6 +514,17 @@ export class ResiliencePolicy {
   ): Promise<unknown> {
     const policy = operation.timeout;
     if (policy === undefined) return this.#bulk(operation, signal, call, hooks, hold, undefined);
+    return this.#deadline(policy, operation, signal, call, hooks, hold);
+  }
+
+  async #deadline<T>(
+    policy: TimeoutPolicy,
+    operation: Operation,
+    signal: AbortSignal | undefined,
+    call: (signal: AbortSignal | undefined) => Promise<T>,
+    hooks: CallHooks<T> | undefined,
+    hold: boolean,
+  ): Promise<unknown> {
     const state: AttemptState = { started: false, timer: undefined };
     try {
       // The timer's signal alone goes to cockatiel, so a caller's abort reaches the adapter and the
@@ -497,7 +546,21 @@ export class ResiliencePolicy {
     }
   }
 
-  async #bulk<T>(
+  #bulk<T>(
+    operation: Operation,
+    signal: AbortSignal | undefined,
+    call: (signal: AbortSignal | undefined) => Promise<T>,
+    hooks: CallHooks<T> | undefined,
+    hold: boolean,
+    state: AttemptState | undefined,
+  ): Promise<unknown> {
+    const bulk = this.#bulkhead;
+    if (bulk === undefined && state === undefined && !hold) return call(signal);
+    return this.#slotted(bulk, operation, signal, call, hooks, hold, state);
+  }
+
+  async #slotted<T>(
+    bulk: BulkheadPolicy | undefined,
     operation: Operation,
     signal: AbortSignal | undefined,
     call: (signal: AbortSignal | undefined) => Promise<T>,
@@ -507,8 +570,14 @@ export class ResiliencePolicy {
   ): Promise<unknown> {
     // A call whose signal has fired takes no slot: the adapter answers it at once, in its own way
     // (a report generator destroys its output, for one).
-    const release =
-      this.#bulkhead === undefined || signal?.aborted ? noop : await this.#acquire(operation, signal);
+    if (bulk !== undefined && !hold && bulk.executionSlots > 0 && !signal?.aborted) {
+      // A free slot: the call runs inside cockatiel's bulkhead at once, no queue to wait in.
+      if (state !== undefined) state.started = true;
+      const value = await bulk.execute(() => call(signal));
+      if (state?.timer?.aborted) hooks?.abandon?.(value);
+      return value;
+    }
+    const release = bulk === undefined || signal?.aborted ? noop : await this.#acquire(operation, signal);
     if (state !== undefined) state.started = true;
     let value: T;
     try {
