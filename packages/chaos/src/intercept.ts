@@ -26,15 +26,30 @@ function pause(decision: Decision, signal: AbortSignal | undefined, what: string
  * One call through chaos: the delay, then the error before the call, or the call and then the error
  * after it (`discard` frees what the call returned: a stream nobody will read).
  */
-export async function intercept<T>(
+export function intercept<T>(
   site: Site,
   keys: KeySource | undefined,
   signal: AbortSignal | undefined,
   call: () => Promise<T>,
   discard?: (value: T) => void,
 ): Promise<T> {
-  const decision = site.decide(keys);
-  if (decision === undefined) return call();
+  try {
+    const decision = site.decide(keys);
+    // Nothing fires: the adapter's own promise, with no layer added.
+    if (decision === undefined) return call();
+    return inject(decision, site, signal, call, discard);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+async function inject<T>(
+  decision: Decision,
+  site: Site,
+  signal: AbortSignal | undefined,
+  call: () => Promise<T>,
+  discard: ((value: T) => void) | undefined,
+): Promise<T> {
   if (decision.latencyMs > 0) await pause(decision, signal, site.what);
   if (decision.before !== undefined) throw decision.before;
   if (decision.after === undefined) return call();

@@ -58,16 +58,20 @@ async function measure(contenders, ops) {
 
 function report(title, results, baseline) {
   console.log(`\n${title}`);
-  console.log("contender | ops/s (median) | spread (min/max vs median)");
-  console.log("--- | --- | ---");
-  for (const [name, values] of results) console.log(`${name} | ${fmt(median(values))} | ${spread(values)}`);
+  console.log("contender | ops/s (median) | µs per call | spread (min/max vs median)");
+  console.log("--- | --- | --- | ---");
+  for (const [name, values] of results)
+    console.log(
+      `${name} | ${fmt(median(values))} | ${(1e6 / median(values)).toFixed(2)} | ${spread(values)}`,
+    );
   const base = results.get(baseline);
   const ratios = [];
   for (const [name, values] of results) {
     if (name === baseline) continue;
     const perRound = values.map((value, i) => value / base[i]);
+    const added = 1e6 / median(values) - 1e6 / median(base);
     ratios.push(
-      `${name} / ${baseline}: ${median(perRound).toFixed(3)} (rounds ${Math.min(...perRound).toFixed(3)}–${Math.max(...perRound).toFixed(3)})`,
+      `${name} / ${baseline}: ${median(perRound).toFixed(3)} (rounds ${Math.min(...perRound).toFixed(3)}–${Math.max(...perRound).toFixed(3)}; ${added.toFixed(2)} µs added per call)`,
     );
   }
   return ratios;

@@ -555,7 +555,13 @@ export class ResiliencePolicy {
     state: AttemptState | undefined,
   ): Promise<unknown> {
     const bulk = this.#bulkhead;
-    if (bulk === undefined && state === undefined && !hold) return call(signal);
+    if (bulk === undefined && state === undefined && !hold) {
+      try {
+        return call(signal);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     return this.#slotted(bulk, operation, signal, call, hooks, hold, state);
   }
 
