@@ -144,7 +144,7 @@ describe("SqlDatabase (PGlite)", () => {
       {
         ...BASE,
         retry: false,
-        timeoutMs: 50,
+        timeoutMs: 1_000,
       },
     );
     const statement = idempotent(sql`SELECT id FROM items ORDER BY id`);
@@ -159,7 +159,7 @@ describe("SqlDatabase (PGlite)", () => {
     const ids: number[] = [];
     for await (const row of db.stream<{ id: number }>(statement, { batchSize: 2 })) {
       ids.push(row.id);
-      await sleep(10);
+      await sleep(150);
     }
     expect(ids).toHaveLength(10);
   });
