@@ -60,68 +60,84 @@ const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("bas
  * Every port's contract suite, unchanged, over the memory adapters (PGlite for SQL, a local folder
  * for files, openreport for reports), each adapter wrapped by `wrap` on its way to the suite.
  */
-export function runContracts(label: string, wrap: PortWrappers): void {
-  cacheContract(`cache-memory ${label}`, {
-    capabilities: { shared: false, staleWhileRevalidate: true },
-    create: async () => wrap.cache(createMemoryCache({ maxEntries: 10_000 })),
-    createWithDefaultTtl: async (defaultTtlMs) =>
-      wrap.cache(createMemoryCache({ maxEntries: 10_000, defaultTtlMs })),
-    createBounded: async (maxEntries) => wrap.cache(createMemoryCache({ maxEntries })),
-    valuesOutsideJson: "kept",
-  });
+export function runContracts(
+  label: string,
+  wrap: PortWrappers,
+  ports: readonly (keyof PortWrappers)[] = Object.keys(wrap) as (keyof PortWrappers)[],
+): void {
+  const runs = (port: keyof PortWrappers) => ports.includes(port);
+  if (runs("cache"))
+    cacheContract(`cache-memory ${label}`, {
+      capabilities: { shared: false, staleWhileRevalidate: true },
+      create: async () => wrap.cache(createMemoryCache({ maxEntries: 10_000 })),
+      createWithDefaultTtl: async (defaultTtlMs) =>
+        wrap.cache(createMemoryCache({ maxEntries: 10_000, defaultTtlMs })),
+      createBounded: async (maxEntries) => wrap.cache(createMemoryCache({ maxEntries })),
+      valuesOutsideJson: "kept",
+    });
 
-  objectStorageContract(`memory ${label}`, {
-    create: async () => wrap.objectStorage(createMemoryObjectStorage()),
-    capabilities: { signedUrls: false, conditionalPut: true, rangeReads: true },
-  });
+  if (runs("objectStorage"))
+    objectStorageContract(`memory ${label}`, {
+      create: async () => wrap.objectStorage(createMemoryObjectStorage()),
+      capabilities: { signedUrls: false, conditionalPut: true, rangeReads: true },
+    });
 
-  documentDatabaseContract(`memory ${label}`, {
-    create: async () => wrap.documents(createMemoryDocumentDatabase()),
-    transactions: true,
-  });
+  if (runs("documents"))
+    documentDatabaseContract(`memory ${label}`, {
+      create: async () => wrap.documents(createMemoryDocumentDatabase()),
+      transactions: true,
+    });
 
-  tenantRepositoryContract(`memory ${label}`, {
-    create: async () => wrap.tenants(createMemoryTenantRepository()),
-  });
+  if (runs("tenants"))
+    tenantRepositoryContract(`memory ${label}`, {
+      create: async () => wrap.tenants(createMemoryTenantRepository()),
+    });
 
-  tokenDecoderContract(`memory ${label}`, {
-    capabilities: { signsRawTokens: true, checksType: true },
-    create: async () => {
-      const secret = randomBytes(32);
-      const { issuer, decoder } = createMemoryTokenAuthority({ secret, maxTokenBytes: 4096 });
-      return {
-        issuer,
-        decoder: wrap.tokens(decoder),
-        untrustedIssuer: createMemoryTokenAuthority().issuer,
-        maxTokenBytes: 4096,
-        async signRaw(claims, header = {}) {
-          const input = `${b64({ alg: "HS256", typ: "JWT", ...header })}.${b64(claims)}`;
-          return `${input}.${createHmac("sha256", secret).update(input).digest("base64url")}`;
-        },
-      };
-    },
-  });
+  if (runs("tokens"))
+    tokenDecoderContract(`memory ${label}`, {
+      capabilities: { signsRawTokens: true, checksType: true },
+      create: async () => {
+        const secret = randomBytes(32);
+        const { issuer, decoder } = createMemoryTokenAuthority({ secret, maxTokenBytes: 4096 });
+        return {
+          issuer,
+          decoder: wrap.tokens(decoder),
+          untrustedIssuer: createMemoryTokenAuthority().issuer,
+          maxTokenBytes: 4096,
+          async signRaw(claims, header = {}) {
+            const input = `${b64({ alg: "HS256", typ: "JWT", ...header })}.${b64(claims)}`;
+            return `${input}.${createHmac("sha256", secret).update(input).digest("base64url")}`;
+          },
+        };
+      },
+    });
 
-  localFileManagerContract(`local-fs ${label}`, {
-    create: async () =>
-      wrap.localFiles(createLocalFileManager({ root: await fs.mkdtemp(join(tmpdir(), "decorated-files-")) })),
-    destroy: async (manager) => {
-      await manager.close();
-      await fs.rm(manager.root, { recursive: true, force: true });
-    },
-  });
+  if (runs("localFiles"))
+    localFileManagerContract(`local-fs ${label}`, {
+      create: async () =>
+        wrap.localFiles(
+          createLocalFileManager({ root: await fs.mkdtemp(join(tmpdir(), "decorated-files-")) }),
+        ),
+      destroy: async (manager) => {
+        await manager.close();
+        await fs.rm(manager.root, { recursive: true, force: true });
+      },
+    });
 
-  reportGeneratorContract(`openreport ${label}`, {
-    formats: ["xlsx", "csv"],
-    create: () => wrap.reports(createOpenReportGenerator()),
-    readBack: (bytes) => readXlsx(bytes),
-  });
+  if (runs("reports"))
+    reportGeneratorContract(`openreport ${label}`, {
+      formats: ["xlsx", "csv"],
+      create: () => wrap.reports(createOpenReportGenerator()),
+      readBack: (bytes) => readXlsx(bytes),
+    });
 
-  jobQueueContract(`memory ${label}`, {
-    create: async () => wrap.jobs(createMemoryJobQueue()),
-    resolutionMs: 100,
-  });
+  if (runs("jobs"))
+    jobQueueContract(`memory ${label}`, {
+      create: async () => wrap.jobs(createMemoryJobQueue()),
+      resolutionMs: 100,
+    });
 
+  if (!runs("sql")) return;
   // One PGlite engine for the file (it takes seconds to start); a schema per test.
   const engine = new PGlite("memory://");
   const admin = createPgliteDatabase({ pglite: engine });
