@@ -6,6 +6,9 @@
 // consumer with prefetch = concurrency that parses the JSON body and acks. The adapter does the
 // same plus what its contract needs: the job's state mark in Redis at enqueue, the cancellation
 // check at delivery, the mark's removal at the end.
+//
+// "CPU µs/job" is this process's CPU time (user + system, the run's queue setup included) divided
+// by the jobs: unlike jobs/s, it barely moves with the machine's load.
 import { randomBytes } from "node:crypto";
 import { loadavg } from "node:os";
 import { createRedisCache } from "@proj/cache-redis";
@@ -25,17 +28,20 @@ const JOBS = { 1: 400, 32: 4_000 };
 const connection = await amqp.connect(AMQP_URL, { noDelay: true });
 const confirm = await connection.createConfirmChannel();
 const admin = await connection.createChannel();
-// The state store as the README recommends it: ioredis's auto-pipelining writes the commands of one
-// event-loop turn (32 jobs' marks and checks at c=32) to Redis in one write.
-const state = createRedisCache({
-  namespace: `bench_jobs_${run}`,
+const state = createRedisCache({ namespace: `bench_jobs_${run}`, url: REDIS_URL });
+const queue = createRabbitMqJobQueue({ url: AMQP_URL, state, prefix: `bench${run}` });
+// The same adapter on a Redis client with ioredis's auto-pipelining, which writes the commands of
+// one event-loop turn (at c=32, many jobs' marks and checks) to Redis in one write.
+const pipelinedState = createRedisCache({
+  namespace: `bench_jobs_pipelined_${run}`,
   url: REDIS_URL,
   redis: { enableAutoPipelining: true },
 });
-const queue = createRabbitMqJobQueue({ url: AMQP_URL, state, prefix: `bench${run}` });
-// The same adapter on a Redis client without auto-pipelining (one write per command), for comparison.
-const plainState = createRedisCache({ namespace: `bench_jobs_plain_${run}`, url: REDIS_URL });
-const plainQueue = createRabbitMqJobQueue({ url: AMQP_URL, state: plainState, prefix: `bench${run}p` });
+const pipelinedQueue = createRabbitMqJobQueue({
+  url: AMQP_URL,
+  state: pipelinedState,
+  prefix: `bench${run}p`,
+});
 const cleanup = [];
 let serial = 0;
 
@@ -83,7 +89,7 @@ const contenders = {
     work: (name, concurrency, handler) => rawWork(name, concurrency, handler),
   },
   "queue-rabbitmq": adapterContender(queue),
-  "queue-rabbitmq (Redis without auto-pipelining)": adapterContender(plainQueue),
+  "queue-rabbitmq (Redis auto-pipelining)": adapterContender(pipelinedQueue),
 };
 
 function adapterContender(adapter) {
@@ -120,7 +126,7 @@ async function enqueueRun(contender, concurrency) {
       }
     }),
   );
-  return { rate: (jobs * 1000) / (performance.now() - started), latencies };
+  return { rate: (jobs * 1000) / (performance.now() - started), latencies, jobs };
 }
 
 /**
@@ -152,7 +158,7 @@ async function endToEndRun(contender, concurrency) {
   );
   const rate = (jobs * 1000) / (performance.now() - started);
   await worker.close();
-  return { rate, latencies };
+  return { rate, latencies, jobs };
 }
 
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -180,10 +186,13 @@ try {
       if (round % 2 === 1) order.reverse();
       for (const [who, contender] of order) {
         const key = `${what} c=${concurrency} ${who}`;
-        const { rate, latencies } = await measure(contender, concurrency);
+        const cpuBefore = process.cpuUsage();
+        const { rate, latencies, jobs } = await measure(contender, concurrency);
+        const cpu = process.cpuUsage(cpuBefore);
         const sorted = latencies.sort((a, b) => a - b);
-        const entry = results.get(key) ?? { rates: [], p50: [], p99: [] };
+        const entry = results.get(key) ?? { rates: [], p50: [], p99: [], cpu: [] };
         entry.rates.push(rate);
+        entry.cpu.push((cpu.user + cpu.system) / jobs);
         entry.p50.push(percentile(sorted, 50));
         entry.p99.push(percentile(sorted, 99));
         results.set(key, entry);
@@ -198,18 +207,18 @@ try {
       `jobs per run: enqueue ${JOBS[1]} (c=1) / ${JOBS[32]} (c=32), end-to-end half that; ` +
       `load average before ${loadBefore}, after ${loadAfter}; ${new Date().toISOString()}`,
   );
-  console.log("| scenario | contender | jobs/s (median, min–max) | p50 ms | p99 ms |");
-  console.log("|---|---|---|---|---|");
+  console.log("| scenario | contender | jobs/s (median, min–max) | p50 ms | p99 ms | CPU µs/job |");
+  console.log("|---|---|---|---|---|---|");
   for (const [key, entry] of results) {
     const [, what, concurrency, who] = /^(\S+) (c=\d+) (.+)$/.exec(key);
     console.log(
       `| ${what} ${concurrency} | ${who} | ${Math.round(median(entry.rates))} (${Math.round(Math.min(...entry.rates))}–${Math.round(
         Math.max(...entry.rates),
-      )}) | ${median(entry.p50).toFixed(2)} | ${median(entry.p99).toFixed(2)} |`,
+      )}) | ${median(entry.p50).toFixed(2)} | ${median(entry.p99).toFixed(2)} | ${Math.round(median(entry.cpu))} |`,
     );
   }
   console.log("");
-  for (const who of ["queue-rabbitmq (Redis without auto-pipelining)", "queue-rabbitmq"]) {
+  for (const who of ["queue-rabbitmq", "queue-rabbitmq (Redis auto-pipelining)"]) {
     for (const [what, concurrency] of scenarios) {
       const adapter = results.get(`${what} c=${concurrency} ${who}`);
       const raw = results.get(`${what} c=${concurrency} raw amqplib`);
@@ -223,8 +232,8 @@ try {
 } finally {
   for (const names of cleanup) for (const name of names) await admin.deleteQueue(name).catch(() => undefined);
   await queue.close();
-  await plainQueue.close();
-  for (const cache of [state, plainState]) {
+  await pipelinedQueue.close();
+  for (const cache of [state, pipelinedState]) {
     await cache.clear().catch(() => undefined);
     await cache.close();
   }
