@@ -19,10 +19,11 @@ export const cancelChecks: Readonly<Record<string, JobCheck>> = {
     const queue = ctx.name("cancel-delayed");
     const seen = new Deliveries();
     ctx.work(ctx.queue, queue, seen.handler());
-    const { id } = await ctx.queue.enqueue(queue, { n: 1 }, { delayMs: 600 });
-    const { id: kept } = await ctx.queue.enqueue(queue, { n: 2 }, { delayMs: 600 });
+    // Long enough for a slow broker's cancel to come well before the job is due.
+    const { id } = await ctx.queue.enqueue(queue, { n: 1 }, { delayMs: 2_000 });
+    const { id: kept } = await ctx.queue.enqueue(queue, { n: 2 }, { delayMs: 2_000 });
     expect(await ctx.queue.cancel(id)).toBe(true);
-    await seen.waitFor(kept, 1, 600 + ctx.resolutionMs + SLACK_MS * 3);
+    await seen.waitFor(kept, 1, 2_000 + ctx.resolutionMs + SLACK_MS * 3);
     await quietFor(ctx.resolutionMs);
     expect(seen.of(id), "a cancelled job was delivered").toHaveLength(0);
     expect(await ctx.queue.cancel(id), "cancelling it again").toBe(false);

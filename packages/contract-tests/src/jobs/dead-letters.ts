@@ -130,9 +130,9 @@ export const deadLetterChecks: Readonly<Record<string, JobCheck>> = {
       expect(page.items.length).toBeLessThanOrEqual(2);
       listed.push(...page.items.map((dead) => dead.id));
       after = page.nextCursor;
-      expect(pages).toBeLessThanOrEqual(5);
+      expect(pages, "listDeadLetters keeps handing out cursors").toBeLessThanOrEqual(10);
     } while (after !== undefined);
-    expect(pages).toBeGreaterThanOrEqual(3);
+    expect(pages, "5 dead letters fit on fewer pages of 2 than possible").toBeGreaterThanOrEqual(3);
     expect(listed.sort()).toEqual([...ids].sort());
     expect(await ctx.queue.listDeadLetters(ctx.name("dl-empty"))).toEqual({ items: [] });
   },

@@ -113,15 +113,30 @@ export async function runJobCheck(
   try {
     await check(context);
   } finally {
-    const settled = await Promise.allSettled([
-      ...workers.map((worker) => worker.close({ deadlineMs: 2_000 })),
-    ]);
-    const more = await Promise.allSettled([...peers.map(release), release(queue)]);
-    const dropped = await Promise.allSettled(names.map((name) => harness.dropQueue?.(name)));
-    const failed = [...settled, ...more, ...dropped].find((r) => r.status === "rejected");
+    const closed = await Promise.allSettled(
+      workers.map((worker) => bounded(worker.close({ deadlineMs: 2_000 }), "closing a worker")),
+    );
+    const released = await Promise.allSettled(
+      [...peers, queue].map((instance) => bounded(release(instance), "releasing an adapter")),
+    );
+    const dropped = await Promise.allSettled(
+      names.map((name) => bounded(Promise.resolve(harness.dropQueue?.(name)), `dropping queue ${name}`)),
+    );
+    const failed = [...closed, ...released, ...dropped].find((r) => r.status === "rejected");
     // A clean-up failure must not hide the check's own verdict, yet must not pass unseen.
     if (failed) console.warn("jobs contract clean-up failed:", (failed as PromiseRejectedResult).reason);
   }
+}
+
+/** Clean-up steps of a broken adapter must not hang the suite. */
+const CLEAN_UP_MS = 30_000;
+
+function bounded<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took over ${CLEAN_UP_MS} ms`)), CLEAN_UP_MS);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 export interface Deferred<T> {
@@ -143,12 +158,16 @@ export function deferred<T = void>(): Deferred<T> {
 /** Polls `probe` every 10 ms until it returns true; throws naming `what` after `timeoutMs`. */
 export async function eventually(
   probe: () => boolean | Promise<boolean>,
-  what: string,
+  what: string | (() => string),
   timeoutMs = SOON_MS,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting until ${typeof what === "string" ? what : what()}`,
+      );
+    }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
@@ -184,7 +203,7 @@ export class Deliveries<P extends JsonValue = JsonValue> {
   async waitFor(id: string, count = 1, timeoutMs = SOON_MS): Promise<Seen<P>[]> {
     await eventually(
       () => this.of(id).length >= count,
-      `job ${id} was delivered ${count} time(s) (seen ${this.of(id).length})`,
+      () => `job ${id} was delivered ${count} time(s) (seen ${this.of(id).length})`,
       timeoutMs,
     );
     return this.of(id);

@@ -1,6 +1,6 @@
 import type { JobQueue } from "@proj/ports";
 import { expect } from "vitest";
-import { eventually, type JobCheck } from "./harness.js";
+import { eventually, type JobCheck, SLACK_MS, TEST_LEASE_MS } from "./harness.js";
 
 const JOBS = 10_000;
 const WORKERS = 4;
@@ -46,9 +46,19 @@ export const scaleChecks: Readonly<Record<string, JobCheck>> = {
       expect(results).toHaveLength(Math.min(BATCH, JOBS - start));
     }
     expect(expected.size).toBe(JOBS);
+    // Fails as soon as the jobs stop coming: a lost job is never going to, a leased one comes back
+    // within its lease.
+    const stallMs = TEST_LEASE_MS + ctx.resolutionMs + 3 * SLACK_MS;
+    let progress = { at: Date.now(), count: handled.size };
     await eventually(
-      () => handled.size >= JOBS,
-      `all ${JOBS} jobs were handled (so far ${handled.size})`,
+      () => {
+        if (handled.size !== progress.count) progress = { at: Date.now(), count: handled.size };
+        else if (Date.now() - progress.at > stallMs) {
+          throw new Error(`no job was handled for ${stallMs} ms, with ${handled.size} of ${JOBS} handled`);
+        }
+        return handled.size >= JOBS;
+      },
+      () => `all ${JOBS} jobs were handled (so far ${handled.size})`,
       DRAIN_MS,
     );
     const missing = [...expected.keys()].filter((id) => !handled.has(id));
