@@ -19,17 +19,18 @@ const MAX_16 = 0xffff;
  * An entry's content is deflated in independent blocks of about this many bytes, several at once on
  * libuv's thread pool while this thread builds the next ones (see {@link ZipStream}).
  */
-export const BLOCK_BYTES = 1024 * 1024;
+export const BLOCK_BYTES = 256 * 1024;
 /**
  * Blocks being deflated at once. libuv's pool has 4 threads by default and file writes use it too,
- * so 3 leaves one for them. Memory held: this many blocks in and out, about 1 MB.
+ * so 2 leaves two for them. Memory held: this many blocks in and out plus the one being filled,
+ * under 1 MB (the contract suite allows about 1 MB of rows ahead of a stalled output).
  */
-export const BLOCKS_IN_FLIGHT = 3;
+export const BLOCKS_IN_FLIGHT = 2;
 /** Back-references reach 32 KiB back: each block is primed with the 32 KiB before it. */
 const WINDOW = 32 * 1024;
-/** An empty fixed-Huffman block with BFINAL set: what ends a deflate stream of sync-flushed blocks. */
 /** Output buffer of one block's deflate: one callback for most blocks (XML deflates 5–8 to 1). */
-const OUT_CHUNK = 256 * 1024;
+const OUT_CHUNK = 64 * 1024;
+/** An empty fixed-Huffman block with BFINAL set: what ends a deflate stream of sync-flushed blocks. */
 const FINAL_BLOCK = Buffer.from([0x03, 0x00]);
 
 /** A deflate that never rejects, so one abandoned when the report stops cannot go unhandled. */
