@@ -336,8 +336,18 @@ const paired = (label, a, b, of) => {
     `per-round ratio ${label}: ${values.map((v) => v.toFixed(2)).join(" ")} (median ${median(values).toFixed(2)})`,
   );
 };
-paired("openreport-xlsx time / deflate-floor time", "openreport-xlsx", "deflate-floor", (x, y) => x.seconds / y.seconds);
-paired("openreport-csv / csv-plain throughput", "openreport-csv", "csv-plain", (x, y) => y.seconds / x.seconds);
+paired(
+  "openreport-xlsx time / deflate-floor time",
+  "openreport-xlsx",
+  "deflate-floor",
+  (x, y) => x.seconds / y.seconds,
+);
+paired(
+  "openreport-csv / csv-plain throughput",
+  "openreport-csv",
+  "csv-plain",
+  (x, y) => y.seconds / x.seconds,
+);
 const ratio = (label, a, b, key, better) => {
   if (!results[a] || !results[b]) return;
   console.log(`ratio ${label} (medians): ${(results[a][key] / results[b][key]).toFixed(2)}x (${better})`);

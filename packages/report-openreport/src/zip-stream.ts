@@ -41,7 +41,12 @@ function deflateBlock(block: Buffer, dictionary: Buffer | undefined, level: numb
     deflateRaw(
       block,
       // A sync flush ends the block on a byte boundary without BFINAL, so blocks can be concatenated.
-      { level, chunkSize: OUT_CHUNK, finishFlush: constants.Z_SYNC_FLUSH, ...(dictionary ? { dictionary } : {}) },
+      {
+        level,
+        chunkSize: OUT_CHUNK,
+        finishFlush: constants.Z_SYNC_FLUSH,
+        ...(dictionary ? { dictionary } : {}),
+      },
       (error, bytes) => resolve(error ? { ok: false, error } : { ok: true, bytes }),
     );
   });

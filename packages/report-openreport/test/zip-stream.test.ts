@@ -16,10 +16,7 @@ const python = await promisify(execFile)("python3", ["-c", "import zipfile"]).th
   () => false,
 );
 
-async function archive(
-  entries: Record<string, (Buffer | string)[]>,
-  forceZip64 = false,
-): Promise<Buffer> {
+async function archive(entries: Record<string, (Buffer | string)[]>, forceZip64 = false): Promise<Buffer> {
   const zip = new ZipStream({ level: 1, forceZip64 });
   const chunks: Buffer[] = [];
   for (const [name, content] of Object.entries(entries)) {
@@ -182,7 +179,11 @@ describe("ZipStream's parallel block deflate", () => {
   function mixedContent(): (Buffer | string)[] {
     const parts: (Buffer | string)[] = [];
     for (let i = 0; parts.length < 400; i += 1) {
-      parts.push(`<row r="${i}"><c><is><t>Grüße ${i} €𝄞 ${"x".repeat(i % 97)}</t></is></c></row>`.repeat(1 + (i % 700)));
+      parts.push(
+        `<row r="${i}"><c><is><t>Grüße ${i} €𝄞 ${"x".repeat(i % 97)}</t></is></c></row>`.repeat(
+          1 + (i % 700),
+        ),
+      );
       if (i % 37 === 0) parts.push("");
       if (i % 53 === 0) parts.push(Buffer.from(`bytes ${i} ñ`.repeat(i % 3000)));
     }
