@@ -254,8 +254,12 @@ async function runPhase(name) {
   }, 10);
   const highWaterBefore = process.resourceUsage().maxRSS * 1024;
   const started = process.hrtime.bigint();
+  const cpuBefore = process.cpuUsage();
   const childPeak = await writers[name](file);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  // CPU time of every thread of this process (main, libuv's pool), not of a child process.
+  const cpu = process.cpuUsage(cpuBefore);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage.rss());
   const highWater = process.resourceUsage().maxRSS * 1024;
@@ -274,6 +278,7 @@ async function runPhase(name) {
     childMb: childPeakRss / 2 ** 20,
     name,
     seconds,
+    cpuSeconds,
     rowsPerSecond: ROWS / seconds,
     peakMb: peak / 2 ** 20,
     grewMb: (peak - base) / 2 ** 20,
@@ -289,7 +294,7 @@ const ONCE = new Set(["exceljs-raw", "exceljs-styled"]);
 const show = (label, r) => {
   if (r.childMb > 0) console.log(`  (engine process peak ${r.childMb.toFixed(0)} MB, in the peak RSS below)`);
   console.log(
-    `${label.padEnd(30)} ${r.seconds.toFixed(2).padStart(7)} s  ${Math.round(r.rowsPerSecond).toLocaleString("en-US").padStart(9)} rows/s  peak RSS ${r.peakMb.toFixed(0).padStart(4)} MB (grew ${r.grewMb.toFixed(0)} MB)  ${r.name === "deflate-floor" ? "deflated" : "file"} ${r.sizeMb.toFixed(1)} MB  load ${r.load}`,
+    `${label.padEnd(30)} ${r.seconds.toFixed(2).padStart(7)} s (cpu ${r.cpuSeconds.toFixed(2)} s)  ${Math.round(r.rowsPerSecond).toLocaleString("en-US").padStart(9)} rows/s  peak RSS ${r.peakMb.toFixed(0).padStart(4)} MB (grew ${r.grewMb.toFixed(0)} MB)  ${r.name === "deflate-floor" ? "deflated" : "file"} ${r.sizeMb.toFixed(1)} MB  load ${r.load}`,
   );
 };
 for (let round = 1; round <= ROUNDS; round += 1) {
