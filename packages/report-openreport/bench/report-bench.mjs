@@ -348,6 +348,12 @@ paired(
   (x, y) => x.seconds / y.seconds,
 );
 paired(
+  "openreport-xlsx CPU time / deflate-floor CPU time (what two free cores would share)",
+  "openreport-xlsx",
+  "deflate-floor",
+  (x, y) => x.cpuSeconds / y.cpuSeconds,
+);
+paired(
   "openreport-csv / csv-plain throughput",
   "openreport-csv",
   "csv-plain",
