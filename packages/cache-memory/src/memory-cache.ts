@@ -33,7 +33,11 @@ export interface MemoryCacheOptions<V = unknown> {
   onRefreshError?: (error: unknown, key: string) => void;
 }
 
-const CAPABILITIES: CacheCapabilities = Object.freeze({ shared: false, staleWhileRevalidate: true, tags: true });
+const CAPABILITIES: CacheCapabilities = Object.freeze({
+  shared: false,
+  staleWhileRevalidate: true,
+  tags: true,
+});
 const WHAT = "memory cache";
 /** Shared by every successful `set`: a settled promise can be awaited any number of times. */
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -363,7 +367,10 @@ export class MemoryCache<V = unknown> implements Cache<V> {
     if (this.closed) throw closedError(WHAT);
     if (options.timeoutMs === undefined && options.signal === undefined) return;
     if (key !== undefined) {
-      validateCacheKey(key, method === "deletePrefix" ? "prefix" : method === "deleteByTag" ? "tag" : "cache key");
+      validateCacheKey(
+        key,
+        method === "deletePrefix" ? "prefix" : method === "deleteByTag" ? "tag" : "cache key",
+      );
     }
     validateCacheCallOptions(options, 0, key === undefined ? method : `${method} of cache key "${key}"`);
   }
@@ -530,7 +537,8 @@ export class MemoryCache<V = unknown> implements Cache<V> {
 
   /** Replaces the tags of the entry in `slot` (none when `tags` is undefined) in the tag index. */
   private retag(slot: number, key: string, tags: readonly string[] | undefined): void {
-    const column = this.tagsOf ?? (this.tagsOf = []);
+    if (this.tagsOf === null) this.tagsOf = [];
+    const column = this.tagsOf;
     const old = column[slot];
     if (old !== undefined) this.unindex(key, old);
     column[slot] = tags;

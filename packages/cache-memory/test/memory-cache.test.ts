@@ -470,9 +470,9 @@ describe("tags", () => {
       await cache.getOrSet("k", async () => "v", { ttlMs: 100, staleWhileRevalidateMs: 10_000, tags: ["t"] });
       vi.advanceTimersByTime(200);
       expect(cache.deleteByTagSync("t"), "a stale entry is not live").toBe(0);
-      expect(await cache.getOrSet("k", async () => "fresh", { ttlMs: 100, staleWhileRevalidateMs: 10_000 })).toBe(
-        "fresh",
-      );
+      expect(
+        await cache.getOrSet("k", async () => "fresh", { ttlMs: 100, staleWhileRevalidateMs: 10_000 }),
+      ).toBe("fresh");
     } finally {
       vi.useRealTimers();
     }

@@ -62,7 +62,11 @@ export interface RedisCacheOptions<V = JsonValue> {
   onError?: (error: InfrastructureError) => void;
 }
 
-const CAPABILITIES: CacheCapabilities = Object.freeze({ shared: true, staleWhileRevalidate: false, tags: true });
+const CAPABILITIES: CacheCapabilities = Object.freeze({
+  shared: true,
+  staleWhileRevalidate: false,
+  tags: true,
+});
 const WHAT = "Redis cache";
 
 const JSON_SERIALIZER: RedisCacheSerializer<never> = {

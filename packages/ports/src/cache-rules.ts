@@ -50,9 +50,13 @@ export function validateCacheTags(tags: unknown, supported = true): readonly str
     throw invalid(`an entry may carry at most ${MAX_CACHE_TAGS} tags, got ${distinct.size}`);
   }
   if (!supported) {
-    throw new InfrastructureError("NOT_SUPPORTED", "this cache does not support tags (capabilities.tags is false)", {
-      retryable: false,
-    });
+    throw new InfrastructureError(
+      "NOT_SUPPORTED",
+      "this cache does not support tags (capabilities.tags is false)",
+      {
+        retryable: false,
+      },
+    );
   }
   return [...distinct];
 }

@@ -25,42 +25,51 @@ export function tagTests(cache: () => Cache, harness: CacheHarness): void {
       expect(await cache().deleteByTag("never-used")).toBe(0);
     });
 
-    it.skipIf(!tags)("counts an entry with several tags once, and removes it through any of them", async () => {
-      await cache().set("k", 1, { tags: ["a", "b", "a"] });
-      expect(await cache().deleteByTag("b")).toBe(1);
-      expect(await cache().has("k")).toBe(false);
-      await cache().set("k", 2, { tags: ["a", "b"] });
-      expect(await cache().deleteByTag("a")).toBe(1);
-      expect(await cache().deleteByTag("b")).toBe(0);
-    });
+    it.skipIf(!tags)(
+      "counts an entry with several tags once, and removes it through any of them",
+      async () => {
+        await cache().set("k", 1, { tags: ["a", "b", "a"] });
+        expect(await cache().deleteByTag("b")).toBe(1);
+        expect(await cache().has("k")).toBe(false);
+        await cache().set("k", 2, { tags: ["a", "b"] });
+        expect(await cache().deleteByTag("a")).toBe(1);
+        expect(await cache().deleteByTag("b")).toBe(0);
+      },
+    );
 
-    it.skipIf(!tags)("lets a later set replace the tags: an old tag no longer reaches the entry", async () => {
-      await cache().set("retagged", "v1", { tags: ["old"] });
-      await cache().set("retagged", "v2", { tags: ["new"] });
-      await cache().set("untagged-now", "v1", { tags: ["old"] });
-      await cache().set("untagged-now", "v2");
-      await cache().set("empty-tags", "v1", { tags: ["old"] });
-      await cache().set("empty-tags", "v2", { tags: [] });
-      expect(await cache().deleteByTag("old")).toBe(0);
-      expect(await cache().get("retagged")).toBe("v2");
-      expect(await cache().get("untagged-now")).toBe("v2");
-      expect(await cache().get("empty-tags")).toBe("v2");
-      expect(await cache().deleteByTag("new")).toBe(1);
-      expect(await cache().has("retagged")).toBe(false);
-    });
+    it.skipIf(!tags)(
+      "lets a later set replace the tags: an old tag no longer reaches the entry",
+      async () => {
+        await cache().set("retagged", "v1", { tags: ["old"] });
+        await cache().set("retagged", "v2", { tags: ["new"] });
+        await cache().set("untagged-now", "v1", { tags: ["old"] });
+        await cache().set("untagged-now", "v2");
+        await cache().set("empty-tags", "v1", { tags: ["old"] });
+        await cache().set("empty-tags", "v2", { tags: [] });
+        expect(await cache().deleteByTag("old")).toBe(0);
+        expect(await cache().get("retagged")).toBe("v2");
+        expect(await cache().get("untagged-now")).toBe("v2");
+        expect(await cache().get("empty-tags")).toBe("v2");
+        expect(await cache().deleteByTag("new")).toBe(1);
+        expect(await cache().has("retagged")).toBe(false);
+      },
+    );
 
-    it.skipIf(!tags)("tags a value loaded by getOrSet, and deleteByTag sends the next call to the loader", async () => {
-      let calls = 0;
-      const loader = async () => {
-        calls += 1;
-        return `load ${calls}`;
-      };
-      expect(await cache().getOrSet("k", loader, { tags: ["group"] })).toBe("load 1");
-      expect(await cache().getOrSet("k", loader, { tags: ["group"] })).toBe("load 1");
-      expect(await cache().deleteByTag("group")).toBe(1);
-      expect(await cache().getOrSet("k", loader, { tags: ["group"] })).toBe("load 2");
-      expect(calls).toBe(2);
-    });
+    it.skipIf(!tags)(
+      "tags a value loaded by getOrSet, and deleteByTag sends the next call to the loader",
+      async () => {
+        let calls = 0;
+        const loader = async () => {
+          calls += 1;
+          return `load ${calls}`;
+        };
+        expect(await cache().getOrSet("k", loader, { tags: ["group"] })).toBe("load 1");
+        expect(await cache().getOrSet("k", loader, { tags: ["group"] })).toBe("load 1");
+        expect(await cache().deleteByTag("group")).toBe(1);
+        expect(await cache().getOrSet("k", loader, { tags: ["group"] })).toBe("load 2");
+        expect(calls).toBe(2);
+      },
+    );
 
     it.skipIf(!tags)("does not store a load that a deleteByTag of one of its tags overtook", async () => {
       const gate = deferred<string>();
@@ -74,7 +83,8 @@ export function tagTests(cache: () => Cache, harness: CacheHarness): void {
     });
 
     it.skipIf(!tags)("keeps look-alike tags apart: no glob or separator meaning", async () => {
-      for (const [index, tag] of LOOK_ALIKE_TAGS.entries()) await cache().set(`k${index}`, index, { tags: [tag] });
+      for (const [index, tag] of LOOK_ALIKE_TAGS.entries())
+        await cache().set(`k${index}`, index, { tags: [tag] });
       for (const [index, tag] of LOOK_ALIKE_TAGS.entries()) {
         expect(await cache().deleteByTag(tag), tag).toBe(1);
         expect(await cache().has(`k${index}`), tag).toBe(false);
@@ -103,7 +113,9 @@ export function tagTests(cache: () => Cache, harness: CacheHarness): void {
 
     it.skipIf(!tags)("removes a tag spanning many entries", async () => {
       const count = 1_200;
-      await Promise.all(Array.from({ length: count }, (_, i) => cache().set(`bulk:${i}`, i, { tags: ["bulk"] })));
+      await Promise.all(
+        Array.from({ length: count }, (_, i) => cache().set(`bulk:${i}`, i, { tags: ["bulk"] })),
+      );
       await cache().set("other", 1, { tags: ["other"] });
       expect(await cache().deleteByTag("bulk")).toBe(count);
       expect(await cache().has("bulk:0")).toBe(false);
@@ -142,33 +154,38 @@ export function tagTests(cache: () => Cache, harness: CacheHarness): void {
       },
     );
 
-    it.skipIf(!tags)("refuses a tag that breaks the key rule with INVALID_ARGUMENT and stores nothing", async () => {
-      const refused: unknown[] = ["", "t\ud800", 42, null];
-      for (const tag of refused) {
-        const label = JSON.stringify(tag);
-        await expectErrorCode(cache().set("k", 1, { tags: [tag as string] }), "INVALID_ARGUMENT").catch((e) => {
-          throw new Error(`set with tag ${label}: ${String(e)}`, { cause: e });
-        });
-        await expectErrorCode(cache().deleteByTag(tag as string), "INVALID_ARGUMENT").catch((e) => {
-          throw new Error(`deleteByTag ${label}: ${String(e)}`, { cause: e });
-        });
-      }
-      await expectErrorCode(cache().set("k", 1, { tags: "t" as unknown as string[] }), "INVALID_ARGUMENT");
-      let calls = 0;
-      await expectErrorCode(
-        cache().getOrSet(
-          "k",
-          async () => {
-            calls += 1;
-            return 1;
-          },
-          { tags: [""] },
-        ),
-        "INVALID_ARGUMENT",
-      );
-      expect(calls, "getOrSet must not call the loader for refused tags").toBe(0);
-      expect(await cache().has("k")).toBe(false);
-    });
+    it.skipIf(!tags)(
+      "refuses a tag that breaks the key rule with INVALID_ARGUMENT and stores nothing",
+      async () => {
+        const refused: unknown[] = ["", "t\ud800", 42, null];
+        for (const tag of refused) {
+          const label = JSON.stringify(tag);
+          await expectErrorCode(cache().set("k", 1, { tags: [tag as string] }), "INVALID_ARGUMENT").catch(
+            (e) => {
+              throw new Error(`set with tag ${label}: ${String(e)}`, { cause: e });
+            },
+          );
+          await expectErrorCode(cache().deleteByTag(tag as string), "INVALID_ARGUMENT").catch((e) => {
+            throw new Error(`deleteByTag ${label}: ${String(e)}`, { cause: e });
+          });
+        }
+        await expectErrorCode(cache().set("k", 1, { tags: "t" as unknown as string[] }), "INVALID_ARGUMENT");
+        let calls = 0;
+        await expectErrorCode(
+          cache().getOrSet(
+            "k",
+            async () => {
+              calls += 1;
+              return 1;
+            },
+            { tags: [""] },
+          ),
+          "INVALID_ARGUMENT",
+        );
+        expect(calls, "getOrSet must not call the loader for refused tags").toBe(0);
+        expect(await cache().has("k")).toBe(false);
+      },
+    );
 
     it.skipIf(!tags)(`refuses more than ${MAX_CACHE_TAGS} distinct tags on one entry`, async () => {
       const many = Array.from({ length: MAX_CACHE_TAGS + 1 }, (_, i) => `t${i}`);
@@ -178,25 +195,28 @@ export function tagTests(cache: () => Cache, harness: CacheHarness): void {
       expect(await cache().deleteByTag(`t${MAX_CACHE_TAGS}`)).toBe(1);
     });
 
-    it.skipIf(tags)("refuses deleteByTag and non-empty tags with NOT_SUPPORTED, and stores nothing", async () => {
-      await expectErrorCode(cache().deleteByTag("t"), "NOT_SUPPORTED");
-      await expectErrorCode(cache().set("k", 1, { tags: ["t"] }), "NOT_SUPPORTED");
-      expect(await cache().has("k")).toBe(false);
-      let calls = 0;
-      await expectErrorCode(
-        cache().getOrSet(
-          "k",
-          async () => {
-            calls += 1;
-            return 1;
-          },
-          { tags: ["t"] },
-        ),
-        "NOT_SUPPORTED",
-      );
-      expect(calls).toBe(0);
-      await cache().set("k", 1, { tags: [] });
-      expect(await cache().get("k"), "an empty tags array is the same as none").toBe(1);
-    });
+    it.skipIf(tags)(
+      "refuses deleteByTag and non-empty tags with NOT_SUPPORTED, and stores nothing",
+      async () => {
+        await expectErrorCode(cache().deleteByTag("t"), "NOT_SUPPORTED");
+        await expectErrorCode(cache().set("k", 1, { tags: ["t"] }), "NOT_SUPPORTED");
+        expect(await cache().has("k")).toBe(false);
+        let calls = 0;
+        await expectErrorCode(
+          cache().getOrSet(
+            "k",
+            async () => {
+              calls += 1;
+              return 1;
+            },
+            { tags: ["t"] },
+          ),
+          "NOT_SUPPORTED",
+        );
+        expect(calls).toBe(0);
+        await cache().set("k", 1, { tags: [] });
+        expect(await cache().get("k"), "an empty tags array is the same as none").toBe(1);
+      },
+    );
   });
 }
