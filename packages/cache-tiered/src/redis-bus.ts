@@ -28,9 +28,8 @@ export type RedisInvalidationBusOptions = RedisTarget & {
 
 const WHAT = "Redis invalidation bus";
 
-/** Buses of this process by channel, for in-process delivery; origins of live buses. */
-const LOCAL_BUSES = new Map<string, Set<RedisInvalidationBus>>();
-const LOCAL_ORIGINS = new Set<string>();
+/** Buses of this process by server and channel, for in-process delivery; origins of live buses. */
+const LOCAL_BUSES = new Map<string, Map<string, RedisInvalidationBus>>();
 
 interface Wire {
   /** Origin: the publishing bus. */
@@ -50,13 +49,16 @@ interface Wire {
  *   was sent (`onConfirmed`). An unanswered `PING` (past `silenceMs`) or a closed connection is
  *   `onDown`; the connection is replaced with back-off, and `onSubscribed` follows the new
  *   subscription.
- * - Buses of one process on one channel hand invalidations to each other directly, before
- *   `publish` resolves, and ignore the copies Redis brings back.
+ * - Buses of one process on one channel of one server (same host, port and database in their
+ *   options) hand invalidations to each other directly, before `publish` resolves, and ignore the
+ *   copies Redis brings back.
  */
 export class RedisInvalidationBus implements InvalidationBus {
   /** The Redis channel carrying the invalidations. */
   readonly channel: string;
   readonly #origin = randomUUID();
+  /** The server and channel: buses of this process with the same one deliver to each other directly. */
+  readonly #localKey: string;
   readonly #publisher: CommandConnection;
   readonly #subscriber: Redis;
   readonly #heartbeatMs: number;
@@ -79,6 +81,8 @@ export class RedisInvalidationBus implements InvalidationBus {
     const name = `proj-bus:${options.channel}`;
     this.#publisher = new CommandConnection(options, `${name}:pub`, this.#silenceMs);
     const subscriberOptions = { ...connectionOptions(`${name}:sub`, this.#silenceMs), lazyConnect: true };
+    const { host, port, db } = this.#publisher.client.options;
+    this.#localKey = `${host}:${port}/${db ?? 0}|${this.channel}`;
     this.#subscriber =
       options.client !== undefined
         ? options.client.duplicate(subscriberOptions)
@@ -93,13 +97,12 @@ export class RedisInvalidationBus implements InvalidationBus {
       });
     }
     this.#listener = listener;
-    LOCAL_ORIGINS.add(this.#origin);
-    let siblings = LOCAL_BUSES.get(this.channel);
+    let siblings = LOCAL_BUSES.get(this.#localKey);
     if (siblings === undefined) {
-      siblings = new Set();
-      LOCAL_BUSES.set(this.channel, siblings);
+      siblings = new Map();
+      LOCAL_BUSES.set(this.#localKey, siblings);
     }
-    siblings.add(this);
+    siblings.set(this.#origin, this);
 
     const subscriber = this.#subscriber;
     subscriber.on("error", (error: unknown) => this.#onError?.(mapRedisError(error, `${WHAT} (subscriber)`)));
@@ -118,7 +121,7 @@ export class RedisInvalidationBus implements InvalidationBus {
     const timeoutMs =
       options.timeoutMs === undefined ? this.#publishTimeoutMs : checkTimeout(options.timeoutMs, "timeoutMs");
     const sentAt = performance.timeOrigin + performance.now();
-    for (const sibling of LOCAL_BUSES.get(this.channel) ?? []) {
+    for (const sibling of LOCAL_BUSES.get(this.#localKey)?.values() ?? []) {
       if (sibling !== this) sibling.#deliver(invalidation, sentAt);
     }
     const wire: Wire = { o: this.#origin, s: sentAt, k: invalidation.kind };
@@ -136,9 +139,8 @@ export class RedisInvalidationBus implements InvalidationBus {
     if (this.#closing === undefined) {
       this.#listener = undefined;
       if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
-      LOCAL_ORIGINS.delete(this.#origin);
-      LOCAL_BUSES.get(this.channel)?.delete(this);
-      if (LOCAL_BUSES.get(this.channel)?.size === 0) LOCAL_BUSES.delete(this.channel);
+      LOCAL_BUSES.get(this.#localKey)?.delete(this.#origin);
+      if (LOCAL_BUSES.get(this.#localKey)?.size === 0) LOCAL_BUSES.delete(this.#localKey);
       this.#subscriber.removeAllListeners("close");
       this.#subscriber.on("error", () => undefined);
       this.#closing = Promise.all([quit(this.#subscriber), this.#publisher.close()]).then(() => undefined);
@@ -209,7 +211,8 @@ export class RedisInvalidationBus implements InvalidationBus {
       );
       return;
     }
-    if (wire.o === this.#origin || LOCAL_ORIGINS.has(wire.o)) return;
+    // One's own, or a sibling's in this process, which was delivered directly already.
+    if (wire.o === this.#origin || LOCAL_BUSES.get(this.#localKey)?.has(wire.o)) return;
     const invalidation = decode(wire);
     if (invalidation === undefined) {
       this.#onError?.(new InfrastructureError("INTERNAL", `${WHAT}: a message has an unknown shape`));

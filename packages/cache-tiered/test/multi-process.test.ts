@@ -76,11 +76,14 @@ describe("four processes on one namespace", { timeout: 180_000 }, () => {
   it("runs one loader for 1,000 concurrent misses of one key over the four processes", async () => {
     const key = `stampede:${uniqueName("k")}`;
     const startAt = Date.now() + 500;
-    for (const child of children) child.send({ cmd: "stampede", keys: [key], perKey: 250, loaderMs: 200, startAt });
+    for (const child of children)
+      child.send({ cmd: "stampede", keys: [key], perKey: 250, loaderMs: 200, startAt });
     const results = await Promise.all(children.map((child) => child.next("stampede-done")));
     const loaderCalls = results.reduce((sum, result) => sum + (result.loaderCalls as number), 0);
     const calls = results.reduce((sum, result) => sum + (result.calls as number), 0);
-    console.log(`1 key: ${calls} concurrent misses over ${PROCESSES} processes -> ${loaderCalls} loader call(s)`);
+    console.log(
+      `1 key: ${calls} concurrent misses over ${PROCESSES} processes -> ${loaderCalls} loader call(s)`,
+    );
     expect(calls).toBe(1_000);
     for (const result of results) expect(result.wrong).toBe(0);
     expect(loaderCalls).toBeGreaterThanOrEqual(1);
@@ -94,7 +97,9 @@ describe("four processes on one namespace", { timeout: 180_000 }, () => {
     const results = await Promise.all(children.map((child) => child.next("stampede-done")));
     const loaderCalls = results.reduce((sum, result) => sum + (result.loaderCalls as number), 0);
     const calls = results.reduce((sum, result) => sum + (result.calls as number), 0);
-    console.log(`10 keys: ${calls} concurrent misses over ${PROCESSES} processes -> ${loaderCalls} loader call(s)`);
+    console.log(
+      `10 keys: ${calls} concurrent misses over ${PROCESSES} processes -> ${loaderCalls} loader call(s)`,
+    );
     expect(calls).toBe(1_000);
     for (const result of results) expect(result.wrong).toBe(0);
     expect(loaderCalls).toBeGreaterThanOrEqual(10);

@@ -24,7 +24,10 @@ export async function buildChild(): Promise<string> {
     outfile,
     external: ["ioredis"],
     alias: Object.fromEntries(
-      ["ports", "cache-memory", "cache-redis"].map((dir) => [`@proj/${dir}`, join(packagesDir, dir, "src", "index.ts")]),
+      ["ports", "cache-memory", "cache-redis"].map((dir) => [
+        `@proj/${dir}`,
+        join(packagesDir, dir, "src", "index.ts"),
+      ]),
     ),
     logLevel: "silent",
   });

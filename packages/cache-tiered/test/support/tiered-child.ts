@@ -33,7 +33,9 @@ const delays: number[] = [];
 let reading = false;
 
 const send = (message: Record<string, unknown>) =>
-  new Promise<void>((resolve) => (process.send ? process.send(message, undefined, {}, () => resolve()) : resolve()));
+  new Promise<void>((resolve) =>
+    process.send ? process.send(message, undefined, {}, () => resolve()) : resolve(),
+  );
 
 function onEvent(event: TieredCacheEvent): void {
   if (event.type !== "invalidated") return;
@@ -84,7 +86,14 @@ async function read(command: Extract<Command, { cmd: "read" }>) {
     if (reads % 8 === 0) await new Promise((resolve) => setImmediate(resolve));
   }
   const messages = Object.fromEntries(delivered);
-  await send({ type: "read-done", reads, stale: stale.slice(0, 20), staleCount: stale.length, delays, messages });
+  await send({
+    type: "read-done",
+    reads,
+    stale: stale.slice(0, 20),
+    staleCount: stale.length,
+    delays,
+    messages,
+  });
 }
 
 async function write(command: Extract<Command, { cmd: "write" }>) {
@@ -143,7 +152,10 @@ process.on("message", (command: Command) => {
     }
   };
   run().catch((error: unknown) =>
-    send({ type: "failed", message: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
+    send({
+      type: "failed",
+      message: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    }),
   );
 });
 void send({ type: "ready" });
