@@ -269,19 +269,31 @@ export class TieredCache<V = unknown> implements Cache<V> {
   }
 
   private async getSlow(key: string, options: CacheCallOptions | undefined): Promise<V | undefined> {
-    validateCacheKey(key);
-    if (options !== undefined) validateCacheCallOptions(options, 0, `get of cache key "${key}"`);
-    if (this.trusted()) {
+    if (options !== undefined) {
+      validateCacheKey(key);
+      validateCacheCallOptions(options, 0, `get of cache key "${key}"`);
+    }
+    // The fast path already missed L1 when it could look (no options, trusted, a sync L1).
+    const lookedAlready = options === undefined && this.sync !== undefined && this.trusted();
+    if (!lookedAlready && this.trusted()) {
       const value = await this.l1Get(key);
       if (value !== undefined) {
         this.hits++;
         this.l1Hits++;
         return value;
       }
+    } else if (!lookedAlready) {
+      validateCacheKey(key);
     }
     const snapshot = this.begin(key);
     try {
-      const envelope = await this.l2Call("get", key, () => this.l2.get(key, options));
+      let envelope: unknown;
+      try {
+        envelope = await this.l2.get(key, options);
+      } catch (error) {
+        this.reportL2(error, "get", key);
+        throw error;
+      }
       if (envelope === undefined) {
         this.misses++;
         return undefined;
@@ -937,18 +949,15 @@ export class TieredCache<V = unknown> implements Cache<V> {
     try {
       return await call();
     } catch (error) {
-      if (isBackendFailure(error)) {
-        this.l2Failures++;
-        this.emit({
-          type: "l2-failed",
-          operation,
-          key,
-          error: error as InfrastructureError,
-          fallback: "none",
-        });
-      }
+      this.reportL2(error, operation, key);
       throw error;
     }
+  }
+
+  private reportL2(error: unknown, operation: string, key: string | undefined): void {
+    if (!isBackendFailure(error)) return;
+    this.l2Failures++;
+    this.emit({ type: "l2-failed", operation, key, error: error as InfrastructureError, fallback: "none" });
   }
 
   private envelope(value: V, ttlMs: number, tags: readonly string[] | undefined): Envelope<V> {

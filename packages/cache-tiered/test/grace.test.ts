@@ -183,6 +183,8 @@ describe("bus down, L2 up", () => {
     const reader = open({ namespace: namespaceOf(cache) }).cache;
     await Promise.all([untilTrusted(cache), untilTrusted(reader)]);
     await cache.set("k", "v1");
+    // Through Redis (the writer's bus goes through the proxy): let the invalidation land first.
+    await eventually(() => reader.health().invalidationsReceived === 1, "the first invalidation arrived");
     expect(await reader.get("k")).toBe("v1");
     expect(await reader.get("k")).toBe("v1");
     expect(reader.health().l1Hits).toBe(1);
