@@ -130,7 +130,10 @@ async function invalidationDelay(c, round) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const spread = (xs) => `${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))}`;
 const fmt = (xs, digits = 0) => `${median(xs).toFixed(digits).padStart(10)} (${spread(xs)})`;
-const load = () => loadavg().map((x) => x.toFixed(2)).join(" ");
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" ");
 
 try {
   await new Promise((resolve) => setTimeout(resolve, 500)); // buses subscribe
@@ -148,21 +151,35 @@ try {
       results[name].p99.push(p99);
     }
   }
-  console.log(`node ${process.version}, ${ROUNDS} interleaved rounds, median (min–max); load average before: ${loadBefore}, after: ${load()}`);
-  console.log(`L1 hit: ${L1_OPS} sequential gets over ${KEYS} keys; L2 hit: ${L2_OPS} gets, ${L2_CONCURRENCY} in flight, L1 of one entry; invalidation: ${INVALIDATIONS} sets per round, set() called -> the other instance applied it`);
+  console.log(
+    `node ${process.version}, ${ROUNDS} interleaved rounds, median (min–max); load average before: ${loadBefore}, after: ${load()}`,
+  );
+  console.log(
+    `L1 hit: ${L1_OPS} sequential gets over ${KEYS} keys; L2 hit: ${L2_OPS} gets, ${L2_CONCURRENCY} in flight, L1 of one entry; invalidation: ${INVALIDATIONS} sets per round, set() called -> the other instance applied it`,
+  );
   for (const name of Object.keys(contenders)) {
     const r = results[name];
-    console.log(`${name.padEnd(11)} L1 hit ${fmt(r.l1)} ops/s   L2 hit ${fmt(r.l2)} ops/s   invalidation p50 ${fmt(r.p50, 2)} ms  p99 ${fmt(r.p99, 2)} ms`);
+    console.log(
+      `${name.padEnd(11)} L1 hit ${fmt(r.l1)} ops/s   L2 hit ${fmt(r.l2)} ops/s   invalidation p50 ${fmt(r.p50, 2)} ms  p99 ${fmt(r.p99, 2)} ms`,
+    );
   }
   const ours = results.tiered;
   const theirs = results.bentocache;
   console.log(`ratio L1 hit ops/s, tiered / bentocache: ${(median(ours.l1) / median(theirs.l1)).toFixed(2)}`);
   console.log(`ratio L2 hit ops/s, tiered / bentocache: ${(median(ours.l2) / median(theirs.l2)).toFixed(2)}`);
-  console.log(`ratio invalidation delay p50, bentocache / tiered (above 1: tiered faster): ${(median(theirs.p50) / median(ours.p50)).toFixed(2)}`);
-  console.log(`ratio invalidation delay p99, bentocache / tiered (above 1: tiered faster): ${(median(theirs.p99) / median(ours.p99)).toFixed(2)}`);
+  console.log(
+    `ratio invalidation delay p50, bentocache / tiered (above 1: tiered faster): ${(median(theirs.p50) / median(ours.p50)).toFixed(2)}`,
+  );
+  console.log(
+    `ratio invalidation delay p99, bentocache / tiered (above 1: tiered faster): ${(median(theirs.p99) / median(ours.p99)).toFixed(2)}`,
+  );
 } finally {
   await ourWriter.clear().catch(() => undefined);
   await Promise.all([ourWriter.close(), ourReader.close(), ourL2Reader.close()]);
   await bentoWriter.clear().catch(() => undefined);
-  await Promise.all([bentoWriter.disconnectAll(), bentoReader.disconnectAll(), bentoL2Reader.disconnectAll()]);
+  await Promise.all([
+    bentoWriter.disconnectAll(),
+    bentoReader.disconnectAll(),
+    bentoL2Reader.disconnectAll(),
+  ]);
 }

@@ -105,4 +105,27 @@ describe("four processes on one namespace", { timeout: 180_000 }, () => {
     expect(loaderCalls).toBeGreaterThanOrEqual(10);
     expect(loaderCalls).toBeLessThanOrEqual(12);
   });
+
+  it("for comparison, without the lock: one loader per process", async () => {
+    const unlocked = `${namespace}_nolock`;
+    for (const child of children)
+      child.send({ cmd: "open", namespace: unlocked, url: REDIS_URL, noLock: true });
+    await Promise.all(children.map((child) => child.next("opened")));
+    try {
+      const key = `stampede:${uniqueName("k")}`;
+      const startAt = Date.now() + 500;
+      for (const child of children)
+        child.send({ cmd: "stampede", keys: [key], perKey: 250, loaderMs: 200, startAt });
+      const results = await Promise.all(children.map((child) => child.next("stampede-done")));
+      const loaderCalls = results.reduce((sum, result) => sum + (result.loaderCalls as number), 0);
+      console.log(
+        `without the lock: 1,000 concurrent misses over ${PROCESSES} processes -> ${loaderCalls} loader calls`,
+      );
+      for (const result of results) expect(result.loaderCalls, "one flight per key in each process").toBe(1);
+    } finally {
+      const cleaner = createRedisCache({ namespace: unlocked, url: REDIS_URL });
+      await cleaner.clear();
+      await cleaner.close();
+    }
+  });
 });

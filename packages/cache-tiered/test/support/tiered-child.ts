@@ -47,6 +47,8 @@ function onEvent(event: TieredCacheEvent): void {
 
 async function open(command: Extract<Command, { cmd: "open" }>) {
   const { namespace, url } = command;
+  await cache?.close();
+  delivered.clear();
   cache = createTieredCache<{ n: number } | string>({
     l1: createMemoryCache({ maxEntries: 10_000 }),
     l2: createRedisCache({ namespace, url }),
