@@ -60,7 +60,26 @@ export interface RedisCacheOptions<V = JsonValue> {
   scanCount?: number;
   /** Told about connection-level errors, which ioredis reports outside any command. */
   onError?: (error: InfrastructureError) => void;
+  /**
+   * Reads (`GET`, `EXISTS`) issued in one event-loop turn go out in one socket write (ioredis
+   * auto-pipelining, restricted to reads): fewer system calls under many concurrent reads, at the
+   * cost of up to one event-loop turn of latency per read. Writes are always sent at once. Default
+   * false.
+   */
+  pipelineReads?: boolean;
 }
+
+/** The commands `pipelineReads` leaves out of auto-pipelining: every write and walk. */
+const NOT_PIPELINED = [
+  "projCacheSet",
+  "projCacheDelete",
+  "projCacheDeleteMany",
+  "projCacheDeleteTag",
+  "unlink",
+  "scan",
+  "quit",
+  "client",
+];
 
 const CAPABILITIES: CacheCapabilities = Object.freeze({
   shared: true,
@@ -150,6 +169,9 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
       autoResendUnfulfilledCommands: false,
       maxRetriesPerRequest: null,
       retryStrategy: (attempt) => reconnectDelay(attempt),
+      ...(options.pipelineReads === true
+        ? { enableAutoPipelining: true, autoPipeliningIgnoredCommands: NOT_PIPELINED }
+        : {}),
     };
     this.client = new Redis(options.url ?? "redis://127.0.0.1:6379", { ...defaults, ...options.redis });
     this.#calls = new RedisCalls(this.client, options.onError);

@@ -305,3 +305,18 @@ describe("tags", () => {
     expect(await other.deleteByTag("t")).toBe(2);
   });
 });
+
+describe("pipelineReads", () => {
+  it("auto-pipelines reads only, and answers concurrent reads and writes correctly", async () => {
+    const cache = track(openCache({ pipelineReads: true }));
+    expect(cache.client.options.enableAutoPipelining).toBe(true);
+    expect(cache.client.options.autoPipeliningIgnoredCommands).toEqual(
+      expect.arrayContaining(["projCacheSet", "projCacheDelete", "unlink", "scan"]),
+    );
+    await Promise.all(Array.from({ length: 200 }, (_, i) => cache.set(`k${i}`, i, { tags: ["t"] })));
+    const values = await Promise.all(Array.from({ length: 200 }, (_, i) => cache.get(`k${i}`)));
+    expect(values).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    expect(await Promise.all([cache.has("k1"), cache.has("absent")])).toEqual([true, false]);
+    expect(await cache.deleteByTag("t")).toBe(200);
+  });
+});

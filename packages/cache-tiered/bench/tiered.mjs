@@ -14,11 +14,12 @@ const URL_ = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const { hostname, port } = new URL(URL_);
 const connection = { host: hostname, port: Number(port || 6379) };
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const AUTO_PIPELINING = process.env.AUTO_PIPELINING !== "0";
 const KEYS = 1_000;
 const L1_OPS = 200_000;
 const L2_OPS = 20_000;
 const L2_CONCURRENCY = 50;
-const INVALIDATIONS = 100;
+const INVALIDATIONS = 200;
 const namespace = `bench_tiered_${randomBytes(4).toString("hex")}`;
 const value = { plan: "pro", seats: 25, features: ["sso", "audit", "export"], region: "eu-west" };
 const key = (i) => `tenant:${i}`;
@@ -28,8 +29,8 @@ const ourEvents = new EventEmitter();
 function tiered(l1Entries, onEvent) {
   return createTieredCache({
     l1: createMemoryCache({ maxEntries: l1Entries }),
-    // Auto-pipelining batches the commands of one tick into one write (README, _Options_).
-    l2: createRedisCache({ namespace, url: URL_, redis: { enableAutoPipelining: true } }),
+    // Concurrent reads share socket writes, writes go at once (`pipelineReads` of @proj/cache-redis).
+    l2: createRedisCache({ namespace, url: URL_, pipelineReads: AUTO_PIPELINING }),
     // Every invalidation goes through Redis, as between processes (no in-process shortcut).
     bus: createRedisInvalidationBus({ channel: namespace, url: URL_, localDelivery: false }),
     onEvent,
@@ -129,7 +130,9 @@ async function invalidationDelay(c, round) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const spread = (xs) => `${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))}`;
-const fmt = (xs, digits = 0) => `${median(xs).toFixed(digits).padStart(10)} (${spread(xs)})`;
+const spread2 = (xs) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
+const fmt = (xs, digits = 0) =>
+  `${median(xs).toFixed(digits).padStart(10)} (${digits === 0 ? spread(xs) : spread2(xs)})`;
 const load = () =>
   loadavg()
     .map((x) => x.toFixed(2))

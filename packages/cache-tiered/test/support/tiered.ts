@@ -48,7 +48,7 @@ export function openTiered<V = unknown>(options: OpenOptions = {}): TieredCache<
     namespace: _namespace,
     ...rest
   } = options;
-  const l2 = createRedisCache<unknown>({ namespace, url: l2Url, commandTimeoutMs });
+  const l2 = createRedisCache<unknown>({ namespace, url: l2Url, commandTimeoutMs, pipelineReads: true });
   const l1 = createMemoryCache<V>({ maxEntries });
   const bus = createRedisInvalidationBus({ channel: namespace, url: busUrl, heartbeatMs, silenceMs });
   const lock = noLock ? undefined : createRedisLoaderLock({ namespace, url: busUrl, commandTimeoutMs });
