@@ -534,9 +534,10 @@ export class TieredCache<V = unknown> implements Cache<V> {
       options?.tags === undefined ? undefined : validateCacheTags(options.tags, this.capabilities.tags);
     if (options !== undefined) validateCacheCallOptions(options, 0, `set of cache key "${key}"`);
     const invalidation: Invalidation = { kind: "keys", keys: [key] };
-    this.overtake((flightKey) => flightKey === key);
+    if (this.flights.size !== 0) this.overtake((flightKey) => flightKey === key);
     this.bumpKey(key);
-    await this.l1Delete(key);
+    const dropped = this.l1Delete(key);
+    if (dropped !== undefined) await dropped;
     const snapshot = this.begin(key);
     try {
       await this.write("set", key, invalidation, () =>
@@ -559,9 +560,10 @@ export class TieredCache<V = unknown> implements Cache<V> {
     validateCacheKey(key);
     if (options !== undefined) validateCacheCallOptions(options, 0, `delete of cache key "${key}"`);
     const invalidation: Invalidation = { kind: "keys", keys: [key] };
-    this.overtake((flightKey) => flightKey === key);
+    if (this.flights.size !== 0) this.overtake((flightKey) => flightKey === key);
     this.bumpKey(key);
-    await this.l1Delete(key);
+    const dropped = this.l1Delete(key);
+    if (dropped !== undefined) await dropped;
     const removed = await this.write("delete", key, invalidation, () => this.l2.delete(key, options));
     await this.publish(invalidation, options);
     return removed;
