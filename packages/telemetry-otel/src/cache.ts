@@ -25,7 +25,16 @@ function markHit(span: Span, hit: boolean, call: Call): void {
 
 const onGet = (span: Span, value: unknown, call: Call) => markHit(span, value !== undefined, call);
 
-type CacheMethod = "get" | "set" | "has" | "delete" | "deletePrefix" | "clear" | "getOrSet" | "stats";
+type CacheMethod =
+  | "get"
+  | "set"
+  | "has"
+  | "delete"
+  | "deletePrefix"
+  | "deleteByTag"
+  | "clear"
+  | "getOrSet"
+  | "stats";
 
 /**
  * Traces and measures every call of a `Cache`: one `CLIENT` span per call named by its
@@ -59,6 +68,7 @@ class InstrumentedCache<V> implements Cache<V> {
       has: op("has"),
       delete: op("delete"),
       deletePrefix: op("deletePrefix"),
+      deleteByTag: op("deleteByTag"),
       clear: op("clear"),
       getOrSet: op("getOrSet"),
       stats: op("stats"),
@@ -92,6 +102,11 @@ class InstrumentedCache<V> implements Cache<V> {
   deletePrefix(prefix: string, options?: CacheCallOptions): Promise<number> {
     if (this.#t.passthrough()) return this.#inner.deletePrefix(prefix, options);
     return this.#t.run(this.#ops.deletePrefix, () => this.#inner.deletePrefix(prefix, options));
+  }
+
+  deleteByTag(tag: string, options?: CacheCallOptions): Promise<number> {
+    if (this.#t.passthrough()) return this.#inner.deleteByTag(tag, options);
+    return this.#t.run(this.#ops.deleteByTag, () => this.#inner.deleteByTag(tag, options));
   }
 
   clear(options?: CacheCallOptions): Promise<void> {

@@ -17,6 +17,8 @@ describe("instrumentCache", () => {
     await cache.has("k");
     await cache.delete("k");
     await cache.deletePrefix("k");
+    await cache.set("t", 1, { tags: ["group"] });
+    expect(await cache.deleteByTag("group")).toBe(1);
     await cache.clear();
     await cache.stats();
     await cache.close();
@@ -26,6 +28,8 @@ describe("instrumentCache", () => {
       "has",
       "delete",
       "deletePrefix",
+      "set",
+      "deleteByTag",
       "clear",
       "stats",
     ]);

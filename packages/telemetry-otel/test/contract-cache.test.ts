@@ -10,7 +10,7 @@ const telemetry = new TestTelemetry();
 const traced = (cache: Cache) => instrumentCache(cache, telemetry.options);
 
 cacheContract("cache-memory through instrumentCache", {
-  capabilities: { shared: false, staleWhileRevalidate: true },
+  capabilities: { shared: false, staleWhileRevalidate: true, tags: true },
   create: async () => traced(createMemoryCache({ maxEntries: 10_000 })),
   createWithDefaultTtl: async (defaultTtlMs) =>
     traced(createMemoryCache({ maxEntries: 10_000, defaultTtlMs })),
@@ -21,7 +21,7 @@ expectSpansRecordedAndClosed(telemetry, "Cache");
 
 // No SDK registered and none given: the decorator passes every call straight through.
 cacheContract("cache-memory through instrumentCache with no SDK", {
-  capabilities: { shared: false, staleWhileRevalidate: true },
+  capabilities: { shared: false, staleWhileRevalidate: true, tags: true },
   create: async () => instrumentCache(createMemoryCache({ maxEntries: 10_000 })),
   createWithDefaultTtl: async (defaultTtlMs) =>
     instrumentCache(createMemoryCache({ maxEntries: 10_000, defaultTtlMs })),

@@ -54,6 +54,8 @@ describe("no value, key, path, bound parameter or token is ever recorded", () =>
     await note("cache.getOrSet", () => cache.getOrSet(`user:${SECRET}`, async () => SECRET));
     await note("cache.bad-key", () => cache.get(`${SECRET}\ud800`));
     await note("cache.deletePrefix", () => cache.deletePrefix(`session:${SECRET}`));
+    await note("cache.tagged-set", () => cache.set(`tagged:${SECRET}`, 1, { tags: [`tag:${SECRET}`] }));
+    await note("cache.deleteByTag", () => cache.deleteByTag(`tag:${SECRET}`));
 
     const schema = uniqueName("otel_secret");
     const pglite = createPgliteDatabase({ schema });
