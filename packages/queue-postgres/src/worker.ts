@@ -210,7 +210,8 @@ export class PostgresJobWorker implements JobWorker {
             tx.query<ClaimedRow>(claimJobs(tables, this.queue, limit, this.#token, leaseMs), {
               timeoutMs: callTimeoutMs,
             }),
-          { timeoutMs: callTimeoutMs, signal: this.#claimAbort.signal },
+          // BEGIN, the claim and COMMIT together within the call deadline.
+          { signal: AbortSignal.any([this.#claimAbort.signal, AbortSignal.timeout(callTimeoutMs)]) },
         );
         failures = 0;
       } catch (error) {
