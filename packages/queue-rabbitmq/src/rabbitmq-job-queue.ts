@@ -211,7 +211,7 @@ export class RabbitMqJobQueue implements JobQueue {
     const markFailure = await marked;
     if (markFailure !== undefined) {
       throw outcomeUnknownError(
-        "UNAVAILABLE",
+        isInfrastructureError(markFailure) && markFailure.code === "TIMEOUT" ? "TIMEOUT" : "UNAVAILABLE",
         `${what}: the job was published but the state store did not take its mark (it will run, but cancel cannot find it)`,
         { cause: markFailure },
       );
