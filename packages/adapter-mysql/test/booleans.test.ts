@@ -38,7 +38,7 @@ const ROWS = `
    'null', x'', x'00', 'x', NULL, b'0')`;
 
 /** The same statements, answered by the adapter and by raw mysql2 with the reference reading. */
-const STATEMENTS: Array<[string, (id: number) => SqlQuery, (id: number) => [string, unknown[]]]> = [
+const STATEMENTS: Array<[string, (id: number) => SqlQuery, (id: number) => [string, number[]]]> = [
   [
     "every column (prepared, bound)",
     (id) => sql`SELECT * FROM typed WHERE id >= ${id} ORDER BY id`,
