@@ -180,6 +180,7 @@ try {
     const before = await serviceCall("settledMemory");
     await serviceCall("startSampling");
     if (profile) await serviceCall("startProfile");
+    const cpuBefore = await serviceCall("cpu");
     let result;
     try {
       result = await autocannon({
@@ -197,17 +198,18 @@ try {
       if (profile)
         console.log(`       CPU profile of the service: ${await serviceCall("stopProfile", profile)}`);
     }
+    const cpuMicros = ((await serviceCall("cpu")) - cpuBefore) / result.requests.total;
     const peak = await serviceCall("stopSampling");
     const after = await serviceCall("settledMemory");
     failures += result.non2xx + result.errors + result.timeouts;
     const rate = result.requests.total / result.duration;
     console.log(
-      `${name.padEnd(6)} ${title}: ${connections} connections, ${result.requests.total} requests in ${result.duration.toFixed(1)} s = ${rate.toFixed(0)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}; load average ${load()}`,
+      `${name.padEnd(6)} ${title}: ${connections} connections, ${result.requests.total} requests in ${result.duration.toFixed(1)} s = ${rate.toFixed(0)} req/s, service CPU ${cpuMicros.toFixed(0)} µs/request, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}; load average ${load()}`,
     );
     console.log(
       `       service memory: before rss ${mb(before.rss)} heap ${mb(before.heap)}; peak during rss ${mb(peak.rss)} heap ${mb(peak.heap)}; after GC rss ${mb(after.rss)} (${signedMb(after.rss - before.rss)}) heap ${mb(after.heap)} (${signedMb(after.heap - before.heap)})`,
     );
-    return rate;
+    return { rate, cpuMicros };
   }
 
   // Warm-up (not measured): JIT, the cache entries, the token cache.
@@ -218,10 +220,11 @@ try {
   const start = await serviceCall("settledMemory");
   const settled = [];
   const rates = { read: [], list: [] };
+  const cpus = { read: [], list: [] };
   let healthRate = 0;
   for (let round = 1; round <= ROUNDS; round++) {
     console.log(`round ${round}`);
-    if (round === 1) healthRate = await run("health");
+    if (round === 1) healthRate = (await run("health")).rate;
     // Read and list take turns going first, so a burst of load on the machine hits both alike.
     for (const name of round % 2 === 1 ? ["read", "list"] : ["list", "read"]) {
       const profile =
@@ -229,7 +232,9 @@ try {
           ? join(resolve(PROFILE), `tenant-reports-list-${Date.now()}.cpuprofile`)
           : undefined;
       if (profile) await mkdir(resolve(PROFILE), { recursive: true });
-      rates[name].push(await run(name, { profile }));
+      const { rate, cpuMicros } = await run(name, { profile });
+      rates[name].push(rate);
+      cpus[name].push(cpuMicros);
     }
     await run("report");
     settled.push(await serviceCall("settledMemory"));
@@ -256,7 +261,13 @@ try {
   console.log(
     `median of ${ROUNDS} rounds: read ${read.toFixed(0)} req/s (spread ${spread(rates.read).toFixed(0)}%), list ${list.toFixed(0)} req/s (spread ${spread(rates.list).toFixed(0)}%); load average at the end ${load()}`,
   );
+  console.log(
+    `service CPU per request, median: read ${median(cpus.read).toFixed(0)} µs (spread ${spread(cpus.read).toFixed(0)}%), list ${median(cpus.list).toFixed(0)} µs (spread ${spread(cpus.list).toFixed(0)}%)`,
+  );
   console.log(`ratio read/health requests/s ${(read / healthRate).toFixed(2)}`);
+  console.log(
+    `ratio list/read by service CPU per request (read µs / list µs) ${(median(cpus.read) / median(cpus.list)).toFixed(2)}`,
+  );
   console.log(
     `ratio list/read requests/s ${(list / read).toFixed(2)} (median of paired rounds ${paired.toFixed(2)}; per round ${perRound.map((r) => r.toFixed(2)).join(" ")}; goal >= 0.5)`,
   );

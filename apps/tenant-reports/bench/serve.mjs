@@ -39,6 +39,11 @@ const operations = {
     globalThis.gc();
     return memory();
   },
+  /** This process's CPU time so far, in µs: per request, steadier than req/s on a loaded machine. */
+  cpu() {
+    const { user, system } = process.cpuUsage();
+    return user + system;
+  },
   startSampling() {
     peak = memory();
     sampler = setInterval(() => {
