@@ -1,10 +1,11 @@
-import type { Principal, TenantStatus, TokenDecoder, TokenIssuer } from "@proj/ports";
+import type { Page, Principal, Tenant, TenantStatus, TokenDecoder, TokenIssuer } from "@proj/ports";
 import { isInfrastructureError, TENANT_STATUSES, UnauthenticatedError } from "@proj/ports";
 import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import { requireAdmin } from "../application/access.js";
 import type { ReportService } from "../application/reports.js";
 import type { TenantAdministration } from "../application/tenant-administration.js";
 import { CLIENT_MESSAGE_BY_CODE, STATUS_BY_CODE } from "./error-status.js";
+import { PageBodies } from "./page-bodies.js";
 
 export interface HttpDependencies {
   decoder: TokenDecoder;
@@ -138,6 +139,7 @@ export function buildHttpServer(deps: HttpDependencies, options: { logger?: bool
       reply.status(201).send(await deps.administration.create(principalOf(request), request.body)),
   );
 
+  let pageBodies: PageBodies | undefined;
   app.get<{ Querystring: { status?: TenantStatus; limit?: number; after?: string } }>(
     "/tenants",
     {
@@ -154,7 +156,21 @@ export function buildHttpServer(deps: HttpDependencies, options: { logger?: bool
         response: { 200: tenantPageResponse },
       },
     },
-    async (request) => deps.administration.list(principalOf(request), request.query),
+    async (request, reply) => {
+      const page = await deps.administration.list(principalOf(request), request.query);
+      // The route's compiled serializer (tenantPageResponse), run only when the page changed.
+      if (pageBodies === undefined) {
+        const serialize = reply.getSerializationFunction("200");
+        if (serialize === undefined) throw new Error("GET /tenants has no compiled response serializer");
+        pageBodies = new PageBodies((body: Page<Tenant>) =>
+          serialize(body as unknown as Record<string, unknown>),
+        );
+      }
+      const { status, limit, after } = request.query;
+      return reply
+        .type("application/json; charset=utf-8")
+        .send(pageBodies.body(`${status ?? ""}:${limit ?? ""}:${after ?? ""}`, page));
+    },
   );
 
   app.get<{ Params: { id: string } }>(

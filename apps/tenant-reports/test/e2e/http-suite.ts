@@ -308,7 +308,9 @@ export function httpSuite(name: string, makeComposition: () => Promise<Compositi
         }),
         201,
       );
-      const afterCreate = await list("?limit=10");
+      const listed10 = await admin("GET", "/tenants?limit=10");
+      expect(listed10.headers.get("content-type")).toBe("application/json; charset=utf-8");
+      const afterCreate = await json<ListPage>(listed10, 200);
       expect(slugs(afterCreate)).toEqual([...slugs(before), "initech"]);
       // A page answers each tenant exactly as the single read does, byte for byte.
       const single = await (await admin("GET", `/tenants/${created.id}`)).text();
