@@ -50,7 +50,8 @@ const operations = {
       const now = memory();
       peak.rss = Math.max(peak.rss, now.rss);
       peak.heap = Math.max(peak.heap, now.heap);
-    }, 250);
+      // Once a second: memoryUsage() reads /proc, which costs the service time on a loaded machine.
+    }, 1_000);
     return null;
   },
   stopSampling() {

@@ -11,32 +11,35 @@ import type { Page, Tenant } from "@proj/ports";
  * serialisation is skipped when nothing in it changed.
  */
 export class PageBodies {
-  readonly #bodies = new Map<string, { fingerprint: string; body: string }>();
-  #chars = 0;
+  readonly #bodies = new Map<string, { fingerprint: string; body: Buffer }>();
+  #bytes = 0;
 
   constructor(
     private readonly serialize: (page: Page<Tenant>) => string,
     /** Pages remembered, least recently written first out. */
     private readonly maxEntries = 256,
-    /** And at most this many characters of JSON in all (about 8 MB of UTF-16 by default). */
-    private readonly maxChars = 4_000_000,
+    /** And at most this many bytes of JSON in all. */
+    private readonly maxBytes = 8_000_000,
   ) {}
 
-  /** The JSON of `page`, asked for as `key` (the normalised query). */
-  body(key: string, page: Page<Tenant>): string {
+  /**
+   * The JSON of `page` as UTF-8, asked for as `key` (the normalised query). Kept as bytes, so an
+   * unchanged page is not even encoded again on its way to the socket.
+   */
+  body(key: string, page: Page<Tenant>): Buffer {
     let fingerprint = page.nextCursor ?? "";
     for (const tenant of page.items) fingerprint += ` ${tenant.id}:${tenant.version}`;
     const known = this.#bodies.get(key);
     if (known !== undefined && known.fingerprint === fingerprint) return known.body;
-    const body = this.serialize(page);
+    const body = Buffer.from(this.serialize(page));
     this.#forget(key);
-    if (body.length > this.maxChars) return body;
+    if (body.length > this.maxBytes) return body;
     for (const oldest of this.#bodies.keys()) {
-      if (this.#bodies.size < this.maxEntries && this.#chars + body.length <= this.maxChars) break;
+      if (this.#bodies.size < this.maxEntries && this.#bytes + body.length <= this.maxBytes) break;
       this.#forget(oldest);
     }
     this.#bodies.set(key, { fingerprint, body });
-    this.#chars += body.length;
+    this.#bytes += body.length;
     return body;
   }
 
@@ -44,15 +47,15 @@ export class PageBodies {
     const known = this.#bodies.get(key);
     if (known === undefined) return;
     this.#bodies.delete(key);
-    this.#chars -= known.body.length;
+    this.#bytes -= known.body.length;
   }
 
   get size(): number {
     return this.#bodies.size;
   }
 
-  /** Characters of JSON held. */
-  get chars(): number {
-    return this.#chars;
+  /** Bytes of JSON held. */
+  get bytes(): number {
+    return this.#bytes;
   }
 }
