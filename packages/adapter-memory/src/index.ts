@@ -2,6 +2,7 @@ export {
   createMemoryDocumentDatabase,
   type MemoryDocumentDatabaseOptions,
 } from "./memory-document-database.js";
+export { createMemoryJobQueue, type MemoryJobQueueOptions } from "./memory-job-queue.js";
 export { createMemoryObjectStorage, type MemoryObjectStorageOptions } from "./memory-object-storage.js";
 export {
   createMemoryTenantRepository,

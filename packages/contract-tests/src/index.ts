@@ -13,6 +13,11 @@ export {
   documentDatabaseFaultContract,
 } from "./faults/documents.js";
 export { type FaultMode, FaultProxy, type FaultProxyOptions, startFaultProxy } from "./faults/fault-proxy.js";
+export {
+  type JobQueueFaultDeadlines,
+  type JobQueueFaultHarness,
+  jobQueueFaultContract,
+} from "./faults/jobs.js";
 export { type ObjectStorageFaultHarness, objectStorageFaultContract } from "./faults/object-storage.js";
 export {
   expectFailsWithin,
@@ -35,6 +40,7 @@ export {
   uniqueName,
   useFreshAdapter,
 } from "./harness.js";
+export { type JobQueueHarness, jobQueueContract } from "./jobs/index.js";
 export { type LocalFileManagerHarness, localFileManagerContract } from "./local-files/index.js";
 export { type ObjectStorageHarness, objectStorageContract } from "./object-storage/index.js";
 export {

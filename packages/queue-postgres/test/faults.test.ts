@@ -1,0 +1,221 @@
+// Faults between a worker and PostgreSQL beyond the shared jobs fault contract (fault-contract.test.ts),
+// made real by a TCP proxy (the shared server is never touched): how a worker backs off and reports,
+// and what becomes of the lease, the attempt and a cancel when a worker is cut off mid-job.
+import { createPostgresDatabase } from "@proj/adapter-postgres";
+import { type FaultProxy, sleep, startFaultProxy, uniqueName } from "@proj/contract-tests";
+import { type InfrastructureError, sql } from "@proj/ports";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type BackgroundErrorContext, createPostgresJobQueue, type PostgresJobQueue } from "../src/index.js";
+import { deferred, dropQueueRows, openDatabase, openQueue, TEST_SCHEMA } from "./support/backend.js";
+
+/** The adapter's deadlines behind the proxy: short, so each fault settles quickly. */
+const CALL_MS = 1_500;
+const GRACE_MS = 500;
+/** Scheduling slack of a loaded 2-core machine. */
+const SLACK_MS = 1_000;
+const LEASE_MS = 1_000;
+
+const admin = openDatabase({ poolSize: 2 });
+let proxy: FaultProxy;
+/** A queue straight to the server (the "other process" that is not cut off). */
+let direct: PostgresJobQueue;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+beforeAll(async () => {
+  proxy = await startFaultProxy({ target: { host: "127.0.0.1", port: 5432 } });
+  direct = openQueue({ maintenanceIntervalMs: 200 });
+  await direct.migrate();
+});
+afterEach(async () => {
+  await proxy.heal();
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+afterAll(async () => {
+  await direct.close();
+  await proxy.close();
+  await admin.close();
+});
+
+/** A queue whose every connection goes through the proxy, with the background errors it reported. */
+function behindProxy(): {
+  queue: PostgresJobQueue;
+  errors: Array<[InfrastructureError, BackgroundErrorContext]>;
+} {
+  const errors: Array<[InfrastructureError, BackgroundErrorContext]> = [];
+  const db = createPostgresDatabase({
+    host: proxy.host,
+    port: proxy.port,
+    user: "postgres",
+    database: "test",
+    poolSize: 4,
+    acquireTimeoutMs: CALL_MS,
+    timeoutMs: CALL_MS,
+    cancelGraceMs: GRACE_MS,
+  });
+  const queue = createPostgresJobQueue(db, {
+    schema: TEST_SCHEMA,
+    timeoutMs: CALL_MS,
+    closeDatabase: true,
+    onBackgroundError: (error, context) => errors.push([error, context]),
+  });
+  cleanups.push(async () => {
+    await proxy.heal();
+    await queue.close();
+  });
+  return { queue, errors };
+}
+
+function queueName(): string {
+  const name = uniqueName("qpf");
+  cleanups.push(() => dropQueueRows(admin, name));
+  return name;
+}
+
+async function until(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`${what} did not happen within ${ms} ms`);
+    await sleep(20);
+  }
+}
+
+async function jobRows(queue: string): Promise<number> {
+  const row = await admin.queryOne<{ n: number }>(
+    sql`SELECT count(*)::int AS n FROM ${sql.id(TEST_SCHEMA, "jobs")} WHERE queue = ${queue}`,
+  );
+  return row?.n ?? 0;
+}
+
+describe("workers during a fault", () => {
+  it("a worker rides out an outage without a busy loop, and takes jobs again once the database is back", async () => {
+    const { queue, errors } = behindProxy();
+    const name = queueName();
+    const handled = new Set<string>();
+    queue.work(name, async (job) => {
+      handled.add(job.id);
+    });
+    const { id: before } = await direct.enqueue(name, { n: 0 });
+    await until(() => handled.has(before), 10_000, "the first delivery");
+    await proxy.set("outage-reset");
+    proxy.resetCounters();
+    const { id: during } = await direct.enqueue(name, { n: 1 });
+    await sleep(2_500);
+    expect(handled.has(during)).toBe(false);
+    // Claims back off (100 ms doubling to 5 s): a handful of connection attempts, not a storm.
+    expect(proxy.rejectedConnections).toBeGreaterThan(0);
+    expect(proxy.rejectedConnections).toBeLessThan(40);
+    const claimErrors = errors.filter(([, context]) => context.operation === "claim");
+    expect(claimErrors.length).toBeGreaterThan(0);
+    for (const [error, context] of claimErrors) {
+      expect(["UNAVAILABLE", "TIMEOUT"]).toContain(error.code);
+      expect(context.queue).toBe(name);
+    }
+    await proxy.heal();
+    // The back-off is at most 5 s; then one claim.
+    await until(() => handled.has(during), 5_000 + CALL_MS + SLACK_MS, "the delivery after the outage");
+    const { id: after } = await direct.enqueue(name, { n: 2 });
+    await until(() => handled.has(after), 5_000, "a delivery after recovery");
+  });
+
+  it("a worker cut off from the database stops its handler (UNAVAILABLE) and another worker gets attempt 2", async () => {
+    const { queue, errors } = behindProxy();
+    const name = queueName();
+    const started = deferred<void>();
+    const reason = deferred<unknown>();
+    queue.work(
+      name,
+      (job) =>
+        new Promise<void>((_resolve, reject) => {
+          started.resolve();
+          job.signal.addEventListener("abort", () => {
+            reason.resolve(job.signal.reason);
+            reject(job.signal.reason);
+          });
+        }),
+      { leaseMs: LEASE_MS },
+    );
+    const { id } = await direct.enqueue(name, { n: 1 }, { maxAttempts: 2 });
+    await started.promise;
+    await proxy.set("silent");
+    const cutAt = Date.now();
+    const why = await reason.promise;
+    expect(why).toMatchObject({ code: "UNAVAILABLE" });
+    expect(Date.now() - cutAt, "the signal fired after the lease ran out").toBeLessThan(LEASE_MS + SLACK_MS);
+    expect(errors.some(([, context]) => context.operation === "renew leases")).toBe(true);
+    const attempts: number[] = [];
+    const other = direct.work(
+      name,
+      async (job) => {
+        if (job.id === id) attempts.push(job.attempt);
+      },
+      { leaseMs: LEASE_MS },
+    );
+    cleanups.push(() => other.close());
+    await until(() => attempts.length > 0, LEASE_MS + 1_000 + SLACK_MS, "the redelivery");
+    expect(attempts).toEqual([2]);
+  });
+
+  it("a job whose last attempt lost its lease goes to the dead letters, not to a handler", async () => {
+    const { queue } = behindProxy();
+    const name = queueName();
+    const started = deferred<void>();
+    queue.work(
+      name,
+      (job) =>
+        new Promise<void>((_resolve, reject) => {
+          started.resolve();
+          job.signal.addEventListener("abort", () => reject(job.signal.reason));
+        }),
+      { leaseMs: LEASE_MS },
+    );
+    const { id } = await direct.enqueue(name, { n: 1 }, { maxAttempts: 1 });
+    await started.promise;
+    await proxy.set("outage");
+    const handled: string[] = [];
+    const other = direct.work(
+      name,
+      async (job) => {
+        handled.push(job.id);
+      },
+      { leaseMs: LEASE_MS },
+    );
+    cleanups.push(() => other.close());
+    await until(
+      async () => (await direct.listDeadLetters(name)).items.length === 1,
+      LEASE_MS + 1_000 + SLACK_MS,
+      "the dead letter",
+    );
+    const [dead] = (await direct.listDeadLetters(name)).items;
+    expect(dead).toMatchObject({ id, attempts: 1, payload: { n: 1 }, error: { code: "UNAVAILABLE" } });
+    expect(dead?.error.message).toMatch(/lease/);
+    expect(handled).toEqual([]);
+  });
+
+  it("a running job cancelled while its worker is cut off: cancel says true, its row goes once the lease ends", async () => {
+    const { queue } = behindProxy();
+    const name = queueName();
+    const started = deferred<void>();
+    queue.work(
+      name,
+      (job) =>
+        new Promise<void>((_resolve, reject) => {
+          started.resolve();
+          job.signal.addEventListener("abort", () => reject(job.signal.reason));
+        }),
+      { leaseMs: LEASE_MS },
+    );
+    const { id } = await direct.enqueue(name, { n: 1 });
+    await started.promise;
+    await proxy.set("outage");
+    expect(await direct.cancel(id)).toBe(true);
+    expect(await direct.cancel(id)).toBe(false);
+    const handled: string[] = [];
+    const other = direct.work(name, async (job) => {
+      handled.push(job.id);
+    });
+    cleanups.push(() => other.close());
+    // The maintenance of `direct` (every 200 ms) deletes it once its lease has ended.
+    await until(async () => (await jobRows(name)) === 0, LEASE_MS + 1_000 + SLACK_MS, "the purge");
+    expect(handled).toEqual([]);
+  });
+});
