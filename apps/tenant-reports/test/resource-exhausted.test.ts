@@ -48,7 +48,10 @@ describe("a backend out of resources", () => {
   }, 120_000);
 
   it("answers 503 RESOURCE_EXHAUSTED with a generic message when the database refuses connections", async () => {
-    const list = () => fetch(`${base}/tenants`, { headers: { authorization: `Bearer ${token}` } });
+    // Pages are cached: each call asks for a page size not asked before, so it reaches the database.
+    let limit = 0;
+    const list = () =>
+      fetch(`${base}/tenants?limit=${++limit}`, { headers: { authorization: `Bearer ${token}` } });
     expect((await list()).status).toBe(200);
 
     await admin.execute(sql`ALTER ROLE ${sql.id(role)} CONNECTION LIMIT 0`);

@@ -1,16 +1,24 @@
-// Adapter vs raw mysql2, in one process, same server, same pool size.
+// Adapter vs raw mysql2, side by side in one process, same server, same pool size: interleaved
+// rounds, medians and spread, load average, ratios last.
 // Run: pnpm --filter @proj/adapter-mysql build && pnpm --filter @proj/adapter-mysql bench
 // MYSQL_URL (default mysql://root@127.0.0.1:3306) must allow CREATE DATABASE; the bench makes its
-// own database and drops it at the end.
+// own database and drops it at the end. BENCH_ONLY=select runs the point selects alone.
 import { randomBytes } from "node:crypto";
+import { loadavg } from "node:os";
 import { sql } from "@proj/ports";
 import { createPool } from "mysql2/promise";
 import { createMysqlDatabase } from "../dist/index.js";
 
 const URI = process.env.MYSQL_URL ?? "mysql://root@127.0.0.1:3306";
 const POOL_SIZE = 10;
-const POINT_OPS = 20_000;
-const INSERT_OPS = 20_000;
+// Many short rounds: on a shared machine the load changes within seconds, and the median of
+// per-round ratios (each round runs both sides back to back) follows it best.
+const ROUNDS = 2 * Math.ceil(Number(process.env.BENCH_ROUNDS ?? 20) / 2);
+const POINT_OPS = {
+  1: Number(process.env.BENCH_OPS_C1 ?? 1_000),
+  16: Number(process.env.BENCH_OPS_C16 ?? 2_000),
+};
+const INSERT_OPS_PER_ROUND = 200;
 const STREAM_ROWS = 1_000_000;
 const BULK_ROWS = 100_000;
 const ROW_BY_ROW_SAMPLE = 10_000;
@@ -18,8 +26,15 @@ const database = `mysql_bench_${Date.now().toString(36)}_${randomBytes(3).toStri
 const admin = createPool({ uri: URI, connectionLimit: 1 });
 await admin.query(`CREATE DATABASE \`${database}\``);
 
-const raw = createPool({ uri: `${URI}/${database}`, connectionLimit: POOL_SIZE, timezone: "Z" });
+// Raw mysql2 as a user writes it: a promise pool and `execute`, the driver's defaults.
+const raw = createPool({ uri: `${URI}/${database}`, connectionLimit: POOL_SIZE });
 const db = createMysqlDatabase({ uri: URI, database, poolSize: POOL_SIZE });
+
+const fmt = (value) => Math.round(value).toLocaleString("en-US");
+const load = () =>
+  loadavg()
+    .map((value) => value.toFixed(2))
+    .join(" ");
 
 function perSecond(count, ms) {
   return Math.round((count / ms) * 1000);
@@ -31,45 +46,92 @@ async function timed(action) {
   return performance.now() - started;
 }
 
-function quantile(values, q) {
+function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))];
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** Median, and the spread as (max - min) / median, in percent. */
+function summary(values) {
+  const m = median(values);
+  return { median: m, spread: ((Math.max(...values) - Math.min(...values)) / m) * 100 };
+}
+
+/** Runs `count` operations, `concurrency` at a time; wall-clock rate and this process's CPU per operation. */
+async function measure(count, concurrency, operation) {
+  let next = 0;
+  const cpu = process.cpuUsage();
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) await operation(next++);
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const used = process.cpuUsage(cpu);
+  return { rate: count / seconds, cpuMicros: (used.user + used.system) / count };
 }
 
 /**
- * Adapter and raw driver take turns operation by operation (swapping who goes first), so a burst
- * of load on the shared machine hits both alike. Prints throughput from the summed latencies and
- * the ratio of median latencies, which stalls of the loaded machine do not skew.
+ * Interleaved rounds (raw first on even rounds, ours first on odd ones), so a burst of load on the
+ * machine hits both sides alike.
  */
-async function compare(label, total, adapterOp, rawOp) {
-  const adapterMs = [];
-  const rawMs = [];
-  const time = async (op, i, into) => {
-    const started = performance.now();
-    await op(i);
-    into.push(performance.now() - started);
-  };
-  for (let i = 0; i < total; i += 1) {
-    if (i % 2 === 0) {
-      await time(adapterOp, i, adapterMs);
-      await time(rawOp, i, rawMs);
-    } else {
-      await time(rawOp, i, rawMs);
-      await time(adapterOp, i, adapterMs);
+async function interleave(rounds, sides) {
+  const results = Object.fromEntries(Object.keys(sides).map((side) => [side, { rate: [], cpu: [] }]));
+  const names = Object.keys(sides);
+  for (let round = 0; round < rounds; round += 1) {
+    for (const side of round % 2 === 0 ? names : [...names].reverse()) {
+      const { rate, cpuMicros } = await sides[side]();
+      results[side].rate.push(rate);
+      results[side].cpu.push(cpuMicros);
     }
   }
-  const sum = (values) => values.reduce((a, b) => a + b, 0);
-  const adapterOps = perSecond(total, sum(adapterMs));
-  const rawOps = perSecond(total, sum(rawMs));
-  const adapterMedian = quantile(adapterMs, 0.5);
-  const rawMedian = quantile(rawMs, 0.5);
-  console.log(
-    `${label}: adapter ${adapterOps} ops/s (median ${adapterMedian.toFixed(3)} ms), raw mysql2 ${rawOps} ops/s (median ${rawMedian.toFixed(3)} ms), ${total} each`,
+  return results;
+}
+
+const ratios = [];
+
+function report(name, results, goal) {
+  const r = { rate: summary(results.raw.rate), cpu: summary(results.raw.cpu) };
+  const a = { rate: summary(results.ours.rate), cpu: summary(results.ours.cpu) };
+  // Who runs second in a round has an edge or a handicap (connections warm or gone idle), so a
+  // round's ratio is paired with the next round's, where the order is swapped: their geometric
+  // mean cancels the order out.
+  const perRound = results.ours.rate.map((rate, index) => rate / results.raw.rate[index]);
+  const paired = median(
+    perRound.flatMap((ratio, index) => (index % 2 === 0 ? [Math.sqrt(ratio * perRound[index + 1])] : [])),
   );
-  console.log(`ratio ${label} throughput adapter/raw = ${(adapterOps / rawOps).toFixed(3)}`);
-  console.log(
-    `ratio ${label} median latency raw/adapter = ${(rawMedian / adapterMedian).toFixed(3)} (overhead ${((adapterMedian / rawMedian - 1) * 100).toFixed(1)}%)`,
+  if (process.env.BENCH_VERBOSE)
+    console.log(`  per-round ratios ${perRound.map((r) => r.toFixed(2)).join(" ")}`);
+  for (const [label, side] of [
+    ["raw mysql2 execute", r],
+    ["adapter           ", a],
+  ]) {
+    console.log(
+      `${name} ${label} ${fmt(side.rate.median)} ops/s (spread ${side.rate.spread.toFixed(0)}%), ` +
+        `${side.cpu.median.toFixed(1)} µs CPU/query (spread ${side.cpu.spread.toFixed(0)}%)`,
+    );
+  }
+  console.log(`  load average ${load()}`);
+  ratios.push(
+    `ratio ${name} adapter/raw throughput = ${(a.rate.median / r.rate.median).toFixed(3)} (median of paired rounds ${paired.toFixed(3)}${goal ? `; goal >= ${goal}` : ""})`,
+    `ratio ${name} adapter/raw CPU per query = ${(a.cpu.median / r.cpu.median).toFixed(3)}`,
   );
+}
+
+const POINT_SQL = "SELECT id, name, qty, active FROM items WHERE id = ?";
+
+async function pointSelect(concurrency) {
+  const ops = POINT_OPS[concurrency];
+  const results = await interleave(ROUNDS, {
+    raw: () => measure(ops, concurrency, (i) => raw.execute(POINT_SQL, [(i % 10_000) + 1])),
+    ours: () =>
+      measure(ops, concurrency, (i) =>
+        db.queryOne(sql`SELECT id, name, qty, active FROM items WHERE id = ${(i % 10_000) + 1}`),
+      ),
+  });
+  report(`point select c=${concurrency}`, results, 0.95);
 }
 
 try {
@@ -86,25 +148,62 @@ try {
     "CREATE TABLE raw_inserts (id INTEGER PRIMARY KEY, name VARCHAR(64) NOT NULL, qty INTEGER NOT NULL)",
   );
 
-  // Warm both pools: connections open and statements prepared.
-  for (let id = 1; id <= 200; id += 1) {
-    await db.queryOne(sql`SELECT id, name, qty, active FROM items WHERE id = ${id}`);
-    await raw.execute("SELECT id, name, qty, active FROM items WHERE id = ?", [id]);
+  console.log(
+    `${new Date().toISOString()} node ${process.version}, pool size ${POOL_SIZE} on both sides, ` +
+      `${ROUNDS} interleaved rounds, order swapped every round (point select ${POINT_OPS[1]} ops at c=1, ${POINT_OPS[16]} at c=16); ` +
+      `load average ${load()}`,
+  );
+  // Warm-up: both pools full, statements prepared, both code paths compiled.
+  await measure(2_000, 16, (i) => raw.execute(POINT_SQL, [(i % 10_000) + 1]));
+  await measure(2_000, 16, (i) =>
+    db.queryOne(sql`SELECT id, name, qty, active FROM items WHERE id = ${(i % 10_000) + 1}`),
+  );
+  const [check] = await db.query(sql`SELECT id, name, qty, active FROM items WHERE id = ${2}`);
+  if (check.active !== false) throw new Error(`active read as ${String(check.active)}, not false`);
+
+  await pointSelect(1);
+  await pointSelect(16);
+  if (process.env.BENCH_ONLY === "select") {
+    finish();
+  } else {
+    await theRest();
+    finish();
   }
+} finally {
+  await db.close();
+  await raw.end();
+  await admin.query(`DROP DATABASE IF EXISTS \`${database}\``);
+  await admin.end();
+}
 
-  await compare(
-    "point select",
-    POINT_OPS,
-    (i) => db.queryOne(sql`SELECT id, name, qty, active FROM items WHERE id = ${(i % 10_000) + 1}`),
-    (i) => raw.execute("SELECT id, name, qty, active FROM items WHERE id = ?", [(i % 10_000) + 1]),
-  );
+function finish() {
+  console.log(`load average at the end ${load()}`);
+  for (const line of ratios) console.log(line);
+}
 
-  await compare(
-    "single-row insert",
-    INSERT_OPS,
-    (i) => db.execute(sql`INSERT INTO adapter_inserts (id, name, qty) VALUES (${i}, ${`n-${i}`}, ${i % 7})`),
-    (i) => raw.execute("INSERT INTO raw_inserts (id, name, qty) VALUES (?, ?, ?)", [i, `n-${i}`, i % 7]),
-  );
+async function theRest() {
+  let nextId = 0;
+  const inserts = await interleave(ROUNDS, {
+    raw: () =>
+      measure(INSERT_OPS_PER_ROUND, 1, () => {
+        const id = nextId++;
+        return raw.execute("INSERT INTO raw_inserts (id, name, qty) VALUES (?, ?, ?)", [
+          id,
+          `n-${id}`,
+          id % 7,
+        ]);
+      }),
+    ours: () =>
+      measure(INSERT_OPS_PER_ROUND, 1, () => {
+        const id = nextId++;
+        return db.execute(
+          sql`INSERT INTO adapter_inserts (id, name, qty) VALUES (${id}, ${`n-${id}`}, ${id % 7})`,
+        );
+      }),
+  });
+  report("single-row insert c=1", inserts);
+  // the point-select ratios go last
+  ratios.unshift(...ratios.splice(4, 2));
 
   // Streaming: peak RSS while 1,000,000 generated rows go through a for-await loop.
   global.gc?.();
@@ -131,7 +230,6 @@ try {
   console.log(
     `stream ${streamed} rows: ${perSecond(streamed, streamMs)} rows/s, RSS before ${mb(rssBefore)} MB, peak ${mb(peakRss)} MB (checksum ${checksum})`,
   );
-  console.log(`ratio stream peak RSS / 150 MB budget = ${(peakRss / (150 * 1024 * 1024)).toFixed(3)}`);
 
   // Bulk insert: insertMany of 100,000 rows vs the same rows one INSERT at a time (in one
   // transaction, so both pay one commit; a sample of the rows, as row by row takes minutes).
@@ -159,10 +257,8 @@ try {
   console.log(
     `bulk insert: insertMany ${inserted} rows in ${Math.round(manyMs)} ms (${manyRate} rows/s); row by row ${singleRate} rows/s (${ROW_BY_ROW_SAMPLE}-row sample)`,
   );
-  console.log(`ratio insertMany/row-by-row = ${(manyRate / singleRate).toFixed(1)}x`);
-} finally {
-  await db.close();
-  await raw.end();
-  await admin.query(`DROP DATABASE IF EXISTS \`${database}\``);
-  await admin.end();
+  ratios.unshift(
+    `ratio stream peak RSS / 150 MB budget = ${(peakRss / (150 * 1024 * 1024)).toFixed(3)}`,
+    `ratio insertMany/row-by-row = ${(manyRate / singleRate).toFixed(1)}x (goal >= 10x)`,
+  );
 }

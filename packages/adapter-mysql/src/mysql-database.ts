@@ -21,7 +21,7 @@ import { type Lease, NotSentError } from "./mysql-lease.js";
 import { LeasePool } from "./mysql-pool.js";
 import { KILL_GRACE_MS, Supervision, sendControl } from "./mysql-supervision.js";
 import { MysqlTransaction, runTransaction } from "./mysql-transaction.js";
-import { booleanTypeCast, describeServer, type ServerInfo } from "./mysql-values.js";
+import { describeServer, type ServerInfo } from "./mysql-values.js";
 
 /** Settings the adapter owns, because the port's type and time rules depend on them. */
 export type ManagedOption =
@@ -329,13 +329,15 @@ export function createMysqlDatabase(options: MysqlDatabaseOptions): MysqlDatabas
     ...(options.database === undefined ? {} : { database: options.database }),
     connectTimeout,
     // Values round-trip unchanged: DATETIME/TIMESTAMP are read and written as UTC, BIGINT and
-    // DECIMAL come back as exact strings, BOOLEAN (TINYINT(1)) as boolean.
+    // DECIMAL come back as exact strings. BOOLEAN (TINYINT(1)) is read as boolean by the adapter
+    // from each result's column metadata (mysql-values.ts): a typeCast function here would cost
+    // a wrapper object and two calls per value of every column of every row.
     timezone: "Z",
     supportBigNumbers: true,
     bigNumberStrings: true,
     decimalNumbers: false,
     dateStrings: false,
-    typeCast: booleanTypeCast,
+    typeCast: true,
     multipleStatements: false,
     namedPlaceholders: false,
     maxPreparedStatements: positive("maxPreparedStatements", options.maxPreparedStatements, 256),

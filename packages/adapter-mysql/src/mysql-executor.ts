@@ -21,7 +21,7 @@ import { hasServerReply } from "./map-mysql-error.js";
 import type { StatementKiller } from "./mysql-killer.js";
 import { type Lease, NotSentError } from "./mysql-lease.js";
 import { KILL_GRACE_MS, Supervision } from "./mysql-supervision.js";
-import { type Parameter, toParameter } from "./mysql-values.js";
+import { booleanColumns, type Parameter, readBooleanRow, toParameter } from "./mysql-values.js";
 
 /** A prepared statement takes at most 65,535 parameters. */
 const MAX_PARAMETERS = 65_535;
@@ -234,6 +234,15 @@ export abstract class MysqlExecutor implements SqlExecutor {
         finished = true;
         resolve();
       };
+    });
+    // BOOLEAN columns are read as booleans, from each result set's metadata; these listeners run
+    // before the stream's own, so a row is converted before it is queued for the consumer.
+    let booleans: string[] | undefined;
+    command.on("fields", (fields: unknown) => {
+      booleans = Array.isArray(fields) ? booleanColumns(fields) : undefined;
+    });
+    command.on("result", (row: unknown) => {
+      if (booleans) readBooleanRow(row as Record<string, unknown>, booleans);
     });
     command.once("end", markFinished);
     // Once the consumer has left, the stream no longer listens: an error arriving then must not

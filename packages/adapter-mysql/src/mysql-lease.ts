@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
 import type { PoolConnection as CorePoolConnection } from "mysql2";
-import type { Parameter } from "./mysql-values.js";
+import { type Parameter, readBooleans } from "./mysql-values.js";
 
 /** How long resetting a connection's session state may take before the connection is dropped. */
 const RESET_BOUND_MS = 2_000;
@@ -76,11 +76,18 @@ export class Lease {
     );
   }
 
-  /** Runs one statement: over the text protocol without parameters, prepared and bound with them. */
+  /**
+   * Runs one statement: over the text protocol without parameters, prepared and bound with them.
+   * Rows come back with BOOLEAN (TINYINT(1)) columns read as booleans.
+   */
   send(text: string, values: readonly Parameter[] = []): Promise<unknown> {
     return this.#call((done) => {
-      if (values.length === 0) this.core.query(text, done);
-      else this.core.execute(text, values as Parameter[], done);
+      const answer = (error: unknown, rows: unknown, fields: unknown) => {
+        if (!error) readBooleans(rows, fields);
+        done(error, rows);
+      };
+      if (values.length === 0) this.core.query(text, answer);
+      else this.core.execute(text, values as Parameter[], answer);
     });
   }
 

@@ -12,6 +12,11 @@ const BACKOFF_BASE_MS = 100;
 export const BACKOFF_MAX_MS = 2_000;
 /** How long `close()` waits for the server to acknowledge QUIT before dropping the sockets. */
 const QUIT_BOUND_MS = 1_000;
+/**
+ * A connection handed back less than this long ago (ms) is reused at once; one idle for longer
+ * first waits one turn of the event loop (see `acquire`).
+ */
+const IDLE_CHECK_AFTER_MS = 1;
 
 /**
  * The connections of one database: mysql2's pool behind the adapter's own queue (`ConnectionGate`),
@@ -21,7 +26,8 @@ const QUIT_BOUND_MS = 1_000;
 export class LeasePool {
   readonly #sockets = new Map<Socket, Promise<void>>();
   readonly #leases = new Set<Lease>();
-  readonly #served = new WeakSet<CorePoolConnection>();
+  /** When each connection was last handed back (`performance.now()`), once it has served a call. */
+  readonly #releasedAt = new WeakMap<CorePoolConnection, number>();
   #failures = 0;
   #nextDialAt = 0;
   #lastDialError: InfrastructureError | undefined;
@@ -74,16 +80,21 @@ export class LeasePool {
         await pause(wait, signal);
       }
       const core = await this.#dial(signal, deadline);
-      if (this.#served.has(core)) {
+      const releasedAt = this.#releasedAt.get(core);
+      if (releasedAt !== undefined && performance.now() - releasedAt >= IDLE_CHECK_AFTER_MS) {
         // A connection that sat idle may have been closed by the server (restart, KILL, timeout)
         // with the news already in the socket buffer: one turn of the event loop reads it, so
         // the statement is not written to a dead connection, where its fate could not be told.
+        // One handed back within the last millisecond answered its last statement just now and
+        // skips the turn, which costs about 10 µs of CPU per statement (an extra poll of the
+        // event loop; measured on point selects at concurrency 1). A close landing in that
+        // millisecond is reported like one landing just after the check: outcome unknown.
         await new Promise((resolve) => setImmediate(resolve));
       }
-      this.#served.add(core);
       const lease = new Lease(
         core,
         (done) => {
+          this.#releasedAt.set(core, performance.now());
           this.#leases.delete(done);
           this.gate.release();
         },

@@ -1,10 +1,14 @@
+import { execFileSync } from "node:child_process";
 import { once } from "node:events";
+import { createRequire } from "node:module";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { expectErrorCode, sleep } from "@proj/contract-tests";
 import { sql } from "@proj/ports";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createMysqlDatabase, type MysqlDatabase } from "../src/index.js";
-import { admin, createScratchDatabase, openScratch } from "./support.js";
+import { admin, createScratchDatabase, MYSQL_URI, openScratch } from "./support.js";
+
+const require = createRequire(import.meta.url);
 
 function deferred(): { promise: Promise<void>; resolve(): void } {
   let resolve!: () => void;
@@ -85,6 +89,29 @@ describe("MySQL adapter under faults", () => {
     const after = await warmPool();
     expect(after.some((thread) => threads.includes(thread))).toBe(false);
     await db.ping();
+  });
+
+  it("reads the close of a connection the server ended while the process was busy, before writing to it", async () => {
+    const threads = await warmPool();
+    await sleep(5);
+    // The KILLs run in another process while this one is blocked, as a process busy with
+    // synchronous work would be: the servers' closes wait unread in the sockets' buffers.
+    const kill = `const { createConnection } = require(${JSON.stringify(require.resolve("mysql2/promise"))});
+      createConnection({ uri: ${JSON.stringify(MYSQL_URI)} }).then(async (connection) => {
+        for (const thread of ${JSON.stringify(threads.map(Number))}) await connection.query("KILL " + thread);
+        await connection.end();
+      });`;
+    execFileSync(process.execPath, ["-e", kill]);
+    const until = Date.now() + 100;
+    while (Date.now() < until) {
+      // busy: the closes arrive meanwhile
+    }
+    // The idle connection is checked (one turn of the event loop) before the statement goes out:
+    // the statement runs on a new connection instead of being written to a dead one.
+    expect(await db.execute(sql`UPDATE accounts SET balance = balance + 1 WHERE id = 2`)).toEqual({
+      affectedRows: 1,
+    });
+    expect(await db.queryOne(sql`SELECT balance FROM accounts WHERE id = 2`)).toEqual({ balance: 101 });
   });
 
   it("reports a connection killed mid-transaction as UNAVAILABLE, keeps none of its writes, and recovers", async () => {

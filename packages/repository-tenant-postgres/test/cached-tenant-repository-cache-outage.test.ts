@@ -16,6 +16,7 @@ interface Outage {
   source: TenantRepository;
   repository: TenantRepository;
   reports: { error: unknown; key: string }[];
+  namespace: string;
 }
 
 const opened: Outage[] = [];
@@ -29,7 +30,7 @@ async function cachedOverRedis(commandTimeoutMs = 500): Promise<Outage> {
   const repository = createCachedTenantRepository(source, cache, {
     onCacheReadError: (error, key) => reports.push({ error, key }),
   });
-  const outage = { proxy, cache, source, repository, reports };
+  const outage = { proxy, cache, source, repository, reports, namespace };
   opened.push(outage);
   return outage;
 }
@@ -101,5 +102,45 @@ describe("cached tenant repository during a cache outage", () => {
     await expect(repository.getById("00000000-0000-4000-8000-000000000000")).rejects.toMatchObject({
       code: "NOT_FOUND",
     });
+  });
+});
+
+describe("cached pages over Redis", () => {
+  it("answer from the source during an outage, asking the cache once per call, and report it", async () => {
+    const { proxy, repository, source, reports } = await cachedOverRedis();
+    await repository.create({ slug: "paged", name: "Paged", plan: "pro" });
+    expect((await repository.list()).items.map((tenant) => tenant.slug)).toEqual(["paged"]);
+    expect(reports).toEqual([]);
+    await proxy.stop();
+    await source.create({ slug: "during", name: "During", plan: "pro" });
+    const page = await repository.list();
+    expect(page).toEqual(await source.list());
+    expect(page.items.map((tenant) => tenant.slug).sort()).toEqual(["during", "paged"]);
+    expect(reports.map((report) => report.key)).toEqual(["tenant:list-generation"]);
+    expect(reports[0]?.error).toMatchObject({ code: expect.stringMatching(/UNAVAILABLE|TIMEOUT/) });
+  });
+
+  it("are shared by every process on the namespace, and a write through any of them drops them all", async () => {
+    // Two repositories on one Redis namespace and one source: two instances of a service.
+    const first = await cachedOverRedis();
+    const { namespace } = first;
+    const proxy = await TcpProxy.start(REDIS_HOST, REDIS_PORT);
+    const cache = createRedisCache<JsonValue>({ url: proxy.url, namespace });
+    const second = createCachedTenantRepository(first.source, cache);
+    opened.push({ proxy, cache, source: first.source, repository: second, reports: [], namespace });
+
+    const alpha = await first.repository.create({ slug: "alpha", name: "Alpha", plan: "pro" });
+    expect((await first.repository.list()).items.map((tenant) => tenant.name)).toEqual(["Alpha"]);
+    // The second instance is served the page the first one cached.
+    await first.source.update(alpha.id, { name: "Behind the cache" }, 1);
+    expect((await second.list()).items.map((tenant) => tenant.name)).toEqual(["Alpha"]);
+    // A write through the second instance: neither serves the old page any more.
+    await second.changeStatus(alpha.id, "suspended", 2);
+    for (const repository of [first.repository, second]) {
+      expect((await repository.list()).items).toMatchObject([
+        { name: "Behind the cache", status: "suspended", version: 3 },
+      ]);
+      expect((await repository.list({ status: "active" })).items).toEqual([]);
+    }
   });
 });

@@ -1,10 +1,11 @@
-import type { Principal, TenantStatus, TokenDecoder, TokenIssuer } from "@proj/ports";
+import type { Page, Principal, Tenant, TenantStatus, TokenDecoder, TokenIssuer } from "@proj/ports";
 import { isInfrastructureError, TENANT_STATUSES, UnauthenticatedError } from "@proj/ports";
 import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import { requireAdmin } from "../application/access.js";
 import type { ReportService } from "../application/reports.js";
 import type { TenantAdministration } from "../application/tenant-administration.js";
 import { CLIENT_MESSAGE_BY_CODE, STATUS_BY_CODE } from "./error-status.js";
+import { PageBodies } from "./page-bodies.js";
 
 export interface HttpDependencies {
   decoder: TokenDecoder;
@@ -26,6 +27,34 @@ const versionBody = {
   required: ["expectedVersion"],
   additionalProperties: false,
   properties: { expectedVersion: { type: "integer", minimum: 1 } },
+} as const;
+
+/**
+ * A tenant as it is answered. Fastify compiles response schemas into a serializer that writes the
+ * known fields directly: a page of 50 tenants serialises about twice as fast as through
+ * `JSON.stringify`, which leaves its fast path for every `Date` (`toJSON`). `settings` is any JSON
+ * (an empty schema: serialised by `JSON.stringify`); the output is byte for byte the same.
+ */
+const tenantResponse = {
+  type: "object",
+  required: ["id", "slug", "name", "status", "plan", "settings", "version", "createdAt", "updatedAt"],
+  properties: {
+    id: { type: "string" },
+    slug: { type: "string" },
+    name: { type: "string" },
+    status: { type: "string" },
+    plan: { type: "string" },
+    settings: {},
+    version: { type: "integer" },
+    createdAt: { type: "string", format: "date-time" },
+    updatedAt: { type: "string", format: "date-time" },
+  },
+} as const;
+
+const tenantPageResponse = {
+  type: "object",
+  required: ["items"],
+  properties: { items: { type: "array", items: tenantResponse }, nextCursor: { type: "string" } },
 } as const;
 
 function principalOf(request: FastifyRequest): Principal {
@@ -103,12 +132,14 @@ export function buildHttpServer(deps: HttpDependencies, options: { logger?: bool
             settings: { type: "object" },
           },
         },
+        response: { 201: tenantResponse },
       },
     },
     async (request, reply) =>
       reply.status(201).send(await deps.administration.create(principalOf(request), request.body)),
   );
 
+  let pageBodies: PageBodies | undefined;
   app.get<{ Querystring: { status?: TenantStatus; limit?: number; after?: string } }>(
     "/tenants",
     {
@@ -122,25 +153,42 @@ export function buildHttpServer(deps: HttpDependencies, options: { logger?: bool
             after: { type: "string", maxLength: 500 },
           },
         },
+        response: { 200: tenantPageResponse },
       },
     },
-    async (request) => deps.administration.list(principalOf(request), request.query),
+    async (request, reply) => {
+      const page = await deps.administration.list(principalOf(request), request.query);
+      // The route's compiled serializer (tenantPageResponse), run only when the page changed.
+      if (pageBodies === undefined) {
+        const serialize = reply.getSerializationFunction("200");
+        if (serialize === undefined) throw new Error("GET /tenants has no compiled response serializer");
+        pageBodies = new PageBodies((body: Page<Tenant>) =>
+          serialize(body as unknown as Record<string, unknown>),
+        );
+      }
+      const { status, limit, after } = request.query;
+      return reply
+        .type("application/json; charset=utf-8")
+        .send(pageBodies.body(`${status ?? ""}:${limit ?? ""}:${after ?? ""}`, page));
+    },
   );
 
-  app.get<{ Params: { id: string } }>("/tenants/:id", async (request) =>
-    deps.administration.get(principalOf(request), request.params.id),
+  app.get<{ Params: { id: string } }>(
+    "/tenants/:id",
+    { schema: { response: { 200: tenantResponse } } },
+    async (request) => deps.administration.get(principalOf(request), request.params.id),
   );
 
   app.post<{ Params: { id: string }; Body: { expectedVersion: number } }>(
     "/tenants/:id/suspend",
-    { schema: { body: versionBody } },
+    { schema: { body: versionBody, response: { 200: tenantResponse } } },
     async (request) =>
       deps.administration.suspend(principalOf(request), request.params.id, request.body.expectedVersion),
   );
 
   app.post<{ Params: { id: string }; Body: { expectedVersion: number } }>(
     "/tenants/:id/reactivate",
-    { schema: { body: versionBody } },
+    { schema: { body: versionBody, response: { 200: tenantResponse } } },
     async (request) =>
       deps.administration.reactivate(principalOf(request), request.params.id, request.body.expectedVersion),
   );

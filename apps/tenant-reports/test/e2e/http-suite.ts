@@ -288,6 +288,69 @@ export function httpSuite(name: string, makeComposition: () => Promise<Compositi
       expect((await asA("POST", "/orders/sample", { count: 0 })).status).toBe(400);
     });
 
+    it("serves pages of tenants from the cache, yet never a stale page after a write through the API", async () => {
+      type Listed = { id: string; slug: string; status: string; version: number; settings: unknown };
+      type ListPage = { items: Listed[]; nextCursor?: string };
+      const list = async (query: string) => json<ListPage>(await admin("GET", `/tenants${query}`), 200);
+      const slugs = (page: ListPage) => page.items.map((tenant) => tenant.slug);
+      // Read every page about to change, so each is cached before the writes below.
+      const before = await list("?limit=10");
+      await list("?status=suspended");
+      await list("?status=active&limit=2");
+      expect(slugs(before)).not.toContain("initech");
+
+      const created = await json<Listed & { createdAt: string; updatedAt: string }>(
+        await admin("POST", "/tenants", {
+          slug: "initech",
+          name: "Initech",
+          plan: "pro",
+          settings: { seats: 3, tags: ["a"] },
+        }),
+        201,
+      );
+      const listed10 = await admin("GET", "/tenants?limit=10");
+      expect(listed10.headers.get("content-type")).toBe("application/json; charset=utf-8");
+      const afterCreate = await json<ListPage>(listed10, 200);
+      expect(slugs(afterCreate)).toEqual([...slugs(before), "initech"]);
+      // A page answers each tenant exactly as the single read does, byte for byte.
+      const single = await (await admin("GET", `/tenants/${created.id}`)).text();
+      const listed = afterCreate.items.find((tenant) => tenant.id === created.id);
+      expect(JSON.stringify(listed)).toBe(single);
+      expect(JSON.parse(single)).toEqual(created);
+
+      const suspended = await json<Listed>(
+        await admin("POST", `/tenants/${created.id}/suspend`, { expectedVersion: created.version }),
+        200,
+      );
+      expect(slugs(await list("?status=suspended"))).toContain("initech");
+      expect((await list("?limit=10")).items.find((t) => t.id === created.id)).toMatchObject({
+        status: "suspended",
+        version: created.version + 1,
+      });
+      // A refused write (stale version) changes nothing, and the pages still say so.
+      expect(
+        (await admin("POST", `/tenants/${created.id}/reactivate`, { expectedVersion: created.version }))
+          .status,
+      ).toBe(409);
+      expect(slugs(await list("?status=suspended"))).toContain("initech");
+
+      await json(
+        await admin("POST", `/tenants/${created.id}/reactivate`, { expectedVersion: suspended.version }),
+        200,
+      );
+      expect(slugs(await list("?status=suspended"))).not.toContain("initech");
+      // Walking the active tenants page by page ends on the one just reactivated.
+      const walked: string[] = [];
+      let query = "?status=active&limit=2";
+      for (;;) {
+        const page = await list(query);
+        walked.push(...slugs(page));
+        if (page.nextCursor === undefined) break;
+        query = `?status=active&limit=2&after=${encodeURIComponent(page.nextCursor)}`;
+      }
+      expect(walked.at(-1)).toBe("initech");
+    });
+
     it("shuts down gracefully: close is idempotent and the server stops accepting connections", async () => {
       const dataDir = await mkdtemp(join(tmpdir(), "tenant-reports-second-"));
       const second = await composeService(loadConfig({ ...composition.env, DATA_DIR: dataDir }));
