@@ -51,7 +51,9 @@ describe("configuration", () => {
     for (const name of ["API_WORKER=false needs a QUEUE_URL", "WORKER_CONCURRENCY", "REPORT_LEASE_MS"])
       expect(problems).toContain(name);
     expect(() => loadConfig({ QUEUE_URL: "kafka://broker:9092" })).toThrow(/QUEUE_URL must start with/);
-    expect(() => loadConfig({ API_WORKER: "yes", QUEUE_URL: "postgres://db/x" })).toThrow(/API_WORKER must be/);
+    expect(() => loadConfig({ API_WORKER: "yes", QUEUE_URL: "postgres://db/x" })).toThrow(
+      /API_WORKER must be/,
+    );
   });
 
   it("selects adapters from URLs", () => {
