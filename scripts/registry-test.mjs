@@ -7,7 +7,8 @@
 // drift. `@proj/contract-tests` is proven by certifying a third party's adapter with it, in the
 // scratch project's own vitest, and by watching it fail a broken one.
 //
-// Needs Node 22+ (Verdaccio's floor), PostgreSQL, MariaDB and Redis on 127.0.0.1 (as `pnpm test`).
+// Needs Node 22+ (Verdaccio's floor), PostgreSQL, MariaDB, Redis and NATS with JetStream on 127.0.0.1
+// (as `pnpm test`).
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
@@ -174,6 +175,9 @@ async function startServices() {
       S3_BUCKET: bucket,
       S3_ACCESS_KEY_ID: "S3RVER",
       S3_SECRET_ACCESS_KEY: "S3RVER",
+      NATS_SERVERS: "127.0.0.1:4222",
+      // Job-queue examples: streams and subjects of this run only (the example deletes its queue).
+      JOBS_NAMESPACE: `registry-${runId}`,
     },
     cleanup() {
       run("psql", [
