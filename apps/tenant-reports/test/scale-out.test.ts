@@ -8,12 +8,14 @@ import { createMemoryTokenAuthority } from "@proj/adapter-memory";
 import { createPostgresDatabase } from "@proj/adapter-postgres";
 import { uniqueName } from "@proj/contract-tests";
 import { type SqlDatabase, sql } from "@proj/ports";
+import { createNatsJobQueue } from "@proj/queue-nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   LOCAL_CREDENTIALS,
   type LocalS3Server,
   startLocalS3Server,
 } from "../../../packages/adapter-r2/test/support/local-s3-server.js";
+import { REPORT_QUEUE } from "../src/application/reports.js";
 import { type Caller, caller, json } from "./e2e/http-suite.js";
 
 /**
@@ -25,14 +27,34 @@ import { type Caller, caller, json } from "./e2e/http-suite.js";
 const POSTGRES_URL = process.env.POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
+const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+
 interface QueueUnderTest {
   name: string;
   /** QUEUE_URL for a run whose database is `databaseUrl`. */
   url(databaseUrl: string): string;
+  /** QUEUE_NAMESPACE of a run, unique (the adapters' name rules differ). */
+  namespace(): string;
+  /** Removes what a run left on the broker (the PostgreSQL queue goes with the run's database). */
+  cleanup?(namespace: string): Promise<void>;
 }
 
 const QUEUES: QueueUnderTest[] = [
-  { name: "PostgreSQL (@proj/queue-postgres, in the app's database)", url: (databaseUrl) => databaseUrl },
+  {
+    name: "PostgreSQL (@proj/queue-postgres, in the app's database)",
+    url: (databaseUrl) => databaseUrl,
+    namespace: () => uniqueName("tr_jobs"),
+  },
+  {
+    name: "NATS JetStream (@proj/queue-nats)",
+    url: () => NATS_URL,
+    namespace: () => uniqueName("trj").replaceAll("_", "-").slice(0, 32),
+    async cleanup(namespace) {
+      const nats = createNatsJobQueue({ servers: NATS_URL, namespace });
+      await nats.deleteQueue(REPORT_QUEUE);
+      await nats.close();
+    },
+  },
 ];
 
 const appDir = new URL("..", import.meta.url).pathname;
@@ -140,6 +162,7 @@ describe.each(QUEUES)("2 API and 3 worker processes, report jobs through $name",
   let db: SqlDatabase;
   let bucket: string;
   let dataDir: string;
+  const namespace = queue.namespace();
   let env: Record<string, string>;
   let apis: string[];
   let workers: Running[];
@@ -165,7 +188,7 @@ describe.each(QUEUES)("2 API and 3 worker processes, report jobs through $name",
       CACHE_URL: REDIS_URL,
       CACHE_NAMESPACE: uniqueName("tr_scale"),
       QUEUE_URL: queue.url(url.toString()),
-      QUEUE_NAMESPACE: uniqueName("tr_jobs"),
+      QUEUE_NAMESPACE: namespace,
       API_WORKER: "false",
       WORKER_CONCURRENCY: "2",
       REPORT_LEASE_MS: String(LEASE_MS),
@@ -187,6 +210,7 @@ describe.each(QUEUES)("2 API and 3 worker processes, report jobs through $name",
   afterAll(async () => {
     for (const running of processes) if (running.child.exitCode === null) running.child.kill("SIGKILL");
     await Promise.all(processes.map((running) => running.exited));
+    await queue.cleanup?.(namespace);
     await db?.close();
     if (bucket) await s3.deleteBucket(bucket);
     await admin.execute(sql`DROP DATABASE IF EXISTS ${sql.id(database)} WITH (FORCE)`);

@@ -164,6 +164,14 @@ async function openQueue(
         : track(await openDatabase({ kind: "postgres", url: config.url, tenantRole: undefined }));
       return createPostgresJobQueue(queueDb, { schema: config.schema });
     }
+    case "nats": {
+      const { createNatsJobQueue } = await loadAdapter(
+        "@proj/queue-nats",
+        "QUEUE_URL (nats://)",
+        () => import("@proj/queue-nats"),
+      );
+      return createNatsJobQueue({ servers: config.servers, namespace: config.namespace });
+    }
   }
 }
 

@@ -24,7 +24,10 @@ export type CacheConfig =
   | { kind: "memory"; maxEntries: number }
   | { kind: "redis"; url: string; namespace: string };
 
-export type QueueConfig = { kind: "memory" } | { kind: "postgres"; url: string; schema: string };
+export type QueueConfig =
+  | { kind: "memory" }
+  | { kind: "postgres"; url: string; schema: string }
+  | { kind: "nats"; servers: string; namespace: string };
 
 export interface WorkerConfig {
   /** Run a report worker inside the API process (always with the memory queue). */
@@ -179,8 +182,10 @@ function queue(env: Env, problems: string[]): QueueConfig {
     case "postgres:":
     case "postgresql:":
       return { kind: "postgres", url: value, schema: env.QUEUE_NAMESPACE ?? "tenant_reports_jobs" };
+    case "nats:":
+      return { kind: "nats", servers: value, namespace: env.QUEUE_NAMESPACE ?? "tenant-reports" };
     default:
-      problems.push(`QUEUE_URL must start with postgres://, not ${url.protocol}//`);
+      problems.push(`QUEUE_URL must start with postgres:// or nats://, not ${url.protocol}//`);
       return { kind: "memory" };
   }
 }
