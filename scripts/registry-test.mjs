@@ -7,8 +7,8 @@
 // drift. `@proj/contract-tests` is proven by certifying a third party's adapter with it, in the
 // scratch project's own vitest, and by watching it fail a broken one.
 //
-// Needs Node 22+ (Verdaccio's floor), PostgreSQL, MariaDB, Redis and NATS with JetStream on 127.0.0.1
-// (as `pnpm test`).
+// Needs Node 22+ (Verdaccio's floor), PostgreSQL, MariaDB, Redis, RabbitMQ and NATS with JetStream on
+// 127.0.0.1 (as `pnpm test`).
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
@@ -170,6 +170,7 @@ async function startServices() {
       MYSQL_URL: `mysql://root@127.0.0.1:3306/${database}`,
       REDIS_URL: "redis://127.0.0.1:6379",
       CACHE_NAMESPACE: `registry_${runId}`,
+      RABBITMQ_URL: "amqp://guest:guest@127.0.0.1:5672",
       MONGODB_URL: mongoUrl,
       S3_ENDPOINT: `http://127.0.0.1:${s3Port}`,
       S3_BUCKET: bucket,
@@ -195,6 +196,22 @@ async function startServices() {
         .split("\n")
         .filter(Boolean);
       if (keys.length > 0) run("redis-cli", ["-h", "127.0.0.1", "DEL", ...keys]);
+      // The queue-rabbitmq example's queues: its jobs, dead letters and the 19 wait queues.
+      const amqplib = join(repo, "packages", "queue-rabbitmq", "node_modules", "amqplib", "channel_api.js");
+      if (existsSync(amqplib))
+        run(process.execPath, [
+          "-e",
+          `const amqp = require(${JSON.stringify(amqplib)});
+           (async () => {
+             const connection = await amqp.connect("amqp://guest:guest@127.0.0.1:5672");
+             const channel = await connection.createChannel();
+             for (const name of process.argv.slice(1)) await channel.deleteQueue(name);
+             await connection.close();
+           })().catch((error) => { console.error(error.message); process.exitCode = 1; });`,
+          `registry-${runId}.reports`,
+          `registry-${runId}.reports.dead`,
+          ...Array.from({ length: 19 }, (_, i) => `registry-${runId}.reports.wait.${2 ** (6 + i)}`),
+        ]);
     },
   };
 }

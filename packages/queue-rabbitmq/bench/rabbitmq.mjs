@@ -1,0 +1,213 @@
+// The adapter against amqplib used directly on the same RabbitMQ, side by side in one process:
+// node bench/rabbitmq.mjs (after `pnpm build`; needs RabbitMQ and Redis on 127.0.0.1).
+//
+// Raw amqplib is what a careful hand-written producer and consumer do: a durable quorum queue,
+// persistent messages published on a confirm channel (each enqueue waits for its confirm), a
+// consumer with prefetch = concurrency that parses the JSON body and acks. The adapter does the
+// same plus what its contract needs: the job's state mark in Redis at enqueue, the cancellation
+// check at delivery, the mark's removal at the end.
+import { randomBytes } from "node:crypto";
+import { loadavg } from "node:os";
+import { createRedisCache } from "@proj/cache-redis";
+import amqp from "amqplib";
+import { createRabbitMqJobQueue } from "../dist/index.js";
+
+const AMQP_URL = process.env.RABBITMQ_URL ?? "amqp://guest:guest@127.0.0.1:5672";
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const run = randomBytes(4).toString("hex");
+const payloadOf = (n) => ({ report: "sales", tenant: "t-1", format: "xlsx", n });
+
+/** Jobs per measured run, by concurrency: about a second or two of work each on a quiet machine. */
+const JOBS = { 1: 400, 32: 4_000 };
+// (End-to-end runs use half as many: each job waits for its handler.)
+
+const connection = await amqp.connect(AMQP_URL, { noDelay: true });
+const confirm = await connection.createConfirmChannel();
+const admin = await connection.createChannel();
+const state = createRedisCache({ namespace: `bench_jobs_${run}`, url: REDIS_URL });
+const queue = createRabbitMqJobQueue({ url: AMQP_URL, state, prefix: `bench${run}` });
+const cleanup = [];
+let serial = 0;
+
+/** A fresh queue name for one run (so no run sees another's backlog). */
+function freshName(who) {
+  const name = `${who}_${run}_${serial++}`;
+  cleanup.push(who === "raw" ? [name] : queue.queueNames(name));
+  return name;
+}
+
+async function rawQueue() {
+  const name = freshName("raw");
+  await admin.assertQueue(name, { durable: true, arguments: { "x-queue-type": "quorum" } });
+  return name;
+}
+
+const rawEnqueue = (name, payload) =>
+  new Promise((resolve, reject) =>
+    confirm.publish(
+      "",
+      name,
+      Buffer.from(JSON.stringify(payload)),
+      { persistent: true, contentType: "application/json" },
+      (error) => (error ? reject(error) : resolve()),
+    ),
+  );
+
+async function rawWork(name, concurrency, handler) {
+  const channel = await connection.createChannel();
+  await channel.prefetch(concurrency);
+  await channel.consume(name, (message) => {
+    const payload = JSON.parse(message.content.toString("utf8"));
+    handler(payload);
+    channel.ack(message);
+  });
+  return { close: () => channel.close() };
+}
+
+const contenders = {
+  "raw amqplib": {
+    async prepare() {
+      return rawQueue();
+    },
+    enqueue: (name, payload) => rawEnqueue(name, payload),
+    work: (name, concurrency, handler) => rawWork(name, concurrency, handler),
+  },
+  "queue-rabbitmq": {
+    async prepare() {
+      const name = freshName("adapter");
+      // Declares its queue the way the first enqueue would, outside the timing.
+      const worker = queue.work(name, async () => undefined);
+      await worker.close();
+      return name;
+    },
+    enqueue: (name, payload) => queue.enqueue(name, payload),
+    work: (name, concurrency, handler) => {
+      const worker = queue.work(name, (job) => handler(job.payload), { concurrency });
+      return { close: () => worker.close() };
+    },
+  },
+};
+
+/** `jobs` enqueues with `concurrency` in flight: jobs/s and per-call latencies (ms). */
+async function enqueueRun(contender, concurrency) {
+  const name = await contender.prepare();
+  const jobs = JOBS[concurrency];
+  const latencies = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < jobs) {
+        const n = next++;
+        const t0 = performance.now();
+        await contender.enqueue(name, payloadOf(n));
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  return { rate: (jobs * 1000) / (performance.now() - started), latencies };
+}
+
+/**
+ * Enqueue → handler done, closed loop: `concurrency` producers each enqueue a job and wait until a
+ * handler ran it before the next; the worker runs `concurrency` handlers at once.
+ */
+async function endToEndRun(contender, concurrency) {
+  const name = await contender.prepare();
+  const jobs = JOBS[concurrency] / 2;
+  const waiting = new Map();
+  const latencies = [];
+  const worker = await contender.work(name, concurrency, (payload) => {
+    const job = waiting.get(payload.n);
+    waiting.delete(payload.n);
+    latencies.push(performance.now() - job.startedAt);
+    job.resolve();
+  });
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < jobs) {
+        const n = next++;
+        const handled = new Promise((resolve) => waiting.set(n, { startedAt: performance.now(), resolve }));
+        await contender.enqueue(name, payloadOf(n));
+        await handled;
+      }
+    }),
+  );
+  const rate = (jobs * 1000) / (performance.now() - started);
+  await worker.close();
+  return { rate, latencies };
+}
+
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const median = (xs) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+};
+
+const scenarios = [
+  ["enqueue", 1, enqueueRun],
+  ["enqueue", 32, enqueueRun],
+  ["end-to-end", 1, endToEndRun],
+  ["end-to-end", 32, endToEndRun],
+];
+
+const loadBefore = loadavg()
+  .map((l) => l.toFixed(2))
+  .join(" ");
+const results = new Map();
+try {
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [what, concurrency, measure] of scenarios) {
+      // Interleaved: each round runs every contender once, alternating which goes first.
+      const order = Object.entries(contenders);
+      if (round % 2 === 1) order.reverse();
+      for (const [who, contender] of order) {
+        const key = `${what} c=${concurrency} ${who}`;
+        const { rate, latencies } = await measure(contender, concurrency);
+        const sorted = latencies.sort((a, b) => a - b);
+        const entry = results.get(key) ?? { rates: [], p50: [], p99: [] };
+        entry.rates.push(rate);
+        entry.p50.push(percentile(sorted, 50));
+        entry.p99.push(percentile(sorted, 99));
+        results.set(key, entry);
+      }
+    }
+  }
+  const loadAfter = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
+  console.log(
+    `RabbitMQ ${connection.connection.serverProperties.version}, quorum queues, Node ${process.versions.node}, ${ROUNDS} interleaved rounds, ` +
+      `jobs per run: enqueue ${JOBS[1]} (c=1) / ${JOBS[32]} (c=32), end-to-end half that; ` +
+      `load average before ${loadBefore}, after ${loadAfter}; ${new Date().toISOString()}`,
+  );
+  console.log("| scenario | contender | jobs/s (median, min–max) | p50 ms | p99 ms |");
+  console.log("|---|---|---|---|---|");
+  for (const [key, entry] of results) {
+    const [, what, concurrency, who] = /^(\S+) (c=\d+) (.+)$/.exec(key);
+    console.log(
+      `| ${what} ${concurrency} | ${who} | ${Math.round(median(entry.rates))} (${Math.round(Math.min(...entry.rates))}–${Math.round(
+        Math.max(...entry.rates),
+      )}) | ${median(entry.p50).toFixed(2)} | ${median(entry.p99).toFixed(2)} |`,
+    );
+  }
+  console.log("");
+  for (const [what, concurrency] of scenarios) {
+    const adapter = results.get(`${what} c=${concurrency} queue-rabbitmq`);
+    const raw = results.get(`${what} c=${concurrency} raw amqplib`);
+    const ratios = adapter.rates.map((rate, i) => rate / raw.rates[i]);
+    console.log(
+      `ratio ${what} c=${concurrency} queue-rabbitmq / raw amqplib: ${(median(adapter.rates) / median(raw.rates)).toFixed(2)} ` +
+        `(per round ${ratios.map((r) => r.toFixed(2)).join(" ")}; goal >= 0.90)`,
+    );
+  }
+} finally {
+  for (const names of cleanup) for (const name of names) await admin.deleteQueue(name).catch(() => undefined);
+  await queue.close();
+  await state.clear().catch(() => undefined);
+  await state.close();
+  await connection.close();
+}

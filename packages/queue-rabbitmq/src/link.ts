@@ -1,0 +1,432 @@
+import { closedError, InfrastructureError, outcomeUnknownError } from "@proj/ports";
+import { type Channel, type ChannelModel, type ConfirmChannel, connect, type Options } from "amqplib";
+import { bounded, type Deadline, remainingMs, timeoutError } from "./deadline.js";
+import { mapAmqpError, replyCodeOf } from "./map-amqp-error.js";
+
+export interface LinkOptions {
+  url: string;
+  heartbeatSeconds: number;
+  /** Shown in the RabbitMQ management UI and `rabbitmqctl list_connections`. */
+  connectionName: string;
+  /**
+   * A connection on which a reply (a confirm, a declare-ok) is overdue this long is destroyed, so
+   * the next call opens a new one instead of waiting on a dead path for the heartbeat to notice.
+   */
+  silenceMs: number;
+  /** Told about connection-level errors (the broker closed the connection, a missed heartbeat). */
+  onError(error: InfrastructureError): void;
+}
+
+/** What a confirmed publish sends. */
+export interface Outgoing {
+  queue: string;
+  content: Buffer;
+  headers: Record<string, unknown>;
+  /** Per-message TTL, as AMQP's `expiration` (none on job messages). */
+  persistent?: boolean;
+}
+
+/** Raised when a confirmed publish came back unrouted: the queue does not exist (any more). */
+export class UnroutedError extends InfrastructureError {
+  constructor(queue: string) {
+    super("NOT_FOUND", `RabbitMQ has no queue ${queue}: the message was returned unrouted`);
+  }
+}
+
+interface PendingPublish {
+  reject(error: InfrastructureError): void;
+}
+
+/** One confirm channel and what is in flight on it. */
+interface Publisher {
+  channel: ConfirmChannel;
+  /** Publish tags (`messageId`) that RabbitMQ returned as unroutable, until their confirm. */
+  returned: Set<string>;
+  inFlight: Set<PendingPublish>;
+  /** Why RabbitMQ closed the channel (its close text), once it did. */
+  closeReason: string;
+}
+
+let publishTags = 0;
+
+/**
+ * One AMQP connection, opened on demand and again after it is lost, with one confirm channel for
+ * publishing. Calls never wait on a connection beyond their own deadline: while RabbitMQ refuses
+ * connections a call fails at once with `UNAVAILABLE`; while it does not answer, with `TIMEOUT`.
+ * Lost connections are not re-opened in the background: the next call (or a worker's reconnect
+ * loop) opens a new one.
+ */
+export class Link {
+  readonly #options: LinkOptions;
+  #model: ChannelModel | undefined;
+  #opening: Promise<ChannelModel> | undefined;
+  #publisher: Promise<Publisher> | undefined;
+  /** The confirm channel once open (the hot path takes it without awaiting `#publisher`). */
+  #openPublisher: Publisher | undefined;
+  #closed = false;
+  readonly #lostListeners = new Set<() => void>();
+
+  constructor(options: LinkOptions) {
+    this.#options = options;
+  }
+
+  /** Called each time the current connection is lost (not when `close()` ends it). */
+  onLost(listener: () => void): () => void {
+    this.#lostListeners.add(listener);
+    return () => this.#lostListeners.delete(listener);
+  }
+
+  /** The open connection, opening one within the deadline if there is none. */
+  model(deadline: Deadline, signal: AbortSignal | undefined): Promise<ChannelModel> {
+    if (this.#closed) return Promise.reject(closedError("the RabbitMQ connection"));
+    if (this.#model !== undefined) return Promise.resolve(this.#model);
+    if (this.#opening === undefined) {
+      const opening = this.#open(deadline);
+      this.#opening = opening;
+      opening.then(
+        () => {
+          if (this.#opening === opening) this.#opening = undefined;
+        },
+        () => {
+          if (this.#opening === opening) this.#opening = undefined;
+        },
+      );
+    }
+    return bounded(this.#opening, deadline, signal, "connecting to RabbitMQ");
+  }
+
+  async #open(deadline: Deadline): Promise<ChannelModel> {
+    const url = withHeartbeat(this.#options.url, this.#options.heartbeatSeconds);
+    // amqplib's `timeout` covers the TCP connect and the AMQP handshake; a connection attempt is
+    // shared by every call waiting for it, so it gets the whole default budget, not one call's.
+    const timeout = Math.min(Math.max(remainingMs(deadline), 1_000), 30_000);
+    let model: ChannelModel;
+    try {
+      model = await connect(url, {
+        timeout: Number.isFinite(timeout) ? timeout : 30_000,
+        noDelay: true,
+        clientProperties: { connection_name: this.#options.connectionName },
+      });
+    } catch (error) {
+      throw mapAmqpError(error, "connecting to RabbitMQ");
+    }
+    if (this.#closed) {
+      await model.close().catch(() => undefined);
+      throw closedError("the RabbitMQ connection");
+    }
+    // Without an error listener, a connection error would be an unhandled 'error' event.
+    model.on("error", (error: Error) => {
+      this.#options.onError(
+        new InfrastructureError(
+          "UNAVAILABLE",
+          `the connection to RabbitMQ (${this.#options.connectionName}) failed: ${error.message}`,
+          { cause: error },
+        ),
+      );
+    });
+    model.on("close", () => {
+      if (this.#model !== model) return;
+      this.#model = undefined;
+      this.#publisher = undefined;
+      this.#openPublisher = undefined;
+      if (this.#closed) return;
+      for (const listener of [...this.#lostListeners]) listener();
+    });
+    this.#model = model;
+    return model;
+  }
+
+  /** A fresh channel on the connection; the caller closes it. Errors on it never go unhandled. */
+  async channel(deadline: Deadline, signal: AbortSignal | undefined, what: string): Promise<Channel> {
+    const model = await this.model(deadline, signal);
+    const channel = await this.#awaitReply(
+      model,
+      model.createChannel().catch((error: unknown) => {
+        throw mapAmqpError(error, what);
+      }),
+      deadline,
+      signal,
+      what,
+      (late) => void late.close().catch(() => undefined),
+    );
+    channel.on("error", () => undefined);
+    return channel;
+  }
+
+  /**
+   * Declares a queue on a channel of its own (a refused declaration closes its channel).
+   * `406 PRECONDITION_FAILED` (the queue exists with other arguments) rejects with the mapped
+   * error, whose `cause` keeps RabbitMQ's text.
+   */
+  async declare(
+    name: string,
+    options: Options.AssertQueue,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const what = `declaring RabbitMQ queue ${name}`;
+    const channel = await this.channel(deadline, signal, what);
+    try {
+      await this.#awaitReply(
+        this.#model,
+        channel.assertQueue(name, options).catch((error: unknown) => {
+          throw mapAmqpError(error, what);
+        }),
+        deadline,
+        signal,
+        what,
+      );
+    } finally {
+      closeQuietly(channel);
+    }
+  }
+
+  /** Whether a queue exists (a passive declaration, on a channel of its own). */
+  async exists(name: string, deadline: Deadline, signal: AbortSignal | undefined): Promise<boolean> {
+    const what = `checking RabbitMQ queue ${name}`;
+    const channel = await this.channel(deadline, signal, what);
+    try {
+      await this.#awaitReply(this.#model, channel.checkQueue(name), deadline, signal, what);
+      return true;
+    } catch (error) {
+      if (replyCodeOf(error) === 404) return false;
+      throw mapAmqpError(error, what);
+    } finally {
+      closeQuietly(channel);
+    }
+  }
+
+  /** Deletes a queue (missing is fine). */
+  async delete(name: string, deadline: Deadline): Promise<void> {
+    const what = `deleting RabbitMQ queue ${name}`;
+    const channel = await this.channel(deadline, undefined, what);
+    try {
+      await bounded(channel.deleteQueue(name), deadline, undefined, what);
+    } catch (error) {
+      throw mapAmqpError(error, what);
+    } finally {
+      closeQuietly(channel);
+    }
+  }
+
+  /**
+   * Publishes persistently to `message.queue` through the default exchange and waits for
+   * RabbitMQ's confirm. `mandatory` makes a missing queue an `UnroutedError` instead of a silent
+   * drop. Past the write, a lost connection or a deadline is an outcome-unknown error.
+   */
+  async publish(
+    message: Outgoing,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+    what: string,
+  ): Promise<void> {
+    const publisher = await this.#publisherWithin(deadline, signal, what);
+    const model = this.#model;
+    const tag = `p${++publishTags}`;
+    await new Promise<void>((resolve, reject) => {
+      const pending: PendingPublish = { reject: (error) => settle(error) };
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const settle = (error?: InfrastructureError) => {
+        if (!publisher.inFlight.delete(pending)) return;
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const onAbort = () =>
+        settle(outcomeUnknownError("CANCELLED", `${what} was cancelled before RabbitMQ confirmed it`));
+      publisher.inFlight.add(pending);
+      const left = remainingMs(deadline);
+      if (left !== Number.POSITIVE_INFINITY) {
+        timer = setTimeout(() => {
+          settle(
+            outcomeUnknownError(
+              "TIMEOUT",
+              `${timeoutError(deadline, what).message}: RabbitMQ did not confirm`,
+            ),
+          );
+          // A confirm overdue by the whole default deadline went missing (a dead path, or lost
+          // frames): confirms are matched to publishes by count, so this channel's later ones
+          // cannot be trusted, and the connection is replaced. A shorter caller deadline only
+          // means the confirm is late: the channel stays.
+          if (deadline.timeoutMs >= this.#options.silenceMs) {
+            this.#dropPublisher(publisher);
+            this.#overdue(model, deadline);
+          }
+        }, left);
+      }
+      signal?.addEventListener("abort", onAbort, { once: true });
+      try {
+        publisher.channel.publish(
+          "",
+          message.queue,
+          message.content,
+          {
+            persistent: message.persistent ?? true,
+            mandatory: true,
+            messageId: tag,
+            contentType: "application/json",
+            headers: message.headers,
+          },
+          (error: unknown) => {
+            if (error === null || error === undefined) {
+              if (publisher.returned.delete(tag)) settle(new UnroutedError(message.queue));
+              else settle();
+            } else if (error instanceof Error && error.message === "message nacked") {
+              // RabbitMQ refused responsibility for the message: it was not enqueued.
+              settle(new InfrastructureError("UNAVAILABLE", `${what} failed: RabbitMQ nacked the message`));
+            } else {
+              settle(
+                outcomeUnknownError(
+                  "UNAVAILABLE",
+                  `${what}: the channel to RabbitMQ closed before the confirm${publisher.closeReason}`,
+                  {
+                    cause: error,
+                  },
+                ),
+              );
+            }
+          },
+        );
+      } catch (error) {
+        // The channel was already closed: nothing was written.
+        settle(mapAmqpError(error, what));
+      }
+    });
+  }
+
+  #publisherWithin(
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+    what: string,
+  ): Promise<Publisher> | Publisher {
+    if (this.#openPublisher !== undefined) return this.#openPublisher;
+    if (this.#publisher === undefined) {
+      const opening = this.#createPublisher(deadline, signal);
+      this.#publisher = opening;
+      opening.then(
+        (publisher) => {
+          if (this.#publisher === opening) this.#openPublisher = publisher;
+        },
+        () => {
+          if (this.#publisher === opening) this.#publisher = undefined;
+        },
+      );
+    }
+    return bounded(this.#publisher, deadline, signal, what);
+  }
+
+  async #createPublisher(deadline: Deadline, signal: AbortSignal | undefined): Promise<Publisher> {
+    const model = await this.model(deadline, signal);
+    let channel: ConfirmChannel;
+    try {
+      channel = await model.createConfirmChannel();
+    } catch (error) {
+      throw mapAmqpError(error, "opening a RabbitMQ confirm channel");
+    }
+    const publisher: Publisher = { channel, returned: new Set(), inFlight: new Set(), closeReason: "" };
+    channel.on("error", (error: Error) => {
+      publisher.closeReason = ` (${error.message})`;
+    });
+    channel.on("return", (message) => {
+      const tag = message.properties.messageId;
+      if (typeof tag === "string") publisher.returned.add(tag);
+    });
+    channel.on("close", () => {
+      if (this.#model === model && this.#publisher !== undefined) {
+        // Only this channel died (the connection lives): the next publish opens another.
+        if (this.#openPublisher === publisher) this.#openPublisher = undefined;
+        void this.#publisher.then((current) => {
+          if (current === publisher) this.#publisher = undefined;
+        });
+      }
+      const lost = outcomeUnknownError(
+        "UNAVAILABLE",
+        `the RabbitMQ channel closed before the confirm${publisher.closeReason}`,
+      );
+      for (const pending of [...publisher.inFlight]) pending.reject(lost);
+    });
+    return publisher;
+  }
+
+  /** `bounded`, and a reply overdue by `silenceMs` condemns the connection. */
+  async #awaitReply<T>(
+    model: ChannelModel | undefined,
+    reply: Promise<T>,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+    what: string,
+    onLate?: (value: T) => void,
+  ): Promise<T> {
+    try {
+      return await bounded(reply, deadline, signal, what, onLate === undefined ? {} : { onLate });
+    } catch (error) {
+      if (error instanceof InfrastructureError && error.code === "TIMEOUT") this.#overdue(model, deadline);
+      throw error;
+    }
+  }
+
+  /** Stops using a confirm channel (and closes it) once one of its confirms went missing. */
+  #dropPublisher(publisher: Publisher): void {
+    if (this.#openPublisher !== publisher) return;
+    this.#openPublisher = undefined;
+    this.#publisher = undefined;
+    const lost = outcomeUnknownError(
+      "UNAVAILABLE",
+      "the RabbitMQ confirm channel was abandoned after a missing confirm",
+    );
+    for (const pending of [...publisher.inFlight]) pending.reject(lost);
+    publisher.channel.close().catch(() => undefined);
+  }
+
+  /**
+   * Destroys `model` when a reply on it did not come within a deadline of at least `silenceMs`:
+   * the path is dead (or frames were lost), and the heartbeat may take far longer to notice.
+   */
+  #overdue(model: ChannelModel | undefined, deadline: Deadline): void {
+    if (model === undefined || model !== this.#model) return;
+    if (deadline.timeoutMs < this.#options.silenceMs) return;
+    // The close that follows resets the link (see #open).
+    destroyConnection(model, "no reply from RabbitMQ within the deadline: connection abandoned");
+  }
+
+  /** Closes the connection (idempotent); calls after it are `CLOSED`. */
+  async close(timeoutMs: number): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const model = this.#model ?? (await this.#opening?.catch(() => undefined));
+    this.#model = undefined;
+    this.#publisher = undefined;
+    this.#openPublisher = undefined;
+    if (model === undefined) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const forced = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        // The broker did not answer connection.close: drop the socket.
+        destroyConnection(model, "RabbitMQ did not answer connection.close");
+        resolve();
+      }, timeoutMs);
+    });
+    await Promise.race([model.close().catch(() => undefined), forced]);
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Destroys a connection's socket with an error: amqplib watches the socket's `error` and `end`
+ * only, so a plain `destroy()` would leave it believing the connection open.
+ */
+function destroyConnection(model: ChannelModel, why: string): void {
+  (model.connection as unknown as { stream?: { destroy(error?: Error): void } }).stream?.destroy(
+    new Error(why),
+  );
+}
+
+export function closeQuietly(channel: Channel): void {
+  channel.close().catch(() => undefined);
+}
+
+function withHeartbeat(url: string, heartbeatSeconds: number): string {
+  if (/[?&]heartbeat=/.test(url)) return url;
+  return `${url}${url.includes("?") ? "&" : "?"}heartbeat=${heartbeatSeconds}`;
+}

@@ -1,0 +1,903 @@
+import {
+  type Cache,
+  closedError,
+  DEFAULT_IDEMPOTENCY_WINDOW_MS,
+  DEFAULT_MAX_JOB_PAYLOAD_BYTES,
+  type DeadLetter,
+  decodeJobPayload,
+  type EnqueueOptions,
+  type EnqueueResult,
+  encodeJobPayload,
+  InfrastructureError,
+  isInfrastructureError,
+  type JobCallOptions,
+  type JobHandler,
+  type JobQueue,
+  type JobQueueCapabilities,
+  type JobWorker,
+  type JsonValue,
+  type ListDeadLettersOptions,
+  outcomeUnknownError,
+  type Page,
+  validateDeadLetterPageSize,
+  validateEnqueueOptions,
+  validateJobCallOptions,
+  validateQueueName,
+  validateWorkOptions,
+  type WorkOptions,
+} from "@proj/ports";
+import type { ConsumeMessage, Options } from "amqplib";
+import { bounded, type Deadline, pause, remainingMs, startDeadline, timeoutError } from "./deadline.js";
+import { JOB_HEADERS, type JobMessage } from "./job-message.js";
+import { closeQuietly, Link, UnroutedError } from "./link.js";
+import { mapAmqpError } from "./map-amqp-error.js";
+import { idempotencyKeyHash, newJobId, newNonce, QueueNames, queueOfJobId, waitPeriodMs } from "./names.js";
+import { RabbitMqWorker } from "./worker.js";
+
+export interface RabbitMqJobQueueOptions {
+  /**
+   * Where the per-job state lives that RabbitMQ does not keep per message: which jobs are still
+   * waiting or running (so `cancel` can answer), cancellation marks (checked before each delivery
+   * and while a handler runs), and dead letters' records (for `redrive`). Any `Cache` shared by
+   * every process of the application, such as `@proj/cache-redis`; it must not evict entries
+   * before their TTL (Redis: a `noeviction` or `volatile-*` policy with room to spare). The queue
+   * does not close it.
+   */
+  state: Cache<JsonValue>;
+  /** `amqp://user:password@host:port/vhost`. Default `amqp://guest:guest@127.0.0.1:5672`. */
+  url?: string;
+  /**
+   * First part of every RabbitMQ name the adapter uses (`<prefix>.<queue>`, `<prefix>.<queue>.wait.<ms>`,
+   * `<prefix>.<queue>.dead`, `<prefix>.<queue>.key.<hash>`) and of its state keys. Default `jobs`.
+   * 1–32 characters of `A–Z a–z 0–9 _ -`, not starting with `amq`.
+   */
+  prefix?: string;
+  /** Default deadline of every call, in milliseconds (connecting included). Default 10,000. */
+  timeoutMs?: number;
+  /** AMQP heartbeat: a silent connection is declared dead after about twice this. Default 10. */
+  heartbeatSeconds?: number;
+  /** How long an idempotency key is remembered, in milliseconds. Default 24 hours. */
+  idempotencyWindowMs?: number;
+  /** Largest payload, in UTF-8 bytes of its JSON text. Default 256 KiB. */
+  maxPayloadBytes?: number;
+  /**
+   * How long the adapter keeps what it knows about a job, in milliseconds: the mark that lets
+   * `cancel` find a waiting job (counted from enqueue, plus its delay), cancellation marks, and
+   * dead letters (state entries and the dead-letter stream's `x-max-age`). Default 14 days.
+   */
+  retentionMs?: number;
+  /** Shown as the connection's name in RabbitMQ's tools. Default `@proj/queue-rabbitmq`. */
+  connectionName?: string;
+  /**
+   * Told about failures that no call returns: a worker that lost its connection and is
+   * reconnecting, a state clean-up that failed, a message on a job queue that is no job.
+   */
+  onError?: (error: InfrastructureError) => void;
+}
+
+/** What the state keeps about a dead letter (and the dead-letter stream repeats). */
+interface DeadRecord {
+  id: string;
+  queue: string;
+  /** The payload's JSON text. */
+  payload: string;
+  attempts: number;
+  maxAttempts: number;
+  error: { code: string; message: string };
+  failedAt: number;
+  keyHash: string | null;
+  /** Tells this dead-lettering of the job from an earlier one (a job redriven, then dead again). */
+  nonce: string;
+}
+
+const DEFAULTS = {
+  url: "amqp://guest:guest@127.0.0.1:5672",
+  prefix: "jobs",
+  timeoutMs: 10_000,
+  heartbeatSeconds: 10,
+  retentionMs: 14 * 24 * 60 * 60 * 1000,
+  connectionName: "@proj/queue-rabbitmq",
+};
+
+/** The most a `JobQueue.close()` waits for each worker's handlers (the workers' default deadline). */
+const QUEUE_CLOSE_WORKER_DEADLINE_MS = 30_000;
+
+const PREFIX = /^(?!amq)[A-Za-z0-9_-]{1,32}$/;
+
+/**
+ * `JobQueue` on RabbitMQ (3.10 or later): one durable quorum queue per port queue, publisher
+ * confirms, delays and retries through quorum wait queues with a fixed TTL each (powers of two
+ * from 64 ms to about 4.7 hours) that dead-letter back (at least once) into the queue, dead
+ * letters in a stream. Per-job state RabbitMQ does not keep (cancellation, dead-letter records)
+ * lives in the `state` cache; idempotency keys are claimed atomically by declaring a queue named
+ * after the key. See the package README for the design, its windows and its limits.
+ */
+export class RabbitMqJobQueue implements JobQueue {
+  readonly capabilities: JobQueueCapabilities;
+  /** The RabbitMQ names this adapter uses. */
+  readonly names: QueueNames;
+
+  readonly #link: Link;
+  /** Dead-letter streams only: RabbitMQ 3.10 may drop a whole connection over a stream (see README). */
+  readonly #streamLink: Link;
+  readonly #state: Cache<JsonValue>;
+  readonly #timeoutMs: number;
+  readonly #windowMs: number;
+  readonly #retentionMs: number;
+  readonly #maxPayloadBytes: number;
+  readonly #onError: (error: InfrastructureError) => void;
+  readonly #declared = new Map<string, Promise<void>>();
+  /** Queues whose declaration (or probe) has succeeded: the hot path skips waiting on them. */
+  readonly #ready = new Set<string>();
+  readonly #workers = new Set<RabbitMqWorker>();
+  #closing: Promise<void> | undefined;
+
+  constructor(options: RabbitMqJobQueueOptions) {
+    if (options === null || typeof options !== "object" || options.state === undefined) {
+      throw invalid("a RabbitMQ job queue needs `state`: a shared Cache (see the README)");
+    }
+    const prefix = options.prefix ?? DEFAULTS.prefix;
+    if (typeof prefix !== "string" || !PREFIX.test(prefix)) {
+      throw invalid(
+        `prefix must be 1-32 characters of A-Z a-z 0-9 _ - not starting with "amq", got ${String(prefix)}`,
+      );
+    }
+    this.names = new QueueNames(prefix);
+    this.#state = options.state;
+    this.#timeoutMs = checkTimeout(options.timeoutMs ?? DEFAULTS.timeoutMs, "timeoutMs");
+    this.#windowMs = checkPositive(
+      options.idempotencyWindowMs ?? DEFAULT_IDEMPOTENCY_WINDOW_MS,
+      "idempotencyWindowMs",
+    );
+    this.#retentionMs = checkPositive(options.retentionMs ?? DEFAULTS.retentionMs, "retentionMs");
+    this.#maxPayloadBytes = checkPositive(
+      options.maxPayloadBytes ?? DEFAULT_MAX_JOB_PAYLOAD_BYTES,
+      "maxPayloadBytes",
+    );
+    const heartbeatSeconds = options.heartbeatSeconds ?? DEFAULTS.heartbeatSeconds;
+    if (!Number.isSafeInteger(heartbeatSeconds) || heartbeatSeconds < 0) {
+      throw invalid(`heartbeatSeconds must be a non-negative integer, got ${String(heartbeatSeconds)}`);
+    }
+    this.#onError = options.onError ?? (() => undefined);
+    this.capabilities = Object.freeze({
+      shared: true,
+      idempotencyWindowMs: this.#windowMs,
+      maxPayloadBytes: this.#maxPayloadBytes,
+    });
+    const linkOptions = {
+      url: options.url ?? DEFAULTS.url,
+      heartbeatSeconds,
+      connectionName: options.connectionName ?? DEFAULTS.connectionName,
+      silenceMs: Number.isFinite(this.#timeoutMs) ? this.#timeoutMs : 30_000,
+      onError: (error: InfrastructureError) => this.reportError(error),
+    };
+    this.#link = new Link(linkOptions);
+    this.#streamLink = new Link({
+      ...linkOptions,
+      connectionName: `${linkOptions.connectionName} (dead letters)`,
+    });
+  }
+
+  async enqueue(queue: string, payload: JsonValue, options: EnqueueOptions = {}): Promise<EnqueueResult> {
+    this.#ensureOpen();
+    validateQueueName(queue);
+    const timeoutMs = validateJobCallOptions(options, this.#timeoutMs, "enqueue");
+    const { idempotencyKey, delayMs, maxAttempts } = validateEnqueueOptions(options);
+    const text = encodeJobPayload(payload, this.#maxPayloadBytes);
+    const { signal } = options;
+    const deadline = startDeadline(timeoutMs);
+    const id = newJobId(queue);
+    const keyHash = idempotencyKey === undefined ? undefined : idempotencyKeyHash(idempotencyKey);
+    const what = `enqueue on ${this.names.main(queue)}`;
+    const job: JobMessage = { id, queue, attempt: 1, maxAttempts, dueAt: Date.now() + delayMs, keyHash };
+    // The mark `cancel` looks for is stored while the job is published (not before: a round trip
+    // saved). Published without its mark, the job runs but cannot be cancelled: the caller hears
+    // of it as an unknown outcome. A mark without a job (the publish failed) expires unused.
+    const marked = this.#state
+      .set(this.#liveKey(id), 1, {
+        ttlMs: this.#retentionMs + delayMs,
+        ...this.#stateCall(deadline, signal, what),
+      })
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    try {
+      await this.sendJob(job, Buffer.from(text), deadline, signal, what);
+    } catch (error) {
+      await marked;
+      throw error;
+    }
+    const markFailure = await marked;
+    if (markFailure !== undefined) {
+      throw outcomeUnknownError(
+        "UNAVAILABLE",
+        `${what}: the job was published but the state store did not take its mark (it will run, but cancel cannot find it)`,
+        { cause: markFailure },
+      );
+    }
+    if (keyHash === undefined) return { id, duplicate: false };
+    // The job is published before its key is claimed: a crash between the two leaves a job that
+    // claims the key itself when delivered, never a claimed key without a job.
+    let holder: string | undefined;
+    try {
+      holder = await this.claim(queue, keyHash, id, deadline, signal);
+    } catch (error) {
+      throw outcomeUnknownError(
+        isInfrastructureError(error) && error.code === "TIMEOUT" ? "TIMEOUT" : "UNAVAILABLE",
+        `${what}: the job was published but its idempotency key could not be claimed (the job claims it when delivered; retry with the same key to learn the job's id)`,
+        { cause: error },
+      );
+    }
+    if (holder === id || holder === undefined) return { id, duplicate: false };
+    // Another enqueue holds the key: this job's message is dropped when delivered (its claim
+    // fails); the cancellation mark also covers a delivery after the key's window ran out.
+    void this.#quietly(
+      Promise.all([
+        this.#state.set(this.#cancelKey(id), 1, { ttlMs: this.#retentionMs + delayMs }),
+        this.#state.delete(this.#liveKey(id)),
+      ]),
+      `dropping the duplicate message of job ${id}`,
+    );
+    return { id: holder, duplicate: true };
+  }
+
+  work<P extends JsonValue = JsonValue>(
+    queue: string,
+    handler: JobHandler<P>,
+    options: WorkOptions = {},
+  ): JobWorker {
+    this.#ensureOpen();
+    validateQueueName(queue);
+    if (typeof handler !== "function") throw invalid("handler must be a function");
+    const valid = validateWorkOptions(options);
+    const worker = new RabbitMqWorker(this, queue, handler as JobHandler, valid);
+    this.#workers.add(worker);
+    void worker.closed.then(() => this.#workers.delete(worker));
+    worker.start();
+    return worker;
+  }
+
+  async cancel(id: string, options: JobCallOptions = {}): Promise<boolean> {
+    this.#ensureOpen();
+    const timeoutMs = validateJobCallOptions(options, this.#timeoutMs, "cancel");
+    if (queueOfJobId(id) === undefined) return false;
+    const deadline = startDeadline(timeoutMs);
+    const what = `cancel of job ${id}`;
+    // Mark first, then take the job's mark: a delivery after this call never runs it, and of a
+    // cancel and the job's end (success, dead letter) exactly one takes the mark.
+    try {
+      await this.#state.set(this.#cancelKey(id), 1, {
+        ttlMs: this.#retentionMs,
+        ...this.#stateCall(deadline, options.signal, what),
+      });
+      return await this.#state.delete(this.#liveKey(id), this.#stateCall(deadline, options.signal, what));
+    } catch (error) {
+      throw stateError(error, `${what} failed`, true);
+    }
+  }
+
+  async listDeadLetters(queue: string, options: ListDeadLettersOptions = {}): Promise<Page<DeadLetter>> {
+    this.#ensureOpen();
+    validateQueueName(queue);
+    const timeoutMs = validateJobCallOptions(options, this.#timeoutMs, "listDeadLetters");
+    const limit = validateDeadLetterPageSize(options);
+    const { after, signal } = options;
+    if (after !== undefined && (typeof after !== "string" || !/^(0|[1-9][0-9]{0,15})$/.test(after))) {
+      throw invalid("after must be a nextCursor returned by listDeadLetters");
+    }
+    const deadline = startDeadline(timeoutMs);
+    const stream = this.names.dead(queue);
+    return this.#onStreams(deadline, signal, async () => {
+      if (!(await this.#streamLink.exists(stream, deadline, signal))) return { items: [] };
+      return this.#readDeadLetters(
+        queue,
+        stream,
+        limit,
+        after === undefined ? "first" : Number(after),
+        deadline,
+        signal,
+      );
+    });
+  }
+
+  async redrive(id: string, options: JobCallOptions = {}): Promise<boolean> {
+    this.#ensureOpen();
+    const timeoutMs = validateJobCallOptions(options, this.#timeoutMs, "redrive");
+    const queue = queueOfJobId(id);
+    if (queue === undefined) return false;
+    const deadline = startDeadline(timeoutMs);
+    const { signal } = options;
+    const what = `redrive of job ${id}`;
+    let record: DeadRecord | undefined;
+    try {
+      const stored = await this.#state.get(this.#deadKey(id), this.#stateCall(deadline, signal, what));
+      record = asDeadRecord(stored);
+      if (record === undefined) return false;
+      // Of concurrent redrives, the one that removes the record puts the job back.
+      if (!(await this.#state.delete(this.#deadKey(id), this.#stateCall(deadline, signal, what))))
+        return false;
+    } catch (error) {
+      throw stateError(error, `${what} failed`, true);
+    }
+    try {
+      await this.#state.delete(this.#cancelKey(id), this.#stateCall(deadline, signal, what));
+      await this.#state.set(this.#liveKey(id), 1, {
+        ttlMs: this.#retentionMs,
+        ...this.#stateCall(deadline, signal, what),
+      });
+      const job: JobMessage = {
+        id,
+        queue,
+        attempt: 1,
+        maxAttempts: record.maxAttempts,
+        dueAt: Date.now(),
+        keyHash: record.keyHash ?? undefined,
+      };
+      await this.sendJob(job, Buffer.from(record.payload), deadline, signal, what);
+      return true;
+    } catch (error) {
+      // Put the record back so the dead letter can be redriven again (unless the publish may
+      // have happened: then the job may be back, and a second redrive would double it).
+      const unknown = isInfrastructureError(error) && error.details.outcome === "unknown";
+      if (!unknown) {
+        await this.#quietly(
+          this.#state.set(this.#deadKey(id), record as unknown as JsonValue, { ttlMs: this.#retentionMs }),
+          `restoring the dead letter of job ${id}`,
+        );
+      }
+      throw isInfrastructureError(error) ? error : mapAmqpError(error, what);
+    }
+  }
+
+  /** Closes every worker (each waits up to 30 s for its handlers), then the connection. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await Promise.allSettled(
+        [...this.#workers].map((worker) => worker.close({ deadlineMs: QUEUE_CLOSE_WORKER_DEADLINE_MS })),
+      );
+      await Promise.all([
+        this.#link.close(Math.min(this.#timeoutMs, 2_000)),
+        this.#streamLink.close(Math.min(this.#timeoutMs, 2_000)),
+      ]);
+    })();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // ---- shared with the workers -------------------------------------------------------------
+
+  /** @internal */
+  get link(): Link {
+    return this.#link;
+  }
+
+  /** @internal */
+  get defaultTimeoutMs(): number {
+    return this.#timeoutMs;
+  }
+
+  /** @internal */
+  reportError(error: InfrastructureError): void {
+    try {
+      this.#onError(error);
+    } catch {
+      // A throwing listener must not break a worker.
+    }
+  }
+
+  /** @internal Declares the queue workers consume, once per adapter. */
+  ensureMainQueue(queue: string, deadline: Deadline, signal: AbortSignal | undefined): Promise<void> {
+    return this.#ensure(
+      this.names.main(queue),
+      { durable: true, arguments: { "x-queue-type": "quorum" } },
+      deadline,
+      signal,
+    );
+  }
+
+  /**
+   * @internal Publishes a job to its queue, or to the wait queue for what is left of its delay;
+   * a queue that turns out to be missing (deleted under the adapter) is declared again once.
+   */
+  async sendJob(
+    job: JobMessage,
+    content: Buffer,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+    what: string,
+  ): Promise<void> {
+    const headers: Record<string, unknown> = {
+      [JOB_HEADERS.id]: job.id,
+      [JOB_HEADERS.attempt]: job.attempt,
+      [JOB_HEADERS.maxAttempts]: job.maxAttempts,
+      [JOB_HEADERS.dueAt]: job.dueAt,
+    };
+    if (job.keyHash !== undefined) headers[JOB_HEADERS.key] = job.keyHash;
+    const left = job.dueAt - Date.now();
+    const target = left > 0 ? this.names.wait(job.queue, waitPeriodMs(left)) : this.names.main(job.queue);
+    for (let tries = 1; ; tries++) {
+      await this.ensureMainQueue(job.queue, deadline, signal);
+      if (left > 0) await this.#ensureWaitQueue(job.queue, waitPeriodMs(left), deadline, signal);
+      try {
+        await this.#link.publish({ queue: target, content, headers }, deadline, signal, what);
+        return;
+      } catch (error) {
+        if (!(error instanceof UnroutedError) || tries > 1) throw error;
+        for (const name of [target, this.names.main(job.queue)]) {
+          this.#declared.delete(name);
+          this.#ready.delete(name);
+        }
+      }
+    }
+  }
+
+  /**
+   * @internal Claims an idempotency key for job `id` by declaring the key's queue with the id as
+   * an argument: RabbitMQ creates a queue once, and refuses (406) a declaration with another id.
+   * The holder then records its id in the state, where a refused claimant reads it (the 406 text
+   * names the holder too, but RabbitMQ cuts it to 255 bytes). Returns the holder's id, or, with
+   * `holderNeeded` false (a worker checking a delivery), `undefined` when another job holds it.
+   */
+  async claim(
+    queue: string,
+    keyHash: string,
+    id: string,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+    holderNeeded = true,
+  ): Promise<string | undefined> {
+    const name = this.names.claim(queue, keyHash);
+    const what = `claiming idempotency key queue ${name}`;
+    try {
+      await this.#link.declare(
+        name,
+        { durable: true, arguments: { "x-expires": this.#windowMs, "x-dead-letter-exchange": id } },
+        deadline,
+        signal,
+      );
+    } catch (error) {
+      if (!isInfrastructureError(error) || error.details.replyCode !== 406) throw error;
+      const text = error.cause instanceof Error ? error.cause.message : error.message;
+      if (!text.includes("inequivalent arg 'x-dead-letter-exchange'")) {
+        throw new InfrastructureError(
+          "CONFLICT",
+          `the idempotency key queue ${name} exists with other arguments (was idempotencyWindowMs changed?)`,
+          { cause: error, retryable: false },
+        );
+      }
+      return holderNeeded ? this.#holderOf(queue, keyHash, deadline, signal, what) : undefined;
+    }
+    await this.#quietly(
+      this.#state.set(this.#keyKey(queue, keyHash), id, {
+        ttlMs: 2 * this.#windowMs,
+        ...this.#stateCall(deadline, signal, what),
+      }),
+      `recording the holder of ${name}`,
+    );
+    return id;
+  }
+
+  /** The holder's id, once it has recorded it (a moment after its claim). */
+  async #holderOf(
+    queue: string,
+    keyHash: string,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+    what: string,
+  ): Promise<string> {
+    for (let wait = 2; ; wait = Math.min(wait * 2, 100)) {
+      let holder: JsonValue | undefined;
+      try {
+        holder = await this.#state.get(this.#keyKey(queue, keyHash), this.#stateCall(deadline, signal, what));
+      } catch (error) {
+        throw stateError(error, `${what} failed`, false);
+      }
+      if (typeof holder === "string" && queueOfJobId(holder) === queue) return holder;
+      // The holder claimed the key but has not recorded its id yet (or died in between: then
+      // its job records it when delivered).
+      if (remainingMs(deadline) <= wait) {
+        throw new InfrastructureError(
+          "TIMEOUT",
+          `${what}: another job holds the key but its id was not recorded within ${deadline.timeoutMs} ms`,
+        );
+      }
+      await bounded(pause(wait), deadline, signal, what);
+    }
+  }
+
+  /** @internal Whether a cancellation mark exists for the job. */
+  isCancelled(id: string, deadline: Deadline): Promise<boolean> {
+    return this.#state.has(this.#cancelKey(id), this.#stateCall(deadline, undefined, `checking job ${id}`));
+  }
+
+  /** @internal The job ended (done or dropped): `cancel` answers false from now on. */
+  forget(id: string): void {
+    void this.#quietly(this.#state.delete(this.#liveKey(id)), `forgetting finished job ${id}`);
+  }
+
+  /**
+   * @internal Records a dead letter: the state's record first (what `redrive` reads, and what
+   * makes it listed), then the stream's entry (the listing order).
+   */
+  async deadLetter(
+    job: JobMessage,
+    content: Buffer,
+    attempts: number,
+    error: { code: string; message: string },
+    deadline: Deadline,
+  ): Promise<void> {
+    const what = `dead-lettering job ${job.id}`;
+    const record: DeadRecord = {
+      id: job.id,
+      queue: job.queue,
+      payload: content.toString("utf8"),
+      attempts,
+      maxAttempts: job.maxAttempts,
+      error,
+      failedAt: Date.now(),
+      keyHash: job.keyHash ?? null,
+      nonce: newNonce(),
+    };
+    try {
+      await this.#state.set(this.#deadKey(job.id), record as unknown as JsonValue, {
+        ttlMs: this.#retentionMs,
+        ...this.#stateCall(deadline, undefined, what),
+      });
+    } catch (cause) {
+      throw stateError(cause, `${what} failed`, true);
+    }
+    const stream = this.names.dead(job.queue);
+    await this.#ensureDeadStream(stream, deadline);
+    await this.#streamLink.publish(
+      { queue: stream, content: Buffer.from(JSON.stringify(record)), headers: { "x-job-kind": "dead" } },
+      deadline,
+      undefined,
+      what,
+    );
+    this.forget(job.id);
+  }
+
+  // ---- internals ---------------------------------------------------------------------------
+
+  #ensureWaitQueue(
+    queue: string,
+    periodMs: number,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    return this.#ensure(
+      this.names.wait(queue, periodMs),
+      {
+        durable: true,
+        arguments: {
+          "x-queue-type": "quorum",
+          "x-message-ttl": periodMs,
+          "x-dead-letter-exchange": "",
+          "x-dead-letter-routing-key": this.names.main(queue),
+          // Kept in the wait queue until the job's queue confirms it: no job lost on the way back.
+          "x-dead-letter-strategy": "at-least-once",
+          "x-overflow": "reject-publish",
+        },
+      },
+      deadline,
+      signal,
+    );
+  }
+
+  /**
+   * Declares a dead-letter stream, then writes a probe to it until it takes one. RabbitMQ 3.10.8
+   * answers a stream's declaration before the stream can take writes; a publish in between
+   * crashes the publishing channel (`osiris_writer:write(none, …)`) and the broker closes the
+   * whole connection (541). Stream traffic has a connection of its own for that reason.
+   */
+  #ensureDeadStream(stream: string, deadline: Deadline): Promise<void> {
+    if (this.#ready.has(stream)) return Promise.resolve();
+    let ready = this.#declared.get(stream);
+    if (ready === undefined) {
+      ready = (async () => {
+        await this.#streamLink.declare(stream, this.#deadStreamOptions(), deadline, undefined);
+        await this.#onStreams(deadline, undefined, () =>
+          this.#streamLink.publish(
+            { queue: stream, content: Buffer.from("{}"), headers: { "x-job-kind": "probe" } },
+            deadline,
+            undefined,
+            `probing dead-letter stream ${stream}`,
+          ),
+        );
+      })();
+      this.#declared.set(stream, ready);
+      this.#track(stream, ready);
+    }
+    return bounded(ready, deadline, undefined, `preparing dead-letter stream ${stream}`);
+  }
+
+  /** Remembers a queue as ready once `declaring` succeeds; forgets the attempt when it fails. */
+  #track(name: string, declaring: Promise<void>): void {
+    declaring.then(
+      () => {
+        if (this.#declared.get(name) === declaring) this.#ready.add(name);
+      },
+      () => {
+        if (this.#declared.get(name) === declaring) this.#declared.delete(name);
+      },
+    );
+  }
+
+  /** Runs a dead-letter stream step again (on a new connection) while the stream connection is lost under it. */
+  async #onStreams<T>(
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+    step: () => Promise<T>,
+  ): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await step();
+      } catch (error) {
+        const lost = isInfrastructureError(error) && error.code === "UNAVAILABLE";
+        if (!lost || remainingMs(deadline) <= 50 || signal?.aborted) throw error;
+        await bounded(
+          pause(Math.min(50 * attempt, 500)),
+          deadline,
+          signal,
+          "waiting for the dead-letter stream",
+        );
+      }
+    }
+  }
+
+  #deadStreamOptions(): Options.AssertQueue {
+    return {
+      durable: true,
+      arguments: {
+        "x-queue-type": "stream",
+        "x-max-age": `${Math.ceil(this.#retentionMs / 1000)}s`,
+        "x-stream-max-segment-size-bytes": 8_000_000,
+      },
+    };
+  }
+
+  #ensure(
+    name: string,
+    options: Options.AssertQueue,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    if (this.#ready.has(name)) return Promise.resolve();
+    let declared = this.#declared.get(name);
+    if (declared === undefined) {
+      // Shared by every caller that needs the queue: not tied to this caller's signal (each
+      // caller stops waiting on its own signal below).
+      const declaring = this.#link.declare(name, options, deadline, undefined);
+      declared = declaring;
+      this.#declared.set(name, declaring);
+      this.#track(name, declaring);
+    }
+    return bounded(declared, deadline, signal, `declaring RabbitMQ queue ${name}`);
+  }
+
+  async #readDeadLetters(
+    queue: string,
+    stream: string,
+    limit: number,
+    from: number | "first",
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+  ): Promise<Page<DeadLetter>> {
+    const what = `listing the dead letters of ${queue}`;
+    // A stream has no "end" a consumer can see: append a marker and read up to it.
+    const marker = newNonce();
+    await this.#streamLink.publish(
+      {
+        queue: stream,
+        content: Buffer.from("{}"),
+        headers: { "x-job-kind": "marker", "x-job-marker": marker },
+      },
+      deadline,
+      signal,
+      what,
+    );
+    const channel = await this.#streamLink.channel(deadline, signal, what);
+    try {
+      await bounded(channel.prefetch(Math.min(1_000, limit + 100)), deadline, signal, what);
+      const entries: Array<{ offset: number; record: DeadRecord; current: Promise<boolean> }> = [];
+      let reachedEnd = false;
+      let wake: (() => void) | undefined;
+      let failure: unknown;
+      const onMessage = (message: ConsumeMessage | null) => {
+        if (message === null) {
+          failure = new InfrastructureError("UNAVAILABLE", `${what} failed: RabbitMQ cancelled the read`);
+        } else {
+          const headers = message.properties.headers ?? {};
+          const kind = headers["x-job-kind"];
+          if (kind === "marker" && headers["x-job-marker"] === marker) reachedEnd = true;
+          else if (kind === "dead" && !reachedEnd) {
+            const record = parseDeadRecord(message.content);
+            const offset = headers["x-stream-offset"];
+            if (record !== undefined && typeof offset === "number") {
+              const current = this.#state
+                .get(this.#deadKey(record.id), this.#stateCall(deadline, signal, what))
+                .then((stored) => asDeadRecord(stored)?.nonce === record.nonce);
+              current.catch(() => undefined);
+              entries.push({ offset, record, current });
+            }
+          }
+          try {
+            channel.ack(message);
+          } catch {
+            // The channel closed: the read fails below.
+          }
+        }
+        wake?.();
+      };
+      channel.on("close", () => {
+        failure ??= new InfrastructureError("UNAVAILABLE", `${what} failed: the channel closed`);
+        wake?.();
+      });
+      await bounded(
+        channel.consume(stream, onMessage, { noAck: false, arguments: { "x-stream-offset": from } }),
+        deadline,
+        signal,
+        what,
+      );
+      const items: DeadLetter[] = [];
+      let next = 0;
+      for (;;) {
+        while (next < entries.length) {
+          const entry = entries[next++] as (typeof entries)[number];
+          if (!(await bounded(entry.current, deadline, signal, what))) continue;
+          items.push(toDeadLetter(entry.record));
+          if (items.length === limit) return { items, nextCursor: String(entry.offset + 1) };
+        }
+        if (reachedEnd) return { items };
+        if (failure !== undefined) throw failure;
+        if (remainingMs(deadline) === 0) throw timeoutError(deadline, what);
+        await bounded(
+          new Promise<void>((resolve) => {
+            wake = resolve;
+          }),
+          deadline,
+          signal,
+          what,
+        );
+        wake = undefined;
+      }
+    } finally {
+      closeQuietly(channel);
+    }
+  }
+
+  #stateCall(
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+    what: string,
+  ): { timeoutMs?: number; signal?: AbortSignal } {
+    const left = remainingMs(deadline);
+    if (left === 0) throw timeoutError(deadline, what);
+    const call: { timeoutMs?: number; signal?: AbortSignal } = {};
+    if (left !== Number.POSITIVE_INFINITY) call.timeoutMs = left;
+    if (signal !== undefined) call.signal = signal;
+    return call;
+  }
+
+  async #quietly(work: Promise<unknown>, what: string): Promise<void> {
+    try {
+      await work;
+    } catch (error) {
+      this.reportError(
+        isInfrastructureError(error)
+          ? new InfrastructureError(error.code, `${what} failed: ${error.message}`, { cause: error })
+          : new InfrastructureError("INTERNAL", `${what} failed`, { cause: error }),
+      );
+    }
+  }
+
+  #liveKey(id: string): string {
+    return `${this.names.prefix}:live:${id}`;
+  }
+
+  #cancelKey(id: string): string {
+    return `${this.names.prefix}:cancel:${id}`;
+  }
+
+  #keyKey(queue: string, keyHash: string): string {
+    return `${this.names.prefix}:key:${queue}.${keyHash}`;
+  }
+
+  #deadKey(id: string): string {
+    return `${this.names.prefix}:dead:${id}`;
+  }
+
+  #ensureOpen(): void {
+    if (this.#closing !== undefined) throw closedError("the RabbitMQ job queue");
+  }
+
+  /** Every RabbitMQ queue name `queue` may use, its idempotency-key queues aside. */
+  queueNames(queue: string): string[] {
+    validateQueueName(queue);
+    return this.names.all(queue);
+  }
+}
+
+function parseDeadRecord(content: Buffer): DeadRecord | undefined {
+  try {
+    return asDeadRecord(JSON.parse(content.toString("utf8")));
+  } catch {
+    return undefined;
+  }
+}
+
+function asDeadRecord(value: unknown): DeadRecord | undefined {
+  if (value === null || typeof value !== "object") return undefined;
+  const record = value as Partial<DeadRecord>;
+  return typeof record.id === "string" &&
+    typeof record.payload === "string" &&
+    typeof record.nonce === "string" &&
+    typeof record.attempts === "number" &&
+    typeof record.maxAttempts === "number"
+    ? (record as DeadRecord)
+    : undefined;
+}
+
+/**
+ * A dead letter as listed. A job whose message body was not JSON (put on the queue by something
+ * else) is listed with its raw text as a string payload; its error says so.
+ */
+function toDeadLetter(record: DeadRecord): DeadLetter {
+  let payload: JsonValue;
+  try {
+    payload = decodeJobPayload(record.payload);
+  } catch {
+    payload = record.payload;
+  }
+  return {
+    id: record.id,
+    queue: record.queue,
+    payload,
+    attempts: record.attempts,
+    error: { code: record.error.code, message: record.error.message },
+    failedAt: record.failedAt,
+  };
+}
+
+/**
+ * A state-store failure, said as this adapter's call failing. `keepOutcome`: the failed state
+ * write was the call's effect (cancel, redrive), so an unknown outcome stays unknown; otherwise
+ * nothing was published yet and the call may simply be tried again.
+ */
+function stateError(error: unknown, message: string, keepOutcome: boolean): InfrastructureError {
+  if (!isInfrastructureError(error)) return new InfrastructureError("INTERNAL", message, { cause: error });
+  if (error.code === "CLOSED") {
+    return new InfrastructureError("UNAVAILABLE", `${message}: the state store is closed`, {
+      cause: error,
+      retryable: false,
+    });
+  }
+  if (keepOutcome) {
+    return new InfrastructureError(error.code, `${message}: ${error.message}`, {
+      cause: error,
+      retryable: error.retryable,
+      details: error.details,
+    });
+  }
+  return new InfrastructureError(error.code, `${message}: ${error.message}`, { cause: error });
+}
+
+function invalid(message: string): InfrastructureError {
+  return new InfrastructureError("INVALID_ARGUMENT", message, { retryable: false });
+}
+
+function checkTimeout(value: number, name: string): number {
+  if (value === Number.POSITIVE_INFINITY) return value;
+  return checkPositive(value, name);
+}
+
+function checkPositive(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw invalid(`${name} must be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}

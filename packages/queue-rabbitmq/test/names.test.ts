@@ -1,0 +1,122 @@
+import { describe, expect, it } from "vitest";
+import { reconnectDelayMs } from "../src/deadline.js";
+import { mapAmqpError } from "../src/map-amqp-error.js";
+import {
+  idempotencyKeyHash,
+  MAX_WAIT_EXPONENT,
+  MIN_WAIT_EXPONENT,
+  newJobId,
+  QueueNames,
+  queueOfJobId,
+  WAIT_PERIODS_MS,
+  waitPeriodMs,
+} from "../src/names.js";
+
+describe("wait periods", () => {
+  it("are the powers of two from 64 ms to 2^24 ms, 19 of them", () => {
+    expect(WAIT_PERIODS_MS).toHaveLength(MAX_WAIT_EXPONENT - MIN_WAIT_EXPONENT + 1);
+    expect(WAIT_PERIODS_MS[0]).toBe(64);
+    expect(WAIT_PERIODS_MS.at(-1)).toBe(16_777_216);
+  });
+
+  it("never overshoot what is left by more than the shortest period, and always make progress", () => {
+    for (const left of [1, 63, 64, 65, 127, 128, 1_000, 1_500, 86_399_999, 5e9]) {
+      const period = waitPeriodMs(left);
+      expect(WAIT_PERIODS_MS).toContain(period);
+      if (left > 64) expect(period).toBeLessThanOrEqual(left);
+      else expect(period).toBe(64);
+      // The largest period not beyond what is left: the next one up would overshoot.
+      if (period < 2 ** MAX_WAIT_EXPONENT && left > 64) expect(period * 2).toBeGreaterThan(left);
+    }
+  });
+
+  it("pass a delay through each period at most once (the shortest twice), ending less than 64 ms after it is due", () => {
+    for (const delay of [1, 100, 1_500, 600_000, 86_400_000]) {
+      let left = delay;
+      let waited = 0;
+      const used = new Set<number>();
+      while (left > 0) {
+        const period = waitPeriodMs(left);
+        if (period !== 2 ** MAX_WAIT_EXPONENT && !(period === 64 && left <= 64)) {
+          expect(used.has(period), `period ${period} twice for ${delay}`).toBe(false);
+        }
+        used.add(period);
+        waited += period;
+        left -= period;
+      }
+      expect(waited).toBeGreaterThanOrEqual(delay);
+      expect(waited - delay).toBeLessThan(64);
+    }
+  });
+});
+
+describe("names and ids", () => {
+  it("derive every broker name from the prefix and the queue", () => {
+    const names = new QueueNames("jobs");
+    expect(names.main("reports")).toBe("jobs.reports");
+    expect(names.wait("reports", 1024)).toBe("jobs.reports.wait.1024");
+    expect(names.dead("reports")).toBe("jobs.reports.dead");
+    expect(names.claim("reports", "abc")).toBe("jobs.reports.key.abc");
+    expect(names.all("reports")).toHaveLength(2 + WAIT_PERIODS_MS.length);
+  });
+
+  it("encode the queue in a job id, and refuse what is no job id", () => {
+    const id = newJobId("reports-2");
+    expect(queueOfJobId(id)).toBe("reports-2");
+    expect(newJobId("reports-2")).not.toBe(id);
+    for (const bad of ["no-such-job", "", "a.b.c", "reports.short", `.${id}`, 42, undefined]) {
+      expect(queueOfJobId(bad)).toBeUndefined();
+    }
+  });
+
+  it("hash keys by their exact UTF-8 bytes", () => {
+    const keys = ["a", "A", "é", "e\u0301", "😀", "k:1", "k:01"];
+    const hashes = new Set(keys.map(idempotencyKeyHash));
+    expect(hashes.size).toBe(keys.length);
+    for (const hash of hashes) expect(hash).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+});
+
+describe("reconnect delay", () => {
+  it("grows from about 100 ms to at most 5 s, never below half its ceiling", () => {
+    expect(reconnectDelayMs(1, () => 0)).toBe(50);
+    expect(reconnectDelayMs(1, () => 0.999)).toBeLessThanOrEqual(100);
+    expect(reconnectDelayMs(30, () => 0)).toBe(2_500);
+    expect(reconnectDelayMs(30, () => 0.999)).toBeLessThanOrEqual(5_000);
+  });
+});
+
+describe("mapAmqpError", () => {
+  const amqp = (code: number | string, message = "x") => Object.assign(new Error(message), { code });
+
+  it.each([
+    [404, "NOT_FOUND"],
+    [406, "CONFLICT"],
+    [403, "PERMISSION_DENIED"],
+    [320, "UNAVAILABLE"],
+    [506, "RESOURCE_EXHAUSTED"],
+    [541, "INTERNAL"],
+    ["ECONNREFUSED", "UNAVAILABLE"],
+    ["ECONNRESET", "UNAVAILABLE"],
+    ["ETIMEDOUT", "TIMEOUT"],
+  ] as const)("maps %s to %s", (code, expected) => {
+    const mapped = mapAmqpError(amqp(code), "a call");
+    expect(mapped.code).toBe(expected);
+    expect(mapped.cause).toBeInstanceOf(Error);
+  });
+
+  it("maps a refused login, a closed channel and anything else", () => {
+    expect(
+      mapAmqpError(
+        new Error(
+          'Handshake terminated by server: 403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - Login was refused"',
+        ),
+        "connect",
+      ).code,
+    ).toBe("UNAUTHENTICATED");
+    const closed = Object.assign(new Error("Channel closed"), { name: "IllegalOperationError" });
+    expect(mapAmqpError(closed, "publish").code).toBe("UNAVAILABLE");
+    expect(mapAmqpError(new Error("something odd"), "publish").code).toBe("INTERNAL");
+    expect(mapAmqpError("not an error", "publish").code).toBe("INTERNAL");
+  });
+});

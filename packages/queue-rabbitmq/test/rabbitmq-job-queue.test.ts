@@ -1,0 +1,322 @@
+import { createRedisCache } from "@proj/cache-redis";
+import { expectErrorCode, uniqueName } from "@proj/contract-tests";
+import { type InfrastructureError, isOutcomeUnknown, type JobDelivery, type JsonValue } from "@proj/ports";
+import amqp from "amqplib";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { createRabbitMqJobQueue, JOB_HEADERS, type RabbitMqJobQueue, WAIT_PERIODS_MS } from "../src/index.js";
+import { AMQP_URL, deleteQueues, PREFIX, QueueFixture, readyCount } from "./support/harness.js";
+
+const fixture = new QueueFixture();
+afterAll(() => fixture.clear());
+
+const opened: RabbitMqJobQueue[] = [];
+const names: string[] = [];
+afterEach(async () => {
+  await Promise.allSettled(opened.splice(0).map((queue) => fixture.destroy(queue)));
+  await Promise.allSettled(names.splice(0).map((name) => fixture.dropQueue(name)));
+});
+
+async function open(options: Parameters<QueueFixture["create"]>[0] = {}): Promise<RabbitMqJobQueue> {
+  const queue = await fixture.create(options);
+  opened.push(queue);
+  return queue;
+}
+
+function name(prefix: string): string {
+  const created = uniqueName(prefix);
+  names.push(created);
+  return created;
+}
+
+async function until(
+  probe: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Publishes a raw message onto a job queue, as another application might. */
+async function publishRaw(queue: string, content: string, headers: Record<string, unknown>): Promise<void> {
+  const connection = await amqp.connect(AMQP_URL);
+  try {
+    const channel = await connection.createConfirmChannel();
+    channel.sendToQueue(`${PREFIX}.${queue}`, Buffer.from(content), { persistent: true, headers });
+    await channel.waitForConfirms();
+  } finally {
+    await connection.close();
+  }
+}
+
+describe("options", () => {
+  it("refuses a queue without state, a bad prefix and bad numbers with INVALID_ARGUMENT", async () => {
+    const state = createRedisCache({ namespace: fixture.namespace });
+    try {
+      await expectErrorCode(() => createRabbitMqJobQueue({} as never), "INVALID_ARGUMENT");
+      await expectErrorCode(() => createRabbitMqJobQueue({ state, prefix: "amq-x" }), "INVALID_ARGUMENT");
+      await expectErrorCode(() => createRabbitMqJobQueue({ state, prefix: "has.dot" }), "INVALID_ARGUMENT");
+      await expectErrorCode(() => createRabbitMqJobQueue({ state, timeoutMs: 0 }), "INVALID_ARGUMENT");
+      await expectErrorCode(
+        () => createRabbitMqJobQueue({ state, idempotencyWindowMs: 1.5 }),
+        "INVALID_ARGUMENT",
+      );
+      await expectErrorCode(
+        () => createRabbitMqJobQueue({ state, heartbeatSeconds: -1 }),
+        "INVALID_ARGUMENT",
+      );
+      const queue = createRabbitMqJobQueue({
+        state,
+        idempotencyWindowMs: 48 * 3_600_000,
+        maxPayloadBytes: 4_096,
+      });
+      expect(queue.capabilities).toEqual({
+        shared: true,
+        idempotencyWindowMs: 48 * 3_600_000,
+        maxPayloadBytes: 4_096,
+      });
+      await queue.close();
+    } finally {
+      await state.close();
+    }
+  });
+
+  it("refuses a listDeadLetters cursor it did not make", async () => {
+    const queue = await open();
+    for (const after of ["x", "-1", "1.5", "01", ""]) {
+      await expectErrorCode(() => queue.listDeadLetters(name("cursor"), { after }), "INVALID_ARGUMENT");
+    }
+  });
+});
+
+describe("delays", () => {
+  it("parks a delayed job in the wait queues no longer than its delay, and creates no other", async () => {
+    const queue = await open();
+    const jobs = name("waits");
+    await queue.enqueue(jobs, { n: 1 }, { delayMs: 5_000 });
+    await queue.enqueue(jobs, { n: 2 }, { delayMs: 100 });
+    const counts = await Promise.all(
+      WAIT_PERIODS_MS.map((period) => readyCount(queue.names.wait(jobs, period))),
+    );
+    const used = WAIT_PERIODS_MS.filter((_, i) => (counts[i] ?? 0) > 0);
+    // 5,000 ms starts in the 4,096 ms queue, 100 ms in the 64 ms one (or it already came back).
+    expect(used).toContain(4_096);
+    expect(used.every((period) => period === 4_096 || period === 64)).toBe(true);
+    expect(await readyCount(queue.names.main(jobs))).toBeLessThanOrEqual(1);
+  });
+});
+
+describe("dead letters", () => {
+  it("dead-letters a job whose last attempt lost its lease (released at a close deadline), with attempts made", async () => {
+    const queue = await open();
+    const jobs = name("lease-lost");
+    const { id } = await queue.enqueue(jobs, { n: 1 }, { maxAttempts: 1 });
+    let started = 0;
+    const worker = queue.work(jobs, (job) => {
+      started += 1;
+      return new Promise((_resolve, reject) =>
+        job.signal.addEventListener("abort", () => reject(job.signal.reason)),
+      );
+    });
+    await until(() => started === 1, "the handler started");
+    await worker.close({ deadlineMs: 50 });
+    const second = queue.work(jobs, async () => {
+      started += 1;
+    });
+    await until(
+      async () => (await queue.listDeadLetters(jobs)).items.length === 1,
+      "the job is a dead letter",
+    );
+    const [dead] = (await queue.listDeadLetters(jobs)).items;
+    expect(dead).toMatchObject({ id, attempts: 1, payload: { n: 1 }, error: { code: "UNAVAILABLE" } });
+    expect(dead?.error.message).toMatch(/lost its lease/);
+    expect(started, "a job past its last attempt ran again").toBe(1);
+    await second.close();
+  });
+
+  it("lists a job dead-lettered, redriven and dead again once, with its latest failure", async () => {
+    const queue = await open();
+    const jobs = name("dead-twice");
+    let round = 1;
+    const { id } = await queue.enqueue(jobs, { n: 1 }, { maxAttempts: 1 });
+    const worker = queue.work(jobs, async () => {
+      throw Object.assign(new Error(`round ${round}`), { retryable: true });
+    });
+    await until(async () => (await queue.listDeadLetters(jobs)).items.length === 1, "the first dead letter");
+    round = 2;
+    expect(await queue.redrive(id)).toBe(true);
+    await until(
+      async () => (await queue.listDeadLetters(jobs)).items.some((dead) => dead.error.message === "round 2"),
+      "the second dead letter",
+    );
+    const { items } = await queue.listDeadLetters(jobs);
+    expect(items.map((dead) => dead.id)).toEqual([id]);
+    await worker.close();
+  });
+});
+
+describe("idempotency keys", () => {
+  it("a duplicate enqueue's message is dropped when delivered, even if it beats the first job to a worker", async () => {
+    const queue = await open();
+    const jobs = name("dup-drop");
+    const seen: JobDelivery[] = [];
+    const worker = queue.work(jobs, async (job) => {
+      seen.push(job);
+    });
+    const first = await queue.enqueue(jobs, { v: 1 }, { idempotencyKey: "k", delayMs: 300 });
+    const second = await queue.enqueue(jobs, { v: 2 }, { idempotencyKey: "k" });
+    expect(second).toEqual({ id: first.id, duplicate: true });
+    await until(() => seen.length === 1, "the first job ran");
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(seen.map((job) => job.payload as JsonValue)).toEqual([{ v: 1 }]);
+    await worker.close();
+  });
+
+  it("refuses a key claimed under another idempotency window with CONFLICT", async () => {
+    const queue = await open();
+    const other = await open({ idempotencyWindowMs: 25 * 3_600_000 });
+    const jobs = name("window");
+    await queue.enqueue(jobs, { n: 1 }, { idempotencyKey: "k", delayMs: 60_000 });
+    const error = await expectErrorCode(
+      () => other.enqueue(jobs, { n: 2 }, { idempotencyKey: "k" }),
+      "UNAVAILABLE",
+    );
+    expect(isOutcomeUnknown(error)).toBe(true);
+    expect((error.cause as InfrastructureError).code).toBe("CONFLICT");
+  });
+});
+
+describe("failures", () => {
+  it("enqueue says UNAVAILABLE with an unknown outcome when the state store is down (the job is published, unmarked)", async () => {
+    const state = createRedisCache({ namespace: fixture.namespace, url: "redis://127.0.0.1:1" });
+    const queue = createRabbitMqJobQueue({ url: AMQP_URL, state, prefix: PREFIX });
+    const jobs = name("no-state");
+    try {
+      const error = await expectErrorCode(() => queue.enqueue(jobs, { n: 1 }), "UNAVAILABLE");
+      expect(isOutcomeUnknown(error)).toBe(true);
+      expect(error.retryable).toBe(false);
+      expect(error.message).toMatch(/cancel cannot find it/);
+      expect(await readyCount(queue.names.main(jobs))).toBe(1);
+      await expectErrorCode(() => queue.cancel(`${jobs}.DDDDDDDDDDDDDDDDDDDDDD`), "UNAVAILABLE");
+    } finally {
+      await queue.close();
+      await state.close();
+    }
+  });
+
+  it("enqueue fails with UNAVAILABLE at once when RabbitMQ refuses connections", async () => {
+    const queue = await open({ url: "amqp://guest:guest@127.0.0.1:1" });
+    const started = Date.now();
+    await expectErrorCode(() => queue.enqueue(name("refused"), { n: 1 }), "UNAVAILABLE");
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it("a caller's short deadline fails that call only: publishes in flight beside it are confirmed", async () => {
+    const queue = await open();
+    const jobs = name("short-deadline");
+    await queue.enqueue(jobs, { warm: true });
+    let timedOut = 0;
+    for (let round = 0; round < 5 && timedOut === 0; round++) {
+      const others = Array.from({ length: 20 }, (_, n) => queue.enqueue(jobs, { n }));
+      const short = queue.enqueue(jobs, { short: true }, { timeoutMs: 1 }).then(
+        () => undefined,
+        (error: InfrastructureError) => error,
+      );
+      const results = await Promise.all(others);
+      expect(results.every((result) => result.duplicate === false)).toBe(true);
+      const error = await short;
+      if (error !== undefined) {
+        expect(error.code).toBe("TIMEOUT");
+        timedOut += 1;
+      }
+    }
+    expect(timedOut, "no enqueue timed out at 1 ms: the case did not happen").toBe(1);
+  });
+
+  it("fails with UNAUTHENTICATED on wrong credentials", async () => {
+    const queue = await open({ url: "amqp://guest:wrong@127.0.0.1:5672" });
+    await expectErrorCode(() => queue.enqueue(name("login"), { n: 1 }), "UNAUTHENTICATED");
+  });
+
+  it("acknowledges and reports a message on a job queue that is no job, and goes on", async () => {
+    const reported: InfrastructureError[] = [];
+    const queue = await open({ onError: (error) => reported.push(error) });
+    const jobs = name("foreign");
+    const seen: string[] = [];
+    const worker = queue.work(jobs, async (job) => {
+      seen.push(job.id);
+    });
+    const { id } = await queue.enqueue(jobs, { n: 1 });
+    await until(() => seen.length === 1, "the real job ran");
+    await publishRaw(jobs, "{}", { [JOB_HEADERS.id]: "elsewhere.AAAAAAAAAAAAAAAAAAAAAA" });
+    await publishRaw(jobs, "not json", {});
+    await until(
+      () => reported.filter((error) => /no job headers/.test(error.message)).length === 2,
+      "both reported",
+    );
+    expect(await readyCount(queue.names.main(jobs))).toBe(0);
+    const { id: later } = await queue.enqueue(jobs, { n: 2 });
+    await until(() => seen.includes(later), "a later job ran");
+    expect(seen).toEqual([id, later]);
+    await worker.close();
+  });
+
+  it("dead-letters a job whose payload is not JSON with INTERNAL, without running it, and lists its raw text", async () => {
+    const queue = await open();
+    const jobs = name("bad-body");
+    let ran = 0;
+    const worker = queue.work(jobs, async () => {
+      ran += 1;
+    });
+    await queue.enqueue(jobs, { warm: true });
+    await until(() => ran === 1, "the warm-up job ran");
+    const id = `${jobs}.BBBBBBBBBBBBBBBBBBBBBB`;
+    await publishRaw(jobs, "{not json", {
+      [JOB_HEADERS.id]: id,
+      [JOB_HEADERS.attempt]: 1,
+      [JOB_HEADERS.maxAttempts]: 3,
+      [JOB_HEADERS.dueAt]: Date.now(),
+    });
+    await until(
+      async () => (await queue.listDeadLetters(jobs)).items.length === 1,
+      "the bad job is a dead letter",
+    );
+    const [dead] = (await queue.listDeadLetters(jobs)).items;
+    expect(dead).toMatchObject({ id, attempts: 1, payload: "{not json", error: { code: "INTERNAL" } });
+    expect(dead?.error.message).toMatch(/not JSON/);
+    expect(ran).toBe(1);
+    await worker.close();
+  });
+
+  it("a worker whose queue is deleted under it declares it again and takes new jobs", async () => {
+    const reported: InfrastructureError[] = [];
+    const queue = await open({ onError: (error) => reported.push(error) });
+    const jobs = name("deleted");
+    const seen: string[] = [];
+    const worker = queue.work(jobs, async (job) => {
+      seen.push(job.id);
+    });
+    await queue.enqueue(jobs, { n: 1 });
+    await until(() => seen.length === 1, "the first job ran");
+    await deleteQueues([queue.names.main(jobs)]);
+    await until(
+      () => reported.some((error) => /lost its channel/.test(error.message)),
+      "the loss was reported",
+    );
+    // The enqueue finds the queue gone (returned unrouted), declares it again and publishes once more.
+    const { id } = await queue.enqueue(jobs, { n: 2 });
+    await until(() => seen.includes(id), "the job after the deletion ran");
+    await worker.close();
+  });
+
+  it("cancel and redrive answer false for ids of this adapter's shape that name no job", async () => {
+    const queue = await open();
+    const jobs = name("unknown");
+    const id = `${jobs}.CCCCCCCCCCCCCCCCCCCCCC`;
+    expect(await queue.cancel(id)).toBe(false);
+    expect(await queue.redrive(id)).toBe(false);
+  });
+});
