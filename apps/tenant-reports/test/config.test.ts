@@ -40,6 +40,17 @@ describe("configuration", () => {
     expect(both.worker).toMatchObject({ inApi: true, concurrency: 4, leaseMs: 2_000, shutdownGraceMs: 0 });
   });
 
+  it("names the broker of each queue adapter by its URL scheme", () => {
+    expect(loadConfig({ QUEUE_URL: "nats://127.0.0.1:4222", QUEUE_NAMESPACE: "reports-a" }).queue).toEqual({
+      kind: "nats",
+      servers: "nats://127.0.0.1:4222",
+      namespace: "reports-a",
+    });
+    expect(
+      loadConfig({ QUEUE_URL: "amqps://u:p@mq.example/vhost", CACHE_URL: "redis://127.0.0.1:6379" }).queue,
+    ).toEqual({ kind: "rabbitmq", url: "amqps://u:p@mq.example/vhost", prefix: "tenant-reports" });
+  });
+
   it("refuses a worker-less API on the memory queue, unknown queues and out-of-range worker settings", () => {
     let caught: unknown;
     try {
@@ -51,6 +62,9 @@ describe("configuration", () => {
     for (const name of ["API_WORKER=false needs a QUEUE_URL", "WORKER_CONCURRENCY", "REPORT_LEASE_MS"])
       expect(problems).toContain(name);
     expect(() => loadConfig({ QUEUE_URL: "kafka://broker:9092" })).toThrow(/QUEUE_URL must start with/);
+    expect(() => loadConfig({ QUEUE_URL: "amqp://guest:guest@127.0.0.1:5672" })).toThrow(
+      /amqp:\/\/ keeps the queue's shared state in Redis: set CACHE_URL/,
+    );
     expect(() => loadConfig({ API_WORKER: "yes", QUEUE_URL: "postgres://db/x" })).toThrow(
       /API_WORKER must be/,
     );

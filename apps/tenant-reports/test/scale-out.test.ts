@@ -6,9 +6,12 @@ import { join } from "node:path";
 import { ListMultipartUploadsCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { createMemoryTokenAuthority } from "@proj/adapter-memory";
 import { createPostgresDatabase } from "@proj/adapter-postgres";
+import { createRedisCache } from "@proj/cache-redis";
 import { uniqueName } from "@proj/contract-tests";
 import { type SqlDatabase, sql } from "@proj/ports";
 import { createNatsJobQueue } from "@proj/queue-nats";
+import { idempotencyKeyHash, QueueNames } from "@proj/queue-rabbitmq";
+import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   LOCAL_CREDENTIALS,
@@ -28,6 +31,7 @@ const POSTGRES_URL = process.env.POSTGRES_URL ?? "postgres://postgres@127.0.0.1:
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
 const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+const RABBITMQ_URL = process.env.RABBITMQ_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 
 interface QueueUnderTest {
   name: string;
@@ -36,7 +40,7 @@ interface QueueUnderTest {
   /** QUEUE_NAMESPACE of a run, unique (the adapters' name rules differ). */
   namespace(): string;
   /** Removes what a run left on the broker (the PostgreSQL queue goes with the run's database). */
-  cleanup?(namespace: string): Promise<void>;
+  cleanup?(run: { namespace: string; cacheNamespace: string; reportIds: string[] }): Promise<void>;
 }
 
 const QUEUES: QueueUnderTest[] = [
@@ -49,10 +53,32 @@ const QUEUES: QueueUnderTest[] = [
     name: "NATS JetStream (@proj/queue-nats)",
     url: () => NATS_URL,
     namespace: () => uniqueName("trj").replaceAll("_", "-").slice(0, 32),
-    async cleanup(namespace) {
+    async cleanup({ namespace }) {
       const nats = createNatsJobQueue({ servers: NATS_URL, namespace });
       await nats.deleteQueue(REPORT_QUEUE);
       await nats.close();
+    },
+  },
+  {
+    name: "RabbitMQ (@proj/queue-rabbitmq, its state in Redis)",
+    url: () => RABBITMQ_URL,
+    namespace: () => uniqueName("trj"),
+    async cleanup({ namespace, cacheNamespace, reportIds }) {
+      // The queue, its wait queues and dead-letter stream, and one key-claim queue per report.
+      const names = new QueueNames(namespace);
+      const connection = await amqp.connect(RABBITMQ_URL);
+      connection.on("error", () => undefined);
+      try {
+        const channel = await connection.createChannel();
+        channel.on("error", () => undefined);
+        const claims = reportIds.map((id) => names.claim(REPORT_QUEUE, idempotencyKeyHash(id)));
+        for (const name of [...names.all(REPORT_QUEUE), ...claims]) await channel.deleteQueue(name);
+      } finally {
+        await connection.close().catch(() => undefined);
+      }
+      const state = createRedisCache({ url: REDIS_URL, namespace: `${cacheNamespace}-jobs` });
+      await state.clear();
+      await state.close();
     },
   },
 ];
@@ -210,7 +236,10 @@ describe.each(QUEUES)("2 API and 3 worker processes, report jobs through $name",
   afterAll(async () => {
     for (const running of processes) if (running.child.exitCode === null) running.child.kill("SIGKILL");
     await Promise.all(processes.map((running) => running.exited));
-    await queue.cleanup?.(namespace);
+    const reportIds = db
+      ? (await db.query<{ id: string }>(sql`SELECT id FROM reports`)).map((row) => row.id)
+      : [];
+    await queue.cleanup?.({ namespace, cacheNamespace: env.CACHE_NAMESPACE as string, reportIds });
     await db?.close();
     if (bucket) await s3.deleteBucket(bucket);
     await admin.execute(sql`DROP DATABASE IF EXISTS ${sql.id(database)} WITH (FORCE)`);

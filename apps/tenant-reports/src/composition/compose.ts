@@ -144,7 +144,7 @@ async function openCache(config: CacheConfig): Promise<Cache<JsonValue>> {
 
 async function openQueue(
   config: QueueConfig,
-  database: DatabaseConfig,
+  { database, cache }: { database: DatabaseConfig; cache: CacheConfig },
   db: SqlDatabase,
   track: <T extends { close(): Promise<void> }>(resource: T) => T,
 ): Promise<JobQueue> {
@@ -163,6 +163,26 @@ async function openQueue(
         ? db
         : track(await openDatabase({ kind: "postgres", url: config.url, tenantRole: undefined }));
       return createPostgresJobQueue(queueDb, { schema: config.schema });
+    }
+    case "rabbitmq": {
+      const { createRabbitMqJobQueue } = await loadAdapter(
+        "@proj/queue-rabbitmq",
+        "QUEUE_URL (amqp://)",
+        () => import("@proj/queue-rabbitmq"),
+      );
+      if (cache.kind !== "redis")
+        throw new ConfigurationError(["QUEUE_URL amqp:// needs CACHE_URL=redis://…"]);
+      // What RabbitMQ does not keep per message (cancellations, dead-letter records, keys' holders)
+      // lives in Redis, under a namespace of its own next to the tenant cache's.
+      const { createRedisCache } = await loadAdapter(
+        "@proj/cache-redis",
+        "QUEUE_URL (amqp://), for the queue's state",
+        () => import("@proj/cache-redis"),
+      );
+      const state = track(
+        createRedisCache<JsonValue>({ url: cache.url, namespace: `${cache.namespace}-jobs` }),
+      );
+      return createRabbitMqJobQueue({ url: config.url, prefix: config.prefix, state });
     }
     case "nats": {
       const { createNatsJobQueue } = await loadAdapter(
@@ -311,7 +331,7 @@ async function openCore(config: ServiceConfig, track: Track): Promise<Core> {
     ),
   );
   const reports = track(await SqlReportStore.open(db));
-  const queue = track(await openQueue(config.queue, config.database, db, track));
+  const queue = track(await openQueue(config.queue, config, db, track));
   return { db, storage, strayUploads, queue, tenants, orders, reports };
 }
 

@@ -27,7 +27,8 @@ export type CacheConfig =
 export type QueueConfig =
   | { kind: "memory" }
   | { kind: "postgres"; url: string; schema: string }
-  | { kind: "nats"; servers: string; namespace: string };
+  | { kind: "nats"; servers: string; namespace: string }
+  | { kind: "rabbitmq"; url: string; prefix: string };
 
 export interface WorkerConfig {
   /** Run a report worker inside the API process (always with the memory queue). */
@@ -184,8 +185,11 @@ function queue(env: Env, problems: string[]): QueueConfig {
       return { kind: "postgres", url: value, schema: env.QUEUE_NAMESPACE ?? "tenant_reports_jobs" };
     case "nats:":
       return { kind: "nats", servers: value, namespace: env.QUEUE_NAMESPACE ?? "tenant-reports" };
+    case "amqp:":
+    case "amqps:":
+      return { kind: "rabbitmq", url: value, prefix: env.QUEUE_NAMESPACE ?? "tenant-reports" };
     default:
-      problems.push(`QUEUE_URL must start with postgres:// or nats://, not ${url.protocol}//`);
+      problems.push(`QUEUE_URL must start with postgres://, amqp:// or nats://, not ${url.protocol}//`);
       return { kind: "memory" };
   }
 }
@@ -276,13 +280,16 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     problems.push("PORT must be an integer from 0 to 65535");
   const queueConfig = queue(env, problems);
+  const cacheConfig = cache(env, problems);
+  if (queueConfig.kind === "rabbitmq" && cacheConfig.kind !== "redis")
+    problems.push("QUEUE_URL amqp:// keeps the queue's shared state in Redis: set CACHE_URL=redis://…");
   const config: ServiceConfig = {
     host: env.HOST ?? "127.0.0.1",
     port,
     dataDir,
     database: database(env, dataDir, problems),
     storage: storage(env, dataDir, problems),
-    cache: cache(env, problems),
+    cache: cacheConfig,
     queue: queueConfig,
     worker: worker(env, queueConfig, problems),
     tokens: tokens(env, dataDir, problems),
