@@ -5,7 +5,8 @@
 // BENCH_ORDERS orders at once across both API processes and waits until all are done; it reports
 // reports/s (reports over the span from the first request to the last report done) and
 // queue-to-done p50/p99 (requested → done, both from the database's clock, so queueing included),
-// with the CPU the machine, the workers and the API processes used meanwhile. Runs of the three N
+// with the CPU the machine, the workers and the API processes used meanwhile; before each burst,
+// 10 reports one at a time give the latency of a lone report. Runs of the three N
 // are interleaved in BENCH_ROUNDS rounds (the order rotates); medians, spread and load average are
 // printed, and bench/scale.svg plots reports/s against N.
 //
@@ -35,6 +36,8 @@ const CONCURRENCY = positive("BENCH_CONCURRENCY", process.env.BENCH_CONCURRENCY 
 const SVG = process.env.BENCH_SVG ?? join(appDir, "bench", "scale.svg");
 const TENANTS = 4;
 const IN_FLIGHT = 32;
+/** Reports made one at a time before each run's burst, for the latency of a lone report. */
+const ALONE = 10;
 
 function positive(name, value) {
   const number = Number(value);
@@ -173,6 +176,24 @@ try {
       Array.from({ length: workers }, () => launch("worker", env, /taking report jobs/)),
     );
     const pids = { workers: started.map(({ child }) => child.pid), apis: apis.map(({ child }) => child.pid) };
+    // A lone report at a time first: the pipeline's own latency (enqueue, a worker noticing the
+    // job, claiming, making, marking done), without waiting behind other reports.
+    const alone = [];
+    for (let i = 0; i < ALONE; i++) {
+      const { id } = await call(bases[i % 2], tokens[i % TENANTS], "POST", "/reports", { format: "csv" });
+      for (;;) {
+        const row = await db.queryOne(
+          sql`SELECT status, requested_at, finished_at FROM reports WHERE id = ${id}`,
+        );
+        if (row?.status === "done") {
+          alone.push(row.finished_at - row.requested_at);
+          break;
+        }
+        if (row?.status === "failed") throw new Error(`report ${id} failed`);
+        await delay(10);
+      }
+    }
+    alone.sort((a, b) => a - b);
     const before = {
       machine: machineTicks(),
       workers: pids.workers.map(processTicks),
@@ -220,9 +241,13 @@ try {
       (after.machine.busy - before.machine.busy) / (after.machine.total - before.machine.total);
     // /proc jiffies are 1/100 s: CPU seconds used per second of the run, by kind of process.
     const seconds = (after.machine.total - before.machine.total) / 100 / availableParallelism();
+    const cpuMs =
+      ((jiffies(before.workers, after.workers) + jiffies(before.apis, after.apis)) * 10) / REPORTS;
     const result = {
       workers,
       round,
+      alone50: quantile(alone, 0.5),
+      cpuMs,
       rate: REPORTS / spanS,
       p50: quantile(toDone, 0.5),
       p99: quantile(toDone, 0.99),
@@ -235,7 +260,8 @@ try {
     console.log(
       `round ${round}, ${workers} worker(s): ${REPORTS} reports in ${spanS.toFixed(2)} s = ${result.rate.toFixed(1)} reports/s; ` +
         `queue-to-done p50 ${result.p50} ms, p99 ${result.p99} ms; making one p50 ${result.making50} ms; ` +
-        `machine busy ${(machineBusy * 100).toFixed(0)} %, workers ${result.workerCores.toFixed(2)} cores, APIs ${result.apiCores.toFixed(2)} cores; load ${load()}`,
+        `machine busy ${(machineBusy * 100).toFixed(0)} %, workers ${result.workerCores.toFixed(2)} cores, APIs ${result.apiCores.toFixed(2)} cores, ` +
+        `${cpuMs.toFixed(0)} ms of worker + API CPU per report; a lone report p50 ${result.alone50} ms; load ${load()}`,
     );
     await stop(started);
     return result;
@@ -249,7 +275,7 @@ try {
   }
 
   console.log(
-    "\nworkers | reports/s median (min–max) | × 1 worker | queue-to-done p50 / p99 (medians) | machine busy | worker cores",
+    "\nworkers | reports/s median (min–max) | × 1 worker | queue-to-done p50 / p99 | lone report p50 | CPU per report (workers + APIs) | worker cores | machine busy",
   );
   const summary = WORKERS.map((workers) => {
     const mine = runs.filter((r) => r.workers === workers);
@@ -262,6 +288,8 @@ try {
       p50: median(mine.map((r) => r.p50)),
       p99: median(mine.map((r) => r.p99)),
       busy: median(mine.map((r) => r.machineBusy)),
+      cpuMs: median(mine.map((r) => r.cpuMs)),
+      alone50: median(mine.map((r) => r.alone50)),
       workerCores: median(mine.map((r) => r.workerCores)),
       apiCores: median(mine.map((r) => r.apiCores)),
     };
@@ -269,7 +297,7 @@ try {
   const base = summary[0].rate;
   for (const s of summary) {
     console.log(
-      `${String(s.workers).padStart(7)} | ${s.rate.toFixed(1)} (${s.min.toFixed(1)}–${s.max.toFixed(1)}) | ${(s.rate / base).toFixed(2)} | ${Math.round(s.p50)} / ${Math.round(s.p99)} ms | ${(s.busy * 100).toFixed(0)} % | ${s.workerCores.toFixed(2)}`,
+      `${String(s.workers).padStart(7)} | ${s.rate.toFixed(1)} (${s.min.toFixed(1)}–${s.max.toFixed(1)}) | ${(s.rate / base).toFixed(2)} | ${Math.round(s.p50)} / ${Math.round(s.p99)} ms | ${Math.round(s.alone50)} ms | ${s.cpuMs.toFixed(0)} ms | ${s.workerCores.toFixed(2)} | ${(s.busy * 100).toFixed(0)} %`,
     );
   }
   console.log(
@@ -336,6 +364,7 @@ function plot(summary) {
     .join(" ");
   const middle = (top + height - bottom) / 2;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">
+<title>tenant-reports: reports per second against worker processes</title>
 <rect width="100%" height="100%" fill="white"/>
 <text x="${width / 2}" y="20" text-anchor="middle" font-size="14">tenant-reports: reports/s against worker processes (2 API processes, ${availableParallelism()} cores)</text>
 ${parts.join("\n")}
