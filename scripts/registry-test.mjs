@@ -192,9 +192,10 @@ async function startServices() {
         `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`,
       ]);
       run("mariadb", ["-h", "127.0.0.1", "-u", "root", "-e", `DROP DATABASE IF EXISTS ${database}`]);
-      const keys = run("redis-cli", ["-h", "127.0.0.1", "--scan", "--pattern", `registry_${runId}*`])
-        .split("\n")
-        .filter(Boolean);
+      // The cache example's keys, and the queue-redis example's (`<JOBS_NAMESPACE>:<queue>:…`).
+      const keys = [`registry_${runId}*`, `registry-${runId}:*`].flatMap((pattern) =>
+        run("redis-cli", ["-h", "127.0.0.1", "--scan", "--pattern", pattern]).split("\n").filter(Boolean),
+      );
       if (keys.length > 0) run("redis-cli", ["-h", "127.0.0.1", "DEL", ...keys]);
       // The queue-rabbitmq example's queues: its jobs, dead letters and the 19 wait queues.
       const amqplib = join(repo, "packages", "queue-rabbitmq", "node_modules", "amqplib", "channel_api.js");

@@ -71,8 +71,18 @@ const JOB_ID = /^([A-Za-z0-9][A-Za-z0-9_-]{0,63})\.([A-Za-z0-9_-]{22})$/;
 
 /** A fresh job id: `<queue>.<128 random bits, base64url>`. The queue rides along for `cancel`/`redrive`. */
 export function newJobId(queue: string): string {
-  return `${queue}.${randomBytes(16).toString("base64url")}`;
+  if (idPoolOffset + 16 > idPool.length) {
+    // One CSPRNG call per 256 ids instead of one per enqueue (measurable at thousands a second).
+    idPool = randomBytes(4096);
+    idPoolOffset = 0;
+  }
+  const bits = idPool.toString("base64url", idPoolOffset, idPoolOffset + 16);
+  idPoolOffset += 16;
+  return `${queue}.${bits}`;
 }
+
+let idPool = Buffer.alloc(0);
+let idPoolOffset = 0;
 
 /** The queue a job id names, or `undefined` for a string that is no job id of this adapter. */
 export function queueOfJobId(id: unknown): string | undefined {

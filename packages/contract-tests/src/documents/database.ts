@@ -68,7 +68,9 @@ export function databaseTests(db: () => DocumentDatabase, gaps: DocumentServerGa
       await expectErrorCode(items.find({}, { signal: controller.signal }), "CANCELLED");
       await expectErrorCode(items.count({}, { signal: controller.signal }), "CANCELLED");
       const timedOut = AbortSignal.timeout(0);
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      // Waits for the signal itself: a fixed sleep may end first when the event loop lags.
+      if (!timedOut.aborted)
+        await new Promise((resolve) => timedOut.addEventListener("abort", resolve, { once: true }));
       await expectErrorCode(items.findById("x", { signal: timedOut }), "TIMEOUT");
       expect(await items.findById("x")).toBeUndefined();
     });

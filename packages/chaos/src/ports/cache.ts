@@ -1,0 +1,71 @@
+import type { Cache } from "@proj/ports";
+import { type Chaos, type ChaosOptions, chaosOf } from "../chaos.js";
+import { intercept } from "../intercept.js";
+
+/**
+ * A `Cache` with faults injected by `chaos` (or a chaos made from these options). Keys: the entry's
+ * key (`deletePrefix`: the prefix); `clear` and `stats` have none.
+ */
+export function withChaosCache<V = unknown>(cache: Cache<V>, chaos: Chaos | ChaosOptions): Cache<V> {
+  const c = chaosOf(chaos);
+  const site = (operation: string) => c.site("cache", operation);
+  const get = site("get");
+  const set = site("set");
+  const has = site("has");
+  const del = site("delete");
+  const deletePrefix = site("deletePrefix");
+  const clear = site("clear");
+  const getOrSet = site("getOrSet");
+  const stats = site("stats");
+  return {
+    get capabilities() {
+      return cache.capabilities;
+    },
+    get: (key, options) =>
+      intercept(
+        get,
+        () => key,
+        options?.signal,
+        () => cache.get(key, options),
+      ),
+    set: (key, value, options) =>
+      intercept(
+        set,
+        () => key,
+        options?.signal,
+        () => cache.set(key, value, options),
+      ),
+    has: (key, options) =>
+      intercept(
+        has,
+        () => key,
+        options?.signal,
+        () => cache.has(key, options),
+      ),
+    delete: (key, options) =>
+      intercept(
+        del,
+        () => key,
+        options?.signal,
+        () => cache.delete(key, options),
+      ),
+    deletePrefix: (prefix, options) =>
+      intercept(
+        deletePrefix,
+        () => prefix,
+        options?.signal,
+        () => cache.deletePrefix(prefix, options),
+      ),
+    clear: (options) => intercept(clear, undefined, options?.signal, () => cache.clear(options)),
+    getOrSet: (key, loader, options) =>
+      intercept(
+        getOrSet,
+        () => key,
+        options?.signal,
+        () => cache.getOrSet(key, loader, options),
+      ),
+    stats: (options) => intercept(stats, undefined, options?.signal, () => cache.stats(options)),
+    close: () => cache.close(),
+    [Symbol.asyncDispose]: () => cache.close(),
+  };
+}

@@ -1,0 +1,262 @@
+import { cancelledError, InfrastructureError } from "@proj/ports";
+import type { Redis } from "ioredis";
+import { lostReply, mapRedisError, mayHaveRun } from "./redis-errors.js";
+
+/** One budget for a whole call, fixed when the call starts, shared by every command it sends. */
+export interface Deadline {
+  readonly timeoutMs: number;
+  /** On the `performance.now()` scale; `Infinity` for none. */
+  readonly at: number;
+}
+
+export function startDeadline(timeoutMs: number): Deadline {
+  return { timeoutMs, at: performance.now() + timeoutMs };
+}
+
+/** Names the call in error messages; only called on failure, so the hot path builds no string. */
+export type Describe = () => string;
+
+interface Waiter {
+  ready(): void;
+  fail(error: InfrastructureError): void;
+}
+
+const RECONNECT_BASE_MS = 100;
+const RECONNECT_CAP_MS = 2_000;
+
+/**
+ * The delay before reconnect attempt `attempt` (1, 2, …): exponential from 100 ms, capped at 2 s,
+ * over the upper half of each step ("equal jitter"), so an outage never turns into a loop of
+ * connection attempts and processes that lost Redis together do not come back in lockstep.
+ */
+export function reconnectDelay(attempt: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(RECONNECT_CAP_MS, RECONNECT_BASE_MS * 2 ** Math.min(Math.max(attempt, 1) - 1, 16));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
+/**
+ * Runs the producer-side calls of the queue (`enqueue`, `cancel`, `listDeadLetters`, `redrive`)
+ * under a deadline, over a client built without an offline queue, that never resends an
+ * unanswered command and that fails the commands in flight when its connection closes:
+ *
+ * - no connection ready: the call waits for one until its deadline (`TIMEOUT`, not sent), or fails
+ *   at once with `UNAVAILABLE` (not sent, retryable) while the last connection attempt was refused
+ *   or reset;
+ * - sent: the call fails at its deadline with `TIMEOUT`, or when its connection is lost; a write
+ *   then has an unknown outcome (`details.outcome: "unknown"`, not retryable);
+ * - a connection that sent nothing back for a whole call's deadline is dropped and replaced: on a
+ *   half-open connection, or one whose replies went missing, no later reply could be trusted to
+ *   answer the command it seems to answer.
+ */
+export class RedisCalls {
+  readonly #client: Redis;
+  readonly #waiters = new Set<Waiter>();
+  /** Why the last connection attempt failed, until a connection is ready again. */
+  #unreachable: InfrastructureError | undefined;
+  /** When a call last got its reply (`performance.now()` scale): the connection was alive then. */
+  #lastReplyAt = 0;
+  /** Bumped when a connection closes, so a late timer does not drop its successor. */
+  #generation = 0;
+
+  /** A connection not ready this long after its TCP connect (its handshake went unanswered) is dropped. */
+  #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    client: Redis,
+    onError: ((error: InfrastructureError) => void) | undefined,
+    handshakeMs: number,
+  ) {
+    this.#client = client;
+    // Without an error listener, ioredis reports every connection error as an unhandled error event.
+    client.on("error", (error: unknown) => {
+      const mapped = mapRedisError(error, "the Redis connection");
+      if (mapped.code === "UNAVAILABLE" && client.status !== "ready") {
+        this.#unreachable = new InfrastructureError("UNAVAILABLE", "Redis is unreachable (not sent)", {
+          cause: mapped,
+          retryable: true,
+          details: mapped.details,
+        });
+        for (const waiter of [...this.#waiters]) waiter.fail(this.#unreachable);
+      }
+      onError?.(mapped);
+    });
+    client.on("connect", () => {
+      // The ready check (INFO) and CLIENT SETNAME go out now; on a silent path their answers never
+      // come and ioredis would wait for them forever.
+      clearTimeout(this.#handshakeTimer);
+      this.#handshakeTimer = setTimeout(() => {
+        if (client.status === "connect") client.disconnect(true);
+      }, handshakeMs);
+      this.#handshakeTimer.unref();
+    });
+    client.on("ready", () => {
+      clearTimeout(this.#handshakeTimer);
+      this.#unreachable = undefined;
+      for (const waiter of [...this.#waiters]) waiter.ready();
+    });
+    client.on("close", () => {
+      clearTimeout(this.#handshakeTimer);
+      this.#generation += 1;
+    });
+  }
+
+  /**
+   * Sends `send` once a connection is ready, within `deadline`. `write` says whether the command
+   * changes anything: a write whose reply is lost is reported with an unknown outcome.
+   */
+  run<T>(
+    describe: Describe,
+    write: boolean,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+    send: () => Promise<T>,
+  ): Promise<T> {
+    if (signal?.aborted) return Promise.reject(cancelledError(signal, describe()));
+    // "ready" lingers until ioredis handles the close of a connection the peer already ended.
+    if (this.#client.status === "ready" && this.#client.stream?.writable) {
+      return this.#send(describe, write, deadline, signal, send);
+    }
+    return this.#whenReady(describe, deadline, signal).then(() =>
+      this.#send(describe, write, deadline, signal, send),
+    );
+  }
+
+  /** Fails every call still waiting for a connection (the queue is closing). */
+  abandonWaiters(error: InfrastructureError): void {
+    for (const waiter of [...this.#waiters]) waiter.fail(error);
+  }
+
+  #send<T>(
+    describe: Describe,
+    write: boolean,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+    send: () => Promise<T>,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let done = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const sentAt = performance.now();
+      const generation = this.#generation;
+      const settle = (error: InfrastructureError | undefined, value?: T) => {
+        if (done) return;
+        done = true;
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        if (error === undefined) resolve(value as T);
+        else reject(error);
+      };
+      const onAbort = () => {
+        const error = cancelledError(signal as AbortSignal, describe());
+        settle(write ? lostReply(error) : error);
+      };
+      const remaining = deadline.at - sentAt;
+      if (remaining !== Number.POSITIVE_INFINITY) {
+        timer = setTimeout(
+          () => {
+            const error = new InfrastructureError(
+              "TIMEOUT",
+              `${describe()} got no reply from Redis within ${deadline.timeoutMs} ms`,
+            );
+            settle(write ? lostReply(error) : error);
+            if (this.#lastReplyAt < sentAt && this.#generation === generation) {
+              // No call got a reply since this one was sent: drop the connection (reconnect
+              // replaces it), its later replies can no longer be matched to their commands.
+              this.#client.disconnect(true);
+            }
+          },
+          Math.max(0, remaining),
+        );
+      }
+      signal?.addEventListener("abort", onAbort, { once: true });
+      send().then(
+        (value) => {
+          this.#lastReplyAt = performance.now();
+          settle(undefined, value);
+        },
+        (error: unknown) => {
+          if ((error as { name?: unknown } | null)?.name === "ReplyError")
+            this.#lastReplyAt = performance.now();
+          const mapped = mapRedisError(error, describe());
+          settle(write && mayHaveRun(error) ? lostReply(mapped) : mapped);
+        },
+      );
+    });
+  }
+
+  #whenReady(describe: Describe, deadline: Deadline, signal: AbortSignal | undefined): Promise<void> {
+    if (this.#unreachable !== undefined) {
+      return Promise.reject(
+        new InfrastructureError("UNAVAILABLE", `${describe()} failed: Redis is unreachable (not sent)`, {
+          cause: this.#unreachable.cause,
+          retryable: true,
+          details: this.#unreachable.details,
+        }),
+      );
+    }
+    return new Promise<void>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const settle = (error?: InfrastructureError) => {
+        if (!this.#waiters.delete(waiter)) return;
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const waiter: Waiter = {
+        ready: () => settle(),
+        fail: (cause) =>
+          settle(
+            cause.code === "CLOSED"
+              ? cause
+              : new InfrastructureError("UNAVAILABLE", `${describe()} failed: ${cause.message}`, {
+                  cause: cause.cause,
+                  retryable: true,
+                  details: cause.details,
+                }),
+          ),
+      };
+      const onAbort = () => settle(cancelledError(signal as AbortSignal, describe()));
+      this.#waiters.add(waiter);
+      const remaining = deadline.at - performance.now();
+      if (remaining !== Number.POSITIVE_INFINITY) {
+        timer = setTimeout(
+          () =>
+            settle(
+              new InfrastructureError(
+                "TIMEOUT",
+                `${describe()} found no ready connection to Redis within ${deadline.timeoutMs} ms (not sent)`,
+                { retryable: true },
+              ),
+            ),
+          Math.max(0, remaining),
+        );
+      }
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+}
+
+/**
+ * Settles like `promise`, or rejects with `onTimeout()` after `ms` (the promise keeps running, its
+ * late outcome ignored). For the worker's own calls, which run on BullMQ's connection.
+ */
+export function bounded<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  if (ms === Number.POSITIVE_INFINITY) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      promise.catch(() => undefined);
+      reject(onTimeout());
+    }, ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}

@@ -1,0 +1,55 @@
+import type { Cache, CacheLoader } from "@proj/ports";
+import { policyOf, type ResilienceOptions, type ResiliencePolicy } from "../policy.js";
+import { CALLER_CODE, callerCode, withSignal } from "../shared.js";
+
+/**
+ * A `Cache` whose calls go through `policy` (or a policy made from these options). Every operation
+ * but `getOrSet` is retried: each leaves the same state when done twice. `getOrSet` is never
+ * retried and has no deadline of the policy's by default, since it runs the caller's loader;
+ * what the loader throws reaches the caller as thrown and never counts as a cache failure.
+ */
+export function withResilienceCache<V = unknown>(
+  cache: Cache<V>,
+  policy: ResiliencePolicy | ResilienceOptions = {},
+): Cache<V> {
+  const p = policyOf(policy);
+  const op = (name: string) => p.operation("cache", name, { idempotent: true });
+  const get = op("get");
+  const set = op("set");
+  const has = op("has");
+  const del = op("delete");
+  const deletePrefix = op("deletePrefix");
+  const clear = op("clear");
+  const stats = op("stats");
+  const getOrSet = p.operation("cache", "getOrSet", { idempotent: false, runsCallerCode: true });
+  return {
+    get capabilities() {
+      return cache.capabilities;
+    },
+    get: (key, options) =>
+      p.run(get, options?.signal, (signal) => cache.get(key, withSignal(options, signal))),
+    set: (key, value, options) =>
+      p.run(set, options?.signal, (signal) => cache.set(key, value, withSignal(options, signal))),
+    has: (key, options) =>
+      p.run(has, options?.signal, (signal) => cache.has(key, withSignal(options, signal))),
+    delete: (key, options) =>
+      p.run(del, options?.signal, (signal) => cache.delete(key, withSignal(options, signal))),
+    deletePrefix: (prefix, options) =>
+      p.run(deletePrefix, options?.signal, (signal) =>
+        cache.deletePrefix(prefix, withSignal(options, signal)),
+      ),
+    clear: (options) => p.run(clear, options?.signal, (signal) => cache.clear(withSignal(options, signal))),
+    stats: (options) => p.run(stats, options?.signal, (signal) => cache.stats(withSignal(options, signal))),
+    getOrSet: (key, loader, options) => {
+      const load: CacheLoader<V> = typeof loader === "function" ? callerCode(loader) : loader;
+      return p.run(
+        getOrSet,
+        options?.signal,
+        (signal) => cache.getOrSet(key, load, withSignal(options, signal)),
+        CALLER_CODE,
+      );
+    },
+    close: () => cache.close(),
+    [Symbol.asyncDispose]: () => cache.close(),
+  };
+}

@@ -1,0 +1,13 @@
+import { runContracts } from "./support/contracts.js";
+import { decorated, LABEL } from "./support/decorated.js";
+
+// The ports without a backend to start; SQL and jobs run in files of their own, in parallel.
+runContracts(LABEL, decorated, [
+  "cache",
+  "objectStorage",
+  "documents",
+  "tenants",
+  "tokens",
+  "localFiles",
+  "reports",
+]);
