@@ -46,6 +46,11 @@ describe("configuration", () => {
       servers: "nats://127.0.0.1:4222",
       namespace: "reports-a",
     });
+    expect(loadConfig({ QUEUE_URL: "redis://127.0.0.1:6379/2" }).queue).toEqual({
+      kind: "redis",
+      url: "redis://127.0.0.1:6379/2",
+      namespace: "tenant-reports-jobs",
+    });
     expect(
       loadConfig({ QUEUE_URL: "amqps://u:p@mq.example/vhost", CACHE_URL: "redis://127.0.0.1:6379" }).queue,
     ).toEqual({ kind: "rabbitmq", url: "amqps://u:p@mq.example/vhost", prefix: "tenant-reports" });

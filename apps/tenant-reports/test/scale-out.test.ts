@@ -11,6 +11,7 @@ import { uniqueName } from "@proj/contract-tests";
 import { type SqlDatabase, sql } from "@proj/ports";
 import { createNatsJobQueue } from "@proj/queue-nats";
 import { idempotencyKeyHash, QueueNames } from "@proj/queue-rabbitmq";
+import { createRedisJobQueue } from "@proj/queue-redis";
 import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -48,6 +49,26 @@ const QUEUES: QueueUnderTest[] = [
     name: "PostgreSQL (@proj/queue-postgres, in the app's database)",
     url: (databaseUrl) => databaseUrl,
     namespace: () => uniqueName("tr_jobs"),
+  },
+  {
+    name: "Redis (@proj/queue-redis, BullMQ)",
+    url: () => REDIS_URL,
+    namespace: () => uniqueName("tr_jobs"),
+    async cleanup({ namespace }) {
+      const redis = createRedisJobQueue({ url: REDIS_URL, namespace });
+      try {
+        // A call first: the adapter's client connects on use (and queues nothing while offline).
+        await redis.listDeadLetters(REPORT_QUEUE);
+        let cursor = "0";
+        do {
+          const [next, keys] = await redis.client.scan(cursor, "MATCH", `${namespace}:*`, "COUNT", 1000);
+          if (keys.length > 0) await redis.client.unlink(...keys);
+          cursor = next;
+        } while (cursor !== "0");
+      } finally {
+        await redis.close();
+      }
+    },
   },
   {
     name: "NATS JetStream (@proj/queue-nats)",

@@ -164,6 +164,14 @@ async function openQueue(
         : track(await openDatabase({ kind: "postgres", url: config.url, tenantRole: undefined }));
       return createPostgresJobQueue(queueDb, { schema: config.schema });
     }
+    case "redis": {
+      const { createRedisJobQueue } = await loadAdapter(
+        "@proj/queue-redis",
+        "QUEUE_URL (redis://)",
+        () => import("@proj/queue-redis"),
+      );
+      return createRedisJobQueue({ url: config.url, namespace: config.namespace });
+    }
     case "rabbitmq": {
       const { createRabbitMqJobQueue } = await loadAdapter(
         "@proj/queue-rabbitmq",

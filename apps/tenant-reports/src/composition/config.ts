@@ -27,6 +27,7 @@ export type CacheConfig =
 export type QueueConfig =
   | { kind: "memory" }
   | { kind: "postgres"; url: string; schema: string }
+  | { kind: "redis"; url: string; namespace: string }
   | { kind: "nats"; servers: string; namespace: string }
   | { kind: "rabbitmq"; url: string; prefix: string };
 
@@ -185,11 +186,16 @@ function queue(env: Env, problems: string[]): QueueConfig {
       return { kind: "postgres", url: value, schema: env.QUEUE_NAMESPACE ?? "tenant_reports_jobs" };
     case "nats:":
       return { kind: "nats", servers: value, namespace: env.QUEUE_NAMESPACE ?? "tenant-reports" };
+    case "redis:":
+    case "rediss:":
+      return { kind: "redis", url: value, namespace: env.QUEUE_NAMESPACE ?? "tenant-reports-jobs" };
     case "amqp:":
     case "amqps:":
       return { kind: "rabbitmq", url: value, prefix: env.QUEUE_NAMESPACE ?? "tenant-reports" };
     default:
-      problems.push(`QUEUE_URL must start with postgres://, amqp:// or nats://, not ${url.protocol}//`);
+      problems.push(
+        `QUEUE_URL must start with postgres://, redis://, amqp:// or nats://, not ${url.protocol}//`,
+      );
       return { kind: "memory" };
   }
 }
