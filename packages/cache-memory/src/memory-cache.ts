@@ -11,6 +11,7 @@ import {
   InfrastructureError,
   validateCacheCallOptions,
   validateCacheKey,
+  validateCacheTags,
 } from "@proj/ports";
 import { mapMemoryError } from "./map-memory-error.js";
 
@@ -32,7 +33,11 @@ export interface MemoryCacheOptions<V = unknown> {
   onRefreshError?: (error: unknown, key: string) => void;
 }
 
-const CAPABILITIES: CacheCapabilities = Object.freeze({ shared: false, staleWhileRevalidate: true });
+const CAPABILITIES: CacheCapabilities = Object.freeze({
+  shared: false,
+  staleWhileRevalidate: true,
+  tags: true,
+});
 const WHAT = "memory cache";
 /** Shared by every successful `set`: a settled promise can be awaited any number of times. */
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -45,6 +50,8 @@ interface Flight<V> {
   promise: Promise<V>;
   /** False once a `set`, `delete` or `clear` overtook the load: its value must not be stored. */
   current: boolean;
+  /** The tags the loaded value is stored with; a `deleteByTag` of one of them overtakes the load. */
+  tags: readonly string[] | undefined;
 }
 
 /**
@@ -86,6 +93,10 @@ export class MemoryCache<V = unknown> implements Cache<V> {
   /** End of the stale-while-revalidate window per slot; 0 when the entry is not kept past expiry. */
   private staleUntil: Float64Array | null = null;
   private sizes: Float64Array | null = null;
+  /** Tags per slot; allocated by the first tagged write, so untagged caches pay nothing. */
+  private tagsOf: (readonly string[] | undefined)[] | null = null;
+  /** Keys per tag, for `deleteByTag`; kept exact as entries are written, removed and evicted. */
+  private readonly byTag = new Map<string, Set<string>>();
   private free: Uint32Array;
   private freeCount = 0;
   /** Slots ever handed out; every slot below it is in use or on the free list. */
@@ -152,8 +163,9 @@ export class MemoryCache<V = unknown> implements Cache<V> {
     if (key !== this.validatedKey) validateCacheKey(key);
     if (value === undefined) throw invalid(`cannot cache undefined under key "${key}"`);
     const ttlMs = options?.ttlMs === undefined ? this.defaultTtlMs : checkTtl(options.ttlMs, "ttlMs");
+    const tags = options?.tags === undefined ? undefined : validateCacheTags(options.tags);
     if (this.flights.size !== 0) this.overtakeFlight(key);
-    this.store(key, value, ttlMs, 0);
+    this.store(key, value, ttlMs, 0, tags);
   }
 
   /** Whether a live entry is under `key`; neither counts as a hit or miss nor changes recency. */
@@ -204,6 +216,33 @@ export class MemoryCache<V = unknown> implements Cache<V> {
       if (!this.isExpired(slot, at)) removed++;
       this.remove(slot);
     }
+    return removed;
+  }
+
+  /**
+   * Removes every entry whose last write carried `tag`; returns how many live ones it removed.
+   * Loads started with the tag are overtaken: their values are not stored.
+   */
+  deleteByTagSync(tag: string): number {
+    if (this.closed) throw closedError(WHAT);
+    validateCacheKey(tag, "tag");
+    for (const [key, flight] of this.flights) {
+      if (flight.tags?.includes(tag)) {
+        flight.current = false;
+        this.flights.delete(key);
+      }
+    }
+    const keys = this.byTag.get(tag);
+    if (keys === undefined) return 0;
+    const at = this.clock.now();
+    let removed = 0;
+    for (const key of [...keys]) {
+      const slot = this.slotOf.get(key);
+      if (slot === undefined) continue;
+      if (!this.isExpired(slot, at)) removed++;
+      this.remove(slot);
+    }
+    this.byTag.delete(tag);
     return removed;
   }
 
@@ -259,6 +298,11 @@ export class MemoryCache<V = unknown> implements Cache<V> {
     return this.deletePrefixSync(prefix);
   }
 
+  async deleteByTag(tag: string, options?: CacheCallOptions): Promise<number> {
+    if (options !== undefined) this.checkCall(options, "deleteByTag", tag);
+    return this.deleteByTagSync(tag);
+  }
+
   async clear(options?: CacheCallOptions): Promise<void> {
     if (options !== undefined) this.checkCall(options, "clear");
     this.clearSync();
@@ -274,6 +318,7 @@ export class MemoryCache<V = unknown> implements Cache<V> {
     validateCacheKey(key);
     const ttlMs = options?.ttlMs === undefined ? this.defaultTtlMs : checkTtl(options.ttlMs, "ttlMs");
     const swrMs = checkWindow(options?.staleWhileRevalidateMs);
+    const tags = options?.tags === undefined ? undefined : validateCacheTags(options.tags);
     const signal = options?.signal;
     if (options !== undefined) this.checkCall(options, "getOrSet", key);
 
@@ -290,13 +335,13 @@ export class MemoryCache<V = unknown> implements Cache<V> {
       if (swrMs > 0 && checkedAt < Math.min(at + swrMs, keptUntil)) {
         this.touch(slot);
         this.hits++;
-        if (!this.flights.has(key)) this.startFlight(key, loader, ttlMs, swrMs, true);
+        if (!this.flights.has(key)) this.startFlight(key, loader, ttlMs, swrMs, tags, true);
         return this.read(slot, key);
       }
       this.expire(slot);
     }
     this.misses++;
-    const flight = this.flights.get(key) ?? this.startFlight(key, loader, ttlMs, swrMs, false);
+    const flight = this.flights.get(key) ?? this.startFlight(key, loader, ttlMs, swrMs, tags, false);
     const shared = abortable(flight.promise, signal, `getOrSet of cache key "${key}"`);
     return this.clone ? shared.then((value) => this.copy(value, key)) : shared;
   }
@@ -321,7 +366,12 @@ export class MemoryCache<V = unknown> implements Cache<V> {
   private checkCall(options: CacheCallOptions, method: string, key?: string): void {
     if (this.closed) throw closedError(WHAT);
     if (options.timeoutMs === undefined && options.signal === undefined) return;
-    if (key !== undefined) validateCacheKey(key, method === "deletePrefix" ? "prefix" : "cache key");
+    if (key !== undefined) {
+      validateCacheKey(
+        key,
+        method === "deletePrefix" ? "prefix" : method === "deleteByTag" ? "tag" : "cache key",
+      );
+    }
     validateCacheCallOptions(options, 0, key === undefined ? method : `${method} of cache key "${key}"`);
   }
 
@@ -389,9 +439,10 @@ export class MemoryCache<V = unknown> implements Cache<V> {
     loader: CacheLoader<V>,
     ttlMs: number,
     swrMs: number,
+    tags: readonly string[] | undefined,
     background: boolean,
   ) {
-    const flight: Flight<V> = { promise: Promise.resolve() as Promise<V>, current: true };
+    const flight: Flight<V> = { promise: Promise.resolve() as Promise<V>, current: true, tags };
     flight.promise = this.load(flight, key, loader, ttlMs, swrMs);
     this.flights.set(key, flight);
     const settle = () => {
@@ -408,7 +459,7 @@ export class MemoryCache<V = unknown> implements Cache<V> {
   private async load(flight: Flight<V>, key: string, loader: CacheLoader<V>, ttlMs: number, swrMs: number) {
     const value = await loader(key, this.lifetime.signal);
     if (value === undefined) throw invalid(`the loader for cache key "${key}" returned undefined`);
-    if (flight.current && !this.closed) this.store(key, value, ttlMs, swrMs);
+    if (flight.current && !this.closed) this.store(key, value, ttlMs, swrMs, flight.tags);
     return value;
   }
 
@@ -424,7 +475,13 @@ export class MemoryCache<V = unknown> implements Cache<V> {
     this.flights.clear();
   }
 
-  private store(key: string, value: V, ttlMs: number, swrMs: number): void {
+  private store(
+    key: string,
+    value: V,
+    ttlMs: number,
+    swrMs: number,
+    tags: readonly string[] | undefined,
+  ): void {
     const stored = this.clone ? this.copy(value, key) : value;
     let size = 0;
     if (this.sizeOf !== undefined) {
@@ -448,6 +505,7 @@ export class MemoryCache<V = unknown> implements Cache<V> {
     }
     this.values[slot] = stored;
     this.settled[slot] = undefined;
+    if (tags !== undefined || this.tagsOf !== null) this.retag(slot, key, tags);
     if (ttlMs > 0) {
       const at = this.clock.now() + ttlMs;
       (this.expiresAt ?? this.addExpiryColumn())[slot] = at;
@@ -477,11 +535,47 @@ export class MemoryCache<V = unknown> implements Cache<V> {
     return size;
   }
 
+  /** Replaces the tags of the entry in `slot` (none when `tags` is undefined) in the tag index. */
+  private retag(slot: number, key: string, tags: readonly string[] | undefined): void {
+    if (this.tagsOf === null) this.tagsOf = [];
+    const column = this.tagsOf;
+    const old = column[slot];
+    if (old !== undefined) this.unindex(key, old);
+    column[slot] = tags;
+    if (tags === undefined) return;
+    for (const tag of tags) {
+      let keys = this.byTag.get(tag);
+      if (keys === undefined) {
+        keys = new Set();
+        this.byTag.set(tag, keys);
+      }
+      keys.add(key);
+    }
+  }
+
+  private unindex(key: string, tags: readonly string[]): void {
+    for (const tag of tags) {
+      const keys = this.byTag.get(tag);
+      if (keys === undefined) continue;
+      keys.delete(key);
+      if (keys.size === 0) this.byTag.delete(tag);
+    }
+  }
+
+  /** Drops the tags of the entry leaving `slot` (removed or evicted). */
+  private untag(slot: number, key: string): void {
+    const tags = this.tagsOf![slot];
+    if (tags === undefined) return;
+    this.tagsOf![slot] = undefined;
+    this.unindex(key, tags);
+  }
+
   /** A free slot, evicting the least recently used entry when the cache is full. Not yet linked. */
   private allocate(): number {
     if (this.slotOf.size >= this.maxEntries) {
       const slot = this.head;
       this.head = this.next[slot]!;
+      if (this.tagsOf !== null) this.untag(slot, this.keys[slot]!);
       this.slotOf.delete(this.keys[slot]!);
       if (this.sizes !== null) this.bytes -= this.sizes[slot]!;
       this.evictions++;
@@ -525,6 +619,7 @@ export class MemoryCache<V = unknown> implements Cache<V> {
   }
 
   private remove(slot: number): void {
+    if (this.tagsOf !== null) this.untag(slot, this.keys[slot]!);
     this.slotOf.delete(this.keys[slot]!);
     this.keys[slot] = undefined;
     this.values[slot] = undefined;
@@ -559,6 +654,8 @@ export class MemoryCache<V = unknown> implements Cache<V> {
 
   private reset(): void {
     this.slotOf.clear();
+    this.byTag.clear();
+    if (this.tagsOf !== null) this.tagsOf.length = 0;
     this.keys.length = 0;
     this.values.length = 0;
     this.settled.length = 0;

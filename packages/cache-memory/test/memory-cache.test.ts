@@ -435,3 +435,46 @@ describe("options", () => {
     await expectErrorCode(() => createMemoryCache(options), "INVALID_ARGUMENT");
   });
 });
+
+describe("tags", () => {
+  it("forgets the tags of an evicted entry, so deleteByTag neither counts nor leaks it", () => {
+    const cache = createMemoryCache<number>({ maxEntries: 2 });
+    cache.setSync("a", 1, { tags: ["t"] });
+    cache.setSync("b", 2, { tags: ["t"] });
+    cache.setSync("c", 3); // evicts "a"
+    expect(cache.statsSync().evictions).toBe(1);
+    expect(cache.deleteByTagSync("t")).toBe(1);
+    expect(cache.getSync("c")).toBe(3);
+    cache.setSync("a", 4); // the key comes back untagged
+    expect(cache.deleteByTagSync("t")).toBe(0);
+    expect(cache.getSync("a")).toBe(4);
+  });
+
+  it("keeps the tags of a slot reused after removal apart from its new entry", () => {
+    const cache = createMemoryCache<number>({ maxEntries: 10 });
+    cache.setSync("a", 1, { tags: ["t"] });
+    cache.deleteSync("a");
+    cache.setSync("b", 2); // takes the freed slot
+    expect(cache.deleteByTagSync("t")).toBe(0);
+    expect(cache.getSync("b")).toBe(2);
+    cache.setSync("c", 3, { tags: ["t"] });
+    cache.clearSync();
+    cache.setSync("c", 4);
+    expect(cache.deleteByTagSync("t")).toBe(0);
+  });
+
+  it("drops a tagged entry kept stale for revalidation along with the others", async () => {
+    vi.useFakeTimers();
+    try {
+      const cache = createMemoryCache<string>({ maxEntries: 10 });
+      await cache.getOrSet("k", async () => "v", { ttlMs: 100, staleWhileRevalidateMs: 10_000, tags: ["t"] });
+      vi.advanceTimersByTime(200);
+      expect(cache.deleteByTagSync("t"), "a stale entry is not live").toBe(0);
+      expect(
+        await cache.getOrSet("k", async () => "fresh", { ttlMs: 100, staleWhileRevalidateMs: 10_000 }),
+      ).toBe("fresh");
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});

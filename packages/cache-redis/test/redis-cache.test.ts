@@ -230,3 +230,93 @@ describe("connection faults", () => {
     expect(Date.now() - started).toBeLessThan(2_500);
   });
 });
+
+describe("tags", () => {
+  const members = (key: string) => admin.smembers(key).then((list) => list.sort());
+
+  it("keeps a tag record per entry and a member set per tag, with the entry's TTL", async () => {
+    const cache = track(openCache());
+    const ns = cache.namespace;
+    await cache.set("k", 1, { ttlMs: 60_000, tags: ["b", "a"] });
+    expect(await members(`${ns}%E:k`)).toEqual(["a", "b"]);
+    expect(await members(`${ns}%T:a`)).toEqual(["k"]);
+    const recordTtl = await admin.pttl(`${ns}%E:k`);
+    expect(recordTtl).toBeGreaterThan(50_000);
+    expect(recordTtl).toBeLessThanOrEqual(60_000);
+    expect(await admin.pttl(`${ns}%T:a`)).toBeGreaterThan(50_000);
+    // A write without tags leaves the old tags' sets and drops the record.
+    await cache.set("k", 2);
+    expect(await admin.exists(`${ns}%E:k`, `${ns}%T:a`, `${ns}%T:b`)).toBe(0);
+    // A delete does the same.
+    await cache.set("k", 3, { tags: ["a"] });
+    await cache.delete("k");
+    expect(await admin.exists(`${ns}%E:k`, `${ns}%T:a`)).toBe(0);
+  });
+
+  it("makes a tag set persistent once an entry without TTL joins it", async () => {
+    const cache = track(openCache());
+    await cache.set("short", 1, { ttlMs: 60_000, tags: ["t"] });
+    await cache.set("forever", 2, { tags: ["t"] });
+    expect(await admin.pttl(`${cache.namespace}%T:t`)).toBe(-1);
+  });
+
+  it("bounds a tag set whose entries expire: tagged writes sweep the dead members", async () => {
+    const cache = track(openCache());
+    const set = `${cache.namespace}%T:t`;
+    for (let i = 0; i < 300; i++) await cache.set(`dead:${i}`, i, { ttlMs: 50, tags: ["t"] });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    for (let i = 0; i < 300; i++) await cache.set(`live:${i}`, i, { ttlMs: 60_000, tags: ["t"] });
+    const size = await admin.scard(set);
+    // 300 live members; without sweeping the set would hold 600.
+    expect(size).toBeLessThan(400);
+    expect(await cache.deleteByTag("t")).toBe(300);
+    expect(await admin.exists(set)).toBe(0);
+  });
+
+  it("lets a tag set expire with its longest-lived entry", async () => {
+    const cache = track(openCache());
+    await cache.set("a", 1, { ttlMs: 100, tags: ["t"] });
+    await cache.set("b", 2, { ttlMs: 300, tags: ["t"] });
+    const ttl = await admin.pttl(`${cache.namespace}%T:t`);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(300);
+    await eventually(async () => (await admin.exists(`${cache.namespace}%T:t`)) === 0, "the tag set expired");
+  });
+
+  it("deletes a tag in batches of scanCount", async () => {
+    const cache = track(openCache({ scanCount: 10 }));
+    for (let i = 0; i < 35; i++) await cache.set(`k${i}`, i, { tags: ["t", `own${i}`] });
+    expect(await cache.deleteByTag("t")).toBe(35);
+    const left = await admin.keys(`${cache.namespace}*`);
+    expect(left, "no entry, record or tag set left behind").toEqual([]);
+  });
+
+  it("leaves nothing of the namespace after clear, and nothing of a look-alike namespace is touched", async () => {
+    const cache = track(openCache());
+    const other = track(openCache({ namespace: `${cache.namespace}:sub` }));
+    for (const c of [cache, other]) {
+      await c.set("k", 1, { tags: ["t"] });
+      await c.set("m", 2, { tags: ["t", "u"], ttlMs: 60_000 });
+    }
+    await cache.clear();
+    expect(await admin.keys(`${cache.namespace}:*`)).toEqual([]);
+    expect(await admin.keys(`${cache.namespace}%T:*`)).toEqual([]);
+    expect(await admin.keys(`${cache.namespace}%E:*`)).toEqual([]);
+    expect(await other.deleteByTag("t")).toBe(2);
+  });
+});
+
+describe("pipelineReads", () => {
+  it("auto-pipelines reads only, and answers concurrent reads and writes correctly", async () => {
+    const cache = track(openCache({ pipelineReads: true }));
+    expect(cache.client.options.enableAutoPipelining).toBe(true);
+    expect(cache.client.options.autoPipeliningIgnoredCommands).toEqual(
+      expect.arrayContaining(["projCacheSet", "projCacheDelete", "unlink", "scan"]),
+    );
+    await Promise.all(Array.from({ length: 200 }, (_, i) => cache.set(`k${i}`, i, { tags: ["t"] })));
+    const values = await Promise.all(Array.from({ length: 200 }, (_, i) => cache.get(`k${i}`)));
+    expect(values).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    expect(await Promise.all([cache.has("k1"), cache.has("absent")])).toEqual([true, false]);
+    expect(await cache.deleteByTag("t")).toBe(200);
+  });
+});

@@ -27,6 +27,40 @@ export function validateCacheKey(key: unknown, what = "cache key"): asserts key 
   }
 }
 
+/** Most distinct tags one entry may carry (`CacheSetOptions.tags`). */
+export const MAX_CACHE_TAGS = 32;
+
+/**
+ * Checks `tags` of a `set` or `getOrSet` (`CacheSetOptions.tags`) and returns them without
+ * duplicates, or `undefined` for none (absent or empty). Throws `INVALID_ARGUMENT` unless it is an
+ * array of at most `MAX_CACHE_TAGS` distinct tags, each following the key rule
+ * (`validateCacheKey`, named "tag"), and `NOT_SUPPORTED` for non-empty tags when `supported` is
+ * false (an adapter without `capabilities.tags`).
+ */
+export function validateCacheTags(tags: unknown, supported = true): readonly string[] | undefined {
+  if (tags === undefined) return undefined;
+  if (!Array.isArray(tags)) throw invalid(`tags must be an array of strings, got ${typeof tags}`);
+  if (tags.length === 0) return undefined;
+  const distinct = new Set<string>();
+  for (const tag of tags) {
+    validateCacheKey(tag, "tag");
+    distinct.add(tag);
+  }
+  if (distinct.size > MAX_CACHE_TAGS) {
+    throw invalid(`an entry may carry at most ${MAX_CACHE_TAGS} tags, got ${distinct.size}`);
+  }
+  if (!supported) {
+    throw new InfrastructureError(
+      "NOT_SUPPORTED",
+      "this cache does not support tags (capabilities.tags is false)",
+      {
+        retryable: false,
+      },
+    );
+  }
+  return [...distinct];
+}
+
 function invalid(message: string): InfrastructureError {
   return new InfrastructureError("INVALID_ARGUMENT", message, { retryable: false });
 }

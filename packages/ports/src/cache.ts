@@ -18,6 +18,15 @@ export interface CacheSetOptions extends CacheCallOptions {
    * expiry when it has none.
    */
   ttlMs?: number;
+  /**
+   * Tags of the entry, for `deleteByTag` (`capabilities.tags`). Each follows the key rule
+   * (`validateCacheTags`); at most `MAX_CACHE_TAGS` distinct tags; duplicates count once; an empty
+   * array is the same as none. The tags belong to the entry written: a later `set` of the key
+   * replaces them (a `set` without tags leaves the entry untagged). On `getOrSet` they tag the
+   * loaded value when it is stored. An adapter without the capability refuses non-empty `tags`
+   * with `NOT_SUPPORTED` rather than store an entry that `deleteByTag` could never reach.
+   */
+  tags?: readonly string[];
 }
 
 export interface CacheGetOrSetOptions extends CacheSetOptions {
@@ -48,6 +57,12 @@ export interface CacheCapabilities {
   shared: boolean;
   /** `staleWhileRevalidateMs` is honoured. */
   staleWhileRevalidate: boolean;
+  /**
+   * `set(key, value, { tags })` and `deleteByTag(tag)` are implemented. Without it, `deleteByTag`
+   * and a `set` or `getOrSet` with non-empty `tags` fail with `NOT_SUPPORTED` (after the usual
+   * argument checks) and change nothing.
+   */
+  tags: boolean;
 }
 
 /** Loads a value on a miss. It receives a signal that fires when the cache is closed. */
@@ -79,6 +94,11 @@ export type CacheLoader<V> = (key: string, signal: AbortSignal) => Promise<V>;
  *   with `p` and returns how many; an empty prefix is `INVALID_ARGUMENT` (use `clear`).
  * - `clear` removes every entry of this cache (its namespace, for a shared cache) and nothing else:
  *   no two namespaces overlap, even when one name starts with the other (`P` and `P:sub`).
+ * - Tags (`capabilities.tags`): `deleteByTag(t)` removes every entry whose last write carried the
+ *   tag `t` and returns how many live entries it removed; a tag follows the key rule (else
+ *   `INVALID_ARGUMENT`); tags of one cache (namespace) never reach another's entries. A
+ *   `deleteByTag` of a tag a running load was started with wins over that load, as a `delete`
+ *   does. Without the capability, `deleteByTag` and non-empty `tags` are `NOT_SUPPORTED`.
  * - `stats` counts hits and misses of `get` and `getOrSet`, and evictions for capacity; its `size`
  *   counts this cache's (namespace's) entries only.
  * - A failure of the backend is `UNAVAILABLE` or `TIMEOUT`; after `close()`, every call is `CLOSED`.
@@ -94,6 +114,8 @@ export interface Cache<V = unknown> extends Closeable {
   has(key: string, options?: CacheCallOptions): Promise<boolean>;
   delete(key: string, options?: CacheCallOptions): Promise<boolean>;
   deletePrefix(prefix: string, options?: CacheCallOptions): Promise<number>;
+  /** Removes every entry tagged `tag`; returns how many live ones (see `capabilities.tags`). */
+  deleteByTag(tag: string, options?: CacheCallOptions): Promise<number>;
   clear(options?: CacheCallOptions): Promise<void>;
   getOrSet(key: string, loader: CacheLoader<V>, options?: CacheGetOrSetOptions): Promise<V>;
   stats(options?: CacheCallOptions): Promise<CacheStats>;

@@ -7,7 +7,12 @@ export type {
   CacheSetOptions,
   CacheStats,
 } from "./cache.js";
-export { validateCacheCallOptions, validateCacheKey } from "./cache-rules.js";
+export {
+  MAX_CACHE_TAGS,
+  validateCacheCallOptions,
+  validateCacheKey,
+  validateCacheTags,
+} from "./cache-rules.js";
 export {
   type ComparisonOperator,
   type DocumentCollection,

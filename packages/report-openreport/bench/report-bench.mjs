@@ -30,6 +30,8 @@ import ExcelJS from "exceljs";
 import { createOpenReportGenerator } from "../dist/index.js";
 
 const ROWS = Number(process.env.ROWS ?? 1_000_000);
+/** Rounds of the fast phases, interleaved (each round runs every phase once); exceljs runs once, last. */
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const PHASES = (
   process.env.PHASES ??
   "openreport-xlsx,deflate-floor,csv-plain,openreport-csv,openreport-xlsx-process,exceljs-raw"
@@ -252,8 +254,12 @@ async function runPhase(name) {
   }, 10);
   const highWaterBefore = process.resourceUsage().maxRSS * 1024;
   const started = process.hrtime.bigint();
+  const cpuBefore = process.cpuUsage();
   const childPeak = await writers[name](file);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  // CPU time of every thread of this process (main, libuv's pool), not of a child process.
+  const cpu = process.cpuUsage(cpuBefore);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage.rss());
   const highWater = process.resourceUsage().maxRSS * 1024;
@@ -272,6 +278,7 @@ async function runPhase(name) {
     childMb: childPeakRss / 2 ** 20,
     name,
     seconds,
+    cpuSeconds,
     rowsPerSecond: ROWS / seconds,
     peakMb: peak / 2 ** 20,
     grewMb: (peak - base) / 2 ** 20,
@@ -282,17 +289,79 @@ async function runPhase(name) {
 if (typeof globalThis.gc !== "function") console.warn("run with --expose-gc for settled per-phase baselines");
 console.log(`rows=${ROWS} columns=${COLUMNS.length} node=${process.version} load average ${load()}`);
 const results = {};
-for (const name of PHASES) {
-  const r = await runPhase(name);
-  results[name] = r;
-  if (r.childMb > 0) console.log(`  (engine process peak ${r.childMb.toFixed(0)} MB, in the peak RSS above)`);
+const rounds = [];
+const ONCE = new Set(["exceljs-raw", "exceljs-styled"]);
+const show = (label, r) => {
+  if (r.childMb > 0) console.log(`  (engine process peak ${r.childMb.toFixed(0)} MB, in the peak RSS below)`);
   console.log(
-    `${name.padEnd(24)} ${r.seconds.toFixed(2).padStart(7)} s  ${Math.round(r.rowsPerSecond).toLocaleString("en-US").padStart(9)} rows/s  peak RSS ${r.peakMb.toFixed(0).padStart(4)} MB (grew ${r.grewMb.toFixed(0)} MB)  ${name === "deflate-floor" ? "deflated" : "file"} ${r.sizeMb.toFixed(1)} MB  load ${r.load}`,
+    `${label.padEnd(30)} ${r.seconds.toFixed(2).padStart(7)} s (cpu ${r.cpuSeconds.toFixed(2)} s)  ${Math.round(r.rowsPerSecond).toLocaleString("en-US").padStart(9)} rows/s  peak RSS ${r.peakMb.toFixed(0).padStart(4)} MB (grew ${r.grewMb.toFixed(0)} MB)  ${r.name === "deflate-floor" ? "deflated" : "file"} ${r.sizeMb.toFixed(1)} MB  load ${r.load}`,
+  );
+};
+for (let round = 1; round <= ROUNDS; round += 1) {
+  const byName = {};
+  for (const name of PHASES.filter((phase) => !ONCE.has(phase))) {
+    const r = await runPhase(name);
+    byName[name] = r;
+    show(`${name} #${round}`, r);
+  }
+  rounds.push(byName);
+}
+for (const name of PHASES.filter((phase) => ONCE.has(phase))) {
+  const r = await runPhase(name);
+  rounds[0] ??= {};
+  rounds[0][name] = r;
+  show(name, r);
+}
+const median = (values) => {
+  const sorted = [...values].sort((x, y) => x - y);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+console.log(`summary over ${ROUNDS} interleaved rounds (median, min-max):`);
+for (const name of PHASES) {
+  const runs = rounds.map((byName) => byName[name]).filter(Boolean);
+  if (runs.length === 0) continue;
+  const seconds = runs.map((r) => r.seconds);
+  results[name] = {
+    ...runs[0],
+    seconds: median(seconds),
+    rowsPerSecond: ROWS / median(seconds),
+    // openreport-xlsx's first round runs in a fresh process: that is its peak; later rounds run in a
+    // process that already ran the others.
+    peakMb: name === "openreport-xlsx" ? runs[0].peakMb : Math.max(...runs.map((r) => r.peakMb)),
+  };
+  console.log(
+    `${name.padEnd(24)} ${median(seconds).toFixed(2).padStart(7)} s (${Math.min(...seconds).toFixed(2)}-${Math.max(...seconds).toFixed(2)})  peak RSS ${results[name].peakMb.toFixed(0)} MB`,
   );
 }
+const paired = (label, a, b, of) => {
+  const values = rounds.filter((byName) => byName[a] && byName[b]).map((byName) => of(byName[a], byName[b]));
+  if (values.length === 0) return;
+  console.log(
+    `per-round ratio ${label}: ${values.map((v) => v.toFixed(2)).join(" ")} (median ${median(values).toFixed(2)})`,
+  );
+};
+paired(
+  "openreport-xlsx time / deflate-floor time",
+  "openreport-xlsx",
+  "deflate-floor",
+  (x, y) => x.seconds / y.seconds,
+);
+paired(
+  "openreport-xlsx CPU time / deflate-floor CPU time (what two free cores would share)",
+  "openreport-xlsx",
+  "deflate-floor",
+  (x, y) => x.cpuSeconds / y.cpuSeconds,
+);
+paired(
+  "openreport-csv / csv-plain throughput",
+  "openreport-csv",
+  "csv-plain",
+  (x, y) => y.seconds / x.seconds,
+);
 const ratio = (label, a, b, key, better) => {
   if (!results[a] || !results[b]) return;
-  console.log(`ratio ${label}: ${(results[a][key] / results[b][key]).toFixed(2)}x (${better})`);
+  console.log(`ratio ${label} (medians): ${(results[a][key] / results[b][key]).toFixed(2)}x (${better})`);
 };
 ratio(
   "openreport-xlsx time / deflate-floor time",

@@ -273,7 +273,7 @@ class XlsxRender {
     columns: readonly CompiledColumn[],
     feed: RowFeed,
     target: WrittenSheet,
-  ): AsyncGenerator<Buffer> {
+  ): AsyncGenerator<string> {
     const { headerRow } = target;
     const first = this.written.length === 0;
     const widths = columns
@@ -321,7 +321,8 @@ class XlsxRender {
       xml += this.rowXml(row, r, columns, position);
       this.stats.rowCount += 1;
       if (xml.length >= CHUNK_CHARS) {
-        yield Buffer.from(xml);
+        // Text, encoded by the zip writer straight into its block: no Buffer per chunk.
+        yield xml;
         xml = "";
       }
     }
@@ -329,7 +330,7 @@ class XlsxRender {
     xml +=
       `</sheetData><autoFilter ref="A${headerRow}:${target.lastColumn}${r}"/>` +
       '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/></worksheet>';
-    yield Buffer.from(xml);
+    yield xml;
   }
 
   private rowXml(

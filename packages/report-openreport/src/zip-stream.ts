@@ -1,5 +1,4 @@
-import { pipeline, Readable } from "node:stream";
-import { crc32, createDeflateRaw, type ZlibOptions } from "node:zlib";
+import { constants, crc32, deflateRaw } from "node:zlib";
 
 const LOCAL_HEADER = 0x04034b50;
 const DATA_DESCRIPTOR = 0x08074b50;
@@ -17,11 +16,41 @@ const VERSION_ZIP64 = 45;
 const MAX_32 = 0xffffffff;
 const MAX_16 = 0xffff;
 /**
- * Deflate runs on libuv's thread pool while this thread builds the next chunks of XML. A few chunks
- * of slack on each side let both run at once instead of taking turns; bounded, so memory stays flat.
+ * An entry's content is deflated in independent blocks of about this many bytes, several at once on
+ * libuv's thread pool while this thread builds the next ones (see {@link ZipStream}).
  */
-const AHEAD_CHUNKS = 4;
-const AHEAD_BYTES = 256 * 1024;
+export const BLOCK_BYTES = 256 * 1024;
+/**
+ * Blocks being deflated at once. libuv's pool has 4 threads by default and file writes use it too,
+ * so 2 leaves two for them. Memory held: this many blocks in and out plus the one being filled,
+ * under 1 MB (the contract suite allows about 1 MB of rows ahead of a stalled output).
+ */
+export const BLOCKS_IN_FLIGHT = 2;
+/** Back-references reach 32 KiB back: each block is primed with the 32 KiB before it. */
+const WINDOW = 32 * 1024;
+/** Output buffer of one block's deflate: one callback for most blocks (XML deflates 5–8 to 1). */
+const OUT_CHUNK = 64 * 1024;
+/** An empty fixed-Huffman block with BFINAL set: what ends a deflate stream of sync-flushed blocks. */
+const FINAL_BLOCK = Buffer.from([0x03, 0x00]);
+
+/** A deflate that never rejects, so one abandoned when the report stops cannot go unhandled. */
+type Deflated = { ok: true; bytes: Buffer } | { ok: false; error: unknown };
+
+function deflateBlock(block: Buffer, dictionary: Buffer | undefined, level: number): Promise<Deflated> {
+  return new Promise((resolve) => {
+    deflateRaw(
+      block,
+      // A sync flush ends the block on a byte boundary without BFINAL, so blocks can be concatenated.
+      {
+        level,
+        chunkSize: OUT_CHUNK,
+        finishFlush: constants.Z_SYNC_FLUSH,
+        ...(dictionary ? { dictionary } : {}),
+      },
+      (error, bytes) => resolve(error ? { ok: false, error } : { ok: true, bytes }),
+    );
+  });
+}
 
 interface CentralRecord {
   name: Buffer;
@@ -59,6 +88,15 @@ export interface ZipStreamOptions {
  * from the central directory, which is written when they are known; like Go's `archive/zip`, the
  * local header of a streamed entry carries no ZIP64 field unless ZIP64 is forced, because whether the
  * entry will need one is unknown when it is written.
+ *
+ * Compression runs off this thread and in parallel, the way pigz does it: an entry's content is cut
+ * into blocks of {@link BLOCK_BYTES}, each deflated on libuv's thread pool as its own raw deflate
+ * stream, primed with the 32 KiB before it (so back-references still reach across the cut, and the
+ * file is as small as one stream's) and ended with a sync flush instead of a final block. The blocks'
+ * outputs, concatenated in order, followed by one empty final block, are a single valid deflate stream
+ * that any reader inflates. Up to {@link BLOCKS_IN_FLIGHT} blocks are deflated at once while this
+ * thread builds the next XML; the content is not pulled further until the oldest block is written.
+ * The CRC-32 is computed here, chunk by chunk, as the content arrives.
  */
 export class ZipStream {
   private offset = 0;
@@ -73,12 +111,14 @@ export class ZipStream {
   }
 
   /**
-   * Yields the bytes of one entry. `content` is pulled only as fast as the caller pulls the
-   * compressed bytes, because deflate's buffers are bounded and `Readable.from` holds one chunk.
+   * Yields the bytes of one entry; `content` is bytes, or text written as UTF-8. It is pulled only as fast as the caller pulls the
+   * compressed bytes: at most {@link BLOCKS_IN_FLIGHT} blocks, plus the one being gathered, are held.
+   * When the signal fires the entry stops at its next chunk with the signal's reason; a block still
+   * on the thread pool then finishes there (milliseconds) and its output is dropped.
    */
   async *entry(
     name: string,
-    content: AsyncIterable<Buffer> | Iterable<Buffer>,
+    content: AsyncIterable<Buffer | string> | Iterable<Buffer | string>,
     signal?: AbortSignal,
   ): AsyncGenerator<Buffer> {
     const nameBytes = Buffer.from(name, "utf8");
@@ -103,34 +143,85 @@ export class ZipStream {
 
     let crc = 0;
     let size = 0;
-    async function* measured(): AsyncGenerator<Buffer> {
-      for await (const chunk of content) {
-        crc = crc32(chunk, crc);
-        size += chunk.length;
-        yield chunk;
-      }
-    }
-    // zlib streams pass stream options through to Transform; @types/node's ZlibOptions omits them.
-    const deflate = createDeflateRaw({
-      level: this.level,
-      chunkSize: 64 * 1024,
-      writableHighWaterMark: AHEAD_BYTES,
-      readableHighWaterMark: AHEAD_BYTES,
-    } as ZlibOptions);
-    // Errors reach us through `deflate`, which the pipeline destroys with the source's error.
-    pipeline(Readable.from(measured(), { highWaterMark: AHEAD_CHUNKS }), deflate, () => {});
-    // Tears the entry down at once when the report stops, rather than when its next chunk is due.
-    const stop = () => deflate.destroy(signal?.reason instanceof Error ? signal.reason : undefined);
-    signal?.addEventListener("abort", stop, { once: true });
     let compressedSize = 0;
-    try {
-      for await (const chunk of deflate as AsyncIterable<Buffer>) {
-        compressedSize += chunk.length;
-        yield* this.emit(chunk);
+    const level = this.level;
+    // Blocks being deflated, oldest first; their output is written in this order.
+    const inFlight: Promise<Deflated>[] = [];
+    // Block buffers are reused round a ring rather than allocated per block, so no megabyte buffers
+    // wait for the garbage collector. When block n starts, at most BLOCKS_IN_FLIGHT - 1 blocks before
+    // it are still being deflated, so block n - BLOCKS_IN_FLIGHT - 1's slot is free: its own deflate
+    // is done, and so is that of the block after it, which used its tail as a dictionary.
+    const ring: Buffer[] = [];
+    let blocks = 0;
+    let block: Buffer | undefined;
+    let filled = 0;
+    let previous: Buffer | undefined;
+    const open = (): Buffer => {
+      if (block === undefined) {
+        const slot = blocks % (BLOCKS_IN_FLIGHT + 1);
+        ring[slot] ??= Buffer.allocUnsafe(BLOCK_BYTES);
+        block = ring[slot];
+        filled = 0;
       }
-    } finally {
-      signal?.removeEventListener("abort", stop);
+      return block;
+    };
+    const seal = (): void => {
+      const data = block!.subarray(0, filled);
+      block = undefined;
+      blocks += 1;
+      crc = crc32(data, crc);
+      size += data.length;
+      const dictionary =
+        previous === undefined ? undefined : previous.subarray(Math.max(0, previous.length - WINDOW));
+      inFlight.push(deflateBlock(data, dictionary, level));
+      // A block shorter than the window primes the next with less than it could; still correct.
+      previous = data;
+    };
+    const takeOldest = async (): Promise<Buffer> => {
+      const done = await inFlight.shift()!;
+      if (!done.ok) throw done.error;
+      compressedSize += done.bytes.length;
+      return done.bytes;
+    };
+    for await (const item of content) {
+      if (signal?.aborted) throw signal.reason;
+      let chunk: string | Buffer = item;
+      if (typeof chunk === "string") {
+        // Text is encoded straight into the block when it surely fits (UTF-8 takes at most 3 bytes
+        // per UTF-16 unit); only near a block's end is its exact length needed.
+        if (chunk.length * 3 <= BLOCK_BYTES) {
+          if (
+            block !== undefined &&
+            filled + chunk.length * 3 > BLOCK_BYTES &&
+            (filled + chunk.length > BLOCK_BYTES || filled + Buffer.byteLength(chunk) > BLOCK_BYTES)
+          ) {
+            seal();
+            // Back-pressure: the content is pulled only while fewer than BLOCKS_IN_FLIGHT blocks wait.
+            if (inFlight.length >= BLOCKS_IN_FLIGHT) yield* this.emit(await takeOldest());
+          }
+          const target = open();
+          filled += target.write(chunk, filled, "utf8");
+          continue;
+        }
+        chunk = Buffer.from(chunk, "utf8");
+      }
+      for (let at = 0; at < chunk.length; ) {
+        const copied = chunk.copy(open(), filled, at);
+        filled += copied;
+        at += copied;
+        if (filled === BLOCK_BYTES) {
+          seal();
+          if (inFlight.length >= BLOCKS_IN_FLIGHT) yield* this.emit(await takeOldest());
+        }
+      }
     }
+    if (block !== undefined && filled > 0) seal();
+    while (inFlight.length > 0) {
+      if (signal?.aborted) throw signal.reason;
+      yield* this.emit(await takeOldest());
+    }
+    compressedSize += FINAL_BLOCK.length;
+    yield* this.emit(FINAL_BLOCK);
 
     const wide = this.forceZip64 || size >= MAX_32 || compressedSize >= MAX_32;
     const descriptor = Buffer.alloc(wide ? 24 : 16);

@@ -3,10 +3,10 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { crc32, inflateRawSync } from "node:zlib";
+import { crc32, deflateRawSync, inflateRawSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { createOpenReportGeneratorWith } from "../src/openreport-report-generator.js";
-import { ZipStream } from "../src/zip-stream.js";
+import { BLOCK_BYTES, BLOCKS_IN_FLIGHT, ZipStream } from "../src/zip-stream.js";
 import { collect } from "./collect.js";
 import { loadExcelJs } from "./readers.js";
 
@@ -16,7 +16,7 @@ const python = await promisify(execFile)("python3", ["-c", "import zipfile"]).th
   () => false,
 );
 
-async function archive(entries: Record<string, Buffer[]>, forceZip64 = false): Promise<Buffer> {
+async function archive(entries: Record<string, (Buffer | string)[]>, forceZip64 = false): Promise<Buffer> {
   const zip = new ZipStream({ level: 1, forceZip64 });
   const chunks: Buffer[] = [];
   for (const [name, content] of Object.entries(entries)) {
@@ -168,6 +168,103 @@ describe("ZipStream", () => {
       }
     })().catch((error: unknown) => error);
     expect(caught).toBe(boom);
+  });
+});
+
+describe("ZipStream's parallel block deflate", () => {
+  // Text and bytes mixed, over many blocks (the ring of block buffers is reused several times), with
+  // multi-byte characters at and near every block boundary, a string too long to encode in place,
+  // a buffer longer than a block, empty chunks, and text repeating from one block into the next
+  // (back-references across the cut, through the primed dictionary).
+  function mixedContent(): (Buffer | string)[] {
+    const parts: (Buffer | string)[] = [];
+    for (let i = 0; parts.length < 400; i += 1) {
+      parts.push(
+        `<row r="${i}"><c><is><t>Grüße ${i} €𝄞 ${"x".repeat(i % 97)}</t></is></c></row>`.repeat(
+          1 + (i % 700),
+        ),
+      );
+      if (i % 37 === 0) parts.push("");
+      if (i % 53 === 0) parts.push(Buffer.from(`bytes ${i} ñ`.repeat(i % 3000)));
+    }
+    parts.push("ü".repeat(BLOCK_BYTES)); // over a third of a block: encoded apart, copied in pieces
+    parts.push(Buffer.alloc(BLOCK_BYTES * 2 + 17, 0x41)); // spans three blocks
+    parts.push("end €");
+    return parts;
+  }
+  const expected = (parts: (Buffer | string)[]) =>
+    Buffer.concat(parts.map((part) => (typeof part === "string" ? Buffer.from(part, "utf8") : part)));
+
+  it("inflates to exactly the content, CRC and sizes agreeing, over more blocks than the ring holds", async () => {
+    const content = mixedContent();
+    const want = expected(content);
+    expect(want.length).toBeGreaterThan(BLOCK_BYTES * (BLOCKS_IN_FLIGHT + 3));
+    const { files } = unzip(await archive({ "big.xml": content, "small.txt": ["ab", Buffer.from("c")] }));
+    expect(files.get("big.xml")!.equals(want)).toBe(true);
+    expect(files.get("small.txt")!.toString()).toBe("abc");
+  });
+
+  it("compresses about as well as one deflate stream (the blocks are primed with the 32 KiB before them)", async () => {
+    const content = mixedContent();
+    const bytes = await archive({ "big.xml": content });
+    const single = deflateRawSync(expected(content), { level: 1 }).length;
+    // Central directory: compressed size at offset 20 of the only record.
+    const compressed = bytes.readUInt32LE(bytes.length - 22 - 46 - "big.xml".length + 20);
+    expect(compressed / single).toBeLessThan(1.01);
+  });
+
+  it.skipIf(!python)("is read by Python's zipfile (inflate and CRC)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "report-blocks-"));
+    try {
+      const path = join(dir, "blocks.zip");
+      await writeFile(path, await archive({ "big.xml": mixedContent() }));
+      const { stdout } = await promisify(execFile)("python3", [
+        "-c",
+        "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nprint(z.testzip(), len(z.read('big.xml')))",
+        path,
+      ]);
+      expect(stdout.trim()).toBe(`None ${expected(mixedContent()).length}`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("stops on abort with blocks still deflating: rejects with the reason, returns the content, leaves nothing unhandled", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (error: unknown) => unhandled.push(error);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      for (let run = 0; run < 20; run += 1) {
+        const controller = new AbortController();
+        let pulled = 0;
+        let returned = false;
+        async function* content(): AsyncGenerator<string> {
+          try {
+            for (;;) {
+              pulled += 1;
+              // Aborts once a few blocks are on the thread pool, at a different point each run.
+              if (pulled === 8 * (BLOCKS_IN_FLIGHT + 1) + run) controller.abort(new Error(`stop ${run}`));
+              yield `<row>${"y".repeat(64 * 1024)}</row>`;
+            }
+          } finally {
+            returned = true;
+          }
+        }
+        const zip = new ZipStream({ level: 1 });
+        let written = 0;
+        const caught = await (async () => {
+          for await (const chunk of zip.entry("x", content(), controller.signal)) written += chunk.length;
+        })().catch((error: unknown) => error);
+        expect((caught as Error).message).toBe(`stop ${run}`);
+        expect(returned).toBe(true);
+        expect(written).toBeGreaterThan(0);
+      }
+      // The abandoned blocks finish on the pool within milliseconds; their results go nowhere.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
   });
 });
 

@@ -4,7 +4,7 @@ import { intercept } from "../intercept.js";
 
 /**
  * A `Cache` with faults injected by `chaos` (or a chaos made from these options). Keys: the entry's
- * key (`deletePrefix`: the prefix); `clear` and `stats` have none.
+ * key (`deletePrefix`: the prefix, `deleteByTag`: the tag); `clear` and `stats` have none.
  */
 export function withChaosCache<V = unknown>(cache: Cache<V>, chaos: Chaos | ChaosOptions): Cache<V> {
   const c = chaosOf(chaos);
@@ -14,6 +14,7 @@ export function withChaosCache<V = unknown>(cache: Cache<V>, chaos: Chaos | Chao
   const has = site("has");
   const del = site("delete");
   const deletePrefix = site("deletePrefix");
+  const deleteByTag = site("deleteByTag");
   const clear = site("clear");
   const getOrSet = site("getOrSet");
   const stats = site("stats");
@@ -55,6 +56,13 @@ export function withChaosCache<V = unknown>(cache: Cache<V>, chaos: Chaos | Chao
         () => prefix,
         options?.signal,
         () => cache.deletePrefix(prefix, options),
+      ),
+    deleteByTag: (tag, options) =>
+      intercept(
+        deleteByTag,
+        () => tag,
+        options?.signal,
+        () => cache.deleteByTag(tag, options),
       ),
     clear: (options) => intercept(clear, undefined, options?.signal, () => cache.clear(options)),
     getOrSet: (key, loader, options) =>

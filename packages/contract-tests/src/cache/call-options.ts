@@ -23,6 +23,7 @@ function everyCall(
     ["clear", () => cache.clear(options)],
     ["getOrSet", () => cache.getOrSet("k", async () => "loaded", options)],
     ["stats", () => cache.stats(options)],
+    ...(cache.capabilities.tags ? ([["deleteByTag", () => cache.deleteByTag("t", options)]] as const) : []),
   ];
 }
 
@@ -41,6 +42,10 @@ export function callOptionsTests(cache: () => Cache): void {
         expect(await cache().delete("k", options)).toBe(true);
         await cache().set("p:1", 1, options);
         expect(await cache().deletePrefix("p:", options)).toBe(1);
+        if (cache().capabilities.tags) {
+          await cache().set("t:1", 1, { ...options, tags: ["t"] });
+          expect(await cache().deleteByTag("t", options)).toBe(1);
+        }
         await cache().clear(options);
         expect((await cache().stats(options)).size).toBe(0);
       }

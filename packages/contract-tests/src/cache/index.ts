@@ -10,6 +10,7 @@ import { invalidationTests } from "./invalidation.js";
 import { lifecycleTests } from "./lifecycle.js";
 import { staleWhileRevalidateTests } from "./stale-while-revalidate.js";
 import { statsTests } from "./stats.js";
+import { tagTests } from "./tags.js";
 import { ttlTests } from "./ttl.js";
 
 export type { CacheHarness } from "./harness.js";
@@ -27,6 +28,7 @@ export function cacheContract(name: string, harness: CacheHarness): void {
     getOrSetTests(cache);
     staleWhileRevalidateTests(cache, harness);
     invalidationTests(cache, harness);
+    tagTests(cache, harness);
     statsTests(cache, harness);
     hostileInputTests(cache, harness);
     callOptionsTests(cache);

@@ -19,6 +19,12 @@ function everyMethod(
     ["clear", () => cache.clear()],
     ["getOrSet", () => cache.getOrSet("k", loader)],
     ["stats", () => cache.stats()],
+    ...(cache.capabilities.tags
+      ? ([
+          ["deleteByTag", () => cache.deleteByTag("t")],
+          ["set with tags", () => cache.set("k", 1, { tags: ["t"] })],
+        ] as const)
+      : []),
   ];
 }
 

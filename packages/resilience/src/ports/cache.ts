@@ -19,6 +19,7 @@ export function withResilienceCache<V = unknown>(
   const has = op("has");
   const del = op("delete");
   const deletePrefix = op("deletePrefix");
+  const deleteByTag = op("deleteByTag");
   const clear = op("clear");
   const stats = op("stats");
   const getOrSet = p.operation("cache", "getOrSet", { idempotent: false, runsCallerCode: true });
@@ -38,6 +39,8 @@ export function withResilienceCache<V = unknown>(
       p.run(deletePrefix, options?.signal, (signal) =>
         cache.deletePrefix(prefix, withSignal(options, signal)),
       ),
+    deleteByTag: (tag, options) =>
+      p.run(deleteByTag, options?.signal, (signal) => cache.deleteByTag(tag, withSignal(options, signal))),
     clear: (options) => p.run(clear, options?.signal, (signal) => cache.clear(withSignal(options, signal))),
     stats: (options) => p.run(stats, options?.signal, (signal) => cache.stats(withSignal(options, signal))),
     getOrSet: (key, loader, options) => {

@@ -1,0 +1,115 @@
+/**
+ * The Lua scripts that keep tags atomic with their entries. Key layout in a namespace whose encoded
+ * form is `N` (see `encodeNamespace`, which never leaves a bare `%` in `N`):
+ *
+ * - `N:<key>`: the entry (its value text), as before tags existed;
+ * - `N%E:<key>`: the entry's tag record, a SET of its tags, with the entry's TTL;
+ * - `N%T:<tag>`: the tag's member SET, the keys written with that tag.
+ *
+ * A tag member is live while the key's tag record holds the tag: a later write of the key replaces
+ * the record (and leaves the old tags' sets), a delete removes both. Members whose entry expired
+ * stay in the tag set until swept: every tagged write samples `SWEEP_SAMPLE` members of each of
+ * its tag sets and drops the dead ones, and a tag set expires with its longest-lived member (it is
+ * persistent once a member without TTL joined it).
+ *
+ * The scripts touch keys they derive from arguments (records and tag sets of other keys), which a
+ * single Redis node allows and Redis Cluster would not (the adapter supports a single node).
+ */
+
+/** Members of a tag set checked per tagged write: in a steady state about 1/(n-1) are dead. */
+export const SWEEP_SAMPLE = 4;
+
+/**
+ * KEYS: entry, record, tag sets of the new tags (aligned with the tags in ARGV).
+ * ARGV: value text, TTL ms (0 for none), the key, tag-set prefix, record prefix, tags…
+ */
+export const SET_ENTRY = `
+local ttl = tonumber(ARGV[2])
+local member = ARGV[3]
+if ttl > 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+else
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+local old = redis.call('SMEMBERS', KEYS[2])
+if #old > 0 then
+  local keep = {}
+  for i = 6, #ARGV do keep[ARGV[i]] = true end
+  for _, tag in ipairs(old) do
+    if not keep[tag] then redis.call('SREM', ARGV[4] .. tag, member) end
+  end
+  redis.call('DEL', KEYS[2])
+end
+if #ARGV < 6 then return 1 end
+redis.call('SADD', KEYS[2], unpack(ARGV, 6))
+if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+for i = 3, #KEYS do
+  local set = KEYS[i]
+  local tag = ARGV[i + 3]
+  for _, other in ipairs(redis.call('SRANDMEMBER', set, ${SWEEP_SAMPLE})) do
+    if other ~= member and redis.call('SISMEMBER', ARGV[5] .. other, tag) == 0 then
+      redis.call('SREM', set, other)
+    end
+  end
+  local existed = redis.call('EXISTS', set)
+  local left = redis.call('PTTL', set)
+  redis.call('SADD', set, member)
+  if ttl == 0 then
+    redis.call('PERSIST', set)
+  elseif existed == 0 or (left >= 0 and left < ttl) then
+    redis.call('PEXPIRE', set, ttl)
+  end
+end
+return 1
+`;
+
+/** KEYS: entry, record. ARGV: the key, tag-set prefix. Returns how many entries it unlinked (0 or 1). */
+export const DELETE_ENTRY = `
+local old = redis.call('SMEMBERS', KEYS[2])
+if #old > 0 then
+  for _, tag in ipairs(old) do redis.call('SREM', ARGV[2] .. tag, ARGV[1]) end
+  redis.call('DEL', KEYS[2])
+end
+return redis.call('UNLINK', KEYS[1])
+`;
+
+/**
+ * KEYS: entries (full keys, one SCAN page). ARGV: entry prefix, record prefix, tag-set prefix.
+ * Removes each entry with its record and its tag memberships; returns how many entries it unlinked.
+ */
+export const DELETE_ENTRIES = `
+local skip = #ARGV[1]
+local removed = 0
+for _, full in ipairs(KEYS) do
+  local member = string.sub(full, skip + 1)
+  local record = ARGV[2] .. member
+  local old = redis.call('SMEMBERS', record)
+  if #old > 0 then
+    for _, tag in ipairs(old) do redis.call('SREM', ARGV[3] .. tag, member) end
+    redis.call('DEL', record)
+  end
+  removed = removed + redis.call('UNLINK', full)
+end
+return removed
+`;
+
+/**
+ * KEYS: the tag set. ARGV: entry prefix, record prefix, tag-set prefix, the tag, batch size.
+ * Pops up to a batch of members; removes those whose record still holds the tag (entry, record,
+ * memberships in the entry's other tags). Returns { members popped, entries unlinked }.
+ */
+export const DELETE_TAG_BATCH = `
+local popped = redis.call('SPOP', KEYS[1], tonumber(ARGV[5]))
+local removed = 0
+for _, member in ipairs(popped) do
+  local record = ARGV[2] .. member
+  if redis.call('SISMEMBER', record, ARGV[4]) == 1 then
+    for _, other in ipairs(redis.call('SMEMBERS', record)) do
+      if other ~= ARGV[4] then redis.call('SREM', ARGV[3] .. other, member) end
+    end
+    redis.call('DEL', record)
+    removed = removed + redis.call('UNLINK', ARGV[1] .. member)
+  end
+end
+return { #popped, removed }
+`;

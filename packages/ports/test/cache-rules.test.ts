@@ -1,0 +1,43 @@
+import { describe, expect, it } from "vitest";
+import { isInfrastructureError, MAX_CACHE_TAGS, validateCacheTags } from "../src/index.js";
+
+function codeOf(action: () => unknown): string | undefined {
+  try {
+    action();
+  } catch (error) {
+    return isInfrastructureError(error) ? error.code : `foreign: ${String(error)}`;
+  }
+  return undefined;
+}
+
+describe("validateCacheTags", () => {
+  it("returns undefined for no tags and for an empty array", () => {
+    expect(validateCacheTags(undefined)).toBeUndefined();
+    expect(validateCacheTags([])).toBeUndefined();
+    expect(validateCacheTags([], false), "an empty array is allowed without the capability").toBeUndefined();
+  });
+
+  it("returns the distinct tags in first-seen order", () => {
+    expect(validateCacheTags(["b", "a", "b"])).toEqual(["b", "a"]);
+  });
+
+  it.each([
+    ["a string instead of an array", "t"],
+    ["an empty tag", [""]],
+    ["a number", [1]],
+    ["a lone surrogate", ["t\ud800"]],
+    ["too many tags", Array.from({ length: MAX_CACHE_TAGS + 1 }, (_, i) => `t${i}`)],
+  ])("refuses %s with INVALID_ARGUMENT", (_label, tags) => {
+    expect(codeOf(() => validateCacheTags(tags))).toBe("INVALID_ARGUMENT");
+  });
+
+  it("accepts MAX_CACHE_TAGS distinct tags, and as many duplicates as given", () => {
+    const max = Array.from({ length: MAX_CACHE_TAGS }, (_, i) => `t${i}`);
+    expect(validateCacheTags([...max, ...max])).toHaveLength(MAX_CACHE_TAGS);
+  });
+
+  it("refuses valid non-empty tags with NOT_SUPPORTED when the adapter has no tags, after checking them", () => {
+    expect(codeOf(() => validateCacheTags(["t"], false))).toBe("NOT_SUPPORTED");
+    expect(codeOf(() => validateCacheTags([""], false))).toBe("INVALID_ARGUMENT");
+  });
+});
