@@ -40,6 +40,22 @@ describe("configuration", () => {
     expect(both.worker).toMatchObject({ inApi: true, concurrency: 4, leaseMs: 2_000, shutdownGraceMs: 0 });
   });
 
+  it("picks the tiered cache (L1 memory, L2 Redis, invalidations over Redis) for tiered+redis://", () => {
+    expect(loadConfig({ CACHE_URL: "tiered+redis://127.0.0.1:6379/1", CACHE_NAMESPACE: "tr" }).cache).toEqual(
+      {
+        kind: "tiered",
+        url: "redis://127.0.0.1:6379/1",
+        namespace: "tr",
+        maxEntries: 10_000,
+      },
+    );
+    expect(loadConfig({ CACHE_URL: "tiered+rediss://cache.example:6380" }).cache).toMatchObject({
+      kind: "tiered",
+      url: "rediss://cache.example:6380",
+    });
+    expect(() => loadConfig({ CACHE_URL: "tiered+memcached://x" })).toThrow(/CACHE_URL must start with/);
+  });
+
   it("names the broker of each queue adapter by its URL scheme", () => {
     expect(loadConfig({ QUEUE_URL: "nats://127.0.0.1:4222", QUEUE_NAMESPACE: "reports-a" }).queue).toEqual({
       kind: "nats",

@@ -134,12 +134,40 @@ async function openStorage(config: StorageConfig): Promise<OpenedStorage> {
 
 async function openCache(config: CacheConfig): Promise<Cache<JsonValue>> {
   if (config.kind === "memory") return createMemoryCache<JsonValue>({ maxEntries: config.maxEntries });
+  const chosenBy = `CACHE_URL (${config.kind === "tiered" ? "tiered+redis" : "redis"}://)`;
   const { createRedisCache } = await loadAdapter(
     "@proj/cache-redis",
-    "CACHE_URL (redis://)",
+    chosenBy,
     () => import("@proj/cache-redis"),
   );
-  return createRedisCache<JsonValue>({ url: config.url, namespace: config.namespace });
+  if (config.kind === "redis")
+    return createRedisCache<JsonValue>({ url: config.url, namespace: config.namespace });
+  const { createRedisInvalidationBus, createRedisLoaderLock, createTieredCache } = await loadAdapter(
+    "@proj/cache-tiered",
+    chosenBy,
+    () => import("@proj/cache-tiered"),
+  );
+  // Every process builds the same: its own L1, the shared L2 namespace, one channel and lock space.
+  return createTieredCache<JsonValue>({
+    l1: createMemoryCache<JsonValue>({ maxEntries: config.maxEntries }),
+    l2: createRedisCache<JsonValue>({ url: config.url, namespace: config.namespace, pipelineReads: true }),
+    bus: createRedisInvalidationBus({ url: config.url, channel: config.namespace }),
+    lock: createRedisLoaderLock({ url: config.url, namespace: config.namespace }),
+    onEvent: tieredCacheWarning(),
+  });
+}
+
+/** The tiered cache's degradations in the log, at most once a minute per kind. */
+function tieredCacheWarning(): (event: { type: string }) => void {
+  const lastAt = new Map<string, number>();
+  const degraded = new Set(["l2-failed", "bus-down", "publish-failed", "lock-failed"]);
+  return (event) => {
+    if (!degraded.has(event.type)) return;
+    const now = Date.now();
+    if (now - (lastAt.get(event.type) ?? Number.NEGATIVE_INFINITY) < 60_000) return;
+    lastAt.set(event.type, now);
+    console.warn(`tenant cache degraded (${event.type}): see @proj/cache-tiered's failure behaviour`);
+  };
 }
 
 async function openQueue(
@@ -178,7 +206,7 @@ async function openQueue(
         "QUEUE_URL (amqp://)",
         () => import("@proj/queue-rabbitmq"),
       );
-      if (cache.kind !== "redis")
+      if (cache.kind === "memory")
         throw new ConfigurationError(["QUEUE_URL amqp:// needs CACHE_URL=redis://…"]);
       // What RabbitMQ does not keep per message (cancellations, dead-letter records, keys' holders)
       // lives in Redis, under a namespace of its own next to the tenant cache's.

@@ -22,7 +22,9 @@ export type StorageConfig =
 
 export type CacheConfig =
   | { kind: "memory"; maxEntries: number }
-  | { kind: "redis"; url: string; namespace: string };
+  | { kind: "redis"; url: string; namespace: string }
+  /** L1 memory in each process, L2 Redis, invalidations over Redis pub/sub (`@proj/cache-tiered`). */
+  | { kind: "tiered"; url: string; namespace: string; maxEntries: number };
 
 export type QueueConfig =
   | { kind: "memory" }
@@ -167,11 +169,16 @@ function cache(env: Env, problems: string[]): CacheConfig {
   const value = env.CACHE_URL;
   if (!value) return { kind: "memory", maxEntries: 10_000 };
   const url = parseUrl("CACHE_URL", value, problems);
-  if (url?.protocol === "redis:" || url?.protocol === "rediss:") {
-    return { kind: "redis", url: value, namespace: env.CACHE_NAMESPACE ?? "tenant-reports" };
+  const namespace = env.CACHE_NAMESPACE ?? "tenant-reports";
+  if (url?.protocol === "redis:" || url?.protocol === "rediss:")
+    return { kind: "redis", url: value, namespace };
+  if (url?.protocol === "tiered+redis:" || url?.protocol === "tiered+rediss:") {
+    return { kind: "tiered", url: value.slice("tiered+".length), namespace, maxEntries: 10_000 };
   }
   if (url !== undefined)
-    problems.push(`CACHE_URL must start with redis:// or rediss://, not ${url.protocol}//`);
+    problems.push(
+      `CACHE_URL must start with redis://, rediss:// or tiered+redis:// (tiered+rediss://), not ${url.protocol}//`,
+    );
   return { kind: "memory", maxEntries: 10_000 };
 }
 
@@ -287,8 +294,10 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     problems.push("PORT must be an integer from 0 to 65535");
   const queueConfig = queue(env, problems);
   const cacheConfig = cache(env, problems);
-  if (queueConfig.kind === "rabbitmq" && cacheConfig.kind !== "redis")
-    problems.push("QUEUE_URL amqp:// keeps the queue's shared state in Redis: set CACHE_URL=redis://…");
+  if (queueConfig.kind === "rabbitmq" && cacheConfig.kind === "memory")
+    problems.push(
+      "QUEUE_URL amqp:// keeps the queue's shared state in Redis: set CACHE_URL=redis://… (or tiered+redis://…)",
+    );
   const config: ServiceConfig = {
     host: env.HOST ?? "127.0.0.1",
     port,
