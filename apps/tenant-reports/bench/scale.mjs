@@ -1,6 +1,6 @@
 // Scale-out bench: 2 API processes (`node dist/main.js`, no worker of their own) and N worker
 // processes (`node dist/worker.js`), for N = 1, 2, 4, on PostgreSQL (database, and the queue unless
-// BENCH_QUEUE_URL names another), Redis (the tenant cache) and a local folder both process kinds
+// BENCH_QUEUE_URL names another), Redis (the tiered tenant cache) and a local folder both process kinds
 // share (STORAGE_URL to use another storage). Each run requests BENCH_REPORTS CSV reports of
 // BENCH_ORDERS orders at once across both API processes and waits until all are done; it reports
 // reports/s (reports over the span from the first request to the last report done) and
@@ -120,7 +120,7 @@ const env = {
   PORT: "0",
   DATABASE_URL: databaseUrl.toString(),
   STORAGE_URL: process.env.STORAGE_URL ?? `file://${join(dataDir, "storage")}`,
-  CACHE_URL: REDIS_URL,
+  CACHE_URL: `tiered+${REDIS_URL}`,
   CACHE_NAMESPACE: `tenant-reports-scale-${stamp}`,
   QUEUE_URL: process.env.BENCH_QUEUE_URL ?? databaseUrl.toString(),
   QUEUE_NAMESPACE:
