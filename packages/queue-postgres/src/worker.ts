@@ -201,10 +201,18 @@ export class PostgresJobWorker implements JobWorker {
       let rows: ClaimedRow[];
       try {
         await this.#ctx.ready();
-        rows = await db.query<ClaimedRow>(claimJobs(tables, this.queue, limit, this.#token, leaseMs), {
-          timeoutMs: callTimeoutMs,
-          signal: this.#claimAbort.signal,
-        });
+        // In a transaction that commits only once the claimed rows have reached this worker: a
+        // claim whose answer is lost (a cut connection) rolls back, so the jobs are due again at
+        // once and no attempt is used up by a delivery no handler ever saw. Only a lost COMMIT
+        // answer still leaves the jobs leased (their lease runs out; the attempt counts).
+        rows = await db.transaction(
+          (tx) =>
+            tx.query<ClaimedRow>(claimJobs(tables, this.queue, limit, this.#token, leaseMs), {
+              timeoutMs: callTimeoutMs,
+            }),
+          // BEGIN, the claim and COMMIT together within the call deadline.
+          { signal: AbortSignal.any([this.#claimAbort.signal, AbortSignal.timeout(callTimeoutMs)]) },
+        );
         failures = 0;
       } catch (error) {
         if (this.#stopping) break;

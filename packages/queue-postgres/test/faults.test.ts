@@ -191,6 +191,43 @@ describe("workers during a fault", () => {
     expect(handled).toEqual([]);
   });
 
+  it("a claim whose answer is lost uses up no attempt: a job with one attempt still reaches a handler", async () => {
+    const { queue, errors } = behindProxy();
+    const name = queueName();
+    const attempts: number[] = [];
+    queue.work(
+      name,
+      async (job) => {
+        attempts.push(job.attempt);
+      },
+      { leaseMs: LEASE_MS },
+    );
+    // The worker's claims have found the queue empty over an open connection.
+    await until(() => proxy.openConnections > 0, 5_000, "the worker's connection");
+    await sleep(300);
+    // Every answer from the server now cuts its connection: the worker's next claim reaches the
+    // server and its answer is lost (so are the answers of the connections it opens meanwhile).
+    await proxy.set("cut-on-reply-reset");
+    const { id } = await direct.enqueue(name, { n: 1 }, { maxAttempts: 1 });
+    await until(
+      () => errors.some(([, context]) => context.operation === "claim"),
+      CALL_MS + GRACE_MS + SLACK_MS,
+      "a failed claim",
+    );
+    await sleep(LEASE_MS + 300);
+    await proxy.heal();
+    // A lost claim counted as the job's only attempt would send it to the dead letters unhandled.
+    const deadLetters = async () => (await direct.listDeadLetters(name)).items;
+    await until(
+      async () => attempts.length > 0 || (await deadLetters()).length > 0,
+      5_000 + CALL_MS + LEASE_MS + SLACK_MS,
+      "the delivery after the cuts",
+    );
+    expect((await deadLetters()).map((dead) => [dead.id, dead.error.message])).toEqual([]);
+    expect(attempts).toEqual([1]);
+    await until(async () => (await jobRows(name)) === 0, 5_000, `the acknowledgement of job ${id}`);
+  });
+
   it("a running job cancelled while its worker is cut off: cancel says true, its row goes once the lease ends", async () => {
     const { queue } = behindProxy();
     const name = queueName();
