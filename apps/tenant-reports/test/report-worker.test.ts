@@ -267,6 +267,27 @@ describe("the report worker on PostgreSQL and a local folder", () => {
     expect(await reports.find(id)).toMatchObject({ status: "done", attempts: 2, rowCount: 60_000 });
   });
 
+  it("on close, stops taking jobs and lets a running report finish within the grace", async () => {
+    const queue = createMemoryJobQueue();
+    queues.push(queue);
+    const closing = worker({ queue });
+    closing.start();
+    const running = await queued(bigTenant);
+    const waiting = await queued();
+    await queue.enqueue(REPORT_QUEUE, { reportId: running }, { idempotencyKey: running });
+    await until(
+      () => reports.find(running),
+      (record) => record?.status === "running",
+    );
+    await closing.close({ deadlineMs: 60_000 });
+    expect(await reports.find(running)).toMatchObject({ status: "done", attempts: 1, rowCount: 60_000 });
+    // A job enqueued after close began is not taken.
+    await queue.enqueue(REPORT_QUEUE, { reportId: waiting }, { idempotencyKey: waiting });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await reports.find(waiting)).toMatchObject({ status: "queued", attempts: 0 });
+    await reports.fail(waiting, undefined, "CANCELLED");
+  });
+
   it("takes jobs from its queue, and a sweep enqueues again the jobs of reports that lost theirs", async () => {
     const queue = createMemoryJobQueue();
     queues.push(queue);
