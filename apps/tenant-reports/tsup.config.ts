@@ -9,7 +9,13 @@ const manifest = JSON.parse(readFileSync(new URL("./package.json", import.meta.u
 export default defineConfig({
   ...packageBuild,
   // The composition modules are entries too, so bench/ can compose the service in-process.
-  entry: ["src/main.ts", "src/demo.ts", "src/composition/compose.ts", "src/composition/config.ts"],
+  entry: [
+    "src/main.ts",
+    "src/worker.ts",
+    "src/demo.ts",
+    "src/composition/compose.ts",
+    "src/composition/config.ts",
+  ],
   format: ["esm"],
   dts: false,
   // Adapters loaded only when the configuration names them stay imports, never bundled in.

@@ -61,6 +61,35 @@ export async function runDemo(
   }
 }
 
+interface ReportStatusBody {
+  id: string;
+  status: "queued" | "running" | "done" | "failed";
+  rowCount: number;
+  byteSize: number;
+  requestedAt: string;
+  finishedAt: string;
+  errorCode?: string;
+}
+
+const REPORT_WAIT_MS = 120_000;
+
+/** Polls the report's status until a worker has made it (or failed it). */
+async function waitForReport(
+  call: (token: string, method: string, path: string) => Promise<Response>,
+  token: string,
+  id: string,
+): Promise<ReportStatusBody> {
+  const deadline = Date.now() + REPORT_WAIT_MS;
+  for (let pause = 20; ; pause = Math.min(pause * 2, 500)) {
+    const report = (await (await call(token, "GET", `/reports/${id}/status`)).json()) as ReportStatusBody;
+    if (report.status === "done") return report;
+    if (report.status === "failed") throw new Error(`report ${id} failed: ${report.errorCode}`);
+    if (Date.now() > deadline)
+      throw new Error(`report ${id} still ${report.status} after ${REPORT_WAIT_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, pause));
+  }
+}
+
 async function flow(
   base: string,
   issuer: TokenIssuer,
@@ -97,13 +126,13 @@ async function flow(
     added: number;
   };
   log(`2. loaded ${added} sample orders`);
-  const report = (await (await call(token, "POST", "/reports", { format: "xlsx" })).json()) as {
+  const requested = (await (await call(token, "POST", "/reports", { format: "xlsx" })).json()) as {
     id: string;
-    rowCount: number;
-    byteSize: number;
   };
+  log(`3. requested report ${requested.id}: queued; a worker takes its job`);
+  const report = await waitForReport(call, token, requested.id);
   log(
-    `3. generated report ${report.id}: ${report.rowCount} rows, ${report.byteSize} bytes, stored under tenants/${tenant.id}/reports/`,
+    `4. report ${report.id} done in ${Date.parse(report.finishedAt) - Date.parse(report.requestedAt)} ms: ${report.rowCount} rows, ${report.byteSize} bytes, stored under tenants/${tenant.id}/reports/`,
   );
   const download = await call(token, "GET", `/reports/${report.id}`);
   const bytes = Buffer.from(await download.arrayBuffer());
@@ -111,7 +140,7 @@ async function flow(
   await mkdir(folder, { recursive: true });
   const reportPath = join(folder, `report-${report.id}.xlsx`);
   await writeFile(reportPath, bytes);
-  log(`4. downloaded ${bytes.length} bytes to ${reportPath}`);
+  log(`5. downloaded ${bytes.length} bytes to ${reportPath}`);
   log(`report: ${reportPath} (${report.rowCount} rows)`);
   return { tenantId: tenant.id, reportId: report.id, rowCount: report.rowCount, reportPath };
 }

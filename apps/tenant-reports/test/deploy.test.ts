@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 const run = promisify(execFile);
 const appDir = new URL("..", import.meta.url).pathname;
 const OPTIONAL_DRIVERS =
-  /^(mysql2|mongodb|ioredis|pg|@aws-sdk\+.*|@proj\+(adapter-postgres|adapter-mysql|adapter-r2|cache-redis))@/;
+  /^(mysql2|mongodb|ioredis|pg|amqplib|bullmq|@aws-sdk\+.*|@nats-io\+.*|@proj\+(adapter-postgres|adapter-mysql|adapter-r2|cache-redis|cache-tiered|queue-postgres|queue-redis|queue-rabbitmq|queue-nats))@/;
 
 /** Starts `node dist/main.js` from `dir` and resolves with everything it printed once it exits. */
 function start(dir: string, env: Record<string, string>, stopWhen: (output: string) => boolean) {

@@ -41,7 +41,7 @@ import {
 import { startDeadline, validateTimeout } from "./deadline.js";
 import { Janitor } from "./janitor.js";
 import { mapS3Error } from "./map-s3-error.js";
-import { type UploadContext, uploadClient } from "./s3-upload-client.js";
+import { abortStrayUploads, type UploadContext, uploadClient } from "./s3-upload-client.js";
 import { rangeHeader, validateExpiry, validateKey } from "./validate.js";
 
 const MIB = 1024 * 1024;
@@ -138,6 +138,15 @@ export interface S3ObjectStorage extends ObjectStorage {
     destinationKey: string,
     options?: OperationOptions & S3CallOptions,
   ): Promise<ObjectInfo>;
+  /**
+   * Aborts the unfinished multipart uploads of `key` that no put of this store has in flight: what
+   * a process killed in the middle of a put (SIGKILL, a crash) leaves behind, which S3 keeps, and
+   * bills, until it is aborted or a lifecycle rule (`AbortIncompleteMultipartUpload`) removes it.
+   * Call it from the process that takes the dead one's work over, before it writes the key again.
+   * An upload of another store (another process) still in progress is aborted too, and its put
+   * fails. Resolves with how many uploads it aborted.
+   */
+  abortStrayUploads(key: string, options?: OperationOptions & S3CallOptions): Promise<number>;
   /** The S3 client this store sends through. Keys used with it directly must include `keyPrefix`. */
   readonly client: S3Client;
   readonly bucket: string;
@@ -422,6 +431,16 @@ class S3BackedObjectStorage implements S3ObjectStorage {
         });
       }
     }
+  }
+
+  async abortStrayUploads(key: string, options: OperationOptions & S3CallOptions = {}): Promise<number> {
+    const what = `aborting the stray uploads of "${key}"`;
+    this.ensureOpen(what);
+    validateKey(key, this.keyPrefix);
+    throwIfAborted(options.signal, what);
+    return await this.call(what, options, (signal) =>
+      abortStrayUploads(this.uploads, this.keyPrefix + key, signal),
+    );
   }
 
   list(options: ListObjectsOptions & S3CallOptions = {}): AsyncIterable<ObjectSummary> {

@@ -186,7 +186,9 @@ async function createUpload(
   } catch (error) {
     const mapped = mapS3Error(error, what, signal);
     if (requestOutcome(error) !== "unknown") throw mapped;
-    const cleanUp = (signal: AbortSignal) => abortStrayUploads(context, key, signal);
+    const cleanUp = async (signal: AbortSignal) => {
+      await abortStrayUploads(context, key, signal);
+    };
     const cleaned = await withDeadline(context.timeoutMs, undefined, `${what}: cleaning up`, cleanUp).then(
       () => true,
       () => false,
@@ -214,27 +216,63 @@ function releaseUpload(context: UploadContext, key: string, uploadId: string | u
   if (mine.size === 0) context.inflight.delete(key);
 }
 
-/** Aborts every multipart upload of exactly `key` that no put of this store owns. */
-async function abortStrayUploads(context: UploadContext, key: string, signal: AbortSignal): Promise<void> {
-  const listing = await context.client.send(
-    new ListMultipartUploadsCommand({ Bucket: context.bucket, Prefix: key }),
-    { abortSignal: signal },
-  );
+/**
+ * Aborts every multipart upload of exactly `key` (a full key, prefix included) that no put of this
+ * store owns; resolves with how many it aborted.
+ */
+export async function abortStrayUploads(
+  context: UploadContext,
+  key: string,
+  signal: AbortSignal,
+): Promise<number> {
+  let aborted = 0;
+  let keyMarker: string | undefined;
+  let uploadIdMarker: string | undefined;
+  for (;;) {
+    const listing = await context.client.send(
+      new ListMultipartUploadsCommand({
+        Bucket: context.bucket,
+        Prefix: key,
+        ...(keyMarker !== undefined ? { KeyMarker: keyMarker } : {}),
+        ...(uploadIdMarker !== undefined ? { UploadIdMarker: uploadIdMarker } : {}),
+      }),
+      { abortSignal: signal },
+    );
+    aborted += await abortListed(context, key, listing.Uploads ?? [], signal);
+    if (!listing.IsTruncated || listing.NextKeyMarker === undefined) return aborted;
+    keyMarker = listing.NextKeyMarker;
+    uploadIdMarker = listing.NextUploadIdMarker;
+  }
+}
+
+async function abortListed(
+  context: UploadContext,
+  key: string,
+  uploads: readonly { Key?: string | undefined; UploadId?: string | undefined }[],
+  signal: AbortSignal,
+): Promise<number> {
+  let aborted = 0;
   const mine = context.inflight.get(key);
-  for (const upload of listing.Uploads ?? []) {
+  for (const upload of uploads) {
     if (upload.Key !== key || upload.UploadId === undefined || mine?.has(upload.UploadId)) continue;
-    await context.client
+    const done = await context.client
       .send(
         new AbortMultipartUploadCommand({ Bucket: context.bucket, Key: key, UploadId: upload.UploadId }),
         {
           abortSignal: signal,
         },
       )
-      .catch((error: unknown) => {
-        // Gone already (completed or aborted by its owner) is what was wanted.
-        if (!isInfrastructureError(mapS3Error(error, "aborting a stray upload"), "NOT_FOUND")) throw error;
-      });
+      .then(
+        () => true,
+        (error: unknown) => {
+          // Gone already (completed or aborted by its owner) is what was wanted.
+          if (!isInfrastructureError(mapS3Error(error, "aborting a stray upload"), "NOT_FOUND")) throw error;
+          return false;
+        },
+      );
+    if (done) aborted++;
   }
+  return aborted;
 }
 
 /**

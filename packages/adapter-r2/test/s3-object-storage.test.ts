@@ -1,6 +1,11 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import { ListMultipartUploadsCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import {
+  CreateMultipartUploadCommand,
+  ListMultipartUploadsCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
 import { collectBytes, expectErrorCode, sleep, useFreshAdapter } from "@proj/contract-tests";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createS3CompatibleObjectStorage, type S3ObjectStorage } from "../src/index.js";
@@ -92,6 +97,50 @@ describe("streamed puts", () => {
     }
     await expectErrorCode(store().put("slow", stalling(), { signal: AbortSignal.timeout(300) }), "TIMEOUT");
     expect(await store().exists("slow")).toBe(false);
+  });
+
+  it("aborts the uploads of a key that a killed process left, never a put of its own in flight", async () => {
+    const bucket = store().bucket;
+    // What a process SIGKILLed mid-put leaves: an upload with a part, which nobody will finish.
+    const left = await server.admin.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: "report" }));
+    await server.admin.send(
+      new UploadPartCommand({
+        Bucket: bucket,
+        Key: "report",
+        UploadId: left.UploadId,
+        PartNumber: 1,
+        Body: Buffer.alloc(MIB),
+      }),
+    );
+    await server.admin.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: "report-2" }));
+    const controller = new AbortController();
+    let started = () => {};
+    const uploading = new Promise<void>((resolve) => (started = resolve));
+    async function* stalling() {
+      yield* generated(6);
+      started();
+      await sleep(60_000);
+    }
+    const own = store().put("report", stalling(), { signal: controller.signal });
+    await uploading;
+    // The own upload is created once its first part is full; wait until the server has it.
+    for (
+      let i = 0;
+      i < 100 && (await openUploads(server, bucket)).filter((k) => k === "report").length < 2;
+      i++
+    )
+      await sleep(50);
+    expect((await openUploads(server, bucket)).sort()).toEqual(["report", "report", "report-2"]);
+
+    expect(await store().abortStrayUploads("report")).toBe(1);
+    expect((await openUploads(server, bucket)).sort()).toEqual(["report", "report-2"]);
+    expect(await store().abortStrayUploads("report")).toBe(0);
+    controller.abort();
+    await expectErrorCode(own, "CANCELLED");
+    expect(await openUploads(server, bucket)).toEqual(["report-2"]);
+    expect(await store().abortStrayUploads("report-2")).toBe(1);
+    expect(await openUploads(server, bucket)).toEqual([]);
+    await expectErrorCode(store().abortStrayUploads(""), "INVALID_ARGUMENT");
   });
 
   it("stores a large byte array through the multipart path too", async () => {

@@ -1,57 +1,43 @@
 import { randomUUID } from "node:crypto";
-import { PassThrough, type Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import {
   InfrastructureError,
+  isInfrastructureError,
+  isOutcomeUnknown,
+  type JobQueue,
   type ObjectStorage,
   type Principal,
-  type ReportDefinition,
   type ReportFormat,
-  type ReportGenerator,
   type Tenant,
   type TenantRepository,
 } from "@proj/ports";
 import { callerTenantId } from "./access.js";
-import { lineTotal } from "./money.js";
-import type { NewOrder, Order, OrderStore } from "./orders.js";
-
-const CONTENT_TYPES: Record<ReportFormat, string> = {
-  xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-  csv: "text/csv; charset=utf-8",
-};
+import type { NewOrder, OrderStore } from "./orders.js";
+import { reportKey } from "./report-generation.js";
+import type { ReportRecord, ReportStore } from "./report-store.js";
 
 const REPORT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SIGNED_URL_SECONDS = 300;
 const MAX_SAMPLE_ORDERS = 1_000_000;
 
-export interface GeneratedReport {
-  id: string;
-  format: ReportFormat;
-  rowCount: number;
-  byteSize: number;
+/** The queue report jobs go through. */
+export const REPORT_QUEUE = "reports";
+
+/** A report job's payload: the report's id; everything else is in its record. */
+export interface ReportJob {
+  [key: string]: string;
+  reportId: string;
 }
 
+/** What `GET /reports/:id` gives for a report that is not done: its record, or its download. */
 export type ReportDownload =
   | { kind: "url"; url: string }
-  | { kind: "stream"; body: Readable; contentType: string; size: number; fileName: string };
+  | { kind: "stream"; body: Readable; contentType: string; size: number; fileName: string }
+  | { kind: "not-ready"; report: ReportRecord };
 
-function reportKey(tenantId: string, id: string, format: ReportFormat): string {
-  return `tenants/${tenantId}/reports/${id}.${format}`;
-}
-
-async function* reportRows(orders: AsyncIterable<Order>) {
-  for await (const order of orders) {
-    yield {
-      id: order.id,
-      reference: order.reference,
-      customer: order.customer,
-      placedAt: order.placedAt,
-      quantity: order.quantity,
-      unitPrice: order.unitPrice,
-      discount: order.discount,
-      total: lineTotal(order),
-      paid: order.paid,
-    };
-  }
+export interface ReportServiceOptions {
+  /** How many times a report job may run before the report is failed (`maxAttempts` of its job). */
+  maxAttempts: number;
 }
 
 function* sampleOrders(count: number, seed: number): Generator<NewOrder> {
@@ -84,14 +70,16 @@ function* sampleOrders(count: number, seed: number): Generator<NewOrder> {
   }
 }
 
-/** Report use cases for the caller's own tenant. */
+/** Report use cases for the caller's own tenant: sample orders, report requests, their status and download. */
 export class ReportService {
   constructor(
     private readonly orders: OrderStore,
     private readonly storage: ObjectStorage,
-    private readonly generator: ReportGenerator,
     /** Read through a cache: this runs on every report request. */
     private readonly tenants: TenantRepository,
+    private readonly reports: ReportStore,
+    private readonly queue: JobQueue,
+    private readonly options: ReportServiceOptions,
   ) {}
 
   /** Adds generated sample orders to the caller's tenant (for demos and load tests). */
@@ -106,61 +94,50 @@ export class ReportService {
     return this.orders.add(tenantId, sampleOrders(count, Date.now()));
   }
 
-  /** Streams the caller tenant's orders as a report straight into object storage. */
-  async generate(caller: Principal, format: ReportFormat, signal?: AbortSignal): Promise<GeneratedReport> {
+  /**
+   * Records a report of the caller tenant's orders as `queued` and enqueues its job, keyed by the
+   * report's id. Resolves once the job is enqueued; a worker makes the report. When the job
+   * cannot be enqueued the report is failed with the queue's code and the call rejects with it.
+   */
+  async request(caller: Principal, format: ReportFormat): Promise<ReportRecord> {
     const tenant = await this.#activeTenant(caller);
-    const tenantId = tenant.id;
-    const id = randomUUID();
-    const definition = (orders: AsyncIterable<Order>): ReportDefinition => ({
-      title: `Orders of ${tenant.name}`,
-      sheets: [
-        {
-          name: "Orders",
-          columns: [
-            { header: "Order", key: "id", type: "integer", width: 10 },
-            { header: "Reference", key: "reference", type: "string", width: 14 },
-            { header: "Customer", key: "customer", type: "string", width: 24 },
-            { header: "Placed", key: "placedAt", type: "date", width: 12 },
-            { header: "Quantity", key: "quantity", type: "integer", width: 10 },
-            { header: "Unit price", key: "unitPrice", type: "currency", width: 12 },
-            { header: "Discount", key: "discount", type: "percent", width: 10 },
-            { header: "Total", key: "total", type: "currency", width: 12 },
-            { header: "Paid", key: "paid", type: "boolean", width: 8 },
-          ],
-          rows: reportRows(orders),
-        },
-      ],
-    });
-    const result = await this.orders.readOrders(
-      tenantId,
-      async (orders) => {
-        const pipe = new PassThrough();
-        const stored = this.storage.put(reportKey(tenantId, id, format), pipe, {
-          contentType: CONTENT_TYPES[format],
-          signal,
-        });
-        const written = this.generator.generate(definition(orders), pipe, { format, signal });
-        // Whichever side fails first tears the pipe down, so the other side fails too instead of waiting.
-        stored.catch((error: unknown) => pipe.destroy(error as Error));
-        written.catch((error: unknown) => pipe.destroy(error as Error));
-        // Both sides settle before the rows' transaction ends: no cursor or upload outlives the call.
-        const [report, upload] = await Promise.allSettled([written, stored]);
-        if (report.status === "rejected") throw report.reason;
-        if (upload.status === "rejected") throw upload.reason;
-        return report.value;
-      },
-      { signal },
-    );
-    return { id, format, rowCount: result.rowCount, byteSize: result.byteSize };
+    const record = await this.reports.record({ id: randomUUID(), tenantId: tenant.id, format });
+    try {
+      await enqueueReport(this.queue, record.id, this.options.maxAttempts);
+    } catch (error) {
+      const code = isInfrastructureError(error) ? error.code : "INTERNAL";
+      // Nothing may wait for a job that does not exist; if the job exists after all (its enqueue
+      // reply was lost twice) and a worker claimed it first, the report is made anyway.
+      await this.reports.fail(record.id, undefined, code).catch(() => undefined);
+      throw error;
+    }
+    return record;
   }
 
-  /** A signed URL where the storage gives one, else the file itself; only the caller's tenant's reports. */
+  /** The record of one of the caller tenant's reports. */
+  async status(caller: Principal, id: string): Promise<ReportRecord> {
+    const tenantId = callerTenantId(caller);
+    const record = REPORT_ID.test(id) ? await this.reports.find(id, tenantId) : undefined;
+    if (record === undefined) throw new InfrastructureError("NOT_FOUND", "no such report");
+    return record;
+  }
+
+  /**
+   * A done report: a signed URL where the storage gives one, else the file itself. A report not
+   * done yet (or failed): its record. Only the caller tenant's reports.
+   */
   async download(caller: Principal, id: string): Promise<ReportDownload> {
     const tenantId = callerTenantId(caller);
     if (!REPORT_ID.test(id)) throw new InfrastructureError("NOT_FOUND", "no such report");
-    for (const format of ["xlsx", "csv"] as const) {
-      const key = reportKey(tenantId, id, format);
-      if (!(await this.storage.exists(key))) continue;
+    const record = await this.reports.find(id, tenantId);
+    if (record !== undefined && record.status !== "done") return { kind: "not-ready", report: record };
+    // Reports made before reports became jobs have no record: their object is looked for by key.
+    const candidates =
+      record?.objectKey !== undefined
+        ? [{ key: record.objectKey, format: record.format }]
+        : (["xlsx", "csv"] as const).map((format) => ({ key: reportKey(tenantId, id, format), format }));
+    for (const { key, format } of candidates) {
+      if (record === undefined && !(await this.storage.exists(key))) continue;
       if (this.storage.capabilities.signedUrls) {
         return {
           kind: "url",
@@ -186,5 +163,25 @@ export class ReportService {
       throw new InfrastructureError("PERMISSION_DENIED", `tenant ${tenant.slug} is ${tenant.status}`);
     }
     return tenant;
+  }
+}
+
+/**
+ * Enqueues the job of a report, keyed by the report's id: enqueuing it again (a retried request, a
+ * sweep) makes no second job within the queue's idempotency window. An enqueue whose reply was
+ * lost is sent once more with the same key, which is safe.
+ */
+export async function enqueueReport(
+  queue: JobQueue,
+  reportId: string,
+  maxAttempts: number,
+): Promise<{ id: string; duplicate: boolean }> {
+  const payload: ReportJob = { reportId };
+  const options = { idempotencyKey: reportId, maxAttempts };
+  try {
+    return await queue.enqueue(REPORT_QUEUE, payload, options);
+  } catch (error) {
+    if (!isOutcomeUnknown(error)) throw error;
+    return await queue.enqueue(REPORT_QUEUE, payload, options);
   }
 }

@@ -1,13 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { dirname } from "node:path";
 import { createLocalObjectStorage } from "@proj/adapter-local-fs";
-import { createMemoryTokenAuthority } from "@proj/adapter-memory";
+import { createMemoryJobQueue, createMemoryTokenAuthority } from "@proj/adapter-memory";
 import { createPgliteDatabase } from "@proj/adapter-pglite";
 import { createMemoryCache } from "@proj/cache-memory";
 import {
   type Cache,
   isInfrastructureError,
+  type JobQueue,
   type JsonValue,
   type ObjectStorage,
   type SqlDatabase,
@@ -22,11 +24,21 @@ import {
 } from "@proj/repository-tenant-postgres";
 import { createJwtTokenDecoder } from "@proj/security-jwt";
 import type { FastifyInstance } from "fastify";
+import { ReportWorker, type StrayUploadCleaner } from "../application/report-worker.js";
 import { ReportService } from "../application/reports.js";
 import { TenantAdministration } from "../application/tenant-administration.js";
 import { buildHttpServer } from "../http/server.js";
 import { SqlOrderStore } from "../infrastructure/sql-order-store.js";
-import type { CacheConfig, DatabaseConfig, ServiceConfig, StorageConfig, TokenConfig } from "./config.js";
+import { SqlReportStore } from "../infrastructure/sql-report-store.js";
+import {
+  type CacheConfig,
+  ConfigurationError,
+  type DatabaseConfig,
+  type QueueConfig,
+  type ServiceConfig,
+  type StorageConfig,
+  type TokenConfig,
+} from "./config.js";
 import { loadAdapter } from "./load-adapter.js";
 
 /** The running service: its HTTP server and everything to close on shutdown. */
@@ -35,7 +47,21 @@ export interface ComposedService {
   /** In development mode: an issuer the decoder trusts, for the printed tokens and the demo. */
   readonly devIssuer: TokenIssuer | undefined;
   readonly description: string;
-  /** Closes the HTTP server, then every adapter, each once, in reverse order of opening. */
+  /** The report worker running in this process (always with the embedded memory queue), if any. */
+  readonly worker: ReportWorker | undefined;
+  /**
+   * Closes the HTTP server (it stops accepting and answers what it has), then the in-process
+   * worker (running reports get `worker.shutdownGraceMs` to finish, then are given back), then
+   * every adapter, each once, in reverse order of opening.
+   */
+  close(): Promise<void>;
+}
+
+/** A worker process: report jobs taken from the shared queue, no HTTP. */
+export interface ComposedWorker {
+  readonly worker: ReportWorker;
+  readonly description: string;
+  /** Stops taking jobs, lets running reports finish within the grace, then closes every adapter. */
   close(): Promise<void>;
 }
 
@@ -63,48 +89,155 @@ async function openDatabase(config: DatabaseConfig): Promise<SqlDatabase> {
   }
 }
 
-async function openStorage(config: StorageConfig): Promise<ObjectStorage> {
-  if (config.kind === "local") return createLocalObjectStorage({ root: config.root });
+interface OpenedStorage {
+  storage: ObjectStorage;
+  strayUploads?: StrayUploadCleaner;
+}
+
+async function openStorage(config: StorageConfig): Promise<OpenedStorage> {
+  if (config.kind === "local") return { storage: createLocalObjectStorage({ root: config.root }) };
   const { createR2ObjectStorage, createS3CompatibleObjectStorage, createS3ObjectStorage } = await loadAdapter(
     "@proj/adapter-r2",
     `STORAGE_URL (${config.kind}://)`,
     () => import("@proj/adapter-r2"),
   );
-  switch (config.kind) {
-    case "r2":
-      return createR2ObjectStorage(config);
-    case "s3": {
-      const credentials =
-        config.accessKeyId !== undefined && config.secretAccessKey !== undefined
-          ? { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey }
-          : undefined;
-      if (config.endpoint === undefined) {
-        return createS3ObjectStorage({
+  const s3 = (() => {
+    switch (config.kind) {
+      case "r2":
+        return createR2ObjectStorage(config);
+      case "s3": {
+        const credentials =
+          config.accessKeyId !== undefined && config.secretAccessKey !== undefined
+            ? { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey }
+            : undefined;
+        if (config.endpoint === undefined) {
+          return createS3ObjectStorage({
+            bucket: config.bucket,
+            region: config.region,
+            ...(credentials ? { credentials } : {}),
+          });
+        }
+        return createS3CompatibleObjectStorage({
           bucket: config.bucket,
+          endpoint: config.endpoint,
           region: config.region,
-          ...(credentials ? { credentials } : {}),
+          forcePathStyle: config.forcePathStyle,
+          credentials,
+          requestChecksumCalculation: config.checksums,
         });
       }
-      return createS3CompatibleObjectStorage({
-        bucket: config.bucket,
-        endpoint: config.endpoint,
-        region: config.region,
-        forcePathStyle: config.forcePathStyle,
-        credentials,
-        requestChecksumCalculation: config.checksums,
-      });
     }
-  }
+  })();
+  // A worker killed mid-upload leaves a multipart upload that S3 keeps until someone aborts it.
+  return { storage: s3, strayUploads: (key, options) => s3.abortStrayUploads(key, options) };
 }
 
 async function openCache(config: CacheConfig): Promise<Cache<JsonValue>> {
   if (config.kind === "memory") return createMemoryCache<JsonValue>({ maxEntries: config.maxEntries });
+  const chosenBy = `CACHE_URL (${config.kind === "tiered" ? "tiered+redis" : "redis"}://)`;
   const { createRedisCache } = await loadAdapter(
     "@proj/cache-redis",
-    "CACHE_URL (redis://)",
+    chosenBy,
     () => import("@proj/cache-redis"),
   );
-  return createRedisCache<JsonValue>({ url: config.url, namespace: config.namespace });
+  if (config.kind === "redis")
+    return createRedisCache<JsonValue>({ url: config.url, namespace: config.namespace });
+  const { createRedisInvalidationBus, createRedisLoaderLock, createTieredCache } = await loadAdapter(
+    "@proj/cache-tiered",
+    chosenBy,
+    () => import("@proj/cache-tiered"),
+  );
+  // Every process builds the same: its own L1, the shared L2 namespace, one channel and lock space.
+  return createTieredCache<JsonValue>({
+    l1: createMemoryCache<JsonValue>({ maxEntries: config.maxEntries }),
+    l2: createRedisCache<JsonValue>({ url: config.url, namespace: config.namespace, pipelineReads: true }),
+    bus: createRedisInvalidationBus({ url: config.url, channel: config.namespace }),
+    lock: createRedisLoaderLock({ url: config.url, namespace: config.namespace }),
+    onEvent: tieredCacheWarning(),
+  });
+}
+
+/** The tiered cache's degradations in the log, at most once a minute per kind. */
+function tieredCacheWarning(): (event: { type: string }) => void {
+  const lastAt = new Map<string, number>();
+  const degraded = new Set(["l2-failed", "bus-down", "publish-failed", "lock-failed"]);
+  return (event) => {
+    if (!degraded.has(event.type)) return;
+    const now = Date.now();
+    if (now - (lastAt.get(event.type) ?? Number.NEGATIVE_INFINITY) < 60_000) return;
+    lastAt.set(event.type, now);
+    console.warn(`tenant cache degraded (${event.type}): see @proj/cache-tiered's failure behaviour`);
+  };
+}
+
+async function openQueue(
+  config: QueueConfig,
+  { database, cache }: { database: DatabaseConfig; cache: CacheConfig },
+  db: SqlDatabase,
+  track: <T extends { close(): Promise<void> }>(resource: T) => T,
+): Promise<JobQueue> {
+  switch (config.kind) {
+    case "memory":
+      return createMemoryJobQueue();
+    case "postgres": {
+      const { createPostgresJobQueue } = await loadAdapter(
+        "@proj/queue-postgres",
+        "QUEUE_URL (postgres://)",
+        () => import("@proj/queue-postgres"),
+      );
+      // The app's own database when QUEUE_URL names it: jobs and reports in one pool.
+      const shared = database.kind === "postgres" && sameDatabase(database.url, config.url);
+      const queueDb = shared
+        ? db
+        : track(await openDatabase({ kind: "postgres", url: config.url, tenantRole: undefined }));
+      return createPostgresJobQueue(queueDb, { schema: config.schema });
+    }
+    case "redis": {
+      const { createRedisJobQueue } = await loadAdapter(
+        "@proj/queue-redis",
+        "QUEUE_URL (redis://)",
+        () => import("@proj/queue-redis"),
+      );
+      return createRedisJobQueue({ url: config.url, namespace: config.namespace });
+    }
+    case "rabbitmq": {
+      const { createRabbitMqJobQueue } = await loadAdapter(
+        "@proj/queue-rabbitmq",
+        "QUEUE_URL (amqp://)",
+        () => import("@proj/queue-rabbitmq"),
+      );
+      if (cache.kind === "memory")
+        throw new ConfigurationError(["QUEUE_URL amqp:// needs CACHE_URL=redis://…"]);
+      // What RabbitMQ does not keep per message (cancellations, dead-letter records, keys' holders)
+      // lives in Redis, under a namespace of its own next to the tenant cache's.
+      const { createRedisCache } = await loadAdapter(
+        "@proj/cache-redis",
+        "QUEUE_URL (amqp://), for the queue's state",
+        () => import("@proj/cache-redis"),
+      );
+      const state = track(
+        createRedisCache<JsonValue>({ url: cache.url, namespace: `${cache.namespace}-jobs` }),
+      );
+      return createRabbitMqJobQueue({ url: config.url, prefix: config.prefix, state });
+    }
+    case "nats": {
+      const { createNatsJobQueue } = await loadAdapter(
+        "@proj/queue-nats",
+        "QUEUE_URL (nats://)",
+        () => import("@proj/queue-nats"),
+      );
+      return createNatsJobQueue({ servers: config.servers, namespace: config.namespace });
+    }
+  }
+}
+
+/** Whether two PostgreSQL URLs name the same server, database and user. */
+function sameDatabase(a: string, b: string): boolean {
+  const key = (value: string) => {
+    const url = new URL(value);
+    return `${url.username}@${url.hostname}:${url.port || "5432"}${url.pathname}${url.search}`;
+  };
+  return key(a) === key(b);
 }
 
 /** The development key lives in the data folder, made at first start, so tokens survive restarts. */
@@ -179,13 +312,23 @@ async function openTokens(
   }
 }
 
-/**
- * The composition root: the one place that names concrete adapters. Everything else sees ports.
- * On any failure while opening, what was already opened is closed again.
- */
-export async function composeService(config: ServiceConfig): Promise<ComposedService> {
+/** What the API and the worker processes share: every adapter, the report store and the queue. */
+interface Core {
+  db: SqlDatabase;
+  storage: ObjectStorage;
+  strayUploads: StrayUploadCleaner | undefined;
+  queue: JobQueue;
+  tenants: ReturnType<typeof createCachedTenantRepository>;
+  orders: SqlOrderStore;
+  reports: SqlReportStore;
+}
+
+type Track = <T extends { close(): Promise<void> }>(resource: T) => T;
+
+/** Opened resources, closed in reverse order; on any failure while opening, what was opened is closed. */
+function resources() {
   const opened: { close(): Promise<void> }[] = [];
-  const track = <T extends { close(): Promise<void> }>(resource: T): T => {
+  const track: Track = (resource) => {
     opened.push(resource);
     return resource;
   };
@@ -195,50 +338,144 @@ export async function composeService(config: ServiceConfig): Promise<ComposedSer
       await resource.close().catch((error: unknown) => errors.push(error));
     if (errors.length > 0) throw new AggregateError(errors, "some adapters failed to close");
   };
+  return { track, closeAll };
+}
+
+async function openCore(config: ServiceConfig, track: Track): Promise<Core> {
+  const db = track(await openDatabase(config.database));
+  const { storage, strayUploads } = await openStorage(config.storage);
+  track(storage);
+  const cache = track(await openCache(config.cache));
+  const tenants = track(
+    createCachedTenantRepository(await createSqlTenantRepository(db), cache, {
+      ttlMs: 30_000,
+      onCacheReadError: throttledCacheWarning("tenant reads are answered by the database"),
+      onInvalidationError: throttledCacheWarning("a tenant entry may stay stale until its TTL"),
+    }),
+  );
+  const tenantRole = config.database.kind === "postgres" ? config.database.tenantRole : undefined;
+  const orders = track(
+    await SqlOrderStore.open(
+      db,
+      tenantRole === undefined
+        ? {}
+        : {
+            tenantRole,
+            scope: (tenantId, work, options) =>
+              runAsTenant(db, tenantId, work, { ...options, role: tenantRole }),
+          },
+    ),
+  );
+  const reports = track(await SqlReportStore.open(db));
+  const queue = track(await openQueue(config.queue, config, db, track));
+  return { db, storage, strayUploads, queue, tenants, orders, reports };
+}
+
+function reportWorker(core: Core, config: ServiceConfig): ReportWorker {
+  const { worker } = config;
+  return new ReportWorker(
+    {
+      queue: core.queue,
+      reports: core.reports,
+      orders: core.orders,
+      storage: core.storage,
+      generator: createOpenReportGenerator(),
+      tenants: core.tenants,
+      ...(core.strayUploads ? { strayUploads: core.strayUploads } : {}),
+    },
+    {
+      concurrency: worker.concurrency,
+      leaseMs: worker.leaseMs,
+      maxAttempts: worker.maxAttempts,
+      name: `${hostname()}:${process.pid}`,
+      sweepIntervalMs: worker.sweepIntervalMs,
+      staleAfterMs: worker.sweepIntervalMs,
+      log: (line) => console.warn(line),
+    },
+  );
+}
+
+function describe(config: ServiceConfig): string {
+  return `database=${config.database.kind} storage=${config.storage.kind} cache=${config.cache.kind} queue=${config.queue.kind}`;
+}
+
+/**
+ * The composition root: the one place that names concrete adapters. Everything else sees ports.
+ * On any failure while opening, what was already opened is closed again.
+ */
+export async function composeService(config: ServiceConfig): Promise<ComposedService> {
+  const { track, closeAll } = resources();
   try {
-    const db = track(await openDatabase(config.database));
-    const storage = track(await openStorage(config.storage));
-    const cache = track(await openCache(config.cache));
+    const core = await openCore(config, track);
     const { decoder, devIssuer } = await openTokens(config.tokens);
     track(decoder);
-    const tenants = track(
-      createCachedTenantRepository(await createSqlTenantRepository(db), cache, {
-        ttlMs: 30_000,
-        onCacheReadError: throttledCacheWarning("tenant reads are answered by the database"),
-        onInvalidationError: throttledCacheWarning("a tenant entry may stay stale until its TTL"),
-      }),
-    );
-    const tenantRole = config.database.kind === "postgres" ? config.database.tenantRole : undefined;
-    const orders = track(
-      await SqlOrderStore.open(
-        db,
-        tenantRole === undefined
-          ? {}
-          : {
-              tenantRole,
-              scope: (tenantId, work, options) =>
-                runAsTenant(db, tenantId, work, { ...options, role: tenantRole }),
-            },
-      ),
-    );
-    const reports = new ReportService(orders, storage, createOpenReportGenerator(), tenants);
+    const reports = new ReportService(core.orders, core.storage, core.tenants, core.reports, core.queue, {
+      maxAttempts: config.worker.maxAttempts,
+    });
     const http = buildHttpServer(
       {
         decoder,
-        administration: new TenantAdministration(tenants),
+        administration: new TenantAdministration(core.tenants),
         reports,
         ...(devIssuer ? { devIssuer } : {}),
       },
       { logger: config.logRequests },
     );
-    const description = `database=${config.database.kind} storage=${config.storage.kind} cache=${config.cache.kind} tokens=${config.tokens.kind}`;
+    let worker: ReportWorker | undefined;
+    if (config.worker.inApi) {
+      worker = reportWorker(core, config);
+      worker.start();
+      // The memory queue forgets its jobs with its process: the reports it left queued (or
+      // running) are enqueued again now.
+      if (!core.queue.capabilities.shared) await worker.sweep(0);
+    }
+    const description = `${describe(config)} tokens=${config.tokens.kind} worker=${worker ? `in-process×${config.worker.concurrency}` : "none"}`;
     let closing: Promise<void> | undefined;
     return {
       http,
       devIssuer,
       description,
+      worker,
       close() {
-        closing ??= http.close().then(closeAll);
+        closing ??= http
+          .close()
+          .then(() => worker?.close({ deadlineMs: config.worker.shutdownGraceMs }))
+          .then(closeAll);
+        return closing;
+      },
+    };
+  } catch (error) {
+    await closeAll().catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * A report worker process: the same adapters as the API, no HTTP. It needs what several processes
+ * can share: a queue (`QUEUE_URL`) and a database server (`DATABASE_URL`).
+ */
+export async function composeWorker(config: ServiceConfig): Promise<ComposedWorker> {
+  const problems: string[] = [];
+  if (config.queue.kind === "memory")
+    problems.push(
+      "a worker process needs QUEUE_URL (postgres://…): the memory queue lives in the API process, which runs its own worker",
+    );
+  if (config.database.kind === "pglite")
+    problems.push(
+      "a worker process needs DATABASE_URL (postgres:// or mysql://): PGlite is one process's database",
+    );
+  if (problems.length > 0) throw new ConfigurationError(problems);
+  const { track, closeAll } = resources();
+  try {
+    const core = await openCore(config, track);
+    const worker = reportWorker(core, config);
+    worker.start();
+    let closing: Promise<void> | undefined;
+    return {
+      worker,
+      description: `${describe(config)} concurrency=${config.worker.concurrency} lease=${config.worker.leaseMs}ms`,
+      close() {
+        closing ??= worker.close({ deadlineMs: config.worker.shutdownGraceMs }).then(closeAll);
         return closing;
       },
     };

@@ -22,7 +22,31 @@ export type StorageConfig =
 
 export type CacheConfig =
   | { kind: "memory"; maxEntries: number }
-  | { kind: "redis"; url: string; namespace: string };
+  | { kind: "redis"; url: string; namespace: string }
+  /** L1 memory in each process, L2 Redis, invalidations over Redis pub/sub (`@proj/cache-tiered`). */
+  | { kind: "tiered"; url: string; namespace: string; maxEntries: number };
+
+export type QueueConfig =
+  | { kind: "memory" }
+  | { kind: "postgres"; url: string; schema: string }
+  | { kind: "redis"; url: string; namespace: string }
+  | { kind: "nats"; servers: string; namespace: string }
+  | { kind: "rabbitmq"; url: string; prefix: string };
+
+export interface WorkerConfig {
+  /** Run a report worker inside the API process (always with the memory queue). */
+  inApi: boolean;
+  /** Reports made at once by one worker. */
+  concurrency: number;
+  /** The job lease and the report claim: how long a dead worker holds a report. */
+  leaseMs: number;
+  /** Attempts of a report job before the report is failed. */
+  maxAttempts: number;
+  /** On SIGTERM, how long running reports may take before they are given back to the queue. */
+  shutdownGraceMs: number;
+  /** How often a worker looks for reports whose job was lost, and from what age. */
+  sweepIntervalMs: number;
+}
 
 export type TokenConfig =
   | { kind: "development"; keyFile: string }
@@ -50,6 +74,8 @@ export interface ServiceConfig {
   database: DatabaseConfig;
   storage: StorageConfig;
   cache: CacheConfig;
+  queue: QueueConfig;
+  worker: WorkerConfig;
   tokens: TokenConfig;
   logRequests: boolean;
 }
@@ -143,12 +169,77 @@ function cache(env: Env, problems: string[]): CacheConfig {
   const value = env.CACHE_URL;
   if (!value) return { kind: "memory", maxEntries: 10_000 };
   const url = parseUrl("CACHE_URL", value, problems);
-  if (url?.protocol === "redis:" || url?.protocol === "rediss:") {
-    return { kind: "redis", url: value, namespace: env.CACHE_NAMESPACE ?? "tenant-reports" };
+  const namespace = env.CACHE_NAMESPACE ?? "tenant-reports";
+  if (url?.protocol === "redis:" || url?.protocol === "rediss:")
+    return { kind: "redis", url: value, namespace };
+  if (url?.protocol === "tiered+redis:" || url?.protocol === "tiered+rediss:") {
+    return { kind: "tiered", url: value.slice("tiered+".length), namespace, maxEntries: 10_000 };
   }
   if (url !== undefined)
-    problems.push(`CACHE_URL must start with redis:// or rediss://, not ${url.protocol}//`);
+    problems.push(
+      `CACHE_URL must start with redis://, rediss:// or tiered+redis:// (tiered+rediss://), not ${url.protocol}//`,
+    );
   return { kind: "memory", maxEntries: 10_000 };
+}
+
+function queue(env: Env, problems: string[]): QueueConfig {
+  const value = env.QUEUE_URL;
+  if (!value) return { kind: "memory" };
+  const url = parseUrl("QUEUE_URL", value, problems);
+  if (url === undefined) return { kind: "memory" };
+  switch (url.protocol) {
+    case "postgres:":
+    case "postgresql:":
+      return { kind: "postgres", url: value, schema: env.QUEUE_NAMESPACE ?? "tenant_reports_jobs" };
+    case "nats:":
+      return { kind: "nats", servers: value, namespace: env.QUEUE_NAMESPACE ?? "tenant-reports" };
+    case "redis:":
+    case "rediss:":
+      return { kind: "redis", url: value, namespace: env.QUEUE_NAMESPACE ?? "tenant-reports-jobs" };
+    case "amqp:":
+    case "amqps:":
+      return { kind: "rabbitmq", url: value, prefix: env.QUEUE_NAMESPACE ?? "tenant-reports" };
+    default:
+      problems.push(
+        `QUEUE_URL must start with postgres://, redis://, amqp:// or nats://, not ${url.protocol}//`,
+      );
+      return { kind: "memory" };
+  }
+}
+
+function integer(
+  env: Env,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+  problems: string[],
+): number {
+  const value = Number(env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    problems.push(`${name} must be an integer from ${min} to ${max}`);
+    return fallback;
+  }
+  return value;
+}
+
+function worker(env: Env, queueConfig: QueueConfig, problems: string[]): WorkerConfig {
+  const setting = env.API_WORKER;
+  if (setting !== undefined && setting !== "true" && setting !== "false")
+    problems.push("API_WORKER must be true or false");
+  const inApi = setting === undefined ? queueConfig.kind === "memory" : setting === "true";
+  if (!inApi && queueConfig.kind === "memory")
+    problems.push(
+      "API_WORKER=false needs a QUEUE_URL: the memory queue's jobs are only seen by its own process",
+    );
+  return {
+    inApi,
+    concurrency: integer(env, "WORKER_CONCURRENCY", 2, 1, 64, problems),
+    leaseMs: integer(env, "REPORT_LEASE_MS", 30_000, 1_000, 3_600_000, problems),
+    maxAttempts: integer(env, "REPORT_MAX_ATTEMPTS", 5, 1, 100, problems),
+    shutdownGraceMs: integer(env, "SHUTDOWN_GRACE_MS", 25_000, 0, 3_600_000, problems),
+    sweepIntervalMs: integer(env, "REPORT_SWEEP_MS", 60_000, 1_000, 86_400_000, problems),
+  };
 }
 
 function tokens(env: Env, dataDir: string, problems: string[]): TokenConfig {
@@ -201,13 +292,21 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
   const port = Number(env.PORT ?? "3000");
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     problems.push("PORT must be an integer from 0 to 65535");
+  const queueConfig = queue(env, problems);
+  const cacheConfig = cache(env, problems);
+  if (queueConfig.kind === "rabbitmq" && cacheConfig.kind === "memory")
+    problems.push(
+      "QUEUE_URL amqp:// keeps the queue's shared state in Redis: set CACHE_URL=redis://… (or tiered+redis://…)",
+    );
   const config: ServiceConfig = {
     host: env.HOST ?? "127.0.0.1",
     port,
     dataDir,
     database: database(env, dataDir, problems),
     storage: storage(env, dataDir, problems),
-    cache: cache(env, problems),
+    cache: cacheConfig,
+    queue: queueConfig,
+    worker: worker(env, queueConfig, problems),
     tokens: tokens(env, dataDir, problems),
     logRequests: env.LOG_REQUESTS === "true",
   };

@@ -2,6 +2,7 @@ import type { Page, Principal, Tenant, TenantStatus, TokenDecoder, TokenIssuer }
 import { isInfrastructureError, TENANT_STATUSES, UnauthenticatedError } from "@proj/ports";
 import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import { requireAdmin } from "../application/access.js";
+import type { ReportRecord } from "../application/report-store.js";
 import type { ReportService } from "../application/reports.js";
 import type { TenantAdministration } from "../application/tenant-administration.js";
 import { CLIENT_MESSAGE_BY_CODE, STATUS_BY_CODE } from "./error-status.js";
@@ -56,6 +57,22 @@ const tenantPageResponse = {
   required: ["items"],
   properties: { items: { type: "array", items: tenantResponse }, nextCursor: { type: "string" } },
 } as const;
+
+/** What a client is shown of a report: never the claim, the worker or the storage key. */
+export function reportStatus(report: ReportRecord) {
+  return {
+    id: report.id,
+    format: report.format,
+    status: report.status,
+    attempts: report.attempts,
+    requestedAt: report.requestedAt.toISOString(),
+    ...(report.startedAt ? { startedAt: report.startedAt.toISOString() } : {}),
+    ...(report.finishedAt ? { finishedAt: report.finishedAt.toISOString() } : {}),
+    ...(report.rowCount === undefined ? {} : { rowCount: report.rowCount }),
+    ...(report.byteSize === undefined ? {} : { byteSize: report.byteSize }),
+    ...(report.status === "failed" && report.errorCode ? { errorCode: report.errorCode } : {}),
+  };
+}
 
 function principalOf(request: FastifyRequest): Principal {
   if (request.principal === null) throw new UnauthenticatedError("missing", "no bearer token");
@@ -205,22 +222,29 @@ export function buildHttpServer(deps: HttpDependencies, options: { logger?: bool
       },
     },
     async (request, reply) => {
-      const abort = new AbortController();
-      // The client went away before the answer: stop reading rows and abandon the upload.
-      reply.raw.once("close", () => {
-        if (!reply.raw.writableFinished) abort.abort();
-      });
-      const report = await deps.reports.generate(
-        principalOf(request),
-        request.body?.format ?? "xlsx",
-        abort.signal,
-      );
-      return reply.status(201).send(report);
+      const report = await deps.reports.request(principalOf(request), request.body?.format ?? "xlsx");
+      return reply.status(202).header("location", `/reports/${report.id}`).send(reportStatus(report));
     },
+  );
+
+  app.get<{ Params: { id: string } }>("/reports/:id/status", async (request) =>
+    reportStatus(await deps.reports.status(principalOf(request), request.params.id)),
   );
 
   app.get<{ Params: { id: string } }>("/reports/:id", async (request, reply) => {
     const download = await deps.reports.download(principalOf(request), request.params.id);
+    if (download.kind === "not-ready") {
+      const status = reportStatus(download.report);
+      // Failed: the file will never come; the status says why.
+      if (download.report.status === "failed") {
+        return reply.status(409).send({
+          error: "CONFLICT",
+          message: "the report failed: its status says why",
+          report: status,
+        });
+      }
+      return reply.status(202).header("retry-after", "1").send(status);
+    }
     if (download.kind === "url") return reply.redirect(download.url, 303);
     return reply
       .header("content-type", download.contentType)

@@ -11,14 +11,14 @@ export interface Composition {
   cleanup(): Promise<void>;
 }
 
-type Caller = (
+export type Caller = (
   method: string,
   path: string,
   body?: unknown,
   redirect?: "follow" | "manual",
 ) => Promise<Response>;
 
-function caller(base: string, token: string | undefined): Caller {
+export function caller(base: string, token: string | undefined): Caller {
   return (method, path, body, redirect = "follow") =>
     fetch(`${base}${path}`, {
       method,
@@ -31,7 +31,7 @@ function caller(base: string, token: string | undefined): Caller {
     });
 }
 
-async function json<T = Record<string, unknown>>(response: Response, status: number): Promise<T> {
+export async function json<T = Record<string, unknown>>(response: Response, status: number): Promise<T> {
   const text = await response.text();
   expect(response.status, text).toBe(status);
   return JSON.parse(text) as T;
@@ -65,6 +65,30 @@ function csvRecords(text: string): string[][] {
   }
   if (field !== "" || record.length > 0) records.push([...record, field]);
   return records;
+}
+
+export interface ReportStatusBody {
+  id: string;
+  format: "xlsx" | "csv";
+  status: "queued" | "running" | "done" | "failed";
+  attempts: number;
+  requestedAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  rowCount?: number;
+  byteSize?: number;
+  errorCode?: string;
+}
+
+/** Polls a report's status until it is done or failed (a worker of the composition makes it). */
+export async function settledReport(call: Caller, id: string, timeoutMs = 60_000): Promise<ReportStatusBody> {
+  const deadline = Date.now() + timeoutMs;
+  for (let pause = 10; ; pause = Math.min(pause * 2, 250)) {
+    const report = await json<ReportStatusBody>(await call("GET", `/reports/${id}/status`), 200);
+    if (report.status === "done" || report.status === "failed") return report;
+    if (Date.now() > deadline) throw new Error(`report ${id} still ${report.status} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, pause));
+  }
 }
 
 /**
@@ -154,9 +178,15 @@ export function httpSuite(name: string, makeComposition: () => Promise<Compositi
       expect(await json(await asB("POST", "/orders/sample", { count: 37 }), 201)).toEqual({ added: 37 });
     });
 
-    it("generates an XLSX report of the caller's orders into storage and serves it back", async () => {
-      reportOfA = await json(await asA("POST", "/reports", { format: "xlsx" }), 201);
-      expect(reportOfA).toMatchObject({ format: "xlsx", rowCount: 1_200 });
+    it("queues an XLSX report of the caller's orders, which a worker stores and the service serves back", async () => {
+      const requested = await asA("POST", "/reports", { format: "xlsx" });
+      const queued = await json<ReportStatusBody>(requested, 202);
+      expect(queued).toMatchObject({ format: "xlsx", status: "queued", attempts: 0 });
+      expect(requested.headers.get("location")).toBe(`/reports/${queued.id}`);
+      const done = await settledReport(asA, queued.id);
+      expect(done).toMatchObject({ id: queued.id, status: "done", attempts: 1, rowCount: 1_200 });
+      expect(Date.parse(done.finishedAt ?? "")).toBeGreaterThanOrEqual(Date.parse(done.requestedAt));
+      reportOfA = { id: done.id, rowCount: done.rowCount ?? 0, byteSize: done.byteSize ?? 0 };
       // A storage that signs URLs answers 303 to one; the others stream the file (200).
       const answer = await asA("GET", `/reports/${reportOfA.id}`, undefined, "manual");
       if (answer.status === 303) expect(answer.headers.get("location")).toMatch(/^https?:\/\//);
@@ -170,11 +200,9 @@ export function httpSuite(name: string, makeComposition: () => Promise<Compositi
     });
 
     it("generates a CSV report with exactly the caller tenant's rows", async () => {
-      const report = await json<{ id: string; rowCount: number }>(
-        await asB("POST", "/reports", { format: "csv" }),
-        201,
-      );
-      expect(report.rowCount).toBe(37);
+      const queued = await json<{ id: string }>(await asB("POST", "/reports", { format: "csv" }), 202);
+      const report = await settledReport(asB, queued.id);
+      expect(report).toMatchObject({ status: "done", format: "csv", rowCount: 37 });
       const text = await (await asB("GET", `/reports/${report.id}`)).text();
       const records = csvRecords(text);
       expect(records[0]).toEqual([
@@ -200,7 +228,11 @@ export function httpSuite(name: string, makeComposition: () => Promise<Compositi
       expect(await json(await asB("GET", `/reports/${reportOfA.id}`), 404)).toMatchObject({
         error: "NOT_FOUND",
       });
+      expect(await json(await asB("GET", `/reports/${reportOfA.id}/status`), 404)).toMatchObject({
+        error: "NOT_FOUND",
+      });
       expect((await asB("GET", "/reports/not-a-report-id")).status).toBe(404);
+      expect((await asB("GET", "/reports/not-a-report-id/status")).status).toBe(404);
     });
 
     it("suspends a tenant with optimistic concurrency, and a suspended tenant cannot report", async () => {
