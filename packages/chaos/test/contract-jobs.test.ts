@@ -1,4 +1,4 @@
-import { runContracts } from "./support/contracts.js";
+import { runContracts } from "@proj/decorator-contracts";
 import { decorated, LABEL } from "./support/decorated.js";
 
 runContracts(LABEL, decorated, ["jobs"]);

@@ -1,16 +1,11 @@
-import { createMemoryDocumentDatabase } from "@proj/adapter-memory";
-import { documentDatabaseContract } from "@proj/contract-tests";
+import { runContracts } from "@proj/decorator-contracts";
 import { afterAll } from "vitest";
-import { instrumentDocumentDatabase } from "../src/index.js";
-import { expectSpansRecordedAndClosed } from "./support/decorated.js";
+import { expectSpansRecordedAndClosed, instrumented } from "./support/decorated.js";
 import { TestTelemetry } from "./support/telemetry.js";
 
 const telemetry = new TestTelemetry();
 
-documentDatabaseContract("adapter-memory through instrumentDocumentDatabase", {
-  create: async () => instrumentDocumentDatabase(createMemoryDocumentDatabase(), telemetry.options),
-  transactions: true,
-});
+runContracts("through instrumentDocumentDatabase", instrumented(telemetry.options), ["documents"]);
 expectSpansRecordedAndClosed(telemetry, "DocumentDatabase");
 
 afterAll(() => telemetry.shutdown());

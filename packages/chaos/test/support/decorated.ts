@@ -1,3 +1,4 @@
+import type { PortWrappers } from "@proj/decorator-contracts";
 import {
   type ChaosOptions,
   createChaos,
@@ -11,7 +12,6 @@ import {
   withChaosTenantRepository,
   withChaosTokenDecoder,
 } from "../../src/index.js";
-import type { PortWrappers } from "./contracts.js";
 
 /**
  * Rules that match every call of every port (so every call draws and decides) at rate 0: the

@@ -1,3 +1,4 @@
+import type { PortWrappers } from "@proj/decorator-contracts";
 import {
   createResiliencePolicy,
   type ResilienceOptions,
@@ -11,7 +12,6 @@ import {
   withResilienceTenantRepository,
   withResilienceTokenDecoder,
 } from "../../src/index.js";
-import type { PortWrappers } from "./contracts.js";
 
 /**
  * Every policy on, none of them able to fire during a contract test: retries (which would still run

@@ -1,5 +1,37 @@
+import type { PortWrappers } from "@proj/decorator-contracts";
 import { afterAll, expect, it } from "vitest";
+import {
+  type InstrumentOptions,
+  instrumentCache,
+  instrumentDocumentDatabase,
+  instrumentJobQueue,
+  instrumentLocalFileManager,
+  instrumentObjectStorage,
+  instrumentReportGenerator,
+  instrumentSqlDatabase,
+  instrumentTenantRepository,
+  instrumentTokenDecoder,
+} from "../../src/index.js";
 import type { TestTelemetry } from "./telemetry.js";
+
+/**
+ * Each port of the memory adapters, instrumented for the contract runs: with a test SDK's tracer
+ * and meter, or with no options at all (no SDK registered: every call passes straight through).
+ * SQL records the query text, so that path runs under the contract too.
+ */
+export function instrumented(options?: InstrumentOptions): PortWrappers {
+  return {
+    cache: (inner) => instrumentCache(inner, options),
+    objectStorage: (inner) => instrumentObjectStorage(inner, options),
+    sql: (inner) => instrumentSqlDatabase(inner, { ...options, recordQueryText: true }),
+    documents: (inner) => instrumentDocumentDatabase(inner, options),
+    localFiles: (inner) => instrumentLocalFileManager(inner, options),
+    tenants: (inner) => instrumentTenantRepository(inner, options),
+    reports: (inner) => instrumentReportGenerator(inner, options),
+    tokens: (inner) => instrumentTokenDecoder(inner, options),
+    jobs: (inner) => instrumentJobQueue(inner, options),
+  };
+}
 
 /**
  * Remembers which adapter each decorator wraps, so a contract harness's `destroy` (which receives

@@ -1,0 +1,2 @@
+export { readXlsx } from "./read-xlsx.js";
+export { type PortWrappers, runContracts } from "./run-contracts.js";
