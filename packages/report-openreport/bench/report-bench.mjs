@@ -1,5 +1,6 @@
 // 1,000,000 rows x 10 mixed columns to a file, side by side in one bench run:
 //   deflate-floor    zlib deflate level 1 of our sheet's XML alone (no XML building): the XLSX floor
+//   rows-only        the row source iterated to the end, nothing written: what the input alone costs
 //   csv-plain        a plain hand-written CSV loop: the CSV floor
 //   openreport-xlsx  this package, XLSX with column formats, in-process engine
 //   openreport-xlsx-semi4    the same as openreport-xlsx in a process started with
@@ -40,7 +41,7 @@ const ROWS = Number(process.env.ROWS ?? 1_000_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const PHASES = (
   process.env.PHASES ??
-  "openreport-xlsx,deflate-floor,csv-plain,openreport-csv,openreport-xlsx-semi4,openreport-xlsx-process,exceljs-raw"
+  "rows-only,openreport-xlsx,deflate-floor,csv-plain,openreport-csv,openreport-xlsx-semi4,openreport-xlsx-process,exceljs-raw"
 ).split(",");
 const BENCH = fileURLToPath(import.meta.url);
 const ENGINE_CHILD = fileURLToPath(new URL("../dist/engine-child.js", import.meta.url));
@@ -105,6 +106,12 @@ function csvField(value) {
 }
 
 const writers = {
+  /** The input alone: every row made and dropped, so the other contenders' peaks can be read against it. */
+  async "rows-only"() {
+    let fields = 0;
+    for (const row of rows()) fields += Object.keys(row).length;
+    return fields;
+  },
   /** The CSV floor: join fields, escape minimally, write with back-pressure. */
   async "csv-plain"(file) {
     const out = createWriteStream(file);
@@ -268,7 +275,7 @@ async function runContender(name, sheetXml) {
   clearInterval(sampler);
   const peak = process.resourceUsage().maxRSS * 1024;
   let size = deflated;
-  if (name !== "deflate-floor") {
+  if (name !== "deflate-floor" && name !== "rows-only") {
     ({ size } = await stat(file));
     await unlink(file);
   }
@@ -327,7 +334,7 @@ async function drive() {
   const ONCE = new Set(["exceljs-raw", "exceljs-styled"]);
   const show = (label, r) => {
     console.log(
-      `${label.padEnd(30)} ${r.seconds.toFixed(2).padStart(7)} s (cpu ${r.cpuSeconds.toFixed(2)} s)  ${Math.round(r.rowsPerSecond).toLocaleString("en-US").padStart(9)} rows/s  peak RSS ${r.peakMb.toFixed(0).padStart(4)} MB (before ${r.beforeMb.toFixed(0)} MB)${r.engineMb > 0 ? ` + engine process ${r.engineMb.toFixed(0)} MB` : ""}  ${r.name === "deflate-floor" ? "deflated" : "file"} ${r.sizeMb.toFixed(1)} MB  load ${r.load}`,
+      `${label.padEnd(30)} ${r.seconds.toFixed(2).padStart(7)} s (cpu ${r.cpuSeconds.toFixed(2)} s)  ${Math.round(r.rowsPerSecond).toLocaleString("en-US").padStart(9)} rows/s  peak RSS ${r.peakMb.toFixed(0).padStart(4)} MB (before ${r.beforeMb.toFixed(0)} MB)${r.engineMb > 0 ? ` + engine process ${r.engineMb.toFixed(0)} MB` : ""}  ${r.name === "rows-only" ? "no output" : `${r.name === "deflate-floor" ? "deflated" : "file"} ${r.sizeMb.toFixed(1)} MB`}  load ${r.load}`,
     );
   };
   try {
