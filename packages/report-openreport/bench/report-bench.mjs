@@ -15,12 +15,12 @@
 //
 // One fresh process per contender run. Peak RSS belongs to a process and only ever rises
 // (getrusage's maxrss), so contenders sharing one process would inherit each other's peaks and
-// modules (exceljs alone adds ~25 MB). This script drives the run: it writes the floor's sheet XML
+// modules (exceljs loaded adds ~28 MB). This script drives the run: it writes the floor's sheet XML
 // once, untimed, then, round after round, starts `node report-bench.mjs --phase <name>` for each
 // contender, one at a time so they never compete for the cores. The child loads only what its
 // contender needs (our dist, or exceljs, or nothing), then times the contender (wall and CPU) and
 // reports its own getrusage maxrss afterwards: that is the contender's exact peak RSS, the whole
-// process (Node itself included, ~45 MB before any module). "before" is the child's RSS once its
+// process (Node itself included, 46–47 MB before any module). "before" is the child's RSS once its
 // modules are loaded. The child-process contender also reports its engine process's peak (VmHWM,
 // read from /proc every 10 ms while it runs; Linux), shown beside its own. Timing stays side by
 // side: every round runs every fast contender once, back to back, and the ratios pair each round's
