@@ -136,7 +136,7 @@ const writers = {
   "openreport-xlsx-semi4"(file) {
     return writers["openreport-xlsx"](file);
   },
-  /** The XLSX floor: deflate level 1 of the sheet XML the XLSX phase wrote, read from a file. */
+  /** The XLSX floor: deflate level 1 of our sheet XML (written once by the driver), read from a file. */
   async "deflate-floor"() {
     let compressed = 0;
     await pipeline(
