@@ -15,7 +15,10 @@ export interface Telemetry {
   readonly http: { readonly tracer: Tracer; readonly meter: Meter };
   /** The current metrics in the Prometheus text format, with `METRICS=prometheus`. */
   readonly scrape: (() => Promise<string>) | undefined;
-  /** Flushes what is buffered (each exporter bounds its own calls), then unregisters the SDK. */
+  /**
+   * Flushes what is buffered (each exporter bounds its calls: `OTEL_EXPORTER_OTLP_TIMEOUT`, 10 s by
+   * default), then unregisters the SDK. A failed export is a warning, never a failed shutdown.
+   */
   shutdown(): Promise<void>;
 }
 
@@ -50,7 +53,7 @@ export async function startTelemetry(
   env: Record<string, string | undefined> = process.env,
 ): Promise<Telemetry | undefined> {
   if (!config.traces && config.metrics === "off") return undefined;
-  const chosenBy = "the OTEL_* / METRICS variables";
+  const chosenBy = "telemetry (OTEL_* or METRICS=prometheus)";
   const { NodeSDK } = await loadAdapter(
     "@opentelemetry/sdk-node",
     chosenBy,
@@ -90,6 +93,12 @@ export async function startTelemetry(
     async shutdown() {
       try {
         await sdk.shutdown();
+      } catch (error) {
+        // A collector that is down loses the last batch; the service still stops cleanly.
+        const code = (error as { code?: unknown } | null)?.code;
+        console.warn(
+          `telemetry: the last export failed at shutdown (${typeof code === "string" ? code : "error"})`,
+        );
       } finally {
         // The process-wide registrations go with the SDK, so one process can start it again.
         trace.disable();
