@@ -92,6 +92,59 @@ describe("tenant-reports with telemetry off (nothing configured)", () => {
   });
 });
 
+describe("tenant-reports with METRICS=prometheus alone", () => {
+  let dataDir: string;
+  let service: ComposedService;
+  const log = logCapture();
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), "tenant-reports-otel-metrics-"));
+    service = await composeService(
+      loadConfig({ DATA_DIR: dataDir, METRICS: "prometheus", LOG_REQUESTS: "true" }),
+      { logStream: log.stream },
+    );
+  }, 120_000);
+
+  afterAll(async () => {
+    await service?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it("records the decorators' and the routes' metrics with no tracer provider, and logs no trace ids", async () => {
+    expect(service.description).toMatch(/telemetry=metrics:prometheus/);
+    const base = await service.http.listen({ host: "127.0.0.1", port: 0 });
+    const issuer = service.devIssuer;
+    if (issuer === undefined) throw new Error("the test runs in development token mode");
+    const admin = caller(base, await issuer.issue({ subject: "otel-metrics-admin", roles: ["admin"] }));
+    await json(
+      await admin("POST", "/tenants", { slug: "metrics-only", name: "Metrics Only", plan: "pro" }),
+      201,
+    );
+    const all = samples(await (await caller(base, undefined)("GET", "/metrics")).text());
+    const has = (name: string, labels: Record<string, string>) =>
+      all.some(
+        (sample) =>
+          sample.name === name &&
+          sample.value > 0 &&
+          Object.entries(labels).every(([key, value]) => sample.labels[key] === value),
+      );
+    expect(
+      has("http_server_request_duration_count", { http_route: "/tenants", http_response_status_code: "201" }),
+    ).toBe(true);
+    expect(
+      has("db_client_operation_duration_count", {
+        db_operation_name: "INSERT",
+        db_collection_name: "tenants",
+      }),
+    ).toBe(true);
+    expect(
+      has("proj_operation_duration_count", { proj_port: "TenantRepository", proj_method: "create" }),
+    ).toBe(true);
+    expect(log.lines.some((line) => line.msg === "request completed")).toBe(true);
+    expect(log.lines.filter((line) => "trace_id" in line)).toEqual([]);
+  });
+});
+
 describe("tenant-reports with traces (OTEL_TRACES_EXPORTER) and METRICS=prometheus", () => {
   const exporter = new InMemorySpanExporter();
   const log = logCapture();

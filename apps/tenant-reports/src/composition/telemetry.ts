@@ -6,8 +6,6 @@ import { loadAdapter } from "./load-adapter.js";
 
 /** The OpenTelemetry SDK of this process, started because the configuration asked for it. */
 export interface Telemetry {
-  /** Whether spans are recorded (and log lines carry `trace_id` and `span_id`). */
-  readonly traces: boolean;
   readonly tracer: Tracer;
   /** Where the decorators record; the SDK's meter, or a no-op one. */
   readonly meter: Meter;
@@ -85,7 +83,6 @@ export async function startTelemetry(
   });
   sdk.start();
   return {
-    traces: config.traces,
     tracer: trace.getTracer(INSTRUMENTATION_SCOPE),
     meter: metrics.getMeter(INSTRUMENTATION_SCOPE),
     http: { tracer: trace.getTracer(SERVICE_SCOPE), meter: metrics.getMeter(SERVICE_SCOPE) },
