@@ -20,6 +20,37 @@ describe("configuration", () => {
     });
   });
 
+  it("turns telemetry on only when an OTEL_* variable names a destination or METRICS=prometheus", () => {
+    expect(loadConfig({}).telemetry).toEqual({ traces: false, metrics: "off" });
+    expect(loadConfig({ OTEL_SERVICE_NAME: "x", OTEL_TRACES_SAMPLER: "always_on" }).telemetry).toEqual({
+      traces: false,
+      metrics: "off",
+    });
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" }).telemetry).toEqual({
+      traces: true,
+      metrics: "env",
+    });
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://c:4318/v1/traces" }).telemetry).toEqual({
+      traces: true,
+      metrics: "off",
+    });
+    expect(loadConfig({ OTEL_TRACES_EXPORTER: "otlp" }).telemetry).toEqual({ traces: true, metrics: "off" });
+    expect(
+      loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_TRACES_EXPORTER: "none" }).telemetry,
+    ).toEqual({ traces: false, metrics: "env" });
+    expect(loadConfig({ METRICS: "prometheus" }).telemetry).toEqual({ traces: false, metrics: "prometheus" });
+    expect(
+      loadConfig({ METRICS: "prometheus", OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318" }).telemetry,
+    ).toEqual({ traces: true, metrics: "prometheus" });
+    expect(
+      loadConfig({ OTEL_SDK_DISABLED: "TRUE", OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318" }).telemetry,
+    ).toEqual({ traces: false, metrics: "off" });
+    expect(() => loadConfig({ METRICS: "statsd" })).toThrow(/METRICS must be prometheus/);
+    expect(() => loadConfig({ METRICS: "prometheus", OTEL_SDK_DISABLED: "true" })).toThrow(
+      /OTEL_SDK_DISABLED=true turns off/,
+    );
+  });
+
   it("takes report jobs from a shared queue with no worker in the API process unless asked", () => {
     const shared = loadConfig({ QUEUE_URL: "postgres://postgres@127.0.0.1:5432/test" });
     expect(shared.queue).toEqual({

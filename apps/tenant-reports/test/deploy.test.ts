@@ -7,8 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const run = promisify(execFile);
 const appDir = new URL("..", import.meta.url).pathname;
+// Drivers, and the OpenTelemetry SDK with its exporters (only the API is a plain dependency).
 const OPTIONAL_DRIVERS =
-  /^(mysql2|mongodb|ioredis|pg|amqplib|bullmq|@aws-sdk\+.*|@nats-io\+.*|@proj\+(adapter-postgres|adapter-mysql|adapter-r2|cache-redis|cache-tiered|queue-postgres|queue-redis|queue-rabbitmq|queue-nats))@/;
+  /^(mysql2|mongodb|ioredis|pg|amqplib|bullmq|@aws-sdk\+.*|@nats-io\+.*|@proj\+(adapter-postgres|adapter-mysql|adapter-r2|cache-redis|cache-tiered|queue-postgres|queue-redis|queue-rabbitmq|queue-nats)|@opentelemetry\+(?!api@).*)@/;
 
 /** Starts `node dist/main.js` from `dir` and resolves with everything it printed once it exits. */
 function start(dir: string, env: Record<string, string>, stopWhen: (output: string) => boolean) {
@@ -58,6 +59,18 @@ describe("a production deploy of the embedded composition", () => {
     const { output } = await start(deployDir, { DATA_DIR: dataDir }, (text) => text.includes("listening on"));
     expect(output).toMatch(
       /listening on http:\/\/127\.0\.0\.1:\d+ \(database=pglite storage=local cache=memory/,
+    );
+  }, 120_000);
+
+  it("refuses to start with one line naming the OpenTelemetry SDK when telemetry is configured without it", async () => {
+    const { output, code } = await start(
+      deployDir,
+      { DATA_DIR: dataDir, OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318" },
+      () => false,
+    );
+    expect(code).toBe(1);
+    expect(output.trim()).toBe(
+      "tenant-reports: telemetry (OTEL_* or METRICS=prometheus) needs @opentelemetry/sdk-node, which is not installed: pnpm add @opentelemetry/sdk-node (or npm install @opentelemetry/sdk-node)",
     );
   }, 120_000);
 

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
+import type { Attributes } from "@opentelemetry/api";
 import { createLocalObjectStorage } from "@proj/adapter-local-fs";
 import { createMemoryJobQueue, createMemoryTokenAuthority } from "@proj/adapter-memory";
 import { createPgliteDatabase } from "@proj/adapter-pglite";
@@ -12,7 +13,9 @@ import {
   type JobQueue,
   type JsonValue,
   type ObjectStorage,
+  type ReportGenerator,
   type SqlDatabase,
+  type TenantRepository,
   type TokenDecoder,
   type TokenIssuer,
 } from "@proj/ports";
@@ -23,6 +26,7 @@ import {
   runAsTenant,
 } from "@proj/repository-tenant-postgres";
 import { createJwtTokenDecoder } from "@proj/security-jwt";
+import { type InstrumentablePorts, instrument, type PortName } from "@proj/telemetry-otel";
 import type { FastifyInstance } from "fastify";
 import { ReportWorker, type StrayUploadCleaner } from "../application/report-worker.js";
 import { ReportService } from "../application/reports.js";
@@ -40,6 +44,15 @@ import {
   type TokenConfig,
 } from "./config.js";
 import { loadAdapter } from "./load-adapter.js";
+import { startTelemetry, type Telemetry, type TelemetryOverrides } from "./telemetry.js";
+
+/** What a caller of the composition root may supply besides the configuration (tests do). */
+export interface ComposeOptions {
+  /** In place of the exporters the `OTEL_*` variables choose (when telemetry is on). */
+  telemetry?: TelemetryOverrides;
+  /** Where the request log goes (`LOG_REQUESTS=true`); stdout when absent. */
+  logStream?: NodeJS.WritableStream;
+}
 
 /** The running service: its HTTP server and everything to close on shutdown. */
 export interface ComposedService {
@@ -49,10 +62,12 @@ export interface ComposedService {
   readonly description: string;
   /** The report worker running in this process (always with the embedded memory queue), if any. */
   readonly worker: ReportWorker | undefined;
+  /** The OpenTelemetry SDK this service started, when the configuration turned telemetry on. */
+  readonly telemetry: Telemetry | undefined;
   /**
    * Closes the HTTP server (it stops accepting and answers what it has), then the in-process
    * worker (running reports get `worker.shutdownGraceMs` to finish, then are given back), then
-   * every adapter, each once, in reverse order of opening.
+   * every adapter, each once, in reverse order of opening, then flushes and stops telemetry.
    */
   close(): Promise<void>;
 }
@@ -61,7 +76,11 @@ export interface ComposedService {
 export interface ComposedWorker {
   readonly worker: ReportWorker;
   readonly description: string;
-  /** Stops taking jobs, lets running reports finish within the grace, then closes every adapter. */
+  readonly telemetry: Telemetry | undefined;
+  /**
+   * Stops taking jobs, lets running reports finish within the grace, then closes every adapter,
+   * then flushes and stops telemetry.
+   */
   close(): Promise<void>;
 }
 
@@ -318,9 +337,26 @@ interface Core {
   storage: ObjectStorage;
   strayUploads: StrayUploadCleaner | undefined;
   queue: JobQueue;
-  tenants: ReturnType<typeof createCachedTenantRepository>;
+  tenants: TenantRepository;
   orders: SqlOrderStore;
   reports: SqlReportStore;
+  generator: ReportGenerator;
+}
+
+/** Decorates an adapter for its port when telemetry is on; hands it back as it is otherwise. */
+type Observe = <K extends PortName>(
+  port: K,
+  adapter: InstrumentablePorts[K],
+  attributes?: Attributes,
+) => InstrumentablePorts[K];
+
+function observer(telemetry: Telemetry | undefined): Observe {
+  if (telemetry === undefined) return (_port, adapter) => adapter;
+  const { tracer, meter } = telemetry;
+  // Both given: the decorators record from the first call, metrics included when only
+  // METRICS=prometheus is set (no tracer provider is registered then; spans are no-ops).
+  return (port, adapter, attributes) =>
+    instrument(port, adapter, { tracer, meter, ...(attributes === undefined ? {} : { attributes }) });
 }
 
 type Track = <T extends { close(): Promise<void> }>(resource: T) => T;
@@ -341,18 +377,31 @@ function resources() {
   return { track, closeAll };
 }
 
-async function openCore(config: ServiceConfig, track: Track): Promise<Core> {
-  const db = track(await openDatabase(config.database));
-  const { storage, strayUploads } = await openStorage(config.storage);
-  track(storage);
-  const cache = track(await openCache(config.cache));
-  const tenants = track(
+async function openCore(
+  config: ServiceConfig,
+  track: Track,
+  observe: Observe,
+  telemetry: Telemetry | undefined,
+): Promise<Core> {
+  // Each adapter is closed through what opened it (a decorator passes close() on untraced).
+  const rawDb = track(await openDatabase(config.database));
+  const db = observe("sqlDatabase", rawDb);
+  const { storage: rawStorage, strayUploads } = await openStorage(config.storage);
+  const storage = observe("objectStorage", track(rawStorage));
+  // The port name erases the value type; the decorator hands values through untouched.
+  const cache = observe(
+    "cache",
+    track(await openCache(config.cache)),
+    config.cache.kind === "redis" ? { "db.system.name": "redis" } : undefined,
+  ) as Cache<JsonValue>;
+  const cachedTenants = track(
     createCachedTenantRepository(await createSqlTenantRepository(db), cache, {
       ttlMs: 30_000,
       onCacheReadError: throttledCacheWarning("tenant reads are answered by the database"),
       onInvalidationError: throttledCacheWarning("a tenant entry may stay stale until its TTL"),
     }),
   );
+  const tenants = observe("tenantRepository", cachedTenants);
   const tenantRole = config.database.kind === "postgres" ? config.database.tenantRole : undefined;
   const orders = track(
     await SqlOrderStore.open(
@@ -367,8 +416,18 @@ async function openCore(config: ServiceConfig, track: Track): Promise<Core> {
     ),
   );
   const reports = track(await SqlReportStore.open(db));
-  const queue = track(await openQueue(config.queue, config, db, track));
-  return { db, storage, strayUploads, queue, tenants, orders, reports };
+  // The queue polls its tables through the undecorated database: a span per poll would bury the
+  // reports' traces. The queue itself is decorated even with telemetry off: a decorated worker
+  // takes the trace envelope off a job whichever way its producer was configured, so API and
+  // worker processes can have telemetry turned on one at a time. With no SDK it costs a method
+  // call per job.
+  const rawQueue = track(await openQueue(config.queue, config, rawDb, track));
+  const queue = instrument("jobQueue", rawQueue, {
+    ...(telemetry === undefined ? {} : { tracer: telemetry.tracer, meter: telemetry.meter }),
+    ...(config.queue.kind === "rabbitmq" ? { attributes: { "messaging.system": "rabbitmq" } } : {}),
+  });
+  const generator = observe("reportGenerator", createOpenReportGenerator());
+  return { db, storage, strayUploads, queue, tenants, orders, reports, generator };
 }
 
 function reportWorker(core: Core, config: ServiceConfig): ReportWorker {
@@ -379,7 +438,7 @@ function reportWorker(core: Core, config: ServiceConfig): ReportWorker {
       reports: core.reports,
       orders: core.orders,
       storage: core.storage,
-      generator: createOpenReportGenerator(),
+      generator: core.generator,
       tenants: core.tenants,
       ...(core.strayUploads ? { strayUploads: core.strayUploads } : {}),
     },
@@ -396,19 +455,36 @@ function reportWorker(core: Core, config: ServiceConfig): ReportWorker {
 }
 
 function describe(config: ServiceConfig): string {
-  return `database=${config.database.kind} storage=${config.storage.kind} cache=${config.cache.kind} queue=${config.queue.kind}`;
+  const { traces, metrics } = config.telemetry;
+  const telemetry = [traces ? "traces" : "", metrics === "off" ? "" : `metrics:${metrics}`].filter(Boolean);
+  return `database=${config.database.kind} storage=${config.storage.kind} cache=${config.cache.kind} queue=${config.queue.kind} telemetry=${telemetry.join("+") || "off"}`;
+}
+
+/** Starts telemetry before anything is opened (decorators take its tracer and meter). */
+async function openTelemetry(
+  config: ServiceConfig,
+  options: ComposeOptions,
+): Promise<{ telemetry: Telemetry | undefined; stopTelemetry: () => Promise<void> }> {
+  const telemetry = await startTelemetry(config.telemetry, options.telemetry);
+  return { telemetry, stopTelemetry: async () => telemetry?.shutdown() };
 }
 
 /**
  * The composition root: the one place that names concrete adapters. Everything else sees ports.
  * On any failure while opening, what was already opened is closed again.
  */
-export async function composeService(config: ServiceConfig): Promise<ComposedService> {
+export async function composeService(
+  config: ServiceConfig,
+  options: ComposeOptions = {},
+): Promise<ComposedService> {
+  const { telemetry, stopTelemetry } = await openTelemetry(config, options);
+  const observe = observer(telemetry);
   const { track, closeAll } = resources();
   try {
-    const core = await openCore(config, track);
-    const { decoder, devIssuer } = await openTokens(config.tokens);
-    track(decoder);
+    const core = await openCore(config, track, observe, telemetry);
+    const tokens = await openTokens(config.tokens);
+    const { devIssuer } = tokens;
+    const decoder = observe("tokenDecoder", track(tokens.decoder));
     const reports = new ReportService(core.orders, core.storage, core.tenants, core.reports, core.queue, {
       maxAttempts: config.worker.maxAttempts,
     });
@@ -419,7 +495,16 @@ export async function composeService(config: ServiceConfig): Promise<ComposedSer
         reports,
         ...(devIssuer ? { devIssuer } : {}),
       },
-      { logger: config.logRequests },
+      {
+        logger: config.logRequests,
+        ...(options.logStream === undefined ? {} : { logStream: options.logStream }),
+        ...(telemetry === undefined
+          ? {}
+          : {
+              telemetry: telemetry.http,
+              ...(telemetry.scrape === undefined ? {} : { metrics: telemetry.scrape }),
+            }),
+      },
     );
     let worker: ReportWorker | undefined;
     if (config.worker.inApi) {
@@ -436,16 +521,19 @@ export async function composeService(config: ServiceConfig): Promise<ComposedSer
       devIssuer,
       description,
       worker,
+      telemetry,
       close() {
         closing ??= http
           .close()
           .then(() => worker?.close({ deadlineMs: config.worker.shutdownGraceMs }))
-          .then(closeAll);
+          .then(closeAll)
+          .finally(stopTelemetry);
         return closing;
       },
     };
   } catch (error) {
     await closeAll().catch(() => undefined);
+    await stopTelemetry().catch(() => undefined);
     throw error;
   }
 }
@@ -454,7 +542,10 @@ export async function composeService(config: ServiceConfig): Promise<ComposedSer
  * A report worker process: the same adapters as the API, no HTTP. It needs what several processes
  * can share: a queue (`QUEUE_URL`) and a database server (`DATABASE_URL`).
  */
-export async function composeWorker(config: ServiceConfig): Promise<ComposedWorker> {
+export async function composeWorker(
+  config: ServiceConfig,
+  options: ComposeOptions = {},
+): Promise<ComposedWorker> {
   const problems: string[] = [];
   if (config.queue.kind === "memory")
     problems.push(
@@ -465,22 +556,28 @@ export async function composeWorker(config: ServiceConfig): Promise<ComposedWork
       "a worker process needs DATABASE_URL (postgres:// or mysql://): PGlite is one process's database",
     );
   if (problems.length > 0) throw new ConfigurationError(problems);
+  const { telemetry, stopTelemetry } = await openTelemetry(config, options);
   const { track, closeAll } = resources();
   try {
-    const core = await openCore(config, track);
+    const core = await openCore(config, track, observer(telemetry), telemetry);
     const worker = reportWorker(core, config);
     worker.start();
     let closing: Promise<void> | undefined;
     return {
       worker,
+      telemetry,
       description: `${describe(config)} concurrency=${config.worker.concurrency} lease=${config.worker.leaseMs}ms`,
       close() {
-        closing ??= worker.close({ deadlineMs: config.worker.shutdownGraceMs }).then(closeAll);
+        closing ??= worker
+          .close({ deadlineMs: config.worker.shutdownGraceMs })
+          .then(closeAll)
+          .finally(stopTelemetry);
         return closing;
       },
     };
   } catch (error) {
     await closeAll().catch(() => undefined);
+    await stopTelemetry().catch(() => undefined);
     throw error;
   }
 }

@@ -67,6 +67,21 @@ const JWKS_ALGORITHMS = [
 ] as const;
 type JwksAlgorithm = (typeof JWKS_ALGORITHMS)[number];
 
+/**
+ * OpenTelemetry, on only when the environment asks for it: with nothing set, no SDK is loaded and
+ * no adapter is decorated. The exporters themselves are configured by the standard `OTEL_*`
+ * variables, which the Node SDK reads.
+ */
+export interface TelemetryConfig {
+  /** Spans recorded and exported as `OTEL_TRACES_EXPORTER` / `OTEL_EXPORTER_OTLP_*` say. */
+  traces: boolean;
+  /**
+   * `prometheus`: served as text on `GET /metrics` (`METRICS=prometheus`); `env`: pushed as
+   * `OTEL_METRICS_EXPORTER` / `OTEL_EXPORTER_OTLP_*` say; `off`: none.
+   */
+  metrics: "off" | "env" | "prometheus";
+}
+
 export interface ServiceConfig {
   host: string;
   port: number;
@@ -78,6 +93,7 @@ export interface ServiceConfig {
   worker: WorkerConfig;
   tokens: TokenConfig;
   logRequests: boolean;
+  telemetry: TelemetryConfig;
 }
 
 /** Thrown at start when the environment does not describe a runnable service; lists every problem. */
@@ -285,6 +301,33 @@ function tokens(env: Env, dataDir: string, problems: string[]): TokenConfig {
   return { kind: "development", keyFile: resolve(dataDir, "dev-jwt-secret") };
 }
 
+/** A comma-separated exporter list (`OTEL_TRACES_EXPORTER=otlp,zipkin`) that names at least one exporter. */
+function exporters(value: string | undefined): boolean | undefined {
+  if (value === undefined || value.trim() === "") return undefined;
+  return value.split(",").some((name) => name.trim() !== "" && name.trim().toLowerCase() !== "none");
+}
+
+/**
+ * Telemetry is on when a standard variable names a destination: an OTLP endpoint, an exporter
+ * (`none` is none), or `METRICS=prometheus`; `OTEL_SDK_DISABLED=true` turns it all off, as the
+ * specification says. The Node SDK would otherwise default to sending to localhost:4318.
+ */
+function telemetry(env: Env, problems: string[]): TelemetryConfig {
+  const prometheus = env.METRICS === "prometheus";
+  if (env.METRICS !== undefined && env.METRICS !== "" && !prometheus)
+    problems.push("METRICS must be prometheus (or unset)");
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === "true") {
+    if (prometheus)
+      problems.push("METRICS=prometheus needs the OpenTelemetry SDK, which OTEL_SDK_DISABLED=true turns off");
+    return { traces: false, metrics: "off" };
+  }
+  const endpoint = (signal: string) =>
+    Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env[`OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`]);
+  const traces = exporters(env.OTEL_TRACES_EXPORTER) ?? endpoint("TRACES");
+  const pushed = exporters(env.OTEL_METRICS_EXPORTER) ?? endpoint("METRICS");
+  return { traces, metrics: prometheus ? "prometheus" : pushed ? "env" : "off" };
+}
+
 /** Reads and validates the whole configuration, reporting every problem at once. */
 export function loadConfig(env: Env = process.env): ServiceConfig {
   const problems: string[] = [];
@@ -309,6 +352,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     worker: worker(env, queueConfig, problems),
     tokens: tokens(env, dataDir, problems),
     logRequests: env.LOG_REQUESTS === "true",
+    telemetry: telemetry(env, problems),
   };
   if (problems.length > 0) throw new ConfigurationError(problems);
   return config;

@@ -7,6 +7,7 @@ import type { ReportService } from "../application/reports.js";
 import type { TenantAdministration } from "../application/tenant-administration.js";
 import { CLIENT_MESSAGE_BY_CODE, STATUS_BY_CODE } from "./error-status.js";
 import { PageBodies } from "./page-bodies.js";
+import { type HttpTelemetry, type TracedRouteConfig, traceRequests } from "./tracing.js";
 
 export interface HttpDependencies {
   decoder: TokenDecoder;
@@ -79,10 +80,26 @@ function principalOf(request: FastifyRequest): Principal {
   return request.principal;
 }
 
+export interface HttpServerOptions {
+  /** Log every request (Fastify's pino, JSON lines). */
+  logger?: boolean;
+  /** Where the log lines go (stdout when absent). */
+  logStream?: NodeJS.WritableStream;
+  /** Present when telemetry is on: a server span per request, `http.server.request.duration`. */
+  telemetry?: HttpTelemetry;
+  /** Present with `METRICS=prometheus`: the text `GET /metrics` answers. */
+  metrics?: () => Promise<string>;
+}
+
+type RouteConfig = TracedRouteConfig & { public?: boolean };
+
 /** Routes, schemas and the error → status mapping; knows ports and use cases, never adapters. */
-export function buildHttpServer(deps: HttpDependencies, options: { logger?: boolean } = {}): FastifyInstance {
+export function buildHttpServer(deps: HttpDependencies, options: HttpServerOptions = {}): FastifyInstance {
   const app = Fastify({
-    logger: options.logger ?? false,
+    logger:
+      options.logger === true && options.logStream !== undefined
+        ? { stream: options.logStream }
+        : (options.logger ?? false),
     bodyLimit: 1_048_576,
     // Fastify's default strips unknown properties and answers 201: a `tenantId` slipped into a body
     // must be refused (400), never silently dropped. `additionalProperties: false` then means it.
@@ -90,8 +107,11 @@ export function buildHttpServer(deps: HttpDependencies, options: { logger?: bool
   });
   app.decorateRequest("principal", null);
 
+  // First of the onRequest hooks, so the token's decoding is a child of the request's span.
+  if (options.telemetry !== undefined) traceRequests(app, options.telemetry);
+
   app.addHook("onRequest", async (request) => {
-    if (request.routeOptions.config && (request.routeOptions.config as { public?: boolean }).public) return;
+    if ((request.routeOptions.config as RouteConfig | undefined)?.public) return;
     const header = request.headers.authorization;
     request.principal = await deps.decoder.decode(header ?? "");
   });
@@ -132,7 +152,21 @@ export function buildHttpServer(deps: HttpDependencies, options: { logger?: bool
     reply.status(404).send({ error: "NOT_FOUND", message: "no such route" }),
   );
 
-  app.get("/health", { config: { public: true } }, async () => ({ status: "ok" }));
+  // Probes come every few seconds: a trace each would drown the requests worth looking at.
+  app.get("/health", { config: { public: true, traced: false } satisfies RouteConfig }, async () => ({
+    status: "ok",
+  }));
+
+  const scrape = options.metrics;
+  if (scrape !== undefined) {
+    // Unauthenticated like /health (scrapers carry no tenant token): its labels name operations,
+    // routes and status codes, never a tenant, a key or a value.
+    app.get(
+      "/metrics",
+      { config: { public: true, traced: false } satisfies RouteConfig },
+      async (_request, reply) => reply.type("text/plain; version=0.0.4; charset=utf-8").send(await scrape()),
+    );
+  }
 
   app.post<{ Body: { slug: string; name: string; plan: string; settings?: Record<string, never> } }>(
     "/tenants",
