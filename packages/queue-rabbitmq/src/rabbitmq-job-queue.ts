@@ -31,7 +31,16 @@ import { bounded, type Deadline, pause, remainingMs, startDeadline, timeoutError
 import { JOB_HEADERS, type JobMessage } from "./job-message.js";
 import { closeQuietly, Link, UnroutedError } from "./link.js";
 import { mapAmqpError } from "./map-amqp-error.js";
-import { idempotencyKeyHash, newJobId, newNonce, QueueNames, queueOfJobId, waitPeriodMs } from "./names.js";
+import {
+  epochOfJobId,
+  idempotencyKeyHash,
+  isIssuedJobId,
+  JobIdIssuer,
+  newNonce,
+  QueueNames,
+  queueOfJobId,
+  waitPeriodMs,
+} from "./names.js";
 import { RabbitMqWorker } from "./worker.js";
 
 export interface RabbitMqJobQueueOptions {
@@ -99,6 +108,17 @@ const DEFAULTS = {
   connectionName: "@proj/queue-rabbitmq",
 };
 
+/**
+ * How long, in `retentionMs`, an issuer's epoch record outlives the enqueue of each of its jobs
+ * (plus the job's delay): the job waits or retries (what the state keeps of a job lasts
+ * `retentionMs`), stays a dead letter up to `retentionMs`, and once redriven stays cancellable for
+ * `retentionMs` more.
+ */
+const EPOCH_RETENTIONS = 3;
+
+/** Epoch keys of other processes' issuers kept in memory (cleared when full: re-read on demand). */
+const KNOWN_EPOCHS = 1_024;
+
 /** The most a `JobQueue.close()` waits for each worker's handlers (the workers' default deadline). */
 const QUEUE_CLOSE_WORKER_DEADLINE_MS = 30_000;
 
@@ -130,6 +150,13 @@ export class RabbitMqJobQueue implements JobQueue {
   /** Queues whose declaration (or probe) has succeeded: the hot path skips waiting on them. */
   readonly #ready = new Set<string>();
   readonly #workers = new Set<RabbitMqWorker>();
+  readonly #ids = new JobIdIssuer();
+  /** Until when (`Date.now()` scale) the issuer's epoch record is known to live in the state. */
+  #epochUntil = 0;
+  /** The epoch record's write in flight, shared by the enqueues that need it. */
+  #epochWrite: { until: number; done: Promise<void> } | undefined;
+  /** Epoch keys read from the state (`cancel` of jobs other processes issued). */
+  readonly #epochKeys = new Map<string, string>();
   #closing: Promise<void> | undefined;
 
   constructor(options: RabbitMqJobQueueOptions) {
@@ -186,34 +213,32 @@ export class RabbitMqJobQueue implements JobQueue {
     const text = encodeJobPayload(payload, this.#maxPayloadBytes);
     const { signal } = options;
     const deadline = startDeadline(timeoutMs);
-    const id = newJobId(queue);
+    const id = this.#ids.next(queue);
     const keyHash = idempotencyKey === undefined ? undefined : idempotencyKeyHash(idempotencyKey);
     const what = `enqueue on ${this.names.main(queue)}`;
     const job: JobMessage = { id, queue, attempt: 1, maxAttempts, dueAt: Date.now() + delayMs, keyHash };
-    // The mark `cancel` looks for is stored while the job is published (not before: a round trip
-    // saved). Published without its mark, the job runs but cannot be cancelled: the caller hears
-    // of it as an unknown outcome. A mark without a job (the publish failed) expires unused.
-    const marked = this.#state
-      .set(this.#liveKey(id), 1, {
-        ttlMs: this.#retentionMs + delayMs,
-        ...this.#stateCall(deadline, signal, what),
-      })
-      .then(
-        () => undefined,
-        (error: unknown) => error,
-      );
+    // No state write per job: `cancel` recognises the id by its issuer's epoch record, written
+    // once (and again about every retentionMs), while the first job is published. Published
+    // before the record is in the state, the job runs but cannot be cancelled: the caller hears of
+    // it as an unknown outcome.
+    const recorded = this.#recordEpoch(
+      Date.now() + EPOCH_RETENTIONS * this.#retentionMs + delayMs,
+      deadline,
+      signal,
+      what,
+    );
     try {
       await this.sendJob(job, Buffer.from(text), deadline, signal, what);
     } catch (error) {
-      await marked;
+      await recorded;
       throw error;
     }
-    const markFailure = await marked;
-    if (markFailure !== undefined) {
+    const recordFailure = recorded === undefined ? undefined : await recorded;
+    if (recordFailure !== undefined) {
       throw outcomeUnknownError(
-        isInfrastructureError(markFailure) && markFailure.code === "TIMEOUT" ? "TIMEOUT" : "UNAVAILABLE",
-        `${what}: the job was published but the state store did not take its mark (it will run, but cancel cannot find it)`,
-        { cause: markFailure },
+        isInfrastructureError(recordFailure) && recordFailure.code === "TIMEOUT" ? "TIMEOUT" : "UNAVAILABLE",
+        `${what}: the job was published but the state store did not take its issuer's record (it will run, but cancel cannot find it)`,
+        { cause: recordFailure },
       );
     }
     if (keyHash === undefined) return { id, duplicate: false };
@@ -233,10 +258,7 @@ export class RabbitMqJobQueue implements JobQueue {
     // Another enqueue holds the key: this job's message is dropped when delivered (its claim
     // fails); the cancellation mark also covers a delivery after the key's window ran out.
     void this.#quietly(
-      Promise.all([
-        this.#state.set(this.#cancelKey(id), 1, { ttlMs: this.#retentionMs + delayMs }),
-        this.#state.delete(this.#liveKey(id)),
-      ]),
+      this.#state.set(this.#endKey(id), "duplicate", { ttlMs: this.#retentionMs + delayMs }),
       `dropping the duplicate message of job ${id}`,
     );
     return { id: holder, duplicate: true };
@@ -261,17 +283,27 @@ export class RabbitMqJobQueue implements JobQueue {
   async cancel(id: string, options: JobCallOptions = {}): Promise<boolean> {
     this.#ensureOpen();
     const timeoutMs = validateJobCallOptions(options, this.#timeoutMs, "cancel");
-    if (queueOfJobId(id) === undefined) return false;
+    const epoch = typeof id === "string" ? epochOfJobId(id) : undefined;
+    if (epoch === undefined) return false;
     const deadline = startDeadline(timeoutMs);
+    const { signal } = options;
     const what = `cancel of job ${id}`;
-    // Mark first, then take the job's mark: a delivery after this call never runs it, and of a
-    // cancel and the job's end (success, dead letter) exactly one takes the mark.
     try {
-      await this.#state.set(this.#cancelKey(id), 1, {
+      // An id no issuer of this prefix made is unknown; a job that ended has its end mark (done,
+      // cancelled, a duplicate's message) or its dead-letter record. Any other issued job is
+      // waiting or running: its end mark, once written, stops every later delivery.
+      const key = await this.#epochKeyOf(epoch, deadline, signal, what);
+      if (key === undefined || !isIssuedJobId(id, key)) return false;
+      const ended = await Promise.all([
+        this.#state.has(this.#endKey(id), this.#stateCall(deadline, signal, what)),
+        this.#state.has(this.#deadKey(id), this.#stateCall(deadline, signal, what)),
+      ]);
+      if (ended[0] || ended[1]) return false;
+      await this.#state.set(this.#endKey(id), "cancelled", {
         ttlMs: this.#retentionMs,
-        ...this.#stateCall(deadline, options.signal, what),
+        ...this.#stateCall(deadline, signal, what),
       });
-      return await this.#state.delete(this.#liveKey(id), this.#stateCall(deadline, options.signal, what));
+      return true;
     } catch (error) {
       throw stateError(error, `${what} failed`, true);
     }
@@ -321,11 +353,8 @@ export class RabbitMqJobQueue implements JobQueue {
       throw stateError(error, `${what} failed`, true);
     }
     try {
-      await this.#state.delete(this.#cancelKey(id), this.#stateCall(deadline, signal, what));
-      await this.#state.set(this.#liveKey(id), 1, {
-        ttlMs: this.#retentionMs,
-        ...this.#stateCall(deadline, signal, what),
-      });
+      // The job is waiting again: no end mark (a cancel made while it was dying) may drop it.
+      await this.#state.delete(this.#endKey(id), this.#stateCall(deadline, signal, what));
       const job: JobMessage = {
         id,
         queue,
@@ -509,14 +538,20 @@ export class RabbitMqJobQueue implements JobQueue {
     }
   }
 
-  /** @internal Whether a cancellation mark exists for the job. */
-  isCancelled(id: string, deadline: Deadline): Promise<boolean> {
-    return this.#state.has(this.#cancelKey(id), this.#stateCall(deadline, undefined, `checking job ${id}`));
+  /**
+   * @internal Whether the job has an end mark: cancelled, or ended elsewhere (done or dead by
+   * another delivery of it, a duplicate enqueue's message). Such a delivery is dropped.
+   */
+  hasEnded(id: string, deadline: Deadline): Promise<boolean> {
+    return this.#state.has(this.#endKey(id), this.#stateCall(deadline, undefined, `checking job ${id}`));
   }
 
-  /** @internal The job ended (done or dropped): `cancel` answers false from now on. */
-  forget(id: string): void {
-    void this.#quietly(this.#state.delete(this.#liveKey(id)), `forgetting finished job ${id}`);
+  /** @internal The job ended (done, a dropped duplicate): `cancel` answers false from now on. */
+  ended(id: string, how: "done" | "duplicate"): void {
+    void this.#quietly(
+      this.#state.set(this.#endKey(id), how, { ttlMs: this.#retentionMs }),
+      `recording the end of job ${id}`,
+    );
   }
 
   /**
@@ -558,7 +593,6 @@ export class RabbitMqJobQueue implements JobQueue {
       undefined,
       what,
     );
-    this.forget(job.id);
   }
 
   // ---- internals ---------------------------------------------------------------------------
@@ -795,12 +829,77 @@ export class RabbitMqJobQueue implements JobQueue {
     }
   }
 
-  #liveKey(id: string): string {
-    return `${this.names.prefix}:live:${id}`;
+  #endKey(id: string): string {
+    return `${this.names.prefix}:end:${id}`;
   }
 
-  #cancelKey(id: string): string {
-    return `${this.names.prefix}:cancel:${id}`;
+  #epochKey(epoch: string): string {
+    return `${this.names.prefix}:epoch:${epoch}`;
+  }
+
+  /**
+   * Makes sure this issuer's epoch record lives until `needUntil` (`Date.now()` scale): nothing to
+   * do (no promise) while it does; else a write, shared with the enqueues in flight, that gives it
+   * `retentionMs` more, so the next one is due about `retentionMs` later. Resolves to the
+   * failure, if any (never rejects).
+   */
+  #recordEpoch(
+    needUntil: number,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+    what: string,
+  ): Promise<unknown> | undefined {
+    if (needUntil <= this.#epochUntil) return undefined;
+    let write = this.#epochWrite;
+    if (write === undefined || write.until < needUntil) {
+      const until = needUntil + this.#retentionMs;
+      const startedAt = Date.now();
+      let done: Promise<void>;
+      try {
+        // Not tied to this caller's signal: other enqueues wait on it too (each on its own signal).
+        const { timeoutMs } = this.#stateCall(deadline, undefined, what);
+        done = this.#state.set(this.#epochKey(this.#ids.epoch), this.#ids.key, {
+          // Counted by Redis from when it gets the write, so it lives at least until `until`.
+          ttlMs: Math.ceil(until - startedAt),
+          ...(timeoutMs === undefined ? {} : { timeoutMs }),
+        });
+      } catch (error) {
+        return Promise.resolve(error);
+      }
+      const current = { until, done };
+      this.#epochWrite = current;
+      write = current;
+      done.then(
+        () => {
+          this.#epochUntil = Math.max(this.#epochUntil, until);
+          if (this.#epochWrite === current) this.#epochWrite = undefined;
+        },
+        () => {
+          if (this.#epochWrite === current) this.#epochWrite = undefined;
+        },
+      );
+    }
+    return bounded(write.done, deadline, signal, what).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+  }
+
+  /** The key of an issuer's epoch, from memory or the state; `undefined` when it has no record. */
+  async #epochKeyOf(
+    epoch: string,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+    what: string,
+  ): Promise<string | undefined> {
+    if (epoch === this.#ids.epoch) return this.#ids.key;
+    const known = this.#epochKeys.get(epoch);
+    if (known !== undefined) return known;
+    const stored = await this.#state.get(this.#epochKey(epoch), this.#stateCall(deadline, signal, what));
+    if (typeof stored !== "string") return undefined;
+    if (this.#epochKeys.size >= KNOWN_EPOCHS) this.#epochKeys.clear();
+    this.#epochKeys.set(epoch, stored);
+    return stored;
   }
 
   #keyKey(queue: string, keyHash: string): string {

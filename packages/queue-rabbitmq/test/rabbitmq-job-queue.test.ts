@@ -200,7 +200,8 @@ describe("failures", () => {
       expect(error.retryable).toBe(false);
       expect(error.message).toMatch(/cancel cannot find it/);
       expect(await readyCount(queue.names.main(jobs))).toBe(1);
-      await expectErrorCode(() => queue.cancel(`${jobs}.DDDDDDDDDDDDDDDDDDDDDD`), "UNAVAILABLE");
+      // An id of another issuer: its epoch record must be read.
+      await expectErrorCode(() => queue.cancel(`${jobs}.EEEEEEEEDDDDDDDDDDDDDDDDDDDDDD`), "UNAVAILABLE");
     } finally {
       await queue.close();
       await state.close();
@@ -273,7 +274,7 @@ describe("failures", () => {
     });
     await queue.enqueue(jobs, { warm: true });
     await until(() => ran === 1, "the warm-up job ran");
-    const id = `${jobs}.BBBBBBBBBBBBBBBBBBBBBB`;
+    const id = `${jobs}.EEEEEEEEBBBBBBBBBBBBBBBBBBBBBB`;
     await publishRaw(jobs, "{not json", {
       [JOB_HEADERS.id]: id,
       [JOB_HEADERS.attempt]: 1,
@@ -315,8 +316,16 @@ describe("failures", () => {
   it("cancel and redrive answer false for ids of this adapter's shape that name no job", async () => {
     const queue = await open();
     const jobs = name("unknown");
-    const id = `${jobs}.CCCCCCCCCCCCCCCCCCCCCC`;
+    const id = `${jobs}.EEEEEEEECCCCCCCCCCCCCCCCCCCCCC`;
     expect(await queue.cancel(id)).toBe(false);
     expect(await queue.redrive(id)).toBe(false);
+    // The epoch of a real issuer (its record is in the state), a block it never issued.
+    const { id: real } = await queue.enqueue(jobs, { n: 1 });
+    const forged = `${real.slice(0, -22)}CCCCCCCCCCCCCCCCCCCCCC`;
+    expect(await queue.cancel(forged)).toBe(false);
+    const elsewhere = await open();
+    expect(await elsewhere.cancel(forged), "another process").toBe(false);
+    expect(await elsewhere.cancel(real), "another process cancels the waiting job").toBe(true);
+    expect(await queue.cancel(real), "cancelled already").toBe(false);
   });
 });
