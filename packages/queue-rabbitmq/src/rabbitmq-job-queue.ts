@@ -28,7 +28,7 @@ import {
 } from "@proj/ports";
 import type { ConsumeMessage, Options } from "amqplib";
 import { bounded, type Deadline, pause, remainingMs, startDeadline, timeoutError } from "./deadline.js";
-import { JOB_HEADERS, type JobMessage } from "./job-message.js";
+import { type JobMessage, jobMessageType } from "./job-message.js";
 import { closeQuietly, Link, UnroutedError } from "./link.js";
 import { mapAmqpError } from "./map-amqp-error.js";
 import {
@@ -439,20 +439,14 @@ export class RabbitMqJobQueue implements JobQueue {
     signal: AbortSignal | undefined,
     what: string,
   ): Promise<void> {
-    const headers: Record<string, unknown> = {
-      [JOB_HEADERS.id]: job.id,
-      [JOB_HEADERS.attempt]: job.attempt,
-      [JOB_HEADERS.maxAttempts]: job.maxAttempts,
-      [JOB_HEADERS.dueAt]: job.dueAt,
-    };
-    if (job.keyHash !== undefined) headers[JOB_HEADERS.key] = job.keyHash;
+    const type = jobMessageType(job);
     const left = job.dueAt - Date.now();
     const target = left > 0 ? this.names.wait(job.queue, waitPeriodMs(left)) : this.names.main(job.queue);
     for (let tries = 1; ; tries++) {
       await this.ensureMainQueue(job.queue, deadline, signal);
       if (left > 0) await this.#ensureWaitQueue(job.queue, waitPeriodMs(left), deadline, signal);
       try {
-        await this.#link.publish({ queue: target, content, headers }, deadline, signal, what);
+        await this.#link.publish({ queue: target, content, type }, deadline, signal, what);
         return;
       } catch (error) {
         if (!(error instanceof UnroutedError) || tries > 1) throw error;

@@ -319,7 +319,7 @@ export class RabbitMqWorker implements JobWorker {
       host.reportError(
         new InfrastructureError(
           "INTERNAL",
-          `a message on ${host.names.main(this.queue)} carries no job headers: acknowledged and dropped`,
+          `a message on ${host.names.main(this.queue)} carries no job (its type property is no job's): acknowledged and dropped`,
         ),
       );
       this.#ack(delivery);

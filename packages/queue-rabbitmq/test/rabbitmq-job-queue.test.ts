@@ -3,7 +3,12 @@ import { expectErrorCode, uniqueName } from "@proj/contract-tests";
 import { type InfrastructureError, isOutcomeUnknown, type JobDelivery, type JsonValue } from "@proj/ports";
 import amqp from "amqplib";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { createRabbitMqJobQueue, JOB_HEADERS, type RabbitMqJobQueue, WAIT_PERIODS_MS } from "../src/index.js";
+import {
+  createRabbitMqJobQueue,
+  jobMessageType,
+  type RabbitMqJobQueue,
+  WAIT_PERIODS_MS,
+} from "../src/index.js";
 import { AMQP_URL, deleteQueues, PREFIX, QueueFixture, readyCount } from "./support/harness.js";
 
 const fixture = new QueueFixture();
@@ -41,11 +46,11 @@ async function until(
 }
 
 /** Publishes a raw message onto a job queue, as another application might. */
-async function publishRaw(queue: string, content: string, headers: Record<string, unknown>): Promise<void> {
+async function publishRaw(queue: string, content: string, type: string | undefined): Promise<void> {
   const connection = await amqp.connect(AMQP_URL);
   try {
     const channel = await connection.createConfirmChannel();
-    channel.sendToQueue(`${PREFIX}.${queue}`, Buffer.from(content), { persistent: true, headers });
+    channel.sendToQueue(`${PREFIX}.${queue}`, Buffer.from(content), { persistent: true, type });
     await channel.waitForConfirms();
   } finally {
     await connection.close();
@@ -252,10 +257,22 @@ describe("failures", () => {
     });
     const { id } = await queue.enqueue(jobs, { n: 1 });
     await until(() => seen.length === 1, "the real job ran");
-    await publishRaw(jobs, "{}", { [JOB_HEADERS.id]: "elsewhere.AAAAAAAAAAAAAAAAAAAAAA" });
-    await publishRaw(jobs, "not json", {});
+    // A job of another queue, a type that is no job's, and no type at all.
+    await publishRaw(
+      jobs,
+      "{}",
+      jobMessageType({
+        id: "elsewhere.EEEEEEEEAAAAAAAAAAAAAAAAAAAAAA",
+        attempt: 1,
+        maxAttempts: 3,
+        dueAt: 0,
+        keyHash: undefined,
+      }),
+    );
+    await publishRaw(jobs, "{}", "job1 1 3 x elsewhere");
+    await publishRaw(jobs, "not json", undefined);
     await until(
-      () => reported.filter((error) => /no job headers/.test(error.message)).length === 2,
+      () => reported.filter((error) => /carries no job/.test(error.message)).length === 3,
       "both reported",
     );
     expect(await readyCount(queue.names.main(jobs))).toBe(0);
@@ -275,12 +292,11 @@ describe("failures", () => {
     await queue.enqueue(jobs, { warm: true });
     await until(() => ran === 1, "the warm-up job ran");
     const id = `${jobs}.EEEEEEEEBBBBBBBBBBBBBBBBBBBBBB`;
-    await publishRaw(jobs, "{not json", {
-      [JOB_HEADERS.id]: id,
-      [JOB_HEADERS.attempt]: 1,
-      [JOB_HEADERS.maxAttempts]: 3,
-      [JOB_HEADERS.dueAt]: Date.now(),
-    });
+    await publishRaw(
+      jobs,
+      "{not json",
+      jobMessageType({ id, attempt: 1, maxAttempts: 3, dueAt: Date.now(), keyHash: undefined }),
+    );
     await until(
       async () => (await queue.listDeadLetters(jobs)).items.length === 1,
       "the bad job is a dead letter",
