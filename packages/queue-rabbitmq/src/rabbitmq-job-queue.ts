@@ -45,9 +45,9 @@ import { RabbitMqWorker } from "./worker.js";
 
 export interface RabbitMqJobQueueOptions {
   /**
-   * Where the per-job state lives that RabbitMQ does not keep per message: which jobs are still
-   * waiting or running (so `cancel` can answer), cancellation marks (checked before each delivery
-   * and while a handler runs), and dead letters' records (for `redrive`). Any `Cache` shared by
+   * Where the state lives that RabbitMQ does not keep per message: which jobs ended (done,
+   * cancelled: checked before each delivery and while a handler runs), dead letters' records (for
+   * `redrive`), and each adapter instance's id key (so `cancel` tells the ids it issued). Any `Cache` shared by
    * every process of the application, such as `@proj/cache-redis`; it must not evict entries
    * before their TTL (Redis: a `noeviction` or `volatile-*` policy with room to spare). The queue
    * does not close it.
@@ -70,9 +70,10 @@ export interface RabbitMqJobQueueOptions {
   /** Largest payload, in UTF-8 bytes of its JSON text. Default 256 KiB. */
   maxPayloadBytes?: number;
   /**
-   * How long the adapter keeps what it knows about a job, in milliseconds: the mark that lets
-   * `cancel` find a waiting job (counted from enqueue, plus its delay), cancellation marks, and
-   * dead letters (state entries and the dead-letter stream's `x-max-age`). Default 14 days.
+   * How long the adapter keeps what it knows about a job, in milliseconds: end marks (done,
+   * cancelled) and dead letters (state entries and the dead-letter stream's `x-max-age`); an
+   * instance's id key lives 3 times this (plus the longest delay) past its last enqueue, which
+   * is how long its jobs stay cancellable. Default 14 days.
    */
   retentionMs?: number;
   /** Shown as the connection's name in RabbitMQ's tools. Default `@proj/queue-rabbitmq`. */
@@ -256,7 +257,7 @@ export class RabbitMqJobQueue implements JobQueue {
     }
     if (holder === id || holder === undefined) return { id, duplicate: false };
     // Another enqueue holds the key: this job's message is dropped when delivered (its claim
-    // fails); the cancellation mark also covers a delivery after the key's window ran out.
+    // fails); its end mark also covers a delivery after the key's window ran out.
     void this.#quietly(
       this.#state.set(this.#endKey(id), "duplicate", { ttlMs: this.#retentionMs + delayMs }),
       `dropping the duplicate message of job ${id}`,
@@ -542,10 +543,14 @@ export class RabbitMqJobQueue implements JobQueue {
 
   /** @internal The job ended (done, a dropped duplicate): `cancel` answers false from now on. */
   ended(id: string, how: "done" | "duplicate"): void {
-    void this.#quietly(
-      this.#state.set(this.#endKey(id), how, { ttlMs: this.#retentionMs }),
-      `recording the end of job ${id}`,
-    );
+    // After amqplib's flush of this turn (it writes on `setImmediate` too, scheduled earlier):
+    // the ack and the next publish reach RabbitMQ before this write's system call.
+    setImmediate(() => {
+      void this.#quietly(
+        this.#state.set(this.#endKey(id), how, { ttlMs: this.#retentionMs }),
+        `recording the end of job ${id}`,
+      );
+    });
   }
 
   /**
