@@ -152,12 +152,16 @@ export class RabbitMqJobQueue implements JobQueue {
   readonly #ready = new Set<string>();
   readonly #workers = new Set<RabbitMqWorker>();
   readonly #ids = new JobIdIssuer();
-  /** Until when (`Date.now()` scale) the issuer's epoch record is known to live in the state. */
+  /** The epoch whose record `#epochUntil` and `#epochWrite` are about (the issuer's current one). */
+  #recordedEpoch = "";
+  /** Until when (`Date.now()` scale) that epoch's record is known to live in the state. */
   #epochUntil = 0;
   /** The epoch record's write in flight, shared by the enqueues that need it. */
   #epochWrite: { until: number; done: Promise<void> } | undefined;
   /** Epoch keys read from the state (`cancel` of jobs other processes issued). */
   readonly #epochKeys = new Map<string, string>();
+  /** Per epoch, the "cancels exist" read the deliveries arriving now join (not sent yet). */
+  readonly #cancelChecks = new Map<string, Promise<boolean>>();
   #closing: Promise<void> | undefined;
 
   constructor(options: RabbitMqJobQueueOptions) {
@@ -300,6 +304,15 @@ export class RabbitMqJobQueue implements JobQueue {
         this.#state.has(this.#deadKey(id), this.#stateCall(deadline, signal, what)),
       ]);
       if (ended[0] || ended[1]) return false;
+      // The epoch's "cancels exist" mark goes before the job's end mark: a worker that finds none
+      // knows no job of the epoch has a `cancelled` mark (see `hasEnded`). It outlives the end
+      // mark: twice its TTL, and the end mark is sent less than `retentionMs` after it.
+      const flaggedAt = performance.now();
+      await this.#state.set(this.#cancelsKey(epoch), 1, {
+        ttlMs: 2 * this.#retentionMs,
+        ...this.#stateCall(deadline, signal, what),
+      });
+      if (performance.now() - flaggedAt >= this.#retentionMs) throw timeoutError(deadline, what);
       await this.#state.set(this.#endKey(id), "cancelled", {
         ttlMs: this.#retentionMs,
         ...this.#stateCall(deadline, signal, what),
@@ -534,11 +547,39 @@ export class RabbitMqJobQueue implements JobQueue {
   }
 
   /**
-   * @internal Whether the job has an end mark: cancelled, or ended elsewhere (done or dead by
-   * another delivery of it, a duplicate enqueue's message). Such a delivery is dropped.
+   * @internal Whether a delivery must be dropped, checked before it runs: the job was cancelled
+   * (or, for a keyed job, its message is a duplicate enqueue's). Jobs without a key first ask
+   * whether any job of their epoch was cancelled: one read shared by the deliveries of the epoch
+   * that arrive in the same event-loop turn, sent after they arrived. None: none of them had a
+   * `cancelled` mark when Redis ran the read (`cancel` writes the epoch's mark first), the same
+   * answer their own marks would have given at that moment. Otherwise each reads its own mark.
    */
-  hasEnded(id: string, deadline: Deadline): Promise<boolean> {
+  async hasEnded(job: JobMessage, deadline: Deadline): Promise<boolean> {
+    if (job.keyHash === undefined) {
+      const epoch = epochOfJobId(job.id) as string;
+      if (!(await this.#cancelsIn(epoch, deadline))) return false;
+    }
+    return this.hasEndMark(job.id, deadline);
+  }
+
+  /** @internal Whether the job has an end mark (checked while its handler runs). */
+  hasEndMark(id: string, deadline: Deadline): Promise<boolean> {
     return this.#state.has(this.#endKey(id), this.#stateCall(deadline, undefined, `checking job ${id}`));
+  }
+
+  #cancelsIn(epoch: string, deadline: Deadline): Promise<boolean> {
+    let check = this.#cancelChecks.get(epoch);
+    if (check === undefined) {
+      const what = `checking the jobs of epoch ${epoch} for cancellation`;
+      const call = this.#stateCall(deadline, undefined, what);
+      check = new Promise<void>((resolve) => process.nextTick(resolve)).then(() => {
+        // Sent now: deliveries arriving from here on need a read of their own.
+        this.#cancelChecks.delete(epoch);
+        return this.#state.has(this.#cancelsKey(epoch), call);
+      });
+      this.#cancelChecks.set(epoch, check);
+    }
+    return check;
   }
 
   /** @internal The job ended (done, a dropped duplicate): `cancel` answers false from now on. */
@@ -836,6 +877,10 @@ export class RabbitMqJobQueue implements JobQueue {
     return `${this.names.prefix}:epoch:${epoch}`;
   }
 
+  #cancelsKey(epoch: string): string {
+    return `${this.names.prefix}:cancels:${epoch}`;
+  }
+
   /**
    * Makes sure this issuer's epoch record lives until `needUntil` (`Date.now()` scale): nothing to
    * do (no promise) while it does; else a write, shared with the enqueues in flight, that gives it
@@ -848,6 +893,13 @@ export class RabbitMqJobQueue implements JobQueue {
     signal: AbortSignal | undefined,
     what: string,
   ): Promise<unknown> | undefined {
+    const epoch = this.#ids.epoch;
+    if (epoch !== this.#recordedEpoch) {
+      // A new epoch (the issuer rotates): its record is still to write.
+      this.#recordedEpoch = epoch;
+      this.#epochUntil = 0;
+      this.#epochWrite = undefined;
+    }
     if (needUntil <= this.#epochUntil) return undefined;
     let write = this.#epochWrite;
     if (write === undefined || write.until < needUntil) {
@@ -857,7 +909,7 @@ export class RabbitMqJobQueue implements JobQueue {
       try {
         // Not tied to this caller's signal: other enqueues wait on it too (each on its own signal).
         const { timeoutMs } = this.#stateCall(deadline, undefined, what);
-        done = this.#state.set(this.#epochKey(this.#ids.epoch), this.#ids.key, {
+        done = this.#state.set(this.#epochKey(epoch), this.#ids.key, {
           // Counted by Redis from when it gets the write, so it lives at least until `until`.
           ttlMs: Math.ceil(until - startedAt),
           ...(timeoutMs === undefined ? {} : { timeoutMs }),
@@ -870,7 +922,7 @@ export class RabbitMqJobQueue implements JobQueue {
       write = current;
       done.then(
         () => {
-          this.#epochUntil = Math.max(this.#epochUntil, until);
+          if (this.#recordedEpoch === epoch) this.#epochUntil = Math.max(this.#epochUntil, until);
           if (this.#epochWrite === current) this.#epochWrite = undefined;
         },
         () => {

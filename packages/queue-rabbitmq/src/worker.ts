@@ -336,7 +336,7 @@ export class RabbitMqWorker implements JobWorker {
     const redeliveries = message.properties.headers?.["x-delivery-count"];
     const attempt = job.attempt + (typeof redeliveries === "number" ? redeliveries : 0);
     const cancelled = await this.#persist(delivery, `checking ${what} for cancellation`, (deadline) =>
-      host.hasEnded(job.id, deadline),
+      host.hasEnded(job, deadline),
     );
     if (cancelled === ABANDONED) return;
     if (cancelled) {
@@ -426,7 +426,7 @@ export class RabbitMqWorker implements JobWorker {
     delivery.renewing = true;
     try {
       const deadline = startDeadline(Math.min(this.#host.defaultTimeoutMs, this.#options.leaseMs));
-      if (await this.#host.hasEnded(id, deadline)) {
+      if (await this.#host.hasEndMark(id, deadline)) {
         delivery.cancelled = true;
         delivery.controller.abort(
           new InfrastructureError("CANCELLED", `job ${id} was cancelled`, { retryable: false }),

@@ -73,6 +73,25 @@ describe("names and ids", () => {
     }
   });
 
+  it("start a new epoch, with a new key, every 65,536 ids and every hour", () => {
+    let now = 1_000_000;
+    const issuer = new JobIdIssuer(() => now);
+    const first = issuer.epoch;
+    const firstKey = issuer.key;
+    const ids = Array.from({ length: 65_536 }, () => issuer.next("q"));
+    expect(new Set(ids.map((id) => epochOfJobId(id)))).toEqual(new Set([first]));
+    const next = issuer.next("q");
+    expect(epochOfJobId(next)).not.toBe(first);
+    expect(issuer.key).not.toBe(firstKey);
+    expect(isIssuedJobId(ids[65_535] as string, firstKey)).toBe(true);
+    expect(isIssuedJobId(next, issuer.key)).toBe(true);
+    const second = issuer.epoch;
+    now += 3_599_999;
+    expect(epochOfJobId(issuer.next("q"))).toBe(second);
+    now += 1;
+    expect(epochOfJobId(issuer.next("q"))).not.toBe(second);
+  });
+
   it("issue unique ids that only their issuer's key recognises", () => {
     const issuer = new JobIdIssuer();
     const other = new JobIdIssuer();

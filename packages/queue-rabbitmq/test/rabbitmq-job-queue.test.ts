@@ -329,6 +329,29 @@ describe("failures", () => {
     await worker.close();
   });
 
+  it("cancelled jobs among many taken at once never run; the others all do", async () => {
+    const queue = await open();
+    const jobs = name("cancel-many");
+    const ids: string[] = [];
+    for (let n = 0; n < 64; n++) ids.push((await queue.enqueue(jobs, { n })).id);
+    // Same epoch: the deliveries share one "cancels exist" read, which finds the mark.
+    const cancelled = [ids[3], ids[31], ids[60]] as string[];
+    for (const id of cancelled) expect(await queue.cancel(id)).toBe(true);
+    const seen: string[] = [];
+    const worker = queue.work(
+      jobs,
+      async (job) => {
+        seen.push(job.id);
+      },
+      { concurrency: 32 },
+    );
+    await until(() => seen.length === ids.length - cancelled.length, "the other jobs ran");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(seen.filter((id) => cancelled.includes(id))).toEqual([]);
+    expect(new Set(seen).size).toBe(ids.length - cancelled.length);
+    await worker.close();
+  });
+
   it("cancel and redrive answer false for ids of this adapter's shape that name no job", async () => {
     const queue = await open();
     const jobs = name("unknown");
