@@ -47,7 +47,7 @@ export interface RabbitMqJobQueueOptions {
   /**
    * Where the state lives that RabbitMQ does not keep per message: which jobs ended (done,
    * cancelled: checked before each delivery and while a handler runs), dead letters' records (for
-   * `redrive`), and each adapter instance's id key (so `cancel` tells the ids it issued). Any `Cache` shared by
+   * `redrive`), and the keys of job ids (so `cancel` tells the ids the adapter issued). Any `Cache` shared by
    * every process of the application, such as `@proj/cache-redis`; it must not evict entries
    * before their TTL (Redis: a `noeviction` or `volatile-*` policy with room to spare). The queue
    * does not close it.
@@ -71,9 +71,9 @@ export interface RabbitMqJobQueueOptions {
   maxPayloadBytes?: number;
   /**
    * How long the adapter keeps what it knows about a job, in milliseconds: end marks (done,
-   * cancelled) and dead letters (state entries and the dead-letter stream's `x-max-age`); an
-   * instance's id key lives 3 times this (plus the longest delay) past its last enqueue, which
-   * is how long its jobs stay cancellable. Default 14 days.
+   * cancelled) and dead letters (state entries and the dead-letter stream's `x-max-age`); the key
+   * of a job's id lives at least 3 times this (plus the job's delay) past its enqueue, which is
+   * how long it stays cancellable. Default 14 days.
    */
   retentionMs?: number;
   /** Shown as the connection's name in RabbitMQ's tools. Default `@proj/queue-rabbitmq`. */
@@ -110,14 +110,14 @@ const DEFAULTS = {
 };
 
 /**
- * How long, in `retentionMs`, an issuer's epoch record outlives the enqueue of each of its jobs
+ * How long, in `retentionMs`, an epoch's record outlives the enqueue of each of its jobs
  * (plus the job's delay): the job waits or retries (what the state keeps of a job lasts
  * `retentionMs`), stays a dead letter up to `retentionMs`, and once redriven stays cancellable for
  * `retentionMs` more.
  */
 const EPOCH_RETENTIONS = 3;
 
-/** Epoch keys of other processes' issuers kept in memory (cleared when full: re-read on demand). */
+/** Epoch keys read from the state, kept in memory (cleared when full: read again on demand). */
 const KNOWN_EPOCHS = 1_024;
 
 /** The most a `JobQueue.close()` waits for each worker's handlers (the workers' default deadline). */
@@ -222,10 +222,10 @@ export class RabbitMqJobQueue implements JobQueue {
     const keyHash = idempotencyKey === undefined ? undefined : idempotencyKeyHash(idempotencyKey);
     const what = `enqueue on ${this.names.main(queue)}`;
     const job: JobMessage = { id, queue, attempt: 1, maxAttempts, dueAt: Date.now() + delayMs, keyHash };
-    // No state write per job: `cancel` recognises the id by its issuer's epoch record, written
-    // once (and again about every retentionMs), while the first job is published. Published
-    // before the record is in the state, the job runs but cannot be cancelled: the caller hears of
-    // it as an unknown outcome.
+    // No state write per job: `cancel` recognises the id by its epoch's record, written with the
+    // epoch's first job (and again for a longer delay than any before) while it is published.
+    // Published before the record is in the state, the job runs but cannot be cancelled: the
+    // caller hears of it as an unknown outcome.
     const recorded = this.#recordEpoch(
       Date.now() + EPOCH_RETENTIONS * this.#retentionMs + delayMs,
       deadline,
@@ -242,7 +242,7 @@ export class RabbitMqJobQueue implements JobQueue {
     if (recordFailure !== undefined) {
       throw outcomeUnknownError(
         isInfrastructureError(recordFailure) && recordFailure.code === "TIMEOUT" ? "TIMEOUT" : "UNAVAILABLE",
-        `${what}: the job was published but the state store did not take its issuer's record (it will run, but cancel cannot find it)`,
+        `${what}: the job was published but the state store did not take its epoch's record (it will run, but cancel cannot find it)`,
         { cause: recordFailure },
       );
     }
@@ -882,7 +882,7 @@ export class RabbitMqJobQueue implements JobQueue {
   }
 
   /**
-   * Makes sure this issuer's epoch record lives until `needUntil` (`Date.now()` scale): nothing to
+   * Makes sure this epoch's record lives until `needUntil` (`Date.now()` scale): nothing to
    * do (no promise) while it does; else a write, shared with the enqueues in flight, that gives it
    * `retentionMs` more, so the next one is due about `retentionMs` later. Resolves to the
    * failure, if any (never rejects).
@@ -936,7 +936,7 @@ export class RabbitMqJobQueue implements JobQueue {
     );
   }
 
-  /** The key of an issuer's epoch, from memory or the state; `undefined` when it has no record. */
+  /** The key of an epoch, from memory or the state; `undefined` when it has no record. */
   async #epochKeyOf(
     epoch: string,
     deadline: Deadline,
