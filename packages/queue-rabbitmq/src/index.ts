@@ -1,6 +1,6 @@
 import { RabbitMqJobQueue, type RabbitMqJobQueueOptions } from "./rabbitmq-job-queue.js";
 
-export { JOB_HEADERS, type JobMessage } from "./job-message.js";
+export { JOB_MESSAGE_TYPE, type JobMessage, jobMessageType } from "./job-message.js";
 export {
   idempotencyKeyHash,
   MAX_WAIT_EXPONENT,

@@ -21,7 +21,10 @@ export interface LinkOptions {
 export interface Outgoing {
   queue: string;
   content: Buffer;
-  headers: Record<string, unknown>;
+  /** Dead-letter stream entries: what kind of entry (a record, a probe, a marker). */
+  headers?: Record<string, unknown>;
+  /** Job messages: the job (see `jobMessageType`). */
+  type?: string;
   /** Per-message TTL, as AMQP's `expiration` (none on job messages). */
   persistent?: boolean;
 }
@@ -267,6 +270,7 @@ export class Link {
             messageId: tag,
             contentType: "application/json",
             headers: message.headers,
+            type: message.type,
           },
           (error: unknown) => {
             if (error === null || error === undefined) {

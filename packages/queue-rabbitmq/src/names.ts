@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { type Cipher, createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
 
 /**
  * How the adapter names what it keeps on the broker. Port queue names hold no `.` (see
@@ -67,27 +67,105 @@ export class QueueNames {
   }
 }
 
-const JOB_ID = /^([A-Za-z0-9][A-Za-z0-9_-]{0,63})\.([A-Za-z0-9_-]{22})$/;
+const JOB_ID = /^([A-Za-z0-9][A-Za-z0-9_-]{0,63})\.([A-Za-z0-9_-]{8})([A-Za-z0-9_-]{22})$/;
 
-/** A fresh job id: `<queue>.<128 random bits, base64url>`. The queue rides along for `cancel`/`redrive`. */
-export function newJobId(queue: string): string {
-  if (idPoolOffset + 16 > idPool.length) {
-    // One CSPRNG call per 256 ids instead of one per enqueue (measurable at thousands a second).
-    idPool = randomBytes(4096);
-    idPoolOffset = 0;
+/** Ids sealed per cipher call (one call per 256 enqueues instead of one per enqueue). */
+const IDS_PER_BATCH = 256;
+/** Ids per epoch: a cancel makes the other jobs of its epoch take the slower check (see README). */
+const IDS_PER_EPOCH = 65_536;
+/** Longest an epoch issues ids, so that a slow producer's epochs stay small groups too. */
+const EPOCH_MS = 3_600_000;
+
+/**
+ * Issues job ids `cancel` can recognise without a state write per job: `<queue>.<epoch><block>`,
+ * where the epoch (48 random bits, 8 base64url characters) names a group of ids and its key, and
+ * the block (22 characters) is a 16-byte AES-128 block, encrypted under the epoch's key, of a
+ * counter and eight zero bytes. A new epoch (and key) starts every 65,536 ids or every hour. Ids
+ * are unique (a counter under one key, a fresh epoch per key) and cannot be guessed; whoever holds
+ * the epoch's key (the state's epoch record) tells an id it sealed from any other string of the
+ * same shape: the block decrypts to eight zero bytes.
+ */
+export class JobIdIssuer {
+  #epoch = "";
+  #key = "";
+  #cipher: Cipher | undefined;
+  #startedAt = 0;
+  #issued = 0;
+  #pool = "";
+  #offset = 0;
+  readonly #now: () => number;
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+    this.#rotate();
   }
-  const bits = idPool.toString("base64url", idPoolOffset, idPoolOffset + 16);
-  idPoolOffset += 16;
-  return `${queue}.${bits}`;
-}
 
-let idPool = Buffer.alloc(0);
-let idPoolOffset = 0;
+  /** The epoch of the ids issued now. */
+  get epoch(): string {
+    return this.#epoch;
+  }
+
+  /** The current epoch's AES-128 key, base64url: what its epoch record in the state holds. */
+  get key(): string {
+    return this.#key;
+  }
+
+  next(queue: string): string {
+    if (this.#issued === IDS_PER_EPOCH || this.#now() - this.#startedAt >= EPOCH_MS) this.#rotate();
+    if (this.#offset === this.#pool.length) this.#refill();
+    const block = this.#pool.slice(this.#offset, this.#offset + 22);
+    this.#offset += 22;
+    this.#issued += 1;
+    return `${queue}.${this.#epoch}${block}`;
+  }
+
+  #rotate(): void {
+    this.#epoch = randomBytes(6).toString("base64url");
+    const key = randomBytes(16);
+    this.#key = key.toString("base64url");
+    this.#cipher = createCipheriv("aes-128-ecb", key, null).setAutoPadding(false);
+    this.#startedAt = this.#now();
+    this.#issued = 0;
+    this.#pool = "";
+    this.#offset = 0;
+  }
+
+  #refill(): void {
+    const plain = Buffer.alloc(16 * IDS_PER_BATCH);
+    for (let i = 0; i < IDS_PER_BATCH; i++) plain.writeBigUInt64BE(BigInt(this.#issued + i), 16 * i);
+    const sealed = (this.#cipher as Cipher).update(plain);
+    const blocks: string[] = [];
+    for (let i = 0; i < IDS_PER_BATCH; i++) blocks.push(sealed.toString("base64url", 16 * i, 16 * i + 16));
+    this.#pool = blocks.join("");
+    this.#offset = 0;
+  }
+}
 
 /** The queue a job id names, or `undefined` for a string that is no job id of this adapter. */
 export function queueOfJobId(id: unknown): string | undefined {
   if (typeof id !== "string") return undefined;
   return JOB_ID.exec(id)?.[1];
+}
+
+/** The epoch (issuer) a job id names; `undefined` for a string that is no job id. */
+export function epochOfJobId(id: string): string | undefined {
+  return JOB_ID.exec(id)?.[2];
+}
+
+/**
+ * Whether `id` was issued under `key` (an epoch record's value): its block decrypts to a counter
+ * and eight zero bytes, and is written in the one form the issuer writes (base64url leaves the
+ * last character's low bits free: without the check, four spellings would pass for one id).
+ */
+export function isIssuedJobId(id: string, key: string): boolean {
+  const match = JOB_ID.exec(id);
+  if (match === null) return false;
+  const sealed = Buffer.from(match[3] as string, "base64url");
+  if (sealed.length !== 16 || sealed.toString("base64url") !== match[3]) return false;
+  const keyBytes = Buffer.from(key, "base64url");
+  if (keyBytes.length !== 16) return false;
+  const plain = createDecipheriv("aes-128-ecb", keyBytes, null).setAutoPadding(false).update(sealed);
+  return plain.readBigUInt64BE(8) === 0n;
 }
 
 /**

@@ -28,17 +28,26 @@ import {
 } from "@proj/ports";
 import type { ConsumeMessage, Options } from "amqplib";
 import { bounded, type Deadline, pause, remainingMs, startDeadline, timeoutError } from "./deadline.js";
-import { JOB_HEADERS, type JobMessage } from "./job-message.js";
+import { type JobMessage, jobMessageType } from "./job-message.js";
 import { closeQuietly, Link, UnroutedError } from "./link.js";
 import { mapAmqpError } from "./map-amqp-error.js";
-import { idempotencyKeyHash, newJobId, newNonce, QueueNames, queueOfJobId, waitPeriodMs } from "./names.js";
+import {
+  epochOfJobId,
+  idempotencyKeyHash,
+  isIssuedJobId,
+  JobIdIssuer,
+  newNonce,
+  QueueNames,
+  queueOfJobId,
+  waitPeriodMs,
+} from "./names.js";
 import { RabbitMqWorker } from "./worker.js";
 
 export interface RabbitMqJobQueueOptions {
   /**
-   * Where the per-job state lives that RabbitMQ does not keep per message: which jobs are still
-   * waiting or running (so `cancel` can answer), cancellation marks (checked before each delivery
-   * and while a handler runs), and dead letters' records (for `redrive`). Any `Cache` shared by
+   * Where the state lives that RabbitMQ does not keep per message: which jobs ended (done,
+   * cancelled: checked before each delivery and while a handler runs), dead letters' records (for
+   * `redrive`), and the keys of job ids (so `cancel` tells the ids the adapter issued). Any `Cache` shared by
    * every process of the application, such as `@proj/cache-redis`; it must not evict entries
    * before their TTL (Redis: a `noeviction` or `volatile-*` policy with room to spare). The queue
    * does not close it.
@@ -61,9 +70,10 @@ export interface RabbitMqJobQueueOptions {
   /** Largest payload, in UTF-8 bytes of its JSON text. Default 256 KiB. */
   maxPayloadBytes?: number;
   /**
-   * How long the adapter keeps what it knows about a job, in milliseconds: the mark that lets
-   * `cancel` find a waiting job (counted from enqueue, plus its delay), cancellation marks, and
-   * dead letters (state entries and the dead-letter stream's `x-max-age`). Default 14 days.
+   * How long the adapter keeps what it knows about a job, in milliseconds: end marks (done,
+   * cancelled) and dead letters (state entries and the dead-letter stream's `x-max-age`); the key
+   * of a job's id lives at least 3 times this (plus the job's delay) past its enqueue, which is
+   * how long it stays cancellable. Default 14 days.
    */
   retentionMs?: number;
   /** Shown as the connection's name in RabbitMQ's tools. Default `@proj/queue-rabbitmq`. */
@@ -99,6 +109,17 @@ const DEFAULTS = {
   connectionName: "@proj/queue-rabbitmq",
 };
 
+/**
+ * How long, in `retentionMs`, an epoch's record outlives the enqueue of each of its jobs
+ * (plus the job's delay): the job waits or retries (what the state keeps of a job lasts
+ * `retentionMs`), stays a dead letter up to `retentionMs`, and once redriven stays cancellable for
+ * `retentionMs` more.
+ */
+const EPOCH_RETENTIONS = 3;
+
+/** Epoch keys read from the state, kept in memory (cleared when full: read again on demand). */
+const KNOWN_EPOCHS = 1_024;
+
 /** The most a `JobQueue.close()` waits for each worker's handlers (the workers' default deadline). */
 const QUEUE_CLOSE_WORKER_DEADLINE_MS = 30_000;
 
@@ -130,6 +151,17 @@ export class RabbitMqJobQueue implements JobQueue {
   /** Queues whose declaration (or probe) has succeeded: the hot path skips waiting on them. */
   readonly #ready = new Set<string>();
   readonly #workers = new Set<RabbitMqWorker>();
+  readonly #ids = new JobIdIssuer();
+  /** The epoch whose record `#epochUntil` and `#epochWrite` are about (the issuer's current one). */
+  #recordedEpoch = "";
+  /** Until when (`Date.now()` scale) that epoch's record is known to live in the state. */
+  #epochUntil = 0;
+  /** The epoch record's write in flight, shared by the enqueues that need it. */
+  #epochWrite: { until: number; done: Promise<void> } | undefined;
+  /** Epoch keys read from the state (`cancel` of jobs other processes issued). */
+  readonly #epochKeys = new Map<string, string>();
+  /** Per epoch, the "cancels exist" read the deliveries arriving now join (not sent yet). */
+  readonly #cancelChecks = new Map<string, Promise<boolean>>();
   #closing: Promise<void> | undefined;
 
   constructor(options: RabbitMqJobQueueOptions) {
@@ -186,34 +218,32 @@ export class RabbitMqJobQueue implements JobQueue {
     const text = encodeJobPayload(payload, this.#maxPayloadBytes);
     const { signal } = options;
     const deadline = startDeadline(timeoutMs);
-    const id = newJobId(queue);
+    const id = this.#ids.next(queue);
     const keyHash = idempotencyKey === undefined ? undefined : idempotencyKeyHash(idempotencyKey);
     const what = `enqueue on ${this.names.main(queue)}`;
     const job: JobMessage = { id, queue, attempt: 1, maxAttempts, dueAt: Date.now() + delayMs, keyHash };
-    // The mark `cancel` looks for is stored while the job is published (not before: a round trip
-    // saved). Published without its mark, the job runs but cannot be cancelled: the caller hears
-    // of it as an unknown outcome. A mark without a job (the publish failed) expires unused.
-    const marked = this.#state
-      .set(this.#liveKey(id), 1, {
-        ttlMs: this.#retentionMs + delayMs,
-        ...this.#stateCall(deadline, signal, what),
-      })
-      .then(
-        () => undefined,
-        (error: unknown) => error,
-      );
+    // No state write per job: `cancel` recognises the id by its epoch's record, written with the
+    // epoch's first job (and again for a longer delay than any before) while it is published.
+    // Published before the record is in the state, the job runs but cannot be cancelled: the
+    // caller hears of it as an unknown outcome.
+    const recorded = this.#recordEpoch(
+      Date.now() + EPOCH_RETENTIONS * this.#retentionMs + delayMs,
+      deadline,
+      signal,
+      what,
+    );
     try {
       await this.sendJob(job, Buffer.from(text), deadline, signal, what);
     } catch (error) {
-      await marked;
+      await recorded;
       throw error;
     }
-    const markFailure = await marked;
-    if (markFailure !== undefined) {
+    const recordFailure = recorded === undefined ? undefined : await recorded;
+    if (recordFailure !== undefined) {
       throw outcomeUnknownError(
-        isInfrastructureError(markFailure) && markFailure.code === "TIMEOUT" ? "TIMEOUT" : "UNAVAILABLE",
-        `${what}: the job was published but the state store did not take its mark (it will run, but cancel cannot find it)`,
-        { cause: markFailure },
+        isInfrastructureError(recordFailure) && recordFailure.code === "TIMEOUT" ? "TIMEOUT" : "UNAVAILABLE",
+        `${what}: the job was published but the state store did not take its epoch's record (it will run, but cancel cannot find it)`,
+        { cause: recordFailure },
       );
     }
     if (keyHash === undefined) return { id, duplicate: false };
@@ -231,12 +261,9 @@ export class RabbitMqJobQueue implements JobQueue {
     }
     if (holder === id || holder === undefined) return { id, duplicate: false };
     // Another enqueue holds the key: this job's message is dropped when delivered (its claim
-    // fails); the cancellation mark also covers a delivery after the key's window ran out.
+    // fails); its end mark also covers a delivery after the key's window ran out.
     void this.#quietly(
-      Promise.all([
-        this.#state.set(this.#cancelKey(id), 1, { ttlMs: this.#retentionMs + delayMs }),
-        this.#state.delete(this.#liveKey(id)),
-      ]),
+      this.#state.set(this.#endKey(id), "duplicate", { ttlMs: this.#retentionMs + delayMs }),
       `dropping the duplicate message of job ${id}`,
     );
     return { id: holder, duplicate: true };
@@ -261,17 +288,36 @@ export class RabbitMqJobQueue implements JobQueue {
   async cancel(id: string, options: JobCallOptions = {}): Promise<boolean> {
     this.#ensureOpen();
     const timeoutMs = validateJobCallOptions(options, this.#timeoutMs, "cancel");
-    if (queueOfJobId(id) === undefined) return false;
+    const epoch = typeof id === "string" ? epochOfJobId(id) : undefined;
+    if (epoch === undefined) return false;
     const deadline = startDeadline(timeoutMs);
+    const { signal } = options;
     const what = `cancel of job ${id}`;
-    // Mark first, then take the job's mark: a delivery after this call never runs it, and of a
-    // cancel and the job's end (success, dead letter) exactly one takes the mark.
     try {
-      await this.#state.set(this.#cancelKey(id), 1, {
-        ttlMs: this.#retentionMs,
-        ...this.#stateCall(deadline, options.signal, what),
+      // An id no issuer of this prefix made is unknown; a job that ended has its end mark (done,
+      // cancelled, a duplicate's message) or its dead-letter record. Any other issued job is
+      // waiting or running: its end mark, once written, stops every later delivery.
+      const key = await this.#epochKeyOf(epoch, deadline, signal, what);
+      if (key === undefined || !isIssuedJobId(id, key)) return false;
+      const ended = await Promise.all([
+        this.#state.has(this.#endKey(id), this.#stateCall(deadline, signal, what)),
+        this.#state.has(this.#deadKey(id), this.#stateCall(deadline, signal, what)),
+      ]);
+      if (ended[0] || ended[1]) return false;
+      // The epoch's "cancels exist" mark goes before the job's end mark: a worker that finds none
+      // knows no job of the epoch has a `cancelled` mark (see `hasEnded`). It outlives the end
+      // mark: twice its TTL, and the end mark is sent less than `retentionMs` after it.
+      const flaggedAt = performance.now();
+      await this.#state.set(this.#cancelsKey(epoch), 1, {
+        ttlMs: 2 * this.#retentionMs,
+        ...this.#stateCall(deadline, signal, what),
       });
-      return await this.#state.delete(this.#liveKey(id), this.#stateCall(deadline, options.signal, what));
+      if (performance.now() - flaggedAt >= this.#retentionMs) throw timeoutError(deadline, what);
+      await this.#state.set(this.#endKey(id), "cancelled", {
+        ttlMs: this.#retentionMs,
+        ...this.#stateCall(deadline, signal, what),
+      });
+      return true;
     } catch (error) {
       throw stateError(error, `${what} failed`, true);
     }
@@ -321,11 +367,8 @@ export class RabbitMqJobQueue implements JobQueue {
       throw stateError(error, `${what} failed`, true);
     }
     try {
-      await this.#state.delete(this.#cancelKey(id), this.#stateCall(deadline, signal, what));
-      await this.#state.set(this.#liveKey(id), 1, {
-        ttlMs: this.#retentionMs,
-        ...this.#stateCall(deadline, signal, what),
-      });
+      // The job is waiting again: no end mark (a cancel made while it was dying) may drop it.
+      await this.#state.delete(this.#endKey(id), this.#stateCall(deadline, signal, what));
       const job: JobMessage = {
         id,
         queue,
@@ -410,20 +453,14 @@ export class RabbitMqJobQueue implements JobQueue {
     signal: AbortSignal | undefined,
     what: string,
   ): Promise<void> {
-    const headers: Record<string, unknown> = {
-      [JOB_HEADERS.id]: job.id,
-      [JOB_HEADERS.attempt]: job.attempt,
-      [JOB_HEADERS.maxAttempts]: job.maxAttempts,
-      [JOB_HEADERS.dueAt]: job.dueAt,
-    };
-    if (job.keyHash !== undefined) headers[JOB_HEADERS.key] = job.keyHash;
+    const type = jobMessageType(job);
     const left = job.dueAt - Date.now();
     const target = left > 0 ? this.names.wait(job.queue, waitPeriodMs(left)) : this.names.main(job.queue);
     for (let tries = 1; ; tries++) {
       await this.ensureMainQueue(job.queue, deadline, signal);
       if (left > 0) await this.#ensureWaitQueue(job.queue, waitPeriodMs(left), deadline, signal);
       try {
-        await this.#link.publish({ queue: target, content, headers }, deadline, signal, what);
+        await this.#link.publish({ queue: target, content, type }, deadline, signal, what);
         return;
       } catch (error) {
         if (!(error instanceof UnroutedError) || tries > 1) throw error;
@@ -509,14 +546,52 @@ export class RabbitMqJobQueue implements JobQueue {
     }
   }
 
-  /** @internal Whether a cancellation mark exists for the job. */
-  isCancelled(id: string, deadline: Deadline): Promise<boolean> {
-    return this.#state.has(this.#cancelKey(id), this.#stateCall(deadline, undefined, `checking job ${id}`));
+  /**
+   * @internal Whether a delivery must be dropped, checked before it runs: the job was cancelled
+   * (or, for a keyed job, its message is a duplicate enqueue's). Jobs without a key first ask
+   * whether any job of their epoch was cancelled: one read shared by the deliveries of the epoch
+   * that arrive in the same event-loop turn, sent after they arrived. None: none of them had a
+   * `cancelled` mark when Redis ran the read (`cancel` writes the epoch's mark first), the same
+   * answer their own marks would have given at that moment. Otherwise each reads its own mark.
+   */
+  async hasEnded(job: JobMessage, deadline: Deadline): Promise<boolean> {
+    if (job.keyHash === undefined) {
+      const epoch = epochOfJobId(job.id) as string;
+      if (!(await this.#cancelsIn(epoch, deadline))) return false;
+    }
+    return this.hasEndMark(job.id, deadline);
   }
 
-  /** @internal The job ended (done or dropped): `cancel` answers false from now on. */
-  forget(id: string): void {
-    void this.#quietly(this.#state.delete(this.#liveKey(id)), `forgetting finished job ${id}`);
+  /** @internal Whether the job has an end mark (checked while its handler runs). */
+  hasEndMark(id: string, deadline: Deadline): Promise<boolean> {
+    return this.#state.has(this.#endKey(id), this.#stateCall(deadline, undefined, `checking job ${id}`));
+  }
+
+  #cancelsIn(epoch: string, deadline: Deadline): Promise<boolean> {
+    let check = this.#cancelChecks.get(epoch);
+    if (check === undefined) {
+      const what = `checking the jobs of epoch ${epoch} for cancellation`;
+      const call = this.#stateCall(deadline, undefined, what);
+      check = new Promise<void>((resolve) => process.nextTick(resolve)).then(() => {
+        // Sent now: deliveries arriving from here on need a read of their own.
+        this.#cancelChecks.delete(epoch);
+        return this.#state.has(this.#cancelsKey(epoch), call);
+      });
+      this.#cancelChecks.set(epoch, check);
+    }
+    return check;
+  }
+
+  /** @internal The job ended (done, a dropped duplicate): `cancel` answers false from now on. */
+  ended(id: string, how: "done" | "duplicate"): void {
+    // After amqplib's flush of this turn (it writes on `setImmediate` too, scheduled earlier):
+    // the ack and the next publish reach RabbitMQ before this write's system call.
+    setImmediate(() => {
+      void this.#quietly(
+        this.#state.set(this.#endKey(id), how, { ttlMs: this.#retentionMs }),
+        `recording the end of job ${id}`,
+      );
+    });
   }
 
   /**
@@ -558,7 +633,6 @@ export class RabbitMqJobQueue implements JobQueue {
       undefined,
       what,
     );
-    this.forget(job.id);
   }
 
   // ---- internals ---------------------------------------------------------------------------
@@ -795,12 +869,88 @@ export class RabbitMqJobQueue implements JobQueue {
     }
   }
 
-  #liveKey(id: string): string {
-    return `${this.names.prefix}:live:${id}`;
+  #endKey(id: string): string {
+    return `${this.names.prefix}:end:${id}`;
   }
 
-  #cancelKey(id: string): string {
-    return `${this.names.prefix}:cancel:${id}`;
+  #epochKey(epoch: string): string {
+    return `${this.names.prefix}:epoch:${epoch}`;
+  }
+
+  #cancelsKey(epoch: string): string {
+    return `${this.names.prefix}:cancels:${epoch}`;
+  }
+
+  /**
+   * Makes sure this epoch's record lives until `needUntil` (`Date.now()` scale): nothing to
+   * do (no promise) while it does; else a write, shared with the enqueues in flight, that gives it
+   * `retentionMs` more, so the next one is due about `retentionMs` later. Resolves to the
+   * failure, if any (never rejects).
+   */
+  #recordEpoch(
+    needUntil: number,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+    what: string,
+  ): Promise<unknown> | undefined {
+    const epoch = this.#ids.epoch;
+    if (epoch !== this.#recordedEpoch) {
+      // A new epoch (the issuer rotates): its record is still to write.
+      this.#recordedEpoch = epoch;
+      this.#epochUntil = 0;
+      this.#epochWrite = undefined;
+    }
+    if (needUntil <= this.#epochUntil) return undefined;
+    let write = this.#epochWrite;
+    if (write === undefined || write.until < needUntil) {
+      const until = needUntil + this.#retentionMs;
+      const startedAt = Date.now();
+      let done: Promise<void>;
+      try {
+        // Not tied to this caller's signal: other enqueues wait on it too (each on its own signal).
+        const { timeoutMs } = this.#stateCall(deadline, undefined, what);
+        done = this.#state.set(this.#epochKey(epoch), this.#ids.key, {
+          // Counted by Redis from when it gets the write, so it lives at least until `until`.
+          ttlMs: Math.ceil(until - startedAt),
+          ...(timeoutMs === undefined ? {} : { timeoutMs }),
+        });
+      } catch (error) {
+        return Promise.resolve(error);
+      }
+      const current = { until, done };
+      this.#epochWrite = current;
+      write = current;
+      done.then(
+        () => {
+          if (this.#recordedEpoch === epoch) this.#epochUntil = Math.max(this.#epochUntil, until);
+          if (this.#epochWrite === current) this.#epochWrite = undefined;
+        },
+        () => {
+          if (this.#epochWrite === current) this.#epochWrite = undefined;
+        },
+      );
+    }
+    return bounded(write.done, deadline, signal, what).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+  }
+
+  /** The key of an epoch, from memory or the state; `undefined` when it has no record. */
+  async #epochKeyOf(
+    epoch: string,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+    what: string,
+  ): Promise<string | undefined> {
+    if (epoch === this.#ids.epoch) return this.#ids.key;
+    const known = this.#epochKeys.get(epoch);
+    if (known !== undefined) return known;
+    const stored = await this.#state.get(this.#epochKey(epoch), this.#stateCall(deadline, signal, what));
+    if (typeof stored !== "string") return undefined;
+    if (this.#epochKeys.size >= KNOWN_EPOCHS) this.#epochKeys.clear();
+    this.#epochKeys.set(epoch, stored);
+    return stored;
   }
 
   #keyKey(queue: string, keyHash: string): string {

@@ -319,7 +319,7 @@ export class RabbitMqWorker implements JobWorker {
       host.reportError(
         new InfrastructureError(
           "INTERNAL",
-          `a message on ${host.names.main(this.queue)} carries no job headers: acknowledged and dropped`,
+          `a message on ${host.names.main(this.queue)} carries no job (its type property is no job's): acknowledged and dropped`,
         ),
       );
       this.#ack(delivery);
@@ -336,7 +336,7 @@ export class RabbitMqWorker implements JobWorker {
     const redeliveries = message.properties.headers?.["x-delivery-count"];
     const attempt = job.attempt + (typeof redeliveries === "number" ? redeliveries : 0);
     const cancelled = await this.#persist(delivery, `checking ${what} for cancellation`, (deadline) =>
-      host.isCancelled(job.id, deadline),
+      host.hasEnded(job, deadline),
     );
     if (cancelled === ABANDONED) return;
     if (cancelled) {
@@ -352,7 +352,7 @@ export class RabbitMqWorker implements JobWorker {
       if (holder !== job.id) {
         // Another job holds the key: this message is a duplicate enqueue's, never to run.
         this.#ack(delivery);
-        host.forget(job.id);
+        host.ended(job.id, "duplicate");
         return;
       }
     }
@@ -375,7 +375,7 @@ export class RabbitMqWorker implements JobWorker {
     }
     if (failure === undefined) {
       this.#ack(delivery);
-      host.forget(job.id);
+      host.ended(job.id, "done");
       return;
     }
     if (isFinalJobError(failure.error) || attempt >= job.maxAttempts) {
@@ -426,7 +426,7 @@ export class RabbitMqWorker implements JobWorker {
     delivery.renewing = true;
     try {
       const deadline = startDeadline(Math.min(this.#host.defaultTimeoutMs, this.#options.leaseMs));
-      if (await this.#host.isCancelled(id, deadline)) {
+      if (await this.#host.hasEndMark(id, deadline)) {
         delivery.cancelled = true;
         delivery.controller.abort(
           new InfrastructureError("CANCELLED", `job ${id} was cancelled`, { retryable: false }),

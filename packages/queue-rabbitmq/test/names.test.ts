@@ -2,10 +2,12 @@ import { describe, expect, it } from "vitest";
 import { reconnectDelayMs } from "../src/deadline.js";
 import { mapAmqpError } from "../src/map-amqp-error.js";
 import {
+  epochOfJobId,
   idempotencyKeyHash,
+  isIssuedJobId,
+  JobIdIssuer,
   MAX_WAIT_EXPONENT,
   MIN_WAIT_EXPONENT,
-  newJobId,
   QueueNames,
   queueOfJobId,
   WAIT_PERIODS_MS,
@@ -61,12 +63,54 @@ describe("names and ids", () => {
   });
 
   it("encode the queue in a job id, and refuse what is no job id", () => {
-    const id = newJobId("reports-2");
+    const issuer = new JobIdIssuer();
+    const id = issuer.next("reports-2");
     expect(queueOfJobId(id)).toBe("reports-2");
-    expect(newJobId("reports-2")).not.toBe(id);
+    expect(epochOfJobId(id)).toBe(issuer.epoch);
+    expect(issuer.next("reports-2")).not.toBe(id);
     for (const bad of ["no-such-job", "", "a.b.c", "reports.short", `.${id}`, 42, undefined]) {
       expect(queueOfJobId(bad)).toBeUndefined();
     }
+  });
+
+  it("start a new epoch, with a new key, every 65,536 ids and every hour", () => {
+    let now = 1_000_000;
+    const issuer = new JobIdIssuer(() => now);
+    const first = issuer.epoch;
+    const firstKey = issuer.key;
+    const ids = Array.from({ length: 65_536 }, () => issuer.next("q"));
+    expect(new Set(ids.map((id) => epochOfJobId(id)))).toEqual(new Set([first]));
+    const next = issuer.next("q");
+    expect(epochOfJobId(next)).not.toBe(first);
+    expect(issuer.key).not.toBe(firstKey);
+    expect(isIssuedJobId(ids[65_535] as string, firstKey)).toBe(true);
+    expect(isIssuedJobId(next, issuer.key)).toBe(true);
+    const second = issuer.epoch;
+    now += 3_599_999;
+    expect(epochOfJobId(issuer.next("q"))).toBe(second);
+    now += 1;
+    expect(epochOfJobId(issuer.next("q"))).not.toBe(second);
+  });
+
+  it("issue unique ids that only their issuer's key recognises", () => {
+    const issuer = new JobIdIssuer();
+    const other = new JobIdIssuer();
+    // Past one sealed batch (256), so the refill is covered too.
+    const ids = Array.from({ length: 600 }, () => issuer.next("q"));
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) expect(isIssuedJobId(id, issuer.key)).toBe(true);
+    const id = ids[0] as string;
+    expect(isIssuedJobId(id, other.key)).toBe(false);
+    expect(isIssuedJobId(other.next("q"), issuer.key)).toBe(false);
+    // Same shape, never issued: random blocks under the issuer's epoch.
+    const forged = Array.from({ length: 200 }, (_, n) => `q.${issuer.epoch}${String(n).padStart(22, "A")}`);
+    expect(forged.filter((f) => isIssuedJobId(f, issuer.key))).toEqual([]);
+    // base64url's last character has free low bits: other spellings of an issued block are refused.
+    const last = id.at(-1) as string;
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const sibling = alphabet[alphabet.indexOf(last) ^ 1] as string;
+    expect(isIssuedJobId(`${id.slice(0, -1)}${sibling}`, issuer.key)).toBe(false);
+    expect(isIssuedJobId(id, "not-a-key")).toBe(false);
   });
 
   it("hash keys by their exact UTF-8 bytes", () => {

@@ -3,7 +3,12 @@ import { expectErrorCode, uniqueName } from "@proj/contract-tests";
 import { type InfrastructureError, isOutcomeUnknown, type JobDelivery, type JsonValue } from "@proj/ports";
 import amqp from "amqplib";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { createRabbitMqJobQueue, JOB_HEADERS, type RabbitMqJobQueue, WAIT_PERIODS_MS } from "../src/index.js";
+import {
+  createRabbitMqJobQueue,
+  jobMessageType,
+  type RabbitMqJobQueue,
+  WAIT_PERIODS_MS,
+} from "../src/index.js";
 import { AMQP_URL, deleteQueues, PREFIX, QueueFixture, readyCount } from "./support/harness.js";
 
 const fixture = new QueueFixture();
@@ -41,11 +46,11 @@ async function until(
 }
 
 /** Publishes a raw message onto a job queue, as another application might. */
-async function publishRaw(queue: string, content: string, headers: Record<string, unknown>): Promise<void> {
+async function publishRaw(queue: string, content: string, type: string | undefined): Promise<void> {
   const connection = await amqp.connect(AMQP_URL);
   try {
     const channel = await connection.createConfirmChannel();
-    channel.sendToQueue(`${PREFIX}.${queue}`, Buffer.from(content), { persistent: true, headers });
+    channel.sendToQueue(`${PREFIX}.${queue}`, Buffer.from(content), { persistent: true, type });
     await channel.waitForConfirms();
   } finally {
     await connection.close();
@@ -200,7 +205,8 @@ describe("failures", () => {
       expect(error.retryable).toBe(false);
       expect(error.message).toMatch(/cancel cannot find it/);
       expect(await readyCount(queue.names.main(jobs))).toBe(1);
-      await expectErrorCode(() => queue.cancel(`${jobs}.DDDDDDDDDDDDDDDDDDDDDD`), "UNAVAILABLE");
+      // An id of another issuer: its epoch record must be read.
+      await expectErrorCode(() => queue.cancel(`${jobs}.EEEEEEEEDDDDDDDDDDDDDDDDDDDDDD`), "UNAVAILABLE");
     } finally {
       await queue.close();
       await state.close();
@@ -251,10 +257,22 @@ describe("failures", () => {
     });
     const { id } = await queue.enqueue(jobs, { n: 1 });
     await until(() => seen.length === 1, "the real job ran");
-    await publishRaw(jobs, "{}", { [JOB_HEADERS.id]: "elsewhere.AAAAAAAAAAAAAAAAAAAAAA" });
-    await publishRaw(jobs, "not json", {});
+    // A job of another queue, a type that is no job's, and no type at all.
+    await publishRaw(
+      jobs,
+      "{}",
+      jobMessageType({
+        id: "elsewhere.EEEEEEEEAAAAAAAAAAAAAAAAAAAAAA",
+        attempt: 1,
+        maxAttempts: 3,
+        dueAt: 0,
+        keyHash: undefined,
+      }),
+    );
+    await publishRaw(jobs, "{}", "job1 1 3 x elsewhere");
+    await publishRaw(jobs, "not json", undefined);
     await until(
-      () => reported.filter((error) => /no job headers/.test(error.message)).length === 2,
+      () => reported.filter((error) => /carries no job/.test(error.message)).length === 3,
       "both reported",
     );
     expect(await readyCount(queue.names.main(jobs))).toBe(0);
@@ -273,13 +291,12 @@ describe("failures", () => {
     });
     await queue.enqueue(jobs, { warm: true });
     await until(() => ran === 1, "the warm-up job ran");
-    const id = `${jobs}.BBBBBBBBBBBBBBBBBBBBBB`;
-    await publishRaw(jobs, "{not json", {
-      [JOB_HEADERS.id]: id,
-      [JOB_HEADERS.attempt]: 1,
-      [JOB_HEADERS.maxAttempts]: 3,
-      [JOB_HEADERS.dueAt]: Date.now(),
-    });
+    const id = `${jobs}.EEEEEEEEBBBBBBBBBBBBBBBBBBBBBB`;
+    await publishRaw(
+      jobs,
+      "{not json",
+      jobMessageType({ id, attempt: 1, maxAttempts: 3, dueAt: Date.now(), keyHash: undefined }),
+    );
     await until(
       async () => (await queue.listDeadLetters(jobs)).items.length === 1,
       "the bad job is a dead letter",
@@ -312,11 +329,42 @@ describe("failures", () => {
     await worker.close();
   });
 
+  it("cancelled jobs among many taken at once never run; the others all do", async () => {
+    const queue = await open();
+    const jobs = name("cancel-many");
+    const ids: string[] = [];
+    for (let n = 0; n < 64; n++) ids.push((await queue.enqueue(jobs, { n })).id);
+    // Same epoch: the deliveries share one "cancels exist" read, which finds the mark.
+    const cancelled = [ids[3], ids[31], ids[60]] as string[];
+    for (const id of cancelled) expect(await queue.cancel(id)).toBe(true);
+    const seen: string[] = [];
+    const worker = queue.work(
+      jobs,
+      async (job) => {
+        seen.push(job.id);
+      },
+      { concurrency: 32 },
+    );
+    await until(() => seen.length === ids.length - cancelled.length, "the other jobs ran");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(seen.filter((id) => cancelled.includes(id))).toEqual([]);
+    expect(new Set(seen).size).toBe(ids.length - cancelled.length);
+    await worker.close();
+  });
+
   it("cancel and redrive answer false for ids of this adapter's shape that name no job", async () => {
     const queue = await open();
     const jobs = name("unknown");
-    const id = `${jobs}.CCCCCCCCCCCCCCCCCCCCCC`;
+    const id = `${jobs}.EEEEEEEECCCCCCCCCCCCCCCCCCCCCC`;
     expect(await queue.cancel(id)).toBe(false);
     expect(await queue.redrive(id)).toBe(false);
+    // The epoch of a real issuer (its record is in the state), a block it never issued.
+    const { id: real } = await queue.enqueue(jobs, { n: 1 });
+    const forged = `${real.slice(0, -22)}CCCCCCCCCCCCCCCCCCCCCC`;
+    expect(await queue.cancel(forged)).toBe(false);
+    const elsewhere = await open();
+    expect(await elsewhere.cancel(forged), "another process").toBe(false);
+    expect(await elsewhere.cancel(real), "another process cancels the waiting job").toBe(true);
+    expect(await queue.cancel(real), "cancelled already").toBe(false);
   });
 });

@@ -54,8 +54,7 @@ export class QueueFixture {
     await deleteQueues(names);
     const state = createRedisCache({ namespace: this.namespace, url: REDIS_URL });
     try {
-      for (const kind of ["live", "cancel", "dead", "key"])
-        await state.deletePrefix(`${PREFIX}:${kind}:${queue}.`);
+      for (const kind of ["end", "dead", "key"]) await state.deletePrefix(`${PREFIX}:${kind}:${queue}.`);
     } finally {
       await state.close();
     }
