@@ -43,6 +43,11 @@ const ourReader = tiered(10_000, (event) => {
 const ourL2Reader = tiered(1); // an L1 of one entry: reading 1,000 keys in turn always misses it
 
 // ---- bentocache -------------------------------------------------------------------------------
+const bentoL2Connection = {
+  ...connection,
+  enableAutoPipelining: AUTO_PIPELINING,
+  autoPipeliningIgnoredCommands: ["set", "getdel", "unlink", "scan", "quit"],
+};
 function bento(maxItems, emitter) {
   return new BentoCache({
     default: "tiered",
@@ -52,7 +57,9 @@ function bento(maxItems, emitter) {
       // bentocache's defaults (its L1 serialises values; `serialize: false` crashed on bus messages in 1.6.1).
       tiered: bentostore()
         .useL1Layer(memoryDriver({ maxItems }))
-        .useL2Layer(redisDriver({ connection }))
+        // The same auto-pipelining as ours: reads only (ioredis options, which bentocache takes with
+        // its connection), so neither side batches socket writes the other cannot.
+        .useL2Layer(redisDriver({ connection: bentoL2Connection }))
         .useBus(redisBusDriver({ connection })),
     },
   });
