@@ -882,10 +882,18 @@ export class TieredCache<V = unknown> implements Cache<V> {
   /** Stores in L1 for the entry's TTL (capped by `l1MaxTtlMs`); a refusal leaves L1 without it. */
   private l1Store(key: string, value: V, ttlMs: number, tags: readonly string[] | undefined): void {
     const l1Ttl = this.l1MaxTtlMs > 0 && (ttlMs === 0 || ttlMs > this.l1MaxTtlMs) ? this.l1MaxTtlMs : ttlMs;
-    const options: CacheSetOptions = { ttlMs: l1Ttl > 0 ? l1Ttl : undefined, tags };
-    this.run(() =>
-      this.sync !== undefined ? this.sync.setSync(key, value, options) : this.l1.set(key, value, options),
-    );
+    const options: CacheSetOptions | undefined =
+      l1Ttl > 0 || tags !== undefined ? { ttlMs: l1Ttl > 0 ? l1Ttl : undefined, tags } : undefined;
+    if (this.sync !== undefined) {
+      // The hot path of an L2 hit: no closure.
+      try {
+        this.sync.setSync(key, value, options);
+      } catch {
+        // L1 refused (a value it cannot hold): the entry is simply not in L1.
+      }
+      return;
+    }
+    this.run(() => this.l1.set(key, value, options));
   }
 
   /** Fills L1 from an L2 entry read under `snapshot`, unless an invalidation came in meanwhile. */
