@@ -17,12 +17,8 @@ export function startDeadline(timeoutMs: number): Deadline {
 type Describe = () => string;
 
 interface InFlight {
-  /** The call's deadline, on the `performance.now()` scale; `Infinity` for none. */
-  readonly at: number;
   /** The connection under the call was lost: silent (replaced for missing replies) or closed. */
   lose(silent: boolean): void;
-  /** The deadline passed without a reply. */
-  expire(): void;
 }
 
 interface Waiter {
@@ -67,13 +63,6 @@ export class RedisCalls {
   #unreachable: InfrastructureError | undefined;
   /** Set when the connection being closed was destroyed for silence, not closed by the peer. */
   #silent = false;
-  /**
-   * One timer for the deadlines of every call in flight, armed at the earliest: under concurrent
-   * calls, a call costs no timer of its own (calls on the default deadline end in the order they
-   * start, so the timer rarely moves). Cleared once no call is in flight.
-   */
-  #sweep: ReturnType<typeof setTimeout> | undefined;
-  #sweepAt = Number.POSITIVE_INFINITY;
 
   constructor(client: Redis, onError: ((error: InfrastructureError) => void) | undefined) {
     this.#client = client;
@@ -129,31 +118,6 @@ export class RedisCalls {
     );
   }
 
-  #armSweep(at: number): void {
-    if (at >= this.#sweepAt) return;
-    if (this.#sweep !== undefined) clearTimeout(this.#sweep);
-    this.#sweepAt = at;
-    this.#sweep = setTimeout(() => this.#expireDue(), Math.max(0, at - performance.now()));
-  }
-
-  #disarmSweep(): void {
-    if (this.#sweep !== undefined) clearTimeout(this.#sweep);
-    this.#sweep = undefined;
-    this.#sweepAt = Number.POSITIVE_INFINITY;
-  }
-
-  #expireDue(): void {
-    this.#sweep = undefined;
-    this.#sweepAt = Number.POSITIVE_INFINITY;
-    const now = performance.now();
-    let next = Number.POSITIVE_INFINITY;
-    for (const call of [...this.#inFlight]) {
-      if (call.at <= now) call.expire();
-      else if (call.at < next) next = call.at;
-    }
-    if (this.#inFlight.size > 0) this.#armSweep(next);
-  }
-
   /** Fails every call still waiting for a connection (the cache is closing). */
   abandonWaiters(error: InfrastructureError): void {
     for (const waiter of [...this.#waiters]) waiter.fail(error);
@@ -168,15 +132,15 @@ export class RedisCalls {
     resendOnClose: boolean,
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const settle = (error: InfrastructureError | undefined, value?: T | Promise<T>) => {
         if (!this.#inFlight.delete(call)) return;
-        if (this.#inFlight.size === 0) this.#disarmSweep();
+        if (timer !== undefined) clearTimeout(timer);
         if (signal !== undefined) signal.removeEventListener("abort", onAbort);
         if (error === undefined) resolve(value as T | Promise<T>);
         else reject(error);
       };
       const call: InFlight = {
-        at: deadline.at,
         lose: (silent) => {
           if (!silent && resendOnClose) {
             settle(undefined, this.#attempt(describe, write, deadline, signal, send, false));
@@ -188,20 +152,25 @@ export class RedisCalls {
           );
           settle(sentAndLost(lost, write));
         },
-        expire: () =>
-          settle(
-            sentAndLost(
-              new InfrastructureError(
-                "TIMEOUT",
-                `${describe()} got no reply within ${deadline.timeoutMs} ms`,
-              ),
-              write,
-            ),
-          ),
       };
       const onAbort = () => settle(sentAndLost(cancelledError(signal!, describe()), write));
       this.#inFlight.add(call);
-      if (deadline.at !== Number.POSITIVE_INFINITY) this.#armSweep(deadline.at);
+      const remaining = deadline.at - performance.now();
+      if (remaining !== Number.POSITIVE_INFINITY) {
+        timer = setTimeout(
+          () =>
+            settle(
+              sentAndLost(
+                new InfrastructureError(
+                  "TIMEOUT",
+                  `${describe()} got no reply within ${deadline.timeoutMs} ms`,
+                ),
+                write,
+              ),
+            ),
+          Math.max(0, remaining),
+        );
+      }
       if (signal !== undefined) signal.addEventListener("abort", onAbort, { once: true });
       send().then(
         (value) => settle(undefined, value),
