@@ -1,7 +1,7 @@
 import type { JsonValue } from "@proj/ports";
 import { RedisCache, type RedisCacheOptions } from "./redis-cache.js";
 
-export type { RedisCache, RedisCacheOptions, RedisCacheSerializer } from "./redis-cache.js";
+export type { RedisCache, RedisCacheOptions, RedisCacheSerializer, RedisPublication } from "./redis-cache.js";
 
 /**
  * A `Cache` shared by every process that opens the same namespace on the same Redis. The returned

@@ -17,14 +17,28 @@ import {
 import { Redis, type RedisOptions } from "ioredis";
 import { type Deadline, RedisCalls, reconnectDelay, startDeadline } from "./redis-calls.js";
 import { fromJson, toStrictJson } from "./redis-json.js";
-import { DELETE_ENTRIES, DELETE_ENTRY, DELETE_TAG_BATCH, SET_ENTRY } from "./tag-scripts.js";
+import {
+  DELETE_ENTRIES,
+  DELETE_ENTRY,
+  DELETE_TAG_BATCH,
+  SET_ENTRY,
+  SET_ENTRY_AND_PUBLISH,
+} from "./tag-scripts.js";
 
 /** The scripts of `tag-scripts.ts`, defined on the client (sent by SHA, loaded on `NOSCRIPT`). */
 interface TagScripts {
   projCacheSet(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
+  projCacheSetPublish(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
   projCacheDelete(numberOfKeys: number, ...keysAndArgs: string[]): Promise<number>;
   projCacheDeleteMany(numberOfKeys: number, ...keysAndArgs: string[]): Promise<number>;
   projCacheDeleteTag(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<[number, number]>;
+}
+
+/** A message `setAndPublish` publishes once the entry is written. */
+export interface RedisPublication {
+  /** The Redis pub/sub channel. */
+  channel: string;
+  message: string;
 }
 
 /** Turns values into the strings Redis stores, and back. */
@@ -72,6 +86,7 @@ export interface RedisCacheOptions<V = JsonValue> {
 /** The commands `pipelineReads` leaves out of auto-pipelining: every write and walk. */
 const NOT_PIPELINED = [
   "projCacheSet",
+  "projCacheSetPublish",
   "projCacheDelete",
   "projCacheDeleteMany",
   "projCacheDeleteTag",
@@ -176,6 +191,7 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
     this.client = new Redis(options.url ?? "redis://127.0.0.1:6379", { ...defaults, ...options.redis });
     this.#calls = new RedisCalls(this.client, options.onError);
     this.client.defineCommand("projCacheSet", { lua: SET_ENTRY });
+    this.client.defineCommand("projCacheSetPublish", { lua: SET_ENTRY_AND_PUBLISH });
     this.client.defineCommand("projCacheDelete", { lua: DELETE_ENTRY });
     this.client.defineCommand("projCacheDeleteMany", { lua: DELETE_ENTRIES });
     this.client.defineCommand("projCacheDeleteTag", { lua: DELETE_TAG_BATCH });
@@ -211,6 +227,31 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
     const text = this.#encode(value, key);
     this.#overtakeFlight(key);
     await this.#write(full, text, ttlMs, key, tags, deadline, options?.signal);
+  }
+
+  /**
+   * `set`, then PUBLISH `publication` on this cache's Redis, in the same script: a subscriber gets
+   * the message only once the entry is written, never when the write failed, and both cost one
+   * round trip (how a tiered cache's invalidation can ride on its L2 write). Fails as `set` does.
+   */
+  async setAndPublish(
+    key: string,
+    value: V,
+    publication: RedisPublication,
+    options?: CacheSetOptions,
+  ): Promise<void> {
+    this.#ensureOpen();
+    const full = this.#fullKey(key);
+    if (value === undefined) throw invalid(`cannot cache undefined under key "${key}"`);
+    if (typeof publication?.channel !== "string" || typeof publication.message !== "string") {
+      throw invalid(`setAndPublish of cache key "${key}" needs a string channel and message`);
+    }
+    const ttlMs = options?.ttlMs === undefined ? this.#defaultTtlMs : checkTtl(options.ttlMs, "ttlMs");
+    const tags = options?.tags === undefined ? undefined : validateCacheTags(options.tags);
+    const deadline = this.#deadline(options, "SET", key);
+    const text = this.#encode(value, key);
+    this.#overtakeFlight(key);
+    await this.#write(full, text, ttlMs, key, tags, deadline, options?.signal, publication);
   }
 
   async has(key: string, options?: CacheCallOptions): Promise<boolean> {
@@ -447,7 +488,8 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
 
   /**
    * Writes the entry, its tag record and its tag memberships in one script (the old tags the key
-   * no longer carries are left), so no reader sees an entry and tags that disagree.
+   * no longer carries are left), so no reader sees an entry and tags that disagree; then publishes
+   * `publication`, when given, in the same script.
    */
   async #write(
     full: string,
@@ -457,22 +499,38 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
     tags: readonly string[] | undefined,
     deadline: Deadline,
     signal: AbortSignal | undefined,
+    publication?: RedisPublication,
   ): Promise<void> {
     const record = this.#recordPrefix + key;
+    const tagKeys = tags === undefined ? [] : tags.map((tag) => this.#tagPrefix + tag);
+    const tagArgs = tags ?? [];
     await this.#keyCommand("SET", key, true, deadline, signal, () =>
-      tags === undefined
-        ? this.#scripts.projCacheSet(2, full, record, text, ttlMs, key, this.#tagPrefix, this.#recordPrefix)
-        : this.#scripts.projCacheSet(
-            2 + tags.length,
+      publication === undefined
+        ? this.#scripts.projCacheSet(
+            2 + tagKeys.length,
             full,
             record,
-            ...tags.map((tag) => this.#tagPrefix + tag),
+            ...tagKeys,
             text,
             ttlMs,
             key,
             this.#tagPrefix,
             this.#recordPrefix,
-            ...tags,
+            ...tagArgs,
+          )
+        : this.#scripts.projCacheSetPublish(
+            2 + tagKeys.length,
+            full,
+            record,
+            ...tagKeys,
+            text,
+            ttlMs,
+            key,
+            this.#tagPrefix,
+            this.#recordPrefix,
+            publication.channel,
+            publication.message,
+            ...tagArgs,
           ),
     );
   }

@@ -28,9 +28,6 @@ interface Waiter {
   fail(error: InfrastructureError): void;
 }
 
-/** Errors of reads whose connection the peer closed under them: `run` sends those once more. */
-const CLOSED_UNDER_CALL = new WeakSet<object>();
-
 const RECONNECT_BASE_MS = 100;
 const RECONNECT_CAP_MS = 2_000;
 
@@ -98,14 +95,9 @@ export class RedisCalls {
     signal: AbortSignal | undefined,
     send: () => Promise<T>,
   ): Promise<T> {
-    const sent = this.#attempt(describe, write, deadline, signal, send);
-    if (write) return sent;
     // A read is safe to send again: when the peer closed the connection under it (a restart, a
     // killed client), it waits for the next connection within the same deadline, once.
-    return sent.catch((error: unknown) => {
-      if (!CLOSED_UNDER_CALL.has(error as object)) throw error;
-      return this.#attempt(describe, write, deadline, signal, send);
-    });
+    return this.#attempt(describe, write, deadline, signal, send, !write);
   }
 
   #attempt<T>(
@@ -114,14 +106,15 @@ export class RedisCalls {
     deadline: Deadline,
     signal: AbortSignal | undefined,
     send: () => Promise<T>,
+    resendOnClose: boolean,
   ): Promise<T> {
     if (signal?.aborted) return Promise.reject(cancelledError(signal, describe()));
     // "ready" lingers until ioredis handles the close of a connection the peer already ended.
     if (this.#client.status === "ready" && this.#client.stream.writable) {
-      return this.#send(describe, write, deadline, signal, send);
+      return this.#send(describe, write, deadline, signal, send, resendOnClose);
     }
     return this.#whenReady(describe, deadline, signal).then(() =>
-      this.#send(describe, write, deadline, signal, send),
+      this.#send(describe, write, deadline, signal, send, resendOnClose),
     );
   }
 
@@ -136,23 +129,27 @@ export class RedisCalls {
     deadline: Deadline,
     signal: AbortSignal | undefined,
     send: () => Promise<T>,
+    resendOnClose: boolean,
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const settle = (error: InfrastructureError | undefined, value?: T) => {
+      const settle = (error: InfrastructureError | undefined, value?: T | Promise<T>) => {
         if (!this.#inFlight.delete(call)) return;
         if (timer !== undefined) clearTimeout(timer);
         if (signal !== undefined) signal.removeEventListener("abort", onAbort);
-        if (error === undefined) resolve(value as T);
+        if (error === undefined) resolve(value as T | Promise<T>);
         else reject(error);
       };
       const call: InFlight = {
         lose: (silent) => {
+          if (!silent && resendOnClose) {
+            settle(undefined, this.#attempt(describe, write, deadline, signal, send, false));
+            return;
+          }
           const lost = new InfrastructureError(
             silent ? "TIMEOUT" : "UNAVAILABLE",
             `${describe()} failed: ${silent ? "the connection to Redis went silent" : "the connection to Redis closed before the reply"}`,
           );
-          if (!silent) CLOSED_UNDER_CALL.add(lost);
           settle(sentAndLost(lost, write));
         },
       };

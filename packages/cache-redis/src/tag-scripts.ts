@@ -20,10 +20,13 @@
 export const SWEEP_SAMPLE = 4;
 
 /**
- * KEYS: entry, record, tag sets of the new tags (aligned with the tags in ARGV).
- * ARGV: value text, TTL ms (0 for none), the key, tag-set prefix, record prefix, tags…
+ * The write of one entry. KEYS: entry, record, tag sets of the new tags (aligned with the tags in
+ * ARGV). ARGV: value text, TTL ms (0 for none), the key, tag-set prefix, record prefix, then (when
+ * `publishes`) a channel and a message to PUBLISH once the entry is written, then the tags.
  */
-export const SET_ENTRY = `
+function setEntry(publishes: boolean): string {
+  const firstTag = publishes ? 8 : 6;
+  return `
 local ttl = tonumber(ARGV[2])
 local member = ARGV[3]
 if ttl > 0 then
@@ -34,18 +37,19 @@ end
 local old = redis.call('SMEMBERS', KEYS[2])
 if #old > 0 then
   local keep = {}
-  for i = 6, #ARGV do keep[ARGV[i]] = true end
+  for i = ${firstTag}, #ARGV do keep[ARGV[i]] = true end
   for _, tag in ipairs(old) do
     if not keep[tag] then redis.call('SREM', ARGV[4] .. tag, member) end
   end
   redis.call('DEL', KEYS[2])
 end
-if #ARGV < 6 then return 1 end
-redis.call('SADD', KEYS[2], unpack(ARGV, 6))
-if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+if #ARGV >= ${firstTag} then
+  redis.call('SADD', KEYS[2], unpack(ARGV, ${firstTag}))
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+end
 for i = 3, #KEYS do
   local set = KEYS[i]
-  local tag = ARGV[i + 3]
+  local tag = ARGV[i + ${firstTag - 3}]
   for _, other in ipairs(redis.call('SRANDMEMBER', set, ${SWEEP_SAMPLE})) do
     if other ~= member and redis.call('SISMEMBER', ARGV[5] .. other, tag) == 0 then
       redis.call('SREM', set, other)
@@ -60,8 +64,17 @@ for i = 3, #KEYS do
     redis.call('PEXPIRE', set, ttl)
   end
 end
-return 1
+${publishes ? "redis.call('PUBLISH', ARGV[6], ARGV[7])\n" : ""}return 1
 `;
+}
+
+export const SET_ENTRY = setEntry(false);
+
+/**
+ * `SET_ENTRY`, then PUBLISH: a subscriber gets the message only once the entry is written (and
+ * not when the script fails), in the same round trip.
+ */
+export const SET_ENTRY_AND_PUBLISH = setEntry(true);
 
 /** KEYS: entry, record. ARGV: the key, tag-set prefix. Returns how many entries it unlinked (0 or 1). */
 export const DELETE_ENTRY = `

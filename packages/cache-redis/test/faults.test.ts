@@ -1,4 +1,5 @@
 import { expectErrorCode } from "@proj/contract-tests";
+import type { InfrastructureError } from "@proj/ports";
 import { afterEach, describe, expect, it } from "vitest";
 import type { RedisCache, RedisCacheOptions } from "../src/index.js";
 import { reconnectDelay } from "../src/redis-calls.js";
@@ -174,6 +175,25 @@ describe("an outage", () => {
 
     proxy.heal();
     await eventually(async () => (await cache.get("k")) === "kept", "the cache reads again");
+  });
+
+  it("sends a read once more when the peer closes the connection under it; a write's outcome is unknown", async () => {
+    const { proxy, cache } = await throughProxy({ commandTimeoutMs: 5_000 });
+    await cache.set("k", "kept");
+    proxy.silence();
+    const read = cache.get("k");
+    const write = cache.set("k2", "lost?").then(
+      () => undefined,
+      (error: unknown) => error as InfrastructureError,
+    );
+    // Both are on the wire, unanswered, when Redis goes away and comes back.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await proxy.stop();
+    await proxy.restart();
+    expect(await read).toBe("kept");
+    const failed = await write;
+    expect(failed?.code).toBe("UNAVAILABLE");
+    expect(failed?.details).toMatchObject({ outcome: "unknown" });
   });
 
   it("waits for the connection within the deadline while Redis restarts, then answers", async () => {

@@ -311,12 +311,81 @@ describe("pipelineReads", () => {
     const cache = track(openCache({ pipelineReads: true }));
     expect(cache.client.options.enableAutoPipelining).toBe(true);
     expect(cache.client.options.autoPipeliningIgnoredCommands).toEqual(
-      expect.arrayContaining(["projCacheSet", "projCacheDelete", "unlink", "scan"]),
+      expect.arrayContaining(["projCacheSet", "projCacheSetPublish", "projCacheDelete", "unlink", "scan"]),
     );
     await Promise.all(Array.from({ length: 200 }, (_, i) => cache.set(`k${i}`, i, { tags: ["t"] })));
     const values = await Promise.all(Array.from({ length: 200 }, (_, i) => cache.get(`k${i}`)));
     expect(values).toEqual(Array.from({ length: 200 }, (_, i) => i));
     expect(await Promise.all([cache.has("k1"), cache.has("absent")])).toEqual([true, false]);
     expect(await cache.deleteByTag("t")).toBe(200);
+  });
+});
+
+describe("setAndPublish", () => {
+  async function subscribe(channel: string): Promise<{ messages: string[]; close: () => Promise<void> }> {
+    const subscriber = new Redis(REDIS_URL);
+    const messages: string[] = [];
+    subscriber.on("message", (_channel: string, message: string) => messages.push(message));
+    await subscriber.subscribe(channel);
+    return { messages, close: async () => void (await subscriber.quit()) };
+  }
+
+  it("publishes only once the entry is written: a subscriber reading on delivery sees the new value", async () => {
+    const cache = track(openCache());
+    const channel = uniqueName("publish");
+    const reader = new Redis(REDIS_URL);
+    // Per message: the write it announces, and what a read sent on its arrival found.
+    const seen: { announced: number; read: number }[] = [];
+    const subscriber = new Redis(REDIS_URL);
+    // The read goes out when the message arrives, on another connection, as another process would.
+    subscriber.on("message", (_channel: string, message: string) => {
+      void reader.get(`${cache.namespace}:k`).then((text) => {
+        seen.push({ announced: Number(message), read: (JSON.parse(text ?? "{}") as { n: number }).n });
+      });
+    });
+    await subscriber.subscribe(channel);
+    try {
+      for (let n = 0; n < 50; n++) {
+        await cache.setAndPublish(
+          "k",
+          { n },
+          { channel, message: String(n) },
+          { ttlMs: 60_000, tags: ["t"] },
+        );
+      }
+      await eventually(async () => seen.length === 50, "every message was read back");
+      expect(seen.map(({ announced }) => announced)).toEqual(Array.from({ length: 50 }, (_, n) => n));
+      // Never older than the write the message announced (a later write may have landed since).
+      expect(seen.filter(({ announced, read }) => !(read >= announced))).toEqual([]);
+      expect(await admin.pttl(`${cache.namespace}:k`)).toBeGreaterThan(50_000);
+      expect(await cache.deleteByTag("t")).toBe(1);
+    } finally {
+      await Promise.all([subscriber.quit(), reader.quit()]);
+    }
+  });
+
+  it("publishes nothing when the write fails", async () => {
+    const cache = track(openCache());
+    const channel = uniqueName("publish");
+    const { messages, close } = await subscribe(channel);
+    try {
+      // A tag record of the wrong type makes the script fail before it reaches PUBLISH.
+      await admin.set(`${cache.namespace}%E:k`, "not a set");
+      const failed = await cache.setAndPublish("k", 1, { channel, message: "k" }).then(
+        () => undefined,
+        (error: unknown) => error as InfrastructureError,
+      );
+      expect(isInfrastructureError(failed)).toBe(true);
+      await expectErrorCode(
+        cache.setAndPublish("k", undefined as never, { channel, message: "k" }),
+        "INVALID_ARGUMENT",
+      );
+      await cache.setAndPublish("other", 2, { channel, message: "other" });
+      await eventually(async () => messages.length > 0, "the successful write's message arrived");
+      expect(messages).toEqual(["other"]);
+    } finally {
+      await admin.del(`${cache.namespace}%E:k`);
+      await close();
+    }
   });
 });

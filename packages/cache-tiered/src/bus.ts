@@ -1,4 +1,4 @@
-import type { Closeable, InfrastructureError } from "@proj/ports";
+import type { Cache, Closeable, InfrastructureError } from "@proj/ports";
 
 /**
  * What one process tells the others to drop from their L1: the entries of some keys, of a key
@@ -59,6 +59,23 @@ export interface InvalidationBus extends Closeable {
   /** Starts delivering to `listener`. A bus has one listener; a second call is `INVALID_ARGUMENT`. */
   listen(listener: InvalidationListener): void;
   publish(invalidation: Invalidation, options?: PublishOptions): Promise<void>;
+  /**
+   * Optional: the message that carries `invalidation` when `l2` publishes it itself at the end of
+   * its write (`setAndPublish` of `@proj/cache-redis`), for an `l2` on the broker this bus listens
+   * to; `undefined` otherwise (the caller then calls `publish` after the write). The caller writes
+   * with it and, once the write succeeded, calls `sent()`, which hands the invalidation to the
+   * instances of this process, as `publish` does; the broker delivers it to the others.
+   */
+  attach?(invalidation: Invalidation, l2: Cache<unknown>): AttachedInvalidation | undefined;
+}
+
+/** An invalidation that rides on an L2 write (see `InvalidationBus.attach`). */
+export interface AttachedInvalidation {
+  /** The broker's channel. */
+  readonly channel: string;
+  readonly message: string;
+  /** The write that carried the message succeeded: deliver it within this process too. */
+  sent(): void;
 }
 
 /** A held lock of one key (see `LoaderLock`). */

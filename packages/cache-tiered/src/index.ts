@@ -3,6 +3,7 @@ import { RedisLoaderLock, type RedisLoaderLockOptions } from "./redis-lock.js";
 import { TieredCache, type TieredCacheOptions } from "./tiered-cache.js";
 
 export type {
+  AttachedInvalidation,
   Invalidation,
   InvalidationBus,
   InvalidationListener,

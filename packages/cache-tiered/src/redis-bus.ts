@@ -1,7 +1,13 @@
 import { randomUUID } from "node:crypto";
-import { closedError, InfrastructureError, validateCacheKey } from "@proj/ports";
+import { type Cache, closedError, InfrastructureError, validateCacheKey } from "@proj/ports";
 import { Redis } from "ioredis";
-import type { Invalidation, InvalidationBus, InvalidationListener, PublishOptions } from "./bus.js";
+import type {
+  AttachedInvalidation,
+  Invalidation,
+  InvalidationBus,
+  InvalidationListener,
+  PublishOptions,
+} from "./bus.js";
 import { CommandConnection, connectionOptions, quit, type RedisTarget } from "./redis-connection.js";
 import { checkPositive, checkTimeout, mapRedisError } from "./redis-errors.js";
 
@@ -129,17 +135,46 @@ export class RedisInvalidationBus implements InvalidationBus {
     const timeoutMs =
       options.timeoutMs === undefined ? this.#publishTimeoutMs : checkTimeout(options.timeoutMs, "timeoutMs");
     const sentAt = performance.timeOrigin + performance.now();
+    this.#deliverToSiblings(invalidation, sentAt);
+    const text = this.#encode(invalidation, sentAt);
+    await this.#publisher.run(`publish on ${this.channel}`, timeoutMs, options.signal, () =>
+      this.#publisher.client.publish(this.channel, text),
+    );
+  }
+
+  /**
+   * The message for an L2 that publishes in its own write: one whose ioredis `client` talks to the
+   * server this bus subscribes on (same host and port; pub/sub ignores the database).
+   */
+  attach(invalidation: Invalidation, l2: Cache<unknown>): AttachedInvalidation | undefined {
+    if (this.#closing !== undefined || !this.#sameServer(l2)) return undefined;
+    const sentAt = performance.timeOrigin + performance.now();
+    return {
+      channel: this.channel,
+      message: this.#encode(invalidation, sentAt),
+      sent: () => this.#deliverToSiblings(invalidation, sentAt),
+    };
+  }
+
+  #sameServer(l2: Cache<unknown>): boolean {
+    // Structural: the L2's ioredis may be another installed copy.
+    const options = (l2 as { client?: { options?: { host?: unknown; port?: unknown } } }).client?.options;
+    const mine = this.#subscriber.options;
+    return options !== undefined && options.host === mine.host && options.port === mine.port;
+  }
+
+  #deliverToSiblings(invalidation: Invalidation, sentAt: number): void {
     for (const sibling of LOCAL_BUSES.get(this.#localKey)?.values() ?? []) {
       if (sibling !== this) sibling.#deliver(invalidation, sentAt);
     }
+  }
+
+  #encode(invalidation: Invalidation, sentAt: number): string {
     const wire: Wire = { o: this.#origin, s: sentAt, k: invalidation.kind };
     if (invalidation.kind === "keys") wire.v = [...invalidation.keys];
     else if (invalidation.kind === "prefix") wire.v = invalidation.prefix;
     else if (invalidation.kind === "tag") wire.v = invalidation.tag;
-    const text = JSON.stringify(wire);
-    await this.#publisher.run(`publish on ${this.channel}`, timeoutMs, options.signal, () =>
-      this.#publisher.client.publish(this.channel, text),
-    );
+    return JSON.stringify(wire);
   }
 
   /** Stops delivery, quits the subscriber and (unless it is yours) the publishing connection. */

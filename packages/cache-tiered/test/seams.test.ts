@@ -1,3 +1,5 @@
+import { createMemoryCache } from "@proj/cache-memory";
+import { createRedisCache } from "@proj/cache-redis";
 import { expectErrorCode, sleep, uniqueName } from "@proj/contract-tests";
 import type { InfrastructureError } from "@proj/ports";
 import { Redis } from "ioredis";
@@ -9,7 +11,7 @@ import {
   type InvalidationListener,
   type RedisInvalidationBus,
 } from "../src/index.js";
-import { REDIS_URL } from "./support/tiered.js";
+import { destroyTiered, namespaceOf, openTiered, REDIS_URL, untilTrusted } from "./support/tiered.js";
 
 const closers: { close(): Promise<void> }[] = [];
 afterEach(async () => {
@@ -141,6 +143,65 @@ describe("the Redis invalidation bus", () => {
     )) as InfrastructureError;
     expect(["UNAVAILABLE", "TIMEOUT"]).toContain(error.code);
     expect(performance.now() - started).toBeLessThan(2_500);
+  });
+});
+
+describe("an invalidation riding on the L2 write", () => {
+  it("attaches to an L2 on the bus's Redis, and reaches this process's buses only once sent", async () => {
+    const channel = uniqueName("bus");
+    const a = bus(channel);
+    const sibling = bus(channel);
+    const remote = bus(channel, { localDelivery: false });
+    listening(a);
+    const [seenSibling, seenRemote] = [listening(sibling), listening(remote)];
+    await until(() => seenRemote.subscribed.length > 0, "the remote bus subscribed");
+    const l2 = createRedisCache({ namespace: channel, url: REDIS_URL });
+    closers.push({
+      close: async () => {
+        await l2.clear();
+        await l2.close();
+      },
+    });
+    const invalidation: Invalidation = { kind: "keys", keys: ["k"] };
+    const attached = a.attach(invalidation, l2);
+    expect(attached?.channel).toBe(a.channel);
+    await l2.setAndPublish("k", 1, attached!);
+    expect(seenSibling.received, "nothing in this process before sent()").toEqual([]);
+    attached!.sent();
+    expect(seenSibling.received.map((r) => r.invalidation)).toEqual([invalidation]);
+    await until(() => seenRemote.received.length === 1, "the remote bus received it through Redis");
+    expect(seenRemote.received[0]!.invalidation).toEqual(invalidation);
+    await sleep(100);
+    expect(seenSibling.received, "the copy Redis brings back is ignored").toHaveLength(1);
+
+    const elsewhere = createRedisCache({ namespace: channel, url: "redis://127.0.0.1:1" });
+    closers.push(elsewhere);
+    expect(a.attach(invalidation, elsewhere), "an L2 on another server").toBeUndefined();
+    const memory = createMemoryCache({ maxEntries: 10 });
+    closers.push(memory);
+    expect(a.attach(invalidation, memory), "an L2 that is not Redis").toBeUndefined();
+  });
+
+  it("sends one message per set of a tiered cache over Redis, and the other instance drops its L1 entry", async () => {
+    const writer = openTiered<string>();
+    const reader = openTiered<string>({ namespace: namespaceOf(writer) });
+    const raw = new Redis(REDIS_URL);
+    const messages: string[] = [];
+    raw.on("message", (_channel: string, message: string) => messages.push(message));
+    try {
+      await raw.subscribe(`proj-cache-invalidation:${namespaceOf(writer)}`);
+      await Promise.all([untilTrusted(writer), untilTrusted(reader)]);
+      await writer.set("k", "v1");
+      expect(await reader.get("k")).toBe("v1");
+      await writer.set("k", "v2");
+      await until(() => reader.health().invalidationsReceived === 2, "the reader got both invalidations");
+      expect(await reader.get("k")).toBe("v2");
+      await sleep(100);
+      expect(messages.map((text) => (JSON.parse(text) as { v: unknown }).v)).toEqual([["k"], ["k"]]);
+    } finally {
+      raw.disconnect();
+      await Promise.all([destroyTiered(writer), reader.close()]);
+    }
   });
 });
 
