@@ -51,6 +51,8 @@ export interface WorkerContext {
   report(error: unknown, operation: string, queue: string): void;
   /** Called once the worker has stopped. */
   closed(worker: PostgresJobWorker): void;
+  /** Wake-ups from other processes for `queue` while the worker runs; returns the way to stop them. */
+  subscribe(queue: string): () => void;
 }
 
 interface Delivery {
@@ -111,6 +113,7 @@ export class PostgresJobWorker implements JobWorker {
   readonly #token = randomUUID();
   readonly #active = new Map<string, Delivery>();
   readonly #unregister: () => void;
+  readonly #unsubscribe: () => void;
   /** Aborted when `close()` stops waiting for an in-flight claim. */
   readonly #claimAbort = new AbortController();
   readonly #loopDone: Promise<void>;
@@ -137,6 +140,7 @@ export class PostgresJobWorker implements JobWorker {
       wake: () => this.#wake(),
       cancelled: (id) => this.#active.get(id)?.controller.abort(cancelled(id)),
     });
+    this.#unsubscribe = ctx.subscribe(queue);
     this.#loopDone = this.#loop().catch((error: unknown) => {
       // Not expected (every call in the loop is guarded), but never an unhandled rejection.
       this.#stopping = true;
@@ -449,6 +453,7 @@ export class PostgresJobWorker implements JobWorker {
     await this.#flushing;
     await Promise.all([...this.#settling]);
     this.#unregister();
+    this.#unsubscribe();
     this.#ctx.closed(this);
   }
 }
