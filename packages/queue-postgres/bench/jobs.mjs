@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { loadavg } from "node:os";
 import { createPostgresDatabase } from "@proj/adapter-postgres";
 import { sql } from "@proj/ports";
+import pg from "pg";
 import { PgBoss } from "pg-boss";
 import { createPostgresJobQueue, dropJobTables } from "../dist/index.js";
 
@@ -47,18 +48,28 @@ async function adapterContender() {
 }
 
 /**
- * The adapter with its worker in a module instance of its own, as in another process: no in-process
- * wake-up reaches it, so it finds jobs by polling (every 200 ms by default). End-to-end only.
+ * The adapter with its worker as in another process: a module instance of its own (no in-process
+ * wake-up reaches it) on a SqlDatabase of its own (its own pool). With `listen`, that database
+ * offers `listen()` and the producer's NOTIFY wakes the worker; without (built on a pg.Pool of the
+ * caller's, which has no listen()), the worker finds jobs by polling (every 200 ms, faster while
+ * jobs keep coming). End-to-end only.
  */
-async function polledContender() {
-  const other = await import(new URL("../dist/index.js?as-another-process", import.meta.url).href);
+async function otherProcessContender({ listen }) {
+  const other = await import(new URL(`../dist/index.js?as-another-process-${listen}`, import.meta.url).href);
   const db = createPostgresDatabase({ connectionString: DATABASE_URL, poolSize: POOL });
-  const schema = `bench_qpp_${tag}`;
+  const ownPool = listen ? undefined : new pg.Pool({ connectionString: DATABASE_URL, max: POOL });
+  const workerDb = listen
+    ? createPostgresDatabase({ connectionString: DATABASE_URL, poolSize: POOL })
+    : createPostgresDatabase({ pool: ownPool });
+  const schema = `bench_qp${listen ? "n" : "p"}_${tag}`;
   const producer = createPostgresJobQueue(db, { schema });
-  const consumer = other.createPostgresJobQueue(db, { schema });
+  const consumer = other.createPostgresJobQueue(workerDb, {
+    schema,
+    onBackgroundError: (error, context) => console.error(`worker ${context.operation}: ${error.message}`),
+  });
   await producer.migrate();
   return {
-    name: "queue-postgres, worker polled",
+    name: listen ? "queue-postgres, worker in another process" : "queue-postgres, another process, polled",
     only: "end-to-end",
     enqueue: (name, data) => producer.enqueue(name, data),
     work(name, concurrency, onJob) {
@@ -73,6 +84,8 @@ async function polledContender() {
       await consumer.close();
       await dropJobTables(db, schema);
       await db.close();
+      await workerDb.close();
+      await ownPool?.end();
     },
   };
 }
@@ -177,7 +190,12 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const spread = (xs) => `${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))}`;
 const fmt = (ms) => (ms < 10 ? ms.toFixed(1) : String(Math.round(ms)));
 
-const contenders = [await adapterContender(), await polledContender(), await pgBossContender()];
+const contenders = [
+  await adapterContender(),
+  await otherProcessContender({ listen: true }),
+  await otherProcessContender({ listen: false }),
+  await pgBossContender(),
+];
 const results = new Map();
 const loadBefore = loadavg();
 try {
@@ -202,7 +220,7 @@ try {
 const loadAfter = loadavg();
 
 console.log(
-  `queue-postgres (worker woken in-process, or polled as from another process) vs pg-boss 12 (LISTEN/NOTIFY ${process.env.PGBOSS_NOTIFY === "0" ? "off" : "on"}), PostgreSQL at ${DATABASE_URL.replace(/\/\/.*@/, "//")}, pool ${POOL} each, ` +
+  `queue-postgres (worker woken in-process; in "another process": own module instance and pool, woken by NOTIFY, or polled when its database has no listen()) vs pg-boss 12 (LISTEN/NOTIFY ${process.env.PGBOSS_NOTIFY === "0" ? "off" : "on"}), PostgreSQL at ${DATABASE_URL.replace(/\/\/.*@/, "//")}, pool ${POOL} each, ` +
     `${ROUNDS} interleaved rounds, median (min–max); node ${process.version}`,
 );
 console.log(
@@ -230,10 +248,11 @@ for (const scenario of SCENARIOS) {
   console.log(
     `ratio ${scenario.kind} c=${scenario.concurrency} jobs/s, queue-postgres / pg-boss: ${(mine / theirs).toFixed(2)}`,
   );
-  const polled = results.get(`queue-postgres, worker polled|${scenario.kind}|${scenario.concurrency}`);
-  if (polled) {
+  for (const contender of contenders.slice(1, -1)) {
+    const runs = results.get(`${contender.name}|${scenario.kind}|${scenario.concurrency}`);
+    if (!runs) continue;
     console.log(
-      `ratio ${scenario.kind} c=${scenario.concurrency} jobs/s, queue-postgres worker polled / pg-boss: ${(median(polled.map((r) => r.rate)) / theirs).toFixed(2)}`,
+      `ratio ${scenario.kind} c=${scenario.concurrency} jobs/s, ${contender.name} / pg-boss: ${(median(runs.map((r) => r.rate)) / theirs).toFixed(2)}`,
     );
   }
 }

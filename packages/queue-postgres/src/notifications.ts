@@ -31,10 +31,22 @@ type Report = (error: unknown, operation: string, queue: string | undefined) => 
 interface Subscription {
   users: number;
   listener: SqlListener | undefined;
+  /** Listening, and no loss reported since: a notification sent now will arrive. */
+  live: boolean;
   retry: NodeJS.Timeout | undefined;
   failures: number;
   /** Set when the last user left: a listener that comes up afterwards is closed at once. */
   dropped: boolean;
+}
+
+/** A worker's hold on the wake-ups of its queue. */
+export interface WakeSubscription {
+  /**
+   * Wake-ups from other processes reach the worker now (listening, no loss since): it need not
+   * look for their jobs by polling fast.
+   */
+  live(): boolean;
+  stop(): void;
 }
 
 /** What an in-flight wake notification of one queue owes: another round once it is done. */
@@ -79,10 +91,22 @@ export class QueueNotifications {
     return this.#db.capabilities.notifications === true && typeof this.#db.listen === "function";
   }
 
-  /** A job of `queue` became due: wake this process's workers now, and the others' by NOTIFY. */
-  wake(queue: string): void {
+  /**
+   * The notification an enqueue may send within its own insert (`insertJob`), or `undefined` when
+   * this instance does not notify. See `PostgresJobQueueImpl.enqueue` for when it does.
+   */
+  inline(queue: string): { channel: string; payload: string } | undefined {
+    if (!this.#send || this.#closed) return undefined;
+    return { channel: channelName(this.#schema, queue), payload: ORIGIN };
+  }
+
+  /**
+   * A job of `queue` became due: wake this process's workers now, and the others' by NOTIFY unless
+   * the statement that made it due sent one already (`notified`).
+   */
+  wake(queue: string, notified = false): void {
     wakeWorkers(this.#schema, queue);
-    if (!this.#send || this.#closed) return;
+    if (notified || !this.#send || this.#closed) return;
     const channel = channelName(this.#schema, queue);
     const pending = this.#pending.get(channel);
     // One notification in flight per queue: jobs enqueued meanwhile are covered by one more after
@@ -132,18 +156,22 @@ export class QueueNotifications {
   }
 
   /**
-   * A worker of `queue` starts: listen on its channel and on the cancels while it runs. Returns
-   * what to call when it stops. Without `listen()` on the database, nothing (workers poll).
+   * A worker of `queue` starts: listen on its channel and on the cancels while it runs. Without
+   * `listen()` on the database, nothing (workers poll).
    */
-  subscribe(queue: string): () => void {
-    if (!this.listening || this.#closed) return () => undefined;
-    const channels = [channelName(this.#schema, queue), channelName(this.#schema, undefined)];
+  subscribe(queue: string): WakeSubscription {
+    if (!this.listening || this.#closed) return { live: () => false, stop: () => undefined };
+    const wakes = channelName(this.#schema, queue);
+    const channels = [wakes, channelName(this.#schema, undefined)];
     for (const channel of channels) this.#use(channel, queue);
     let left = false;
-    return () => {
-      if (left) return;
-      left = true;
-      for (const channel of channels) this.#leave(channel);
+    return {
+      live: () => !left && this.#subscriptions.get(wakes)?.live === true,
+      stop: () => {
+        if (left) return;
+        left = true;
+        for (const channel of channels) this.#leave(channel);
+      },
     };
   }
 
@@ -156,6 +184,7 @@ export class QueueNotifications {
     const subscription: Subscription = {
       users: 1,
       listener: undefined,
+      live: false,
       retry: undefined,
       failures: 0,
       dropped: false,
@@ -180,9 +209,13 @@ export class QueueNotifications {
     const setUp = listen(channel, onNotification, {
       timeoutMs: this.#timeoutMs,
       // Reported, never silent: until onResume, this process's workers find jobs by polling.
-      onError: (error: InfrastructureError) => this.#report(error, "listen", isCancel ? undefined : queue),
+      onError: (error: InfrastructureError) => {
+        subscription.live = false;
+        this.#report(error, "listen", isCancel ? undefined : queue);
+      },
       // What was sent during the gap is unknown: look now rather than at the next poll.
       onResume: () => {
+        subscription.live = true;
         if (!isCancel) wakeWorkers(this.#schema, queue);
       },
     }).then(
@@ -193,6 +226,7 @@ export class QueueNotifications {
           return;
         }
         subscription.listener = listener;
+        subscription.live = true;
       },
       (error: unknown) => {
         this.#report(error, "listen", isCancel ? undefined : queue);

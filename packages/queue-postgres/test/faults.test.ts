@@ -87,6 +87,24 @@ async function jobRows(queue: string): Promise<number> {
   return row?.n ?? 0;
 }
 
+/**
+ * Waits until the worker's claim of `id` has committed (seen from another session). A handler may
+ * start while its claim's COMMIT is still on the way; a fault meant to hit a job held under a lease
+ * must come after it.
+ */
+async function claimCommitted(id: string): Promise<void> {
+  await until(
+    async () => {
+      const row = await admin.queryOne<{ leased: boolean }>(
+        sql`SELECT lease_token IS NOT NULL AS leased FROM ${sql.id(TEST_SCHEMA, "jobs")} WHERE id = ${id}::uuid`,
+      );
+      return row?.leased === true;
+    },
+    5_000,
+    "the claim's commit",
+  );
+}
+
 describe("workers during a fault", () => {
   it("a worker rides out an outage without a busy loop, and takes jobs again once the database is back", async () => {
     // A worker polling every 200 ms would hide a dead listener: this one polls every 10 s.
@@ -138,6 +156,7 @@ describe("workers during a fault", () => {
     );
     const { id } = await direct.enqueue(name, { n: 1 }, { maxAttempts: 2 });
     await started.promise;
+    await claimCommitted(id);
     await proxy.set("silent");
     const cutAt = Date.now();
     const why = await reason.promise;
@@ -172,6 +191,7 @@ describe("workers during a fault", () => {
     );
     const { id } = await direct.enqueue(name, { n: 1 }, { maxAttempts: 1 });
     await started.promise;
+    await claimCommitted(id);
     await proxy.set("outage");
     const handled: string[] = [];
     const other = direct.work(
@@ -245,6 +265,7 @@ describe("workers during a fault", () => {
     );
     const { id } = await direct.enqueue(name, { n: 1 });
     await started.promise;
+    await claimCommitted(id);
     await proxy.set("outage");
     expect(await direct.cancel(id)).toBe(true);
     expect(await direct.cancel(id)).toBe(false);

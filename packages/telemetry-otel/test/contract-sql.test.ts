@@ -19,6 +19,7 @@ sqlDatabaseContract("adapter-pglite through instrumentSqlDatabase", {
   poolSize: 1,
   ...SESSION,
   cancelsRunningStatements: false,
+  notifications: true,
   create: async () => {
     const schema = uniqueName("otel");
     return databases.wrap(
