@@ -209,7 +209,10 @@ try {
       const order = round % 2 === 0 ? contenders : [...contenders].reverse();
       for (const contender of order) {
         if (contender.only && !contender.only.includes(scenario.kind)) continue;
-        const name = `bench_${tag}_${scenario.kind}_${scenario.concurrency}_${round}`.replace("-", "_");
+        const name = `bench_${tag}_${scenario.kind}_${scenario.concurrency}_${round}`.replace(
+          /[^A-Za-z0-9_]/g,
+          "_",
+        );
         const run = scenario.kind === "enqueue" ? runEnqueue : runEndToEnd;
         const result = await run(contender, scenario, name);
         const key = `${contender.name}|${scenario.kind}|${scenario.concurrency}`;
