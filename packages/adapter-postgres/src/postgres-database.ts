@@ -100,6 +100,11 @@ export interface PostgresDatabaseOptions {
    * pool has already dropped that connection; the next call opens a fresh one. Default: ignored.
    */
   onIdleError?: (error: InfrastructureError) => void;
+  /**
+   * How often the connection of `listen()` runs `SELECT 1` when idle, so that a silent network is
+   * found out (and the connection reopened) within this plus the deadline. Default 10,000 ms.
+   */
+  listenHeartbeatMs?: number;
 }
 
 /** A `SqlDatabase` over `pg`, with the pool as a typed escape hatch. */
@@ -668,6 +673,7 @@ export function createPostgresDatabase(options: PostgresDatabaseOptions = {}): P
   assertPositive("idleTimeoutMs", options.idleTimeoutMs);
   assertDeadline("timeoutMs", options.timeoutMs);
   assertPositive("cancelGraceMs", options.cancelGraceMs);
+  assertPositive("listenHeartbeatMs", options.listenHeartbeatMs);
   const defaults: Defaults = {
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     graceMs: options.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS,
@@ -698,6 +704,7 @@ export function createPostgresDatabase(options: PostgresDatabaseOptions = {}): P
     // Connecting and each LISTEN are bounded like a pool connection and a call.
     timeoutMs: Math.min(options.acquireTimeoutMs ?? 10_000, defaults.timeoutMs),
     graceMs: defaults.graceMs,
+    heartbeatMs: options.listenHeartbeatMs ?? 10_000,
   });
   return new PostgresPoolDatabase(pool, true, options.onIdleError, defaults, notifications);
 }

@@ -15,12 +15,6 @@ import { mapPostgresError } from "./map-postgres-error.js";
 /** Back-off between tries to get the listening connection back: 100 ms doubling to 5 s, jittered. */
 const RECONNECT_INITIAL_MS = 100;
 const RECONNECT_MAX_MS = 5_000;
-/**
- * How often an idle listening connection proves it is alive with `SELECT 1`. A connection that
- * went silent (a dead network path) shows no error until TCP gives up, minutes later; a missed
- * heartbeat destroys it so the reconnect starts within one interval plus the call deadline.
- */
-const HEARTBEAT_MS = 10_000;
 
 interface Subscriber {
   readonly channel: string;
@@ -51,6 +45,12 @@ export interface NotificationDefaults {
   readonly timeoutMs: number;
   /** How long an ending connection gets to say goodbye before its socket is destroyed. */
   readonly graceMs: number;
+  /**
+   * How often an idle listening connection proves it is alive with `SELECT 1`. A connection that
+   * went silent (a dead network path) shows no error until TCP gives up, minutes later; a missed
+   * heartbeat destroys it, so the reconnect starts within one interval plus the deadline.
+   */
+  readonly heartbeatMs: number;
 }
 
 function socketOf(client: pg.Client): Socket | undefined {
@@ -264,7 +264,7 @@ export class PostgresNotifications {
     this.#current = session;
     session.heartbeat = setInterval(() => {
       this.#command(session, "SELECT 1", "listening connection heartbeat").catch(() => undefined);
-    }, HEARTBEAT_MS);
+    }, this.#defaults.heartbeatMs);
     session.heartbeat.unref();
     return session;
   }

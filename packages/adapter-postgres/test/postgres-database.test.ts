@@ -559,3 +559,39 @@ describe("notifications", () => {
     expect(proxy.openConnections).toBe(0);
   });
 });
+
+describe("notifications under a silent network", () => {
+  it("a listening connection that goes silent is found out by the heartbeat, reported, and reopened", async () => {
+    await using proxy = await FaultProxy.start({ target: { host: "127.0.0.1", port: 5432 } });
+    const db = createPostgresDatabase({
+      host: proxy.host,
+      port: proxy.port,
+      user: "postgres",
+      database: "test",
+      acquireTimeoutMs: 500,
+      timeoutMs: 500,
+      listenHeartbeatMs: 300,
+    });
+    const events: string[] = [];
+    const channel = uniqueName("ch");
+    const heard: string[] = [];
+    const listener = await db.listen?.(channel, (payload) => heard.push(payload), {
+      onError: (error) => events.push(error.code),
+      onResume: () => events.push("resume"),
+    });
+    await proxy.set("silent");
+    const silentAt = Date.now();
+    while (events.length === 0 && Date.now() - silentAt < 5_000) await sleep(50);
+    // Nothing closed the socket: only the heartbeat (300 ms) missing its deadline (500 ms) can tell.
+    expect(events[0]).toMatch(/^(TIMEOUT|UNAVAILABLE)$/);
+    expect(Date.now() - silentAt).toBeLessThan(300 + 500 + 1_500);
+    await proxy.heal();
+    while (!events.includes("resume") && Date.now() - silentAt < 15_000) await sleep(50);
+    expect(events.at(-1)).toBe("resume");
+    await admin.query(sql`SELECT pg_notify(${channel}, 'back') AS sent`);
+    while (heard.length === 0 && Date.now() - silentAt < 20_000) await sleep(50);
+    expect(heard).toEqual(["back"]);
+    await listener?.close();
+    await db.close();
+  }, 30_000);
+});
