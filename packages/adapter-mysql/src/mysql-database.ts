@@ -153,6 +153,8 @@ class MysqlDatabaseImpl extends MysqlExecutor implements MysqlDatabase {
       get returning() {
         return returning ?? serverInfo()?.returning ?? false;
       },
+      // MySQL has no LISTEN/NOTIFY: no listen().
+      notifications: false,
     };
   }
 

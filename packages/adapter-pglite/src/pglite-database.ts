@@ -10,6 +10,8 @@ import {
   type SqlDatabaseCapabilities,
   type SqlExecuteResult,
   type SqlInsertManyOptions,
+  type SqlListener,
+  type SqlListenOptions,
   type SqlQuery,
   type SqlQueryOptions,
   type SqlStreamOptions,
@@ -18,6 +20,7 @@ import {
   sql,
   sqlIsolationLevel,
   throwIfAborted,
+  validateSqlChannel,
 } from "@proj/ports";
 import { mapPgliteError } from "./map-pglite-error.js";
 import { type DataDirLock, lockDataDir } from "./pglite-data-dir-lock.js";
@@ -44,11 +47,11 @@ export interface PgliteDatabaseOptions {
 
 /** A `SqlDatabase` over PGlite, with the instance as a typed escape hatch. */
 export interface PgliteDatabase extends SqlDatabase {
-  /** The underlying instance, for what the port does not cover (extensions, dumps, LISTEN). */
+  /** The underlying instance, for what the port does not cover (extensions, dumps). */
   readonly pglite: PGlite;
 }
 
-const CAPABILITIES: SqlDatabaseCapabilities = Object.freeze({ returning: true });
+const CAPABILITIES: SqlDatabaseCapabilities = Object.freeze({ returning: true, notifications: true });
 const DEFAULT_BATCH = 500;
 /** PostgreSQL's bind message counts parameters in 16 bits. */
 const MAX_PARAMETERS = 65_535;
@@ -318,6 +321,8 @@ class PgliteSqlDatabase extends PgliteExecutor implements PgliteDatabase {
   readonly #schema: string | undefined;
   readonly #acquireTimeoutMs: number;
   readonly #lock: DataDirLock | undefined;
+  /** Open listeners: the PGlite callback of each, and its quoted channel (to UNLISTEN on close). */
+  readonly #listeners = new Map<(payload: string) => void, { quoted: string; stop(): void }>();
   #closing: Promise<void> | undefined;
 
   constructor(pglite: PGlite, owns: boolean, options: PgliteDatabaseOptions, lock?: DataDirLock) {
@@ -370,6 +375,71 @@ class PgliteSqlDatabase extends PgliteExecutor implements PgliteDatabase {
     await this.query(sql`SELECT 1`, options);
   }
 
+  /**
+   * LISTEN on the instance's one session (taken in turn like any call, so it never lands inside
+   * another caller's transaction). An embedded engine has no connection to lose: `onError` and
+   * `onResume` are never called.
+   */
+  async listen(
+    channel: string,
+    onNotification: (payload: string) => void,
+    options: SqlListenOptions = {},
+  ): Promise<SqlListener> {
+    this.check(options, "listen");
+    validateSqlChannel(channel);
+    if (typeof onNotification !== "function") {
+      throw new InfrastructureError("INVALID_ARGUMENT", "onNotification must be a function", {
+        retryable: false,
+      });
+    }
+    // PGlite puts the name into LISTEN as it is given: quoted, it keeps its case and any character.
+    const quoted = postgresDialect.quoteIdentifier(channel);
+    let active = true;
+    const callback = (payload: string): void => {
+      if (!active) return;
+      try {
+        onNotification(payload);
+      } catch {
+        // A listener's own failure must not keep the others from hearing.
+      }
+    };
+    const session = await this.open(options.signal, options.timeoutMs, "listen");
+    try {
+      await session.pglite.listen(quoted, callback);
+    } catch (error) {
+      throw mapPgliteError(error, `listen on ${channel}`);
+    } finally {
+      session.done();
+    }
+    this.#listeners.set(callback, { quoted, stop: () => (active = false) });
+    let closing: Promise<void> | undefined;
+    const close = (): Promise<void> => {
+      closing ??= (async () => {
+        active = false;
+        if (!this.#listeners.delete(callback) || this.#closing !== undefined) return;
+        await this.#unlisten(quoted, callback);
+      })();
+      return closing;
+    };
+    options.signal?.addEventListener("abort", () => void close(), { once: true });
+    return { channel, close, [Symbol.asyncDispose]: close };
+  }
+
+  /** Best effort: a failed UNLISTEN leaves a channel nobody hears, which costs nothing. */
+  async #unlisten(quoted: string, callback: (payload: string) => void): Promise<void> {
+    const done = await this.#queue
+      .acquire(undefined, this.#acquireTimeoutMs, "unlisten")
+      .catch(() => undefined);
+    if (done === undefined) return;
+    try {
+      if (!this.pglite.closed) await this.pglite.unlisten(quoted, callback);
+    } catch {
+      // See above.
+    } finally {
+      done();
+    }
+  }
+
   async transaction<T>(
     work: (tx: SqlTransaction) => Promise<T>,
     options: SqlTransactionOptions = {},
@@ -411,8 +481,19 @@ class PgliteSqlDatabase extends PgliteExecutor implements PgliteDatabase {
 
   /** Lets the call holding the session (and those queued before close) finish first. */
   async #drain(): Promise<void> {
+    const listeners = [...this.#listeners];
+    this.#listeners.clear();
+    for (const [, listener] of listeners) listener.stop();
     const done = await this.#queue.acquire(undefined, Number.POSITIVE_INFINITY, "close");
-    done();
+    try {
+      // A shared instance outlives this adapter: its listeners must not.
+      if (!this.#owns && !this.pglite.closed) {
+        for (const [callback, { quoted }] of listeners)
+          await this.pglite.unlisten(quoted, callback).catch(() => undefined);
+      }
+    } finally {
+      done();
+    }
     try {
       if (this.#owns && !this.pglite.closed) await this.pglite.close();
     } finally {

@@ -15,6 +15,7 @@ sqlDatabaseContract("PGlite (embedded)", {
   poolSize: 1,
   ...SESSION,
   cancelsRunningStatements: false,
+  notifications: true,
   create: async () => createTestDatabase(SESSION),
   destroy: destroyTestDatabase,
 });

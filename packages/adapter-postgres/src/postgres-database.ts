@@ -11,6 +11,8 @@ import {
   type SqlDatabaseCapabilities,
   type SqlExecuteResult,
   type SqlInsertManyOptions,
+  type SqlListener,
+  type SqlListenOptions,
   type SqlQuery,
   type SqlQueryOptions,
   type SqlStreamOptions,
@@ -38,6 +40,7 @@ import {
 } from "./postgres-call.js";
 import { copyRows } from "./postgres-copy.js";
 import { Lease } from "./postgres-lease.js";
+import { PostgresNotifications } from "./postgres-notifications.js";
 import {
   type Int8Mode,
   type PostgresPool,
@@ -97,15 +100,25 @@ export interface PostgresDatabaseOptions {
    * pool has already dropped that connection; the next call opens a fresh one. Default: ignored.
    */
   onIdleError?: (error: InfrastructureError) => void;
+  /**
+   * How often the connection of `listen()` runs `SELECT 1` when idle, so that a silent network is
+   * found out (and the connection reopened) within this plus the deadline. Default 10,000 ms.
+   */
+  listenHeartbeatMs?: number;
 }
 
 /** A `SqlDatabase` over `pg`, with the pool as a typed escape hatch. */
 export interface PostgresDatabase extends SqlDatabase {
-  /** The underlying pool, for what the port does not cover (LISTEN/NOTIFY, COPY TO, ...). */
+  /** The underlying pool, for what the port does not cover (COPY TO, ...). */
   readonly pool: PostgresPool;
 }
 
-const CAPABILITIES: SqlDatabaseCapabilities = Object.freeze({ returning: true });
+/** With a pool of the caller's, the adapter has no connection settings to open a listener with. */
+const CAPABILITIES: SqlDatabaseCapabilities = Object.freeze({ returning: true, notifications: false });
+const CAPABILITIES_WITH_NOTIFICATIONS: SqlDatabaseCapabilities = Object.freeze({
+  returning: true,
+  notifications: true,
+});
 const DEFAULT_BATCH = 500;
 const DEFAULT_COPY_BATCH = 1_000;
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -468,8 +481,15 @@ class PostgresTransaction extends PostgresExecutor implements SqlTransaction {
 }
 
 class PostgresPoolDatabase extends PostgresExecutor implements PostgresDatabase {
-  readonly capabilities = CAPABILITIES;
+  readonly capabilities: SqlDatabaseCapabilities;
   readonly pool: PostgresPool;
+  /** Present when the adapter made the pool (it knows how to connect): LISTEN/NOTIFY. */
+  readonly listen?: (
+    channel: string,
+    onNotification: (payload: string) => void,
+    options?: SqlListenOptions,
+  ) => Promise<SqlListener>;
+  readonly #notifications: PostgresNotifications | undefined;
   readonly #ownsPool: boolean;
   readonly #onIdleError: (error: Error) => void;
   /** Every connection the pool opened, until its socket is gone: `close()` waits for them. */
@@ -481,10 +501,19 @@ class PostgresPoolDatabase extends PostgresExecutor implements PostgresDatabase 
     ownsPool: boolean,
     onIdleError: ((error: InfrastructureError) => void) | undefined,
     defaults: Defaults,
+    notifications?: PostgresNotifications,
   ) {
     super(defaults);
     this.pool = pool;
     this.#ownsPool = ownsPool;
+    this.#notifications = notifications;
+    this.capabilities = notifications === undefined ? CAPABILITIES : CAPABILITIES_WITH_NOTIFICATIONS;
+    if (notifications !== undefined) {
+      this.listen = async (channel, onNotification, options = {}) => {
+        this.check(options, "listen");
+        return notifications.listen(channel, onNotification, options);
+      };
+    }
     // Stays attached after close(): an idle connection that dies while the pool ends (a server
     // shutdown, a terminated backend) must not become an uncaught 'error' event.
     this.#onIdleError = (error) => {
@@ -616,6 +645,7 @@ class PostgresPoolDatabase extends PostgresExecutor implements PostgresDatabase 
    * period (a silent network) is destroyed.
    */
   async #shutDown(): Promise<void> {
+    await this.#notifications?.close();
     if (!this.#ownsPool) return;
     await this.pool.end();
     const sockets = [...this.#sockets.values()];
@@ -643,6 +673,7 @@ export function createPostgresDatabase(options: PostgresDatabaseOptions = {}): P
   assertPositive("idleTimeoutMs", options.idleTimeoutMs);
   assertDeadline("timeoutMs", options.timeoutMs);
   assertPositive("cancelGraceMs", options.cancelGraceMs);
+  assertPositive("listenHeartbeatMs", options.listenHeartbeatMs);
   const defaults: Defaults = {
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     graceMs: options.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS,
@@ -650,7 +681,7 @@ export function createPostgresDatabase(options: PostgresDatabaseOptions = {}): P
   if (options.pool !== undefined) {
     return new PostgresPoolDatabase(options.pool, false, options.onIdleError, defaults);
   }
-  const pool = new pg.Pool({
+  const connection: pg.ClientConfig = {
     connectionString: options.connectionString,
     host: options.host,
     port: options.port,
@@ -658,13 +689,22 @@ export function createPostgresDatabase(options: PostgresDatabaseOptions = {}): P
     password: options.password,
     database: options.database,
     ssl: options.ssl,
+    application_name: options.applicationName,
+  };
+  const pool = new pg.Pool({
+    ...connection,
     max: options.poolSize ?? 10,
     connectionTimeoutMillis: options.acquireTimeoutMs ?? 10_000,
     idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
     statement_timeout: options.statementTimeoutMs,
-    application_name: options.applicationName,
     options: options.schema === undefined ? undefined : searchPathOption(options.schema),
     types: poolTypes(options.int8 ?? "string"),
   });
-  return new PostgresPoolDatabase(pool, true, options.onIdleError, defaults);
+  const notifications = new PostgresNotifications(connection, {
+    // Connecting and each LISTEN are bounded like a pool connection and a call.
+    timeoutMs: Math.min(options.acquireTimeoutMs ?? 10_000, defaults.timeoutMs),
+    graceMs: defaults.graceMs,
+    heartbeatMs: options.listenHeartbeatMs ?? 10_000,
+  });
+  return new PostgresPoolDatabase(pool, true, options.onIdleError, defaults, notifications);
 }

@@ -10,6 +10,7 @@ sqlDatabaseContract("PostgreSQL (pg)", {
   create: () => createTestDatabase(POOL),
   destroy: destroyTestDatabase,
   terminateConnections,
+  notifications: true,
   createUnreachable: () =>
     createPostgresDatabase({ host: "127.0.0.1", port: 1, user: "postgres", acquireTimeoutMs: 2_000 }),
 });

@@ -9,6 +9,7 @@ const DEADLINES = { acquireMs: 1_500, callMs: 1_500, settleMs: 500 };
 sqlFaultContract("PostgreSQL (pg)", {
   target: { host: "127.0.0.1", port: 5432 },
   deadlines: DEADLINES,
+  notifications: true,
   async create({ host, port }, { poolSize }) {
     const schema = uniqueName("pgf");
     await admin.execute(sql`CREATE SCHEMA ${sql.id(schema)}`);

@@ -486,3 +486,112 @@ describe("clean connections", () => {
     await expect(db.query(sql`SELECT pg_sleep(0.05)`)).resolves.toHaveLength(1);
   });
 });
+
+describe("notifications", () => {
+  it("a pool of the caller's has no listen() (no settings to connect with): notifications false", async () => {
+    const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 1 });
+    const db = createPostgresDatabase({ pool });
+    expect(db.capabilities.notifications).toBe(false);
+    expect(db.listen).toBeUndefined();
+    await db.close();
+    await pool.end();
+  });
+
+  it("one listening connection per database, outside the pool, shared by listeners and closed with the last", async () => {
+    const name = uniqueName("pgn");
+    const db = createPostgresDatabase({ connectionString: POSTGRES_URL, applicationName: name, poolSize: 1 });
+    const sessions = async () =>
+      (
+        await admin.queryOne<{ n: number }>(
+          sql`SELECT COUNT(*)::int AS n FROM pg_stat_activity WHERE application_name = ${name}`,
+        )
+      )?.n;
+    const listen = db.listen;
+    if (listen === undefined) throw new Error("listen missing");
+    const listeners = await Promise.all([
+      listen.call(db, `${name}_a`, () => undefined),
+      listen.call(db, `${name}_b`, () => undefined),
+    ]);
+    expect(await sessions()).toBe(1);
+    // The pool's own connection still serves while the listener holds its own.
+    await db.transaction(async (tx) => {
+      await tx.query(sql`SELECT 1 AS one`);
+      expect(await sessions()).toBe(2);
+    });
+    await listeners[0]?.close();
+    expect(await sessions()).toBe(2);
+    await listeners[1]?.close();
+    await db.close();
+    await sleep(100);
+    expect(await sessions()).toBe(0);
+  });
+
+  it("listen() against an unreachable server is UNAVAILABLE within the connect deadline", async () => {
+    const db = createPostgresDatabase({
+      host: "127.0.0.1",
+      port: 1,
+      user: "postgres",
+      acquireTimeoutMs: 1_000,
+    });
+    const started = Date.now();
+    await expectErrorCode(db.listen?.("ch", () => undefined) ?? Promise.resolve(), "UNAVAILABLE");
+    expect(Date.now() - started).toBeLessThan(2_000);
+    await db.close();
+  });
+
+  it("listen() through a silent network is TIMEOUT at its timeoutMs, and leaves no connection behind", async () => {
+    await using proxy = await FaultProxy.start({ target: { host: "127.0.0.1", port: 5432 } });
+    await proxy.set("silent");
+    const db = createPostgresDatabase({
+      host: proxy.host,
+      port: proxy.port,
+      user: "postgres",
+      database: "test",
+    });
+    const started = Date.now();
+    await expectErrorCode(
+      db.listen?.("ch", () => undefined, { timeoutMs: 500 }) ?? Promise.resolve(),
+      "TIMEOUT",
+    );
+    expect(Date.now() - started).toBeLessThan(1_500);
+    await db.close();
+    await sleep(100);
+    expect(proxy.openConnections).toBe(0);
+  });
+});
+
+describe("notifications under a silent network", () => {
+  it("a listening connection that goes silent is found out by the heartbeat, reported, and reopened", async () => {
+    await using proxy = await FaultProxy.start({ target: { host: "127.0.0.1", port: 5432 } });
+    const db = createPostgresDatabase({
+      host: proxy.host,
+      port: proxy.port,
+      user: "postgres",
+      database: "test",
+      acquireTimeoutMs: 500,
+      timeoutMs: 500,
+      listenHeartbeatMs: 300,
+    });
+    const events: string[] = [];
+    const channel = uniqueName("ch");
+    const heard: string[] = [];
+    const listener = await db.listen?.(channel, (payload) => heard.push(payload), {
+      onError: (error) => events.push(error.code),
+      onResume: () => events.push("resume"),
+    });
+    await proxy.set("silent");
+    const silentAt = Date.now();
+    while (events.length === 0 && Date.now() - silentAt < 5_000) await sleep(50);
+    // Nothing closed the socket: only the heartbeat (300 ms) missing its deadline (500 ms) can tell.
+    expect(events[0]).toMatch(/^(TIMEOUT|UNAVAILABLE)$/);
+    expect(Date.now() - silentAt).toBeLessThan(300 + 500 + 1_500);
+    await proxy.heal();
+    while (!events.includes("resume") && Date.now() - silentAt < 15_000) await sleep(50);
+    expect(events.at(-1)).toBe("resume");
+    await admin.query(sql`SELECT pg_notify(${channel}, 'back') AS sent`);
+    while (heard.length === 0 && Date.now() - silentAt < 20_000) await sleep(50);
+    expect(heard).toEqual(["back"]);
+    await listener?.close();
+    await db.close();
+  }, 30_000);
+});

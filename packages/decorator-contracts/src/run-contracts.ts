@@ -152,6 +152,7 @@ export function runContracts(
     poolSize: 1,
     ...session,
     cancelsRunningStatements: false,
+    notifications: true,
     create: async () => {
       const schema = uniqueName("deco");
       const db = wrap.sql(createPgliteDatabase({ pglite: engine, schema, ...session }));

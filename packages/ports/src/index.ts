@@ -164,6 +164,8 @@ export {
   type SqlExecutor,
   type SqlInsertManyOptions,
   type SqlIsolationLevel,
+  type SqlListener,
+  type SqlListenOptions,
   SqlQuery,
   type SqlQueryOptions,
   type SqlStreamOptions,
@@ -171,6 +173,7 @@ export {
   type SqlTransactionOptions,
   sql,
   sqlIsolationLevel,
+  validateSqlChannel,
 } from "./sql.js";
 export { classifySqlState, type SqlStateClass } from "./sql-errors.js";
 export {

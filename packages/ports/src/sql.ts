@@ -227,6 +227,62 @@ export interface SqlTransaction extends SqlExecutor {
 export interface SqlDatabaseCapabilities {
   /** `INSERT ... RETURNING` works (PostgreSQL, MariaDB 10.5+; not MySQL 8). */
   returning: boolean;
+  /**
+   * `listen()` is offered: notifications sent with `SELECT pg_notify(channel, payload)` (PostgreSQL's
+   * LISTEN/NOTIFY) reach listeners on any connection of any process. Absent means `false`.
+   */
+  notifications?: boolean;
+}
+
+/** What `SqlDatabase.listen` accepts. */
+export interface SqlListenOptions extends OperationOptions {
+  /**
+   * Deadline of setting the listener up (connecting, `LISTEN`): past it `listen()` rejects with
+   * `TIMEOUT`. Default: the adapter's call deadline.
+   */
+  timeoutMs?: number;
+  /**
+   * The listening connection was lost (`UNAVAILABLE`, the driver error as `cause`), or a try to
+   * reconnect failed: notifications sent from now until `onResume` are missed. The listener keeps
+   * reconnecting with a back-off until it is closed.
+   */
+  onError?: (error: InfrastructureError) => void;
+  /** Listening again after a loss reported by `onError`: the gap is over. */
+  onResume?: () => void;
+}
+
+const UTF8 = new TextEncoder();
+
+/**
+ * Checks a notification channel name as `listen()` takes it (1 to 63 UTF-8 bytes, no NUL: PostgreSQL
+ * truncates longer identifiers, so a longer name would listen on another channel than `pg_notify`
+ * sends to); `INVALID_ARGUMENT` otherwise.
+ */
+export function validateSqlChannel(channel: string): string {
+  if (
+    typeof channel !== "string" ||
+    channel.length === 0 ||
+    UTF8.encode(channel).length > 63 ||
+    channel.includes("\0")
+  ) {
+    throw new InfrastructureError(
+      "INVALID_ARGUMENT",
+      "notification channel must be 1 to 63 bytes (UTF-8) with no NUL",
+      { retryable: false },
+    );
+  }
+  return channel;
+}
+
+/** A running subscription to one notification channel. */
+export interface SqlListener {
+  readonly channel: string;
+  /**
+   * Stops delivery at once (no callback runs after `close()` was called) and releases the
+   * listening connection when it was the last listener. Idempotent.
+   */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /**
@@ -251,4 +307,26 @@ export interface SqlDatabase extends SqlExecutor, Closeable {
   readonly capabilities: SqlDatabaseCapabilities;
   /** Round trip to the server: resolves when it answers, else `UNAVAILABLE` / `TIMEOUT`. */
   ping(options?: OperationOptions): Promise<void>;
+  /**
+   * Present exactly when `capabilities.notifications` is true. Calls `onNotification(payload)` for
+   * every notification on `channel` (1 to 63 UTF-8 bytes, no NUL; case-sensitive, as `pg_notify`
+   * takes it) committed after `listen()` resolved, from any session. Notifications of one
+   * transaction come once, at its commit; PostgreSQL merges identical ones of one transaction.
+   *
+   * - Resolves once the server listens; `TIMEOUT` past `timeoutMs`, `UNAVAILABLE` when the
+   *   server cannot be reached, `CANCELLED` when the signal fires first. A signal that fires later
+   *   closes the listener.
+   * - The listener holds a connection of its own, outside the pool (one per database, shared by
+   *   its listeners). When that connection is lost the listener reports it through `onError`,
+   *   reconnects with a back-off and reports `onResume` once it listens again. Notifications sent
+   *   in between are lost: delivery is at most once, so pair it with a poll when a missed one
+   *   matters.
+   * - An exception thrown by `onNotification` is ignored (it must not stop other listeners).
+   * - After the database's `close()`, every listener is closed and `listen()` is `CLOSED`.
+   */
+  listen?(
+    channel: string,
+    onNotification: (payload: string) => void,
+    options?: SqlListenOptions,
+  ): Promise<SqlListener>;
 }

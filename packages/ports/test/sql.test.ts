@@ -10,6 +10,7 @@ import {
   SqlQuery,
   sql,
   sqlIsolationLevel,
+  validateSqlChannel,
 } from "../src/index.js";
 
 describe("sql tag", () => {
@@ -144,5 +145,20 @@ describe("sql tag, exactly", () => {
         message: "unknown isolation level chaos",
       }),
     );
+  });
+});
+
+describe("validateSqlChannel", () => {
+  it("accepts 1 to 63 UTF-8 bytes and returns the name unchanged", () => {
+    expect(validateSqlChannel("jobs.reports")).toBe("jobs.reports");
+    expect(validateSqlChannel("x".repeat(63))).toBe("x".repeat(63));
+  });
+
+  it("refuses empty, NUL, non-string and over-63-byte names (multi-byte characters counted in bytes)", () => {
+    for (const bad of ["", "a\0b", "x".repeat(64), "é".repeat(32), 42 as unknown as string]) {
+      expect(() => validateSqlChannel(bad)).toThrowError(
+        expect.objectContaining({ code: "INVALID_ARGUMENT", retryable: false }),
+      );
+    }
   });
 });

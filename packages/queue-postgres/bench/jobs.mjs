@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { loadavg } from "node:os";
 import { createPostgresDatabase } from "@proj/adapter-postgres";
 import { sql } from "@proj/ports";
+import pg from "pg";
 import { PgBoss } from "pg-boss";
 import { createPostgresJobQueue, dropJobTables } from "../dist/index.js";
 
@@ -18,6 +19,9 @@ const SCENARIOS = [
   { kind: "enqueue", concurrency: 32, jobs: 3_000 },
   { kind: "end-to-end", concurrency: 1, jobs: 300 },
   { kind: "end-to-end", concurrency: 32, jobs: 3_000 },
+  // An idle queue: each job is enqueued 100 ms after the last one was handled, so a worker that is
+  // not woken waits for its poll. Latency only (the pauses make the rate meaningless).
+  { kind: "idle wake-up", concurrency: 1, jobs: 25, pauseMs: 100 },
 ];
 const tag = randomBytes(3).toString("hex");
 const payload = (seq) => ({ seq, tenant: "acme", report: "monthly-usage", format: "xlsx" });
@@ -47,19 +51,29 @@ async function adapterContender() {
 }
 
 /**
- * The adapter with its worker in a module instance of its own, as in another process: no in-process
- * wake-up reaches it, so it finds jobs by polling (every 200 ms by default). End-to-end only.
+ * The adapter with its worker as in another process: a module instance of its own (no in-process
+ * wake-up reaches it) on a SqlDatabase of its own (its own pool). With `listen`, that database
+ * offers `listen()` and the producer's NOTIFY wakes the worker; without (built on a pg.Pool of the
+ * caller's, which has no listen()), the worker finds jobs by polling (every 200 ms, faster while
+ * jobs keep coming). End-to-end only.
  */
-async function polledContender() {
-  const other = await import(new URL("../dist/index.js?as-another-process", import.meta.url).href);
+async function otherProcessContender({ listen }) {
+  const other = await import(new URL(`../dist/index.js?as-another-process-${listen}`, import.meta.url).href);
   const db = createPostgresDatabase({ connectionString: DATABASE_URL, poolSize: POOL });
-  const schema = `bench_qpp_${tag}`;
+  const ownPool = listen ? undefined : new pg.Pool({ connectionString: DATABASE_URL, max: POOL });
+  const workerDb = listen
+    ? createPostgresDatabase({ connectionString: DATABASE_URL, poolSize: POOL })
+    : createPostgresDatabase({ pool: ownPool });
+  const schema = `bench_qp${listen ? "n" : "p"}_${tag}`;
   const producer = createPostgresJobQueue(db, { schema });
-  const consumer = other.createPostgresJobQueue(db, { schema });
+  const consumer = other.createPostgresJobQueue(workerDb, {
+    schema,
+    onBackgroundError: (error, context) => console.error(`worker ${context.operation}: ${error.message}`),
+  });
   await producer.migrate();
   return {
-    name: "queue-postgres, worker polled",
-    only: "end-to-end",
+    name: listen ? "queue-postgres, worker in another process" : "queue-postgres, another process, polled",
+    only: ["end-to-end", "idle wake-up"],
     enqueue: (name, data) => producer.enqueue(name, data),
     work(name, concurrency, onJob) {
       const worker = consumer.work(name, async (job) => onJob(job.payload), { concurrency });
@@ -73,6 +87,8 @@ async function polledContender() {
       await consumer.close();
       await dropJobTables(db, schema);
       await db.close();
+      await workerDb.close();
+      await ownPool?.end();
     },
   };
 }
@@ -139,7 +155,7 @@ async function runEnqueue(contender, { concurrency, jobs }, name) {
   return { rate: jobs / seconds };
 }
 
-async function runEndToEnd(contender, { concurrency, jobs }, name) {
+async function runEndToEnd(contender, { concurrency, jobs, pauseMs = 0 }, name) {
   await contender.prepare?.(name);
   const waiting = new Map();
   const stop = contender.work(name, concurrency, async (data) => {
@@ -158,6 +174,7 @@ async function runEndToEnd(contender, { concurrency, jobs }, name) {
     Array.from({ length: concurrency }, async () => {
       while (next < jobs) {
         const seq = next++;
+        if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
         const done = new Promise((resolve) => waiting.set(seq, { start: performance.now(), resolve }));
         await contender.enqueue(name, payload(seq));
         latencies.push(await done);
@@ -177,7 +194,12 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const spread = (xs) => `${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))}`;
 const fmt = (ms) => (ms < 10 ? ms.toFixed(1) : String(Math.round(ms)));
 
-const contenders = [await adapterContender(), await polledContender(), await pgBossContender()];
+const contenders = [
+  await adapterContender(),
+  await otherProcessContender({ listen: true }),
+  await otherProcessContender({ listen: false }),
+  await pgBossContender(),
+];
 const results = new Map();
 const loadBefore = loadavg();
 try {
@@ -186,8 +208,11 @@ try {
       // Alternate who goes first, so neither always runs on a warmer server.
       const order = round % 2 === 0 ? contenders : [...contenders].reverse();
       for (const contender of order) {
-        if (contender.only && contender.only !== scenario.kind) continue;
-        const name = `bench_${tag}_${scenario.kind}_${scenario.concurrency}_${round}`.replace("-", "_");
+        if (contender.only && !contender.only.includes(scenario.kind)) continue;
+        const name = `bench_${tag}_${scenario.kind}_${scenario.concurrency}_${round}`.replace(
+          /[^A-Za-z0-9_]/g,
+          "_",
+        );
         const run = scenario.kind === "enqueue" ? runEnqueue : runEndToEnd;
         const result = await run(contender, scenario, name);
         const key = `${contender.name}|${scenario.kind}|${scenario.concurrency}`;
@@ -202,7 +227,7 @@ try {
 const loadAfter = loadavg();
 
 console.log(
-  `queue-postgres (worker woken in-process, or polled as from another process) vs pg-boss 12 (LISTEN/NOTIFY ${process.env.PGBOSS_NOTIFY === "0" ? "off" : "on"}), PostgreSQL at ${DATABASE_URL.replace(/\/\/.*@/, "//")}, pool ${POOL} each, ` +
+  `queue-postgres (worker woken in-process; in "another process": own module instance and pool, woken by NOTIFY, or polled when its database has no listen()) vs pg-boss 12 (LISTEN/NOTIFY ${process.env.PGBOSS_NOTIFY === "0" ? "off" : "on"}), PostgreSQL at ${DATABASE_URL.replace(/\/\/.*@/, "//")}, pool ${POOL} each, ` +
     `${ROUNDS} interleaved rounds, median (min–max); node ${process.version}`,
 );
 console.log(
@@ -215,25 +240,26 @@ for (const scenario of SCENARIOS) {
     const runs = results.get(`${contender.name}|${scenario.kind}|${scenario.concurrency}`);
     if (!runs) continue;
     const rates = runs.map((r) => r.rate);
+    const rate = scenario.pauseMs ? "" : `${Math.round(median(rates))} (${spread(rates)})`;
     const p50 = runs[0].p50 === undefined ? "" : fmt(median(runs.map((r) => r.p50)));
     const p99 = runs[0].p99 === undefined ? "" : fmt(median(runs.map((r) => r.p99)));
     console.log(
-      `| ${scenario.kind} c=${scenario.concurrency} (${scenario.jobs} jobs) | ${contender.name} | ${Math.round(median(rates))} (${spread(rates)}) | ${p50} | ${p99} |`,
+      `| ${scenario.kind} c=${scenario.concurrency} (${scenario.jobs} jobs) | ${contender.name} | ${rate} | ${p50} | ${p99} |`,
     );
   }
 }
 for (const scenario of SCENARIOS) {
-  const mine = median(
-    results.get(`queue-postgres|${scenario.kind}|${scenario.concurrency}`).map((r) => r.rate),
-  );
-  const theirs = median(results.get(`pg-boss|${scenario.kind}|${scenario.concurrency}`).map((r) => r.rate));
-  console.log(
-    `ratio ${scenario.kind} c=${scenario.concurrency} jobs/s, queue-postgres / pg-boss: ${(mine / theirs).toFixed(2)}`,
-  );
-  const polled = results.get(`queue-postgres, worker polled|${scenario.kind}|${scenario.concurrency}`);
-  if (polled) {
+  // Throughput where it means something; on the idle queue, p50 latency (pg-boss's over ours).
+  const measure = scenario.pauseMs
+    ? (runs) => 1 / median(runs.map((r) => r.p50))
+    : (runs) => median(runs.map((r) => r.rate));
+  const what = scenario.pauseMs ? "1/p50 latency" : "jobs/s";
+  const theirs = measure(results.get(`pg-boss|${scenario.kind}|${scenario.concurrency}`));
+  for (const contender of contenders.slice(0, -1)) {
+    const runs = results.get(`${contender.name}|${scenario.kind}|${scenario.concurrency}`);
+    if (!runs) continue;
     console.log(
-      `ratio ${scenario.kind} c=${scenario.concurrency} jobs/s, queue-postgres worker polled / pg-boss: ${(median(polled.map((r) => r.rate)) / theirs).toFixed(2)}`,
+      `ratio ${scenario.kind} c=${scenario.concurrency} ${what}, ${contender.name} / pg-boss: ${(measure(runs) / theirs).toFixed(2)}`,
     );
   }
 }

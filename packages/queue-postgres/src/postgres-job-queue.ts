@@ -28,6 +28,7 @@ import {
   validateWorkOptions,
   type WorkOptions,
 } from "@proj/ports";
+import { QueueNotifications } from "./notifications.js";
 import { type JobTables, jobTables, migrateJobTables } from "./schema.js";
 import {
   cancelJob,
@@ -40,7 +41,6 @@ import {
   purgeKeys,
   redriveJob,
 } from "./statements.js";
-import { cancelLocally, wakeWorkers } from "./wakeups.js";
 import { PostgresJobWorker, type WorkerContext } from "./worker.js";
 
 /** Deadline of every call unless it passes its own `timeoutMs`. */
@@ -62,7 +62,10 @@ export interface BackgroundErrorContext {
   queue: string | undefined;
   /**
    * `claim`, `renew leases`, `acknowledge`, `retry`, `dead-letter`, `release`, `delete cancelled`,
-   * `maintenance`, or `worker loop` (a bug: the worker stopped).
+   * `maintenance`, `notify` (a wake-up notification was not sent: other processes' workers find
+   * the job at their next poll), `listen` (a listening connection was lost or could not be set up:
+   * until it is back, workers here find jobs by polling), or `worker loop` (a bug: the worker
+   * stopped).
    */
   operation: string;
 }
@@ -86,8 +89,10 @@ export interface PostgresJobQueueOptions {
   timeoutMs?: number;
   /**
    * How often an idle worker looks for jobs (default 200 ms). Jobs enqueued, redriven or retried
-   * in this process wake its workers at once; a job enqueued by another process waits at most this
-   * long, plus one claim round trip. A worker that learns of a job due sooner (delayed, retried, or
+   * in this process wake its workers at once, and so do those of other processes through
+   * LISTEN/NOTIFY when the database offers `listen()`; a job whose wake-up was missed (no `listen()`,
+   * a listening connection down, `notify: false` at the sender) waits at most this long, plus one
+   * claim round trip. A worker that learns of a job due sooner (delayed, retried, or
    * a lease running out) sleeps only until then.
    */
   pollIntervalMs?: number;
@@ -99,6 +104,13 @@ export interface PostgresJobQueueOptions {
   maintenanceIntervalMs?: number;
   /** Close the database when the queue closes (default `false`: whoever made it closes it). */
   closeDatabase?: boolean;
+  /**
+   * Send a PostgreSQL notification (`pg_notify`) when a job is enqueued or redriven (one per queue
+   * per round trip, however many jobs) and when a running job is cancelled, so that workers in other
+   * processes wake at once instead of at their next poll. Default `true`. Workers listen whenever
+   * the database offers `listen()` (`capabilities.notifications`), whatever this says.
+   */
+  notify?: boolean;
   /**
    * Failures of calls made in the background (a worker's claims while the database is down,
    * lease renewals, acknowledgements, maintenance). The worker keeps going: it retries claims with
@@ -184,6 +196,9 @@ class PostgresJobQueueImpl implements PostgresJobQueue {
   readonly #onBackgroundError: PostgresJobQueueOptions["onBackgroundError"];
   readonly #workers = new Set<PostgresJobWorker>();
   readonly #context: WorkerContext;
+  readonly #notifications: QueueNotifications;
+  /** Inserts of `enqueue` without a key in flight. */
+  #enqueuing = 0;
   #ready: Promise<void> | undefined;
   #maintenanceTimer: NodeJS.Timeout | undefined;
   #maintaining: Promise<void> | undefined;
@@ -243,6 +258,12 @@ class PostgresJobQueueImpl implements PostgresJobQueue {
       idempotencyWindowMs: this.#windowMs,
       maxPayloadBytes: this.#maxPayloadBytes,
     });
+    this.#notifications = new QueueNotifications(db, schema, {
+      send: options.notify ?? true,
+      timeoutMs: Number.isFinite(timeoutMs) ? timeoutMs : DEFAULT_JOB_CALL_TIMEOUT_MS,
+      report: (error, operation, queue) => this.#report(error, { queue, operation }),
+    });
+    const notifications = this.#notifications;
     this.#context = {
       db,
       tables: this.#tables,
@@ -251,6 +272,7 @@ class PostgresJobQueueImpl implements PostgresJobQueue {
       ready: () => this.#ensureReady(),
       report: (error, operation, queue) => this.#report(error, { queue, operation }),
       closed: (worker) => this.#workers.delete(worker),
+      subscribe: (queue) => notifications.subscribe(queue),
     };
   }
 
@@ -329,8 +351,20 @@ class PostgresJobQueueImpl implements PostgresJobQueue {
     await call.within(this.#ensureReady());
     const job = { id: randomUUID(), queue, payload: text, maxAttempts, delayMs };
     let result: EnqueueResult;
+    let notified = false;
     if (idempotencyKey === undefined) {
-      await this.#db.execute(insertJob(this.#tables, job), call.options());
+      // Alone in flight, the insert carries its own NOTIFY: no round trip between the commit and the
+      // wake-up. With other enqueues in flight it does not, since PostgreSQL serialises the commits
+      // of notifying transactions (a lock from pre-commit to the end of the commit, its WAL flush
+      // included): they get one coalesced notification after their inserts instead (`wake`).
+      const notification = this.#enqueuing === 0 ? this.#notifications.inline(queue) : undefined;
+      this.#enqueuing += 1;
+      try {
+        await this.#db.execute(insertJob(this.#tables, job, notification), call.options());
+      } finally {
+        this.#enqueuing -= 1;
+      }
+      notified = notification !== undefined;
       result = { id: job.id, duplicate: false };
     } else {
       const row = await this.#db.queryOne<{ id: string }>(
@@ -340,7 +374,7 @@ class PostgresJobQueueImpl implements PostgresJobQueue {
       if (row === undefined) throw new InfrastructureError("INTERNAL", "enqueue with a key returned no row");
       result = { id: row.id, duplicate: row.id !== job.id };
     }
-    if (!result.duplicate) wakeWorkers(this.schema, queue);
+    if (!result.duplicate) this.#notifications.wake(queue, notified);
     return result;
   }
 
@@ -375,7 +409,7 @@ class PostgresJobQueueImpl implements PostgresJobQueue {
         this.#report(error, { queue: undefined, operation: "delete cancelled" });
       }
     } else {
-      cancelLocally(this.schema, id);
+      this.#notifications.cancelled(id);
     }
     return true;
   }
@@ -419,7 +453,7 @@ class PostgresJobQueueImpl implements PostgresJobQueue {
     await call.within(this.#ensureReady());
     const row = await this.#db.queryOne<{ queue: string }>(redriveJob(this.#tables, id), call.options());
     if (row === undefined) return false;
-    wakeWorkers(this.schema, row.queue);
+    this.#notifications.wake(row.queue);
     return true;
   }
 
@@ -434,6 +468,7 @@ class PostgresJobQueueImpl implements PostgresJobQueue {
     clearInterval(this.#maintenanceTimer);
     this.#maintenanceTimer = undefined;
     await this.#maintaining;
+    await this.#notifications.close();
     if (this.#closeDatabase) await this.#db.close();
   }
 

@@ -9,9 +9,14 @@ function millis(ms: number): SqlQuery {
 export function insertJob(
   t: JobTables,
   job: { id: string; queue: string; payload: string; maxAttempts: number; delayMs: number },
+  notification?: { channel: string; payload: string },
 ): SqlQuery {
-  return sql`INSERT INTO ${t.jobs} (id, queue, payload, max_attempts, run_at)
+  const insert = sql`INSERT INTO ${t.jobs} (id, queue, payload, max_attempts, run_at)
     VALUES (${job.id}::uuid, ${job.queue}, ${job.payload}, ${job.maxAttempts}::int, now() + ${millis(job.delayMs)})`;
+  if (notification === undefined) return insert;
+  // The notification goes out when the insert commits, in the same round trip.
+  return sql`WITH j AS (${insert} RETURNING id)
+    SELECT pg_notify(${notification.channel}, ${notification.payload}) AS sent FROM j`;
 }
 
 /**

@@ -11,10 +11,10 @@ export interface LocalWorker {
 }
 
 /**
- * Workers of this process by schema and queue. PostgreSQL's LISTEN/NOTIFY is not on the
- * `SqlDatabase` port, so workers in other processes find new jobs by polling; workers in this
- * process are woken at once by an `enqueue`, a `redrive` or a `cancel` made here. A wake of a worker
- * on another database with the same schema name costs one extra claim query, nothing more.
+ * Workers of this process by schema and queue: an `enqueue`, a `redrive` or a `cancel` made here
+ * wakes them at once, without a round trip; one made in another process reaches them through
+ * LISTEN/NOTIFY (notifications.ts). A wake of a worker on another database with the same schema
+ * name costs one extra claim query, nothing more.
  */
 const registry = new Map<string, Map<string, Set<LocalWorker>>>();
 

@@ -15,6 +15,7 @@ import {
   type ValidWorkOptions,
   type WorkerCloseOptions,
 } from "@proj/ports";
+import type { WakeSubscription } from "./notifications.js";
 import type { JobTables } from "./schema.js";
 import {
   type ClaimedRow,
@@ -30,9 +31,10 @@ import { registerWorker } from "./wakeups.js";
 /** Jobs one claim statement takes at most, whatever the free concurrency. */
 const MAX_CLAIM_BATCH = 100;
 /**
- * After a claim that found jobs, an idle worker looks again after 10 ms, then 20, 40, 80… up to the
- * poll interval: traffic from other processes (which cannot wake it) is picked up quickly while it
- * lasts, and an idle queue costs one claim per poll interval.
+ * After a claim that found jobs, an idle worker that other processes cannot wake (no listening
+ * connection, or it is down) looks again after 10 ms, then 20, 40, 80… up to the poll interval:
+ * their traffic is picked up quickly while it lasts, and an idle queue costs one claim per poll
+ * interval. A worker that LISTENs is woken instead and waits the poll interval.
  */
 const FAST_POLL_MS = 10;
 /** Back-off of a worker whose claims fail (the database is down): 100 ms doubling to 5 s, jittered. */
@@ -51,6 +53,8 @@ export interface WorkerContext {
   report(error: unknown, operation: string, queue: string): void;
   /** Called once the worker has stopped. */
   closed(worker: PostgresJobWorker): void;
+  /** Wake-ups from other processes for `queue` while the worker runs. */
+  subscribe(queue: string): WakeSubscription;
 }
 
 interface Delivery {
@@ -60,8 +64,18 @@ interface Delivery {
   readonly controller: AbortController;
   /** `performance.now()` by which the lease runs out, as last confirmed by the database. */
   leaseUntil: number;
-  /** Given back to the queue by `close()` past its deadline: not to be settled. */
+  /**
+   * Given back to the queue by `close()` past its deadline, or its claim did not commit: not to be
+   * settled.
+   */
   released: boolean;
+  /**
+   * Resolves once the claim's transaction has ended. Its handler may run before that, but nothing
+   * is written for it until then: a statement would not yet see the lease it filters on.
+   */
+  readonly claimed: Promise<void>;
+  /** The claim has committed: its lease may be renewed. */
+  committed: boolean;
 }
 
 function leaseLost(id: string, why: string): InfrastructureError {
@@ -111,6 +125,7 @@ export class PostgresJobWorker implements JobWorker {
   readonly #token = randomUUID();
   readonly #active = new Map<string, Delivery>();
   readonly #unregister: () => void;
+  readonly #wakeups: WakeSubscription;
   /** Aborted when `close()` stops waiting for an in-flight claim. */
   readonly #claimAbort = new AbortController();
   readonly #loopDone: Promise<void>;
@@ -137,6 +152,7 @@ export class PostgresJobWorker implements JobWorker {
       wake: () => this.#wake(),
       cancelled: (id) => this.#active.get(id)?.controller.abort(cancelled(id)),
     });
+    this.#wakeups = ctx.subscribe(queue);
     this.#loopDone = this.#loop().catch((error: unknown) => {
       // Not expected (every call in the loop is guarded), but never an unhandled rejection.
       this.#stopping = true;
@@ -199,22 +215,46 @@ export class PostgresJobWorker implements JobWorker {
       const limit = Math.min(free, MAX_CLAIM_BATCH);
       const sentAt = performance.now();
       let rows: ClaimedRow[];
+      const started: Delivery[] = [];
+      let claimEnded!: () => void;
+      const claimed = new Promise<void>((resolve) => {
+        claimEnded = resolve;
+      });
       try {
         await this.#ctx.ready();
         // In a transaction that commits only once the claimed rows have reached this worker: a
         // claim whose answer is lost (a cut connection) rolls back, so the jobs are due again at
-        // once and no attempt is used up by a delivery no handler ever saw. Only a lost COMMIT
-        // answer still leaves the jobs leased (their lease runs out; the attempt counts).
+        // once and no attempt is used up by a delivery no handler ever saw.
         rows = await db.transaction(
-          (tx) =>
-            tx.query<ClaimedRow>(claimJobs(tables, this.queue, limit, this.#token, leaseMs), {
-              timeoutMs: callTimeoutMs,
-            }),
+          async (tx) => {
+            const claimedRows = await tx.query<ClaimedRow>(
+              claimJobs(tables, this.queue, limit, this.#token, leaseMs),
+              { timeoutMs: callTimeoutMs },
+            );
+            // The handlers start now, while the COMMIT goes out: one round trip less between a
+            // wake-up and a handler. Until the transaction ends its row locks keep every other
+            // worker off these jobs, so a handler never runs a job another worker holds.
+            if (!this.#stopping) {
+              for (const row of claimedRows)
+                if (row.id !== null) started.push(this.#start(row, sentAt, claimed));
+            }
+            return claimedRows;
+          },
           // BEGIN, the claim and COMMIT together within the call deadline.
           { signal: AbortSignal.any([this.#claimAbort.signal, AbortSignal.timeout(callTimeoutMs)]) },
         );
         failures = 0;
+        for (const delivery of started) delivery.committed = true;
+        claimEnded();
       } catch (error) {
+        claimEnded();
+        // Started, but the claim may not have committed (a lost COMMIT answer: unknown). Their
+        // signals fire and they are not settled: a rolled-back job is due again at once, a
+        // committed one when its lease runs out (that attempt counts).
+        for (const delivery of started) {
+          delivery.released = true;
+          delivery.controller.abort(leaseLost(delivery.id, "its claim did not commit"));
+        }
         if (this.#stopping) break;
         failures++;
         this.#ctx.report(error, "claim", this.queue);
@@ -226,17 +266,16 @@ export class PostgresJobWorker implements JobWorker {
         continue;
       }
       const jobs = rows.filter((row) => row.id !== null);
-      if (this.#stopping) {
+      if (started.length < jobs.length) {
         // Claimed while close() began: give them straight back, the attempt not counted.
-        if (jobs.length > 0)
-          this.#release(
-            jobs.map((row) => row.id as string),
-            false,
-          );
+        this.#release(
+          jobs.map((row) => row.id as string),
+          false,
+        );
         break;
       }
-      for (const row of jobs) this.#start(row, sentAt);
-      if (jobs.length > 0) idleWaitMs = FAST_POLL_MS;
+      if (this.#stopping) break;
+      if (jobs.length > 0) idleWaitMs = this.#wakeups.live() ? pollIntervalMs : FAST_POLL_MS;
       if (jobs.length >= limit) continue;
       const nextInMs = rows.at(-1)?.next_in_ms;
       let wait = Math.min(idleWaitMs, pollIntervalMs);
@@ -247,7 +286,7 @@ export class PostgresJobWorker implements JobWorker {
     }
   }
 
-  #start(row: ClaimedRow, sentAt: number): void {
+  #start(row: ClaimedRow, sentAt: number, claimed: Promise<void>): Delivery {
     const delivery: Delivery = {
       id: row.id as string,
       attempt: row.attempt as number,
@@ -255,10 +294,13 @@ export class PostgresJobWorker implements JobWorker {
       controller: new AbortController(),
       leaseUntil: sentAt + this.#options.leaseMs,
       released: false,
+      claimed,
+      committed: false,
     };
     this.#active.set(delivery.id, delivery);
     this.#scheduleRenewal();
     void this.#run(delivery, row.payload as string);
+    return delivery;
   }
 
   async #run(delivery: Delivery, payloadText: string): Promise<void> {
@@ -286,6 +328,8 @@ export class PostgresJobWorker implements JobWorker {
         failure = error;
       }
     }
+    // Held (and counted as running) until its claim has ended, so close() waits for it too.
+    await delivery.claimed;
     this.#active.delete(delivery.id);
     this.#wake();
     if (this.#active.size === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
@@ -361,7 +405,9 @@ export class PostgresJobWorker implements JobWorker {
 
   async #renew(): Promise<void> {
     const { leaseMs } = this.#options;
-    const held = [...this.#active.values()].filter((d) => !d.released && !d.controller.signal.aborted);
+    const held = [...this.#active.values()].filter(
+      (d) => d.committed && !d.released && !d.controller.signal.aborted,
+    );
     if (held.length === 0) return;
     const sentAt = performance.now();
     try {
@@ -449,6 +495,7 @@ export class PostgresJobWorker implements JobWorker {
     await this.#flushing;
     await Promise.all([...this.#settling]);
     this.#unregister();
+    this.#wakeups.stop();
     this.#ctx.closed(this);
   }
 }

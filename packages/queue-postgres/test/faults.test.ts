@@ -37,7 +37,7 @@ afterAll(async () => {
 });
 
 /** A queue whose every connection goes through the proxy, with the background errors it reported. */
-function behindProxy(): {
+function behindProxy(options: { pollIntervalMs?: number } = {}): {
   queue: PostgresJobQueue;
   errors: Array<[InfrastructureError, BackgroundErrorContext]>;
 } {
@@ -57,6 +57,7 @@ function behindProxy(): {
     timeoutMs: CALL_MS,
     closeDatabase: true,
     onBackgroundError: (error, context) => errors.push([error, context]),
+    ...options,
   });
   cleanups.push(async () => {
     await proxy.heal();
@@ -86,9 +87,28 @@ async function jobRows(queue: string): Promise<number> {
   return row?.n ?? 0;
 }
 
+/**
+ * Waits until the worker's claim of `id` has committed (seen from another session). A handler may
+ * start while its claim's COMMIT is still on the way; a fault meant to hit a job held under a lease
+ * must come after it.
+ */
+async function claimCommitted(id: string): Promise<void> {
+  await until(
+    async () => {
+      const row = await admin.queryOne<{ leased: boolean }>(
+        sql`SELECT lease_token IS NOT NULL AS leased FROM ${sql.id(TEST_SCHEMA, "jobs")} WHERE id = ${id}::uuid`,
+      );
+      return row?.leased === true;
+    },
+    5_000,
+    "the claim's commit",
+  );
+}
+
 describe("workers during a fault", () => {
   it("a worker rides out an outage without a busy loop, and takes jobs again once the database is back", async () => {
-    const { queue, errors } = behindProxy();
+    // A worker polling every 200 ms would hide a dead listener: this one polls every 10 s.
+    const { queue, errors } = behindProxy({ pollIntervalMs: 10_000 });
     const name = queueName();
     const handled = new Set<string>();
     queue.work(name, async (job) => {
@@ -136,6 +156,7 @@ describe("workers during a fault", () => {
     );
     const { id } = await direct.enqueue(name, { n: 1 }, { maxAttempts: 2 });
     await started.promise;
+    await claimCommitted(id);
     await proxy.set("silent");
     const cutAt = Date.now();
     const why = await reason.promise;
@@ -170,6 +191,7 @@ describe("workers during a fault", () => {
     );
     const { id } = await direct.enqueue(name, { n: 1 }, { maxAttempts: 1 });
     await started.promise;
+    await claimCommitted(id);
     await proxy.set("outage");
     const handled: string[] = [];
     const other = direct.work(
@@ -243,6 +265,7 @@ describe("workers during a fault", () => {
     );
     const { id } = await direct.enqueue(name, { n: 1 });
     await started.promise;
+    await claimCommitted(id);
     await proxy.set("outage");
     expect(await direct.cancel(id)).toBe(true);
     expect(await direct.cancel(id)).toBe(false);
@@ -254,5 +277,40 @@ describe("workers during a fault", () => {
     // The maintenance of `direct` (every 200 ms) deletes it once its lease has ended.
     await until(async () => (await jobRows(name)) === 0, LEASE_MS + 1_000 + SLACK_MS, "the purge");
     expect(handled).toEqual([]);
+  });
+
+  it("a lost listening connection is reported (operation listen); once back, NOTIFY wakes the worker again", async () => {
+    // A worker polling every 200 ms would hide a dead listener: this one polls every 10 s.
+    const { queue, errors } = behindProxy({ pollIntervalMs: 10_000 });
+    const name = queueName();
+    const handled = new Map<number, number>();
+    queue.work(
+      name,
+      async (job) => {
+        handled.set((job.payload as { n: number }).n, performance.now());
+      },
+      {},
+    );
+    const producer = createPostgresJobQueue(openDatabase({ poolSize: 2 }), {
+      schema: TEST_SCHEMA,
+      closeDatabase: true,
+    });
+    cleanups.push(() => producer.close());
+    await sleep(500);
+    proxy.cutAll("reset");
+    await until(
+      () => errors.some(([, context]) => context.operation === "listen"),
+      5_000 + SLACK_MS,
+      "a listen report",
+    );
+    const [error] = errors.find(([, context]) => context.operation === "listen") ?? [];
+    expect(error?.code).toBe("UNAVAILABLE");
+    // Reconnected (back-off from 100 ms), and the worker's fast polls after its failed claims have
+    // backed off past a second: a job from another process comes by NOTIFY.
+    await sleep(3_000);
+    const started = performance.now();
+    await producer.enqueue(name, { n: 1 });
+    await until(() => handled.has(1), 5_000, "delivery after the reconnect");
+    expect((handled.get(1) as number) - started).toBeLessThan(1_000);
   });
 });

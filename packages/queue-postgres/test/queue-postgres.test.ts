@@ -302,8 +302,8 @@ describe("ids and dead letters", () => {
 });
 
 describe("workers", () => {
-  it("a worker that no wake-up reaches (another process) gets a job within the poll interval", async () => {
-    const { queue: producer, name } = fresh();
+  it("a worker that no wake-up reaches (another process, producer with notify: false) gets a job within the poll interval", async () => {
+    const { queue: producer, name } = fresh({ notify: false });
     const consumer = await otherProcessQueue({ pollIntervalMs: 300 });
     const at = new Map<string, number>();
     consumer.work(name, async (job) => {
@@ -320,8 +320,59 @@ describe("workers", () => {
     expect(Math.max(...lags), `lags ${lags.map(Math.round).join(", ")} ms`).toBeLessThan(300 + 1_000);
   });
 
-  it("a cancel made in another process fires the running handler's signal at its next lease renewal", async () => {
+  it("a worker in another process (its own pool, listening) is woken by NOTIFY, long before its poll", async () => {
     const { queue: producer, name } = fresh();
+    const errors: unknown[] = [];
+    const consumer = await otherProcessQueue({
+      pollIntervalMs: 10_000,
+      onBackgroundError: (error) => errors.push(error),
+    });
+    const at = new Map<string, number>();
+    consumer.work(name, async (job) => {
+      at.set(job.id, performance.now());
+    });
+    const lags: number[] = [];
+    for (let n = 0; n < 3; n++) {
+      // Idle long enough that the worker's fast polls after the last job have backed off past 1 s.
+      await sleep(3_000);
+      const started = performance.now();
+      const { id } = await producer.enqueue(name, { n });
+      await until(() => at.has(id), 10_000, "delivery");
+      lags.push((at.get(id) as number) - started);
+    }
+    expect(Math.max(...lags), `lags ${lags.map(Math.round).join(", ")} ms`).toBeLessThan(1_000);
+    expect(errors).toEqual([]);
+  }, 30_000);
+
+  it("a cancel made in another process reaches the running handler by NOTIFY, before any lease renewal", async () => {
+    const { queue: producer, name } = fresh();
+    const consumer = await otherProcessQueue();
+    const reason = deferred<unknown>();
+    const started = deferred<void>();
+    consumer.work(
+      name,
+      (job) =>
+        new Promise<void>((_resolve, reject) => {
+          started.resolve();
+          job.signal.addEventListener("abort", () => {
+            reason.resolve(job.signal.reason);
+            reject(job.signal.reason);
+          });
+        }),
+      { leaseMs: 30_000 },
+    );
+    const { id } = await producer.enqueue(name, { n: 1 });
+    await started.promise;
+    const cancelledAt = performance.now();
+    expect(await producer.cancel(id)).toBe(true);
+    const why = await reason.promise;
+    // The first renewal would come after 10 s.
+    expect(performance.now() - cancelledAt).toBeLessThan(2_000);
+    expect(why).toMatchObject({ code: "CANCELLED" });
+  });
+
+  it("a cancel made in another process (producer with notify: false) fires the running handler's signal at its next lease renewal", async () => {
+    const { queue: producer, name } = fresh({ notify: false });
     const consumer = await otherProcessQueue();
     const reason = deferred<unknown>();
     const started = deferred<void>();

@@ -9,6 +9,8 @@ import {
   type SqlExecuteResult,
   type SqlExecutor,
   type SqlInsertManyOptions,
+  type SqlListener,
+  type SqlListenOptions,
   type SqlQuery,
   type SqlQueryOptions,
   type SqlStreamOptions,
@@ -43,6 +45,7 @@ interface SqlOperations {
   readonly insertMany: Operation;
   readonly transaction: Operation;
   readonly ping: Operation;
+  readonly listen: Operation;
 }
 
 /** What every executor of one decorated database shares. */
@@ -96,6 +99,7 @@ export function instrumentSqlDatabase(db: SqlDatabase, options: SqlInstrumentOpt
       insertMany: op("insertMany", SpanKind.CLIENT, "INSERT"),
       transaction: op("transaction", SpanKind.CLIENT),
       ping: op("ping"),
+      listen: op("listen", SpanKind.CLIENT, "LISTEN"),
     },
   };
   return new InstrumentedSqlDatabase(db, shared);
@@ -258,6 +262,26 @@ function isQuery(query: unknown): query is SqlQuery {
 class InstrumentedTransaction extends InstrumentedExecutor<SqlTransaction> implements SqlTransaction {}
 
 class InstrumentedSqlDatabase extends InstrumentedExecutor<SqlDatabase> implements SqlDatabase {
+  /** Present when the adapter's is: one span for setting the listener up; notifications make none. */
+  readonly listen?: (
+    channel: string,
+    onNotification: (payload: string) => void,
+    options?: SqlListenOptions,
+  ) => Promise<SqlListener>;
+
+  constructor(inner: SqlDatabase, shared: SqlShared) {
+    super(inner, shared);
+    const listen = inner.listen;
+    if (typeof listen === "function") {
+      this.listen = (channel, onNotification, options) => {
+        const { telemetry } = shared;
+        const call = () => listen.call(inner, channel, onNotification, options);
+        if (telemetry.passthrough()) return call();
+        return telemetry.run(shared.operations.listen, call);
+      };
+    }
+  }
+
   get capabilities(): SqlDatabaseCapabilities {
     return this.inner.capabilities;
   }

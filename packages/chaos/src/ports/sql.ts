@@ -3,6 +3,7 @@ import {
   type SqlDatabase,
   type SqlDialect,
   type SqlExecutor,
+  type SqlListenOptions,
   type SqlQuery,
   type SqlStreamOptions,
   type SqlTransaction,
@@ -67,7 +68,8 @@ function transaction(tx: SqlTransaction, sites: SqlSites): SqlTransaction {
 /**
  * A `SqlDatabase` with faults injected by `chaos` (or a chaos made from these options), in its
  * transactions too. Keys: the statement's text as the dialect renders it (`insertMany`: the table,
- * `schema.table` for a pair); `ping` and `transaction` have none. A `stream` fault hits its first
+ * `schema.table` for a pair; `listen`: the channel); `ping` and `transaction` have none. `listen`
+ * faults hit setting the listener up, never its notifications. A `stream` fault hits its first
  * row (`"before"`) or comes after its last (`"after"`).
  */
 export function withChaosSqlDatabase(db: SqlDatabase, chaos: Chaos | ChaosOptions): SqlDatabase {
@@ -82,8 +84,22 @@ export function withChaosSqlDatabase(db: SqlDatabase, chaos: Chaos | ChaosOption
     transaction: site("transaction"),
   };
   const ping = site("ping");
+  const listen = db.listen;
+  const listenSite = site("listen");
   return {
     ...executor(db, sites, () => db.dialect),
+    // Only where the adapter has it, so `listen` stays present exactly when the capability says so.
+    ...(typeof listen === "function"
+      ? {
+          listen: (channel: string, onNotification: (payload: string) => void, options?: SqlListenOptions) =>
+            intercept(
+              listenSite,
+              () => channel,
+              options?.signal,
+              () => listen.call(db, channel, onNotification, options),
+            ),
+        }
+      : {}),
     get dialect() {
       return db.dialect;
     },

@@ -1,6 +1,7 @@
 import { type InfrastructureError, isOutcomeUnknown, type SqlDatabase, sql } from "@proj/ports";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { sleep } from "../harness.js";
+import { sleep, uniqueName } from "../harness.js";
+import { Inbox, listenOf, notify } from "../sql/notifications.js";
 import { FaultProxy } from "./fault-proxy.js";
 import { expectFailsWithin, expectRecoversWithin, expectSettlesWithin } from "./settle.js";
 
@@ -44,6 +45,11 @@ export interface SqlFaultHarness {
    * with a result larger than the buffers. Default true.
    */
   readonly streamFetchesInBatches?: boolean;
+  /**
+   * The adapter offers `listen()` (`capabilities.notifications`): the case of a listener whose
+   * connection is cut runs. Skipped visibly otherwise.
+   */
+  readonly notifications?: boolean;
   /**
    * Builds the adapter pointed at `endpoint` (the proxy) with `poolSize` connections and the
    * deadlines above, in a fresh, empty namespace of its own.
@@ -447,6 +453,46 @@ export function sqlFaultContract(name: string, harness: SqlFaultHarness): void {
         }
         await expectHealed();
         expect(await subject.countRows(TABLE)).toBe(0);
+      },
+      testTimeout,
+    );
+
+    it.skipIf(harness.notifications !== true)(
+      "a listener whose connection is cut reports the gap (onError UNAVAILABLE, then onResume) and hears again, with no busy reconnect loop",
+      async () => {
+        const { proxy, db } = current();
+        const channel = uniqueName("ch");
+        const inbox = new Inbox();
+        const events: string[] = [];
+        let resumed!: () => void;
+        const back = new Promise<void>((resolve) => {
+          resumed = resolve;
+        });
+        const listener = await listenOf(db)(channel, inbox.push, {
+          onError: (error) => events.push(`error ${error.code}`),
+          onResume: () => {
+            events.push("resume");
+            resumed();
+          },
+        });
+        await notify(db, channel, "before");
+        expect(await inbox.waitFor(1)).toEqual(["before"]);
+        await proxy.set("outage-reset");
+        proxy.cutAll("reset");
+        // The outage lasts: the listener keeps trying, with a back-off rather than a busy loop.
+        await sleep(1_500);
+        expect(events.length, "the loss was reported").toBeGreaterThan(0);
+        expect(events[0]).toBe("error UNAVAILABLE");
+        expect(events).not.toContain("resume");
+        expect(proxy.rejectedConnections, "reconnect tries in 1.5 s").toBeLessThan(30);
+        await proxy.heal();
+        await expectSettlesWithin(back, recoverBound, "onResume after the outage");
+        expect(events.at(-1)).toBe("resume");
+        expect(events.slice(0, -1).every((event) => event === "error UNAVAILABLE")).toBe(true);
+        await expectRecoversWithin(() => notify(db, channel, "after"), recoverBound);
+        expect(await inbox.waitFor(2)).toEqual(["before", "after"]);
+        await listener.close();
+        await expectHealed();
       },
       testTimeout,
     );

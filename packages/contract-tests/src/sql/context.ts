@@ -32,6 +32,11 @@ export interface SqlDatabaseHarness extends ContractHarness<SqlDatabase> {
    * acquire timeout. Without it the refused-connection tests are skipped, visibly.
    */
   createUnreachable?(): SqlDatabase;
+  /**
+   * The adapter offers `listen()` (`capabilities.notifications`). The suite checks that the
+   * database says so too, and runs the notification tests only then (skipped visibly otherwise).
+   */
+  readonly notifications?: boolean;
 }
 
 export interface SqlContractContext {

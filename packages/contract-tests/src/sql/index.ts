@@ -5,6 +5,7 @@ import type { SqlContractContext, SqlDatabaseHarness } from "./context.js";
 import { errorTests } from "./errors.js";
 import { insertManyTests } from "./insert-many.js";
 import { lifecycleTests } from "./lifecycle.js";
+import { notificationTests } from "./notifications.js";
 import { queryTests } from "./queries.js";
 import { streamingTests } from "./streaming.js";
 import { transactionTests } from "./transactions.js";
@@ -28,5 +29,6 @@ export function sqlDatabaseContract(name: string, harness: SqlDatabaseHarness): 
     insertManyTests(context);
     errorTests(context);
     lifecycleTests(context);
+    notificationTests(context);
   });
 }

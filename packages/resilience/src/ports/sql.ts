@@ -1,4 +1,11 @@
-import type { SqlDatabase, SqlQuery, SqlStreamOptions } from "@proj/ports";
+import {
+  cancelledError,
+  type SqlDatabase,
+  type SqlListener,
+  type SqlListenOptions,
+  type SqlQuery,
+  type SqlStreamOptions,
+} from "@proj/ports";
 import {
   type Held,
   type Operation,
@@ -37,7 +44,7 @@ export interface SqlResilienceOptions {
 /**
  * A `SqlDatabase` whose calls go through `policy` (or a policy made from these options).
  *
- * Retried: `ping`, and statements marked with `idempotent` (or, with `assumeQueriesIdempotent`,
+ * Retried: `ping`, the setup of a `listen`, and statements marked with `idempotent` (or, with `assumeQueriesIdempotent`,
  * every `query`, `queryOne` and `stream`). Never retried: any other statement, `insertMany` and
  * `transaction`. A `stream` is retried only until its first row arrives; the policy's deadline
  * covers that wait, and its bulkhead slot is held until the iteration ends. A transaction holds a
@@ -66,7 +73,23 @@ export function withResilienceSqlDatabase(
   const ping = p.operation("sql", "ping", { idempotent: true });
   const insertMany = p.operation("sql", "insertMany", { idempotent: false, runsCallerCode: true });
   const transaction = p.operation("sql", "transaction", { idempotent: false, runsCallerCode: true });
+  // Setting a listener up is safe to repeat: an adapter drops a listener whose setup failed.
+  const listenOp = p.operation("sql", "listen", { idempotent: true });
+  const listen = db.listen;
   return {
+    // Only where the adapter has it, so `listen` stays present exactly when the capability says so.
+    ...(typeof listen === "function"
+      ? {
+          listen: (
+            channel: string,
+            onNotification: (payload: string) => void,
+            callOptions?: SqlListenOptions,
+          ) =>
+            p.run(listenOp, callOptions?.signal, (signal) =>
+              setUpWithin(signal, () => listen.call(db, channel, onNotification, callOptions)),
+            ),
+        }
+      : {}),
     get dialect() {
       return db.dialect;
     },
@@ -112,6 +135,43 @@ export function withResilienceSqlDatabase(
     close: () => db.close(),
     [Symbol.asyncDispose]: () => db.close(),
   };
+}
+
+/**
+ * The listener, unless `signal` (the policy's deadline, which also fires once the call returns)
+ * fires first. The adapter gets the caller's own options: a signal it is given closes the listener
+ * whenever it fires, so the policy's must stop at the setup. A listener that comes after the
+ * policy gave up is closed at once.
+ */
+function setUpWithin(
+  signal: AbortSignal | undefined,
+  start: () => Promise<SqlListener>,
+): Promise<SqlListener> {
+  const setup = start();
+  if (signal === undefined) return setup;
+  return new Promise<SqlListener>((resolve, reject) => {
+    let settled = false;
+    const onAbort = () => {
+      settled = true;
+      reject(cancelledError(signal, "listen"));
+      setup.then(
+        (listener) => listener.close(),
+        () => undefined,
+      );
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    setup.then(
+      (listener) => {
+        signal.removeEventListener("abort", onAbort);
+        if (!settled) resolve(listener);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        if (!settled) reject(error);
+      },
+    );
+  });
 }
 
 interface Opened<Row> {
