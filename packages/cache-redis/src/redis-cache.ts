@@ -504,30 +504,15 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
     const record = this.#recordPrefix + key;
     const tagKeys = tags === undefined ? [] : tags.map((tag) => this.#tagPrefix + tag);
     const tagArgs = tags ?? [];
+    const keys = [full, record, ...tagKeys];
+    const args = [text, ttlMs, key, this.#tagPrefix, this.#recordPrefix];
     await this.#keyCommand("SET", key, true, deadline, signal, () =>
       publication === undefined
-        ? this.#scripts.projCacheSet(
-            2 + tagKeys.length,
-            full,
-            record,
-            ...tagKeys,
-            text,
-            ttlMs,
-            key,
-            this.#tagPrefix,
-            this.#recordPrefix,
-            ...tagArgs,
-          )
+        ? this.#scripts.projCacheSet(keys.length, ...keys, ...args, ...tagArgs)
         : this.#scripts.projCacheSetPublish(
-            2 + tagKeys.length,
-            full,
-            record,
-            ...tagKeys,
-            text,
-            ttlMs,
-            key,
-            this.#tagPrefix,
-            this.#recordPrefix,
+            keys.length,
+            ...keys,
+            ...args,
             publication.channel,
             publication.message,
             ...tagArgs,

@@ -6,7 +6,7 @@ import { type FaultProxy, sleep, startFaultProxy, uniqueName } from "@proj/contr
 import { type InfrastructureError, sql } from "@proj/ports";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type BackgroundErrorContext, createPostgresJobQueue, type PostgresJobQueue } from "../src/index.js";
-import { deferred, dropQueueRows, openDatabase, openQueue, TEST_SCHEMA } from "./support/backend.js";
+import { dropQueueRows, openDatabase, openQueue, TEST_SCHEMA, untilAborted } from "./support/backend.js";
 
 /** The adapter's deadlines behind the proxy: short, so each fault settles quickly. */
 const CALL_MS = 1_500;
@@ -140,26 +140,14 @@ describe("workers during a fault", () => {
   it("a worker cut off from the database stops its handler (UNAVAILABLE) and another worker gets attempt 2", async () => {
     const { queue, errors } = behindProxy();
     const name = queueName();
-    const started = deferred<void>();
-    const reason = deferred<unknown>();
-    queue.work(
-      name,
-      (job) =>
-        new Promise<void>((_resolve, reject) => {
-          started.resolve();
-          job.signal.addEventListener("abort", () => {
-            reason.resolve(job.signal.reason);
-            reject(job.signal.reason);
-          });
-        }),
-      { leaseMs: LEASE_MS },
-    );
+    const { handler, started, reason } = untilAborted();
+    queue.work(name, handler, { leaseMs: LEASE_MS });
     const { id } = await direct.enqueue(name, { n: 1 }, { maxAttempts: 2 });
-    await started.promise;
+    await started;
     await claimCommitted(id);
     await proxy.set("silent");
     const cutAt = Date.now();
-    const why = await reason.promise;
+    const why = await reason;
     expect(why).toMatchObject({ code: "UNAVAILABLE" });
     expect(Date.now() - cutAt, "the signal fired after the lease ran out").toBeLessThan(LEASE_MS + SLACK_MS);
     expect(errors.some(([, context]) => context.operation === "renew leases")).toBe(true);
@@ -179,18 +167,10 @@ describe("workers during a fault", () => {
   it("a job whose last attempt lost its lease goes to the dead letters, not to a handler", async () => {
     const { queue } = behindProxy();
     const name = queueName();
-    const started = deferred<void>();
-    queue.work(
-      name,
-      (job) =>
-        new Promise<void>((_resolve, reject) => {
-          started.resolve();
-          job.signal.addEventListener("abort", () => reject(job.signal.reason));
-        }),
-      { leaseMs: LEASE_MS },
-    );
+    const { handler, started } = untilAborted();
+    queue.work(name, handler, { leaseMs: LEASE_MS });
     const { id } = await direct.enqueue(name, { n: 1 }, { maxAttempts: 1 });
-    await started.promise;
+    await started;
     await claimCommitted(id);
     await proxy.set("outage");
     const handled: string[] = [];
@@ -253,18 +233,10 @@ describe("workers during a fault", () => {
   it("a running job cancelled while its worker is cut off: cancel says true, its row goes once the lease ends", async () => {
     const { queue } = behindProxy();
     const name = queueName();
-    const started = deferred<void>();
-    queue.work(
-      name,
-      (job) =>
-        new Promise<void>((_resolve, reject) => {
-          started.resolve();
-          job.signal.addEventListener("abort", () => reject(job.signal.reason));
-        }),
-      { leaseMs: LEASE_MS },
-    );
+    const { handler, started } = untilAborted();
+    queue.work(name, handler, { leaseMs: LEASE_MS });
     const { id } = await direct.enqueue(name, { n: 1 });
-    await started.promise;
+    await started;
     await claimCommitted(id);
     await proxy.set("outage");
     expect(await direct.cancel(id)).toBe(true);

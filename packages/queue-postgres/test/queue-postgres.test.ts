@@ -11,7 +11,7 @@ import {
   type PostgresJobQueueOptions,
   SCHEMA_VERSION,
 } from "../src/index.js";
-import { deferred, dropQueueRows, openDatabase, openQueue, TEST_SCHEMA } from "./support/backend.js";
+import { dropQueueRows, openDatabase, openQueue, TEST_SCHEMA, untilAborted } from "./support/backend.js";
 
 const admin = openDatabase({ poolSize: 2 });
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -347,25 +347,13 @@ describe("workers", () => {
   it("a cancel made in another process reaches the running handler by NOTIFY, before any lease renewal", async () => {
     const { queue: producer, name } = fresh();
     const consumer = await otherProcessQueue();
-    const reason = deferred<unknown>();
-    const started = deferred<void>();
-    consumer.work(
-      name,
-      (job) =>
-        new Promise<void>((_resolve, reject) => {
-          started.resolve();
-          job.signal.addEventListener("abort", () => {
-            reason.resolve(job.signal.reason);
-            reject(job.signal.reason);
-          });
-        }),
-      { leaseMs: 30_000 },
-    );
+    const { handler, started, reason } = untilAborted();
+    consumer.work(name, handler, { leaseMs: 30_000 });
     const { id } = await producer.enqueue(name, { n: 1 });
-    await started.promise;
+    await started;
     const cancelledAt = performance.now();
     expect(await producer.cancel(id)).toBe(true);
-    const why = await reason.promise;
+    const why = await reason;
     // The first renewal would come after 10 s.
     expect(performance.now() - cancelledAt).toBeLessThan(2_000);
     expect(why).toMatchObject({ code: "CANCELLED" });
@@ -374,25 +362,13 @@ describe("workers", () => {
   it("a cancel made in another process (producer with notify: false) fires the running handler's signal at its next lease renewal", async () => {
     const { queue: producer, name } = fresh({ notify: false });
     const consumer = await otherProcessQueue();
-    const reason = deferred<unknown>();
-    const started = deferred<void>();
-    consumer.work(
-      name,
-      (job) =>
-        new Promise<void>((_resolve, reject) => {
-          started.resolve();
-          job.signal.addEventListener("abort", () => {
-            reason.resolve(job.signal.reason);
-            reject(job.signal.reason);
-          });
-        }),
-      { leaseMs: 1_500 },
-    );
+    const { handler, started, reason } = untilAborted();
+    consumer.work(name, handler, { leaseMs: 1_500 });
     const { id } = await producer.enqueue(name, { n: 1 });
-    await started.promise;
+    await started;
     const cancelledAt = performance.now();
     expect(await producer.cancel(id)).toBe(true);
-    const why = await reason.promise;
+    const why = await reason;
     expect(performance.now() - cancelledAt).toBeLessThan(1_500 / 3 + 1_000);
     expect(why).toMatchObject({ code: "CANCELLED" });
     expect(await producer.cancel(id)).toBe(false);

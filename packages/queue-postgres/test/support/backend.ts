@@ -1,5 +1,5 @@
 import { createPostgresDatabase } from "@proj/adapter-postgres";
-import { type SqlDatabase, sql } from "@proj/ports";
+import { type JobHandler, type SqlDatabase, sql } from "@proj/ports";
 import {
   createPostgresJobQueue,
   type PostgresJobQueue,
@@ -50,4 +50,26 @@ export function deferred<T = void>(): {
     reject = rej;
   });
   return { promise, resolve, reject };
+}
+
+/**
+ * A handler that runs until its signal fires, then fails with the signal's reason: `started`
+ * resolves when it begins, `reason` with what fired the signal.
+ */
+export function untilAborted(): {
+  handler: JobHandler;
+  started: Promise<void>;
+  reason: Promise<unknown>;
+} {
+  const started = deferred<void>();
+  const reason = deferred<unknown>();
+  const handler: JobHandler = (job) =>
+    new Promise<void>((_resolve, reject) => {
+      started.resolve();
+      job.signal.addEventListener("abort", () => {
+        reason.resolve(job.signal.reason);
+        reject(job.signal.reason);
+      });
+    });
+  return { handler, started: started.promise, reason: reason.promise };
 }
