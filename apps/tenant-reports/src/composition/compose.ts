@@ -43,6 +43,7 @@ import {
   type StorageConfig,
   type TokenConfig,
 } from "./config.js";
+import { traceRequests } from "./http-tracing.js";
 import { loadAdapter } from "./load-adapter.js";
 import { startTelemetry, type Telemetry, type TelemetryOverrides } from "./telemetry.js";
 
@@ -501,7 +502,7 @@ export async function composeService(
         ...(telemetry === undefined
           ? {}
           : {
-              telemetry: telemetry.http,
+              traceRequests: (app: FastifyInstance) => traceRequests(app, telemetry.http),
               ...(telemetry.scrape === undefined ? {} : { metrics: telemetry.scrape }),
             }),
       },

@@ -7,7 +7,6 @@ import type { ReportService } from "../application/reports.js";
 import type { TenantAdministration } from "../application/tenant-administration.js";
 import { CLIENT_MESSAGE_BY_CODE, STATUS_BY_CODE } from "./error-status.js";
 import { PageBodies } from "./page-bodies.js";
-import { type HttpTelemetry, type TracedRouteConfig, traceRequests } from "./tracing.js";
 
 export interface HttpDependencies {
   decoder: TokenDecoder;
@@ -85,10 +84,18 @@ export interface HttpServerOptions {
   logger?: boolean;
   /** Where the log lines go (stdout when absent). */
   logStream?: NodeJS.WritableStream;
-  /** Present when telemetry is on: a server span per request, `http.server.request.duration`. */
-  telemetry?: HttpTelemetry;
+  /**
+   * Present when telemetry is on: registers the hooks that make a server span per request (the
+   * composition root's, so this layer knows no telemetry library).
+   */
+  traceRequests?: (app: FastifyInstance) => void;
   /** Present with `METRICS=prometheus`: the text `GET /metrics` answers. */
   metrics?: () => Promise<string>;
+}
+
+/** Routes whose `config` says `traced: false` (health checks, scrapes) make no span. */
+export interface TracedRouteConfig {
+  traced?: boolean;
 }
 
 type RouteConfig = TracedRouteConfig & { public?: boolean };
@@ -108,7 +115,7 @@ export function buildHttpServer(deps: HttpDependencies, options: HttpServerOptio
   app.decorateRequest("principal", null);
 
   // First of the onRequest hooks, so the token's decoding is a child of the request's span.
-  if (options.telemetry !== undefined) traceRequests(app, options.telemetry);
+  options.traceRequests?.(app);
 
   app.addHook("onRequest", async (request) => {
     if ((request.routeOptions.config as RouteConfig | undefined)?.public) return;

@@ -12,16 +12,12 @@ import {
   trace,
 } from "@opentelemetry/api";
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { TracedRouteConfig } from "../http/server.js";
 
 /** What the HTTP layer records with when telemetry is on. */
 export interface HttpTelemetry {
   tracer: Tracer;
   meter: Meter;
-}
-
-/** Routes whose `config` says `traced: false` (health checks, scrapes) make no span. */
-export interface TracedRouteConfig {
-  traced?: boolean;
 }
 
 interface InFlight {
