@@ -16,7 +16,12 @@ export function startDeadline(timeoutMs: number): Deadline {
 /** Names the call in error messages; only called on failure, so the hot path builds no string. */
 type Describe = () => string;
 
+/** A sent call, as the connection's events and the deadline timer see it. */
 interface InFlight {
+  /** The deadline on the `performance.now()` scale. */
+  readonly at: number;
+  /** The deadline passed without a reply. */
+  expire(): void;
   /** The connection under the call was lost: silent (replaced for missing replies) or closed. */
   lose(silent: boolean): void;
 }
@@ -58,6 +63,9 @@ export function reconnectDelay(attempt: number, random: () => number = Math.rand
 export class RedisCalls {
   readonly #client: Redis;
   readonly #inFlight = new Set<InFlight>();
+  /** The shared deadline timer of the sent calls (see `#arm`), and when it fires. */
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt = Number.POSITIVE_INFINITY;
   readonly #waiters = new Set<Waiter>();
   /** Why the last connection attempt failed, until a connection is ready again. */
   #unreachable: InfrastructureError | undefined;
@@ -132,55 +140,70 @@ export class RedisCalls {
     resendOnClose: boolean,
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const settle = (error: InfrastructureError | undefined, value?: T | Promise<T>) => {
-        if (!this.#inFlight.delete(call)) return;
-        if (timer !== undefined) clearTimeout(timer);
-        if (signal !== undefined) signal.removeEventListener("abort", onAbort);
-        if (error === undefined) resolve(value as T | Promise<T>);
-        else reject(error);
-      };
-      const call: InFlight = {
-        lose: (silent) => {
-          if (!silent && resendOnClose) {
-            settle(undefined, this.#attempt(describe, write, deadline, signal, send, false));
-            return;
-          }
-          const lost = new InfrastructureError(
-            silent ? "TIMEOUT" : "UNAVAILABLE",
-            `${describe()} failed: ${silent ? "the connection to Redis went silent" : "the connection to Redis closed before the reply"}`,
-          );
-          settle(sentAndLost(lost, write));
-        },
-      };
-      const onAbort = () => settle(sentAndLost(cancelledError(signal!, describe()), write));
+      const call = new SentCall(
+        this,
+        describe,
+        write,
+        deadline,
+        signal,
+        send,
+        resendOnClose,
+        resolve,
+        reject,
+      );
       this.#inFlight.add(call);
-      const remaining = deadline.at - performance.now();
-      if (remaining !== Number.POSITIVE_INFINITY) {
-        timer = setTimeout(
-          () =>
-            settle(
-              sentAndLost(
-                new InfrastructureError(
-                  "TIMEOUT",
-                  `${describe()} got no reply within ${deadline.timeoutMs} ms`,
-                ),
-                write,
-              ),
-            ),
-          Math.max(0, remaining),
-        );
-      }
-      if (signal !== undefined) signal.addEventListener("abort", onAbort, { once: true });
+      if (call.at !== Number.POSITIVE_INFINITY && call.at < this.#timerAt) this.#arm(call.at);
+      if (signal !== undefined) signal.addEventListener("abort", call, { once: true });
       send().then(
-        (value) => settle(undefined, value),
-        (error: unknown) => {
-          const mapped = mapRedisError(error, describe());
-          settle(write && mayHaveRun(error) ? sentAndLost(mapped, write) : mapped);
-        },
+        (value) => call.settle(undefined, value),
+        (error: unknown) => call.failed(error),
       );
     });
   }
+
+  /** Takes a settled call off the watch; the last one out stops the timer. */
+  release(call: InFlight): boolean {
+    if (!this.#inFlight.delete(call)) return false;
+    if (this.#inFlight.size === 0 && this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#timerAt = Number.POSITIVE_INFINITY;
+    }
+    return true;
+  }
+
+  resend<T>(call: SentCall<T>): Promise<T> {
+    return this.#attempt(call.describe, call.write, call.deadline, call.signal, call.send, false);
+  }
+
+  /**
+   * One timer for every sent call rather than one per call: it is armed for the earliest deadline
+   * in flight and, when it fires, fails the calls that are due and is armed again for the next.
+   * Calls that get their reply in time leave it alone: with a timer set and cleared per call (and
+   * three closures), an L2 hit of the tiered cache cost about 0.5 µs more CPU (of ~8), 50 in flight.
+   */
+  #arm(at: number): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(this.#expire, Math.max(0, at - performance.now()));
+  }
+
+  readonly #expire = (): void => {
+    // Node may fire a timer a little before `performance.now()` reaches its deadline (its clock is
+    // the event loop's, read at the start of an iteration). A call is due once the timer armed for
+    // its deadline fires, as a timer of its own would have been: retrying it a millisecond later
+    // would let the silent-connection timeout (`socketTimeout`, of the same length) close the
+    // connection first, and a write started meanwhile would fail unsent instead of unknown.
+    const due = Math.max(this.#timerAt, performance.now());
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+    let next = Number.POSITIVE_INFINITY;
+    for (const call of [...this.#inFlight]) {
+      if (call.at <= due) call.expire();
+      else if (call.at < next) next = call.at;
+    }
+    if (next !== Number.POSITIVE_INFINITY && next < this.#timerAt) this.#arm(next);
+  };
 
   #whenReady(describe: Describe, deadline: Deadline, signal: AbortSignal | undefined): Promise<void> {
     if (this.#unreachable !== undefined) {
@@ -218,6 +241,70 @@ export class RedisCalls {
       }
       if (signal !== undefined) signal.addEventListener("abort", onAbort, { once: true });
     });
+  }
+}
+
+/**
+ * A command written to the connection, until its reply, its deadline, its signal (it is its own
+ * abort listener) or the loss of its connection, whichever comes first: one object per call, no
+ * closures but the two handlers of the reply.
+ */
+class SentCall<T> implements InFlight {
+  readonly at: number;
+
+  constructor(
+    readonly calls: RedisCalls,
+    readonly describe: Describe,
+    readonly write: boolean,
+    readonly deadline: Deadline,
+    readonly signal: AbortSignal | undefined,
+    readonly send: () => Promise<T>,
+    readonly resendOnClose: boolean,
+    readonly resolve: (value: T | Promise<T>) => void,
+    readonly reject: (error: InfrastructureError) => void,
+  ) {
+    this.at = deadline.at;
+  }
+
+  settle(error: InfrastructureError | undefined, value?: T | Promise<T>): void {
+    if (!this.calls.release(this)) return;
+    if (this.signal !== undefined) this.signal.removeEventListener("abort", this);
+    if (error === undefined) this.resolve(value as T | Promise<T>);
+    else this.reject(error);
+  }
+
+  failed(error: unknown): void {
+    const mapped = mapRedisError(error, this.describe());
+    this.settle(this.write && mayHaveRun(error) ? sentAndLost(mapped, this.write) : mapped);
+  }
+
+  expire(): void {
+    this.settle(
+      sentAndLost(
+        new InfrastructureError(
+          "TIMEOUT",
+          `${this.describe()} got no reply within ${this.deadline.timeoutMs} ms`,
+        ),
+        this.write,
+      ),
+    );
+  }
+
+  lose(silent: boolean): void {
+    if (!silent && this.resendOnClose) {
+      this.settle(undefined, this.calls.resend(this));
+      return;
+    }
+    const lost = new InfrastructureError(
+      silent ? "TIMEOUT" : "UNAVAILABLE",
+      `${this.describe()} failed: ${silent ? "the connection to Redis went silent" : "the connection to Redis closed before the reply"}`,
+    );
+    this.settle(sentAndLost(lost, this.write));
+  }
+
+  /** The abort listener of the call's signal. */
+  handleEvent(): void {
+    this.settle(sentAndLost(cancelledError(this.signal!, this.describe()), this.write));
   }
 }
 

@@ -102,6 +102,19 @@ describe("a silent (half-open) connection", () => {
     expect(cancelled.elapsedMs).toBeLessThan(200 + SLACK_MS);
   });
 
+  it("fails each of several calls in flight at its own deadline, a shorter one sent after a longer one", async () => {
+    const { proxy, cache } = await throughProxy({ commandTimeoutMs: 3_000 });
+    await cache.set("k", 1);
+    proxy.silence();
+    const long = timeFailure(() => cache.get("k"));
+    const short = await timeFailure(() => cache.get("k", { timeoutMs: 300 }));
+    await expectErrorCode(Promise.reject(short.error), "TIMEOUT");
+    expect(short.elapsedMs).toBeLessThan(300 + SLACK_MS);
+    const longOutcome = await long;
+    await expectErrorCode(Promise.reject(longOutcome.error), "TIMEOUT");
+    expect(longOutcome.elapsedMs).toBeGreaterThanOrEqual(2_900);
+  });
+
   it("bounds a call by the documented default of 2 s when nothing else is set", async () => {
     const { proxy, cache } = await throughProxy();
     await cache.set("k", 1);
