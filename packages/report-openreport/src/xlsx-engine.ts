@@ -194,7 +194,7 @@ const T_OPEN = markup("<t>");
 const T_OPEN_PRESERVE = markup('<t xml:space="preserve">');
 const TRUE_VALUE = markup("1");
 const FALSE_VALUE = markup("0");
-/** A chunk is handed on once it holds this much; room for the row that crosses the line. */
+/** The rows' buffer: a chunk is handed on past CHUNK_CHARS bytes, with room for the row that crosses it. */
 const CHUNK_CAPACITY = 2 * CHUNK_CHARS;
 
 /** Rows that continue from one sheet part into the next when a sheet rolls over. */
