@@ -16,6 +16,7 @@ import {
   type PlannedSheet,
   type ReportPlan,
 } from "./report-plan.js";
+import { markup, XmlBytes } from "./xml-bytes.js";
 import { ZipStream } from "./zip-stream.js";
 
 export interface XlsxEngineOptions {
@@ -79,6 +80,16 @@ function textElement(text: string): string {
   return text.length > 0 && (text.charCodeAt(0) <= 32 || text.charCodeAt(text.length - 1) <= 32)
     ? `<t xml:space="preserve">${escaped}</t>`
     : `<t>${escaped}</t>`;
+}
+
+/** What {@link textElement} writes, as bytes; plain ASCII text is copied without a string. */
+function writeText(out: XmlBytes, text: string): void {
+  out.raw(
+    text.length > 0 && (text.charCodeAt(0) <= 32 || text.charCodeAt(text.length - 1) <= 32)
+      ? T_OPEN_PRESERVE
+      : T_OPEN,
+  );
+  if (!out.plainAscii(text)) out.utf8(escapeXml(text));
 }
 
 function xmlAttr(text: string): string {
@@ -166,13 +177,25 @@ interface CompiledColumn {
   readonly key: string;
   readonly letters: string;
   /** `<c r="` + letters, completed with the row number. */
-  readonly open: string;
+  readonly open: Uint8Array;
   /** What follows the row number, precomputed per column and cell type. */
-  readonly valueOpen: string;
-  readonly textOpen: string;
-  readonly sharedOpen: string;
-  readonly booleanOpen: string;
+  readonly valueOpen: Uint8Array;
+  readonly textOpen: Uint8Array;
+  readonly sharedOpen: Uint8Array;
+  readonly booleanOpen: Uint8Array;
 }
+
+const ROW_OPEN = markup('<row r="');
+const ROW_OPEN_END = markup('">');
+const ROW_CLOSE = markup("</row>");
+const VALUE_CLOSE = markup("</v></c>");
+const TEXT_CLOSE = markup("</t></is></c>");
+const T_OPEN = markup("<t>");
+const T_OPEN_PRESERVE = markup('<t xml:space="preserve">');
+const TRUE_VALUE = markup("1");
+const FALSE_VALUE = markup("0");
+/** The rows' buffer: a chunk is handed on past CHUNK_CHARS bytes, with room for the row that crosses it. */
+const CHUNK_CAPACITY = 2 * CHUNK_CHARS;
 
 /** Rows that continue from one sheet part into the next when a sheet rolls over. */
 interface RowFeed {
@@ -193,6 +216,8 @@ class XlsxRender {
   private readonly strings: SharedStrings | undefined;
   private readonly written: WrittenSheet[] = [];
   private readonly takenNames: Set<string>;
+  /** Rows' XML, one chunk at a time, in a buffer reused for the whole report. */
+  private readonly out = new XmlBytes(CHUNK_CAPACITY);
 
   constructor(
     private readonly plan: ReportPlan,
@@ -248,11 +273,11 @@ class XlsxRender {
         planned,
         key: planned.key,
         letters,
-        open: `<c r="${letters}`,
-        valueOpen: `"${styleAttribute}><v>`,
-        textOpen: `"${styleAttribute} t="inlineStr"><is>`,
-        sharedOpen: `"${styleAttribute} t="s"><v>`,
-        booleanOpen: `"${styleAttribute} t="b"><v>`,
+        open: markup(`<c r="${letters}`),
+        valueOpen: markup(`"${styleAttribute}><v>`),
+        textOpen: markup(`"${styleAttribute} t="inlineStr"><is>`),
+        sharedOpen: markup(`"${styleAttribute} t="s"><v>`),
+        booleanOpen: markup(`"${styleAttribute} t="b"><v>`),
       };
     });
   }
@@ -273,7 +298,7 @@ class XlsxRender {
     columns: readonly CompiledColumn[],
     feed: RowFeed,
     target: WrittenSheet,
-  ): AsyncGenerator<string> {
+  ): AsyncGenerator<string | Buffer> {
     const { headerRow } = target;
     const first = this.written.length === 0;
     const widths = columns
@@ -293,9 +318,11 @@ class XlsxRender {
     }
     xml += `<row r="${headerRow}">`;
     for (const column of columns) {
-      xml += `${column.open}${headerRow}" s="${HEADER_STYLE}" t="inlineStr"><is>${textElement(cleanText(column.planned.header))}</is></c>`;
+      xml += `<c r="${column.letters}${headerRow}" s="${HEADER_STYLE}" t="inlineStr"><is>${textElement(cleanText(column.planned.header))}</is></c>`;
     }
     xml += "</row>";
+    yield xml;
+    const out = this.out;
 
     const position: CellPosition = { sheet: sheet.name, row: 0 };
     const limit = this.options.maxRowsPerSheet;
@@ -318,29 +345,30 @@ class XlsxRender {
       }
       r += 1;
       position.row = cursor.pulled;
-      xml += this.rowXml(row, r, columns, position);
+      this.rowXml(out, row, r, columns, position);
       this.stats.rowCount += 1;
-      if (xml.length >= CHUNK_CHARS) {
-        // Text, encoded by the zip writer straight into its block: no Buffer per chunk.
-        yield xml;
-        xml = "";
-      }
+      // The zip writer copies the chunk before it pulls the next, so the buffer is reused.
+      if (out.length >= CHUNK_CHARS) yield out.take();
     }
     target.lastRow = r;
-    xml +=
+    out.utf8(
       `</sheetData><autoFilter ref="A${headerRow}:${target.lastColumn}${r}"/>` +
-      '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/></worksheet>';
-    yield xml;
+        '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/></worksheet>',
+    );
+    yield out.take();
   }
 
   private rowXml(
+    out: XmlBytes,
     row: ReportRow,
     rowNumber: number,
     columns: readonly CompiledColumn[],
     position: CellPosition,
-  ): string {
-    const r = String(rowNumber);
-    let xml = `<row r="${r}">`;
+  ): void {
+    out.keep(rowNumber);
+    out.raw(ROW_OPEN);
+    out.kept();
+    out.raw(ROW_OPEN_END);
     const plain = isPlainRow(row);
     for (const column of columns) {
       const value = cellValue(row, column.planned, plain);
@@ -351,14 +379,28 @@ class XlsxRender {
           if (text.length > MAX_CELL_TEXT) {
             throw valueError(position, column.planned, value, `is longer than ${MAX_CELL_TEXT} characters`);
           }
-          xml += this.strings
-            ? `${column.open}${r}${column.sharedOpen}${this.strings.indexOf(text)}</v></c>`
-            : `${column.open}${r}${column.textOpen}${textElement(text)}</is></c>`;
+          out.raw(column.open);
+          out.kept();
+          if (this.strings) {
+            out.raw(column.sharedOpen);
+            out.number(this.strings.indexOf(text));
+            out.raw(VALUE_CLOSE);
+          } else {
+            out.raw(column.textOpen);
+            writeText(out, text);
+            out.raw(TEXT_CLOSE);
+          }
           break;
         }
-        case "boolean":
-          xml += `${column.open}${r}${column.booleanOpen}${toBoolean(value, column.planned, position) ? 1 : 0}</v></c>`;
+        case "boolean": {
+          const flag = toBoolean(value, column.planned, position);
+          out.raw(column.open);
+          out.kept();
+          out.raw(column.booleanOpen);
+          out.raw(flag ? TRUE_VALUE : FALSE_VALUE);
+          out.raw(VALUE_CLOSE);
           break;
+        }
         case "date": {
           const millis = toEpochMillis(value, column.planned, position);
           if (millis < FIRST_MILLIS || millis >= END_MILLIS) {
@@ -369,14 +411,24 @@ class XlsxRender {
               "is outside Excel's dates (1900-03-01 to 9999-12-31)",
             );
           }
-          xml += `${column.open}${r}${column.valueOpen}${millis / MS_PER_DAY + EPOCH_SERIAL}</v></c>`;
+          out.raw(column.open);
+          out.kept();
+          out.raw(column.valueOpen);
+          out.number(millis / MS_PER_DAY + EPOCH_SERIAL);
+          out.raw(VALUE_CLOSE);
           break;
         }
-        default:
-          xml += `${column.open}${r}${column.valueOpen}${toNumber(value, column.planned, position)}</v></c>`;
+        default: {
+          const number = toNumber(value, column.planned, position);
+          out.raw(column.open);
+          out.kept();
+          out.raw(column.valueOpen);
+          out.number(number);
+          out.raw(VALUE_CLOSE);
+        }
       }
     }
-    return `${xml}</row>`;
+    out.raw(ROW_CLOSE);
   }
 
   private workbookXml(): string {

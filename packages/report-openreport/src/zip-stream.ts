@@ -111,7 +111,8 @@ export class ZipStream {
   }
 
   /**
-   * Yields the bytes of one entry; `content` is bytes, or text written as UTF-8. It is pulled only as fast as the caller pulls the
+   * Yields the bytes of one entry; `content` is bytes, or text written as UTF-8. A Buffer chunk is
+   * copied before the next one is pulled, so its producer may reuse the buffer. It is pulled only as fast as the caller pulls the
    * compressed bytes: at most {@link BLOCKS_IN_FLIGHT} blocks, plus the one being gathered, are held.
    * When the signal fires the entry stops at its next chunk with the signal's reason; a block still
    * on the thread pool then finishes there (milliseconds) and its output is dropped.
