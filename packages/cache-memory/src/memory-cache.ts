@@ -3,6 +3,7 @@ import {
   type Cache,
   type CacheCallOptions,
   type CacheCapabilities,
+  type CacheEntry,
   type CacheGetOrSetOptions,
   type CacheLoader,
   type CacheSetOptions,
@@ -10,6 +11,7 @@ import {
   closedError,
   InfrastructureError,
   validateCacheCallOptions,
+  validateCacheEntries,
   validateCacheKey,
   validateCacheTags,
 } from "@proj/ports";
@@ -37,6 +39,7 @@ const CAPABILITIES: CacheCapabilities = Object.freeze({
   shared: false,
   staleWhileRevalidate: true,
   tags: true,
+  batchWrites: true,
 });
 const WHAT = "memory cache";
 /** Shared by every successful `set`: a settled promise can be awaited any number of times. */
@@ -277,6 +280,26 @@ export class MemoryCache<V = unknown> implements Cache<V> {
     try {
       if (options !== undefined) this.checkCall(options, "set", key);
       this.setSync(key, value, options);
+      return RESOLVED;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Every entry as `setSync` would store it, after checking them all (a bad one writes nothing;
+   * with `clone`, a value that cannot be copied is found before any is stored).
+   */
+  setMany(entries: readonly CacheEntry<V>[], options?: CacheCallOptions): Promise<void> {
+    try {
+      if (this.closed) throw closedError(WHAT);
+      if (options !== undefined) this.checkCall(options, "setMany");
+      const valid = validateCacheEntries<V>(entries);
+      if (this.clone) for (const entry of valid) this.copy(entry.value, entry.key);
+      for (const { key, value, ttlMs, tags } of valid) {
+        if (this.flights.size !== 0) this.overtakeFlight(key);
+        this.store(key, value, ttlMs ?? this.defaultTtlMs, 0, tags);
+      }
       return RESOLVED;
     } catch (error) {
       return Promise.reject(error);

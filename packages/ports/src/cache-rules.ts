@@ -1,4 +1,4 @@
-import type { CacheCallOptions } from "./cache.js";
+import type { CacheCallOptions, CacheEntry } from "./cache.js";
 import { cancelledError, InfrastructureError } from "./errors.js";
 
 /**
@@ -59,6 +59,46 @@ export function validateCacheTags(tags: unknown, supported = true): readonly str
     );
   }
   return [...distinct];
+}
+
+/** Most entries one `setMany` call may write. */
+export const MAX_CACHE_BATCH = 1_000;
+
+/** An entry of `setMany` after `validateCacheEntries`: tags without duplicates, or none. */
+export interface ValidCacheEntry<V> {
+  key: string;
+  value: V;
+  ttlMs: number | undefined;
+  tags: readonly string[] | undefined;
+}
+
+/**
+ * Checks the entries of a `setMany` call before any I/O and returns them checked (see
+ * `Cache.setMany`): `INVALID_ARGUMENT` unless `entries` is an array of at most `MAX_CACHE_BATCH`
+ * objects, each with a valid key (`validateCacheKey`), a value other than `undefined`, a `ttlMs`
+ * that is absent or a positive integer, and valid `tags` (`validateCacheTags`, which also answers
+ * `NOT_SUPPORTED` when `tagsSupported` is false). The message names the entry's index.
+ */
+export function validateCacheEntries<V>(entries: unknown, tagsSupported = true): ValidCacheEntry<V>[] {
+  if (!Array.isArray(entries)) {
+    throw invalid(`setMany needs an array of entries, got ${entries === null ? "null" : typeof entries}`);
+  }
+  if (entries.length > MAX_CACHE_BATCH) {
+    throw invalid(`setMany writes at most ${MAX_CACHE_BATCH} entries, got ${entries.length}`);
+  }
+  const valid: ValidCacheEntry<V>[] = new Array(entries.length);
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i] as Partial<CacheEntry<V>> | null;
+    if (entry === null || typeof entry !== "object") throw invalid(`setMany entry ${i} is not an object`);
+    const { key, value, ttlMs } = entry;
+    validateCacheKey(key, `setMany entry ${i}: cache key`);
+    if (value === undefined) throw invalid(`setMany entry ${i}: cannot cache undefined under key "${key}"`);
+    if (ttlMs !== undefined && (!Number.isSafeInteger(ttlMs) || ttlMs <= 0)) {
+      throw invalid(`setMany entry ${i}: ttlMs must be a positive integer of milliseconds, got ${String(ttlMs)}`);
+    }
+    valid[i] = { key, value, ttlMs, tags: validateCacheTags(entry.tags, tagsSupported) };
+  }
+  return valid;
 }
 
 function invalid(message: string): InfrastructureError {

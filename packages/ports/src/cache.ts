@@ -63,6 +63,21 @@ export interface CacheCapabilities {
    * argument checks) and change nothing.
    */
   tags: boolean;
+  /**
+   * `setMany()` is offered: several entries written in one call (one round trip on a shared
+   * cache). Absent means `false`.
+   */
+  batchWrites?: boolean;
+}
+
+/** One entry of `setMany`: written as `set(key, value, { ttlMs, tags })` would write it. */
+export interface CacheEntry<V = unknown> {
+  key: string;
+  value: V;
+  /** As `CacheSetOptions.ttlMs`: absent, the adapter's default TTL (or none). */
+  ttlMs?: number;
+  /** As `CacheSetOptions.tags`. */
+  tags?: readonly string[];
 }
 
 /** Loads a value on a miss. It receives a signal that fires when the cache is closed. */
@@ -119,4 +134,17 @@ export interface Cache<V = unknown> extends Closeable {
   clear(options?: CacheCallOptions): Promise<void>;
   getOrSet(key: string, loader: CacheLoader<V>, options?: CacheGetOrSetOptions): Promise<V>;
   stats(options?: CacheCallOptions): Promise<CacheStats>;
+  /**
+   * Present exactly when `capabilities.batchWrites` is true. Writes every entry as `set` would
+   * (its own `ttlMs` and `tags`), in one call: one round trip on a shared cache.
+   * - Every entry is checked before any I/O (`validateCacheEntries`): at most `MAX_CACHE_BATCH`
+   *   entries, each with a valid key, a value other than `undefined`, a valid `ttlMs` and valid
+   *   `tags`; one bad entry is `INVALID_ARGUMENT` (or `NOT_SUPPORTED` for tags) and nothing is
+   *   written. An empty array resolves at once.
+   * - A key given twice: the later entry wins.
+   * - Like `set`, each write wins over a running `getOrSet` load of its key.
+   * - Not transactional: a call that fails (`UNAVAILABLE`, `TIMEOUT`, `CANCELLED`) may have written
+   *   some, all or none of the entries (`details.outcome: "unknown"` once anything was sent).
+   */
+  setMany?(entries: readonly CacheEntry<V>[], options?: CacheCallOptions): Promise<void>;
 }

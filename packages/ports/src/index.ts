@@ -2,14 +2,18 @@ export type {
   Cache,
   CacheCallOptions,
   CacheCapabilities,
+  CacheEntry,
   CacheGetOrSetOptions,
   CacheLoader,
   CacheSetOptions,
   CacheStats,
 } from "./cache.js";
 export {
+  MAX_CACHE_BATCH,
   MAX_CACHE_TAGS,
+  type ValidCacheEntry,
   validateCacheCallOptions,
+  validateCacheEntries,
   validateCacheKey,
   validateCacheTags,
 } from "./cache-rules.js";

@@ -24,6 +24,14 @@ function everyCall(
     ["getOrSet", () => cache.getOrSet("k", async () => "loaded", options)],
     ["stats", () => cache.stats(options)],
     ...(cache.capabilities.tags ? ([["deleteByTag", () => cache.deleteByTag("t", options)]] as const) : []),
+    ...(cache.capabilities.batchWrites
+      ? ([
+          [
+            "setMany",
+            () => (cache.setMany as NonNullable<Cache["setMany"]>)([{ key: "k", value: "v" }], options),
+          ],
+        ] as const)
+      : []),
   ];
 }
 
@@ -45,6 +53,10 @@ export function callOptionsTests(cache: () => Cache): void {
         if (cache().capabilities.tags) {
           await cache().set("t:1", 1, { ...options, tags: ["t"] });
           expect(await cache().deleteByTag("t", options)).toBe(1);
+        }
+        if (cache().capabilities.batchWrites) {
+          await (cache().setMany as NonNullable<Cache["setMany"]>)([{ key: "m", value: 1 }], options);
+          expect(await cache().get("m")).toBe(1);
         }
         await cache().clear(options);
         expect((await cache().stats(options)).size).toBe(0);

@@ -2,6 +2,7 @@ import type { Cache } from "@proj/ports";
 import { describe } from "vitest";
 import { useFreshAdapter } from "../harness.js";
 import { basicTests } from "./basic.js";
+import { batchWriteTests } from "./batch-writes.js";
 import { callOptionsTests } from "./call-options.js";
 import { getOrSetTests } from "./get-or-set.js";
 import type { CacheHarness } from "./harness.js";
@@ -29,6 +30,7 @@ export function cacheContract(name: string, harness: CacheHarness): void {
     staleWhileRevalidateTests(cache, harness);
     invalidationTests(cache, harness);
     tagTests(cache, harness);
+    batchWriteTests(cache, harness);
     statsTests(cache, harness);
     hostileInputTests(cache, harness);
     callOptionsTests(cache);

@@ -25,6 +25,9 @@ function everyMethod(
           ["set with tags", () => cache.set("k", 1, { tags: ["t"] })],
         ] as const)
       : []),
+    ...(cache.capabilities.batchWrites
+      ? ([["setMany", () => (cache.setMany as NonNullable<Cache["setMany"]>)([{ key: "k", value: 1 }])]] as const)
+      : []),
   ];
 }
 
