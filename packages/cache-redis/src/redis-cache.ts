@@ -3,6 +3,7 @@ import {
   type Cache,
   type CacheCallOptions,
   type CacheCapabilities,
+  type CacheEntry,
   type CacheGetOrSetOptions,
   type CacheLoader,
   type CacheSetOptions,
@@ -11,6 +12,7 @@ import {
   InfrastructureError,
   type JsonValue,
   validateCacheCallOptions,
+  validateCacheEntries,
   validateCacheKey,
   validateCacheTags,
 } from "@proj/ports";
@@ -21,6 +23,7 @@ import {
   DELETE_ENTRIES,
   DELETE_ENTRY,
   DELETE_TAG_BATCH,
+  SET_ENTRIES,
   SET_ENTRY,
   SET_ENTRY_AND_PUBLISH,
 } from "./tag-scripts.js";
@@ -29,6 +32,7 @@ import {
 interface TagScripts {
   projCacheSet(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
   projCacheSetPublish(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
+  projCacheSetMany(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
   projCacheDelete(numberOfKeys: number, ...keysAndArgs: string[]): Promise<number>;
   projCacheDeleteMany(numberOfKeys: number, ...keysAndArgs: string[]): Promise<number>;
   projCacheDeleteTag(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<[number, number]>;
@@ -100,6 +104,7 @@ const CAPABILITIES: CacheCapabilities = Object.freeze({
   shared: true,
   staleWhileRevalidate: false,
   tags: true,
+  batchWrites: true,
 });
 const WHAT = "Redis cache";
 
@@ -192,6 +197,7 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
     this.#calls = new RedisCalls(this.client, options.onError);
     this.client.defineCommand("projCacheSet", { lua: SET_ENTRY });
     this.client.defineCommand("projCacheSetPublish", { lua: SET_ENTRY_AND_PUBLISH });
+    this.client.defineCommand("projCacheSetMany", { lua: SET_ENTRIES });
     this.client.defineCommand("projCacheDelete", { lua: DELETE_ENTRY });
     this.client.defineCommand("projCacheDeleteMany", { lua: DELETE_ENTRIES });
     this.client.defineCommand("projCacheDeleteTag", { lua: DELETE_TAG_BATCH });
@@ -252,6 +258,41 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
     const text = this.#encode(value, key);
     this.#overtakeFlight(key);
     await this.#write(full, text, ttlMs, key, tags, deadline, options?.signal, publication);
+  }
+
+  /**
+   * Every entry as `set` writes it, in one script: one round trip, and atomic on the server (the
+   * port promises less: a failed call may have written some). Values are encoded, and every entry
+   * checked, before anything is sent.
+   */
+  async setMany(entries: readonly CacheEntry<V>[], options?: CacheCallOptions): Promise<void> {
+    this.#ensureOpen();
+    const deadline =
+      options === undefined
+        ? startDeadline(this.#commandTimeoutMs)
+        : startDeadline(validateCacheCallOptions(options, this.#commandTimeoutMs, "setMany"));
+    const valid = validateCacheEntries<V>(entries);
+    if (valid.length === 0) return;
+    const keys: string[] = [];
+    const args: Array<string | number> = [this.#tagPrefix, this.#recordPrefix];
+    for (const { key, value, ttlMs, tags } of valid) {
+      keys.push(this.#prefix + key, this.#recordPrefix + key);
+      args.push(this.#encode(value, key), ttlMs ?? this.#defaultTtlMs, key, tags?.length ?? 0);
+      if (tags !== undefined) {
+        for (const tag of tags) {
+          keys.push(this.#tagPrefix + tag);
+          args.push(tag);
+        }
+      }
+    }
+    for (const { key } of valid) this.#overtakeFlight(key);
+    await this.#calls.run(
+      () => (valid.length === 1 ? `SET of cache key "${valid[0]?.key}"` : `SET of ${valid.length} cache keys`),
+      true,
+      deadline,
+      options?.signal,
+      () => this.#scripts.projCacheSetMany(keys.length, ...keys, ...args),
+    );
   }
 
   async has(key: string, options?: CacheCallOptions): Promise<boolean> {

@@ -71,6 +71,65 @@ ${publishes ? "redis.call('PUBLISH', ARGV[6], ARGV[7])\n" : ""}return 1
 export const SET_ENTRY = setEntry(false);
 
 /**
+ * The writes of several entries (`setMany`), each as `SET_ENTRY` writes one, in order (a key given
+ * twice: the later write wins). KEYS: per entry its entry key, its record, then the tag sets of its
+ * tags. ARGV: tag-set prefix, record prefix, then per entry: value text, TTL ms (0 for none), the
+ * key, how many tags, the tags.
+ */
+export const SET_ENTRIES = `
+local tagPrefix = ARGV[1]
+local recordPrefix = ARGV[2]
+local k = 1
+local a = 3
+while a <= #ARGV do
+  local ttl = tonumber(ARGV[a + 1])
+  local member = ARGV[a + 2]
+  local count = tonumber(ARGV[a + 3])
+  local firstTag = a + 4
+  local lastTag = a + 3 + count
+  local record = KEYS[k + 1]
+  if ttl > 0 then
+    redis.call('SET', KEYS[k], ARGV[a], 'PX', ttl)
+  else
+    redis.call('SET', KEYS[k], ARGV[a])
+  end
+  local old = redis.call('SMEMBERS', record)
+  if #old > 0 then
+    local keep = {}
+    for i = firstTag, lastTag do keep[ARGV[i]] = true end
+    for _, tag in ipairs(old) do
+      if not keep[tag] then redis.call('SREM', tagPrefix .. tag, member) end
+    end
+    redis.call('DEL', record)
+  end
+  if count > 0 then
+    redis.call('SADD', record, unpack(ARGV, firstTag, lastTag))
+    if ttl > 0 then redis.call('PEXPIRE', record, ttl) end
+  end
+  for j = 1, count do
+    local set = KEYS[k + 1 + j]
+    local tag = ARGV[a + 3 + j]
+    for _, other in ipairs(redis.call('SRANDMEMBER', set, ${SWEEP_SAMPLE})) do
+      if other ~= member and redis.call('SISMEMBER', recordPrefix .. other, tag) == 0 then
+        redis.call('SREM', set, other)
+      end
+    end
+    local existed = redis.call('EXISTS', set)
+    local left = redis.call('PTTL', set)
+    redis.call('SADD', set, member)
+    if ttl == 0 then
+      redis.call('PERSIST', set)
+    elseif existed == 0 or (left >= 0 and left < ttl) then
+      redis.call('PEXPIRE', set, ttl)
+    end
+  end
+  k = k + 2 + count
+  a = lastTag + 1
+end
+return 1
+`;
+
+/**
  * `SET_ENTRY`, then PUBLISH: a subscriber gets the message only once the entry is written (and
  * not when the script fails), in the same round trip.
  */

@@ -114,6 +114,29 @@ export function cacheFaultContract(name: string, harness: CacheFaultHarness): vo
       await recovers("lost replies");
     });
 
+    it("reports a setMany whose reply was lost as an unknown outcome (capabilities.batchWrites)", async (context) => {
+      if (cache.setMany === undefined) {
+        context.skip();
+        return;
+      }
+      await cache.set("k", "before");
+      await proxy.set("lose-replies");
+      const error = await expectFailsWithin(
+        cache.setMany([
+          { key: "m1", value: 1 },
+          { key: "m2", value: 2 },
+        ]),
+        callMs + SLACK_MS,
+        ["TIMEOUT", "UNAVAILABLE"],
+        "a setMany whose reply is lost",
+      );
+      expect(isOutcomeUnknown(error), `expected details.outcome "unknown": ${error.message}`).toBe(true);
+      expect(error.retryable).toBe(false);
+      expect(await server.get("m2")).toBe(2);
+      await proxy.heal();
+      await recovers("lost replies");
+    });
+
     it("fails calls in time during an outage without a loop of reconnects, and serves again after it", async () => {
       await cache.set("k", "before");
       await proxy.set("outage-reset");
