@@ -9,7 +9,12 @@ export {
   WAIT_PERIODS_MS,
   waitPeriodMs,
 } from "./names.js";
-export { RabbitMqJobQueue, type RabbitMqJobQueueOptions } from "./rabbitmq-job-queue.js";
+export {
+  ANSWER_STANDS_MS,
+  END_MARKS_EVERY_MS,
+  RabbitMqJobQueue,
+  type RabbitMqJobQueueOptions,
+} from "./rabbitmq-job-queue.js";
 export type { RabbitMqWorker } from "./worker.js";
 
 /**

@@ -38,6 +38,10 @@ export class UnroutedError extends InfrastructureError {
 
 interface PendingPublish {
   reject(error: InfrastructureError): void;
+  /** When its deadline passes (`performance.now()`; `Infinity` for none). */
+  readonly dueAt: number;
+  /** Its deadline passed without a confirm. */
+  expire(): void;
 }
 
 /** One confirm channel and what is in flight on it. */
@@ -48,6 +52,13 @@ interface Publisher {
   inFlight: Set<PendingPublish>;
   /** Why RabbitMQ closed the channel (its close text), once it did. */
   closeReason: string;
+  /**
+   * One timer for the deadlines of every publish in flight (not one per publish), due at the
+   * earliest of them when armed; unref'd, so it never holds the process open by itself.
+   */
+  deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the timer is due (`performance.now()`), while it is armed. */
+  timerDueAt: number;
 }
 
 let publishTags = 0;
@@ -227,21 +238,19 @@ export class Link {
     const model = this.#model;
     const tag = `p${++publishTags}`;
     await new Promise<void>((resolve, reject) => {
-      const pending: PendingPublish = { reject: (error) => settle(error) };
-      let timer: ReturnType<typeof setTimeout> | undefined;
       const settle = (error?: InfrastructureError) => {
         if (!publisher.inFlight.delete(pending)) return;
-        if (timer !== undefined) clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
         if (error === undefined) resolve();
         else reject(error);
       };
       const onAbort = () =>
         settle(outcomeUnknownError("CANCELLED", `${what} was cancelled before RabbitMQ confirmed it`));
-      publisher.inFlight.add(pending);
       const left = remainingMs(deadline);
-      if (left !== Number.POSITIVE_INFINITY) {
-        timer = setTimeout(() => {
+      const pending: PendingPublish = {
+        reject: (error) => settle(error),
+        dueAt: performance.now() + left,
+        expire: () => {
           settle(
             outcomeUnknownError(
               "TIMEOUT",
@@ -256,7 +265,11 @@ export class Link {
             this.#dropPublisher(publisher);
             this.#overdue(model, deadline);
           }
-        }, left);
+        },
+      };
+      publisher.inFlight.add(pending);
+      if (pending.dueAt < publisher.timerDueAt || publisher.deadlineTimer === undefined) {
+        armDeadlineTimer(publisher, pending.dueAt);
       }
       signal?.addEventListener("abort", onAbort, { once: true });
       try {
@@ -328,7 +341,14 @@ export class Link {
     } catch (error) {
       throw mapAmqpError(error, "opening a RabbitMQ confirm channel");
     }
-    const publisher: Publisher = { channel, returned: new Set(), inFlight: new Set(), closeReason: "" };
+    const publisher: Publisher = {
+      channel,
+      returned: new Set(),
+      inFlight: new Set(),
+      closeReason: "",
+      deadlineTimer: undefined,
+      timerDueAt: Number.POSITIVE_INFINITY,
+    };
     channel.on("error", (error: Error) => {
       publisher.closeReason = ` (${error.message})`;
     });
@@ -414,6 +434,37 @@ export class Link {
     await Promise.race([model.close().catch(() => undefined), forced]);
     clearTimeout(timer);
   }
+}
+
+/**
+ * Arms `publisher`'s deadline timer for `dueAt` (replacing a later one). When it fires, every
+ * publish due by then expires (Node may fire a timer up to a millisecond early: what was due at
+ * the timer's own time expires with it), and it is armed again for the earliest one left.
+ */
+function armDeadlineTimer(publisher: Publisher, dueAt: number): void {
+  if (publisher.deadlineTimer !== undefined) clearTimeout(publisher.deadlineTimer);
+  publisher.deadlineTimer = undefined;
+  publisher.timerDueAt = Number.POSITIVE_INFINITY;
+  if (dueAt === Number.POSITIVE_INFINITY) return;
+  publisher.timerDueAt = dueAt;
+  publisher.deadlineTimer = setTimeout(
+    () => {
+      const firedFor = publisher.timerDueAt;
+      publisher.deadlineTimer = undefined;
+      publisher.timerDueAt = Number.POSITIVE_INFINITY;
+      const due = Math.max(firedFor, performance.now());
+      let next = Number.POSITIVE_INFINITY;
+      for (const pending of [...publisher.inFlight]) {
+        if (pending.dueAt <= due) pending.expire();
+        else if (pending.dueAt < next) next = pending.dueAt;
+      }
+      if (next !== Number.POSITIVE_INFINITY && publisher.deadlineTimer === undefined) {
+        armDeadlineTimer(publisher, next);
+      }
+    },
+    Math.max(0, dueAt - performance.now()),
+  );
+  publisher.deadlineTimer.unref();
 }
 
 /**

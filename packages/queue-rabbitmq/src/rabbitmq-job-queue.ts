@@ -17,6 +17,7 @@ import {
   type JobWorker,
   type JsonValue,
   type ListDeadLettersOptions,
+  MAX_CACHE_BATCH,
   outcomeUnknownError,
   type Page,
   validateDeadLetterPageSize,
@@ -126,6 +127,28 @@ const QUEUE_CLOSE_WORKER_DEADLINE_MS = 30_000;
 const PREFIX = /^(?!amq)[A-Za-z0-9_-]{1,32}$/;
 
 /**
+ * How long a worker's "not cancelled" answer stands, in milliseconds, counted from when the read
+ * behind it was sent: deliveries start on it without a read of their own until then. `cancel`
+ * waits `ANSWER_STANDS_MS + CLOCK_MARGIN_MS` after its end mark is written before it answers, so
+ * every delivery started on an answer read before the mark started before `cancel` answered (a
+ * running job, whose signal fires as for any running job), and none after.
+ */
+export const ANSWER_STANDS_MS = 100;
+/** Covers two processes' monotonic clocks running at slightly different rates, and the payload's decoding between the last check and the handler's start. */
+const CLOCK_MARGIN_MS = 10;
+/** Once less than this is left of an epoch's answer, the next delivery refreshes it in the background. */
+const REFRESH_WHEN_LEFT_MS = ANSWER_STANDS_MS / 2;
+
+/**
+ * How long the end marks of finished jobs wait to be written together, in milliseconds: `cancel`
+ * of a job that ended less than this (plus a state round trip) ago may still answer `true`.
+ */
+export const END_MARKS_EVERY_MS = 10;
+
+/** Answer of `hasEnded`: the job ended (drop it), or until when (`performance.now()`) it may start. */
+export type EndCheck = true | number;
+
+/**
  * `JobQueue` on RabbitMQ (3.10 or later): one durable quorum queue per port queue, publisher
  * confirms, delays and retries through quorum wait queues with a fixed TTL each (powers of two
  * from 64 ms to about 4.7 hours) that dead-letter back (at least once) into the queue, dead
@@ -161,7 +184,15 @@ export class RabbitMqJobQueue implements JobQueue {
   /** Epoch keys read from the state (`cancel` of jobs other processes issued). */
   readonly #epochKeys = new Map<string, string>();
   /** Per epoch, the "cancels exist" read the deliveries arriving now join (not sent yet). */
-  readonly #cancelChecks = new Map<string, Promise<boolean>>();
+  readonly #cancelChecks = new Map<string, Promise<EndCheck>>();
+  /** Per epoch without cancels: until when (`performance.now()`) that answer stands. */
+  readonly #cancelFree = new Map<string, number>();
+  /** Epochs known to have a cancelled job: their deliveries read their own end marks. */
+  readonly #epochsWithCancels = new Set<string>();
+  /** End marks (done, duplicate) waiting for the next write, and the writes in flight. */
+  #pendingEnds: Array<{ key: string; value: JsonValue; ttlMs: number }> = [];
+  readonly #endWrites = new Set<Promise<void>>();
+  #endsTimer: ReturnType<typeof setTimeout> | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(options: RabbitMqJobQueueOptions) {
@@ -313,10 +344,18 @@ export class RabbitMqJobQueue implements JobQueue {
         ...this.#stateCall(deadline, signal, what),
       });
       if (performance.now() - flaggedAt >= this.#retentionMs) throw timeoutError(deadline, what);
+      // This process's workers read their jobs' own marks from now on.
+      this.#cancelFree.delete(epoch);
+      if (this.#epochsWithCancels.size >= KNOWN_EPOCHS) this.#epochsWithCancels.clear();
+      this.#epochsWithCancels.add(epoch);
       await this.#state.set(this.#endKey(id), "cancelled", {
         ttlMs: this.#retentionMs,
         ...this.#stateCall(deadline, signal, what),
       });
+      // Deliveries may start on a "not cancelled" answer read up to ANSWER_STANDS_MS ago: once
+      // that has passed, every delivery of the job either started before this answer (it runs,
+      // and its signal fires at the next check) or reads the mark.
+      await bounded(pause(ANSWER_STANDS_MS + CLOCK_MARGIN_MS), deadline, signal, what);
       return true;
     } catch (error) {
       throw stateError(error, `${what} failed`, true);
@@ -399,6 +438,9 @@ export class RabbitMqJobQueue implements JobQueue {
       await Promise.allSettled(
         [...this.#workers].map((worker) => worker.close({ deadlineMs: QUEUE_CLOSE_WORKER_DEADLINE_MS })),
       );
+      // The end marks of the last jobs: each write is bounded by the state's own deadline.
+      if (this.#pendingEnds.length > 0) this.#writeEnds();
+      await Promise.allSettled([...this.#endWrites]);
       await Promise.all([
         this.#link.close(Math.min(this.#timeoutMs, 2_000)),
         this.#streamLink.close(Math.min(this.#timeoutMs, 2_000)),
@@ -554,12 +596,29 @@ export class RabbitMqJobQueue implements JobQueue {
    * `cancelled` mark when Redis ran the read (`cancel` writes the epoch's mark first), the same
    * answer their own marks would have given at that moment. Otherwise each reads its own mark.
    */
-  async hasEnded(job: JobMessage, deadline: Deadline): Promise<boolean> {
-    if (job.keyHash === undefined) {
-      const epoch = epochOfJobId(job.id) as string;
-      if (!(await this.#cancelsIn(epoch, deadline))) return false;
+  hasEnded(job: JobMessage, deadline: Deadline): EndCheck | Promise<EndCheck> {
+    const epoch = epochOfJobId(job.id) as string;
+    if (job.keyHash === undefined && !this.#epochsWithCancels.has(epoch)) {
+      const until = this.#cancelFree.get(epoch);
+      if (until !== undefined) {
+        const left = until - performance.now();
+        if (left > 0) {
+          // Read again ahead of time, so that deliveries seldom wait on the read.
+          if (left < REFRESH_WHEN_LEFT_MS) this.#cancelsIn(epoch, deadline).catch(() => undefined);
+          return until;
+        }
+        this.#cancelFree.delete(epoch);
+      }
+      return this.#cancelsIn(epoch, deadline).then((free) =>
+        free === true ? this.#ownEndMark(job.id, deadline) : free,
+      );
     }
-    return this.hasEndMark(job.id, deadline);
+    return this.#ownEndMark(job.id, deadline);
+  }
+
+  async #ownEndMark(id: string, deadline: Deadline): Promise<EndCheck> {
+    const sentAt = performance.now();
+    return (await this.hasEndMark(id, deadline)) ? true : sentAt + ANSWER_STANDS_MS;
   }
 
   /** @internal Whether the job has an end mark (checked while its handler runs). */
@@ -567,15 +626,34 @@ export class RabbitMqJobQueue implements JobQueue {
     return this.#state.has(this.#endKey(id), this.#stateCall(deadline, undefined, `checking job ${id}`));
   }
 
-  #cancelsIn(epoch: string, deadline: Deadline): Promise<boolean> {
+  /**
+   * Whether any job of the epoch was cancelled: `true`, or until when the answer "none" stands
+   * (which is also remembered for the epoch's next deliveries).
+   */
+  #cancelsIn(epoch: string, deadline: Deadline): Promise<EndCheck> {
     let check = this.#cancelChecks.get(epoch);
     if (check === undefined) {
       const what = `checking the jobs of epoch ${epoch} for cancellation`;
       const call = this.#stateCall(deadline, undefined, what);
-      check = new Promise<void>((resolve) => process.nextTick(resolve)).then(() => {
-        // Sent now: deliveries arriving from here on need a read of their own.
-        this.#cancelChecks.delete(epoch);
-        return this.#state.has(this.#cancelsKey(epoch), call);
+      check = new Promise<void>((resolve) => process.nextTick(resolve)).then(async () => {
+        // Deliveries that arrive while it is in flight join it: its answer stands from when it
+        // was sent, whoever waits on it.
+        const sentAt = performance.now();
+        try {
+          if (await this.#state.has(this.#cancelsKey(epoch), call)) {
+            this.#cancelFree.delete(epoch);
+            // The mark lives twice `retentionMs`: the epoch's jobs read their own from now on.
+            if (this.#epochsWithCancels.size >= KNOWN_EPOCHS) this.#epochsWithCancels.clear();
+            this.#epochsWithCancels.add(epoch);
+            return true;
+          }
+        } finally {
+          if (this.#cancelChecks.get(epoch) === check) this.#cancelChecks.delete(epoch);
+        }
+        const until = sentAt + ANSWER_STANDS_MS;
+        if (this.#cancelFree.size >= KNOWN_EPOCHS) this.#cancelFree.clear();
+        if (until > (this.#cancelFree.get(epoch) ?? 0)) this.#cancelFree.set(epoch, until);
+        return until;
       });
       this.#cancelChecks.set(epoch, check);
     }
@@ -584,14 +662,39 @@ export class RabbitMqJobQueue implements JobQueue {
 
   /** @internal The job ended (done, a dropped duplicate): `cancel` answers false from now on. */
   ended(id: string, how: "done" | "duplicate"): void {
-    // After amqplib's flush of this turn (it writes on `setImmediate` too, scheduled earlier):
-    // the ack and the next publish reach RabbitMQ before this write's system call.
-    setImmediate(() => {
-      void this.#quietly(
-        this.#state.set(this.#endKey(id), how, { ttlMs: this.#retentionMs }),
-        `recording the end of job ${id}`,
-      );
-    });
+    this.#pendingEnds.push({ key: this.#endKey(id), value: how, ttlMs: this.#retentionMs });
+    // The marks of the jobs that end within END_MARKS_EVERY_MS go in one `setMany` (when the
+    // state offers it): one state call per batch instead of one per job.
+    if (this.#pendingEnds.length >= MAX_CACHE_BATCH) this.#writeEnds();
+    else if (this.#endsTimer === undefined) {
+      this.#endsTimer = setTimeout(() => this.#writeEnds(), END_MARKS_EVERY_MS);
+    }
+  }
+
+  #writeEnds(): void {
+    clearTimeout(this.#endsTimer);
+    this.#endsTimer = undefined;
+    const entries = this.#pendingEnds;
+    this.#pendingEnds = [];
+    const state = this.#state;
+    for (let from = 0; from < entries.length; from += MAX_CACHE_BATCH) {
+      const batch = entries.slice(from, from + MAX_CACHE_BATCH);
+      const what =
+        batch.length === 1
+          ? `recording the end of ${batch[0]?.key}`
+          : `recording the end of ${batch.length} jobs`;
+      let write: Promise<unknown>;
+      try {
+        write =
+          state.setMany !== undefined
+            ? state.setMany(batch)
+            : Promise.all(batch.map(({ key, value, ttlMs }) => state.set(key, value, { ttlMs })));
+      } catch (error) {
+        write = Promise.reject(error);
+      }
+      const tracked = this.#quietly(write, what).finally(() => this.#endWrites.delete(tracked));
+      this.#endWrites.add(tracked);
+    }
   }
 
   /**

@@ -335,14 +335,14 @@ export class RabbitMqWorker implements JobWorker {
     }
     const redeliveries = message.properties.headers?.["x-delivery-count"];
     const attempt = job.attempt + (typeof redeliveries === "number" ? redeliveries : 0);
-    const cancelled = await this.#persist(delivery, `checking ${what} for cancellation`, (deadline) =>
-      host.hasEnded(job, deadline),
-    );
-    if (cancelled === ABANDONED) return;
-    if (cancelled) {
+    const checking = `checking ${what} for cancellation`;
+    const check = await this.#persist(delivery, checking, (deadline) => host.hasEnded(job, deadline));
+    if (check === ABANDONED) return;
+    if (check === true) {
       this.#ack(delivery);
       return;
     }
+    let startBy = check;
     if (job.keyHash !== undefined) {
       const keyHash = job.keyHash;
       const holder = await this.#persist(delivery, `claiming the idempotency key of ${what}`, (deadline) =>
@@ -366,6 +366,18 @@ export class RabbitMqWorker implements JobWorker {
         host.deadLetter(job, message.content, attempt - 1, error, deadline),
       );
       return;
+    }
+    // The "not cancelled" answer stands for a while only (see `ANSWER_STANDS_MS`): past it, the
+    // handler may not start before another answer. Nothing runs between this and the handler's
+    // start (`#run` calls it synchronously).
+    while (performance.now() >= startBy) {
+      const again = await this.#persist(delivery, checking, (deadline) => host.hasEnded(job, deadline));
+      if (again === ABANDONED) return;
+      if (again === true) {
+        this.#ack(delivery);
+        return;
+      }
+      startBy = again;
     }
     const failure = await this.#run(delivery, job, attempt);
     if (delivery.lost || delivery.released) return;
@@ -453,7 +465,7 @@ export class RabbitMqWorker implements JobWorker {
   async #persist<T>(
     delivery: Delivery,
     what: string,
-    check: (deadline: Deadline) => Promise<T>,
+    check: (deadline: Deadline) => T | Promise<T>,
   ): Promise<T | typeof ABANDONED> {
     for (let attempt = 1; ; attempt++) {
       if (delivery.lost || delivery.released) return ABANDONED;

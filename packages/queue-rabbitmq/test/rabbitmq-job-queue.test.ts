@@ -1,15 +1,24 @@
 import { createRedisCache } from "@proj/cache-redis";
-import { expectErrorCode, uniqueName } from "@proj/contract-tests";
-import { type InfrastructureError, isOutcomeUnknown, type JobDelivery, type JsonValue } from "@proj/ports";
+import { expectErrorCode, startFaultProxy, uniqueName } from "@proj/contract-tests";
+import {
+  type Cache,
+  type CacheEntry,
+  type InfrastructureError,
+  isOutcomeUnknown,
+  type JobDelivery,
+  type JsonValue,
+} from "@proj/ports";
 import amqp from "amqplib";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import {
+  ANSWER_STANDS_MS,
   createRabbitMqJobQueue,
+  END_MARKS_EVERY_MS,
   jobMessageType,
   type RabbitMqJobQueue,
   WAIT_PERIODS_MS,
 } from "../src/index.js";
-import { AMQP_URL, deleteQueues, PREFIX, QueueFixture, readyCount } from "./support/harness.js";
+import { AMQP_URL, deleteQueues, PREFIX, QueueFixture, REDIS_URL, readyCount } from "./support/harness.js";
 
 const fixture = new QueueFixture();
 afterAll(() => fixture.clear());
@@ -366,5 +375,179 @@ describe("failures", () => {
     expect(await elsewhere.cancel(forged), "another process").toBe(false);
     expect(await elsewhere.cancel(real), "another process cancels the waiting job").toBe(true);
     expect(await queue.cancel(real), "cancelled already").toBe(false);
+  });
+});
+
+/** A state cache that counts its writes; `withoutSetMany` hides `setMany` (a cache without batch writes). */
+function countingState(withoutSetMany = false): {
+  state: Cache<JsonValue>;
+  close(): Promise<void>;
+  calls: { set: number; setMany: number; entries: number };
+} {
+  const redis = createRedisCache({ namespace: fixture.namespace, url: REDIS_URL });
+  const calls = { set: 0, setMany: 0, entries: 0 };
+  const state = new Proxy(redis, {
+    get(target, property) {
+      if (property === "capabilities" && withoutSetMany)
+        return { ...target.capabilities, batchWrites: false };
+      if (property === "setMany") {
+        if (withoutSetMany) return undefined;
+        return (entries: readonly CacheEntry<JsonValue>[], options?: object) => {
+          calls.setMany += 1;
+          calls.entries += entries.length;
+          return target.setMany(entries, options);
+        };
+      }
+      if (property === "set") {
+        return (key: string, value: JsonValue, options?: object) => {
+          calls.set += 1;
+          return target.set(key, value, options);
+        };
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  }) as Cache<JsonValue>;
+  return { state, calls, close: () => redis.close() };
+}
+
+describe("state calls", () => {
+  it("a job cancelled just after a worker read that its epoch had no cancels never runs: cancel outwaits that answer", async () => {
+    const producer = await open();
+    const workerSide = await open();
+    const jobs = name("cancel-window");
+    const { id: first } = await producer.enqueue(jobs, { n: 1 });
+    const { id: second } = await producer.enqueue(jobs, { n: 2 });
+    const seen: string[] = [];
+    let answer: boolean | undefined;
+    let cancelMs = 0;
+    // Concurrency 1: the second job waits in RabbitMQ until the first is acknowledged, which is
+    // right after its handler cancelled the second, well within the worker's "no cancels" answer
+    // read when the first was delivered.
+    const worker = workerSide.work(
+      jobs,
+      async (job) => {
+        seen.push(job.id);
+        if (job.id !== first) return;
+        const started = performance.now();
+        answer = await producer.cancel(second);
+        cancelMs = performance.now() - started;
+      },
+      { concurrency: 1 },
+    );
+    await until(() => answer !== undefined, "the first job's handler cancelled the second");
+    await new Promise((resolve) => setTimeout(resolve, 2 * ANSWER_STANDS_MS + 300));
+    expect(answer).toBe(true);
+    expect(seen, "the cancelled job ran").toEqual([first]);
+    expect(cancelMs).toBeGreaterThanOrEqual(ANSWER_STANDS_MS);
+    await worker.close();
+  });
+
+  it("writes the end marks of jobs that end together in one setMany, and cancel then answers false", async () => {
+    const { state, calls, close } = countingState();
+    try {
+      const queue = await open({ state });
+      const jobs = name("end-marks");
+      const ids: string[] = [];
+      for (let n = 0; n < 40; n++) ids.push((await queue.enqueue(jobs, { n })).id);
+      const setsBefore = calls.set;
+      let handled = 0;
+      const worker = queue.work(
+        jobs,
+        async () => {
+          handled += 1;
+        },
+        { concurrency: 8 },
+      );
+      await until(() => handled === ids.length, "every job ran");
+      await until(() => calls.entries === ids.length, "every end mark was written");
+      expect(calls.setMany, "one setMany per job: the marks were not batched").toBeLessThan(ids.length / 2);
+      expect(calls.set - setsBefore, "end marks written one by one").toBe(0);
+      for (const id of ids) expect(await queue.cancel(id), id).toBe(false);
+      await worker.close();
+    } finally {
+      await close();
+    }
+  });
+
+  it("writes end marks one by one through set when the state has no setMany", async () => {
+    const { state, calls, close } = countingState(true);
+    try {
+      const queue = await open({ state });
+      const jobs = name("end-marks-set");
+      const ids: string[] = [];
+      for (let n = 0; n < 5; n++) ids.push((await queue.enqueue(jobs, { n })).id);
+      const setsBefore = calls.set;
+      let handled = 0;
+      const worker = queue.work(jobs, async () => {
+        handled += 1;
+      });
+      await until(() => handled === ids.length, "every job ran");
+      await until(() => calls.set - setsBefore === ids.length, "every end mark was written");
+      expect(calls.setMany).toBe(0);
+      await new Promise((resolve) => setTimeout(resolve, END_MARKS_EVERY_MS * 3));
+      for (const id of ids) expect(await queue.cancel(id), id).toBe(false);
+      await worker.close();
+    } finally {
+      await close();
+    }
+  });
+
+  it("close() writes the end marks of the last jobs before it resolves", async () => {
+    const { state, close } = countingState();
+    const queue = createRabbitMqJobQueue({ url: AMQP_URL, state, prefix: PREFIX });
+    const other = await open();
+    const jobs = name("end-marks-close");
+    try {
+      const { id } = await queue.enqueue(jobs, { n: 1 });
+      let started = false;
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      queue.work(jobs, async () => {
+        started = true;
+        await gate;
+      });
+      await until(() => started, "the job started");
+      // As an application shuts down: the queue (which waits for the running job, whose end
+      // mark is then still to write), then at once the state it was given.
+      const closing = queue.close();
+      release();
+      await closing;
+      await close();
+      expect(await other.cancel(id), "the finished job's end mark is missing").toBe(false);
+    } finally {
+      await queue.close();
+      await close().catch(() => undefined);
+    }
+  });
+
+  it("each publish keeps its own deadline when confirms stop coming: a shorter one armed later fails first", async () => {
+    const proxy = await startFaultProxy({ target: { host: "127.0.0.1", port: 5672 } });
+    try {
+      const queue = await open({ url: `amqp://guest:guest@127.0.0.1:${proxy.port}` });
+      const jobs = name("mixed-deadlines");
+      await queue.enqueue(jobs, { warm: true });
+      await proxy.set("lose-replies");
+      const started = performance.now();
+      const settledAfter = (promise: Promise<unknown>) =>
+        promise.then(
+          () => ({ ms: performance.now() - started, error: undefined }),
+          (error: InfrastructureError) => ({ ms: performance.now() - started, error }),
+        );
+      const long = settledAfter(queue.enqueue(jobs, { n: 1 }, { timeoutMs: 3_000 }));
+      const short = settledAfter(queue.enqueue(jobs, { n: 2 }, { timeoutMs: 300 }));
+      const [shortResult, longResult] = await Promise.all([short, long]);
+      expect(shortResult.error?.code).toBe("TIMEOUT");
+      expect(isOutcomeUnknown(shortResult.error as InfrastructureError)).toBe(true);
+      expect(shortResult.ms).toBeGreaterThanOrEqual(295);
+      expect(shortResult.ms, "the shorter deadline waited for the longer").toBeLessThan(2_000);
+      expect(longResult.error?.code).toBe("TIMEOUT");
+      expect(longResult.ms).toBeGreaterThanOrEqual(2_995);
+      expect(longResult.ms).toBeLessThan(5_000);
+    } finally {
+      await proxy.close();
+    }
   });
 });

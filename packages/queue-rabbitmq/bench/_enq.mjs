@@ -1,0 +1,15 @@
+import { randomBytes } from "node:crypto";
+import { createRedisCache } from "@proj/cache-redis";
+import { createRabbitMqJobQueue } from "../dist/index.js";
+const C = 32, JOBS = Number(process.env.JOBS ?? 40000);
+const run = randomBytes(4).toString("hex");
+const state = createRedisCache({ namespace: `enq_${run}`, url: "redis://127.0.0.1:6379" });
+const queue = createRabbitMqJobQueue({ state, prefix: `enq${run}` });
+const w0 = queue.work("q", async () => undefined); await w0.close();
+let next = 0; const t0 = performance.now(); const c0 = process.cpuUsage();
+await Promise.all(Array.from({ length: C }, async () => { while (next < JOBS) { const n = next++; await queue.enqueue("q", { report: "sales", tenant: "t-1", format: "xlsx", n }); } }));
+const c = process.cpuUsage(c0);
+console.log(`enqueue c=32 ${(JOBS*1000/(performance.now()-t0)).toFixed(0)}/s CPU ${((c.user+c.system)/JOBS).toFixed(1)} us/job`);
+const amqp = (await import("amqplib")).default; const conn = await amqp.connect("amqp://guest:guest@127.0.0.1:5672"); const ch = await conn.createChannel();
+for (const n of queue.queueNames("q")) await ch.deleteQueue(n).catch(() => {}); await conn.close();
+await queue.close(); await state.clear(); await state.close();
