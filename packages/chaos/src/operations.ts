@@ -15,7 +15,18 @@ export type ChaosPort =
  * handler given to `work`: a fault there fails (or delays) the handler, as a crashing worker would.
  */
 export const CHAOS_OPERATIONS: Readonly<Record<ChaosPort, readonly string[]>> = {
-  cache: ["get", "set", "has", "delete", "deletePrefix", "deleteByTag", "clear", "getOrSet", "stats"],
+  cache: [
+    "get",
+    "set",
+    "setMany",
+    "has",
+    "delete",
+    "deletePrefix",
+    "deleteByTag",
+    "clear",
+    "getOrSet",
+    "stats",
+  ],
   objectStorage: [
     "put",
     "get",

@@ -14,6 +14,7 @@ import {
 import { createPgliteDatabase } from "@proj/adapter-pglite";
 import { createMemoryCache } from "@proj/cache-memory";
 import { collectBytes, expectErrorCode, uniqueName } from "@proj/contract-tests";
+import { withoutBatchWrites } from "@proj/decorator-contracts";
 import { isInfrastructureError, isOutcomeUnknown, sql, UnauthenticatedError } from "@proj/ports";
 import { createOpenReportGenerator } from "@proj/report-openreport";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -441,6 +442,57 @@ describe("every port", () => {
     };
     await expectErrorCode(reports.generate(definition, output, { format: "csv" }), "PERMISSION_DENIED");
     expect(output.destroyed).toBe(true);
+  });
+});
+
+describe("Cache.setMany", () => {
+  it("is offered exactly when the wrapped cache offers it", async () => {
+    const chaos = createChaos({ seed: 1, rules: [{ error: "UNAVAILABLE", rate: 0 }] });
+    const inner = createMemoryCache<unknown>({ maxEntries: 10 });
+    const batched = withChaosCache(inner, chaos);
+    const single = withChaosCache(withoutBatchWrites(inner), chaos);
+    expect(typeof batched.setMany).toBe("function");
+    expect(batched.capabilities.batchWrites).toBe(true);
+    expect("setMany" in single).toBe(false);
+    expect(single.capabilities.batchWrites).toBe(false);
+    await inner.close();
+  });
+
+  it("has a fault site of its own, keyed by every entry's key; after the writes in the after phase", async () => {
+    const chaos = createChaos({
+      seed: 1,
+      rules: [
+        { name: "sets", operations: "set", error: "INTERNAL" },
+        { name: "reports", operations: "setMany", keys: "report:*", error: "UNAVAILABLE", times: 1 },
+        {
+          name: "lost",
+          operations: "setMany",
+          error: { code: "TIMEOUT", outcome: "unknown" },
+          phase: "after",
+        },
+      ],
+    });
+    const inner = createMemoryCache<unknown>({ maxEntries: 10 });
+    const cache = withChaosCache(inner, chaos);
+    const setMany = cache.setMany as NonNullable<typeof cache.setMany>;
+    const entries = [
+      { key: "user:1", value: 1 },
+      { key: "report:2", value: 2 },
+    ];
+    const refused = await expectErrorCode(setMany(entries), "UNAVAILABLE");
+    expect(refused.details).toEqual({ injected: true, rule: "reports", port: "cache", operation: "setMany" });
+    expect(await inner.has("user:1"), "a fault before the call writes nothing").toBe(false);
+    const lost = await expectErrorCode(setMany(entries), "TIMEOUT");
+    expect(isOutcomeUnknown(lost)).toBe(true);
+    expect(await inner.get("user:1")).toBe(1);
+    expect(await inner.get("report:2")).toBe(2);
+    // Both rules fired on the first call (its "before" error won); the set rule never did.
+    expect(chaos.injections.map(({ rule, key }) => `${rule} ${key}`)).toEqual([
+      "reports report:2",
+      "lost user:1",
+      "lost user:1",
+    ]);
+    await inner.close();
   });
 });
 

@@ -1,2 +1,3 @@
 export { readXlsx } from "./read-xlsx.js";
 export { type PortWrappers, runContracts } from "./run-contracts.js";
+export { withoutBatchWrites } from "./without-batch-writes.js";

@@ -9,6 +9,7 @@ import {
   withChaosObjectStorage,
 } from "@proj/chaos";
 import { collectBytes, expectErrorCode, sleep } from "@proj/contract-tests";
+import { withoutBatchWrites } from "@proj/decorator-contracts";
 import { type InfrastructureError, isInfrastructureError, isOutcomeUnknown } from "@proj/ports";
 import { describe, expect, it } from "vitest";
 import {
@@ -81,6 +82,41 @@ describe("retry", () => {
     expect(isOutcomeUnknown(error)).toBe(true);
     expect(error.details.injected).toBe(true);
     expect(chaos.injectedCount).toBe(1);
+  });
+
+  it("retries setMany as it retries set, never after an unknown outcome", async () => {
+    const { chaos, inner, cache, events } = cacheUnder([
+      { name: "down", operations: "setMany", error: "UNAVAILABLE", times: 2 },
+      { name: "lost", operations: "setMany", error: { code: "TIMEOUT", outcome: "unknown" }, phase: "after" },
+    ]);
+    const setMany = cache.setMany as NonNullable<typeof cache.setMany>;
+    // Two refusals, then a third attempt whose writes happen and whose reply is lost.
+    const error = await rejection(
+      setMany([
+        { key: "a", value: "1" },
+        { key: "b", value: "2" },
+      ]),
+    );
+    expect(isOutcomeUnknown(error)).toBe(true);
+    expect(events.filter((event) => event.type === "retry")).toHaveLength(2);
+    expect(chaos.injections.map((injection) => injection.rule)).toEqual([
+      "down",
+      "lost",
+      "down",
+      "lost",
+      "lost",
+    ]);
+    expect(await inner.get("a")).toBe("1");
+    expect(await inner.get("b")).toBe("2");
+  });
+
+  it("offers setMany exactly when the adapter does", async () => {
+    const inner = createMemoryCache<string>({ maxEntries: 10 });
+    expect(typeof withResilienceCache(inner, BASE).setMany).toBe("function");
+    const single = withResilienceCache(withoutBatchWrites(inner), BASE);
+    expect("setMany" in single).toBe(false);
+    expect(single.capabilities.batchWrites).toBe(false);
+    await inner.close();
   });
 
   it("never retries an error that is not retryable", async () => {

@@ -9,6 +9,8 @@ export const ATTR = {
   dbSystemName: "db.system.name",
   dbNamespace: "db.namespace",
   dbOperationName: "db.operation.name",
+  /** Entries of a `Cache.setMany` of two or more (the conventions count no batch of one). */
+  dbOperationBatchSize: "db.operation.batch.size",
   dbCollectionName: "db.collection.name",
   dbQuerySummary: "db.query.summary",
   /** Parameterised SQL text (placeholders, never values); only with `recordQueryText`. */

@@ -3,6 +3,7 @@ import type {
   Cache,
   CacheCallOptions,
   CacheCapabilities,
+  CacheEntry,
   CacheGetOrSetOptions,
   CacheLoader,
   CacheSetOptions,
@@ -25,9 +26,20 @@ function markHit(span: Span, hit: boolean, call: Call): void {
 
 const onGet = (span: Span, value: unknown, call: Call) => markHit(span, value !== undefined, call);
 
+/**
+ * The entry count of a `setMany`, as the conventions' `db.operation.batch.size`: only for two
+ * entries or more (a call of one is no batch), and never on metric points (unbounded values).
+ */
+function batchAttributes(entries: unknown): Attributes | undefined {
+  return Array.isArray(entries) && entries.length >= 2
+    ? { [ATTR.dbOperationBatchSize]: entries.length }
+    : undefined;
+}
+
 type CacheMethod =
   | "get"
   | "set"
+  | "setMany"
   | "has"
   | "delete"
   | "deletePrefix"
@@ -39,8 +51,10 @@ type CacheMethod =
 /**
  * Traces and measures every call of a `Cache`: one `CLIENT` span per call named by its
  * `db.operation.name` (`get`, `getOrSet`…), `proj.cache.hit` on `get` and `getOrSet`, the loader
- * of a `getOrSet` miss running inside the span (so its own calls nest under it), and
+ * of a `getOrSet` miss running inside the span (so its own calls nest under it),
+ * `db.operation.batch.size` on a `setMany` of two entries or more, and
  * `db.client.operation.duration` with `error.type` on failure. Keys and values are never recorded.
+ * `setMany` is offered exactly when `cache` offers it (`capabilities.batchWrites`).
  */
 export function instrumentCache<V>(cache: Cache<V>, options: InstrumentOptions = {}): Cache<V> {
   return new InstrumentedCache(cache, new Telemetry(options, [DB_DURATION]));
@@ -54,6 +68,8 @@ class InstrumentedCache<V> implements Cache<V> {
   // own fields rather than through the telemetry object (one load less, measured in the bench).
   readonly #gate: Gate;
   readonly #off: unknown;
+  /** Present exactly when the adapter's is: the port ties it to `capabilities.batchWrites`. */
+  declare readonly setMany?: (entries: readonly CacheEntry<V>[], options?: CacheCallOptions) => Promise<void>;
 
   constructor(inner: Cache<V>, telemetry: Telemetry) {
     this.#inner = inner;
@@ -65,6 +81,7 @@ class InstrumentedCache<V> implements Cache<V> {
     this.#ops = {
       get: op("get"),
       set: op("set"),
+      setMany: op("setMany"),
       has: op("has"),
       delete: op("delete"),
       deletePrefix: op("deletePrefix"),
@@ -73,6 +90,19 @@ class InstrumentedCache<V> implements Cache<V> {
       getOrSet: op("getOrSet"),
       stats: op("stats"),
     };
+    const setMany = inner.setMany;
+    if (typeof setMany === "function") {
+      this.setMany = (entries, options) => {
+        if (this.#t.passthrough()) return setMany.call(inner, entries, options);
+        return this.#t.run(
+          this.#ops.setMany,
+          () => setMany.call(inner, entries, options),
+          undefined,
+          undefined,
+          batchAttributes(entries),
+        );
+      };
+    }
   }
 
   get capabilities(): CacheCapabilities {

@@ -1,6 +1,7 @@
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { createMemoryCache } from "@proj/cache-memory";
 import { expectErrorCode } from "@proj/contract-tests";
+import { withoutBatchWrites } from "@proj/decorator-contracts";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { instrumentCache } from "../src/index.js";
 import { isChildOf, TestTelemetry } from "./support/telemetry.js";
@@ -19,6 +20,7 @@ describe("instrumentCache", () => {
     await cache.deletePrefix("k");
     await cache.set("t", 1, { tags: ["group"] });
     expect(await cache.deleteByTag("group")).toBe(1);
+    await cache.setMany?.([{ key: "m", value: 1 }]);
     await cache.clear();
     await cache.stats();
     await cache.close();
@@ -30,6 +32,7 @@ describe("instrumentCache", () => {
       "deletePrefix",
       "set",
       "deleteByTag",
+      "setMany",
       "clear",
       "stats",
     ]);
@@ -44,6 +47,52 @@ describe("instrumentCache", () => {
     });
     expect(get.status.code).toBe(SpanStatusCode.UNSET);
     expect(get.instrumentationScope.name).toBe("test");
+  });
+
+  it("records a setMany's entry count as db.operation.batch.size, on its span only", async () => {
+    const cache = instrumentCache(createMemoryCache<unknown>({ maxEntries: 100 }), telemetry.options);
+    const setMany = cache.setMany as NonNullable<typeof cache.setMany>;
+    await setMany([
+      { key: "a", value: 1 },
+      { key: "b", value: 2, ttlMs: 60_000, tags: ["t"] },
+      { key: "c", value: 3 },
+    ]);
+    await setMany([{ key: "d", value: 4 }]);
+    await expectErrorCode(
+      setMany([
+        { key: "e", value: 5 },
+        { key: "", value: 6 },
+      ]),
+      "INVALID_ARGUMENT",
+    );
+    const [three, one, refused] = telemetry.named("setMany");
+    expect(three?.attributes).toEqual({
+      "db.system.name": "other_cache",
+      "db.operation.name": "setMany",
+      "db.operation.batch.size": 3,
+      "proj.port": "Cache",
+      "proj.method": "setMany",
+    });
+    expect(one?.attributes["db.operation.batch.size"], "one entry is no batch").toBeUndefined();
+    expect(refused?.attributes).toMatchObject({
+      "db.operation.batch.size": 2,
+      "error.type": "INVALID_ARGUMENT",
+    });
+    const points = (await telemetry.points()).filter(
+      (point) => point.attributes["proj.method"] === "setMany",
+    );
+    expect(points.length).toBeGreaterThan(0);
+    for (const point of points) expect(point.attributes).not.toHaveProperty("db.operation.batch.size");
+    await cache.close();
+  });
+
+  it("offers setMany exactly when the adapter does", async () => {
+    const inner = createMemoryCache<unknown>({ maxEntries: 100 });
+    expect(typeof instrumentCache(inner, telemetry.options).setMany).toBe("function");
+    const single = instrumentCache(withoutBatchWrites(inner), telemetry.options);
+    expect("setMany" in single).toBe(false);
+    expect(single.capabilities.batchWrites).toBe(false);
+    await inner.close();
   });
 
   it("marks get and getOrSet hits and misses, and nests the loader's calls under the getOrSet span", async () => {

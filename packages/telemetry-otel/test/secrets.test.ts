@@ -56,6 +56,15 @@ describe("no value, key, path, bound parameter or token is ever recorded", () =>
     await note("cache.deletePrefix", () => cache.deletePrefix(`session:${SECRET}`));
     await note("cache.tagged-set", () => cache.set(`tagged:${SECRET}`, 1, { tags: [`tag:${SECRET}`] }));
     await note("cache.deleteByTag", () => cache.deleteByTag(`tag:${SECRET}`));
+    await note("cache.setMany", async () =>
+      cache.setMany?.([
+        { key: `many:${SECRET}`, value: SECRET, tags: [`tag:${SECRET}`] },
+        { key: `many:${SECRET}:2`, value: { token: SECRET } },
+      ]),
+    );
+    await note("cache.bad-setMany", async () =>
+      cache.setMany?.([{ key: `many:${SECRET}`, value: undefined }]),
+    );
 
     const schema = uniqueName("otel_secret");
     const pglite = createPgliteDatabase({ schema });

@@ -1,10 +1,12 @@
-import type { Cache } from "@proj/ports";
+import type { Cache, CacheEntry } from "@proj/ports";
 import { type Chaos, type ChaosOptions, chaosOf } from "../chaos.js";
 import { intercept } from "../intercept.js";
 
 /**
  * A `Cache` with faults injected by `chaos` (or a chaos made from these options). Keys: the entry's
- * key (`deletePrefix`: the prefix, `deleteByTag`: the tag); `clear` and `stats` have none.
+ * key (`setMany`: every entry's key, `deletePrefix`: the prefix, `deleteByTag`: the tag); `clear` and
+ * `stats` have none. `setMany` is offered exactly when `cache` offers it (`capabilities.batchWrites`),
+ * as a fault site of its own; a fault of its `"after"` phase comes once every entry was written.
  */
 export function withChaosCache<V = unknown>(cache: Cache<V>, chaos: Chaos | ChaosOptions): Cache<V> {
   const c = chaosOf(chaos);
@@ -18,6 +20,18 @@ export function withChaosCache<V = unknown>(cache: Cache<V>, chaos: Chaos | Chao
   const clear = site("clear");
   const getOrSet = site("getOrSet");
   const stats = site("stats");
+  const setMany = cache.setMany;
+  const batch: Pick<Cache<V>, "setMany"> = {};
+  if (typeof setMany === "function") {
+    const many = site("setMany");
+    batch.setMany = (entries, options) =>
+      intercept(
+        many,
+        () => (Array.isArray(entries) ? keysOf(entries) : undefined),
+        options?.signal,
+        () => setMany.call(cache, entries, options),
+      );
+  }
   return {
     get capabilities() {
       return cache.capabilities;
@@ -73,7 +87,18 @@ export function withChaosCache<V = unknown>(cache: Cache<V>, chaos: Chaos | Chao
         () => cache.getOrSet(key, loader, options),
       ),
     stats: (options) => intercept(stats, undefined, options?.signal, () => cache.stats(options)),
+    ...batch,
     close: () => cache.close(),
     [Symbol.asyncDispose]: () => cache.close(),
   };
+}
+
+/** The keys of `setMany` entries; an entry that is no object (for the adapter to refuse) has none. */
+function keysOf(entries: readonly unknown[]): string[] {
+  const keys: string[] = [];
+  for (const entry of entries) {
+    const key = typeof entry === "object" && entry !== null ? (entry as Partial<CacheEntry>).key : undefined;
+    if (typeof key === "string") keys.push(key);
+  }
+  return keys;
 }

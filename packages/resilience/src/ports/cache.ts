@@ -4,7 +4,9 @@ import { CALLER_CODE, callerCode, withSignal } from "../shared.js";
 
 /**
  * A `Cache` whose calls go through `policy` (or a policy made from these options). Every operation
- * but `getOrSet` is retried: each leaves the same state when done twice. `getOrSet` is never
+ * but `getOrSet` is retried: each leaves the same state when done twice (`setMany` too: it writes
+ * the same entries again). `setMany` is offered exactly when `cache` offers it
+ * (`capabilities.batchWrites`). `getOrSet` is never
  * retried and has no deadline of the policy's by default, since it runs the caller's loader;
  * what the loader throws reaches the caller as thrown and never counts as a cache failure.
  */
@@ -23,6 +25,13 @@ export function withResilienceCache<V = unknown>(
   const clear = op("clear");
   const stats = op("stats");
   const getOrSet = p.operation("cache", "getOrSet", { idempotent: false, runsCallerCode: true });
+  const setMany = cache.setMany;
+  const batch: Pick<Cache<V>, "setMany"> = {};
+  if (typeof setMany === "function") {
+    const many = op("setMany");
+    batch.setMany = (entries, options) =>
+      p.run(many, options?.signal, (signal) => setMany.call(cache, entries, withSignal(options, signal)));
+  }
   return {
     get capabilities() {
       return cache.capabilities;
@@ -52,6 +61,7 @@ export function withResilienceCache<V = unknown>(
         CALLER_CODE,
       );
     },
+    ...batch,
     close: () => cache.close(),
     [Symbol.asyncDispose]: () => cache.close(),
   };
