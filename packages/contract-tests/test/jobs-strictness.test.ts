@@ -178,6 +178,10 @@ const FLAWED: Record<string, { harness: JobQueueHarness; fails: string[] }> = {
       "returns false for an unknown id, a finished job and a dead letter",
     ],
   },
+  "says it offers no cancel, yet cancels": {
+    harness: flawed((honest) => ({ capabilities: { ...honest.capabilities, cancel: false } })),
+    fails: ["fails cancel with NOT_SUPPORTED when capabilities.cancel is false, and the job still runs"],
+  },
   "cancels a running job without telling its handler": {
     harness: flawed(
       wrappingHandlers((handler) => (job) => {

@@ -94,7 +94,9 @@ export function validateCacheEntries<V>(entries: unknown, tagsSupported = true):
     validateCacheKey(key, `setMany entry ${i}: cache key`);
     if (value === undefined) throw invalid(`setMany entry ${i}: cannot cache undefined under key "${key}"`);
     if (ttlMs !== undefined && (!Number.isSafeInteger(ttlMs) || ttlMs <= 0)) {
-      throw invalid(`setMany entry ${i}: ttlMs must be a positive integer of milliseconds, got ${String(ttlMs)}`);
+      throw invalid(
+        `setMany entry ${i}: ttlMs must be a positive integer of milliseconds, got ${String(ttlMs)}`,
+      );
     }
     valid[i] = { key, value, ttlMs, tags: validateCacheTags(entry.tags, tagsSupported) };
   }

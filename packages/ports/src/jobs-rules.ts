@@ -50,44 +50,69 @@ interface WellFormedCheck {
   isWellFormed(): boolean;
 }
 
-function checkJson(value: unknown, path: string, seen: Set<object>): void {
+/**
+ * Why a payload is no JSON value, and where: the path's segments are added innermost first as the
+ * error passes back up, so a payload that passes costs no path strings at all.
+ */
+class PayloadFault {
+  readonly segments: string[] = [];
+  constructor(readonly problem: string) {}
+
+  at(path: string): InfrastructureError {
+    return invalid(`job payload ${path}${this.segments.reverse().join("")} ${this.problem}`);
+  }
+}
+
+function checkJson(value: unknown, seen: Set<object> | undefined): Set<object> | undefined {
   switch (typeof value) {
     case "string":
       if (!(value as unknown as WellFormedCheck).isWellFormed()) {
-        throw invalid(`job payload ${path} holds a lone surrogate (not valid Unicode)`);
+        throw new PayloadFault("holds a lone surrogate (not valid Unicode)");
       }
-      return;
+      return seen;
     case "boolean":
-      return;
+      return seen;
     case "number":
-      if (!Number.isFinite(value))
-        throw invalid(`job payload ${path} is ${String(value)}, not a JSON number`);
-      return;
+      if (!Number.isFinite(value)) throw new PayloadFault(`is ${String(value)}, not a JSON number`);
+      return seen;
     case "object": {
-      if (value === null) return;
-      if (seen.has(value)) throw invalid(`job payload ${path} is a cycle`);
-      seen.add(value);
+      if (value === null) return seen;
+      // Created at the first object below the root: a flat payload of scalars needs none.
+      const path = seen ?? new Set<object>();
+      if (path.has(value)) throw new PayloadFault("is a cycle");
+      path.add(value);
       if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) checkJson(value[i], `${path}[${i}]`, seen);
+        for (let i = 0; i < value.length; i++) {
+          try {
+            checkJson(value[i], path);
+          } catch (fault) {
+            if (fault instanceof PayloadFault) fault.segments.push(`[${i}]`);
+            throw fault;
+          }
+        }
       } else {
         const proto = Object.getPrototypeOf(value);
         if (proto !== Object.prototype && proto !== null) {
-          throw invalid(
-            `job payload ${path} is a ${proto?.constructor?.name ?? "class instance"}, not a plain object`,
-          );
+          throw new PayloadFault(`is a ${proto?.constructor?.name ?? "class instance"}, not a plain object`);
         }
-        for (const key of Object.keys(value)) {
+        for (const key in value) {
+          if (!Object.hasOwn(value, key)) continue;
           if (!(key as unknown as WellFormedCheck).isWellFormed()) {
-            throw invalid(`job payload ${path} has a key with a lone surrogate`);
+            throw new PayloadFault("has a key with a lone surrogate");
           }
-          checkJson((value as Record<string, unknown>)[key], `${path}.${key}`, seen);
+          try {
+            checkJson((value as Record<string, unknown>)[key], path);
+          } catch (fault) {
+            if (fault instanceof PayloadFault) fault.segments.push(`.${key}`);
+            throw fault;
+          }
         }
       }
-      seen.delete(value);
-      return;
+      path.delete(value);
+      return path;
     }
     default:
-      throw invalid(`job payload ${path} is ${typeof value}, not a JSON value`);
+      throw new PayloadFault(`is ${typeof value}, not a JSON value`);
   }
 }
 
@@ -97,7 +122,11 @@ function checkJson(value: unknown, path: string, seen: Set<object>): void {
  * retryable) when the text is larger than `maxBytes` UTF-8 bytes.
  */
 export function encodeJobPayload(payload: unknown, maxBytes: number = DEFAULT_MAX_JOB_PAYLOAD_BYTES): string {
-  checkJson(payload, "$", new Set());
+  try {
+    checkJson(payload, undefined);
+  } catch (fault) {
+    throw fault instanceof PayloadFault ? fault.at("$") : fault;
+  }
   const text = JSON.stringify(payload);
   // Cheap bound first: a UTF-8 byte count is at most 3 per UTF-16 code unit.
   const bytes = text.length * 3 <= maxBytes ? text.length : utf8ByteLength(text);

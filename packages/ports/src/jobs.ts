@@ -136,6 +136,12 @@ export interface JobQueueCapabilities {
   idempotencyWindowMs: number;
   /** The largest payload accepted, in UTF-8 bytes of its JSON text. */
   maxPayloadBytes: number;
+  /**
+   * `cancel` is offered. `false` on an adapter configured without it (`@proj/queue-rabbitmq` with
+   * `cancellation: false`, which then keeps no per-job state): `cancel` fails with `NOT_SUPPORTED`
+   * after checking its arguments, and changes nothing. Absent means `true`.
+   */
+  cancel?: boolean;
 }
 
 /**
@@ -167,7 +173,7 @@ export interface JobQueueCapabilities {
  * - **Leases**: a worker that dies (SIGKILL) loses its leases; its jobs are delivered again within
  *   `leaseMs` (plus the adapter's documented resolution). A handler whose lease is lost sees its
  *   `signal` fire.
- * - **Cancel**: `cancel(id)` returns `true` when the job was waiting (queued, delayed or between
+ * - **Cancel** (unless `capabilities.cancel` is `false`): `cancel(id)` returns `true` when the job was waiting (queued, delayed or between
  *   attempts) or running: it is then never delivered again, and a running handler's `signal`
  *   fires (within `leaseMs`). It returns `false` for an unknown, finished, dead-lettered or already
  *   cancelled job.

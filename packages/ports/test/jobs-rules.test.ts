@@ -57,6 +57,25 @@ describe("encodeJobPayload", () => {
   ])("refuses %s", (_, value) => {
     expect(codeOf(() => encodeJobPayload(value))).toBe("INVALID_ARGUMENT");
   });
+  it("names where the offending value is", () => {
+    const messageOf = (value: unknown) => {
+      try {
+        encodeJobPayload(value);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return "accepted";
+    };
+    expect(messageOf({ a: [1, { b: Number.NaN }] })).toBe("job payload $.a[1].b is NaN, not a JSON number");
+    expect(messageOf([[0, [undefined]]])).toBe("job payload $[0][1][0] is undefined, not a JSON value");
+    expect(messageOf({ ok: "x", bad: "\ud800" })).toBe(
+      "job payload $.bad holds a lone surrogate (not valid Unicode)",
+    );
+    const cycle: Record<string, unknown> = { list: [] };
+    (cycle.list as unknown[]).push(cycle);
+    expect(messageOf(cycle)).toBe("job payload $.list[0] is a cycle");
+    expect(messageOf(new Date(0))).toBe("job payload $ is a Date, not a plain object");
+  });
   it("refuses a cycle but accepts a shared (acyclic) reference", () => {
     const cycle: Record<string, unknown> = {};
     cycle.self = cycle;

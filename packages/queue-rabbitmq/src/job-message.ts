@@ -1,5 +1,4 @@
 import type { ConsumeMessage } from "amqplib";
-import { queueOfJobId } from "./names.js";
 
 /**
  * First word of the AMQP `type` property of a job message. The job rides in that one short string,
@@ -29,37 +28,33 @@ export function jobMessageType(job: Omit<JobMessage, "queue">): string {
   return job.keyHash === undefined ? base : `${base} ${job.keyHash}`;
 }
 
-const NUMBER = /^(0|[1-9][0-9]{0,15})$/;
-const KEY_HASH = /^[A-Za-z0-9_-]{43}$/;
+/**
+ * A job's `type`, read in one match: attempt, maxAttempts and dueAt as plain decimals (no sign, no
+ * leading zero), the id (its queue, a dot, 30 characters of epoch and sealed block: see
+ * `JobIdIssuer`), then, for a keyed job, the key's hash.
+ */
+const JOB_TYPE = new RegExp(
+  `^${JOB_MESSAGE_TYPE} (0|[1-9][0-9]{0,15}) (0|[1-9][0-9]{0,15}) (0|[1-9][0-9]{0,15}) ` +
+    "(([A-Za-z0-9][A-Za-z0-9_-]{0,63})\\.[A-Za-z0-9_-]{30})(?: ([A-Za-z0-9_-]{43}))?$",
+);
 
 /** The job a message carries, or `undefined` for a message without a (valid) job `type`. */
 export function parseJobMessage(message: ConsumeMessage, queue: string): JobMessage | undefined {
   const type: unknown = message.properties.type;
   if (typeof type !== "string") return undefined;
-  const parts = type.split(" ");
-  if (parts[0] !== JOB_MESSAGE_TYPE || (parts.length !== 5 && parts.length !== 6)) return undefined;
-  const [, attemptText, maxAttemptsText, dueAtText, id, keyHash] = parts as [
-    string,
-    string,
-    string,
-    string,
-    string,
-    string | undefined,
-  ];
-  if (!NUMBER.test(attemptText) || !NUMBER.test(maxAttemptsText) || !NUMBER.test(dueAtText)) return undefined;
-  const attempt = Number(attemptText);
-  const maxAttempts = Number(maxAttemptsText);
-  const dueAt = Number(dueAtText);
+  const match = JOB_TYPE.exec(type);
+  if (match === null || match[5] !== queue) return undefined;
+  const attempt = Number(match[1]);
+  const maxAttempts = Number(match[2]);
+  const dueAt = Number(match[3]);
   if (
-    queueOfJobId(id) !== queue ||
-    !Number.isSafeInteger(attempt) ||
     attempt < 1 ||
-    !Number.isSafeInteger(maxAttempts) ||
     maxAttempts < 1 ||
-    !Number.isSafeInteger(dueAt) ||
-    (keyHash !== undefined && !KEY_HASH.test(keyHash))
+    !Number.isSafeInteger(attempt) ||
+    !Number.isSafeInteger(maxAttempts) ||
+    !Number.isSafeInteger(dueAt)
   ) {
     return undefined;
   }
-  return { id, queue, attempt, maxAttempts, dueAt, keyHash };
+  return { id: match[4] as string, queue, attempt, maxAttempts, dueAt, keyHash: match[6] };
 }

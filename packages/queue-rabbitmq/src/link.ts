@@ -234,7 +234,7 @@ export class Link {
     signal: AbortSignal | undefined,
     what: string,
   ): Promise<void> {
-    const publisher = await this.#publisherWithin(deadline, signal, what);
+    const publisher = this.#openPublisher ?? (await this.#publisherWithin(deadline, signal, what));
     const model = this.#model;
     const tag = `p${++publishTags}`;
     await new Promise<void>((resolve, reject) => {

@@ -77,6 +77,15 @@ export interface RabbitMqJobQueueOptions {
    * how long it stays cancellable. Default 14 days.
    */
   retentionMs?: number;
+  /**
+   * Whether `cancel` is offered (`capabilities.cancel`). Default `true`. With `false` the adapter
+   * keeps no state per job: no epoch record at enqueue, no cancellation check before a delivery or
+   * while a handler runs, no end mark when a job finishes (what `cancel` needs and costs: see the
+   * README's benchmark); `cancel` fails with `NOT_SUPPORTED`. Dead letters and idempotency keys
+   * work as before. Every process sharing the queues must use the same setting: a worker without
+   * cancellation runs jobs that another process cancelled.
+   */
+  cancellation?: boolean;
   /** Shown as the connection's name in RabbitMQ's tools. Default `@proj/queue-rabbitmq`. */
   connectionName?: string;
   /**
@@ -158,6 +167,8 @@ export type EndCheck = true | number;
  */
 export class RabbitMqJobQueue implements JobQueue {
   readonly capabilities: JobQueueCapabilities;
+  /** @internal Whether `cancel` is offered (the `cancellation` option): the per-job state is kept. */
+  readonly cancellation: boolean;
   /** The RabbitMQ names this adapter uses. */
   readonly names: QueueNames;
 
@@ -222,10 +233,16 @@ export class RabbitMqJobQueue implements JobQueue {
       throw invalid(`heartbeatSeconds must be a non-negative integer, got ${String(heartbeatSeconds)}`);
     }
     this.#onError = options.onError ?? (() => undefined);
+    const cancellation = options.cancellation ?? true;
+    if (typeof cancellation !== "boolean") {
+      throw invalid(`cancellation must be a boolean, got ${typeof cancellation}`);
+    }
+    this.cancellation = cancellation;
     this.capabilities = Object.freeze({
       shared: true,
       idempotencyWindowMs: this.#windowMs,
       maxPayloadBytes: this.#maxPayloadBytes,
+      cancel: cancellation,
     });
     const linkOptions = {
       url: options.url ?? DEFAULTS.url,
@@ -257,12 +274,9 @@ export class RabbitMqJobQueue implements JobQueue {
     // epoch's first job (and again for a longer delay than any before) while it is published.
     // Published before the record is in the state, the job runs but cannot be cancelled: the
     // caller hears of it as an unknown outcome.
-    const recorded = this.#recordEpoch(
-      Date.now() + EPOCH_RETENTIONS * this.#retentionMs + delayMs,
-      deadline,
-      signal,
-      what,
-    );
+    const recorded = this.cancellation
+      ? this.#recordEpoch(Date.now() + EPOCH_RETENTIONS * this.#retentionMs + delayMs, deadline, signal, what)
+      : undefined;
     try {
       await this.sendJob(job, Buffer.from(text), deadline, signal, what);
     } catch (error) {
@@ -319,6 +333,13 @@ export class RabbitMqJobQueue implements JobQueue {
   async cancel(id: string, options: JobCallOptions = {}): Promise<boolean> {
     this.#ensureOpen();
     const timeoutMs = validateJobCallOptions(options, this.#timeoutMs, "cancel");
+    if (!this.cancellation) {
+      throw new InfrastructureError(
+        "NOT_SUPPORTED",
+        "this RabbitMQ job queue was created with cancellation: false (capabilities.cancel is false)",
+        { retryable: false },
+      );
+    }
     const epoch = typeof id === "string" ? epochOfJobId(id) : undefined;
     if (epoch === undefined) return false;
     const deadline = startDeadline(timeoutMs);
@@ -497,9 +518,11 @@ export class RabbitMqJobQueue implements JobQueue {
   ): Promise<void> {
     const type = jobMessageType(job);
     const left = job.dueAt - Date.now();
-    const target = left > 0 ? this.names.wait(job.queue, waitPeriodMs(left)) : this.names.main(job.queue);
+    const main = this.names.main(job.queue);
+    const target = left > 0 ? this.names.wait(job.queue, waitPeriodMs(left)) : main;
     for (let tries = 1; ; tries++) {
-      await this.ensureMainQueue(job.queue, deadline, signal);
+      // Declared already (the usual case): no await, so the publish leaves in this turn.
+      if (!this.#ready.has(main)) await this.ensureMainQueue(job.queue, deadline, signal);
       if (left > 0) await this.#ensureWaitQueue(job.queue, waitPeriodMs(left), deadline, signal);
       try {
         await this.#link.publish({ queue: target, content, type }, deadline, signal, what);
@@ -597,6 +620,8 @@ export class RabbitMqJobQueue implements JobQueue {
    * answer their own marks would have given at that moment. Otherwise each reads its own mark.
    */
   hasEnded(job: JobMessage, deadline: Deadline): EndCheck | Promise<EndCheck> {
+    // Without cancellation only a keyed job's message has a mark to read (a duplicate's).
+    if (!this.cancellation && job.keyHash === undefined) return Number.POSITIVE_INFINITY;
     const epoch = epochOfJobId(job.id) as string;
     if (job.keyHash === undefined && !this.#epochsWithCancels.has(epoch)) {
       const until = this.#cancelFree.get(epoch);
@@ -662,6 +687,8 @@ export class RabbitMqJobQueue implements JobQueue {
 
   /** @internal The job ended (done, a dropped duplicate): `cancel` answers false from now on. */
   ended(id: string, how: "done" | "duplicate"): void {
+    // A done mark is what makes `cancel` answer false for a finished job.
+    if (how === "done" && !this.cancellation) return;
     this.#pendingEnds.push({ key: this.#endKey(id), value: how, ttlMs: this.#retentionMs });
     // The marks of the jobs that end within END_MARKS_EVERY_MS go in one `setMany` (when the
     // state offers it): one state call per batch instead of one per job.

@@ -292,23 +292,27 @@ export class RabbitMqWorker implements JobWorker {
       jobId: undefined,
     };
     this.#deliveries.add(delivery);
-    this.#process(delivery)
-      .catch((error: unknown) =>
+    this.#process(delivery).then(
+      () => this.#settle(delivery),
+      (error: unknown) => {
         this.#host.reportError(
           isInfrastructureError(error)
             ? error
             : new InfrastructureError("INTERNAL", "a delivery failed", { cause: error }),
-        ),
-      )
-      .finally(() => {
-        delivery.settled = true;
-        this.#deliveries.delete(delivery);
-        if (this.#deliveries.size === 0) {
-          const waiting = this.#idle;
-          this.#idle = [];
-          for (const wake of waiting) wake();
-        }
-      });
+        );
+        this.#settle(delivery);
+      },
+    );
+  }
+
+  #settle(delivery: Delivery): void {
+    delivery.settled = true;
+    this.#deliveries.delete(delivery);
+    if (this.#deliveries.size === 0) {
+      const waiting = this.#idle;
+      this.#idle = [];
+      for (const wake of waiting) wake();
+    }
   }
 
   async #process(delivery: Delivery): Promise<void> {
@@ -336,7 +340,17 @@ export class RabbitMqWorker implements JobWorker {
     const redeliveries = message.properties.headers?.["x-delivery-count"];
     const attempt = job.attempt + (typeof redeliveries === "number" ? redeliveries : 0);
     const checking = `checking ${what} for cancellation`;
-    const check = await this.#persist(delivery, checking, (deadline) => host.hasEnded(job, deadline));
+    // Answered from memory (no cancellation, or a standing "no cancels" answer): no state call.
+    let known: ReturnType<RabbitMqJobQueue["hasEnded"]>;
+    try {
+      known = host.hasEnded(job, startDeadline(host.defaultTimeoutMs));
+    } catch (error) {
+      known = Promise.reject(error);
+    }
+    const check =
+      typeof known === "number" || known === true
+        ? known
+        : await this.#persist(delivery, checking, (deadline) => host.hasEnded(job, deadline), known);
     if (check === ABANDONED) return;
     if (check === true) {
       this.#ack(delivery);
@@ -435,6 +449,8 @@ export class RabbitMqWorker implements JobWorker {
   /** A renewal: RabbitMQ holds the lease while the channel lives; what can end it early is a cancel. */
   async #renew(delivery: Delivery, id: string): Promise<void> {
     if (delivery.renewing || delivery.cancelled || delivery.lost || delivery.released) return;
+    // Without cancellation nothing can end the lease early.
+    if (!this.#host.cancellation) return;
     delivery.renewing = true;
     try {
       const deadline = startDeadline(Math.min(this.#host.defaultTimeoutMs, this.#options.leaseMs));
@@ -466,11 +482,15 @@ export class RabbitMqWorker implements JobWorker {
     delivery: Delivery,
     what: string,
     check: (deadline: Deadline) => T | Promise<T>,
+    first?: Promise<T>,
   ): Promise<T | typeof ABANDONED> {
     for (let attempt = 1; ; attempt++) {
       if (delivery.lost || delivery.released) return ABANDONED;
       try {
-        return await check(startDeadline(this.#host.defaultTimeoutMs));
+        // `first`: the first try, already started by the caller.
+        return await (attempt === 1 && first !== undefined
+          ? first
+          : check(startDeadline(this.#host.defaultTimeoutMs)));
       } catch (error) {
         const mapped = isInfrastructureError(error) ? error : mapAmqpError(error, what);
         this.#host.reportError(

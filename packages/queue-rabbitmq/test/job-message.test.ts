@@ -55,6 +55,10 @@ describe("job messages", () => {
       `job1 1 3 0 ${id} ${key} extra`,
       `job1 1 3 0 ${issuer.next("other")}`,
       `job1 1 3 0 reports.short`,
+      `job1 9007199254740993 3 0 ${id}`,
+      `job1 1 3 99999999999999999 ${id}`,
+      `job1 1 3 0 ${id}${key}`,
+      ` job1 1 3 0 ${id}`,
     ]) {
       expect(parseJobMessage(delivered(type), "reports"), String(type)).toBeUndefined();
     }

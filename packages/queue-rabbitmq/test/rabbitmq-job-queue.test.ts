@@ -91,8 +91,15 @@ describe("options", () => {
         shared: true,
         idempotencyWindowMs: 48 * 3_600_000,
         maxPayloadBytes: 4_096,
+        cancel: true,
       });
       await queue.close();
+      const withoutCancel = createRabbitMqJobQueue({ state, cancellation: false });
+      expect(withoutCancel.capabilities.cancel).toBe(false);
+      await withoutCancel.close();
+      expect(() => createRabbitMqJobQueue({ state, cancellation: "no" as unknown as boolean })).toThrow(
+        /cancellation must be a boolean/,
+      );
     } finally {
       await state.close();
     }

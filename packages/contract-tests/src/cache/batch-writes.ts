@@ -24,16 +24,19 @@ export function batchWriteTests(cache: () => Cache, harness: CacheHarness): void
       expect(await cache().get("k1")).toBe("overwritten by setMany");
     });
 
-    it.skipIf(!batchWrites)("resolves at once for no entries, and the later entry of one key wins", async () => {
-      await setMany([]);
-      await setMany([
-        { key: "twice", value: "first" },
-        { key: "other", value: 1 },
-        { key: "twice", value: "second" },
-      ]);
-      expect(await cache().get("twice")).toBe("second");
-      expect(await cache().get("other")).toBe(1);
-    });
+    it.skipIf(!batchWrites)(
+      "resolves at once for no entries, and the later entry of one key wins",
+      async () => {
+        await setMany([]);
+        await setMany([
+          { key: "twice", value: "first" },
+          { key: "other", value: 1 },
+          { key: "twice", value: "second" },
+        ]);
+        expect(await cache().get("twice")).toBe("second");
+        expect(await cache().get("other")).toBe(1);
+      },
+    );
 
     it.skipIf(!batchWrites)("gives each entry its own TTL", async () => {
       await setMany([
@@ -52,18 +55,22 @@ export function batchWriteTests(cache: () => Cache, harness: CacheHarness): void
       "applies the cache's default TTL to an entry without ttlMs",
       async () => {
         const make = harness.createWithDefaultTtl as NonNullable<CacheHarness["createWithDefaultTtl"]>;
-        await withExtraCache(harness, () => make(SHORT_TTL_MS), async (withDefault) => {
-          await setMany(
-            [
-              { key: "default", value: 1 },
-              { key: "own", value: 2, ttlMs: 60_000 },
-            ],
-            withDefault,
-          );
-          await sleep(PAST_SHORT_TTL_MS);
-          expect(await withDefault.has("default")).toBe(false);
-          expect(await withDefault.get("own")).toBe(2);
-        });
+        await withExtraCache(
+          harness,
+          () => make(SHORT_TTL_MS),
+          async (withDefault) => {
+            await setMany(
+              [
+                { key: "default", value: 1 },
+                { key: "own", value: 2, ttlMs: 60_000 },
+              ],
+              withDefault,
+            );
+            await sleep(PAST_SHORT_TTL_MS);
+            expect(await withDefault.has("default")).toBe(false);
+            expect(await withDefault.get("own")).toBe(2);
+          },
+        );
       },
     );
 
@@ -105,21 +112,62 @@ export function batchWriteTests(cache: () => Cache, harness: CacheHarness): void
       const bad: Array<[string, unknown]> = [
         ["not an array", { key: "k", value: 1 }],
         ["an entry that is not an object", [{ key: "first", value: 1 }, null]],
-        ["an empty key", [{ key: "first", value: 1 }, { key: "", value: 1 }]],
-        ["a key with a lone surrogate", [{ key: "first", value: 1 }, { key: "k\ud800", value: 1 }]],
-        ["an undefined value", [{ key: "first", value: 1 }, { key: "k", value: undefined }]],
-        ["a zero TTL", [{ key: "first", value: 1 }, { key: "k", value: 1, ttlMs: 0 }]],
-        ["a fractional TTL", [{ key: "first", value: 1 }, { key: "k", value: 1, ttlMs: 1.5 }]],
-        ["a bad tag", [{ key: "first", value: 1 }, { key: "k", value: 1, tags: [""] }]],
+        [
+          "an empty key",
+          [
+            { key: "first", value: 1 },
+            { key: "", value: 1 },
+          ],
+        ],
+        [
+          "a key with a lone surrogate",
+          [
+            { key: "first", value: 1 },
+            { key: "k\ud800", value: 1 },
+          ],
+        ],
+        [
+          "an undefined value",
+          [
+            { key: "first", value: 1 },
+            { key: "k", value: undefined },
+          ],
+        ],
+        [
+          "a zero TTL",
+          [
+            { key: "first", value: 1 },
+            { key: "k", value: 1, ttlMs: 0 },
+          ],
+        ],
+        [
+          "a fractional TTL",
+          [
+            { key: "first", value: 1 },
+            { key: "k", value: 1, ttlMs: 1.5 },
+          ],
+        ],
+        [
+          "a bad tag",
+          [
+            { key: "first", value: 1 },
+            { key: "k", value: 1, tags: [""] },
+          ],
+        ],
         [
           `more than ${MAX_CACHE_BATCH} entries`,
-          Array.from({ length: MAX_CACHE_BATCH + 1 }, (_, i) => ({ key: i === 0 ? "first" : `k${i}`, value: i })),
+          Array.from({ length: MAX_CACHE_BATCH + 1 }, (_, i) => ({
+            key: i === 0 ? "first" : `k${i}`,
+            value: i,
+          })),
         ],
       ];
       for (const [what, entries] of bad) {
-        await expectErrorCode(setMany(entries as CacheEntry[]), "INVALID_ARGUMENT").catch((error: unknown) => {
-          throw new Error(`${what}: ${String(error)}`);
-        });
+        await expectErrorCode(setMany(entries as CacheEntry[]), "INVALID_ARGUMENT").catch(
+          (error: unknown) => {
+            throw new Error(`${what}: ${String(error)}`);
+          },
+        );
         expect(await cache().has("first"), `${what}: an entry was written`).toBe(false);
       }
       await setMany(Array.from({ length: MAX_CACHE_BATCH }, (_, i) => ({ key: `k${i}`, value: i })));
@@ -139,16 +187,23 @@ export function batchWriteTests(cache: () => Cache, harness: CacheHarness): void
       expect(await cache().get("k"), "the overtaken load must not be stored").toBe("written");
     });
 
-    it.skipIf(!batchWrites || !harness.capabilities.shared)("writes what another instance reads", async () => {
-      const createPeer = harness.createPeer as NonNullable<CacheHarness["createPeer"]>;
-      await withExtraCache(harness, () => createPeer(cache()), async (peer) => {
-        await setMany([
-          { key: "x", value: { n: 1 } },
-          { key: "y", value: "two" },
-        ]);
-        expect(await peer.get("x")).toEqual({ n: 1 });
-        expect(await peer.get("y")).toBe("two");
-      });
-    });
+    it.skipIf(!batchWrites || !harness.capabilities.shared)(
+      "writes what another instance reads",
+      async () => {
+        const createPeer = harness.createPeer as NonNullable<CacheHarness["createPeer"]>;
+        await withExtraCache(
+          harness,
+          () => createPeer(cache()),
+          async (peer) => {
+            await setMany([
+              { key: "x", value: { n: 1 } },
+              { key: "y", value: "two" },
+            ]);
+            expect(await peer.get("x")).toEqual({ n: 1 });
+            expect(await peer.get("y")).toBe("two");
+          },
+        );
+      },
+    );
   });
 }

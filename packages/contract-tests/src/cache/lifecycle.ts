@@ -26,7 +26,9 @@ function everyMethod(
         ] as const)
       : []),
     ...(cache.capabilities.batchWrites
-      ? ([["setMany", () => (cache.setMany as NonNullable<Cache["setMany"]>)([{ key: "k", value: 1 }])]] as const)
+      ? ([
+          ["setMany", () => (cache.setMany as NonNullable<Cache["setMany"]>)([{ key: "k", value: 1 }])],
+        ] as const)
       : []),
   ];
 }

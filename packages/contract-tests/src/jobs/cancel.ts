@@ -1,12 +1,15 @@
 import { isInfrastructureError } from "@proj/ports";
 import { expect } from "vitest";
+import { expectErrorCode } from "../harness.js";
 import { allDeadLetters } from "./dead-letters.js";
 import {
+  cancels,
   Deliveries,
   deferred,
   eventually,
   type JobCheck,
   quietFor,
+  requireCancel,
   SLACK_MS,
   TEST_BACKOFF,
   TEST_LEASE_MS,
@@ -16,6 +19,7 @@ import {
 /** `cancel` of waiting, delayed, retrying and running jobs, and of jobs it cannot cancel. */
 export const cancelChecks: Readonly<Record<string, JobCheck>> = {
   "cancels a delayed job: true, then it is never delivered": async (ctx) => {
+    requireCancel(ctx);
     const queue = ctx.name("cancel-delayed");
     const seen = new Deliveries();
     ctx.work(ctx.queue, queue, seen.handler());
@@ -30,6 +34,7 @@ export const cancelChecks: Readonly<Record<string, JobCheck>> = {
   },
 
   "cancels a queued job before a worker takes it": async (ctx) => {
+    requireCancel(ctx);
     const queue = ctx.name("cancel-queued");
     const { id } = await ctx.queue.enqueue(queue, { n: 1 });
     const { id: kept } = await ctx.queue.enqueue(queue, { n: 2 });
@@ -42,6 +47,7 @@ export const cancelChecks: Readonly<Record<string, JobCheck>> = {
   },
 
   "cancels a job waiting between attempts: true, then it is never delivered again": async (ctx) => {
+    requireCancel(ctx);
     const queue = ctx.name("cancel-retry");
     const seen = new Deliveries();
     const { id } = await ctx.queue.enqueue(queue, { n: 1 }, { maxAttempts: 5 });
@@ -69,6 +75,7 @@ export const cancelChecks: Readonly<Record<string, JobCheck>> = {
   "cancels a running job: true, its signal fires with CANCELLED, and it is never delivered again": async (
     ctx,
   ) => {
+    requireCancel(ctx);
     const queue = ctx.name("cancel-running");
     const seen = new Deliveries();
     const reason = deferred<unknown>();
@@ -106,6 +113,7 @@ export const cancelChecks: Readonly<Record<string, JobCheck>> = {
   },
 
   "returns false for an unknown id, a finished job and a dead letter": async (ctx) => {
+    requireCancel(ctx);
     const queue = ctx.name("cancel-false");
     expect(await ctx.queue.cancel("no-such-job")).toBe(false);
     const seen = new Deliveries();
@@ -130,5 +138,18 @@ export const cancelChecks: Readonly<Record<string, JobCheck>> = {
       (await allDeadLetters(ctx.queue, queue)).map((d) => d.id),
       "cancel removed a dead letter",
     ).toContain(dead);
+  },
+
+  "fails cancel with NOT_SUPPORTED when capabilities.cancel is false, and the job still runs": async (
+    ctx,
+  ) => {
+    if (cancels(ctx)) ctx.skip("capabilities.cancel is not false: cancel is offered");
+    const queue = ctx.name("cancel-unsupported");
+    const { id } = await ctx.queue.enqueue(queue, { n: 1 });
+    await expectErrorCode(() => ctx.queue.cancel(id), "NOT_SUPPORTED");
+    await expectErrorCode(() => ctx.queue.cancel("no-such-job"), "NOT_SUPPORTED");
+    const seen = new Deliveries();
+    ctx.work(ctx.queue, queue, seen.handler());
+    await seen.waitFor(id);
   },
 };

@@ -1,6 +1,7 @@
 import { type DeadLetter, InfrastructureError, type JobQueue } from "@proj/ports";
 import { expect } from "vitest";
 import {
+  cancels,
   Deliveries,
   eventually,
   type JobCheck,
@@ -190,8 +191,10 @@ export const deadLetterChecks: Readonly<Record<string, JobCheck>> = {
     expect(await ctx.queue.redrive("no-such-job")).toBe(false);
     const { id } = await ctx.queue.enqueue(queue, { n: 1 }, { delayMs: 60_000 });
     expect(await ctx.queue.redrive(id), "a waiting job is not a dead letter").toBe(false);
-    expect(await ctx.queue.cancel(id)).toBe(true);
-    expect(await ctx.queue.redrive(id), "a cancelled job is not a dead letter").toBe(false);
+    if (cancels(ctx)) {
+      expect(await ctx.queue.cancel(id)).toBe(true);
+      expect(await ctx.queue.redrive(id), "a cancelled job is not a dead letter").toBe(false);
+    }
     const seen = new Deliveries();
     const { id: done } = await ctx.queue.enqueue(queue, { n: 2 });
     ctx.work(ctx.queue, queue, seen.handler());

@@ -173,6 +173,21 @@ export async function eventually(
 }
 
 /** Resolves after `ms` of real time: only to watch that something does NOT happen meanwhile. */
+/** Whether the adapter offers `cancel` (`capabilities.cancel` is not `false`). */
+export function cancels(ctx: JobContext): boolean {
+  return ctx.queue.capabilities.cancel !== false;
+}
+
+/** Ends the check as skipped when the adapter does not offer `cancel`. */
+export function requireCancel(ctx: JobContext): void {
+  if (!cancels(ctx)) ctx.skip("capabilities.cancel is false: cancel is NOT_SUPPORTED");
+}
+
+/** Cancels `id` where the adapter can (clean-up of jobs a check leaves waiting). */
+export async function cancelIfOffered(ctx: JobContext, id: string): Promise<void> {
+  if (cancels(ctx)) await ctx.queue.cancel(id);
+}
+
 export function quietFor(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,6 +1,6 @@
 import { DEFAULT_IDEMPOTENCY_WINDOW_MS } from "@proj/ports";
 import { expect } from "vitest";
-import { Deliveries, type JobCheck, quietFor, TEST_BACKOFF } from "./harness.js";
+import { cancels, Deliveries, type JobCheck, quietFor, TEST_BACKOFF } from "./harness.js";
 
 /** Idempotency keys, sequential and concurrent. */
 export const idempotencyChecks: Readonly<Record<string, JobCheck>> = {
@@ -45,7 +45,7 @@ export const idempotencyChecks: Readonly<Record<string, JobCheck>> = {
       { n: 1 },
       { idempotencyKey: "k-cancel", delayMs: 60_000 },
     );
-    expect(await ctx.queue.cancel(cancelled.id)).toBe(true);
+    if (cancels(ctx)) expect(await ctx.queue.cancel(cancelled.id)).toBe(true);
     expect(await ctx.queue.enqueue(queue, { n: 2 }, { idempotencyKey: "k-cancel" })).toEqual({
       id: cancelled.id,
       duplicate: true,
@@ -116,6 +116,6 @@ export const idempotencyChecks: Readonly<Record<string, JobCheck>> = {
         duplicate: true,
       });
     }
-    for (const id of ids) expect(await ctx.queue.cancel(id)).toBe(true);
+    if (cancels(ctx)) for (const id of ids) expect(await ctx.queue.cancel(id)).toBe(true);
   },
 };

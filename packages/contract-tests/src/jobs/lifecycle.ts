@@ -1,7 +1,7 @@
 import { isInfrastructureError, type JobQueue } from "@proj/ports";
 import { expect } from "vitest";
 import { expectErrorCode } from "../harness.js";
-import { Deliveries, deferred, type JobCheck, quietFor, SLACK_MS } from "./harness.js";
+import { cancelIfOffered, Deliveries, deferred, type JobCheck, quietFor, SLACK_MS } from "./harness.js";
 
 /** Every method of the port, called once with valid arguments. */
 function everyCall(queue: JobQueue, name: string): Array<readonly [string, () => unknown]> {
@@ -108,7 +108,7 @@ export const lifecycleChecks: Readonly<Record<string, JobCheck>> = {
     await quietFor(ctx.resolutionMs);
     expect(seen.of(later), "a worker whose signal was aborted took a job").toHaveLength(0);
     await expect(worker.close()).resolves.toBeUndefined();
-    await ctx.queue.cancel(later);
+    await cancelIfOffered(ctx, later);
   },
 
   "JobQueue.close() closes its workers, and waits for their running handlers": async (ctx) => {

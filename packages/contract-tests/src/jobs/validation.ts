@@ -1,7 +1,7 @@
 import type { EnqueueOptions, JsonValue, WorkOptions } from "@proj/ports";
 import { expect } from "vitest";
 import { expectErrorCode } from "../harness.js";
-import { Deliveries, type JobCheck, quietFor } from "./harness.js";
+import { cancels, Deliveries, type JobCheck, quietFor } from "./harness.js";
 
 const BAD_QUEUE_NAMES: readonly unknown[] = [
   "",
@@ -56,7 +56,7 @@ export const validationChecks: Readonly<Record<string, JobCheck>> = {
     expect(longest).toHaveLength(64);
     for (const name of [longest, ctx.name("0-z")]) {
       const { id } = await ctx.queue.enqueue(name, { n: 1 }, { delayMs: 60_000 });
-      expect(await ctx.queue.cancel(id)).toBe(true);
+      if (cancels(ctx)) expect(await ctx.queue.cancel(id)).toBe(true);
     }
   },
 

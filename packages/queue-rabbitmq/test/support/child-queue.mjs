@@ -12,5 +12,7 @@ export async function createJobQueue() {
     url: process.env.RABBITMQ_URL ?? "amqp://guest:guest@127.0.0.1:5672",
     state,
     prefix: "jobs",
+    // The contract's run without cancellation: every process sharing the queues agrees on it.
+    cancellation: process.env.QUEUE_RABBITMQ_TEST_CANCELLATION !== "false",
   });
 }
