@@ -228,89 +228,72 @@ export class Link {
    * RabbitMQ's confirm. `mandatory` makes a missing queue an `UnroutedError` instead of a silent
    * drop. Past the write, a lost connection or a deadline is an outcome-unknown error.
    */
-  async publish(
+  publish(
     message: Outgoing,
     deadline: Deadline,
     signal: AbortSignal | undefined,
     what: string,
   ): Promise<void> {
-    const publisher = this.#openPublisher ?? (await this.#publisherWithin(deadline, signal, what));
-    const model = this.#model;
-    const tag = `p${++publishTags}`;
-    await new Promise<void>((resolve, reject) => {
-      const settle = (error?: InfrastructureError) => {
-        if (!publisher.inFlight.delete(pending)) return;
-        signal?.removeEventListener("abort", onAbort);
-        if (error === undefined) resolve();
-        else reject(error);
-      };
-      const onAbort = () =>
-        settle(outcomeUnknownError("CANCELLED", `${what} was cancelled before RabbitMQ confirmed it`));
-      const left = remainingMs(deadline);
-      const pending: PendingPublish = {
-        reject: (error) => settle(error),
-        dueAt: performance.now() + left,
-        expire: () => {
-          settle(
-            outcomeUnknownError(
-              "TIMEOUT",
-              `${timeoutError(deadline, what).message}: RabbitMQ did not confirm`,
-            ),
-          );
-          // A confirm overdue by the whole default deadline went missing (a dead path, or lost
-          // frames): confirms are matched to publishes by count, so this channel's later ones
-          // cannot be trusted, and the connection is replaced. A shorter caller deadline only
-          // means the confirm is late: the channel stays.
-          if (deadline.timeoutMs >= this.#options.silenceMs) {
-            this.#dropPublisher(publisher);
-            this.#overdue(model, deadline);
-          }
-        },
-      };
-      publisher.inFlight.add(pending);
-      if (pending.dueAt < publisher.timerDueAt || publisher.deadlineTimer === undefined) {
-        armDeadlineTimer(publisher, pending.dueAt);
-      }
-      signal?.addEventListener("abort", onAbort, { once: true });
-      try {
-        publisher.channel.publish(
-          "",
-          message.queue,
-          message.content,
-          {
-            persistent: message.persistent ?? true,
-            mandatory: true,
-            messageId: tag,
-            contentType: "application/json",
-            headers: message.headers,
-            type: message.type,
-          },
-          (error: unknown) => {
-            if (error === null || error === undefined) {
-              if (publisher.returned.delete(tag)) settle(new UnroutedError(message.queue));
-              else settle();
-            } else if (error instanceof Error && error.message === "message nacked") {
-              // RabbitMQ refused responsibility for the message: it was not enqueued.
-              settle(new InfrastructureError("UNAVAILABLE", `${what} failed: RabbitMQ nacked the message`));
-            } else {
-              settle(
-                outcomeUnknownError(
-                  "UNAVAILABLE",
-                  `${what}: the channel to RabbitMQ closed before the confirm${publisher.closeReason}`,
-                  {
-                    cause: error,
-                  },
-                ),
-              );
-            }
-          },
-        );
-      } catch (error) {
-        // The channel was already closed: nothing was written.
-        settle(mapAmqpError(error, what));
-      }
-    });
+    const publisher = this.#openPublisher;
+    if (publisher !== undefined) return this.#publishOn(publisher, message, deadline, signal, what);
+    return Promise.resolve(this.#publisherWithin(deadline, signal, what)).then((opened) =>
+      this.#publishOn(opened, message, deadline, signal, what),
+    );
   }
+
+  #publishOn(
+    publisher: Publisher,
+    message: Outgoing,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+    what: string,
+  ): Promise<void> {
+    const publish = new InFlightPublish(
+      publisher,
+      this.#model,
+      deadline,
+      signal,
+      what,
+      message.queue,
+      this.#overdueConfirm,
+    );
+    publisher.inFlight.add(publish);
+    if (publish.dueAt < publisher.timerDueAt || publisher.deadlineTimer === undefined) {
+      armDeadlineTimer(publisher, publish.dueAt);
+    }
+    try {
+      publisher.channel.publish(
+        "",
+        message.queue,
+        message.content,
+        {
+          persistent: message.persistent ?? true,
+          mandatory: true,
+          messageId: publish.tag,
+          contentType: "application/json",
+          headers: message.headers,
+          type: message.type,
+        },
+        (error: unknown) => publish.confirmed(error),
+      );
+    } catch (error) {
+      // The channel was already closed: nothing was written.
+      publish.settle(mapAmqpError(error, what));
+    }
+    return publish.promise;
+  }
+
+  /**
+   * A confirm overdue by the whole default deadline went missing (a dead path, or lost frames):
+   * confirms are matched to publishes by count, so this channel's later ones cannot be trusted,
+   * and the connection is replaced. A shorter caller deadline only means the confirm is late: the
+   * channel stays.
+   */
+  readonly #overdueConfirm = (publisher: Publisher, model: ChannelModel | undefined, deadline: Deadline) => {
+    if (deadline.timeoutMs < this.#options.silenceMs) return;
+    this.#dropPublisher(publisher);
+    this.#overdue(model, deadline);
+  };
 
   #publisherWithin(
     deadline: Deadline,
@@ -433,6 +416,81 @@ export class Link {
     });
     await Promise.race([model.close().catch(() => undefined), forced]);
     clearTimeout(timer);
+  }
+}
+
+/**
+ * One publish waiting for its confirm: settled by the confirm, the channel's loss, its deadline (the
+ * publisher's shared timer calls `expire`) or its caller's signal. A class, not closures: one object
+ * per publish on the hot path.
+ */
+class InFlightPublish implements PendingPublish {
+  readonly dueAt: number;
+  readonly tag = `p${++publishTags}`;
+  readonly promise: Promise<void>;
+  #resolve!: () => void;
+  #reject!: (error: InfrastructureError) => void;
+  readonly #onAbort: (() => void) | undefined;
+
+  constructor(
+    readonly publisher: Publisher,
+    readonly model: ChannelModel | undefined,
+    readonly deadline: Deadline,
+    readonly signal: AbortSignal | undefined,
+    readonly what: string,
+    readonly queue: string,
+    readonly overdue: (publisher: Publisher, model: ChannelModel | undefined, deadline: Deadline) => void,
+  ) {
+    this.promise = new Promise<void>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.dueAt = performance.now() + remainingMs(deadline);
+    if (signal !== undefined) {
+      this.#onAbort = () =>
+        this.settle(outcomeUnknownError("CANCELLED", `${what} was cancelled before RabbitMQ confirmed it`));
+      signal.addEventListener("abort", this.#onAbort, { once: true });
+    }
+  }
+
+  settle(error?: InfrastructureError): void {
+    if (!this.publisher.inFlight.delete(this)) return;
+    if (this.#onAbort !== undefined) this.signal?.removeEventListener("abort", this.#onAbort);
+    if (error === undefined) this.#resolve();
+    else this.#reject(error);
+  }
+
+  reject(error: InfrastructureError): void {
+    this.settle(error);
+  }
+
+  expire(): void {
+    this.settle(
+      outcomeUnknownError(
+        "TIMEOUT",
+        `${timeoutError(this.deadline, this.what).message}: RabbitMQ did not confirm`,
+      ),
+    );
+    this.overdue(this.publisher, this.model, this.deadline);
+  }
+
+  /** amqplib's confirm callback: `null` for an ack, an error for a nack or a closed channel. */
+  confirmed(error: unknown): void {
+    if (error === null || error === undefined) {
+      if (this.publisher.returned.delete(this.tag)) this.settle(new UnroutedError(this.queue));
+      else this.settle();
+    } else if (error instanceof Error && error.message === "message nacked") {
+      // RabbitMQ refused responsibility for the message: it was not enqueued.
+      this.settle(new InfrastructureError("UNAVAILABLE", `${this.what} failed: RabbitMQ nacked the message`));
+    } else {
+      this.settle(
+        outcomeUnknownError(
+          "UNAVAILABLE",
+          `${this.what}: the channel to RabbitMQ closed before the confirm${this.publisher.closeReason}`,
+          { cause: error },
+        ),
+      );
+    }
   }
 }
 

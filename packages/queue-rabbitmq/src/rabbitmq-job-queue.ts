@@ -509,32 +509,59 @@ export class RabbitMqJobQueue implements JobQueue {
    * @internal Publishes a job to its queue, or to the wait queue for what is left of its delay;
    * a queue that turns out to be missing (deleted under the adapter) is declared again once.
    */
-  async sendJob(
+  sendJob(
     job: JobMessage,
     content: Buffer,
     deadline: Deadline,
     signal: AbortSignal | undefined,
     what: string,
   ): Promise<void> {
+    const main = this.names.main(job.queue);
+    if (job.dueAt <= Date.now() && this.#ready.has(main)) {
+      // The usual case, a due job to a queue declared already: published in this turn, and only
+      // a queue deleted under the adapter (returned unrouted) takes the long way.
+      return this.#link
+        .publish({ queue: main, content, type: jobMessageType(job) }, deadline, signal, what)
+        .then(undefined, (error: unknown) => {
+          if (!(error instanceof UnroutedError)) throw error;
+          this.#forget(main);
+          return this.#sendJobDeclaring(job, content, deadline, signal, what, 2);
+        });
+    }
+    return this.#sendJobDeclaring(job, content, deadline, signal, what, 1);
+  }
+
+  /** `sendJob`, declaring the queues it needs first; a job returned unrouted is sent once more. */
+  async #sendJobDeclaring(
+    job: JobMessage,
+    content: Buffer,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+    what: string,
+    firstTry: number,
+  ): Promise<void> {
     const type = jobMessageType(job);
     const left = job.dueAt - Date.now();
     const main = this.names.main(job.queue);
     const target = left > 0 ? this.names.wait(job.queue, waitPeriodMs(left)) : main;
-    for (let tries = 1; ; tries++) {
-      // Declared already (the usual case): no await, so the publish leaves in this turn.
-      if (!this.#ready.has(main)) await this.ensureMainQueue(job.queue, deadline, signal);
+    for (let tries = firstTry; ; tries++) {
+      await this.ensureMainQueue(job.queue, deadline, signal);
       if (left > 0) await this.#ensureWaitQueue(job.queue, waitPeriodMs(left), deadline, signal);
       try {
         await this.#link.publish({ queue: target, content, type }, deadline, signal, what);
         return;
       } catch (error) {
         if (!(error instanceof UnroutedError) || tries > 1) throw error;
-        for (const name of [target, this.names.main(job.queue)]) {
-          this.#declared.delete(name);
-          this.#ready.delete(name);
-        }
+        this.#forget(target);
+        this.#forget(main);
       }
     }
+  }
+
+  /** Forgets that a queue was declared (it was deleted under the adapter): the next use declares it. */
+  #forget(name: string): void {
+    this.#declared.delete(name);
+    this.#ready.delete(name);
   }
 
   /**
