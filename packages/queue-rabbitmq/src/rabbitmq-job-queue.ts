@@ -376,7 +376,8 @@ export class RabbitMqJobQueue implements JobQueue {
       // Deliveries may start on a "not cancelled" answer read up to ANSWER_STANDS_MS ago: once
       // that has passed, every delivery of the job either started before this answer (it runs,
       // and its signal fires at the next check) or reads the mark.
-      await bounded(pause(ANSWER_STANDS_MS + CLOCK_MARGIN_MS), deadline, signal, what);
+      // The mark is written: a deadline or a signal here leaves the outcome unknown.
+      await bounded(pause(ANSWER_STANDS_MS + CLOCK_MARGIN_MS), deadline, signal, what, { sent: true });
       return true;
     } catch (error) {
       throw stateError(error, `${what} failed`, true);

@@ -450,6 +450,27 @@ describe("state calls", () => {
     await worker.close();
   });
 
+  it("a cancel whose deadline ends while it outwaits the workers' answers fails with TIMEOUT, outcome unknown, and the job never runs", async () => {
+    const queue = await open();
+    const jobs = name("cancel-deadline");
+    const { id } = await queue.enqueue(jobs, { n: 1 });
+    const error = await expectErrorCode(
+      () => queue.cancel(id, { timeoutMs: ANSWER_STANDS_MS / 2 }),
+      "TIMEOUT",
+    );
+    expect(isOutcomeUnknown(error), error.message).toBe(true);
+    expect(await queue.cancel(id), "the end mark was written").toBe(false);
+    const seen: string[] = [];
+    const { id: kept } = await queue.enqueue(jobs, { n: 2 });
+    const worker = queue.work(jobs, async (job) => {
+      seen.push(job.id);
+    });
+    await until(() => seen.includes(kept), "the other job ran");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(seen).toEqual([kept]);
+    await worker.close();
+  });
+
   it("writes the end marks of jobs that end together in one setMany, and cancel then answers false", async () => {
     const { state, calls, close } = countingState();
     try {
