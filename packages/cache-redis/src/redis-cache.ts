@@ -287,7 +287,8 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
     }
     for (const { key } of valid) this.#overtakeFlight(key);
     await this.#calls.run(
-      () => (valid.length === 1 ? `SET of cache key "${valid[0]?.key}"` : `SET of ${valid.length} cache keys`),
+      () =>
+        valid.length === 1 ? `SET of cache key "${valid[0]?.key}"` : `SET of ${valid.length} cache keys`,
       true,
       deadline,
       options?.signal,

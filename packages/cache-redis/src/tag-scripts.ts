@@ -20,6 +20,27 @@
 export const SWEEP_SAMPLE = 4;
 
 /**
+ * Lua: `member` (written with TTL `ttl`, 0 for none) joins the tag set `set` of tag `tag`, after a
+ * sweep of `SWEEP_SAMPLE` of its members whose record (under `recordPrefix`, a Lua expression) no
+ * longer holds the tag; the set lives as long as its longest-lived member.
+ */
+function joinTagSet(recordPrefix: string): string {
+  return `  for _, other in ipairs(redis.call('SRANDMEMBER', set, ${SWEEP_SAMPLE})) do
+    if other ~= member and redis.call('SISMEMBER', ${recordPrefix} .. other, tag) == 0 then
+      redis.call('SREM', set, other)
+    end
+  end
+  local existed = redis.call('EXISTS', set)
+  local left = redis.call('PTTL', set)
+  redis.call('SADD', set, member)
+  if ttl == 0 then
+    redis.call('PERSIST', set)
+  elseif existed == 0 or (left >= 0 and left < ttl) then
+    redis.call('PEXPIRE', set, ttl)
+  end`;
+}
+
+/**
  * The write of one entry. KEYS: entry, record, tag sets of the new tags (aligned with the tags in
  * ARGV). ARGV: value text, TTL ms (0 for none), the key, tag-set prefix, record prefix, then (when
  * `publishes`) a channel and a message to PUBLISH once the entry is written, then the tags.
@@ -50,19 +71,7 @@ end
 for i = 3, #KEYS do
   local set = KEYS[i]
   local tag = ARGV[i + ${firstTag - 3}]
-  for _, other in ipairs(redis.call('SRANDMEMBER', set, ${SWEEP_SAMPLE})) do
-    if other ~= member and redis.call('SISMEMBER', ARGV[5] .. other, tag) == 0 then
-      redis.call('SREM', set, other)
-    end
-  end
-  local existed = redis.call('EXISTS', set)
-  local left = redis.call('PTTL', set)
-  redis.call('SADD', set, member)
-  if ttl == 0 then
-    redis.call('PERSIST', set)
-  elseif existed == 0 or (left >= 0 and left < ttl) then
-    redis.call('PEXPIRE', set, ttl)
-  end
+${joinTagSet("ARGV[5]")}
 end
 ${publishes ? "redis.call('PUBLISH', ARGV[6], ARGV[7])\n" : ""}return 1
 `;
@@ -109,19 +118,7 @@ while a <= #ARGV do
   for j = 1, count do
     local set = KEYS[k + 1 + j]
     local tag = ARGV[a + 3 + j]
-    for _, other in ipairs(redis.call('SRANDMEMBER', set, ${SWEEP_SAMPLE})) do
-      if other ~= member and redis.call('SISMEMBER', recordPrefix .. other, tag) == 0 then
-        redis.call('SREM', set, other)
-      end
-    end
-    local existed = redis.call('EXISTS', set)
-    local left = redis.call('PTTL', set)
-    redis.call('SADD', set, member)
-    if ttl == 0 then
-      redis.call('PERSIST', set)
-    elseif existed == 0 or (left >= 0 and left < ttl) then
-      redis.call('PEXPIRE', set, ttl)
-    end
+${joinTagSet("recordPrefix")}
   end
   k = k + 2 + count
   a = lastTag + 1
