@@ -33,7 +33,12 @@ const admin = await connection.createChannel();
 const state = createRedisCache({ namespace: `bench_jobs_${run}`, url: REDIS_URL });
 const queue = createRabbitMqJobQueue({ url: AMQP_URL, state, prefix: `bench${run}` });
 // The same adapter without cancellation: no state per job.
-const plainQueue = createRabbitMqJobQueue({ url: AMQP_URL, state, prefix: `bench${run}n`, cancellation: false });
+const plainQueue = createRabbitMqJobQueue({
+  url: AMQP_URL,
+  state,
+  prefix: `bench${run}n`,
+  cancellation: false,
+});
 const cleanup = [];
 let serial = 0;
 
