@@ -1,8 +1,10 @@
 // Declared dependencies match the source: every package imported from a package's src/ is declared
-// in its dependencies or peerDependencies, every declared runtime dependency is imported, and no
-// published package depends on a sibling other than @proj/ports (the contract suite may also use
-// vitest). A private package is workspace test support, never installed by a user: it may build on
-// its siblings, and the rest of the check holds for it too.
+// in its dependencies or peerDependencies, and every declared runtime dependency is imported.
+// packages/ holds the published packages only: none is private, and none depends on a sibling other
+// than @proj/ports (the contract suite may also use vitest). tools/ holds workspace test support that
+// is never published nor installed by a user: each tool is private and may build on its siblings
+// (decorator-contracts runs every contract over the memory adapters); the rest of the check holds
+// for it too.
 // In apps, only the composition root may import concrete adapters: application/ and
 // infrastructure/ see @proj/ports alone, http/ also its web framework.
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -42,23 +44,27 @@ function packageName(specifier) {
 
 let failures = 0;
 let checked = 0;
-for (const dir of readdirSync("packages")) {
-  const manifest = JSON.parse(readFileSync(join("packages", dir, "package.json"), "utf8"));
+const workspace = ["packages", "tools"].flatMap((folder) =>
+  readdirSync(folder).map((dir) => ({ folder, dir: join(folder, dir) })),
+);
+for (const { folder, dir } of workspace) {
+  const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
   const declared = new Set([
     ...Object.keys(manifest.dependencies ?? {}),
     ...Object.keys(manifest.peerDependencies ?? {}),
   ]);
   const imported = new Set();
-  for (const file of sourceFiles(join("packages", dir, "src")))
-    for (const name of importsOf(file)) imported.add(name);
+  for (const file of sourceFiles(join(dir, "src"))) for (const name of importsOf(file)) imported.add(name);
   const problems = [];
   for (const name of imported)
     if (!declared.has(name)) problems.push(`imports ${name} but does not declare it`);
   for (const name of Object.keys(manifest.dependencies ?? {}))
     if (!imported.has(name)) problems.push(`declares ${name} but never imports it`);
-  const siblings = [...declared].filter((name) => name.startsWith("@proj/") && name !== "@proj/ports");
-  if (!manifest.private && siblings.length > 0)
-    problems.push(`depends on sibling packages: ${siblings.join(", ")}`);
+  if (folder === "packages") {
+    if (manifest.private) problems.push(`is private: unpublished workspace support belongs in tools/`);
+    const siblings = [...declared].filter((name) => name.startsWith("@proj/") && name !== "@proj/ports");
+    if (siblings.length > 0) problems.push(`depends on sibling packages: ${siblings.join(", ")}`);
+  } else if (!manifest.private) problems.push(`${dir} is not private: a tool is never published`);
   checked++;
   if (problems.length > 0) {
     failures++;

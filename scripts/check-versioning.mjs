@@ -2,6 +2,9 @@
 // @proj/ports bumps no adapter past a patch, and an adapter's own minor release bumps that adapter
 // alone. It also breaks one peer range on purpose and checks that the same assertion then fails,
 // so the check cannot pass by accident.
+// The tools under tools/ are never released: each is in the `ignore` of .changeset/config.json, no
+// pending changeset names one, and a release of the siblings a tool builds on releases no tool
+// (checked again with the tools taken out of `ignore`, where it must fail).
 import { execFileSync } from "node:child_process";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -61,6 +64,37 @@ function check(name, condition, detail) {
   }
 }
 
+/** The packages under tools/, as { name, siblings: the @proj/ packages it depends on }. */
+const tools = readdirSync(join(repo, "tools")).map((dir) => {
+  const manifest = JSON.parse(readFileSync(join(repo, "tools", dir, "package.json"), "utf8"));
+  const siblings = Object.keys(manifest.dependencies ?? {}).filter((name) => name.startsWith("@proj/"));
+  return { name: manifest.name, siblings };
+});
+const toolNames = new Set(tools.map((tool) => tool.name));
+const changesetConfig = JSON.parse(readFileSync(join(repo, ".changeset", "config.json"), "utf8"));
+const notIgnored = [...toolNames].filter((name) => !(changesetConfig.ignore ?? []).includes(name));
+check(
+  "every tool is in the changesets ignore list",
+  notIgnored.length === 0,
+  `add to "ignore" in .changeset/config.json: ${notIgnored.join(", ")}`,
+);
+const namingTools = readdirSync(join(repo, ".changeset"))
+  .filter((file) => file.endsWith(".md"))
+  .filter((file) => {
+    const frontMatter = readFileSync(join(repo, ".changeset", file), "utf8").split(/^---$/m)[1] ?? "";
+    return [...toolNames].some((name) => frontMatter.includes(`"${name}"`));
+  });
+check(
+  "no pending changeset names a tool",
+  namingTools.length === 0,
+  `a tool is never released: ${namingTools.join(", ")}`,
+);
+/** A release of every sibling some tool builds on. */
+const toolSiblingsRelease = Object.fromEntries(
+  tools.flatMap((tool) => tool.siblings).map((name) => [name, "minor"]),
+);
+const releasedTools = (releases) => Object.keys(releases).filter((name) => toolNames.has(name));
+
 const adaptersPastPatch = (releases) =>
   Object.entries(releases).filter(
     ([name, type]) => name !== "@proj/ports" && type !== "patch" && type !== "none",
@@ -85,6 +119,31 @@ try {
     "an adapter's own minor release bumps that adapter alone",
     JSON.stringify(adapterMinor) === JSON.stringify({ "@proj/adapter-postgres": "minor" }),
     JSON.stringify(adapterMinor),
+  );
+
+  const siblingsMinor = plannedReleases(dir, [toolSiblingsRelease]);
+  check(
+    "a release of the packages the tools build on releases no tool",
+    releasedTools(siblingsMinor).length === 0,
+    JSON.stringify(releasedTools(siblingsMinor)),
+  );
+
+  // The same assertion must catch a tool left out of the changesets ignore list.
+  const scratchConfig = join(dir, ".changeset", "config.json");
+  const configText = readFileSync(scratchConfig, "utf8");
+  writeFileSync(
+    scratchConfig,
+    JSON.stringify({
+      ...changesetConfig,
+      ignore: (changesetConfig.ignore ?? []).filter((name) => !toolNames.has(name)),
+    }),
+  );
+  const unignored = plannedReleases(dir, [toolSiblingsRelease]);
+  writeFileSync(scratchConfig, configText);
+  check(
+    "the check fails for tools taken out of the changesets ignore list",
+    tools.length > 0 && releasedTools(unignored).length > 0,
+    `expected a tool released, got ${JSON.stringify(unignored)}`,
   );
 
   // The same assertion must catch an adapter whose peer range a ports minor falls outside.

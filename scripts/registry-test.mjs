@@ -456,9 +456,12 @@ try {
       env: publishEnv,
     },
   );
-  const manifests = readdirSync(join(repo, "packages"))
-    .map((dir) => ({ dir, ...JSON.parse(readFileSync(join(repo, "packages", dir, "package.json"), "utf8")) }))
-    .filter((manifest) => !manifest.private);
+  // packages/ holds the published packages only (scripts/check-dependencies.mjs keeps private ones
+  // out); tools/ holds private workspace support that must never reach a registry.
+  const manifests = readdirSync(join(repo, "packages")).map((dir) => ({
+    dir,
+    ...JSON.parse(readFileSync(join(repo, "packages", dir, "package.json"), "utf8")),
+  }));
   for (const manifest of manifests)
     check(`${manifest.name}: published by changeset publish`, () => {
       if (
@@ -472,6 +475,13 @@ try {
       )
         throw new Error(`not in the registry; changeset publish said:\n${published}`);
     });
+  for (const dir of readdirSync(join(repo, "tools"))) {
+    const { name } = JSON.parse(readFileSync(join(repo, "tools", dir, "package.json"), "utf8"));
+    check(`${name}: a tool, not published by changeset publish`, () => {
+      if (existsSync(join(registry.storage, ...name.split("/"))))
+        throw new Error(`in the registry; changeset publish said:\n${published}`);
+    });
+  }
 
   // Type-checking needs @types/node next to the scratch projects, as any TypeScript project has it.
   cpSync(join(repo, "node_modules", "@types", "node"), join(work, "apps", "node_modules", "@types", "node"), {
