@@ -356,7 +356,7 @@ export class RabbitMqWorker implements JobWorker {
       this.#ack(delivery);
       return;
     }
-    let startBy = check;
+    const startBy = check;
     if (job.keyHash !== undefined) {
       const keyHash = job.keyHash;
       const holder = await this.#persist(delivery, `claiming the idempotency key of ${what}`, (deadline) =>
@@ -383,15 +383,16 @@ export class RabbitMqWorker implements JobWorker {
     }
     // The "not cancelled" answer stands for a while only (see `ANSWER_STANDS_MS`): past it, the
     // handler may not start before another answer. Nothing runs between this and the handler's
-    // start (`#run` calls it synchronously).
-    while (performance.now() >= startBy) {
+    // start (`#run` calls it synchronously). Once only: a state store slower than the answer
+    // stands would otherwise hold the job forever; the handler then starts on the fresh answer,
+    // and a cancel meanwhile reaches it as a running job (its signal fires at the next check).
+    if (performance.now() >= startBy) {
       const again = await this.#persist(delivery, checking, (deadline) => host.hasEnded(job, deadline));
       if (again === ABANDONED) return;
       if (again === true) {
         this.#ack(delivery);
         return;
       }
-      startBy = again;
     }
     const failure = await this.#run(delivery, job, attempt);
     if (delivery.lost || delivery.released) return;

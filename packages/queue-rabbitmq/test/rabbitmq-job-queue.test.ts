@@ -471,6 +471,29 @@ describe("state calls", () => {
     await worker.close();
   });
 
+  it("runs jobs while the state store answers slower than a 'no cancels' answer stands", async () => {
+    const proxy = await startFaultProxy({ target: { host: "127.0.0.1", port: 6379 } });
+    const state = createRedisCache({ namespace: fixture.namespace, url: `redis://127.0.0.1:${proxy.port}` });
+    try {
+      const queue = await open({ state });
+      const jobs = name("slow-state");
+      const ids: string[] = [];
+      for (let n = 0; n < 3; n++) ids.push((await queue.enqueue(jobs, { n })).id);
+      // Every reply now comes later than an answer stands.
+      proxy.setLatency(ANSWER_STANDS_MS + 50);
+      const seen: string[] = [];
+      const worker = queue.work(jobs, async (job) => {
+        seen.push(job.id);
+      });
+      await until(() => seen.length === ids.length, "every job ran", 15_000);
+      expect([...seen].sort()).toEqual([...ids].sort());
+      await worker.close();
+    } finally {
+      await state.close();
+      await proxy.close();
+    }
+  });
+
   it("writes the end marks of jobs that end together in one setMany, and cancel then answers false", async () => {
     const { state, calls, close } = countingState();
     try {
