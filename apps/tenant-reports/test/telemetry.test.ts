@@ -374,6 +374,14 @@ describe("tenant-reports with traces (OTEL_TRACES_EXPORTER) and METRICS=promethe
     // Two reports were requested above, each made by one job.
     const REPORTS = 2;
 
+    // The resource: the process is described, but not by its command line or its owner.
+    const [target] = find("target_info", {});
+    expect(target?.labels.process_pid).toBe(String(process.pid));
+    expect(target?.labels.process_runtime_name).toBe("nodejs");
+    for (const withheld of ["process_command_args", "process_command_line", "process_owner"]) {
+      expect(target?.labels, withheld).not.toHaveProperty(withheld);
+    }
+
     expect(
       total("http_server_request_duration_count", {
         http_request_method: "POST",

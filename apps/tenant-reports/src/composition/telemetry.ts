@@ -1,4 +1,5 @@
 import { context, type Meter, metrics, propagation, type Tracer, trace } from "@opentelemetry/api";
+import type { ResourceDetector } from "@opentelemetry/resources";
 import type { NodeSDKConfiguration } from "@opentelemetry/sdk-node";
 import { INSTRUMENTATION_SCOPE } from "@proj/telemetry-otel";
 import type { TelemetryConfig } from "./config.js";
@@ -30,6 +31,24 @@ export interface TelemetryOverrides {
 }
 
 const SERVICE_SCOPE = "tenant-reports";
+
+/**
+ * Process attributes the SDK's process detector reports that the service keeps out of its telemetry:
+ * the command line can carry secrets (a password given as an argument), the owner names a user.
+ */
+const WITHHELD_PROCESS_ATTRIBUTES = ["process.command_args", "process.command_line", "process.owner"];
+
+/** The SDK's process detector without `WITHHELD_PROCESS_ATTRIBUTES`. */
+function withoutCommandLine(processDetector: ResourceDetector): ResourceDetector {
+  return {
+    detect(config) {
+      const detected = processDetector.detect(config);
+      const attributes = { ...detected.attributes };
+      for (const name of WITHHELD_PROCESS_ATTRIBUTES) delete attributes[name];
+      return { ...detected, attributes };
+    },
+  };
+}
 
 /** `service.name` unless the environment names the service itself. */
 function serviceName(env: Record<string, string | undefined>): string | undefined {
@@ -72,8 +91,26 @@ export async function startTelemetry(
     metricReaders = [exporter, ...(metricReaders ?? [])];
   }
   const name = serviceName(env);
+  // The SDK's default detectors, but the process's command line and owner; an operator who lists
+  // detectors in OTEL_NODE_RESOURCE_DETECTORS gets exactly those.
+  let resourceDetectors: NodeSDKConfiguration["resourceDetectors"] | undefined;
+  if (!env.OTEL_NODE_RESOURCE_DETECTORS) {
+    const detectors = await loadAdapter(
+      "@opentelemetry/resources",
+      chosenBy,
+      () => import("@opentelemetry/resources"),
+    );
+    resourceDetectors = [
+      detectors.serviceInstanceIdDetector,
+      withoutCommandLine(detectors.processDetector),
+      detectors.hostDetector,
+      detectors.osDetector,
+      detectors.envDetector,
+    ];
+  }
   const sdk = new NodeSDK({
     ...(name === undefined ? {} : { serviceName: name }),
+    ...(resourceDetectors === undefined ? {} : { resourceDetectors }),
     // Unset, the SDK would build an OTLP span exporter (to localhost:4318) and an OTLP metric
     // reader even when only the other signal was asked for: an empty list builds nothing.
     spanProcessors: overrides.spanProcessors ?? (config.traces ? undefined : []),
