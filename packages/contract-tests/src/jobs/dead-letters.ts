@@ -120,6 +120,8 @@ export const deadLetterChecks: Readonly<Record<string, JobCheck>> = {
     );
     await deadLetterOf(ctx.queue, other, stranger);
     const listed: string[] = [];
+    // What each page held, shown when the check fails.
+    const trail: string[] = [];
     let after: string | undefined;
     let pages = 0;
     do {
@@ -130,11 +132,14 @@ export const deadLetterChecks: Readonly<Record<string, JobCheck>> = {
       pages += 1;
       expect(page.items.length).toBeLessThanOrEqual(2);
       listed.push(...page.items.map((dead) => dead.id));
+      trail.push(
+        `after ${after ?? "-"}: ${page.items.map((dead) => `${dead.id}@${dead.failedAt}`).join(", ")} -> ${page.nextCursor ?? "end"}`,
+      );
       after = page.nextCursor;
       expect(pages, "listDeadLetters keeps handing out cursors").toBeLessThanOrEqual(10);
     } while (after !== undefined);
     expect(pages, "5 dead letters fit on fewer pages of 2 than possible").toBeGreaterThanOrEqual(3);
-    expect(listed.sort()).toEqual([...ids].sort());
+    expect(listed.sort(), `pages:\n${trail.join("\n")}`).toEqual([...ids].sort());
     expect(await ctx.queue.listDeadLetters(ctx.name("dl-empty"))).toEqual({ items: [] });
   },
 
