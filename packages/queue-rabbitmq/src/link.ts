@@ -1,6 +1,6 @@
 import { closedError, InfrastructureError, outcomeUnknownError } from "@proj/ports";
 import { type Channel, type ChannelModel, type ConfirmChannel, connect, type Options } from "amqplib";
-import { bounded, type Deadline, remainingMs, timeoutError } from "./deadline.js";
+import { bounded, type Deadline, pause, remainingMs, timeoutError } from "./deadline.js";
 import { mapAmqpError, replyCodeOf } from "./map-amqp-error.js";
 
 export interface LinkOptions {
@@ -35,6 +35,20 @@ export class UnroutedError extends InfrastructureError {
     super("NOT_FOUND", `RabbitMQ has no queue ${queue}: the message was returned unrouted`);
   }
 }
+
+/**
+ * Raised when RabbitMQ nacked a publish: it refused responsibility for the message, which was not
+ * enqueued (a quorum queue without a leader yet, an overflow that rejects publishes).
+ */
+export class NackedError extends InfrastructureError {
+  constructor(what: string) {
+    super("UNAVAILABLE", `${what} failed: RabbitMQ nacked the message (it was not enqueued)`);
+  }
+}
+
+/** A nacked publish is sent again after this pause, doubling up to `NACK_RETRY_MAX_MS`, within its deadline. */
+const NACK_RETRY_INITIAL_MS = 20;
+const NACK_RETRY_MAX_MS = 500;
 
 interface PendingPublish {
   reject(error: InfrastructureError): void;
@@ -235,10 +249,39 @@ export class Link {
     what: string,
   ): Promise<void> {
     const publisher = this.#openPublisher;
-    if (publisher !== undefined) return this.#publishOn(publisher, message, deadline, signal, what);
-    return Promise.resolve(this.#publisherWithin(deadline, signal, what)).then((opened) =>
-      this.#publishOn(opened, message, deadline, signal, what),
-    );
+    const sent =
+      publisher !== undefined
+        ? this.#publishOn(publisher, message, deadline, signal, what)
+        : Promise.resolve(this.#publisherWithin(deadline, signal, what)).then((opened) =>
+            this.#publishOn(opened, message, deadline, signal, what),
+          );
+    return sent.then(undefined, (error: unknown) => this.#afterNack(error, message, deadline, signal, what));
+  }
+
+  /**
+   * A nacked message was not enqueued, so sending it again cannot make a second job: it is sent
+   * again after a pause (doubling from 20 ms to 500 ms) while the deadline allows, and the last
+   * nack is the call's error once it does not.
+   */
+  async #afterNack(
+    error: unknown,
+    message: Outgoing,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+    what: string,
+  ): Promise<void> {
+    let last = error;
+    for (let delay = NACK_RETRY_INITIAL_MS; ; delay = Math.min(delay * 2, NACK_RETRY_MAX_MS)) {
+      if (!(last instanceof NackedError) || remainingMs(deadline) <= delay) throw last;
+      await bounded(pause(delay), deadline, signal, what);
+      try {
+        const publisher = this.#openPublisher ?? (await this.#publisherWithin(deadline, signal, what));
+        await this.#publishOn(publisher, message, deadline, signal, what);
+        return;
+      } catch (again) {
+        last = again;
+      }
+    }
   }
 
   #publishOn(
@@ -481,7 +524,7 @@ class InFlightPublish implements PendingPublish {
       else this.settle();
     } else if (error instanceof Error && error.message === "message nacked") {
       // RabbitMQ refused responsibility for the message: it was not enqueued.
-      this.settle(new InfrastructureError("UNAVAILABLE", `${this.what} failed: RabbitMQ nacked the message`));
+      this.settle(new NackedError(this.what));
     } else {
       this.settle(
         outcomeUnknownError(
