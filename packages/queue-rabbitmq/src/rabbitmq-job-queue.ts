@@ -194,7 +194,7 @@ export class RabbitMqJobQueue implements JobQueue {
   #epochWrite: { until: number; done: Promise<void> } | undefined;
   /** Epoch keys read from the state (`cancel` of jobs other processes issued). */
   readonly #epochKeys = new Map<string, string>();
-  /** Per epoch, the "cancels exist" read the deliveries arriving now join (not sent yet). */
+  /** Per epoch, the "cancels exist" read in flight, which deliveries needing one join. */
   readonly #cancelChecks = new Map<string, Promise<EndCheck>>();
   /** Per epoch without cancels: until when (`performance.now()`) that answer stands. */
   readonly #cancelFree = new Map<string, number>();
@@ -641,11 +641,11 @@ export class RabbitMqJobQueue implements JobQueue {
 
   /**
    * @internal Whether a delivery must be dropped, checked before it runs: the job was cancelled
-   * (or, for a keyed job, its message is a duplicate enqueue's). Jobs without a key first ask
-   * whether any job of their epoch was cancelled: one read shared by the deliveries of the epoch
-   * that arrive in the same event-loop turn, sent after they arrived. None: none of them had a
-   * `cancelled` mark when Redis ran the read (`cancel` writes the epoch's mark first), the same
-   * answer their own marks would have given at that moment. Otherwise each reads its own mark.
+   * (or, for a keyed job, its message is a duplicate enqueue's): `true`, or until when the job may
+   * start. Jobs without a key first ask whether any job of their epoch was cancelled, an answer
+   * shared by the epoch's deliveries and standing `ANSWER_STANDS_MS` from when its read was sent
+   * (answered from memory meanwhile, without a promise). No cancels: the job may start until then.
+   * Otherwise, and for keyed jobs, each reads its own end mark.
    */
   hasEnded(job: JobMessage, deadline: Deadline): EndCheck | Promise<EndCheck> {
     // Without cancellation only a keyed job's message has a mark to read (a duplicate's).
