@@ -103,6 +103,23 @@ export function validateCacheEntries<V>(entries: unknown, tagsSupported = true):
   return valid;
 }
 
+/**
+ * Checks the members of an `addMembers` call before any I/O and returns them without duplicates
+ * (first occurrence order): `INVALID_ARGUMENT` unless `members` is an array of at most
+ * `MAX_CACHE_BATCH` strings, each following the key rule (`validateCacheKey`). The message names the
+ * member's index.
+ */
+export function validateCacheMembers(members: unknown): string[] {
+  if (!Array.isArray(members)) {
+    throw invalid(`addMembers needs an array of members, got ${members === null ? "null" : typeof members}`);
+  }
+  if (members.length > MAX_CACHE_BATCH) {
+    throw invalid(`addMembers adds at most ${MAX_CACHE_BATCH} members, got ${members.length}`);
+  }
+  for (let i = 0; i < members.length; i++) validateCacheKey(members[i], `addMembers member ${i}`);
+  return members.length < 2 ? [...members] : [...new Set<string>(members)];
+}
+
 function invalid(message: string): InfrastructureError {
   return new InfrastructureError("INVALID_ARGUMENT", message, { retryable: false });
 }

@@ -68,6 +68,20 @@ export interface CacheCapabilities {
    * cache). Absent means `false`.
    */
   batchWrites?: boolean;
+  /**
+   * `addMembers()` and `hasMember()` are offered: sets of strings under keys of their own (see
+   * `Cache.addMembers`). Absent means `false`.
+   */
+  memberSets?: boolean;
+}
+
+/** Options of `addMembers`. */
+export interface CacheAddMembersOptions extends CacheCallOptions {
+  /**
+   * The set's time to live from this call, in milliseconds (a positive integer), as
+   * `CacheSetOptions.ttlMs`. Absent: the adapter's default TTL, or no expiry when it has none.
+   */
+  ttlMs?: number;
 }
 
 /** One entry of `setMany`: written as `set(key, value, { ttlMs, tags })` would write it. */
@@ -147,4 +161,30 @@ export interface Cache<V = unknown> extends Closeable {
    *   some, all or none of the entries (`details.outcome: "unknown"` once anything was sent).
    */
   setMany?(entries: readonly CacheEntry<V>[], options?: CacheCallOptions): Promise<void>;
+  /**
+   * Present exactly when `capabilities.memberSets` is true. Adds `members` to the member set at
+   * `key`, creating it: a set of strings that writers in any number of processes grow together
+   * (one `addMembers` never loses another's members, unlike a read-modify-`set` of a value).
+   * - Member sets live apart from values: `get`, `has`, `set`, `setMany`, `delete`, `deletePrefix`,
+   *   `deleteByTag`, `getOrSet` and `stats` never see them, and a value and a member set may share
+   *   a key. `clear` removes them with the values. They have no tags.
+   * - The whole set expires `ttlMs` after the last `addMembers` of its key (each call sets its TTL,
+   *   as `set` does a value's): the adapter's default TTL when `ttlMs` is absent, or no expiry when
+   *   it has none. An expired set is empty.
+   * - `members` is an array of at most `MAX_CACHE_BATCH` strings, each following the key rule
+   *   (`validateCacheMembers`); otherwise the call is `INVALID_ARGUMENT` and changes nothing. A
+   *   member given twice, or already there, is kept once. An empty array resolves at once and
+   *   changes nothing (the TTL included).
+   * - Atomic: a call that fails added all of its members or none (`details.outcome: "unknown"`
+   *   once it was sent), and repeating it is harmless.
+   * - An adapter bounded in memory (cache-memory) may evict a member set as it evicts an entry; it
+   *   says how in its README.
+   */
+  addMembers?(key: string, members: readonly string[], options?: CacheAddMembersOptions): Promise<void>;
+  /**
+   * Present exactly when `capabilities.memberSets` is true. Whether `member` is in the member set
+   * at `key` (see `addMembers`): `false` when the set is absent or expired. A `member` that breaks
+   * the key rule is `INVALID_ARGUMENT`.
+   */
+  hasMember?(key: string, member: string, options?: CacheCallOptions): Promise<boolean>;
 }

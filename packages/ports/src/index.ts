@@ -1,5 +1,6 @@
 export type {
   Cache,
+  CacheAddMembersOptions,
   CacheCallOptions,
   CacheCapabilities,
   CacheEntry,
@@ -15,6 +16,7 @@ export {
   validateCacheCallOptions,
   validateCacheEntries,
   validateCacheKey,
+  validateCacheMembers,
   validateCacheTags,
 } from "./cache-rules.js";
 export {
