@@ -18,6 +18,7 @@ import { createSqliteJobQueue } from "./support/sqlite-job-queue.mjs";
 const RENEWAL =
   "renews the lease: a handler running 3.5 × leaseMs is not delivered again meanwhile, nor after";
 const SIGKILL = Object.keys(leaseChecks).find((name) => name.includes("SIGKILL"))!;
+const KILLS_ITSELF = Object.keys(leaseChecks).find((name) => name.includes("kills its own worker"))!;
 const childModule = fileURLToPath(new URL("./support/sqlite-job-queue.mjs", import.meta.url));
 
 let folder: string;
@@ -34,7 +35,7 @@ afterAll(async () => {
 });
 
 /** A harness on a fresh database file; the child worker opens the same file, with the same flaw. */
-function sqliteHarness(flaw: "" | "no-renewal" | "no-expiry"): JobQueueHarness {
+function sqliteHarness(flaw: "" | "no-renewal" | "no-expiry" | "handler-before-commit"): JobQueueHarness {
   const path = join(folder, `queue-${++files}.db`);
   return {
     create: async () => {
@@ -52,6 +53,17 @@ describe("the lease checks on a queue shared between processes", () => {
   it("names both checks", () => {
     expect(Object.keys(leaseChecks)).toContain(RENEWAL);
     expect(SIGKILL).toBeDefined();
+    expect(KILLS_ITSELF).toBeDefined();
+  });
+
+  it("the honest shared queue counts the attempt of a handler that kills its own process", async () => {
+    await runJobCheck(sqliteHarness(""), leaseChecks[KILLS_ITSELF]!);
+  });
+
+  it("a queue that starts handlers before their claim commits fails the check of a handler killing its process", async () => {
+    await expect(
+      runJobCheck(sqliteHarness("handler-before-commit"), leaseChecks[KILLS_ITSELF]!),
+    ).rejects.toThrow(/the attempt of the handler that died was not counted/);
   });
 
   it("the honest shared queue passes the SIGKILL check: a killed child's job comes back as attempt 2", async () => {

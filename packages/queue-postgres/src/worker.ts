@@ -64,18 +64,8 @@ interface Delivery {
   readonly controller: AbortController;
   /** `performance.now()` by which the lease runs out, as last confirmed by the database. */
   leaseUntil: number;
-  /**
-   * Given back to the queue by `close()` past its deadline, or its claim did not commit: not to be
-   * settled.
-   */
+  /** Given back to the queue by `close()` past its deadline: not to be settled. */
   released: boolean;
-  /**
-   * Resolves once the claim's transaction has ended. Its handler may run before that, but nothing
-   * is written for it until then: a statement would not yet see the lease it filters on.
-   */
-  readonly claimed: Promise<void>;
-  /** The claim has committed: its lease may be renewed. */
-  committed: boolean;
 }
 
 function leaseLost(id: string, why: string): InfrastructureError {
@@ -215,46 +205,21 @@ export class PostgresJobWorker implements JobWorker {
       const limit = Math.min(free, MAX_CLAIM_BATCH);
       const sentAt = performance.now();
       let rows: ClaimedRow[];
-      const started: Delivery[] = [];
-      let claimEnded!: () => void;
-      const claimed = new Promise<void>((resolve) => {
-        claimEnded = resolve;
-      });
       try {
         await this.#ctx.ready();
         // In a transaction that commits only once the claimed rows have reached this worker: a
         // claim whose answer is lost (a cut connection) rolls back, so the jobs are due again at
         // once and no attempt is used up by a delivery no handler ever saw.
         rows = await db.transaction(
-          async (tx) => {
-            const claimedRows = await tx.query<ClaimedRow>(
-              claimJobs(tables, this.queue, limit, this.#token, leaseMs),
-              { timeoutMs: callTimeoutMs },
-            );
-            // The handlers start now, while the COMMIT goes out: one round trip less between a
-            // wake-up and a handler. Until the transaction ends its row locks keep every other
-            // worker off these jobs, so a handler never runs a job another worker holds.
-            if (!this.#stopping) {
-              for (const row of claimedRows)
-                if (row.id !== null) started.push(this.#start(row, sentAt, claimed));
-            }
-            return claimedRows;
-          },
+          (tx) =>
+            tx.query<ClaimedRow>(claimJobs(tables, this.queue, limit, this.#token, leaseMs), {
+              timeoutMs: callTimeoutMs,
+            }),
           // BEGIN, the claim and COMMIT together within the call deadline.
           { signal: AbortSignal.any([this.#claimAbort.signal, AbortSignal.timeout(callTimeoutMs)]) },
         );
         failures = 0;
-        for (const delivery of started) delivery.committed = true;
-        claimEnded();
       } catch (error) {
-        claimEnded();
-        // Started, but the claim may not have committed (a lost COMMIT answer: unknown). Their
-        // signals fire and they are not settled: a rolled-back job is due again at once, a
-        // committed one when its lease runs out (that attempt counts).
-        for (const delivery of started) {
-          delivery.released = true;
-          delivery.controller.abort(leaseLost(delivery.id, "its claim did not commit"));
-        }
         if (this.#stopping) break;
         failures++;
         this.#ctx.report(error, "claim", this.queue);
@@ -266,15 +231,20 @@ export class PostgresJobWorker implements JobWorker {
         continue;
       }
       const jobs = rows.filter((row) => row.id !== null);
-      if (started.length < jobs.length) {
+      if (this.#stopping) {
         // Claimed while close() began: give them straight back, the attempt not counted.
-        this.#release(
-          jobs.map((row) => row.id as string),
-          false,
-        );
+        if (jobs.length > 0) {
+          this.#release(
+            jobs.map((row) => row.id as string),
+            false,
+          );
+        }
         break;
       }
-      if (this.#stopping) break;
+      // The handlers start once the claim has committed, not while the COMMIT is on its way: a
+      // worker that dies after a handler started (SIGKILL, or a crash the job itself causes) has
+      // then used up that attempt, so a job that kills its worker still ends as a dead letter.
+      for (const row of jobs) this.#start(row, sentAt);
       if (jobs.length > 0) idleWaitMs = this.#wakeups.live() ? pollIntervalMs : FAST_POLL_MS;
       if (jobs.length >= limit) continue;
       const nextInMs = rows.at(-1)?.next_in_ms;
@@ -286,7 +256,7 @@ export class PostgresJobWorker implements JobWorker {
     }
   }
 
-  #start(row: ClaimedRow, sentAt: number, claimed: Promise<void>): Delivery {
+  #start(row: ClaimedRow, sentAt: number): void {
     const delivery: Delivery = {
       id: row.id as string,
       attempt: row.attempt as number,
@@ -294,13 +264,10 @@ export class PostgresJobWorker implements JobWorker {
       controller: new AbortController(),
       leaseUntil: sentAt + this.#options.leaseMs,
       released: false,
-      claimed,
-      committed: false,
     };
     this.#active.set(delivery.id, delivery);
     this.#scheduleRenewal();
     void this.#run(delivery, row.payload as string);
-    return delivery;
   }
 
   async #run(delivery: Delivery, payloadText: string): Promise<void> {
@@ -328,8 +295,6 @@ export class PostgresJobWorker implements JobWorker {
         failure = error;
       }
     }
-    // Held (and counted as running) until its claim has ended, so close() waits for it too.
-    await delivery.claimed;
     this.#active.delete(delivery.id);
     this.#wake();
     if (this.#active.size === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
@@ -405,9 +370,7 @@ export class PostgresJobWorker implements JobWorker {
 
   async #renew(): Promise<void> {
     const { leaseMs } = this.#options;
-    const held = [...this.#active.values()].filter(
-      (d) => d.committed && !d.released && !d.controller.signal.aborted,
-    );
+    const held = [...this.#active.values()].filter((d) => !d.released && !d.controller.signal.aborted);
     if (held.length === 0) return;
     const sentAt = performance.now();
     try {

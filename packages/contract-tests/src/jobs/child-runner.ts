@@ -1,10 +1,11 @@
 /**
  * The child process of the jobs contract's SIGKILL test, shipped built in the kit's `dist`.
  *
- * argv[2] is JSON `{ module, queue, leaseMs }`: it imports `module` (the harness's `childModule`),
- * calls its `createJobQueue()`, works `queue` with a handler that reports each delivery to the
- * parent over IPC (`{ type: "started", id, attempt }`) and never finishes, and says
- * `{ type: "ready" }` once the worker runs. The parent kills it with SIGKILL; should the parent die
+ * argv[2] is JSON `{ module, queue, leaseMs, killOnStart }`: it imports `module` (the harness's
+ * `childModule`), calls its `createJobQueue()`, works `queue` with a handler that reports each
+ * delivery to the parent over IPC (`{ type: "started", id, attempt }`) and never finishes, and says
+ * `{ type: "ready" }` once the worker runs. With `killOnStart` the handler instead kills its own
+ * process with SIGKILL at once, before anything else runs (a job that crashes its worker). The parent kills it with SIGKILL; should the parent die
  * first, the IPC channel closes and the child exits.
  */
 import { pathToFileURL } from "node:url";
@@ -13,6 +14,7 @@ interface ChildConfig {
   module: string;
   queue: string;
   leaseMs: number;
+  killOnStart?: boolean;
 }
 
 interface ChildJobQueue {
@@ -44,6 +46,7 @@ try {
   queue.work(
     config.queue,
     (job) => {
+      if (config.killOnStart === true) process.kill(process.pid, "SIGKILL");
       void send({ type: "started", id: job.id, attempt: job.attempt });
       return new Promise<void>(() => undefined);
     },

@@ -33,7 +33,8 @@ const SCALE_TIMEOUT_MS = 180_000;
  * The `JobQueue` contract (packages/ports/src/jobs.ts): delivery and payload equality, the
  * concurrency limit, delay, retry with back-off and attempt numbers, dead letters (non-retryable
  * errors at once, `maxAttempts`), listing and redrive, lease renewal and lease expiry after a worker
- * process is killed with SIGKILL (a real child process, for shared adapters), idempotency keys
+ * process is killed with SIGKILL (a real child process, for shared adapters), the attempt of a
+ * handler that kills its own process counted, idempotency keys
  * (sequential and concurrent), cancel, graceful close, payload validation and the size limit,
  * `CLOSED` after close, and 10,000 jobs through 4 workers with none lost. No check relies on the
  * order of deliveries.

@@ -48,8 +48,8 @@ class WorkerProcess {
   private readonly ready = deferred();
   readonly exited: Promise<NodeJS.Signals | number | null>;
 
-  constructor(module: string, queue: string, leaseMs: number) {
-    this.child = fork(childRunnerPath(), [JSON.stringify({ module, queue, leaseMs })], {
+  constructor(module: string, queue: string, leaseMs: number, killOnStart: boolean) {
+    this.child = fork(childRunnerPath(), [JSON.stringify({ module, queue, leaseMs, killOnStart })], {
       execArgv: [],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
       serialization: "json",
@@ -86,13 +86,18 @@ class WorkerProcess {
   }
 }
 
-async function startWorkerProcess(ctx: JobContext, queue: string, leaseMs: number): Promise<WorkerProcess> {
+async function startWorkerProcess(
+  ctx: JobContext,
+  queue: string,
+  leaseMs: number,
+  killOnStart = false,
+): Promise<WorkerProcess> {
   if (!ctx.queue.capabilities.shared) {
     ctx.skip("capabilities.shared is false: no job outlives the process that holds it");
   }
   const module = ctx.harness.childModule;
   expect(module, "a shared adapter's harness must name a childModule").toEqual(expect.any(String));
-  return new WorkerProcess(module!, queue, leaseMs);
+  return new WorkerProcess(module!, queue, leaseMs, killOnStart);
 }
 
 /** Leases: renewal while a handler runs, expiry when its worker process dies. */
@@ -144,6 +149,31 @@ export const leaseChecks: Readonly<Record<string, JobCheck>> = {
         );
         expect(again!.delivery.attempt, "the redelivery's attempt number").toBe(2);
         expect(again!.delivery.payload).toEqual({ survives: "SIGKILL" });
+      } finally {
+        child.kill();
+        await child.exited;
+      }
+    },
+
+  "counts the attempt of a handler that kills its own worker process as it starts: another worker gets attempt 2 (shared adapters only; skipped when capabilities.shared is false)":
+    async (ctx) => {
+      // A job that crashes its worker must use up attempts like one that fails, or it would be
+      // delivered again and again and never become a dead letter.
+      const queue = ctx.name("crash");
+      const child = await startWorkerProcess(ctx, queue, CHILD_LEASE_MS, true);
+      try {
+        await child.whenReady();
+        const { id } = await ctx.queue.enqueue(queue, { kills: "its worker" });
+        // The child's only way to die by SIGKILL here is its handler, which runs this job.
+        const exited = await Promise.race([child.exited, quietFor(SOON_MS).then(() => "still running")]);
+        expect(exited, "the child's handler did not get the job (or did not kill its process)").toBe(
+          "SIGKILL",
+        );
+        const seen = new Deliveries();
+        ctx.work(ctx.queue, queue, seen.handler(), { leaseMs: CHILD_LEASE_MS });
+        const [again] = await seen.waitFor(id, 1, CHILD_LEASE_MS + ctx.resolutionMs + SLACK_MS * 10);
+        expect(again!.delivery.attempt, "the attempt of the handler that died was not counted").toBe(2);
+        expect(again!.delivery.payload).toEqual({ kills: "its worker" });
       } finally {
         child.kill();
         await child.exited;

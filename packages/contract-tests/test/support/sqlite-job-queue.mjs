@@ -4,7 +4,9 @@
 // work with a renewed lease, close) and refuses the rest; it is a test fixture, not an adapter.
 //
 // JOBS_SQLITE_FLAW (environment, read at creation) breaks it on purpose:
-// "no-renewal" never renews a lease; "no-expiry" never takes back a job whose lease ran out.
+// "no-renewal" never renews a lease; "no-expiry" never takes back a job whose lease ran out;
+// "handler-before-commit" starts a handler before its claim commits (a process that dies then rolls
+// the claim back, and the attempt is not counted).
 import { randomUUID } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 
@@ -36,18 +38,30 @@ export function createSqliteJobQueue(path, flaw = process.env.JOBS_SQLITE_FLAW ?
   const workers = new Set();
   let closed = false;
 
-  function take(queue, leaseMs) {
+  function take(queue, leaseMs, start) {
     db.exec("BEGIN IMMEDIATE");
     try {
       const now = Date.now();
       const found = flaw === "no-expiry" ? pick.get(queue, now) : pick.get(queue, now, now);
       const row = found ? claim.get(now + leaseMs, found.id) : undefined;
+      if (row && flaw === "handler-before-commit") start(row);
       db.exec("COMMIT");
       return row;
     } catch (error) {
       db.exec("ROLLBACK");
       throw error;
     }
+  }
+
+  function deliveryOf(row, controller) {
+    return {
+      id: row.id,
+      queue: row.queue,
+      payload: JSON.parse(row.payload),
+      attempt: row.attempts,
+      maxAttempts: row.max_attempts,
+      signal: controller.signal,
+    };
   }
 
   function work(queue, handler, options = {}) {
@@ -58,23 +72,17 @@ export function createSqliteJobQueue(path, flaw = process.env.JOBS_SQLITE_FLAW ?
     let stopped;
     const poll = setInterval(() => {
       while (!stopping && running.size < concurrency) {
-        const row = take(queue, leaseMs);
+        let early;
+        const row = take(queue, leaseMs, (claimed) => {
+          early = Promise.resolve(handler(deliveryOf(claimed, new AbortController())));
+        });
         if (!row) return;
         const controller = new AbortController();
         const renewal =
           flaw === "no-renewal"
             ? undefined
             : setInterval(() => renew.run(Date.now() + leaseMs, row.id), Math.floor(leaseMs / 3));
-        const delivery = {
-          id: row.id,
-          queue,
-          payload: JSON.parse(row.payload),
-          attempt: row.attempts,
-          maxAttempts: row.max_attempts,
-          signal: controller.signal,
-        };
-        const run = Promise.resolve()
-          .then(() => handler(delivery))
+        const run = (early ?? Promise.resolve().then(() => handler(deliveryOf(row, controller))))
           .then(
             () => remove.run(row.id),
             () =>
