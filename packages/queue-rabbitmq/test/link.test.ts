@@ -1,9 +1,10 @@
+import type { Writable } from "node:stream";
 import { uniqueName } from "@proj/contract-tests";
 import { isInfrastructureError } from "@proj/ports";
 import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDeadline } from "../src/deadline.js";
-import { Link, NackedError } from "../src/link.js";
+import { coalesceWrites, Link, NackedError } from "../src/link.js";
 import { AMQP_URL } from "./support/harness.js";
 
 /**
@@ -81,5 +82,68 @@ describe("Link: a nacked publish", () => {
     expect(elapsed, "it went past its deadline").toBeLessThan(1_000);
     const { messageCount } = await admin.checkQueue(name);
     expect(messageCount).toBe(1);
+  });
+});
+
+/**
+ * `coalesceWrites` on a real amqplib connection: the frames of 50 publishes made in one turn leave
+ * in a few writes, not one each. Counted on the socket itself, where every flush passes through
+ * `_write` (one chunk) or `_writev` (several).
+ */
+describe("coalesceWrites", () => {
+  async function countFlushes(coalesce: boolean): Promise<{ flushes: number; chunks: number }> {
+    const connection = await amqp.connect(AMQP_URL, { noDelay: true });
+    try {
+      if (coalesce) coalesceWrites(connection);
+      const channel = await connection.createConfirmChannel();
+      const name = uniqueName("coalesce");
+      await channel.assertQueue(name, { durable: false, autoDelete: true });
+      const socket = (connection.connection as unknown as { stream: Writable }).stream as Writable & {
+        _write: (...args: unknown[]) => void;
+        _writev: (chunks: unknown[], ...rest: unknown[]) => void;
+      };
+      let flushes = 0;
+      let chunks = 0;
+      const write = socket._write;
+      const writev = socket._writev;
+      socket._write = function (this: unknown, ...args: unknown[]) {
+        flushes++;
+        chunks++;
+        return write.apply(this, args);
+      };
+      socket._writev = function (this: unknown, batch: unknown[], ...rest: unknown[]) {
+        flushes++;
+        chunks += batch.length;
+        return writev.apply(this, [batch, ...rest]);
+      };
+      const confirms = Array.from(
+        { length: 50 },
+        (_, i) =>
+          new Promise<void>((resolve, reject) =>
+            channel.publish("", name, Buffer.from(String(i)), {}, (error) =>
+              error ? reject(error) : resolve(),
+            ),
+          ),
+      );
+      await Promise.all(confirms);
+      socket._write = write;
+      socket._writev = writev;
+      await channel.deleteQueue(name);
+      return { flushes, chunks };
+    } finally {
+      await connection.close();
+    }
+  }
+
+  it("sends the frames written in one turn in one flush", async () => {
+    const coalesced = await countFlushes(true);
+    expect(coalesced.chunks, "every publish reached the socket").toBeGreaterThanOrEqual(50);
+    expect(
+      coalesced.flushes,
+      `${coalesced.chunks} frames in ${coalesced.flushes} flushes`,
+    ).toBeLessThanOrEqual(3);
+    // Without it amqplib flushes frame by frame: the check above can fail.
+    const plain = await countFlushes(false);
+    expect(plain.flushes, `${plain.chunks} frames in ${plain.flushes} flushes`).toBeGreaterThan(25);
   });
 });
