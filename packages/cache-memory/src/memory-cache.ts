@@ -1,6 +1,7 @@
 import {
   abortable,
   type Cache,
+  type CacheAddMembersOptions,
   type CacheCallOptions,
   type CacheCapabilities,
   type CacheEntry,
@@ -13,6 +14,7 @@ import {
   validateCacheCallOptions,
   validateCacheEntries,
   validateCacheKey,
+  validateCacheMembers,
   validateCacheTags,
 } from "@proj/ports";
 import { mapMemoryError } from "./map-memory-error.js";
@@ -20,6 +22,13 @@ import { mapMemoryError } from "./map-memory-error.js";
 export interface MemoryCacheOptions<V = unknown> {
   /** Most entries held at once; the least recently used one is evicted beyond it. Required. */
   maxEntries: number;
+  /**
+   * Most members held at once across all member sets (`addMembers`), apart from `maxEntries`: beyond
+   * it, whole sets are evicted, the least recently used first (`addMembers` and a `hasMember` that
+   * finds the set count as use). A set that alone would hold more is dropped, and the others kept.
+   * Default: `maxEntries`.
+   */
+  maxMembers?: number;
   /** Most total size held at once, as measured by `sizeOf`; requires `sizeOf`. */
   maxBytes?: number;
   /** Size of one entry in the unit of `maxBytes` (a non-negative finite number). */
@@ -40,6 +49,7 @@ const CAPABILITIES: CacheCapabilities = Object.freeze({
   staleWhileRevalidate: true,
   tags: true,
   batchWrites: true,
+  memberSets: true,
 });
 const WHAT = "memory cache";
 /** Shared by every successful `set`: a settled promise can be awaited any number of times. */
@@ -48,6 +58,12 @@ const RESOLVED: Promise<void> = Promise.resolve();
 const ABSENT: Promise<undefined> = Promise.resolve(undefined);
 /** Slots allocated up front; the typed arrays double from here up to `maxEntries`. */
 const INITIAL_SLOTS = 1_024;
+
+/** A member set: its members and its absolute expiry on the `performance.now()` scale, 0 for none. */
+interface MemberSet {
+  readonly members: Set<string>;
+  expiresAt: number;
+}
 
 interface Flight<V> {
   promise: Promise<V>;
@@ -115,6 +131,15 @@ export class MemoryCache<V = unknown> implements Cache<V> {
   private misses = 0;
   private evictions = 0;
 
+  /**
+   * Member sets by key, apart from the entries; the `Map`'s order is their recency (a use moves a
+   * set to the end), so the first one is evicted first.
+   */
+  private readonly memberSets = new Map<string, MemberSet>();
+  /** Members held across all member sets (expired sets not yet dropped included). */
+  private memberCount = 0;
+  private readonly maxMembers: number;
+
   private readonly flights = new Map<string, Flight<V>>();
   private readonly lifetime = new AbortController();
   private closed = false;
@@ -139,6 +164,11 @@ export class MemoryCache<V = unknown> implements Cache<V> {
       if (typeof sizeOf !== "function") throw invalid("maxBytes needs a sizeOf function");
     }
     this.maxEntries = maxEntries;
+    const maxMembers = options.maxMembers ?? maxEntries;
+    if (!Number.isSafeInteger(maxMembers) || maxMembers < 1) {
+      throw invalid(`maxMembers must be a positive integer, got ${String(options.maxMembers)}`);
+    }
+    this.maxMembers = maxMembers;
     this.maxBytes = maxBytes ?? Number.POSITIVE_INFINITY;
     this.sizeOf = maxBytes === undefined ? undefined : sizeOf;
     this.defaultTtlMs = defaultTtlMs === undefined ? 0 : checkTtl(defaultTtlMs, "defaultTtlMs");
@@ -256,6 +286,68 @@ export class MemoryCache<V = unknown> implements Cache<V> {
     this.reset();
   }
 
+  /**
+   * Adds `members` to the member set at `key` (see `Cache.addMembers`), setting the set's TTL to
+   * `ttlMs` (the default TTL when absent, none without one); no members: changes nothing. Checks
+   * every argument before any change. May evict member sets (see `maxMembers`).
+   */
+  addMembersSync(key: string, members: readonly string[], options?: { ttlMs?: number }): void {
+    if (this.closed) throw closedError(WHAT);
+    validateCacheKey(key);
+    const ttlMs = options?.ttlMs === undefined ? this.defaultTtlMs : checkTtl(options.ttlMs, "ttlMs");
+    const valid = validateCacheMembers(members);
+    if (valid.length === 0) return;
+    const now = this.clock.now();
+    let set = this.memberSets.get(key);
+    if (set !== undefined) {
+      // Taken out and put back at the end: the most recently used.
+      this.memberSets.delete(key);
+      if (set.expiresAt !== 0 && set.expiresAt <= now) {
+        this.memberCount -= set.members.size;
+        set = undefined;
+      }
+    }
+    if (set === undefined) set = { members: new Set(), expiresAt: 0 };
+    const { members: held } = set;
+    const before = held.size;
+    for (let i = 0; i < valid.length; i++) held.add(valid[i]!);
+    this.memberCount += held.size - before;
+    set.expiresAt = ttlMs > 0 ? now + ttlMs : 0;
+    if (held.size > this.maxMembers) {
+      // It would evict every other set and still not fit: keep the others instead.
+      this.memberCount -= held.size;
+      return;
+    }
+    this.memberSets.set(key, set);
+    while (this.memberCount > this.maxMembers) this.evictOldestMemberSet();
+  }
+
+  /**
+   * Whether `member` is in the live member set at `key`. A set found counts as used (see
+   * `maxMembers`); an expired one is dropped.
+   */
+  hasMemberSync(key: string, member: string): boolean {
+    if (this.closed) throw closedError(WHAT);
+    const set = this.memberSets.get(key);
+    if (set === undefined) {
+      validateCacheKey(key);
+      validateCacheKey(member, "member");
+      return false;
+    }
+    if (set.expiresAt !== 0 && set.expiresAt <= this.clock.now()) {
+      validateCacheKey(member, "member");
+      this.memberSets.delete(key);
+      this.memberCount -= set.members.size;
+      return false;
+    }
+    this.memberSets.delete(key);
+    this.memberSets.set(key, set);
+    // Only members that passed the key rule are held, so a hit needs no check.
+    if (set.members.has(member)) return true;
+    validateCacheKey(member, "member");
+    return false;
+  }
+
   /** Hits, misses and evictions so far, and the entries held (expired ones not yet swept included). */
   statsSync(): CacheStats {
     if (this.closed) throw closedError(WHAT);
@@ -304,6 +396,21 @@ export class MemoryCache<V = unknown> implements Cache<V> {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  addMembers(key: string, members: readonly string[], options?: CacheAddMembersOptions): Promise<void> {
+    try {
+      if (options !== undefined) this.checkCall(options, "addMembers", key);
+      this.addMembersSync(key, members, options);
+      return RESOLVED;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  async hasMember(key: string, member: string, options?: CacheCallOptions): Promise<boolean> {
+    if (options !== undefined) this.checkCall(options, "hasMember", key);
+    return this.hasMemberSync(key, member);
   }
 
   async has(key: string, options?: CacheCallOptions): Promise<boolean> {
@@ -675,7 +782,17 @@ export class MemoryCache<V = unknown> implements Cache<V> {
     this.remove(slot);
   }
 
+  private evictOldestMemberSet(): void {
+    for (const [key, set] of this.memberSets) {
+      this.memberSets.delete(key);
+      this.memberCount -= set.members.size;
+      return;
+    }
+  }
+
   private reset(): void {
+    this.memberSets.clear();
+    this.memberCount = 0;
     this.slotOf.clear();
     this.byTag.clear();
     if (this.tagsOf !== null) this.tagsOf.length = 0;

@@ -431,6 +431,8 @@ describe("options", () => {
     ["maxBytes without sizeOf", { maxEntries: 1, maxBytes: 10 }],
     ["maxBytes of 0", { maxEntries: 1, maxBytes: 0, sizeOf: () => 1 }],
     ["a defaultTtlMs of 0", { maxEntries: 1, defaultTtlMs: 0 }],
+    ["maxMembers of 0", { maxEntries: 1, maxMembers: 0 }],
+    ["fractional maxMembers", { maxEntries: 1, maxMembers: 2.5 }],
   ])("rejects %s with INVALID_ARGUMENT", async (_label, options) => {
     await expectErrorCode(() => createMemoryCache(options), "INVALID_ARGUMENT");
   });
@@ -476,5 +478,88 @@ describe("tags", () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe("member sets", () => {
+  it("expires a set at its TTL to the millisecond, and each call sets the TTL anew", () => {
+    vi.useFakeTimers();
+    try {
+      const cache = createMemoryCache({ maxEntries: 10, defaultTtlMs: 50 });
+      cache.addMembersSync("s", ["a"], { ttlMs: 1_000 });
+      cache.addMembersSync("d", ["a"]);
+      vi.advanceTimersByTime(999);
+      expect(cache.hasMemberSync("s", "a")).toBe(true);
+      expect(cache.hasMemberSync("d", "a"), "the default TTL").toBe(false);
+      cache.addMembersSync("s", ["b"], { ttlMs: 10 });
+      vi.advanceTimersByTime(9);
+      expect(cache.hasMemberSync("s", "a")).toBe(true);
+      vi.advanceTimersByTime(1);
+      expect(cache.hasMemberSync("s", "a")).toBe(false);
+      expect(cache.hasMemberSync("s", "b")).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("holds at most maxMembers members, evicting the least recently used sets whole", () => {
+    const cache = createMemoryCache({ maxEntries: 100, maxMembers: 4 });
+    cache.addMembersSync("old", ["a", "b"]);
+    cache.addMembersSync("used", ["a"]);
+    cache.addMembersSync("new", ["a"]);
+    expect(cache.hasMemberSync("old", "a"), "within the bound").toBe(true);
+    // "old" was just used: "used" is now the least recently used.
+    cache.addMembersSync("newest", ["a"]);
+    expect(cache.hasMemberSync("used", "a"), "the least recently used set").toBe(false);
+    expect(cache.hasMemberSync("old", "b")).toBe(true);
+    expect(cache.hasMemberSync("new", "a")).toBe(true);
+    expect(cache.hasMemberSync("newest", "a")).toBe(true);
+    // A member already held costs nothing more.
+    cache.addMembersSync("old", ["a", "b"]);
+    expect(cache.hasMemberSync("new", "a")).toBe(true);
+    expect(cache.statsSync(), "member sets are not entries").toMatchObject({ size: 0, evictions: 0 });
+  });
+
+  it("drops a set that alone would exceed maxMembers and keeps the others", () => {
+    const cache = createMemoryCache({ maxEntries: 100, maxMembers: 3 });
+    cache.addMembersSync("other", ["x"]);
+    cache.addMembersSync("big", ["a", "b"]);
+    cache.addMembersSync("big", ["c", "d"]);
+    expect(cache.hasMemberSync("big", "a")).toBe(false);
+    expect(cache.hasMemberSync("big", "d")).toBe(false);
+    expect(cache.hasMemberSync("other", "x"), "kept").toBe(true);
+    cache.addMembersSync("big", ["e", "f"]);
+    expect(cache.hasMemberSync("big", "e"), "a new set under the key fits again").toBe(true);
+    expect(cache.hasMemberSync("other", "x")).toBe(true);
+  });
+
+  it("stays within maxMembers under a stream of distinct sets, expired ones included", () => {
+    vi.useFakeTimers();
+    try {
+      const cache = createMemoryCache({ maxEntries: 10, maxMembers: 10 });
+      for (let i = 0; i < 10_000; i++) cache.addMembersSync(`s${i}`, [`m${i}`, "shared"], { ttlMs: 5 });
+      vi.advanceTimersByTime(10);
+      for (let i = 0; i < 10_000; i++) cache.addMembersSync(`t${i}`, [`m${i}`]);
+      for (let i = 0; i < 9_990; i++) expect(cache.hasMemberSync(`t${i}`, `m${i}`)).toBe(false);
+      for (let i = 9_990; i < 10_000; i++) expect(cache.hasMemberSync(`t${i}`, `m${i}`)).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("answers hasMember on the synchronous path, refuses bad input and is CLOSED after close", async () => {
+    const cache = createMemoryCache({ maxEntries: 10 });
+    await cache.addMembers("k", ["a"]);
+    expect(cache.hasMemberSync("k", "a")).toBe(true);
+    cache.addMembersSync("k", ["b"]);
+    expect(await cache.hasMember("k", "b")).toBe(true);
+    await expectErrorCode(() => cache.hasMemberSync("k", ""), "INVALID_ARGUMENT");
+    await expectErrorCode(() => cache.hasMemberSync("absent", "\ud800"), "INVALID_ARGUMENT");
+    await expectErrorCode(() => cache.addMembersSync("k", ["c", ""]), "INVALID_ARGUMENT");
+    expect(cache.hasMemberSync("k", "c")).toBe(false);
+    await cache.close();
+    await expectErrorCode(() => cache.addMembersSync("k", ["a"]), "CLOSED");
+    await expectErrorCode(() => cache.hasMemberSync("k", "a"), "CLOSED");
+    await expectErrorCode(cache.addMembers("k", []), "CLOSED");
   });
 });

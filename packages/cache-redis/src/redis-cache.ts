@@ -1,6 +1,7 @@
 import {
   abortable,
   type Cache,
+  type CacheAddMembersOptions,
   type CacheCallOptions,
   type CacheCapabilities,
   type CacheEntry,
@@ -14,12 +15,14 @@ import {
   validateCacheCallOptions,
   validateCacheEntries,
   validateCacheKey,
+  validateCacheMembers,
   validateCacheTags,
 } from "@proj/ports";
 import { Redis, type RedisOptions } from "ioredis";
 import { type Deadline, RedisCalls, reconnectDelay, startDeadline } from "./redis-calls.js";
 import { fromJson, toStrictJson } from "./redis-json.js";
 import {
+  ADD_MEMBERS,
   DELETE_ENTRIES,
   DELETE_ENTRY,
   DELETE_TAG_BATCH,
@@ -36,6 +39,7 @@ interface TagScripts {
   projCacheDelete(numberOfKeys: number, ...keysAndArgs: string[]): Promise<number>;
   projCacheDeleteMany(numberOfKeys: number, ...keysAndArgs: string[]): Promise<number>;
   projCacheDeleteTag(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<[number, number]>;
+  projCacheAddMembers(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
 }
 
 /** A message `setAndPublish` publishes once the entry is written. */
@@ -94,6 +98,7 @@ const NOT_PIPELINED = [
   "projCacheDelete",
   "projCacheDeleteMany",
   "projCacheDeleteTag",
+  "projCacheAddMembers",
   "unlink",
   "scan",
   "quit",
@@ -105,6 +110,7 @@ const CAPABILITIES: CacheCapabilities = Object.freeze({
   staleWhileRevalidate: false,
   tags: true,
   batchWrites: true,
+  memberSets: true,
 });
 const WHAT = "Redis cache";
 
@@ -142,7 +148,12 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
   readonly #tagPrefix: string;
   /** Prefix of the entries' tag records, `<encoded namespace>%E:`. */
   readonly #recordPrefix: string;
-  /** SCAN pattern matching the namespace's entries, tag sets and records, and nothing else's. */
+  /** Prefix of the member sets of `addMembers`, `<encoded namespace>%S:`. */
+  readonly #memberSetPrefix: string;
+  /**
+   * SCAN pattern matching the namespace's entries, tag sets, records and member sets (and keys of
+   * other namespaces that start alike, which `clear` filters out).
+   */
   readonly #everythingPattern: string;
   readonly #scripts: TagScripts;
   readonly #defaultTtlMs: number;
@@ -165,6 +176,7 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
     this.#prefix = `${encoded}:`;
     this.#tagPrefix = `${encoded}%T:`;
     this.#recordPrefix = `${encoded}%E:`;
+    this.#memberSetPrefix = `${encoded}%S:`;
     this.#everythingPattern = `${escapeGlob(encoded)}[:%]*`;
     this.#defaultTtlMs =
       options.defaultTtlMs === undefined ? 0 : checkTtl(options.defaultTtlMs, "defaultTtlMs");
@@ -201,6 +213,7 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
     this.client.defineCommand("projCacheDelete", { lua: DELETE_ENTRY });
     this.client.defineCommand("projCacheDeleteMany", { lua: DELETE_ENTRIES });
     this.client.defineCommand("projCacheDeleteTag", { lua: DELETE_TAG_BATCH });
+    this.client.defineCommand("projCacheAddMembers", { lua: ADD_MEMBERS });
     this.#scripts = this.client as unknown as TagScripts;
   }
 
@@ -294,6 +307,42 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
       options?.signal,
       () => this.#scripts.projCacheSetMany(keys.length, ...keys, ...args),
     );
+  }
+
+  /**
+   * SADD of the members, then the set's TTL (PEXPIRE, or PERSIST for none), in one script under
+   * `<encoded namespace>%S:<key>`: one round trip, atomic on the server. Every argument is checked
+   * before anything is sent; no members sends nothing. A reply lost after sending is
+   * `TIMEOUT`/`UNAVAILABLE` with `details.outcome: "unknown"`, like `set`.
+   */
+  async addMembers(key: string, members: readonly string[], options?: CacheAddMembersOptions): Promise<void> {
+    this.#ensureOpen();
+    validateCacheKey(key);
+    const ttlMs = options?.ttlMs === undefined ? this.#defaultTtlMs : checkTtl(options.ttlMs, "ttlMs");
+    const deadline = this.#deadline(options, "SADD", key);
+    const valid = validateCacheMembers(members);
+    if (valid.length === 0) return;
+    const full = this.#memberSetPrefix + key;
+    await this.#keyCommand("SADD", key, true, deadline, options?.signal, () =>
+      this.#scripts.projCacheAddMembers(1, full, ttlMs, ...valid),
+    );
+  }
+
+  /** SISMEMBER on `<encoded namespace>%S:<key>`: an absent or expired set holds nothing. */
+  async hasMember(key: string, member: string, options?: CacheCallOptions): Promise<boolean> {
+    this.#ensureOpen();
+    validateCacheKey(key);
+    validateCacheKey(member, "member");
+    const full = this.#memberSetPrefix + key;
+    const found = await this.#keyCommand(
+      "SISMEMBER",
+      key,
+      false,
+      this.#deadline(options, "SISMEMBER", key),
+      options?.signal,
+      () => this.client.sismember(full, member),
+    );
+    return found === 1;
   }
 
   async has(key: string, options?: CacheCallOptions): Promise<boolean> {
@@ -394,11 +443,16 @@ export class RedisCache<V = JsonValue> implements Cache<V> {
     const what = `clear of namespace "${this.namespace}"`;
     const deadline = this.#walkDeadline(options, what);
     this.#dropFlights();
-    // One walk over entries, tag sets and tag records; other namespaces' keys can match the
-    // pattern (`N%3Asub:…` starts with `N%`), so each key is checked against the three prefixes.
+    // One walk over entries, tag sets, tag records and member sets; other namespaces' keys can
+    // match the pattern (`N%3Asub:…` starts with `N%`), so each key is checked against the prefixes.
     await this.#scan(this.#everythingPattern, what, deadline, options?.signal, async (keys) => {
       const entries = keys.filter((key) => key.startsWith(this.#prefix));
-      const aux = keys.filter((key) => key.startsWith(this.#tagPrefix) || key.startsWith(this.#recordPrefix));
+      const aux = keys.filter(
+        (key) =>
+          key.startsWith(this.#tagPrefix) ||
+          key.startsWith(this.#recordPrefix) ||
+          key.startsWith(this.#memberSetPrefix),
+      );
       if (entries.length > 0) await this.#deleteEntries(entries, what, deadline, options?.signal);
       if (aux.length > 0) {
         await this.#calls.run(

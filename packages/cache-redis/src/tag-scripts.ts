@@ -4,7 +4,9 @@
  *
  * - `N:<key>`: the entry (its value text), as before tags existed;
  * - `N%E:<key>`: the entry's tag record, a SET of its tags, with the entry's TTL;
- * - `N%T:<tag>`: the tag's member SET, the keys written with that tag.
+ * - `N%T:<tag>`: the tag's member SET, the keys written with that tag;
+ * - `N%S:<key>`: the member set of `addMembers`/`hasMember` (a SET of the members), apart from the
+ *   entry `N:<key>`: the entry calls (SCAN `N:*`) never reach it, `clear` (SCAN `N[:%]*`) does.
  *
  * A tag member is live while the key's tag record holds the tag: a later write of the key replaces
  * the record (and leaves the old tags' sets), a delete removes both. Members whose entry expired
@@ -181,4 +183,19 @@ for _, member in ipairs(popped) do
   end
 end
 return { #popped, removed }
+`;
+
+/**
+ * `addMembers`: KEYS: the member set. ARGV: TTL ms (0 for none), then the members (at least one).
+ * SADD, then the set's TTL from this call (PEXPIRE, or PERSIST for none), atomically.
+ */
+export const ADD_MEMBERS = `
+redis.call('SADD', KEYS[1], unpack(ARGV, 2))
+local ttl = tonumber(ARGV[1])
+if ttl > 0 then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+else
+  redis.call('PERSIST', KEYS[1])
+end
+return 1
 `;

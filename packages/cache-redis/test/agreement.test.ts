@@ -84,13 +84,21 @@ type Call =
   | { op: "set"; key: string; value: unknown }
   | { op: "get" | "has" | "delete"; key: string }
   | { op: "deletePrefix"; key: string }
-  | { op: "getOrSet"; key: string; value: unknown };
+  | { op: "getOrSet"; key: string; value: unknown }
+  | { op: "addMembers"; key: string; members: string[] }
+  | { op: "hasMember"; key: string; member: string };
 
 const callArb: fc.Arbitrary<Call> = fc.oneof(
   fc.record({ op: fc.constant("set" as const), key: keyArb, value: jsonArb }),
   fc.record({ op: fc.constantFrom("get" as const, "has" as const, "delete" as const), key: keyArb }),
   fc.record({ op: fc.constant("deletePrefix" as const), key: keyArb }),
   fc.record({ op: fc.constant("getOrSet" as const), key: keyArb, value: jsonArb }),
+  fc.record({
+    op: fc.constant("addMembers" as const),
+    key: keyArb,
+    members: fc.array(keyArb, { maxLength: 4 }),
+  }),
+  fc.record({ op: fc.constant("hasMember" as const), key: keyArb, member: keyArb }),
 );
 
 type Outcome = { value: unknown } | { code: string };
@@ -113,6 +121,10 @@ function run(cache: Cache, call: Call): Promise<Outcome> {
       return outcomeOf(() => cache.getOrSet(call.key, async () => call.value));
     case "deletePrefix":
       return outcomeOf(() => cache.deletePrefix(call.key));
+    case "addMembers":
+      return outcomeOf(() => (cache.addMembers as NonNullable<Cache["addMembers"]>)(call.key, call.members));
+    case "hasMember":
+      return outcomeOf(() => (cache.hasMember as NonNullable<Cache["hasMember"]>)(call.key, call.member));
     default:
       return outcomeOf(() => cache[call.op](call.key));
   }
@@ -155,9 +167,11 @@ describe("memory and Redis agree", () => {
     await fc.assert(
       fc.asyncProperty(fc.array(callArb, { minLength: 1, maxLength: 12 }), async (calls) => {
         const written = new Set<string>();
+        const grown = new Set<string>();
         try {
           for (const call of calls) {
             if (call.op === "set" || call.op === "getOrSet") written.add(call.key);
+            if (call.op === "addMembers") grown.add(call.key);
             const fromMemory = await run(memory, call);
             const fromRedis = await run(redis, call);
             const agree =
@@ -175,6 +189,12 @@ describe("memory and Redis agree", () => {
           for (const key of written) {
             await memory.delete(key).catch(() => undefined);
             await redis.delete(key).catch(() => undefined);
+          }
+          // Member sets have no delete: the memory cache is cleared (its values are gone by now),
+          // Redis' sets unlinked by name (the test's namespace holds no `%` or `:`).
+          if (grown.size > 0) {
+            await memory.clear();
+            await redis.client.unlink(...[...grown].map((key) => `${redis.namespace}%S:${key}`));
           }
         }
       }),

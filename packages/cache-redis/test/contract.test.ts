@@ -3,7 +3,13 @@ import type { RedisCache } from "../src/index.js";
 import { destroyCache, openCache, UNREACHABLE_URL } from "./support/redis.js";
 
 cacheContract("cache-redis", {
-  capabilities: { shared: true, staleWhileRevalidate: false, tags: true, batchWrites: true },
+  capabilities: {
+    shared: true,
+    staleWhileRevalidate: false,
+    tags: true,
+    batchWrites: true,
+    memberSets: true,
+  },
   create: async () => openCache(),
   destroy: (cache) => destroyCache(cache as RedisCache),
   createWithDefaultTtl: async (defaultTtlMs) => openCache({ defaultTtlMs }),

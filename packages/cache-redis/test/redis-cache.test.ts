@@ -306,6 +306,65 @@ describe("tags", () => {
   });
 });
 
+describe("member sets", () => {
+  it("keeps a member set as a Redis SET under <namespace>%S:<key> with the call's TTL", async () => {
+    const cache = track(openCache<unknown>({ namespace: `${uniqueName("sets")}:a%b` }));
+    const encoded = cache.namespace.replace("%", "%25").replace(":", "%3A");
+    await cache.set("k", "value");
+    await cache.addMembers("k", ["m1", "m2", "m1"], { ttlMs: 60_000 });
+    const full = `${encoded}%S:k`;
+    expect(await admin.type(full)).toBe("set");
+    expect((await admin.smembers(full)).sort()).toEqual(["m1", "m2"]);
+    const ttl = await admin.pttl(full);
+    expect(ttl).toBeGreaterThan(50_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+    expect(await admin.get(`${encoded}:k`), "the value is untouched").toBe('"value"');
+    await cache.addMembers("k", ["m3"]);
+    expect(await admin.pttl(full), "a call without TTL persists the set").toBe(-1);
+    expect(await admin.scard(full)).toBe(3);
+  });
+
+  it("sends one command per addMembers and per hasMember", async () => {
+    const cache = track(openCache());
+    await cache.addMembers("warm", ["x"]);
+    const sent: string[] = [];
+    const original = cache.client.sendCommand.bind(cache.client);
+    const spy = vi.spyOn(cache.client, "sendCommand").mockImplementation((command, stream) => {
+      sent.push((command as { name: string }).name);
+      return original(command, stream);
+    });
+    try {
+      const members = Array.from({ length: 100 }, (_, i) => `job-${i}`);
+      for (let round = 0; round < 5; round++) await cache.addMembers("done", members, { ttlMs: 60_000 });
+      expect(await cache.hasMember("done", "job-99")).toBe(true);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(sent).toEqual([...Array(5).fill("evalsha"), "sismember"]);
+  });
+
+  it("leaves nothing of the namespace's sets after clear, and a look-alike namespace's are kept", async () => {
+    const cache = track(openCache());
+    const other = track(openCache({ namespace: `${cache.namespace}:sub` }));
+    for (const c of [cache, other]) {
+      await c.addMembers("s", ["a"]);
+      await c.addMembers("t", ["b"], { ttlMs: 60_000 });
+    }
+    await cache.clear();
+    expect(await admin.keys(`${cache.namespace}%S:*`)).toEqual([]);
+    expect(await other.hasMember("s", "a")).toBe(true);
+    expect(await other.hasMember("t", "b")).toBe(true);
+  });
+
+  it("keeps addMembers out of the read pipeline", async () => {
+    const cache = track(openCache({ pipelineReads: true }));
+    expect(cache.client.options.autoPipeliningIgnoredCommands).toContain("projCacheAddMembers");
+    await Promise.all(Array.from({ length: 50 }, (_, i) => cache.addMembers("s", [`m${i}`])));
+    const found = await Promise.all(Array.from({ length: 50 }, (_, i) => cache.hasMember("s", `m${i}`)));
+    expect(found.every(Boolean)).toBe(true);
+  });
+});
+
 describe("pipelineReads", () => {
   it("auto-pipelines reads only, and answers concurrent reads and writes correctly", async () => {
     const cache = track(openCache({ pipelineReads: true }));

@@ -32,6 +32,12 @@ function everyCall(
           ],
         ] as const)
       : []),
+    ...(cache.capabilities.memberSets
+      ? ([
+          ["addMembers", () => (cache.addMembers as NonNullable<Cache["addMembers"]>)("k", ["m"], options)],
+          ["hasMember", () => (cache.hasMember as NonNullable<Cache["hasMember"]>)("k", "m", options)],
+        ] as const)
+      : []),
   ];
 }
 
@@ -58,6 +64,14 @@ export function callOptionsTests(cache: () => Cache): void {
           await (cache().setMany as NonNullable<Cache["setMany"]>)([{ key: "m", value: 1 }], options);
           expect(await cache().get("m")).toBe(1);
         }
+        if (cache().capabilities.memberSets) {
+          await (cache().addMembers as NonNullable<Cache["addMembers"]>)("s", ["a"], {
+            ...options,
+            ttlMs: 60_000,
+          });
+          expect(await (cache().hasMember as NonNullable<Cache["hasMember"]>)("s", "a", options)).toBe(true);
+          expect(await (cache().hasMember as NonNullable<Cache["hasMember"]>)("s", "b", options)).toBe(false);
+        }
         await cache().clear(options);
         expect((await cache().stats(options)).size).toBe(0);
       }
@@ -72,6 +86,12 @@ export function callOptionsTests(cache: () => Cache): void {
           expect(error.message, name).toContain("timeoutMs");
         }
         expect(await cache().get("k"), "a refused call changed the cache").toBe("kept");
+        if (cache().capabilities.memberSets) {
+          expect(
+            await (cache().hasMember as NonNullable<Cache["hasMember"]>)("k", "m"),
+            "a refused addMembers added its member",
+          ).toBe(false);
+        }
       },
     );
 
@@ -98,6 +118,12 @@ export function callOptionsTests(cache: () => Cache): void {
       );
       expect(loaderCalls).toBe(0);
       expect(await cache().get("k"), "a cancelled call changed the cache").toBe("kept");
+      if (cache().capabilities.memberSets) {
+        expect(
+          await (cache().hasMember as NonNullable<Cache["hasMember"]>)("k", "m"),
+          "a cancelled addMembers added its member",
+        ).toBe(false);
+      }
     });
   });
 }

@@ -9,6 +9,7 @@ import type { CacheHarness } from "./harness.js";
 import { hostileInputTests } from "./hostile-input.js";
 import { invalidationTests } from "./invalidation.js";
 import { lifecycleTests } from "./lifecycle.js";
+import { memberSetTests } from "./member-sets.js";
 import { staleWhileRevalidateTests } from "./stale-while-revalidate.js";
 import { statsTests } from "./stats.js";
 import { tagTests } from "./tags.js";
@@ -31,6 +32,7 @@ export function cacheContract(name: string, harness: CacheHarness): void {
     invalidationTests(cache, harness);
     tagTests(cache, harness);
     batchWriteTests(cache, harness);
+    memberSetTests(cache, harness);
     statsTests(cache, harness);
     hostileInputTests(cache, harness);
     callOptionsTests(cache);

@@ -30,6 +30,12 @@ function everyMethod(
           ["setMany", () => (cache.setMany as NonNullable<Cache["setMany"]>)([{ key: "k", value: 1 }])],
         ] as const)
       : []),
+    ...(cache.capabilities.memberSets
+      ? ([
+          ["addMembers", () => (cache.addMembers as NonNullable<Cache["addMembers"]>)("k", ["m"])],
+          ["hasMember", () => (cache.hasMember as NonNullable<Cache["hasMember"]>)("k", "m")],
+        ] as const)
+      : []),
   ];
 }
 

@@ -137,6 +137,31 @@ export function cacheFaultContract(name: string, harness: CacheFaultHarness): vo
       await recovers("lost replies");
     });
 
+    it("reports an addMembers whose reply was lost as an unknown outcome (capabilities.memberSets)", async (context) => {
+      const addMembers = cache.addMembers;
+      const hasMember = server.hasMember;
+      if (addMembers === undefined || hasMember === undefined) {
+        context.skip();
+        return;
+      }
+      await addMembers.call(cache, "s", ["before"]);
+      await proxy.set("lose-replies");
+      const error = await expectFailsWithin(
+        addMembers.call(cache, "s", ["m1", "m2"], { ttlMs: 60_000 }),
+        callMs + SLACK_MS,
+        ["TIMEOUT", "UNAVAILABLE"],
+        "an addMembers whose reply is lost",
+      );
+      expect(isOutcomeUnknown(error), `expected details.outcome "unknown": ${error.message}`).toBe(true);
+      expect(error.retryable).toBe(false);
+      // The server applied it, all of it: the call is atomic.
+      expect(await hasMember.call(server, "s", "m1")).toBe(true);
+      expect(await hasMember.call(server, "s", "m2")).toBe(true);
+      expect(await hasMember.call(server, "s", "before")).toBe(true);
+      await proxy.heal();
+      await recovers("lost replies");
+    });
+
     it("fails calls in time during an outage without a loop of reconnects, and serves again after it", async () => {
       await cache.set("k", "before");
       await proxy.set("outage-reset");
