@@ -20,6 +20,8 @@ export const CHAOS_OPERATIONS: Readonly<Record<ChaosPort, readonly string[]>> = 
     "set",
     "setMany",
     "has",
+    "addMembers",
+    "hasMember",
     "delete",
     "deletePrefix",
     "deleteByTag",

@@ -14,7 +14,7 @@ import {
 import { createPgliteDatabase } from "@proj/adapter-pglite";
 import { createMemoryCache } from "@proj/cache-memory";
 import { collectBytes, expectErrorCode, uniqueName } from "@proj/contract-tests";
-import { withoutBatchWrites } from "@proj/decorator-contracts";
+import { withMemberSets, withoutBatchWrites, withoutMemberSets } from "@proj/decorator-contracts";
 import { isInfrastructureError, isOutcomeUnknown, sql, UnauthenticatedError } from "@proj/ports";
 import { createOpenReportGenerator } from "@proj/report-openreport";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -491,6 +491,86 @@ describe("Cache.setMany", () => {
       "reports report:2",
       "lost user:1",
       "lost user:1",
+    ]);
+    await inner.close();
+  });
+});
+
+describe("Cache member sets", () => {
+  it("are offered exactly when the wrapped cache offers them", async () => {
+    const chaos = createChaos({ seed: 1, rules: [{ error: "UNAVAILABLE", rate: 0 }] });
+    const inner = withMemberSets(createMemoryCache<unknown>({ maxEntries: 10 }));
+    const withSets = withChaosCache(inner, chaos);
+    const without = withChaosCache(withoutMemberSets(inner), chaos);
+    expect(typeof withSets.addMembers).toBe("function");
+    expect(typeof withSets.hasMember).toBe("function");
+    expect(withSets.capabilities.memberSets).toBe(true);
+    expect("addMembers" in without).toBe(false);
+    expect("hasMember" in without).toBe(false);
+    expect(without.capabilities.memberSets).toBe(false);
+    expect(typeof without.setMany, "setMany still passes through").toBe("function");
+    await inner.close();
+  });
+
+  it("pass through: members added and found, TTL and options given to the adapter", async () => {
+    const chaos = createChaos({ seed: 1, rules: [{ error: "UNAVAILABLE", rate: 0 }] });
+    const inner = withMemberSets(createMemoryCache<unknown>({ maxEntries: 10 }));
+    const cache = withChaosCache(inner, chaos);
+    const addMembers = cache.addMembers as NonNullable<typeof cache.addMembers>;
+    const hasMember = cache.hasMember as NonNullable<typeof cache.hasMember>;
+    await addMembers("seen", ["a", "b", "a"], { ttlMs: 60_000 });
+    expect(await hasMember("seen", "a")).toBe(true);
+    expect(await hasMember("seen", "c")).toBe(false);
+    await addMembers("brief", ["x"], { ttlMs: 20 });
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(await inner.hasMember?.("brief", "x"), "the adapter got the ttlMs").toBe(false);
+    await expectErrorCode(addMembers("seen", [""]), "INVALID_ARGUMENT");
+    await expectErrorCode(hasMember("seen", "a", { signal: AbortSignal.abort() }), "CANCELLED");
+    expect(chaos.injectedCount).toBe(0);
+    await inner.close();
+  });
+
+  it("have fault sites of their own, keyed by the set's key; addMembers' after phase comes after the add", async () => {
+    const chaos = createChaos({
+      seed: 1,
+      rules: [
+        { name: "sets", operations: ["set", "has", "setMany"], error: "INTERNAL" },
+        { name: "visits", operations: "addMembers", keys: "visits:*", error: "UNAVAILABLE", times: 1 },
+        {
+          name: "lost",
+          operations: "addMembers",
+          error: { code: "TIMEOUT", outcome: "unknown" },
+          phase: "after",
+        },
+        { name: "asks", operations: "hasMember", keys: "visits:*", error: "UNAVAILABLE" },
+      ],
+    });
+    const inner = withMemberSets(createMemoryCache<unknown>({ maxEntries: 10 }));
+    const cache = withChaosCache(inner, chaos);
+    const addMembers = cache.addMembers as NonNullable<typeof cache.addMembers>;
+    const hasMember = cache.hasMember as NonNullable<typeof cache.hasMember>;
+    const refused = await expectErrorCode(addMembers("visits:1", ["u1", "u2"]), "UNAVAILABLE");
+    expect(refused.details).toEqual({
+      injected: true,
+      rule: "visits",
+      port: "cache",
+      operation: "addMembers",
+    });
+    expect(await inner.hasMember?.("visits:1", "u1"), "a fault before the call adds nothing").toBe(false);
+    const lost = await expectErrorCode(addMembers("visits:1", ["u1", "u2"]), "TIMEOUT");
+    expect(isOutcomeUnknown(lost)).toBe(true);
+    expect(await inner.hasMember?.("visits:1", "u1")).toBe(true);
+    expect(await inner.hasMember?.("visits:1", "u2")).toBe(true);
+    const asked = await expectErrorCode(hasMember("visits:1", "u1"), "UNAVAILABLE");
+    expect(asked.details).toMatchObject({ rule: "asks", operation: "hasMember" });
+    expect(await hasMember("other", "u1"), "a key the rule does not match passes").toBe(false);
+    // Both addMembers rules fired on the first call (its "before" error won); the rules on set,
+    // has and setMany never did.
+    expect(chaos.injections.map(({ rule, key }) => `${rule} ${key}`)).toEqual([
+      "visits visits:1",
+      "lost visits:1",
+      "lost visits:1",
+      "asks visits:1",
     ]);
     await inner.close();
   });

@@ -3,7 +3,6 @@ import {
   type ErrorCode,
   InfrastructureError,
   isInfrastructureError,
-  isOutcomeUnknown,
   outcomeUnknownError,
 } from "@proj/ports";
 import {
@@ -143,6 +142,11 @@ export interface Operation {
   readonly what: string;
   /** Doing it twice leaves the same state as doing it once: it may be retried. */
   readonly idempotent: boolean;
+  /**
+   * Doing it again after it may have taken effect is harmless (a member set's `addMembers`): a
+   * `TIMEOUT` or `UNAVAILABLE` whose outcome is unknown is retried too. Only with `idempotent`.
+   */
+  readonly repeatable: boolean;
   readonly timeoutMs: number | false;
   readonly timeout: TimeoutPolicy | undefined;
 }
@@ -314,7 +318,7 @@ export class ResiliencePolicy {
   operation(
     port: ResiliencePort,
     name: string,
-    options: { idempotent: boolean; runsCallerCode?: boolean },
+    options: { idempotent: boolean; runsCallerCode?: boolean; repeatable?: boolean },
   ): Operation {
     const what = `${port}.${name}`;
     const timeoutMs =
@@ -326,6 +330,7 @@ export class ResiliencePolicy {
       name,
       what,
       idempotent: options.idempotent,
+      repeatable: options.idempotent && options.repeatable === true,
       timeoutMs,
       timeout: timeoutMs === false ? undefined : this.#timeoutPolicy(timeoutMs),
     };
@@ -437,7 +442,8 @@ export class ResiliencePolicy {
     signal: AbortSignal | undefined,
     hooks: CallHooks<never> | undefined,
   ): boolean {
-    if (index + 1 >= settings.maxAttempts || signal?.aborted || !this.#retryable(error, hooks)) return false;
+    if (index + 1 >= settings.maxAttempts || signal?.aborted || !this.#retryable(error, operation, hooks))
+      return false;
     if (settings.budget !== undefined && !settings.budget.tryRetry()) {
       this.#emit({ type: "retry-budget-exhausted", ...this.#source(operation), error });
       return false;
@@ -447,8 +453,19 @@ export class ResiliencePolicy {
     return true;
   }
 
-  #retryable(error: unknown, hooks: CallHooks<never> | undefined): error is InfrastructureError {
-    if (!isInfrastructureError(error) || !error.retryable || isOutcomeUnknown(error)) return false;
+  #retryable(
+    error: unknown,
+    operation: Operation,
+    hooks: CallHooks<never> | undefined,
+  ): error is InfrastructureError {
+    if (!isInfrastructureError(error)) return false;
+    // Sent, and no answer (`isOutcomeUnknown`): only an operation that may be done again whatever it
+    // did is retried, and only after a failure of the backend (never a cancellation).
+    const again =
+      error.details.outcome === "unknown"
+        ? operation.repeatable && (error.code === "TIMEOUT" || error.code === "UNAVAILABLE")
+        : error.retryable;
+    if (!again) return false;
     const rejection = rejectionOf(error);
     if (rejection === "circuit-open" || rejection === "bulkhead-full") return false;
     return hooks?.isCallerError?.(error) !== true;

@@ -9,7 +9,7 @@ import {
   withChaosObjectStorage,
 } from "@proj/chaos";
 import { collectBytes, expectErrorCode, sleep } from "@proj/contract-tests";
-import { withoutBatchWrites } from "@proj/decorator-contracts";
+import { withMemberSets, withoutBatchWrites, withoutMemberSets } from "@proj/decorator-contracts";
 import { type InfrastructureError, isInfrastructureError, isOutcomeUnknown } from "@proj/ports";
 import { describe, expect, it } from "vitest";
 import {
@@ -43,6 +43,21 @@ function cacheUnder(rules: ChaosRule[], options: ResilienceOptions = {}) {
   });
   const cache = withResilienceCache(withChaosCache(inner, chaos), policy);
   return { chaos, inner, policy, cache, events };
+}
+
+/** As `cacheUnder`, over a cache with member sets (`capabilities.memberSets`). */
+function setsUnder(rules: ChaosRule[]) {
+  const events: ResilienceEvent[] = [];
+  const chaos = createChaos({ seed: 7, rules });
+  const inner = withMemberSets(createMemoryCache<string>({ maxEntries: 100 }));
+  const cache = withResilienceCache(withChaosCache(inner, chaos), {
+    ...BASE,
+    onEvent: (event) => events.push(event),
+  });
+  const addMembers = cache.addMembers as NonNullable<typeof cache.addMembers>;
+  const hasMember = cache.hasMember as NonNullable<typeof cache.hasMember>;
+  const retries = () => events.filter((event) => event.type === "retry");
+  return { chaos, inner, cache, addMembers, hasMember, retries };
 }
 
 async function rejection(promise: Promise<unknown>): Promise<InfrastructureError> {
@@ -116,6 +131,82 @@ describe("retry", () => {
     const single = withResilienceCache(withoutBatchWrites(inner), BASE);
     expect("setMany" in single).toBe(false);
     expect(single.capabilities.batchWrites).toBe(false);
+    await inner.close();
+  });
+
+  it("retries addMembers after refusals and after an unknown outcome: adding again is harmless", async () => {
+    const { chaos, inner, addMembers, retries } = setsUnder([
+      { name: "down", operations: "addMembers", error: "UNAVAILABLE", times: 1 },
+      {
+        name: "lost",
+        operations: "addMembers",
+        error: { code: "TIMEOUT", outcome: "unknown" },
+        phase: "after",
+        times: 2,
+      },
+    ]);
+    // A refusal, then an attempt whose members are added and whose reply is lost, then one that
+    // adds them again and answers.
+    await addMembers("seen", ["a", "b"], { ttlMs: 60_000 });
+    expect(retries()).toHaveLength(2);
+    expect(retries()[1]?.error.details.outcome).toBe("unknown");
+    expect(chaos.injections.map((injection) => injection.rule)).toEqual(["down", "lost", "lost"]);
+    expect(await inner.hasMember?.("seen", "a")).toBe(true);
+    expect(await inner.hasMember?.("seen", "b")).toBe(true);
+  });
+
+  it("gives up on addMembers after maxAttempts of unknown outcomes, and never retries a cancellation", async () => {
+    const lost = setsUnder([
+      { operations: "addMembers", error: { code: "UNAVAILABLE", outcome: "unknown" }, phase: "after" },
+    ]);
+    const error = await rejection(lost.addMembers("seen", ["a"]));
+    expect(isOutcomeUnknown(error)).toBe(true);
+    expect(lost.retries()).toHaveLength(2);
+    expect(lost.chaos.injectedCount).toBe(3);
+    const cancelled = setsUnder([
+      { operations: "addMembers", error: { code: "CANCELLED", outcome: "unknown" }, phase: "after" },
+    ]);
+    const stopped = await rejection(cancelled.addMembers("seen", ["a"]));
+    expect(stopped.code).toBe("CANCELLED");
+    expect(cancelled.retries()).toHaveLength(0);
+    expect(cancelled.chaos.injectedCount).toBe(1);
+  });
+
+  it("never retries set after an unknown outcome, where addMembers is", async () => {
+    const rule: ChaosRule = {
+      operations: ["set", "addMembers"],
+      error: { code: "TIMEOUT", outcome: "unknown" },
+      phase: "after",
+      times: 2,
+    };
+    const { cache, addMembers, retries } = setsUnder([rule]);
+    const error = await rejection(cache.set("k", "v"));
+    expect(isOutcomeUnknown(error)).toBe(true);
+    expect(retries()).toHaveLength(0);
+    await addMembers("seen", ["a"]);
+    expect(retries()).toHaveLength(1);
+  });
+
+  it("retries hasMember as it retries has", async () => {
+    const { chaos, inner, hasMember, retries } = setsUnder([
+      { operations: "hasMember", error: "UNAVAILABLE", times: 2 },
+    ]);
+    await inner.addMembers?.("seen", ["a"]);
+    expect(await hasMember("seen", "a")).toBe(true);
+    expect(retries()).toHaveLength(2);
+    expect(chaos.injectedCount).toBe(2);
+  });
+
+  it("offers addMembers and hasMember exactly when the adapter does", async () => {
+    const inner = withMemberSets(createMemoryCache<string>({ maxEntries: 10 }));
+    const withSets = withResilienceCache(inner, BASE);
+    expect(typeof withSets.addMembers).toBe("function");
+    expect(typeof withSets.hasMember).toBe("function");
+    expect(withSets.capabilities.memberSets).toBe(true);
+    const without = withResilienceCache(withoutMemberSets(inner), BASE);
+    expect("addMembers" in without).toBe(false);
+    expect("hasMember" in without).toBe(false);
+    expect(without.capabilities.memberSets).toBe(false);
     await inner.close();
   });
 

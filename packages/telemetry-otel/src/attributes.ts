@@ -9,7 +9,10 @@ export const ATTR = {
   dbSystemName: "db.system.name",
   dbNamespace: "db.namespace",
   dbOperationName: "db.operation.name",
-  /** Entries of a `Cache.setMany` of two or more (the conventions count no batch of one). */
+  /**
+   * Entries of a `Cache.setMany`, members of a `Cache.addMembers`, of two or more (the conventions
+   * count no batch of one).
+   */
   dbOperationBatchSize: "db.operation.batch.size",
   dbCollectionName: "db.collection.name",
   dbQuerySummary: "db.query.summary",

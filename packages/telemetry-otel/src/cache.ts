@@ -1,6 +1,7 @@
 import { type Attributes, type Span, SpanKind } from "@opentelemetry/api";
 import type {
   Cache,
+  CacheAddMembersOptions,
   CacheCallOptions,
   CacheCapabilities,
   CacheEntry,
@@ -27,12 +28,13 @@ function markHit(span: Span, hit: boolean, call: Call): void {
 const onGet = (span: Span, value: unknown, call: Call) => markHit(span, value !== undefined, call);
 
 /**
- * The entry count of a `setMany`, as the conventions' `db.operation.batch.size`: only for two
- * entries or more (a call of one is no batch), and never on metric points (unbounded values).
+ * The entry count of a `setMany` (the member count of an `addMembers`, duplicates included), as the
+ * conventions' `db.operation.batch.size`: only for two or more (a call of one is no batch), and
+ * never on metric points (unbounded values).
  */
-function batchAttributes(entries: unknown): Attributes | undefined {
-  return Array.isArray(entries) && entries.length >= 2
-    ? { [ATTR.dbOperationBatchSize]: entries.length }
+function batchAttributes(items: unknown): Attributes | undefined {
+  return Array.isArray(items) && items.length >= 2
+    ? { [ATTR.dbOperationBatchSize]: items.length }
     : undefined;
 }
 
@@ -41,6 +43,8 @@ type CacheMethod =
   | "set"
   | "setMany"
   | "has"
+  | "addMembers"
+  | "hasMember"
   | "delete"
   | "deletePrefix"
   | "deleteByTag"
@@ -52,9 +56,11 @@ type CacheMethod =
  * Traces and measures every call of a `Cache`: one `CLIENT` span per call named by its
  * `db.operation.name` (`get`, `getOrSet`…), `proj.cache.hit` on `get` and `getOrSet`, the loader
  * of a `getOrSet` miss running inside the span (so its own calls nest under it),
- * `db.operation.batch.size` on a `setMany` of two entries or more, and
- * `db.client.operation.duration` with `error.type` on failure. Keys and values are never recorded.
- * `setMany` is offered exactly when `cache` offers it (`capabilities.batchWrites`).
+ * `db.operation.batch.size` on a `setMany` of two entries or more and on an `addMembers` of two
+ * members or more, and `db.client.operation.duration` with `error.type` on failure. Keys, values and
+ * members are never recorded. `setMany` is offered exactly when `cache` offers it
+ * (`capabilities.batchWrites`); `addMembers` and `hasMember` exactly when `cache` offers them
+ * (`capabilities.memberSets`).
  */
 export function instrumentCache<V>(cache: Cache<V>, options: InstrumentOptions = {}): Cache<V> {
   return new InstrumentedCache(cache, new Telemetry(options, [DB_DURATION]));
@@ -70,6 +76,14 @@ class InstrumentedCache<V> implements Cache<V> {
   readonly #off: unknown;
   /** Present exactly when the adapter's is: the port ties it to `capabilities.batchWrites`. */
   declare readonly setMany?: (entries: readonly CacheEntry<V>[], options?: CacheCallOptions) => Promise<void>;
+  /** Present exactly when the adapter's is: the port ties it to `capabilities.memberSets`. */
+  declare readonly addMembers?: (
+    key: string,
+    members: readonly string[],
+    options?: CacheAddMembersOptions,
+  ) => Promise<void>;
+  /** Present exactly when the adapter's is: the port ties it to `capabilities.memberSets`. */
+  declare readonly hasMember?: (key: string, member: string, options?: CacheCallOptions) => Promise<boolean>;
 
   constructor(inner: Cache<V>, telemetry: Telemetry) {
     this.#inner = inner;
@@ -83,6 +97,8 @@ class InstrumentedCache<V> implements Cache<V> {
       set: op("set"),
       setMany: op("setMany"),
       has: op("has"),
+      addMembers: op("addMembers"),
+      hasMember: op("hasMember"),
       delete: op("delete"),
       deletePrefix: op("deletePrefix"),
       deleteByTag: op("deleteByTag"),
@@ -101,6 +117,23 @@ class InstrumentedCache<V> implements Cache<V> {
           undefined,
           batchAttributes(entries),
         );
+      };
+    }
+    const { addMembers, hasMember } = inner;
+    if (typeof addMembers === "function" && typeof hasMember === "function") {
+      this.addMembers = (key, members, options) => {
+        if (this.#t.passthrough()) return addMembers.call(inner, key, members, options);
+        return this.#t.run(
+          this.#ops.addMembers,
+          () => addMembers.call(inner, key, members, options),
+          undefined,
+          undefined,
+          batchAttributes(members),
+        );
+      };
+      this.hasMember = (key, member, options) => {
+        if (this.#t.passthrough()) return hasMember.call(inner, key, member, options);
+        return this.#t.run(this.#ops.hasMember, () => hasMember.call(inner, key, member, options));
       };
     }
   }

@@ -1,7 +1,7 @@
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { createMemoryCache } from "@proj/cache-memory";
 import { expectErrorCode } from "@proj/contract-tests";
-import { withoutBatchWrites } from "@proj/decorator-contracts";
+import { withMemberSets, withoutBatchWrites, withoutMemberSets } from "@proj/decorator-contracts";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { instrumentCache } from "../src/index.js";
 import { isChildOf, TestTelemetry } from "./support/telemetry.js";
@@ -12,7 +12,10 @@ afterAll(() => telemetry.shutdown());
 
 describe("instrumentCache", () => {
   it("records one CLIENT span per call, named and attributed by the database conventions", async () => {
-    const cache = instrumentCache(createMemoryCache<unknown>({ maxEntries: 100 }), telemetry.options);
+    const cache = instrumentCache(
+      withMemberSets(createMemoryCache<unknown>({ maxEntries: 100 })),
+      telemetry.options,
+    );
     await cache.set("k", 1);
     await cache.get("k");
     await cache.has("k");
@@ -21,6 +24,8 @@ describe("instrumentCache", () => {
     await cache.set("t", 1, { tags: ["group"] });
     expect(await cache.deleteByTag("group")).toBe(1);
     await cache.setMany?.([{ key: "m", value: 1 }]);
+    await cache.addMembers?.("s", ["a"]);
+    await cache.hasMember?.("s", "a");
     await cache.clear();
     await cache.stats();
     await cache.close();
@@ -33,6 +38,8 @@ describe("instrumentCache", () => {
       "set",
       "deleteByTag",
       "setMany",
+      "addMembers",
+      "hasMember",
       "clear",
       "stats",
     ]);
@@ -92,6 +99,65 @@ describe("instrumentCache", () => {
     const single = instrumentCache(withoutBatchWrites(inner), telemetry.options);
     expect("setMany" in single).toBe(false);
     expect(single.capabilities.batchWrites).toBe(false);
+    await inner.close();
+  });
+
+  it("records an addMembers' member count as db.operation.batch.size, on its span only; hasMember as has", async () => {
+    const inner = withMemberSets(createMemoryCache<unknown>({ maxEntries: 100 }));
+    const cache = instrumentCache(inner, telemetry.options);
+    const addMembers = cache.addMembers as NonNullable<typeof cache.addMembers>;
+    const hasMember = cache.hasMember as NonNullable<typeof cache.hasMember>;
+    await addMembers("seen", ["a", "b", "c"], { ttlMs: 60_000 });
+    await addMembers("seen", ["d"]);
+    await expectErrorCode(addMembers("seen", ["e", ""]), "INVALID_ARGUMENT");
+    expect(await hasMember("seen", "d")).toBe(true);
+    expect(await hasMember("seen", "e"), "a refused call added nothing").toBe(false);
+    await expectErrorCode(hasMember("seen", ""), "INVALID_ARGUMENT");
+    expect(await inner.hasMember?.("seen", "b"), "the adapter got the members").toBe(true);
+    const [three, one, refused] = telemetry.named("addMembers");
+    expect(three?.attributes).toEqual({
+      "db.system.name": "other_cache",
+      "db.operation.name": "addMembers",
+      "db.operation.batch.size": 3,
+      "proj.port": "Cache",
+      "proj.method": "addMembers",
+    });
+    expect(three?.kind).toBe(SpanKind.CLIENT);
+    expect(one?.attributes["db.operation.batch.size"], "one member is no batch").toBeUndefined();
+    expect(refused?.attributes).toMatchObject({
+      "db.operation.batch.size": 2,
+      "error.type": "INVALID_ARGUMENT",
+    });
+    expect(refused?.status.code).toBe(SpanStatusCode.ERROR);
+    const [found, missing, bad] = telemetry.named("hasMember");
+    expect(found?.attributes).toEqual({
+      "db.system.name": "other_cache",
+      "db.operation.name": "hasMember",
+      "proj.port": "Cache",
+      "proj.method": "hasMember",
+    });
+    expect(missing?.status.code).toBe(SpanStatusCode.UNSET);
+    expect(bad?.attributes["error.type"]).toBe("INVALID_ARGUMENT");
+    const points = (await telemetry.points()).filter((point) =>
+      ["addMembers", "hasMember"].includes(String(point.attributes["proj.method"])),
+    );
+    expect(new Set(points.map((point) => point.attributes["proj.method"]))).toEqual(
+      new Set(["addMembers", "hasMember"]),
+    );
+    for (const point of points) expect(point.attributes).not.toHaveProperty("db.operation.batch.size");
+    await cache.close();
+  });
+
+  it("offers addMembers and hasMember exactly when the adapter does", async () => {
+    const inner = withMemberSets(createMemoryCache<unknown>({ maxEntries: 100 }));
+    const withSets = instrumentCache(inner, telemetry.options);
+    expect(typeof withSets.addMembers).toBe("function");
+    expect(typeof withSets.hasMember).toBe("function");
+    expect(withSets.capabilities.memberSets).toBe(true);
+    const without = instrumentCache(withoutMemberSets(inner), telemetry.options);
+    expect("addMembers" in without).toBe(false);
+    expect("hasMember" in without).toBe(false);
+    expect(without.capabilities.memberSets).toBe(false);
     await inner.close();
   });
 

@@ -4,9 +4,12 @@ import { intercept } from "../intercept.js";
 
 /**
  * A `Cache` with faults injected by `chaos` (or a chaos made from these options). Keys: the entry's
- * key (`setMany`: every entry's key, `deletePrefix`: the prefix, `deleteByTag`: the tag); `clear` and
- * `stats` have none. `setMany` is offered exactly when `cache` offers it (`capabilities.batchWrites`),
- * as a fault site of its own; a fault of its `"after"` phase comes once every entry was written.
+ * key (`setMany`: every entry's key, `addMembers` and `hasMember`: the member set's key,
+ * `deletePrefix`: the prefix, `deleteByTag`: the tag); `clear` and `stats` have none. `setMany` is
+ * offered exactly when `cache` offers it (`capabilities.batchWrites`), as a fault site of its own; a
+ * fault of its `"after"` phase comes once every entry was written. `addMembers` and `hasMember` are
+ * offered exactly when `cache` offers them (`capabilities.memberSets`), each a fault site of its
+ * own; a fault of `addMembers`' `"after"` phase comes once the members were added.
  */
 export function withChaosCache<V = unknown>(cache: Cache<V>, chaos: Chaos | ChaosOptions): Cache<V> {
   const c = chaosOf(chaos);
@@ -30,6 +33,26 @@ export function withChaosCache<V = unknown>(cache: Cache<V>, chaos: Chaos | Chao
         () => (Array.isArray(entries) ? keysOf(entries) : undefined),
         options?.signal,
         () => setMany.call(cache, entries, options),
+      );
+  }
+  const { addMembers, hasMember } = cache;
+  const sets: Pick<Cache<V>, "addMembers" | "hasMember"> = {};
+  if (typeof addMembers === "function" && typeof hasMember === "function") {
+    const add = site("addMembers");
+    const member = site("hasMember");
+    sets.addMembers = (key, members, options) =>
+      intercept(
+        add,
+        () => key,
+        options?.signal,
+        () => addMembers.call(cache, key, members, options),
+      );
+    sets.hasMember = (key, value, options) =>
+      intercept(
+        member,
+        () => key,
+        options?.signal,
+        () => hasMember.call(cache, key, value, options),
       );
   }
   return {
@@ -88,6 +111,7 @@ export function withChaosCache<V = unknown>(cache: Cache<V>, chaos: Chaos | Chao
       ),
     stats: (options) => intercept(stats, undefined, options?.signal, () => cache.stats(options)),
     ...batch,
+    ...sets,
     close: () => cache.close(),
     [Symbol.asyncDispose]: () => cache.close(),
   };

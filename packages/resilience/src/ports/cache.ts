@@ -6,7 +6,11 @@ import { CALLER_CODE, callerCode, withSignal } from "../shared.js";
  * A `Cache` whose calls go through `policy` (or a policy made from these options). Every operation
  * but `getOrSet` is retried: each leaves the same state when done twice (`setMany` too: it writes
  * the same entries again). `setMany` is offered exactly when `cache` offers it
- * (`capabilities.batchWrites`). `getOrSet` is never
+ * (`capabilities.batchWrites`). `addMembers` and `hasMember` are offered exactly when `cache` offers
+ * them (`capabilities.memberSets`): `hasMember` is retried like `has`; `addMembers` like `set`, and
+ * also after a `TIMEOUT` or `UNAVAILABLE` whose outcome is unknown, since adding the same members
+ * again is harmless (the port says so: it never removes anyone's members; at most it restarts the
+ * set's TTL a little later). `getOrSet` is never
  * retried and has no deadline of the policy's by default, since it runs the caller's loader;
  * what the loader throws reaches the caller as thrown and never counts as a cache failure.
  */
@@ -31,6 +35,20 @@ export function withResilienceCache<V = unknown>(
     const many = op("setMany");
     batch.setMany = (entries, options) =>
       p.run(many, options?.signal, (signal) => setMany.call(cache, entries, withSignal(options, signal)));
+  }
+  const { addMembers, hasMember } = cache;
+  const sets: Pick<Cache<V>, "addMembers" | "hasMember"> = {};
+  if (typeof addMembers === "function" && typeof hasMember === "function") {
+    const add = p.operation("cache", "addMembers", { idempotent: true, repeatable: true });
+    const member = op("hasMember");
+    sets.addMembers = (key, members, options) =>
+      p.run(add, options?.signal, (signal) =>
+        addMembers.call(cache, key, members, withSignal(options, signal)),
+      );
+    sets.hasMember = (key, value, options) =>
+      p.run(member, options?.signal, (signal) =>
+        hasMember.call(cache, key, value, withSignal(options, signal)),
+      );
   }
   return {
     get capabilities() {
@@ -62,6 +80,7 @@ export function withResilienceCache<V = unknown>(
       );
     },
     ...batch,
+    ...sets,
     close: () => cache.close(),
     [Symbol.asyncDispose]: () => cache.close(),
   };
