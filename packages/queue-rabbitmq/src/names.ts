@@ -153,6 +153,14 @@ export function epochOfJobId(id: string): string | undefined {
 }
 
 /**
+ * The block of an id this adapter issued (its last 22 characters): unique within its epoch, since
+ * each encrypts a counter the epoch's issuer never repeats.
+ */
+export function blockOfJobId(id: string): string {
+  return id.slice(-22);
+}
+
+/**
  * Whether `id` was issued under `key` (an epoch record's value): its block decrypts to a counter
  * and eight zero bytes, and is written in the one form the issuer writes (base64url leaves the
  * last character's low bits free: without the check, four spellings would pass for one id).

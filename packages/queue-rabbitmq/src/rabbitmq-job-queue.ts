@@ -33,6 +33,7 @@ import { type JobMessage, jobMessageType } from "./job-message.js";
 import { closeQuietly, Link, UnroutedError } from "./link.js";
 import { mapAmqpError } from "./map-amqp-error.js";
 import {
+  blockOfJobId,
   epochOfJobId,
   idempotencyKeyHash,
   isIssuedJobId,
@@ -202,6 +203,12 @@ export class RabbitMqJobQueue implements JobQueue {
   readonly #epochsWithCancels = new Set<string>();
   /** End marks (done, duplicate) waiting for the next write, and the writes in flight. */
   #pendingEnds: Array<{ key: string; value: JsonValue; ttlMs: number }> = [];
+  /**
+   * With a state offering member sets: per epoch, the finished jobs' blocks waiting for the next
+   * write into the epoch's done set (instead of one `done` mark per job), and how many in all.
+   */
+  #pendingDone = new Map<string, string[]>();
+  #pendingDoneCount = 0;
   readonly #endWrites = new Set<Promise<void>>();
   #endsTimer: ReturnType<typeof setTimeout> | undefined;
   #closing: Promise<void> | undefined;
@@ -354,8 +361,14 @@ export class RabbitMqJobQueue implements JobQueue {
       const ended = await Promise.all([
         this.#state.has(this.#endKey(id), this.#stateCall(deadline, signal, what)),
         this.#state.has(this.#deadKey(id), this.#stateCall(deadline, signal, what)),
+        // A job that finished is in its epoch's done set, when the state has member sets.
+        this.#state.hasMember?.(
+          this.#doneKey(epoch),
+          blockOfJobId(id),
+          this.#stateCall(deadline, signal, what),
+        ),
       ]);
-      if (ended[0] || ended[1]) return false;
+      if (ended[0] || ended[1] || ended[2] === true) return false;
       // The epoch's "cancels exist" mark goes before the job's end mark: a worker that finds none
       // knows no job of the epoch has a `cancelled` mark (see `hasEnded`). It outlives the end
       // mark: twice its TTL, and the end mark is sent less than `retentionMs` after it.
@@ -461,7 +474,7 @@ export class RabbitMqJobQueue implements JobQueue {
         [...this.#workers].map((worker) => worker.close({ deadlineMs: QUEUE_CLOSE_WORKER_DEADLINE_MS })),
       );
       // The end marks of the last jobs: each write is bounded by the state's own deadline.
-      if (this.#pendingEnds.length > 0) this.#writeEnds();
+      if (this.#pendingEnds.length > 0 || this.#pendingDoneCount > 0) this.#writeEnds();
       await Promise.allSettled([...this.#endWrites]);
       await Promise.all([
         this.#link.close(Math.min(this.#timeoutMs, 2_000)),
@@ -717,11 +730,22 @@ export class RabbitMqJobQueue implements JobQueue {
   ended(id: string, how: "done" | "duplicate"): void {
     // A done mark is what makes `cancel` answer false for a finished job.
     if (how === "done" && !this.cancellation) return;
-    this.#pendingEnds.push({ key: this.#endKey(id), value: how, ttlMs: this.#retentionMs });
-    // The marks of the jobs that end within END_MARKS_EVERY_MS go in one `setMany` (when the
-    // state offers it): one state call per batch instead of one per job.
-    if (this.#pendingEnds.length >= MAX_CACHE_BATCH) this.#writeEnds();
-    else if (this.#endsTimer === undefined) {
+    if (how === "done" && this.#state.addMembers !== undefined) {
+      // One member (the id's block, unique within its epoch) of the epoch's done set: the state
+      // adds a batch of them in one command on one key, where a mark per job costs a key each.
+      const epoch = epochOfJobId(id) as string;
+      const members = this.#pendingDone.get(epoch);
+      if (members === undefined) this.#pendingDone.set(epoch, [blockOfJobId(id)]);
+      else members.push(blockOfJobId(id));
+      this.#pendingDoneCount++;
+    } else {
+      this.#pendingEnds.push({ key: this.#endKey(id), value: how, ttlMs: this.#retentionMs });
+    }
+    // The marks of the jobs that end within END_MARKS_EVERY_MS go in one `addMembers` per epoch,
+    // or one `setMany` (when the state offers them): one state call per batch, not one per job.
+    if (this.#pendingEnds.length >= MAX_CACHE_BATCH || this.#pendingDoneCount >= MAX_CACHE_BATCH) {
+      this.#writeEnds();
+    } else if (this.#endsTimer === undefined) {
       this.#endsTimer = setTimeout(() => this.#writeEnds(), END_MARKS_EVERY_MS);
     }
   }
@@ -729,9 +753,29 @@ export class RabbitMqJobQueue implements JobQueue {
   #writeEnds(): void {
     clearTimeout(this.#endsTimer);
     this.#endsTimer = undefined;
+    const state = this.#state;
+    if (this.#pendingDoneCount > 0 && state.addMembers !== undefined) {
+      const done = this.#pendingDone;
+      this.#pendingDone = new Map();
+      this.#pendingDoneCount = 0;
+      for (const [epoch, members] of done) {
+        for (let from = 0; from < members.length; from += MAX_CACHE_BATCH) {
+          const batch =
+            from === 0 && members.length <= MAX_CACHE_BATCH
+              ? members
+              : members.slice(from, from + MAX_CACHE_BATCH);
+          let write: Promise<unknown>;
+          try {
+            write = state.addMembers(this.#doneKey(epoch), batch, { ttlMs: this.#retentionMs });
+          } catch (error) {
+            write = Promise.reject(error);
+          }
+          this.#trackEndWrite(write, `recording the end of ${batch.length} jobs of epoch ${epoch}`);
+        }
+      }
+    }
     const entries = this.#pendingEnds;
     this.#pendingEnds = [];
-    const state = this.#state;
     for (let from = 0; from < entries.length; from += MAX_CACHE_BATCH) {
       const batch = entries.slice(from, from + MAX_CACHE_BATCH);
       const what =
@@ -747,9 +791,14 @@ export class RabbitMqJobQueue implements JobQueue {
       } catch (error) {
         write = Promise.reject(error);
       }
-      const tracked = this.#quietly(write, what).finally(() => this.#endWrites.delete(tracked));
-      this.#endWrites.add(tracked);
+      this.#trackEndWrite(write, what);
     }
+  }
+
+  /** An end marks' write in the background: failures go to `onError`, `close()` waits for it. */
+  #trackEndWrite(write: Promise<unknown>, what: string): void {
+    const tracked = this.#quietly(write, what).finally(() => this.#endWrites.delete(tracked));
+    this.#endWrites.add(tracked);
   }
 
   /**
@@ -1029,6 +1078,11 @@ export class RabbitMqJobQueue implements JobQueue {
 
   #endKey(id: string): string {
     return `${this.names.prefix}:end:${id}`;
+  }
+
+  /** The epoch's done set: the blocks of its finished jobs (a state with member sets). */
+  #doneKey(epoch: string): string {
+    return `${this.names.prefix}:done:${epoch}`;
   }
 
   #epochKey(epoch: string): string {

@@ -385,20 +385,35 @@ describe("failures", () => {
   });
 });
 
-/** A state cache that counts its writes; `withoutSetMany` hides `setMany` (a cache without batch writes). */
-function countingState(withoutSetMany = false): {
+/**
+ * A state cache (Redis) that counts its writes and offers what `offers` says: member sets and
+ * `setMany` (as cache-redis does), `setMany` only, or neither (plain `set`).
+ */
+function countingState(offers: "member sets" | "setMany" | "set" = "member sets"): {
   state: Cache<JsonValue>;
   close(): Promise<void>;
-  calls: { set: number; setMany: number; entries: number };
+  calls: { set: number; setMany: number; entries: number; addMembers: number; members: number };
 } {
   const redis = createRedisCache({ namespace: fixture.namespace, url: REDIS_URL });
-  const calls = { set: 0, setMany: 0, entries: 0 };
+  const calls = { set: 0, setMany: 0, entries: 0, addMembers: 0, members: 0 };
+  const sets = offers === "member sets";
+  const batches = offers !== "set";
   const state = new Proxy(redis, {
     get(target, property) {
-      if (property === "capabilities" && withoutSetMany)
-        return { ...target.capabilities, batchWrites: false };
+      if (property === "capabilities") {
+        return { ...target.capabilities, memberSets: sets, batchWrites: batches };
+      }
+      if (property === "addMembers") {
+        if (!sets) return undefined;
+        return (key: string, members: readonly string[], options?: object) => {
+          calls.addMembers += 1;
+          calls.members += members.length;
+          return target.addMembers?.(key, members, options);
+        };
+      }
+      if (property === "hasMember" && !sets) return undefined;
       if (property === "setMany") {
-        if (withoutSetMany) return undefined;
+        if (!batches) return undefined;
         return (entries: readonly CacheEntry<JsonValue>[], options?: object) => {
           calls.setMany += 1;
           calls.entries += entries.length;
@@ -494,8 +509,42 @@ describe("state calls", () => {
     }
   });
 
-  it("writes the end marks of jobs that end together in one setMany, and cancel then answers false", async () => {
-    const { state, calls, close } = countingState();
+  it("adds the jobs that end together to their epoch's done set in one addMembers, and cancel then answers false, in another process too", async () => {
+    const { state, calls, close } = countingState("member sets");
+    try {
+      const queue = await open({ state });
+      const jobs = name("done-set");
+      const ids: string[] = [];
+      for (let n = 0; n < 40; n++) ids.push((await queue.enqueue(jobs, { n })).id);
+      const setsBefore = calls.set;
+      let handled = 0;
+      const worker = queue.work(
+        jobs,
+        async () => {
+          handled += 1;
+        },
+        { concurrency: 8 },
+      );
+      await until(() => handled === ids.length, "every job ran");
+      await until(() => calls.members === ids.length, "every job was added to the done set");
+      expect(calls.addMembers, "one addMembers per job: the marks were not batched").toBeLessThan(ids.length / 2);
+      expect(calls.set - setsBefore + calls.setMany, "a done mark written as an entry").toBe(0);
+      const elsewhere = await open();
+      for (const id of ids) {
+        expect(await queue.cancel(id), id).toBe(false);
+        expect(await elsewhere.cancel(id), `${id} in another process`).toBe(false);
+      }
+      // A job that has not run is still cancellable: the set holds the finished ones only.
+      const { id: waiting } = await queue.enqueue(name("done-set-other"), { n: 0 });
+      expect(await elsewhere.cancel(waiting)).toBe(true);
+      await worker.close();
+    } finally {
+      await close();
+    }
+  });
+
+  it("writes the end marks of jobs that end together in one setMany when the state has no member sets, and cancel then answers false", async () => {
+    const { state, calls, close } = countingState("setMany");
     try {
       const queue = await open({ state });
       const jobs = name("end-marks");
@@ -521,8 +570,8 @@ describe("state calls", () => {
     }
   });
 
-  it("writes end marks one by one through set when the state has no setMany", async () => {
-    const { state, calls, close } = countingState(true);
+  it("writes end marks one by one through set when the state has neither member sets nor setMany", async () => {
+    const { state, calls, close } = countingState("set");
     try {
       const queue = await open({ state });
       const jobs = name("end-marks-set");
