@@ -14,7 +14,7 @@ import {
 import { createPgliteDatabase } from "@proj/adapter-pglite";
 import { createMemoryCache } from "@proj/cache-memory";
 import { collectBytes, expectErrorCode, uniqueName } from "@proj/contract-tests";
-import { withMemberSets, withoutBatchWrites, withoutMemberSets } from "@proj/decorator-contracts";
+import { withoutBatchWrites, withoutMemberSets } from "@proj/decorator-contracts";
 import { isInfrastructureError, isOutcomeUnknown, sql, UnauthenticatedError } from "@proj/ports";
 import { createOpenReportGenerator } from "@proj/report-openreport";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -499,7 +499,7 @@ describe("Cache.setMany", () => {
 describe("Cache member sets", () => {
   it("are offered exactly when the wrapped cache offers them", async () => {
     const chaos = createChaos({ seed: 1, rules: [{ error: "UNAVAILABLE", rate: 0 }] });
-    const inner = withMemberSets(createMemoryCache<unknown>({ maxEntries: 10 }));
+    const inner = createMemoryCache<unknown>({ maxEntries: 10 });
     const withSets = withChaosCache(inner, chaos);
     const without = withChaosCache(withoutMemberSets(inner), chaos);
     expect(typeof withSets.addMembers).toBe("function");
@@ -514,7 +514,7 @@ describe("Cache member sets", () => {
 
   it("pass through: members added and found, TTL and options given to the adapter", async () => {
     const chaos = createChaos({ seed: 1, rules: [{ error: "UNAVAILABLE", rate: 0 }] });
-    const inner = withMemberSets(createMemoryCache<unknown>({ maxEntries: 10 }));
+    const inner = createMemoryCache<unknown>({ maxEntries: 10 });
     const cache = withChaosCache(inner, chaos);
     const addMembers = cache.addMembers as NonNullable<typeof cache.addMembers>;
     const hasMember = cache.hasMember as NonNullable<typeof cache.hasMember>;
@@ -545,7 +545,7 @@ describe("Cache member sets", () => {
         { name: "asks", operations: "hasMember", keys: "visits:*", error: "UNAVAILABLE" },
       ],
     });
-    const inner = withMemberSets(createMemoryCache<unknown>({ maxEntries: 10 }));
+    const inner = createMemoryCache<unknown>({ maxEntries: 10 });
     const cache = withChaosCache(inner, chaos);
     const addMembers = cache.addMembers as NonNullable<typeof cache.addMembers>;
     const hasMember = cache.hasMember as NonNullable<typeof cache.hasMember>;

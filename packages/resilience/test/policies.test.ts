@@ -9,7 +9,7 @@ import {
   withChaosObjectStorage,
 } from "@proj/chaos";
 import { collectBytes, expectErrorCode, sleep } from "@proj/contract-tests";
-import { withMemberSets, withoutBatchWrites, withoutMemberSets } from "@proj/decorator-contracts";
+import { withoutBatchWrites, withoutMemberSets } from "@proj/decorator-contracts";
 import { type InfrastructureError, isInfrastructureError, isOutcomeUnknown } from "@proj/ports";
 import { describe, expect, it } from "vitest";
 import {
@@ -49,7 +49,7 @@ function cacheUnder(rules: ChaosRule[], options: ResilienceOptions = {}) {
 function setsUnder(rules: ChaosRule[]) {
   const events: ResilienceEvent[] = [];
   const chaos = createChaos({ seed: 7, rules });
-  const inner = withMemberSets(createMemoryCache<string>({ maxEntries: 100 }));
+  const inner = createMemoryCache<string>({ maxEntries: 100 });
   const cache = withResilienceCache(withChaosCache(inner, chaos), {
     ...BASE,
     onEvent: (event) => events.push(event),
@@ -198,7 +198,7 @@ describe("retry", () => {
   });
 
   it("offers addMembers and hasMember exactly when the adapter does", async () => {
-    const inner = withMemberSets(createMemoryCache<string>({ maxEntries: 10 }));
+    const inner = createMemoryCache<string>({ maxEntries: 10 });
     const withSets = withResilienceCache(inner, BASE);
     expect(typeof withSets.addMembers).toBe("function");
     expect(typeof withSets.hasMember).toBe("function");

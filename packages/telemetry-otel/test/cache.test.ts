@@ -1,7 +1,7 @@
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { createMemoryCache } from "@proj/cache-memory";
 import { expectErrorCode } from "@proj/contract-tests";
-import { withMemberSets, withoutBatchWrites, withoutMemberSets } from "@proj/decorator-contracts";
+import { withoutBatchWrites, withoutMemberSets } from "@proj/decorator-contracts";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { instrumentCache } from "../src/index.js";
 import { isChildOf, TestTelemetry } from "./support/telemetry.js";
@@ -12,10 +12,7 @@ afterAll(() => telemetry.shutdown());
 
 describe("instrumentCache", () => {
   it("records one CLIENT span per call, named and attributed by the database conventions", async () => {
-    const cache = instrumentCache(
-      withMemberSets(createMemoryCache<unknown>({ maxEntries: 100 })),
-      telemetry.options,
-    );
+    const cache = instrumentCache(createMemoryCache<unknown>({ maxEntries: 100 }), telemetry.options);
     await cache.set("k", 1);
     await cache.get("k");
     await cache.has("k");
@@ -103,7 +100,7 @@ describe("instrumentCache", () => {
   });
 
   it("records an addMembers' member count as db.operation.batch.size, on its span only; hasMember as has", async () => {
-    const inner = withMemberSets(createMemoryCache<unknown>({ maxEntries: 100 }));
+    const inner = createMemoryCache<unknown>({ maxEntries: 100 });
     const cache = instrumentCache(inner, telemetry.options);
     const addMembers = cache.addMembers as NonNullable<typeof cache.addMembers>;
     const hasMember = cache.hasMember as NonNullable<typeof cache.hasMember>;
@@ -149,7 +146,7 @@ describe("instrumentCache", () => {
   });
 
   it("offers addMembers and hasMember exactly when the adapter does", async () => {
-    const inner = withMemberSets(createMemoryCache<unknown>({ maxEntries: 100 }));
+    const inner = createMemoryCache<unknown>({ maxEntries: 100 });
     const withSets = instrumentCache(inner, telemetry.options);
     expect(typeof withSets.addMembers).toBe("function");
     expect(typeof withSets.hasMember).toBe("function");

@@ -1,6 +1,5 @@
 import { metrics, trace } from "@opentelemetry/api";
 import { createMemoryCache } from "@proj/cache-memory";
-import { withMemberSets } from "@proj/decorator-contracts";
 import { afterAll, describe, expect, it } from "vitest";
 import { INSTRUMENTATION_SCOPE, instrumentCache } from "../src/index.js";
 import { TestTelemetry } from "./support/telemetry.js";
@@ -15,7 +14,7 @@ afterAll(async () => {
 
 describe("with the global providers", () => {
   it("records nothing while no SDK is registered, then starts recording once one is", async () => {
-    const cache = instrumentCache(withMemberSets(createMemoryCache<unknown>({ maxEntries: 10 })));
+    const cache = instrumentCache(createMemoryCache<unknown>({ maxEntries: 10 }));
     const hasMember = cache.hasMember as NonNullable<typeof cache.hasMember>;
     await cache.set("k", 1);
     expect(await cache.get("k")).toBe(1);

@@ -12,7 +12,6 @@ import {
 import { createPgliteDatabase } from "@proj/adapter-pglite";
 import { createMemoryCache } from "@proj/cache-memory";
 import { collectBytes, uniqueName } from "@proj/contract-tests";
-import { withMemberSets } from "@proj/decorator-contracts";
 import { sql } from "@proj/ports";
 import { createOpenReportGenerator } from "@proj/report-openreport";
 import { afterAll, describe, expect, it } from "vitest";
@@ -49,10 +48,7 @@ describe("no value, key, path, bound parameter or token is ever recorded", () =>
     const note = async (what: string, call: () => Promise<unknown>) =>
       outcomes.push(`${what}:${await settle(call)}`);
 
-    const cache = instrumentCache(
-      withMemberSets(createMemoryCache<unknown>({ maxEntries: 100 })),
-      telemetry.options,
-    );
+    const cache = instrumentCache(createMemoryCache<unknown>({ maxEntries: 100 }), telemetry.options);
     await note("cache.set", () => cache.set(`session:${SECRET}`, { token: SECRET }));
     await note("cache.get", () => cache.get(`session:${SECRET}`));
     await note("cache.getOrSet", () => cache.getOrSet(`user:${SECRET}`, async () => SECRET));

@@ -68,7 +68,13 @@ export function runContracts(
   const runs = (port: keyof PortWrappers) => ports.includes(port);
   if (runs("cache"))
     cacheContract(`cache-memory ${label}`, {
-      capabilities: { shared: false, staleWhileRevalidate: true, tags: true, batchWrites: true },
+      capabilities: {
+        shared: false,
+        staleWhileRevalidate: true,
+        tags: true,
+        batchWrites: true,
+        memberSets: true,
+      },
       create: async () => wrap.cache(createMemoryCache({ maxEntries: 10_000 })),
       createWithDefaultTtl: async (defaultTtlMs) =>
         wrap.cache(createMemoryCache({ maxEntries: 10_000, defaultTtlMs })),
