@@ -9,7 +9,7 @@
 // epoch per 50-100 ms) and each finished job's end mark (written in batches, every 10 ms, with
 // one setMany). With `cancellation: false` it keeps no per-job state.
 //
-// "CPU µs/job" is this process's CPU time (user + system, the run's queue setup included) divided
+// "CPU µs/job" is this process's CPU time (user + system, during the blocks: the queue setup is not in it) divided
 // by the jobs: unlike jobs/s, it barely moves with the machine's load.
 import { randomBytes } from "node:crypto";
 import { loadavg } from "node:os";
@@ -23,7 +23,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const run = randomBytes(4).toString("hex");
 const payloadOf = (n) => ({ report: "sales", tenant: "t-1", format: "xlsx", n });
 
-/** Jobs per measured run, by concurrency: about half a second of work each on a quiet machine. */
+/** Jobs per measured run (in BLOCKS blocks), by concurrency: about half a second of work each on a quiet machine. */
 const JOBS = { 1: 1_000, 32: 8_000 };
 // (End-to-end runs use half as many: each job waits for its handler.)
 
@@ -106,35 +106,44 @@ function adapterContender(adapter) {
   };
 }
 
-/** `jobs` enqueues with `concurrency` in flight: jobs/s and per-call latencies (ms). */
-async function enqueueRun(contender, concurrency) {
+/**
+ * Enqueues with `concurrency` in flight, in blocks: each `block(jobs)` enqueues `jobs` more and
+ * returns its time (ms) and per-call latencies (ms).
+ */
+async function enqueueSession(contender, concurrency) {
   const name = await contender.prepare();
-  const jobs = JOBS[concurrency];
-  const latencies = [];
   let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < jobs) {
-        const n = next++;
-        const t0 = performance.now();
-        await contender.enqueue(name, payloadOf(n));
-        latencies.push(performance.now() - t0);
-      }
-    }),
-  );
-  return { rate: (jobs * 1000) / (performance.now() - started), latencies, jobs };
+  return {
+    async block(jobs) {
+      const latencies = [];
+      let taken = 0;
+      const started = performance.now();
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (taken < jobs) {
+            taken++;
+            const n = next++;
+            const t0 = performance.now();
+            await contender.enqueue(name, payloadOf(n));
+            latencies.push(performance.now() - t0);
+          }
+        }),
+      );
+      return { ms: performance.now() - started, latencies };
+    },
+    close: async () => undefined,
+  };
 }
 
 /**
- * Enqueue → handler done, closed loop: `concurrency` producers each enqueue a job and wait until a
- * handler ran it before the next; the worker runs `concurrency` handlers at once.
+ * Enqueue → handler done, closed loop, in blocks: in each `block(jobs)`, `concurrency` producers
+ * each enqueue a job and wait until a handler ran it before the next; the worker (started once,
+ * idle between blocks) runs `concurrency` handlers at once.
  */
-async function endToEndRun(contender, concurrency) {
+async function endToEndSession(contender, concurrency) {
   const name = await contender.prepare();
-  const jobs = JOBS[concurrency] / 2;
   const waiting = new Map();
-  const latencies = [];
+  let latencies = [];
   const worker = await contender.work(name, concurrency, (payload) => {
     const job = waiting.get(payload.n);
     waiting.delete(payload.n);
@@ -142,20 +151,28 @@ async function endToEndRun(contender, concurrency) {
     job.resolve();
   });
   let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < jobs) {
-        const n = next++;
-        const handled = new Promise((resolve) => waiting.set(n, { startedAt: performance.now(), resolve }));
-        await contender.enqueue(name, payloadOf(n));
-        await handled;
-      }
-    }),
-  );
-  const rate = (jobs * 1000) / (performance.now() - started);
-  await worker.close();
-  return { rate, latencies, jobs };
+  return {
+    async block(jobs) {
+      latencies = [];
+      let taken = 0;
+      const started = performance.now();
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (taken < jobs) {
+            taken++;
+            const n = next++;
+            const handled = new Promise((resolve) =>
+              waiting.set(n, { startedAt: performance.now(), resolve }),
+            );
+            await contender.enqueue(name, payloadOf(n));
+            await handled;
+          }
+        }),
+      );
+      return { ms: performance.now() - started, latencies };
+    },
+    close: () => worker.close(),
+  };
 }
 
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -165,11 +182,18 @@ const median = (xs) => {
 };
 
 const scenarios = [
-  ["enqueue", 1, enqueueRun],
-  ["enqueue", 32, enqueueRun],
-  ["end-to-end", 1, endToEndRun],
-  ["end-to-end", 32, endToEndRun],
+  ["enqueue", 1, enqueueSession],
+  ["enqueue", 32, enqueueSession],
+  ["end-to-end", 1, endToEndSession],
+  ["end-to-end", 32, endToEndSession],
 ];
+
+/**
+ * Blocks per run: the contenders take turns block by block (the order rotating), so that a burst
+ * of the broker's own work (a segment write, a garbage collection) lands on all of them alike
+ * instead of on one contender's whole run.
+ */
+const BLOCKS = 8;
 
 const loadBefore = loadavg()
   .map((l) => l.toFixed(2))
@@ -177,19 +201,32 @@ const loadBefore = loadavg()
 const results = new Map();
 try {
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [what, concurrency, measure] of scenarios) {
-      // Interleaved: each round runs every contender once, alternating which goes first.
-      const order = Object.entries(contenders);
-      if (round % 2 === 1) order.reverse();
-      for (const [who, contender] of order) {
-        const key = `${what} c=${concurrency} ${who}`;
-        const cpuBefore = process.cpuUsage();
-        const { rate, latencies, jobs } = await measure(contender, concurrency);
-        const cpu = process.cpuUsage(cpuBefore);
-        const sorted = latencies.sort((a, b) => a - b);
+    for (const [what, concurrency, session] of scenarios) {
+      const jobs = what === "enqueue" ? JOBS[concurrency] : JOBS[concurrency] / 2;
+      const entries = Object.entries(contenders);
+      const open = [];
+      for (const [who, contender] of entries) {
+        open.push({ who, run: await session(contender, concurrency), ms: 0, cpu: 0, latencies: [] });
+      }
+      for (let block = 0; block < BLOCKS; block++) {
+        // Block by block, each contender goes first in turn.
+        const shift = (round + block) % open.length;
+        for (const one of [...open.slice(shift), ...open.slice(0, shift)]) {
+          const cpuBefore = process.cpuUsage();
+          const { ms, latencies } = await one.run.block(jobs / BLOCKS);
+          const cpu = process.cpuUsage(cpuBefore);
+          one.ms += ms;
+          one.cpu += cpu.user + cpu.system;
+          one.latencies.push(...latencies);
+        }
+      }
+      for (const one of open) {
+        await one.run.close();
+        const key = `${what} c=${concurrency} ${one.who}`;
+        const sorted = one.latencies.sort((a, b) => a - b);
         const entry = results.get(key) ?? { rates: [], p50: [], p99: [], cpu: [] };
-        entry.rates.push(rate);
-        entry.cpu.push((cpu.user + cpu.system) / jobs);
+        entry.rates.push((jobs * 1000) / one.ms);
+        entry.cpu.push(one.cpu / jobs);
         entry.p50.push(percentile(sorted, 50));
         entry.p99.push(percentile(sorted, 99));
         results.set(key, entry);
@@ -200,7 +237,7 @@ try {
     .map((l) => l.toFixed(2))
     .join(" ");
   console.log(
-    `RabbitMQ ${connection.connection.serverProperties.version}, quorum queues, Node ${process.versions.node}, ${ROUNDS} interleaved rounds, ` +
+    `RabbitMQ ${connection.connection.serverProperties.version}, quorum queues, Node ${process.versions.node}, ${ROUNDS} rounds of ${BLOCKS} interleaved blocks, ` +
       `jobs per run: enqueue ${JOBS[1]} (c=1) / ${JOBS[32]} (c=32), end-to-end half that; ` +
       `load average before ${loadBefore}, after ${loadAfter}; ${new Date().toISOString()}`,
   );

@@ -577,28 +577,35 @@ interface CorkableStream {
 }
 
 /**
- * Makes the frames amqplib writes within one turn of the event loop leave in one system call.
- * amqplib writes each frame (a publish, an ack) to the socket by itself, one `write` each; here
- * the socket is corked at a turn's first write and uncorked once that turn's code and microtasks
- * have run (`process.nextTick`), so frames written together go out in one `writev` and none waits
- * past the end of its turn. Back-pressure is unchanged: `write` still answers `false` past the
- * socket's high-water mark, and `drain` follows the flush.
+ * Makes the frames amqplib writes within one turn of the event loop leave in at most two system
+ * calls. amqplib writes each frame (a publish, an ack) to the socket by itself, one `write` each.
+ * Here a turn's first frame is written at once (a lone publish or ack pays nothing more), and the
+ * socket is corked at its second: the rest of the turn's frames go out in one `writev` once the
+ * turn's code and microtasks have run (`process.nextTick`), so none waits past the end of its
+ * turn. Back-pressure is unchanged: `write` still answers `false` past the socket's high-water
+ * mark, and `drain` follows the flush.
  */
 export function coalesceWrites(model: ChannelModel): void {
   const stream = (model.connection as unknown as { stream?: CorkableStream }).stream;
   if (stream === undefined || typeof stream.cork !== "function" || typeof stream.uncork !== "function")
     return;
   const write = stream.write;
+  let inTurn = false;
   let corked = false;
-  const uncork = () => {
-    corked = false;
-    stream.uncork();
+  const endTurn = () => {
+    inTurn = false;
+    if (corked) {
+      corked = false;
+      stream.uncork();
+    }
   };
   stream.write = function (this: CorkableStream, ...args: never[]): boolean {
-    if (!corked) {
+    if (!inTurn) {
+      inTurn = true;
+      process.nextTick(endTurn);
+    } else if (!corked) {
       corked = true;
       stream.cork();
-      process.nextTick(uncork);
     }
     return write.apply(this, args);
   };

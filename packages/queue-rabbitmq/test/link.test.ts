@@ -135,7 +135,7 @@ describe("coalesceWrites", () => {
     }
   }
 
-  it("sends the frames written in one turn in one flush", async () => {
+  it("sends the frames written in one turn in two flushes: the first frame at once, the rest together", async () => {
     const coalesced = await countFlushes(true);
     expect(coalesced.chunks, "every publish reached the socket").toBeGreaterThanOrEqual(50);
     expect(
