@@ -527,7 +527,9 @@ describe("state calls", () => {
       );
       await until(() => handled === ids.length, "every job ran");
       await until(() => calls.members === ids.length, "every job was added to the done set");
-      expect(calls.addMembers, "one addMembers per job: the marks were not batched").toBeLessThan(ids.length / 2);
+      expect(calls.addMembers, "one addMembers per job: the marks were not batched").toBeLessThan(
+        ids.length / 2,
+      );
       expect(calls.set - setsBefore + calls.setMany, "a done mark written as an entry").toBe(0);
       const elsewhere = await open();
       for (const id of ids) {
