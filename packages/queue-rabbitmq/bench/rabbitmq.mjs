@@ -39,13 +39,14 @@ const plainQueue = createRabbitMqJobQueue({
   prefix: `bench${run}n`,
   cancellation: false,
 });
-const cleanup = [];
+/** RabbitMQ names of each run's queue, by the queue's name, until the run's session drops them. */
+const cleanup = new Map();
 let serial = 0;
 
 /** A fresh queue name for one run (so no run sees another's backlog). */
 function freshName(who, adapter = queue) {
   const name = `${who}_${run}_${serial++}`;
-  cleanup.push(who === "raw" ? [name] : adapter.queueNames(name));
+  cleanup.set(name, who === "raw" ? [name] : adapter.queueNames(name));
   return name;
 }
 
@@ -107,6 +108,15 @@ function adapterContender(adapter) {
 }
 
 /**
+ * Deletes a run's queues once its session ends: a backlog left in a quorum queue keeps RabbitMQ
+ * busy (segment writes) through the runs after it.
+ */
+async function drop(name) {
+  for (const queueName of cleanup.get(name) ?? []) await admin.deleteQueue(queueName).catch(() => undefined);
+  cleanup.delete(name);
+}
+
+/**
  * Enqueues with `concurrency` in flight, in blocks: each `block(jobs)` enqueues `jobs` more and
  * returns its time (ms) and per-call latencies (ms).
  */
@@ -131,7 +141,7 @@ async function enqueueSession(contender, concurrency) {
       );
       return { ms: performance.now() - started, latencies };
     },
-    close: async () => undefined,
+    close: () => drop(name),
   };
 }
 
@@ -171,7 +181,10 @@ async function endToEndSession(contender, concurrency) {
       );
       return { ms: performance.now() - started, latencies };
     },
-    close: () => worker.close(),
+    close: async () => {
+      await worker.close();
+      await drop(name);
+    },
   };
 }
 
@@ -267,7 +280,7 @@ try {
     }
   }
 } finally {
-  for (const names of cleanup) for (const name of names) await admin.deleteQueue(name).catch(() => undefined);
+  for (const name of [...cleanup.keys()]) await drop(name);
   await queue.close();
   await plainQueue.close();
   await state.clear().catch(() => undefined);
