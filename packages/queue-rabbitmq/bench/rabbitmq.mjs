@@ -116,6 +116,21 @@ async function drop(name) {
   cleanup.delete(name);
 }
 
+/** Calls `step()` `jobs` times, `concurrency` at a time; returns the time it took (ms). */
+async function inFlight(concurrency, jobs, step) {
+  let taken = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (taken < jobs) {
+        taken++;
+        await step();
+      }
+    }),
+  );
+  return performance.now() - started;
+}
+
 /**
  * Enqueues with `concurrency` in flight, in blocks: each `block(jobs)` enqueues `jobs` more and
  * returns its time (ms) and per-call latencies (ms).
@@ -126,20 +141,12 @@ async function enqueueSession(contender, concurrency) {
   return {
     async block(jobs) {
       const latencies = [];
-      let taken = 0;
-      const started = performance.now();
-      await Promise.all(
-        Array.from({ length: concurrency }, async () => {
-          while (taken < jobs) {
-            taken++;
-            const n = next++;
-            const t0 = performance.now();
-            await contender.enqueue(name, payloadOf(n));
-            latencies.push(performance.now() - t0);
-          }
-        }),
-      );
-      return { ms: performance.now() - started, latencies };
+      const ms = await inFlight(concurrency, jobs, async () => {
+        const t0 = performance.now();
+        await contender.enqueue(name, payloadOf(next++));
+        latencies.push(performance.now() - t0);
+      });
+      return { ms, latencies };
     },
     close: () => drop(name),
   };
@@ -164,22 +171,13 @@ async function endToEndSession(contender, concurrency) {
   return {
     async block(jobs) {
       latencies = [];
-      let taken = 0;
-      const started = performance.now();
-      await Promise.all(
-        Array.from({ length: concurrency }, async () => {
-          while (taken < jobs) {
-            taken++;
-            const n = next++;
-            const handled = new Promise((resolve) =>
-              waiting.set(n, { startedAt: performance.now(), resolve }),
-            );
-            await contender.enqueue(name, payloadOf(n));
-            await handled;
-          }
-        }),
-      );
-      return { ms: performance.now() - started, latencies };
+      const ms = await inFlight(concurrency, jobs, async () => {
+        const n = next++;
+        const handled = new Promise((resolve) => waiting.set(n, { startedAt: performance.now(), resolve }));
+        await contender.enqueue(name, payloadOf(n));
+        await handled;
+      });
+      return { ms, latencies };
     },
     close: async () => {
       await worker.close();

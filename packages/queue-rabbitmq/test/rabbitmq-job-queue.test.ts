@@ -6,6 +6,7 @@ import {
   type InfrastructureError,
   isOutcomeUnknown,
   type JobDelivery,
+  type JobWorker,
   type JsonValue,
 } from "@proj/ports";
 import amqp from "amqplib";
@@ -433,6 +434,27 @@ function countingState(offers: "member sets" | "setMany" | "set" = "member sets"
   return { state, calls, close: () => redis.close() };
 }
 
+/** Enqueues `count` jobs on `jobs`, then works them with `concurrency` until every one ran. */
+async function runJobs(
+  queue: RabbitMqJobQueue,
+  jobs: string,
+  count: number,
+  concurrency: number,
+): Promise<{ ids: string[]; worker: JobWorker }> {
+  const ids: string[] = [];
+  for (let n = 0; n < count; n++) ids.push((await queue.enqueue(jobs, { n })).id);
+  let handled = 0;
+  const worker = queue.work(
+    jobs,
+    async () => {
+      handled += 1;
+    },
+    { concurrency },
+  );
+  await until(() => handled === ids.length, "every job ran");
+  return { ids, worker };
+}
+
 describe("state calls", () => {
   it("a job cancelled just after a worker read that its epoch had no cancels never runs: cancel outwaits that answer", async () => {
     const producer = await open();
@@ -513,19 +535,8 @@ describe("state calls", () => {
     const { state, calls, close } = countingState("member sets");
     try {
       const queue = await open({ state });
-      const jobs = name("done-set");
-      const ids: string[] = [];
-      for (let n = 0; n < 40; n++) ids.push((await queue.enqueue(jobs, { n })).id);
       const setsBefore = calls.set;
-      let handled = 0;
-      const worker = queue.work(
-        jobs,
-        async () => {
-          handled += 1;
-        },
-        { concurrency: 8 },
-      );
-      await until(() => handled === ids.length, "every job ran");
+      const { ids, worker } = await runJobs(queue, name("done-set"), 40, 8);
       await until(() => calls.members === ids.length, "every job was added to the done set");
       expect(calls.addMembers, "one addMembers per job: the marks were not batched").toBeLessThan(
         ids.length / 2,
@@ -549,19 +560,8 @@ describe("state calls", () => {
     const { state, calls, close } = countingState("setMany");
     try {
       const queue = await open({ state });
-      const jobs = name("end-marks");
-      const ids: string[] = [];
-      for (let n = 0; n < 40; n++) ids.push((await queue.enqueue(jobs, { n })).id);
       const setsBefore = calls.set;
-      let handled = 0;
-      const worker = queue.work(
-        jobs,
-        async () => {
-          handled += 1;
-        },
-        { concurrency: 8 },
-      );
-      await until(() => handled === ids.length, "every job ran");
+      const { ids, worker } = await runJobs(queue, name("end-marks"), 40, 8);
       await until(() => calls.entries === ids.length, "every end mark was written");
       expect(calls.setMany, "one setMany per job: the marks were not batched").toBeLessThan(ids.length / 2);
       expect(calls.set - setsBefore, "end marks written one by one").toBe(0);
