@@ -634,6 +634,52 @@ describe("state calls", () => {
     }
   });
 
+  it("close() settles within the state's deadline when the state goes silent before the last end marks, and reports them to onError", async () => {
+    const proxy = await startFaultProxy({ target: { host: "127.0.0.1", port: 6379 } });
+    const state = createRedisCache({
+      namespace: fixture.namespace,
+      url: `redis://127.0.0.1:${proxy.port}`,
+      commandTimeoutMs: 500,
+    });
+    const errors: InfrastructureError[] = [];
+    const queue = createRabbitMqJobQueue({
+      url: AMQP_URL,
+      state,
+      prefix: PREFIX,
+      onError: (e) => errors.push(e),
+    });
+    const jobs = name("end-marks-silent");
+    try {
+      await queue.enqueue(jobs, { n: 1 });
+      let started = false;
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      queue.work(jobs, async () => {
+        started = true;
+        await gate;
+      });
+      await until(() => started, "the job started");
+      // The state store stops answering (a silent network) while the job is still running: its
+      // end mark is the one close() has to write.
+      await proxy.set("silent");
+      const closing = queue.close();
+      const closeStarted = performance.now();
+      release();
+      await closing;
+      const closeMs = performance.now() - closeStarted;
+      expect(closeMs, "close() waited past the state's own deadline").toBeLessThan(3_000);
+      const lost = errors.find((error) => /recording the end of/.test(error.message));
+      expect(lost, errors.map((error) => `${error.code}: ${error.message}`).join("\n")).toBeDefined();
+      expect(["TIMEOUT", "UNAVAILABLE"]).toContain(lost?.code);
+    } finally {
+      await queue.close();
+      await state.close();
+      await proxy.close();
+    }
+  });
+
   it("each publish keeps its own deadline when confirms stop coming: a shorter one armed later fails first", async () => {
     const proxy = await startFaultProxy({ target: { host: "127.0.0.1", port: 5672 } });
     try {
