@@ -389,7 +389,9 @@ export function jobQueueFaultContract(name: string, harness: JobQueueFaultHarnes
           accepted.set(n, result.id);
         };
         // Cuts land while enqueues are in flight: some replies are lost after the broker acted.
-        const cutter = setInterval(() => proxy.cutAll("reset"), 150);
+        // Every 300 ms: at 150 ms a loaded two-core machine could not open a PostgreSQL connection
+        // (a backend forked per connection) and run an enqueue between two cuts within 11.5 s.
+        const cutter = setInterval(() => proxy.cutAll("reset"), 300);
         let next = 0;
         const lanes = Array.from({ length: 4 }, async () => {
           while (next < total) await enqueueOne(next++);
