@@ -750,6 +750,11 @@ export class RabbitMqJobQueue implements JobQueue {
     }
   }
 
+  /**
+   * Sends what is pending: one `addMembers` per epoch, and the other marks in one `setMany` (else
+   * one `set` each). `ended` sends as soon as either list reaches `MAX_CACHE_BATCH`, so neither
+   * ever holds more than one call takes.
+   */
   #writeEnds(): void {
     clearTimeout(this.#endsTimer);
     this.#endsTimer = undefined;
@@ -759,40 +764,33 @@ export class RabbitMqJobQueue implements JobQueue {
       this.#pendingDone = new Map();
       this.#pendingDoneCount = 0;
       for (const [epoch, members] of done) {
-        for (let from = 0; from < members.length; from += MAX_CACHE_BATCH) {
-          const batch =
-            from === 0 && members.length <= MAX_CACHE_BATCH
-              ? members
-              : members.slice(from, from + MAX_CACHE_BATCH);
-          let write: Promise<unknown>;
-          try {
-            write = state.addMembers(this.#doneKey(epoch), batch, { ttlMs: this.#retentionMs });
-          } catch (error) {
-            write = Promise.reject(error);
-          }
-          this.#trackEndWrite(write, `recording the end of ${batch.length} jobs of epoch ${epoch}`);
+        let write: Promise<unknown>;
+        try {
+          write = state.addMembers(this.#doneKey(epoch), members, { ttlMs: this.#retentionMs });
+        } catch (error) {
+          write = Promise.reject(error);
         }
+        this.#trackEndWrite(write, `recording the end of ${members.length} jobs of epoch ${epoch}`);
       }
     }
     const entries = this.#pendingEnds;
+    if (entries.length === 0) return;
     this.#pendingEnds = [];
-    for (let from = 0; from < entries.length; from += MAX_CACHE_BATCH) {
-      const batch = entries.slice(from, from + MAX_CACHE_BATCH);
-      const what =
-        batch.length === 1
-          ? `recording the end of ${batch[0]?.key}`
-          : `recording the end of ${batch.length} jobs`;
-      let write: Promise<unknown>;
-      try {
-        write =
-          state.setMany !== undefined
-            ? state.setMany(batch)
-            : Promise.all(batch.map(({ key, value, ttlMs }) => state.set(key, value, { ttlMs })));
-      } catch (error) {
-        write = Promise.reject(error);
-      }
-      this.#trackEndWrite(write, what);
+    let write: Promise<unknown>;
+    try {
+      write =
+        state.setMany !== undefined
+          ? state.setMany(entries)
+          : Promise.all(entries.map(({ key, value, ttlMs }) => state.set(key, value, { ttlMs })));
+    } catch (error) {
+      write = Promise.reject(error);
     }
+    this.#trackEndWrite(
+      write,
+      entries.length === 1
+        ? `recording the end of ${entries[0]?.key}`
+        : `recording the end of ${entries.length} jobs`,
+    );
   }
 
   /** An end marks' write in the background: failures go to `onError`, `close()` waits for it. */
