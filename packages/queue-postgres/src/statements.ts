@@ -178,9 +178,11 @@ export function listDeadLetters(
   afterSeq: string | undefined,
   limit: number,
 ): SqlQuery {
-  const after = afterSeq === undefined ? sql.empty : sql`AND seq > ${afterSeq}::bigint`;
-  return sql`SELECT seq::text AS seq, id::text AS id, queue, payload, attempts, error_code, error_message, failed_at
-    FROM ${t.deadLetters} WHERE queue = ${queue} ${after} ORDER BY seq LIMIT ${limit + 1}::int`;
+  const after = afterSeq === undefined ? sql.empty : sql`AND d.seq > ${afterSeq}::bigint`;
+  // Qualified: a bare `ORDER BY seq` names the text output column, and "10" sorts before "9".
+  return sql`SELECT d.seq::text AS seq, d.id::text AS id, d.queue, d.payload, d.attempts, d.error_code,
+      d.error_message, d.failed_at
+    FROM ${t.deadLetters} AS d WHERE d.queue = ${queue} ${after} ORDER BY d.seq LIMIT ${limit + 1}::int`;
 }
 
 /** Moves a dead letter back to its queue with a fresh set of attempts; returns its queue. */

@@ -287,7 +287,7 @@ describe("ids and dead letters", () => {
     if (pages !== 3 || new Set(listed).size !== ids.size) {
       // Seen once under CI load (2 pages): what the table holds now, for the next look.
       const rows = await admin.query<{ seq: string; id: string; failed_at: Date }>(
-        sql`SELECT seq::text AS seq, id::text AS id, failed_at FROM ${sql.id(TEST_SCHEMA, "dead_letters")} WHERE queue = ${name} ORDER BY seq`,
+        sql`SELECT d.seq::text AS seq, d.id::text AS id, d.failed_at FROM ${sql.id(TEST_SCHEMA, "dead_letters")} AS d WHERE d.queue = ${name} ORDER BY d.seq`,
       );
       trail.push(
         ...rows.map((row) => `row seq ${row.seq} id ${row.id} failed ${row.failed_at.toISOString()}`),
@@ -298,6 +298,38 @@ describe("ids and dead letters", () => {
     for (const cursor of ["abc", "-1", "0", "1.5", "9".repeat(30)]) {
       await expectErrorCode(() => queue.listDeadLetters(name, { after: cursor }), "INVALID_ARGUMENT");
     }
+  });
+
+  it("pages dead letters in seq order when their seqs gain a digit (8 to 12), each once", async () => {
+    // The shared schema's seq only crosses 9→10, 99→100… now and then: a schema of its own, set
+    // just below 10, makes that happen on every run.
+    const schema = freshSchema();
+    const { queue, name } = fresh({ schema });
+    await queue.migrate();
+    await admin.execute(sql`SELECT setval(pg_get_serial_sequence(${`${schema}.dead_letters`}, 'seq'), 7)`);
+    for (let n = 0; n < 5; n++) await queue.enqueue(name, { n }, { maxAttempts: 1 });
+    const worker = queue.work(
+      name,
+      async () => {
+        throw new InfrastructureError("INVALID_ARGUMENT", "never works", { retryable: false });
+      },
+      { concurrency: 5 },
+    );
+    await until(async () => (await queue.listDeadLetters(name, { limit: 1_000 })).items.length === 5);
+    await worker.close();
+    const bySeq = await admin.query<{ seq: string; id: string }>(
+      sql`SELECT d.seq::text AS seq, d.id::text AS id FROM ${sql.id(schema, "dead_letters")} AS d ORDER BY d.seq`,
+    );
+    expect(bySeq.map((row) => row.seq)).toEqual(["8", "9", "10", "11", "12"]);
+    const pages: string[][] = [];
+    let after: string | undefined;
+    do {
+      const page = await queue.listDeadLetters(name, { limit: 2, after });
+      pages.push(page.items.map((item) => item.id));
+      after = page.nextCursor;
+    } while (after !== undefined && pages.length < 10);
+    const ids = bySeq.map((row) => row.id);
+    expect(pages).toEqual([ids.slice(0, 2), ids.slice(2, 4), ids.slice(4)]);
   });
 
   it("keeps a handler error's message with NUL characters in the dead letter", async () => {
