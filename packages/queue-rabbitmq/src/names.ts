@@ -153,6 +153,15 @@ export function epochOfJobId(id: string): string | undefined {
 }
 
 /**
+ * The epoch of an id already known to be one of this adapter's (issued here, or read from a job
+ * message whose `type` matched): its 8 characters before the block, without the full match
+ * `epochOfJobId` needs for a string from a caller.
+ */
+export function epochOfWellFormedJobId(id: string): string {
+  return id.slice(-30, -22);
+}
+
+/**
  * The block of an id this adapter issued (its last 22 characters): unique within its epoch, since
  * each encrypts a counter the epoch's issuer never repeats.
  */

@@ -35,6 +35,7 @@ import { mapAmqpError } from "./map-amqp-error.js";
 import {
   blockOfJobId,
   epochOfJobId,
+  epochOfWellFormedJobId,
   idempotencyKeyHash,
   isIssuedJobId,
   JobIdIssuer,
@@ -663,7 +664,7 @@ export class RabbitMqJobQueue implements JobQueue {
   hasEnded(job: JobMessage, deadline: Deadline): EndCheck | Promise<EndCheck> {
     // Without cancellation only a keyed job's message has a mark to read (a duplicate's).
     if (!this.cancellation && job.keyHash === undefined) return Number.POSITIVE_INFINITY;
-    const epoch = epochOfJobId(job.id) as string;
+    const epoch = epochOfWellFormedJobId(job.id);
     if (job.keyHash === undefined && !this.#epochsWithCancels.has(epoch)) {
       const until = this.#cancelFree.get(epoch);
       if (until !== undefined) {
@@ -733,7 +734,7 @@ export class RabbitMqJobQueue implements JobQueue {
     if (how === "done" && this.#state.addMembers !== undefined) {
       // One member (the id's block, unique within its epoch) of the epoch's done set: the state
       // adds a batch of them in one command on one key, where a mark per job costs a key each.
-      const epoch = epochOfJobId(id) as string;
+      const epoch = epochOfWellFormedJobId(id);
       const members = this.#pendingDone.get(epoch);
       if (members === undefined) this.#pendingDone.set(epoch, [blockOfJobId(id)]);
       else members.push(blockOfJobId(id));

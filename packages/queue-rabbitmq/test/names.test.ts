@@ -3,6 +3,7 @@ import { reconnectDelayMs } from "../src/deadline.js";
 import { mapAmqpError } from "../src/map-amqp-error.js";
 import {
   epochOfJobId,
+  epochOfWellFormedJobId,
   idempotencyKeyHash,
   isIssuedJobId,
   JobIdIssuer,
@@ -67,6 +68,10 @@ describe("names and ids", () => {
     const id = issuer.next("reports-2");
     expect(queueOfJobId(id)).toBe("reports-2");
     expect(epochOfJobId(id)).toBe(issuer.epoch);
+    for (const queue of ["q", "reports-2", "a".repeat(64)]) {
+      const issued = issuer.next(queue);
+      expect(epochOfWellFormedJobId(issued)).toBe(epochOfJobId(issued));
+    }
     expect(issuer.next("reports-2")).not.toBe(id);
     for (const bad of ["no-such-job", "", "a.b.c", "reports.short", `.${id}`, 42, undefined]) {
       expect(queueOfJobId(bad)).toBeUndefined();
