@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { InfrastructureError, SqlDatabase, SqlListener } from "@proj/ports";
 import { sql } from "@proj/ports";
-import { cancelLocally, wakeWorkers } from "./wakeups.js";
+import { cancelLocally, recheckWorkers, wakeWorkers } from "./wakeups.js";
 
 /**
  * Marks notifications sent by this module instance (this process): its own workers were woken
@@ -213,10 +213,12 @@ export class QueueNotifications {
         subscription.live = false;
         this.#report(error, "listen", isCancel ? undefined : queue);
       },
-      // What was sent during the gap is unknown: look now rather than at the next poll.
+      // What was sent during the gap is unknown: look now rather than at the next poll (or, for
+      // cancels, the next lease renewal).
       onResume: () => {
         subscription.live = true;
-        if (!isCancel) wakeWorkers(this.#schema, queue);
+        if (isCancel) recheckWorkers(this.#schema);
+        else wakeWorkers(this.#schema, queue);
       },
     }).then(
       (listener) => {
@@ -227,6 +229,8 @@ export class QueueNotifications {
         }
         subscription.listener = listener;
         subscription.live = true;
+        // Workers start before their listener is up: a cancel sent meanwhile reached nobody.
+        if (isCancel) recheckWorkers(this.#schema);
       },
       (error: unknown) => {
         this.#report(error, "listen", isCancel ? undefined : queue);

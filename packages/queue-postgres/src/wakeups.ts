@@ -8,6 +8,11 @@ export interface LocalWorker {
   wake(): void;
   /** Fires the signal of the delivery of `id`, if this worker runs it. */
   cancelled(id: string): void;
+  /**
+   * Checks its running jobs for cancels now (a lease renewal ahead of time): cancels sent while
+   * this process was not listening yet, or again, reached nobody.
+   */
+  recheck(): void;
 }
 
 /**
@@ -46,4 +51,11 @@ export function cancelLocally(schema: string, id: string): void {
   const queues = registry.get(schema);
   if (!queues) return;
   for (const workers of queues.values()) for (const worker of workers) worker.cancelled(id);
+}
+
+/** Every worker of `schema` in this process checks its running jobs for cancels now. */
+export function recheckWorkers(schema: string): void {
+  const queues = registry.get(schema);
+  if (!queues) return;
+  for (const workers of queues.values()) for (const worker of workers) worker.recheck();
 }

@@ -141,6 +141,7 @@ export class PostgresJobWorker implements JobWorker {
       queue,
       wake: () => this.#wake(),
       cancelled: (id) => this.#active.get(id)?.controller.abort(cancelled(id)),
+      recheck: () => this.#recheck(),
     });
     this.#wakeups = ctx.subscribe(queue);
     this.#loopDone = this.#loop().catch((error: unknown) => {
@@ -359,13 +360,35 @@ export class PostgresJobWorker implements JobWorker {
     this.#renewTimer = setTimeout(
       () => {
         this.#renewTimer = undefined;
-        this.#renewing = this.#renew().finally(() => {
-          this.#renewing = undefined;
-          if ([...this.#active.values()].some((d) => !d.released)) this.#scheduleRenewal();
-        });
+        this.#startRenewal(Promise.resolve());
       },
       Math.floor(this.#options.leaseMs / 3),
     );
+  }
+
+  /** Renews after `after`, then schedules the next renewal while jobs still run. */
+  #startRenewal(after: Promise<void>): void {
+    const renewing: Promise<void> = after
+      .then(() => this.#renew())
+      .finally(() => {
+        if (this.#renewing !== renewing) return;
+        this.#renewing = undefined;
+        if ([...this.#active.values()].some((d) => !d.released)) this.#scheduleRenewal();
+      });
+    this.#renewing = renewing;
+  }
+
+  /**
+   * A renewal now instead of at its time (it also reads the cancels): this process's cancel
+   * listener has just come up, so a cancel sent before it reached nobody. One already in flight
+   * may have been read before the cancel: this one follows it.
+   */
+  #recheck(): void {
+    if (this.#finished) return;
+    if (![...this.#active.values()].some((d) => !d.released)) return;
+    clearTimeout(this.#renewTimer);
+    this.#renewTimer = undefined;
+    this.#startRenewal(this.#renewing ?? Promise.resolve());
   }
 
   async #renew(): Promise<void> {
