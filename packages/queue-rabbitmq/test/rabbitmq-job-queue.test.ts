@@ -460,6 +460,21 @@ async function jobsToRun(
   };
 }
 
+/** Starts a worker on `jobs` whose first job, once running, waits for the returned `release()`. */
+async function startHeldJob(queue: RabbitMqJobQueue, jobs: string): Promise<() => void> {
+  let started = false;
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  queue.work(jobs, async () => {
+    started = true;
+    await gate;
+  });
+  await until(() => started, "the job started");
+  return release;
+}
+
 describe("state calls", () => {
   it("a job cancelled just after a worker read that its epoch had no cancels never runs: cancel outwaits that answer", async () => {
     const producer = await open();
@@ -611,16 +626,7 @@ describe("state calls", () => {
     const jobs = name("end-marks-close");
     try {
       const { id } = await queue.enqueue(jobs, { n: 1 });
-      let started = false;
-      let release!: () => void;
-      const gate = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      queue.work(jobs, async () => {
-        started = true;
-        await gate;
-      });
-      await until(() => started, "the job started");
+      const release = await startHeldJob(queue, jobs);
       // As an application shuts down: the queue (which waits for the running job, whose end
       // mark is then still to write), then at once the state it was given.
       const closing = queue.close();
@@ -651,21 +657,12 @@ describe("state calls", () => {
     const jobs = name("end-marks-silent");
     try {
       await queue.enqueue(jobs, { n: 1 });
-      let started = false;
-      let release!: () => void;
-      const gate = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      queue.work(jobs, async () => {
-        started = true;
-        await gate;
-      });
-      await until(() => started, "the job started");
+      const release = await startHeldJob(queue, jobs);
       // The state store stops answering (a silent network) while the job is still running: its
       // end mark is the one close() has to write.
       await proxy.set("silent");
-      const closing = queue.close();
       const closeStarted = performance.now();
+      const closing = queue.close();
       release();
       await closing;
       const closeMs = performance.now() - closeStarted;
