@@ -366,6 +366,12 @@ export class PostgresJobWorker implements JobWorker {
     );
   }
 
+  /** Whether a running job still holds its lease (not released at close). */
+  #holdsLeases(): boolean {
+    for (const delivery of this.#active.values()) if (!delivery.released) return true;
+    return false;
+  }
+
   /** Renews after `after`, then schedules the next renewal while jobs still run. */
   #startRenewal(after: Promise<void>): void {
     const renewing: Promise<void> = after
@@ -373,7 +379,7 @@ export class PostgresJobWorker implements JobWorker {
       .finally(() => {
         if (this.#renewing !== renewing) return;
         this.#renewing = undefined;
-        if ([...this.#active.values()].some((d) => !d.released)) this.#scheduleRenewal();
+        if (this.#holdsLeases()) this.#scheduleRenewal();
       });
     this.#renewing = renewing;
   }
@@ -385,7 +391,7 @@ export class PostgresJobWorker implements JobWorker {
    */
   #recheck(): void {
     if (this.#finished) return;
-    if (![...this.#active.values()].some((d) => !d.released)) return;
+    if (!this.#holdsLeases()) return;
     clearTimeout(this.#renewTimer);
     this.#renewTimer = undefined;
     this.#startRenewal(this.#renewing ?? Promise.resolve());

@@ -1,7 +1,7 @@
 // What the jobs contract cannot see: the schema and its migrations, the idempotency window and the
 // purge, the options, ids that are not this adapter's, dead-letter paging.
 import { createMysqlDatabase } from "@proj/adapter-mysql";
-import { expectErrorCode, sleep, uniqueName } from "@proj/contract-tests";
+import { expectErrorCode, sleep, startFaultProxy, uniqueName } from "@proj/contract-tests";
 import { InfrastructureError, type JobDelivery, type JsonValue, type SqlDatabase, sql } from "@proj/ports";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import {
@@ -68,12 +68,12 @@ function collect(
  */
 async function otherProcessQueue(
   options: PostgresJobQueueOptions = {},
-  { listenDelayMs = 0 } = {},
+  { listenDelayMs = 0, url }: { listenDelayMs?: number; url?: string } = {},
 ): Promise<PostgresJobQueue> {
   const built = (await import(new URL("../dist/index.js", import.meta.url).href)) as {
     createPostgresJobQueue: typeof createPostgresJobQueue;
   };
-  const db = openDatabase({ poolSize: 3 });
+  const db = openDatabase({ poolSize: 3, url });
   // A LISTEN that takes this long to come up (a slow connection to a busy server), on the real one.
   const listening =
     listenDelayMs === 0
@@ -425,6 +425,28 @@ describe("workers", () => {
     expect(performance.now() - workingFrom).toBeLessThan(3_000);
     const why = await reason;
     // The listener is up 3 s after the worker started; the first renewal would come after 10 s.
+    expect(performance.now() - cancelledAt).toBeLessThan(7_000);
+    expect(why).toMatchObject({ code: "CANCELLED" });
+  });
+
+  it("a cancel sent while another process's listening connection is down reaches its running handler once it is back, not at the next renewal", async () => {
+    const proxy = await startFaultProxy({ target: { host: "127.0.0.1", port: 5432 } });
+    cleanups.push(() => proxy.close());
+    const { queue: producer, name } = fresh();
+    const consumer = await otherProcessQueue({}, { url: `postgres://postgres@127.0.0.1:${proxy.port}/test` });
+    const { handler, started, reason } = untilAborted();
+    consumer.work(name, handler, { leaseMs: 30_000 });
+    const { id } = await producer.enqueue(name, { n: 1 });
+    await started;
+    // Every connection of the consumer is reset and new ones refused: its listener is down.
+    await proxy.set("outage-reset");
+    proxy.cutAll("reset");
+    const cancelledAt = performance.now();
+    expect(await producer.cancel(id)).toBe(true);
+    await sleep(500);
+    await proxy.set("pass");
+    const why = await reason;
+    // The first renewal would come 10 s after the job started.
     expect(performance.now() - cancelledAt).toBeLessThan(7_000);
     expect(why).toMatchObject({ code: "CANCELLED" });
   });
