@@ -93,6 +93,7 @@ export type {
   WorkOptions,
 } from "./jobs.js";
 export {
+  checkJobPayload,
   DEFAULT_IDEMPOTENCY_WINDOW_MS,
   DEFAULT_LEASE_MS,
   DEFAULT_MAX_ATTEMPTS,

@@ -116,18 +116,88 @@ function checkJson(value: unknown, seen: Set<object> | undefined): Set<object> |
   }
 }
 
+/** Below this depth the quick walk (`jsonTextBound`) tracks no ancestors; a cycle always gets deeper. */
+const UNTRACKED_DEPTH = 64;
+/** The longest JSON text of a finite number: sign, 17 digits, point, `e-` and 3 digits. */
+const MAX_NUMBER_TEXT = 24;
+/** At most 6 characters per UTF-16 unit (`\u001f`), each 1 byte; or 3 bytes for a unit left as is. */
+const MAX_BYTES_PER_UNIT = 6;
+
 /**
- * Checks that `payload` is a JSON value that comes back equal (see the `JobQueue` contract) and
- * returns its JSON text. Throws `INVALID_ARGUMENT` for anything else and `RESOURCE_EXHAUSTED` (not
- * retryable) when the text is larger than `maxBytes` UTF-8 bytes.
+ * Checks `value` as `checkJson` does, without tracking ancestors, and returns an upper bound of the
+ * UTF-8 bytes of its JSON text, or -1 past `UNTRACKED_DEPTH` (the caller then walks with
+ * `checkJson`, which finds a cycle and names it where it closes). A payload within the limit by this
+ * bound needs no JSON text to be sized.
  */
-export function encodeJobPayload(payload: unknown, maxBytes: number = DEFAULT_MAX_JOB_PAYLOAD_BYTES): string {
+function jsonTextBound(value: unknown, depth: number): number {
+  switch (typeof value) {
+    case "string":
+      if (!(value as unknown as WellFormedCheck).isWellFormed()) {
+        throw new PayloadFault("holds a lone surrogate (not valid Unicode)");
+      }
+      return value.length * MAX_BYTES_PER_UNIT + 2;
+    case "boolean":
+      return 5;
+    case "number":
+      if (!Number.isFinite(value)) throw new PayloadFault(`is ${String(value)}, not a JSON number`);
+      return MAX_NUMBER_TEXT;
+    case "object": {
+      if (value === null) return 4;
+      if (depth === UNTRACKED_DEPTH) return -1;
+      // Brackets, and a comma or colon counted for every item.
+      let bound = 2;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          let item: number;
+          try {
+            item = jsonTextBound(value[i], depth + 1);
+          } catch (fault) {
+            if (fault instanceof PayloadFault) fault.segments.push(`[${i}]`);
+            throw fault;
+          }
+          if (item < 0) return -1;
+          bound += item + 1;
+        }
+        return bound;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) {
+        throw new PayloadFault(`is a ${proto?.constructor?.name ?? "class instance"}, not a plain object`);
+      }
+      for (const key of Object.keys(value)) {
+        if (!(key as unknown as WellFormedCheck).isWellFormed()) {
+          throw new PayloadFault("has a key with a lone surrogate");
+        }
+        let item: number;
+        try {
+          item = jsonTextBound((value as Record<string, unknown>)[key], depth + 1);
+        } catch (fault) {
+          if (fault instanceof PayloadFault) fault.segments.push(`.${key}`);
+          throw fault;
+        }
+        if (item < 0) return -1;
+        bound += key.length * MAX_BYTES_PER_UNIT + 2 + item + 2;
+      }
+      return bound;
+    }
+    default:
+      throw new PayloadFault(`is ${typeof value}, not a JSON value`);
+  }
+}
+
+/** Throws `INVALID_ARGUMENT` unless `payload` is a JSON value; returns `jsonTextBound`'s bound, or -1. */
+function checkPayload(payload: unknown): number {
   try {
+    const bound = jsonTextBound(payload, 0);
+    if (bound >= 0) return bound;
     checkJson(payload, undefined);
+    return -1;
   } catch (fault) {
     throw fault instanceof PayloadFault ? fault.at("$") : fault;
   }
-  const text = JSON.stringify(payload);
+}
+
+function checkSize(text: string, maxBytes: number): void {
   // Cheap bound first: a UTF-8 byte count is at most 3 per UTF-16 code unit.
   const bytes = text.length * 3 <= maxBytes ? text.length : utf8ByteLength(text);
   if (bytes > maxBytes) {
@@ -137,7 +207,27 @@ export function encodeJobPayload(payload: unknown, maxBytes: number = DEFAULT_MA
       { retryable: false, details: { bytes, limit: maxBytes } },
     );
   }
+}
+
+/**
+ * Checks that `payload` is a JSON value that comes back equal (see the `JobQueue` contract) and
+ * returns its JSON text. Throws `INVALID_ARGUMENT` for anything else and `RESOURCE_EXHAUSTED` (not
+ * retryable) when the text is larger than `maxBytes` UTF-8 bytes.
+ */
+export function encodeJobPayload(payload: unknown, maxBytes: number = DEFAULT_MAX_JOB_PAYLOAD_BYTES): string {
+  const bound = checkPayload(payload);
+  const text = JSON.stringify(payload);
+  if (bound < 0 || bound > maxBytes) checkSize(text, maxBytes);
   return text;
+}
+
+/**
+ * Checks `payload` as `encodeJobPayload` does, for an adapter whose client encodes it: makes its
+ * JSON text only when a bound on its size is over `maxBytes`.
+ */
+export function checkJobPayload(payload: unknown, maxBytes: number = DEFAULT_MAX_JOB_PAYLOAD_BYTES): void {
+  const bound = checkPayload(payload);
+  if (bound < 0 || bound > maxBytes) checkSize(JSON.stringify(payload), maxBytes);
 }
 
 /** Checks a call's `timeoutMs` and `signal`; returns the deadline to apply. */

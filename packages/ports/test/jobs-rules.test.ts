@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  checkJobPayload,
   DEFAULT_MAX_ATTEMPTS,
   encodeJobPayload,
   InfrastructureError,
@@ -94,6 +95,74 @@ describe("encodeJobPayload", () => {
     expect(InfrastructureError.isInstance(error) && error.code).toBe("RESOURCE_EXHAUSTED");
     expect((error as InfrastructureError).retryable).toBe(false);
     expect(encodeJobPayload("é".repeat(5), 12)).toHaveLength(7);
+  });
+});
+
+describe("checkJobPayload", () => {
+  const utf8Bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value), "utf8");
+  /** Payloads whose JSON text is as long as it can be for their size: escapes, 3- and 4-byte characters, long numbers. */
+  const payloads: unknown[] = [
+    "\u0001".repeat(40),
+    { '\u001f"\\': ["\n".repeat(9), -1.7976931348623157e308, -2.2250738585072014e-308] },
+    ["é", "€".repeat(20), "😀".repeat(10), 5e-324, -0, true, false, null],
+    { a: { b: { c: [[], {}, [null]] } } },
+    "x",
+    -2.2250738585072014e-308,
+    0,
+  ];
+  it.each(payloads.map((payload) => [JSON.stringify(payload).slice(0, 40), payload]))(
+    "accepts %s at exactly its UTF-8 size and refuses it one byte under, as encodeJobPayload does",
+    (_, payload) => {
+      const bytes = utf8Bytes(payload);
+      expect(codeOf(() => checkJobPayload(payload, bytes))).toBeUndefined();
+      expect(codeOf(() => checkJobPayload(payload, bytes - 1))).toBe("RESOURCE_EXHAUSTED");
+      expect(codeOf(() => encodeJobPayload(payload, bytes))).toBeUndefined();
+      expect(codeOf(() => encodeJobPayload(payload, bytes - 1))).toBe("RESOURCE_EXHAUSTED");
+    },
+  );
+  it("refuses what encodeJobPayload refuses, with the same message", () => {
+    const messageOf = (check: (value: unknown) => unknown, value: unknown) => {
+      try {
+        check(value);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return "accepted";
+    };
+    const cycle: Record<string, unknown> = { list: [] };
+    (cycle.list as unknown[]).push(cycle);
+    for (const value of [
+      { a: [1, { b: Number.NaN }] },
+      [[0, [undefined]]],
+      { ok: "x", bad: "\ud800" },
+      cycle,
+      new Date(0),
+    ]) {
+      const message = messageOf(checkJobPayload, value);
+      expect(message).toMatch(/^job payload \$/);
+      expect(message).toBe(messageOf(encodeJobPayload, value));
+    }
+  });
+  it("checks payloads nested deeper than its quick walk goes: a deep cycle is named where it closes, deep data is sized", () => {
+    let deep: unknown = "leaf";
+    for (let i = 0; i < 200; i++) deep = { d: [deep] };
+    expect(codeOf(() => checkJobPayload(deep, utf8Bytes(deep)))).toBeUndefined();
+    expect(codeOf(() => checkJobPayload(deep, utf8Bytes(deep) - 1))).toBe("RESOURCE_EXHAUSTED");
+    const ring: Record<string, unknown> = {};
+    let node = ring;
+    for (let i = 0; i < 100; i++) {
+      const next: Record<string, unknown> = {};
+      node.n = next;
+      node = next;
+    }
+    node.n = ring;
+    let message = "";
+    try {
+      checkJobPayload({ head: ring });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toBe(`job payload $.head${".n".repeat(101)} is a cycle`);
   });
 });
 
