@@ -35,6 +35,148 @@ export function reconnectDelay(attempt: number, random: () => number = Math.rand
 }
 
 /**
+ * A call in flight whose deadline is `at` (`performance.now()` scale); `expire` fails it. It is its
+ * own link in `DueCalls`'s list, so tracking it allocates nothing.
+ */
+export abstract class DueCall {
+  abstract readonly at: number;
+  abstract expire(): void;
+  /** @internal */
+  previous: DueCall | undefined = undefined;
+  /** @internal */
+  next: DueCall | undefined = undefined;
+  /** @internal */
+  listed = false;
+}
+
+/**
+ * The deadlines of the calls in flight, on one timer set for the earliest of them: a timer of its
+ * own per call cost more CPU than the rest of the call's bookkeeping together, and so did a `Set`
+ * of the calls. Calls of one `timeoutMs` are due in the order they were sent, so the timer is
+ * rarely moved; it is cleared when no call is left.
+ */
+export class DueCalls {
+  #first: DueCall | undefined;
+  #last: DueCall | undefined;
+  #size = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the timer fires; `Infinity` when none is set. */
+  #timerAt = Number.POSITIVE_INFINITY;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  add(call: DueCall): void {
+    if (call.listed) return;
+    call.listed = true;
+    call.previous = this.#last;
+    call.next = undefined;
+    if (this.#last === undefined) this.#first = call;
+    else this.#last.next = call;
+    this.#last = call;
+    this.#size += 1;
+    if (call.at < this.#timerAt) this.#arm(call.at);
+  }
+
+  delete(call: DueCall): void {
+    if (!call.listed) return;
+    this.#unlink(call);
+    if (this.#size === 0) this.#disarm();
+  }
+
+  #unlink(call: DueCall): void {
+    call.listed = false;
+    if (call.previous === undefined) this.#first = call.next;
+    else call.previous.next = call.next;
+    if (call.next === undefined) this.#last = call.previous;
+    else call.next.previous = call.previous;
+    call.previous = undefined;
+    call.next = undefined;
+    this.#size -= 1;
+  }
+
+  #arm(at: number): void {
+    clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(() => this.#expire(), Math.max(0, at - performance.now()));
+  }
+
+  #disarm(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+  }
+
+  #expire(): void {
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+    // A timer may fire a little before its time on the clock read here; it is then set again.
+    const now = performance.now();
+    const expired: DueCall[] = [];
+    let next = Number.POSITIVE_INFINITY;
+    for (let call = this.#first; call !== undefined; call = call.next) {
+      if (call.at <= now) expired.push(call);
+      else if (call.at < next) next = call.at;
+    }
+    for (const call of expired) this.#unlink(call);
+    if (next !== Number.POSITIVE_INFINITY) this.#arm(next);
+    for (const call of expired) call.expire();
+  }
+}
+
+/**
+ * One command sent and not yet answered: settles its caller's promise once, with the reply, the
+ * abort of its signal (it is the abort listener) or its deadline (it is a `DueCall`).
+ */
+class SentCall<T> extends DueCall {
+  readonly at: number;
+  readonly repliesAtSend: number;
+  readonly generation: number;
+  #done = false;
+
+  constructor(
+    readonly calls: RedisCalls,
+    readonly describe: Describe,
+    readonly write: boolean,
+    readonly deadline: Deadline,
+    readonly signal: AbortSignal | undefined,
+    readonly resolve: (value: T) => void,
+    readonly reject: (error: InfrastructureError) => void,
+  ) {
+    super();
+    this.at = deadline.at;
+    this.repliesAtSend = calls.replies;
+    this.generation = calls.generation;
+  }
+
+  settle(error: InfrastructureError | undefined, value?: T): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.calls.forget(this as SentCall<never>);
+    this.signal?.removeEventListener("abort", this);
+    if (error === undefined) this.resolve(value as T);
+    else this.reject(error);
+  }
+
+  /** The abort of the caller's signal. */
+  handleEvent(): void {
+    const error = cancelledError(this.signal as AbortSignal, this.describe());
+    this.settle(this.write ? lostReply(error) : error);
+  }
+
+  expire(): void {
+    if (this.#done) return;
+    const error = new InfrastructureError(
+      "TIMEOUT",
+      `${this.describe()} got no reply from Redis within ${this.deadline.timeoutMs} ms`,
+    );
+    this.settle(this.write ? lostReply(error) : error);
+    this.calls.expired(this as SentCall<never>);
+  }
+}
+
+/**
  * Runs the producer-side calls of the queue (`enqueue`, `cancel`, `listDeadLetters`, `redrive`)
  * under a deadline, over a client built without an offline queue, that never resends an
  * unanswered command and that fails the commands in flight when its connection closes:
@@ -53,10 +195,12 @@ export class RedisCalls {
   readonly #waiters = new Set<Waiter>();
   /** Why the last connection attempt failed, until a connection is ready again. */
   #unreachable: InfrastructureError | undefined;
-  /** When a call last got its reply (`performance.now()` scale): the connection was alive then. */
-  #lastReplyAt = 0;
+  /** How many calls got their reply (or an error reply): the connection was alive then. */
+  #replies = 0;
   /** Bumped when a connection closes, so a late timer does not drop its successor. */
   #generation = 0;
+  /** The deadlines of the calls sent and not yet answered. */
+  readonly #due = new DueCalls();
 
   /** A connection not ready this long after its TCP connect (its handshake went unanswered) is dropped. */
   #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -134,54 +278,45 @@ export class RedisCalls {
     send: () => Promise<T>,
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      let done = false;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const sentAt = performance.now();
-      const generation = this.#generation;
-      const settle = (error: InfrastructureError | undefined, value?: T) => {
-        if (done) return;
-        done = true;
-        if (timer !== undefined) clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
-        if (error === undefined) resolve(value as T);
-        else reject(error);
-      };
-      const onAbort = () => {
-        const error = cancelledError(signal as AbortSignal, describe());
-        settle(write ? lostReply(error) : error);
-      };
-      const remaining = deadline.at - sentAt;
-      if (remaining !== Number.POSITIVE_INFINITY) {
-        timer = setTimeout(
-          () => {
-            const error = new InfrastructureError(
-              "TIMEOUT",
-              `${describe()} got no reply from Redis within ${deadline.timeoutMs} ms`,
-            );
-            settle(write ? lostReply(error) : error);
-            if (this.#lastReplyAt < sentAt && this.#generation === generation) {
-              // No call got a reply since this one was sent: drop the connection (reconnect
-              // replaces it), its later replies can no longer be matched to their commands.
-              this.#client.disconnect(true);
-            }
-          },
-          Math.max(0, remaining),
-        );
-      }
-      signal?.addEventListener("abort", onAbort, { once: true });
+      const call = new SentCall<T>(this, describe, write, deadline, signal, resolve, reject);
+      if (call.at !== Number.POSITIVE_INFINITY) this.#due.add(call);
+      signal?.addEventListener("abort", call, { once: true });
       send().then(
         (value) => {
-          this.#lastReplyAt = performance.now();
-          settle(undefined, value);
+          this.#replies += 1;
+          call.settle(undefined, value);
         },
         (error: unknown) => {
-          if ((error as { name?: unknown } | null)?.name === "ReplyError")
-            this.#lastReplyAt = performance.now();
+          if ((error as { name?: unknown } | null)?.name === "ReplyError") this.#replies += 1;
           const mapped = mapRedisError(error, describe());
-          settle(write && mayHaveRun(error) ? lostReply(mapped) : mapped);
+          call.settle(write && mayHaveRun(error) ? lostReply(mapped) : mapped);
         },
       );
     });
+  }
+
+  /** Ends `call` (settled): its deadline no longer needs watching. */
+  forget(call: SentCall<never>): void {
+    this.#due.delete(call);
+  }
+
+  /**
+   * `call` got no reply by its deadline. When no call got one since it was sent, the connection is
+   * dropped (reconnect replaces it): its later replies can no longer be matched to their commands.
+   */
+  expired(call: SentCall<never>): void {
+    if (this.#replies === call.repliesAtSend && this.#generation === call.generation) {
+      this.#client.disconnect(true);
+    }
+  }
+
+  /** Replies received so far, to tell whether any came after a given call was sent. */
+  get replies(): number {
+    return this.#replies;
+  }
+
+  get generation(): number {
+    return this.#generation;
   }
 
   #whenReady(describe: Describe, deadline: Deadline, signal: AbortSignal | undefined): Promise<void> {

@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import {
+  checkJobPayload,
   closedError,
   DEFAULT_IDEMPOTENCY_WINDOW_MS,
   DEFAULT_MAX_JOB_PAYLOAD_BYTES,
   type DeadLetter,
   type EnqueueOptions,
   type EnqueueResult,
-  encodeJobPayload,
   InfrastructureError,
   type JobCallOptions,
   type JobHandler,
@@ -197,7 +197,7 @@ export class RedisJobQueue implements JobQueue {
     validateQueueName(queue);
     const timeoutMs = validateJobCallOptions(options, this.#timeoutMs, "enqueue");
     const { idempotencyKey, delayMs, maxAttempts } = validateEnqueueOptions(options);
-    encodeJobPayload(payload, this.capabilities.maxPayloadBytes);
+    checkJobPayload(payload, this.capabilities.maxPayloadBytes);
     const jobOptions: JobsOptions = {
       attempts: maxAttempts,
       backoff: BACKOFF,

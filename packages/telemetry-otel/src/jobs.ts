@@ -12,10 +12,10 @@ import {
   trace,
 } from "@opentelemetry/api";
 import {
+  checkJobPayload,
   type DeadLetter,
   type EnqueueOptions,
   type EnqueueResult,
-  encodeJobPayload,
   type JobCallOptions,
   type JobDelivery,
   type JobHandler,
@@ -237,7 +237,7 @@ class InstrumentedJobQueue implements JobQueue {
     try {
       // The reserve is kept whether or not this call carries a context: the limit a caller sees
       // is the same in both cases.
-      encodeJobPayload(payload, this.capabilities.maxPayloadBytes);
+      checkJobPayload(payload, this.capabilities.maxPayloadBytes);
     } catch (error) {
       return Promise.reject(error);
     }
