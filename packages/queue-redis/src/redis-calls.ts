@@ -53,7 +53,9 @@ export abstract class DueCall {
  * The deadlines of the calls in flight, on one timer set for the earliest of them: a timer of its
  * own per call cost more CPU than the rest of the call's bookkeeping together, and so did a `Set`
  * of the calls. Calls of one `timeoutMs` are due in the order they were sent, so the timer is
- * rarely moved; it is cleared when no call is left.
+ * rarely moved. When no call is left the timer stays set but stops holding the process open
+ * (`unref`): one call at a time would otherwise set and clear a timer per call. When it fires it
+ * is set again for the earliest call left, if any.
  */
 export class DueCalls {
   #first: DueCall | undefined;
@@ -67,6 +69,11 @@ export class DueCalls {
     return this.#size;
   }
 
+  /** Whether the timer holds the process open: only while a call is in flight. */
+  get holdsProcessOpen(): boolean {
+    return this.#timer?.hasRef() ?? false;
+  }
+
   add(call: DueCall): void {
     if (call.listed) return;
     call.listed = true;
@@ -77,12 +84,13 @@ export class DueCalls {
     this.#last = call;
     this.#size += 1;
     if (call.at < this.#timerAt) this.#arm(call.at);
+    else if (this.#size === 1) this.#timer?.ref();
   }
 
   delete(call: DueCall): void {
     if (!call.listed) return;
     this.#unlink(call);
-    if (this.#size === 0) this.#disarm();
+    if (this.#size === 0) this.#timer?.unref();
   }
 
   #unlink(call: DueCall): void {
@@ -100,12 +108,6 @@ export class DueCalls {
     clearTimeout(this.#timer);
     this.#timerAt = at;
     this.#timer = setTimeout(() => this.#expire(), Math.max(0, at - performance.now()));
-  }
-
-  #disarm(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerAt = Number.POSITIVE_INFINITY;
   }
 
   #expire(): void {

@@ -16,6 +16,7 @@ class Recorded extends DueCall {
   }
 }
 
+/** Timers that hold the process open (an unref'd timer is not listed). */
 const timeouts = () => process.getActiveResourcesInfo().filter((kind) => kind === "Timeout").length;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -51,16 +52,39 @@ describe("DueCalls: the deadlines of calls in flight on one timer", () => {
     expect(log).toEqual(["unanswered"]);
   });
 
-  it("holds one timer for a thousand calls, and none once the last call is taken off", () => {
+  it("holds one timer for a thousand calls, and none holds the process open once the last call is taken off", () => {
     const before = timeouts();
     const due = new DueCalls();
     const now = performance.now();
     const calls = Array.from({ length: 1_000 }, (_, i) => new Recorded(`c${i}`, now + 10_000 + i, []));
     for (const call of calls) due.add(call);
     expect(timeouts()).toBe(before + 1);
+    expect(due.holdsProcessOpen).toBe(true);
     for (const call of calls.reverse()) due.delete(call);
     expect(due.size).toBe(0);
     expect(timeouts()).toBe(before);
+    expect(due.holdsProcessOpen).toBe(false);
+  });
+
+  it("after the last call is taken off, expires the next one at its deadline and holds the process open for it", async () => {
+    const due = new DueCalls();
+    const log: string[] = [];
+    const answered = new Recorded("answered", performance.now() + 30, log);
+    due.add(answered);
+    expect(due.holdsProcessOpen).toBe(true);
+    due.delete(answered);
+    expect(due.holdsProcessOpen).toBe(false);
+    const next = new Recorded("next", performance.now() + 70, log);
+    due.add(next);
+    expect(due.holdsProcessOpen).toBe(true);
+    await sleep(50);
+    // The timer set for the answered call has fired and been set again for this one.
+    expect(log).toEqual([]);
+    expect(due.holdsProcessOpen).toBe(true);
+    await sleep(60);
+    expect(log).toEqual(["next"]);
+    expect(next.expiredAt).toBeGreaterThanOrEqual(next.at);
+    expect(due.holdsProcessOpen).toBe(false);
   });
 
   it("takes a call added again after its removal, like a new one", async () => {
