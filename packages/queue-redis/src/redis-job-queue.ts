@@ -74,6 +74,8 @@ const NAMESPACE = /^[A-Za-z0-9_.-]{1,64}$/;
 const JOB_NAME = "job";
 /** Every job names the adapter's back-off strategy (the worker's `backoffStrategy`). */
 const BACKOFF = Object.freeze({ type: BACKOFF_TYPE });
+/** The options of a call made without any. */
+const NO_OPTIONS: EnqueueOptions = Object.freeze({});
 /** How long a cancel mark stays, so a cancelled running job is not handled again if redelivered. */
 const CANCEL_MARK_TTL_MS = 24 * 60 * 60 * 1000;
 
@@ -192,9 +194,15 @@ export class RedisJobQueue implements JobQueue {
     this.#calls = new RedisCalls(this.client, options.onError, connectMs);
   }
 
-  async enqueue(queue: string, payload: JsonValue, options: EnqueueOptions = {}): Promise<EnqueueResult> {
+  async enqueue(
+    queue: string,
+    payload: JsonValue,
+    options: EnqueueOptions = NO_OPTIONS,
+  ): Promise<EnqueueResult> {
     this.#ensureOpen();
-    validateQueueName(queue);
+    // A queue already in use had its name checked then.
+    const known = this.#queues.get(queue);
+    if (known === undefined) validateQueueName(queue);
     const timeoutMs = validateJobCallOptions(options, this.#timeoutMs, "enqueue");
     const { idempotencyKey, delayMs, maxAttempts } = validateEnqueueOptions(options);
     checkJobPayload(payload, this.capabilities.maxPayloadBytes);
@@ -214,7 +222,7 @@ export class RedisJobQueue implements JobQueue {
       jobOptions.jobId = bullId;
       jobOptions.deduplication = { id: idempotencyKey, ttl: this.capabilities.idempotencyWindowMs };
     }
-    const bull = this.#queue(queue);
+    const bull = known ?? this.#queue(queue);
     const job = await this.#calls.run(
       () => `enqueue on queue "${queue}"`,
       true,
