@@ -63,60 +63,7 @@ class PayloadFault {
   }
 }
 
-function checkJson(value: unknown, seen: Set<object> | undefined): Set<object> | undefined {
-  switch (typeof value) {
-    case "string":
-      if (!(value as unknown as WellFormedCheck).isWellFormed()) {
-        throw new PayloadFault("holds a lone surrogate (not valid Unicode)");
-      }
-      return seen;
-    case "boolean":
-      return seen;
-    case "number":
-      if (!Number.isFinite(value)) throw new PayloadFault(`is ${String(value)}, not a JSON number`);
-      return seen;
-    case "object": {
-      if (value === null) return seen;
-      // Created at the first object below the root: a flat payload of scalars needs none.
-      const path = seen ?? new Set<object>();
-      if (path.has(value)) throw new PayloadFault("is a cycle");
-      path.add(value);
-      if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) {
-          try {
-            checkJson(value[i], path);
-          } catch (fault) {
-            if (fault instanceof PayloadFault) fault.segments.push(`[${i}]`);
-            throw fault;
-          }
-        }
-      } else {
-        const proto = Object.getPrototypeOf(value);
-        if (proto !== Object.prototype && proto !== null) {
-          throw new PayloadFault(`is a ${proto?.constructor?.name ?? "class instance"}, not a plain object`);
-        }
-        for (const key in value) {
-          if (!Object.hasOwn(value, key)) continue;
-          if (!(key as unknown as WellFormedCheck).isWellFormed()) {
-            throw new PayloadFault("has a key with a lone surrogate");
-          }
-          try {
-            checkJson((value as Record<string, unknown>)[key], path);
-          } catch (fault) {
-            if (fault instanceof PayloadFault) fault.segments.push(`.${key}`);
-            throw fault;
-          }
-        }
-      }
-      path.delete(value);
-      return path;
-    }
-    default:
-      throw new PayloadFault(`is ${typeof value}, not a JSON value`);
-  }
-}
-
-/** Below this depth the quick walk (`jsonTextBound`) tracks no ancestors; a cycle always gets deeper. */
+/** Ancestors are tracked only past this depth (see `jsonTextBound`); a cycle always gets deeper. */
 const UNTRACKED_DEPTH = 64;
 /** The longest JSON text of a finite number: sign, 17 digits, point, `e-` and 3 digits. */
 const MAX_NUMBER_TEXT = 24;
@@ -124,12 +71,15 @@ const MAX_NUMBER_TEXT = 24;
 const MAX_BYTES_PER_UNIT = 6;
 
 /**
- * Checks `value` as `checkJson` does, without tracking ancestors, and returns an upper bound of the
- * UTF-8 bytes of its JSON text, or -1 past `UNTRACKED_DEPTH` (the caller then walks with
- * `checkJson`, which finds a cycle and names it where it closes). A payload within the limit by this
- * bound needs no JSON text to be sized.
+ * Throws a `PayloadFault` unless `value` is a JSON value that comes back equal, and returns an upper
+ * bound of the UTF-8 bytes of its JSON text: a payload within the limit by this bound needs no JSON
+ * text to be sized.
+ *
+ * Without `ancestors`, it tracks none and returns -1 past `UNTRACKED_DEPTH`; the caller then walks
+ * again with a set of them, which finds a cycle and names it where it closes. Most payloads are
+ * shallow, and checking them costs no set.
  */
-function jsonTextBound(value: unknown, depth: number): number {
+function jsonTextBound(value: unknown, depth: number, ancestors: Set<object> | undefined): number {
   switch (typeof value) {
     case "string":
       if (!(value as unknown as WellFormedCheck).isWellFormed()) {
@@ -143,14 +93,19 @@ function jsonTextBound(value: unknown, depth: number): number {
       return MAX_NUMBER_TEXT;
     case "object": {
       if (value === null) return 4;
-      if (depth === UNTRACKED_DEPTH) return -1;
+      if (ancestors === undefined) {
+        if (depth === UNTRACKED_DEPTH) return -1;
+      } else {
+        if (ancestors.has(value)) throw new PayloadFault("is a cycle");
+        ancestors.add(value);
+      }
       // Brackets, and a comma or colon counted for every item.
       let bound = 2;
       if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i++) {
           let item: number;
           try {
-            item = jsonTextBound(value[i], depth + 1);
+            item = jsonTextBound(value[i], depth + 1, ancestors);
           } catch (fault) {
             if (fault instanceof PayloadFault) fault.segments.push(`[${i}]`);
             throw fault;
@@ -158,26 +113,27 @@ function jsonTextBound(value: unknown, depth: number): number {
           if (item < 0) return -1;
           bound += item + 1;
         }
-        return bound;
-      }
-      const proto = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== null) {
-        throw new PayloadFault(`is a ${proto?.constructor?.name ?? "class instance"}, not a plain object`);
-      }
-      for (const key of Object.keys(value)) {
-        if (!(key as unknown as WellFormedCheck).isWellFormed()) {
-          throw new PayloadFault("has a key with a lone surrogate");
+      } else {
+        const proto = Object.getPrototypeOf(value);
+        if (proto !== Object.prototype && proto !== null) {
+          throw new PayloadFault(`is a ${proto?.constructor?.name ?? "class instance"}, not a plain object`);
         }
-        let item: number;
-        try {
-          item = jsonTextBound((value as Record<string, unknown>)[key], depth + 1);
-        } catch (fault) {
-          if (fault instanceof PayloadFault) fault.segments.push(`.${key}`);
-          throw fault;
+        for (const key of Object.keys(value)) {
+          if (!(key as unknown as WellFormedCheck).isWellFormed()) {
+            throw new PayloadFault("has a key with a lone surrogate");
+          }
+          let item: number;
+          try {
+            item = jsonTextBound((value as Record<string, unknown>)[key], depth + 1, ancestors);
+          } catch (fault) {
+            if (fault instanceof PayloadFault) fault.segments.push(`.${key}`);
+            throw fault;
+          }
+          if (item < 0) return -1;
+          bound += key.length * MAX_BYTES_PER_UNIT + 2 + item + 2;
         }
-        if (item < 0) return -1;
-        bound += key.length * MAX_BYTES_PER_UNIT + 2 + item + 2;
       }
+      ancestors?.delete(value);
       return bound;
     }
     default:
@@ -185,13 +141,11 @@ function jsonTextBound(value: unknown, depth: number): number {
   }
 }
 
-/** Throws `INVALID_ARGUMENT` unless `payload` is a JSON value; returns `jsonTextBound`'s bound, or -1. */
+/** Throws `INVALID_ARGUMENT` unless `payload` is a JSON value; returns `jsonTextBound`'s bound. */
 function checkPayload(payload: unknown): number {
   try {
-    const bound = jsonTextBound(payload, 0);
-    if (bound >= 0) return bound;
-    checkJson(payload, undefined);
-    return -1;
+    const bound = jsonTextBound(payload, 0, undefined);
+    return bound >= 0 ? bound : jsonTextBound(payload, 0, new Set());
   } catch (fault) {
     throw fault instanceof PayloadFault ? fault.at("$") : fault;
   }
@@ -217,7 +171,7 @@ function checkSize(text: string, maxBytes: number): void {
 export function encodeJobPayload(payload: unknown, maxBytes: number = DEFAULT_MAX_JOB_PAYLOAD_BYTES): string {
   const bound = checkPayload(payload);
   const text = JSON.stringify(payload);
-  if (bound < 0 || bound > maxBytes) checkSize(text, maxBytes);
+  if (bound > maxBytes) checkSize(text, maxBytes);
   return text;
 }
 
@@ -226,8 +180,7 @@ export function encodeJobPayload(payload: unknown, maxBytes: number = DEFAULT_MA
  * JSON text only when a bound on its size is over `maxBytes`.
  */
 export function checkJobPayload(payload: unknown, maxBytes: number = DEFAULT_MAX_JOB_PAYLOAD_BYTES): void {
-  const bound = checkPayload(payload);
-  if (bound < 0 || bound > maxBytes) checkSize(JSON.stringify(payload), maxBytes);
+  if (checkPayload(payload) > maxBytes) checkSize(JSON.stringify(payload), maxBytes);
 }
 
 /** Checks a call's `timeoutMs` and `signal`; returns the deadline to apply. */
