@@ -262,6 +262,32 @@ describe("RedisJobQueue", () => {
     );
   });
 
+  it("drops a connection whose replies went missing for a whole deadline: the next enqueue gets its own reply, on a new connection", async () => {
+    const proxy = await FaultProxy.start({
+      target: { host: target.hostname, port: Number(target.port || 6379) },
+    });
+    proxies.push(proxy);
+    const queue = open({ url: `redis://${proxy.host}:${proxy.port}`, timeoutMs: 300 });
+    const q = name("lost-replies");
+    await queue.enqueue(q, { n: "before" });
+    proxy.resetCounters();
+    // The command reaches Redis (the job is added); its reply never comes back.
+    await proxy.set("lose-replies");
+    const lost = await expectErrorCode(() => queue.enqueue(q, { n: "lost" }), "TIMEOUT");
+    expect(isOutcomeUnknown(lost)).toBe(true);
+    await proxy.heal();
+    await direct.connect().catch(() => undefined);
+    // On the old connection, each reply would answer the command before it: "after" would get the
+    // id of "lost", and "later" the id of "after".
+    for (const n of ["after", "later"]) {
+      const { id } = await queue.enqueue(q, { n });
+      expect(await direct.hget(`${TEST_NAMESPACE}:${q}:${id.split(":")[1]}`, "data"), n).toBe(
+        JSON.stringify({ n }),
+      );
+    }
+    expect(proxy.acceptedConnections, "a new connection").toBeGreaterThanOrEqual(1);
+  });
+
   it("an aborted signal cancels a pending call with CANCELLED", async () => {
     const proxy = await FaultProxy.start({
       target: { host: target.hostname, port: Number(target.port || 6379) },
